@@ -1,0 +1,38 @@
+"""The FastAPI application factory."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import ORJSONResponse
+
+from microdash_core.settings import Settings, get_settings
+
+from .errors import ApiError
+from .routes import health, ingest, query, sessions, stream
+from .state import AppState
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.microdash = await AppState.open(settings)
+        try:
+            yield
+        finally:
+            await app.state.microdash.close()
+
+    app = FastAPI(title="microdash", version="0.1.0", lifespan=lifespan, default_response_class=ORJSONResponse,
+                  description="Multi-tenant metrics ingest, query and live stream.")
+    app.add_exception_handler(ApiError, _api_error)
+    for module in (ingest, query, stream, sessions, health):
+        app.include_router(module.router)
+    return app
+
+
+async def _api_error(request: Request, exc: ApiError) -> ORJSONResponse:
+    body: dict = {"detail": exc.detail}
+    if exc.errors is not None:
+        body["errors"] = exc.errors
+    return ORJSONResponse(body, status_code=exc.status_code, headers=exc.headers)

@@ -1,0 +1,86 @@
+"""Who is calling: API tokens (Bearer) and dashboard sessions (cookie), each resolving to a tenant."""
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import aiomysql
+import orjson
+import redis.asyncio as aioredis
+
+from microdash_core import keys, tokens
+from microdash_core.settings import Settings
+
+SESSION_COOKIE = "microdash_session"
+SESSION_TTL_SECONDS = 12 * 3600
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """The tenant a request acts for, always derived from its credential."""
+
+    id: int
+    name: str
+    ingest_rate_limit: int | None
+    role: str = "token"
+
+
+class TokenAuthenticator:
+    """Resolves Bearer tokens; valid tokens are cached for a few seconds, so revocation takes
+    effect within ``token_cache_seconds``."""
+
+    def __init__(self, pool: aiomysql.Pool, settings: Settings):
+        self.pool = pool
+        self.ttl = settings.token_cache_seconds
+        self._cache: dict[bytes, tuple[float, TenantContext]] = {}
+
+    async def authenticate(self, token: str) -> TenantContext | None:
+        token_hash = tokens.hash_token(token)
+        cached = self._cache.get(token_hash)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        tenant = await self._lookup(token, token_hash)
+        if tenant is None:
+            self._cache.pop(token_hash, None)
+        else:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[token_hash] = (now + self.ttl, tenant)
+        return tenant
+
+    async def _lookup(self, token: str, token_hash: bytes) -> TenantContext | None:
+        public_id = tokens.public_id_of(token)
+        if public_id is None:
+            return None
+        async with self.pool.acquire() as connection, connection.cursor() as cursor:
+            await cursor.execute(
+                "SELECT k.token_hash, t.id, t.name, t.ingest_rate_limit FROM api_tokens k"
+                " JOIN tenants t ON t.id = k.tenant_id WHERE k.public_id = %s AND k.revoked_at IS NULL",
+                (public_id,),
+            )
+            row = await cursor.fetchone()
+        if row is None or not tokens.matches(token, bytes(row[0])):
+            return None
+        return TenantContext(id=row[1], name=row[2], ingest_rate_limit=row[3])
+
+
+async def create_session(redis: aioredis.Redis, *, user_id: int, tenant: TenantContext) -> str:
+    session_id = secrets.token_urlsafe(32)
+    payload = {"user_id": user_id, "tenant_id": tenant.id, "tenant_name": tenant.name,
+               "ingest_rate_limit": tenant.ingest_rate_limit, "role": tenant.role}
+    await redis.set(keys.session(session_id), orjson.dumps(payload), ex=SESSION_TTL_SECONDS)
+    return session_id
+
+
+async def session_tenant(redis: aioredis.Redis, session_id: str) -> TenantContext | None:
+    raw = await redis.get(keys.session(session_id))
+    if raw is None:
+        return None
+    data = orjson.loads(raw)
+    return TenantContext(id=data["tenant_id"], name=data["tenant_name"],
+                         ingest_rate_limit=data["ingest_rate_limit"], role=data["role"])
+
+
+async def end_session(redis: aioredis.Redis, session_id: str) -> None:
+    await redis.delete(keys.session(session_id))

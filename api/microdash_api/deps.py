@@ -1,0 +1,54 @@
+"""Typed dependencies: the app state and the calling tenant."""
+
+from typing import Annotated
+
+import redis.exceptions
+from fastapi import Depends, HTTPException, Request, status
+
+from .auth import SESSION_COOKIE, TenantContext, session_tenant
+from .state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.microdash
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+_UNAUTHORIZED = HTTPException(
+    status.HTTP_401_UNAUTHORIZED, "missing or invalid API token", headers={"WWW-Authenticate": "Bearer"}
+)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" and credential.strip() else None
+
+
+async def token_tenant(request: Request, state: StateDep) -> TenantContext:
+    token = _bearer(request)
+    if token is None:
+        raise _UNAUTHORIZED
+    tenant = await state.tokens.authenticate(token)
+    if tenant is None:
+        raise _UNAUTHORIZED
+    return tenant
+
+
+async def token_or_session_tenant(request: Request, state: StateDep) -> TenantContext:
+    if _bearer(request) is not None:
+        return await token_tenant(request, state)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        try:
+            tenant = await session_tenant(state.redis, session_id)
+        except redis.exceptions.RedisError as exc:
+            raise HTTPException(503, "session store unavailable", headers={"Retry-After": "5"}) from exc
+        if tenant is not None:
+            return tenant
+    raise _UNAUTHORIZED
+
+
+IngestTenant = Annotated[TenantContext, Depends(token_tenant)]
+ReaderTenant = Annotated[TenantContext, Depends(token_or_session_tenant)]

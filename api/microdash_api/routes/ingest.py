@@ -1,0 +1,129 @@
+"""POST /api/v1/metrics and /api/v1/metrics/bulk: validate, rate-limit, enqueue, answer 202."""
+
+import logging
+import time
+import uuid
+from typing import Annotated
+
+import redis.exceptions
+from fastapi import APIRouter, Header, Request, status
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from microdash_core import keys
+from microdash_core.batches import Batch
+from microdash_core.queues import enqueue_batch
+
+from .. import ratelimit
+from ..auth import TenantContext
+from ..body import read_json_body
+from ..deps import IngestTenant, StateDep
+from ..errors import ApiError, service_unavailable
+from ..state import AppState
+from ..telemetry import BATCH_SIZE, INGEST_REJECTED, INGEST_REQUESTS, INGEST_SAMPLES
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1/metrics", tags=["ingest"])
+MAX_IDEMPOTENCY_KEY = 200
+MAX_ERRORS_REPORTED = 100
+
+
+class SampleIn(BaseModel):
+    """Documentation of one sample; validation itself is microdash_core.samples."""
+
+    metric: str = Field(examples=["cpu.usage"])
+    value: float = Field(examples=[12.5])
+    ts: int | None = Field(None, description="epoch milliseconds; server time when absent", examples=[1764000000000])
+    labels: dict[str, str] = Field(default_factory=dict, examples=[{"host": "n1"}])
+
+
+class Accepted(BaseModel):
+    accepted: int
+    batch_id: str
+    duplicate: bool = False
+
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY)]
+
+
+def _doc(schema: dict) -> dict:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
+             openapi_extra=_doc(SampleIn.model_json_schema()))
+async def ingest_one(request: Request, tenant: IngestTenant, state: StateDep,
+                     idempotency_key: IdempotencyKey = None) -> Accepted:
+    body = await read_json_body(request, max_bytes=state.settings.max_body_bytes)
+    return await _ingest(state, tenant, [body], idempotency_key, endpoint="single")
+
+
+@router.post("/bulk", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
+             openapi_extra=_doc({"type": "array", "items": SampleIn.model_json_schema()}))
+async def ingest_bulk(request: Request, tenant: IngestTenant, state: StateDep,
+                      idempotency_key: IdempotencyKey = None) -> Accepted:
+    body = await read_json_body(request, max_bytes=state.settings.max_body_bytes)
+    return await _ingest(state, tenant, body, idempotency_key, endpoint="bulk")
+
+
+async def _ingest(state: AppState, tenant: TenantContext, items: object, idempotency_key: str | None,
+                  *, endpoint: str) -> Accepted:
+    try:
+        accepted = await _validate_and_enqueue(state, tenant, items, idempotency_key)
+    except ApiError as exc:
+        INGEST_REQUESTS.labels(endpoint, str(exc.status_code)).inc()
+        raise
+    INGEST_REQUESTS.labels(endpoint, "202").inc()
+    return accepted
+
+
+async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: object,
+                                idempotency_key: str | None) -> Accepted:
+    received_ms = int(time.time() * 1000)
+    samples, errors = state.validator.validate_many(items, now_ms=received_ms)
+    if errors:
+        INGEST_REJECTED.labels("invalid").inc(len(items) if isinstance(items, list) else 1)
+        raise ApiError(422, f"{len(errors)} invalid field(s); nothing was stored",
+                       errors=[error.as_dict() for error in errors[:MAX_ERRORS_REPORTED]])
+    batch = Batch(tenant.id, uuid.uuid4().hex, received_ms, samples)
+    try:
+        await _check_rate(state, tenant, len(samples))
+        if idempotency_key:
+            previous = await _claim_idempotency_key(state, tenant, idempotency_key, batch.batch_id)
+            if previous is not None:
+                return Accepted(accepted=len(samples), batch_id=previous, duplicate=True)
+        try:
+            await run_in_threadpool(enqueue_batch, state.queue, batch, state.settings)
+        except BaseException:
+            if idempotency_key:
+                await _release_idempotency_key(state, tenant, idempotency_key)
+            raise
+    except redis.exceptions.RedisError as exc:
+        log.error("queue unavailable, ingest refused", extra={"tenant_id": tenant.id, "error": str(exc)})
+        raise service_unavailable("ingest queue") from exc
+    INGEST_SAMPLES.inc(len(samples))
+    BATCH_SIZE.observe(len(samples))
+    return Accepted(accepted=len(samples), batch_id=batch.batch_id)
+
+
+async def _check_rate(state: AppState, tenant: TenantContext, count: int) -> None:
+    limit = tenant.ingest_rate_limit or state.settings.default_ingest_rate_limit
+    if not await ratelimit.try_consume(state.redis, tenant_id=tenant.id, samples=count, limit=limit):
+        INGEST_REJECTED.labels("rate_limited").inc(count)
+        raise ApiError(429, f"ingest rate limit of {limit} samples/s exceeded", headers={"Retry-After": "1"})
+
+
+async def _claim_idempotency_key(state: AppState, tenant: TenantContext, key: str, batch_id: str) -> str | None:
+    """Returns the earlier batch id if this key was already used by the tenant within the TTL."""
+    redis_key = keys.idempotency(tenant.id, key)
+    if await state.redis.set(redis_key, batch_id, nx=True, ex=state.settings.idempotency_ttl_seconds):
+        return None
+    previous = await state.redis.get(redis_key)
+    return previous.decode() if previous else batch_id
+
+
+async def _release_idempotency_key(state: AppState, tenant: TenantContext, key: str) -> None:
+    try:
+        await state.redis.delete(keys.idempotency(tenant.id, key))
+    except redis.exceptions.RedisError:
+        log.warning("could not release idempotency key after a failed enqueue", extra={"tenant_id": tenant.id})

@@ -1,0 +1,57 @@
+"""Connections an API process holds for its lifetime, created in the app's lifespan."""
+
+from dataclasses import dataclass
+
+import aiomysql
+import redis
+import redis.asyncio as aioredis
+from rq import Queue
+
+from microdash_core.db import DatabaseAddress
+from microdash_core.queues import ingest_queue
+from microdash_core.samples import SampleValidator
+from microdash_core.settings import Settings
+
+from .auth import TokenAuthenticator
+from .hub import LiveHub
+
+REDIS_SOCKET_TIMEOUT = 2.0
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: aiomysql.Pool
+    redis: aioredis.Redis
+    queue: Queue
+    validator: SampleValidator
+    tokens: TokenAuthenticator
+    hub: LiveHub
+
+    @classmethod
+    async def open(cls, settings: Settings) -> "AppState":
+        address = DatabaseAddress.from_url(settings.database_url)
+        pool = await aiomysql.create_pool(
+            host=address.host, port=address.port, user=address.user, password=address.password,
+            db=address.database, unix_socket=address.unix_socket, charset="utf8mb4",
+            autocommit=True, minsize=1, maxsize=10, pool_recycle=3600,
+        )
+        async_redis = aioredis.Redis.from_url(
+            settings.redis_url, socket_timeout=REDIS_SOCKET_TIMEOUT, socket_connect_timeout=REDIS_SOCKET_TIMEOUT
+        )
+        sync_redis = redis.Redis.from_url(
+            settings.redis_url, socket_timeout=REDIS_SOCKET_TIMEOUT, socket_connect_timeout=REDIS_SOCKET_TIMEOUT
+        )
+        hub = LiveHub(async_redis, settings)
+        hub.start()
+        return cls(
+            settings=settings, db=pool, redis=async_redis, queue=ingest_queue(sync_redis, settings),
+            validator=SampleValidator(settings), tokens=TokenAuthenticator(pool, settings), hub=hub,
+        )
+
+    async def close(self) -> None:
+        await self.hub.stop()
+        self.db.close()
+        await self.db.wait_closed()
+        await self.redis.aclose()
+        self.queue.connection.close()

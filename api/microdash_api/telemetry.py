@@ -1,0 +1,47 @@
+"""Prometheus metrics of the API process, plus the pipeline figures kept in Redis by the workers."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+from microdash_core import telemetry
+
+disable_created_metrics()
+REGISTRY = CollectorRegistry(auto_describe=True)
+INGEST_REQUESTS = Counter("microdash_ingest_requests", "Ingest requests by endpoint and status",
+                          ["endpoint", "status"], registry=REGISTRY)
+INGEST_SAMPLES = Counter("microdash_ingest_accepted_samples", "Samples accepted into the queue", registry=REGISTRY)
+INGEST_REJECTED = Counter("microdash_ingest_rejected_samples", "Samples rejected at the edge", ["reason"],
+                          registry=REGISTRY)
+BATCH_SIZE = Histogram("microdash_ingest_batch_samples", "Samples per accepted batch", registry=REGISTRY,
+                       buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000))
+SSE_CLIENTS = Gauge("microdash_sse_clients", "Connected SSE clients in this process", registry=REGISTRY)
+
+
+class PipelineSnapshot:
+    """Figures read from Redis for one scrape."""
+
+    def __init__(self, queue_depth: int, counters: dict[bytes, bytes], lag: dict[bytes, bytes]):
+        self.queue_depth, self.counters, self.lag = queue_depth, counters, lag
+
+    def collect(self):
+        yield GaugeMetricFamily("microdash_queue_depth", "Batches waiting in the ingest queue", value=self.queue_depth)
+        for name in ("batches_stored", "samples_stored", "batches_retried", "batches_poisoned"):
+            yield CounterMetricFamily(f"microdash_{name}", f"{name.replace('_', ' ')} by the workers",
+                                      value=int(self.counters.get(name.encode(), 0)))
+        buckets, cumulative = [], 0
+        for bound in telemetry.LAG_BUCKETS:
+            cumulative += int(self.lag.get(repr(bound).encode(), 0))
+            buckets.append((repr(bound), cumulative))
+        cumulative += int(self.lag.get(b"+Inf", 0))
+        buckets.append(("+Inf", cumulative))
+        yield HistogramMetricFamily("microdash_ingest_to_stored_seconds", "Lag from API acceptance to durable storage",
+                                    buckets=buckets, sum_value=float(self.lag.get(b"sum", 0)))
+
+
+def exposition(snapshot: PipelineSnapshot | None) -> bytes:
+    text = generate_latest(REGISTRY)
+    if snapshot is not None:
+        extra = CollectorRegistry(auto_describe=False)
+        extra.register(snapshot)
+        text += generate_latest(extra)
+    return text

@@ -1,0 +1,42 @@
+"""The demo tenant and admin that `make run` creates when absent."""
+
+import secrets
+from pathlib import Path
+
+from microdash_core import db, tenancy, users
+from microdash_core.errors import NotFound
+from microdash_core.settings import Settings
+
+DEMO_TENANT = "demo"
+DEMO_ADMIN = "admin@example.com"
+
+
+def seed_demo(settings: Settings, credentials_file: Path) -> dict[str, str]:
+    """Create the demo tenant, its admin and a token if missing. Credentials are kept in a local,
+    git-ignored file because a token cannot be shown again once only its hash is stored."""
+    saved = _read(credentials_file)
+    with db.transaction(settings) as cursor:
+        try:
+            tenant = tenancy.get_tenant(cursor, name=DEMO_TENANT)
+        except NotFound:
+            tenant = tenancy.create_tenant(cursor, name=DEMO_TENANT, display_name="Demo")
+            saved.pop("token", None)
+        if users.find_user(cursor, email=DEMO_ADMIN) is None:
+            saved["password"] = secrets.token_urlsafe(12)
+            user = users.create_user(cursor, email=DEMO_ADMIN, password=saved["password"])
+            users.grant(cursor, user=user, tenant=tenant, role="admin")
+        if "token" not in saved:
+            saved["token"] = tenancy.issue_token(cursor, tenant=tenant, name="demo")
+    saved.setdefault("password", "(set before; see the first run's output)")
+    saved["login"] = DEMO_ADMIN
+    credentials_file.parent.mkdir(parents=True, exist_ok=True)
+    credentials_file.write_text("".join(f"{key}={value}\n" for key, value in saved.items()))
+    credentials_file.chmod(0o600)
+    return saved
+
+
+def _read(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key: value for key, value in pairs}

@@ -1,0 +1,173 @@
+"""The `microdash` command: one entry point for every server process and admin task."""
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from microdash_core import db, migrate as migrations, tenancy, users
+from microdash_core.errors import MicrodashError
+from microdash_core.logs import configure_logging
+from microdash_core.settings import get_settings
+
+from . import jobs, localstack
+from .demo import seed_demo
+
+app = typer.Typer(help="microdash: multi-tenant metrics platform", no_args_is_help=True, pretty_exceptions_enable=False)
+tenant_app = typer.Typer(help="Manage tenants and their API tokens", no_args_is_help=True)
+user_app = typer.Typer(help="Manage dashboard users", no_args_is_help=True)
+dev_app = typer.Typer(help="Private local service instances (used by `make run`)", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(user_app, name="user")
+app.add_typer(dev_app, name="dev")
+app.add_typer(jobs.app, name="jobs")
+
+
+def _setup():
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg="red", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def api(workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1) -> None:
+    """Serve the HTTP API and the dashboard."""
+    from microdash_api.server import run_api
+
+    run_api(_setup(), workers=workers)
+
+
+@app.command()
+def worker(burst: Annotated[bool, typer.Option(help="exit when the queue is empty")] = False) -> None:
+    """Process ingest and maintenance jobs."""
+    from microdash_workers.worker import run_worker
+
+    run_worker(_setup(), burst=burst)
+
+
+@app.command()
+def scheduler() -> None:
+    """Enqueue periodic jobs (run exactly one)."""
+    from microdash_workers.scheduler import run_scheduler
+
+    run_scheduler(_setup())
+
+
+@app.command()
+def migrate(wait: Annotated[float, typer.Option(help="seconds to wait for the database")] = 60.0) -> None:
+    """Apply schema migrations and create upcoming partitions (idempotent)."""
+    settings = _setup()
+    migrations.wait_for_database(settings, timeout=wait)
+    applied = migrations.migrate(settings)
+    typer.echo(f"schema up to date ({len(applied)} migration(s) applied)")
+
+
+@tenant_app.command("create")
+def tenant_create(name: str, display_name: Annotated[Optional[str], typer.Option()] = None,
+                  rate_limit: Annotated[Optional[int], typer.Option(help="samples/s")] = None) -> None:
+    """Create a tenant and print its first API token (shown once)."""
+    settings = _setup()
+    try:
+        with db.transaction(settings) as cursor:
+            tenant = tenancy.create_tenant(cursor, name=name, display_name=display_name, ingest_rate_limit=rate_limit)
+            token = tenancy.issue_token(cursor, tenant=tenant)
+    except MicrodashError as exc:
+        _fail(exc)
+    typer.echo(f"tenant {tenant.name} created (id {tenant.id})\ntoken: {token}")
+
+
+@tenant_app.command("list")
+def tenant_list() -> None:
+    """List tenants."""
+    with db.transaction(_setup()) as cursor:
+        for tenant in tenancy.list_tenants(cursor):
+            typer.echo(f"{tenant.id}\t{tenant.name}\t{tenant.display_name}")
+
+
+@tenant_app.command("delete")
+def tenant_delete(name: str, yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False) -> None:
+    """Delete a tenant with all its tokens, series and samples."""
+    if not yes:
+        typer.confirm(f"delete tenant {name} and all its data?", abort=True)
+    try:
+        with db.transaction(_setup()) as cursor:
+            deleted = tenancy.delete_tenant(cursor, tenant=tenancy.get_tenant(cursor, name=name))
+    except MicrodashError as exc:
+        _fail(exc)
+    typer.echo(f"tenant {name} deleted ({deleted} samples)")
+
+
+@tenant_app.command("rotate-token")
+def tenant_rotate_token(name: str) -> None:
+    """Revoke every token of the tenant and print a new one."""
+    try:
+        with db.transaction(_setup()) as cursor:
+            token = tenancy.rotate_token(cursor, tenant=tenancy.get_tenant(cursor, name=name))
+    except MicrodashError as exc:
+        _fail(exc)
+    typer.echo(f"token: {token}")
+
+
+@user_app.command("create")
+def user_create(email: str, tenant: Annotated[str, typer.Option(help="tenant name")],
+                role: Annotated[str, typer.Option(help="admin or viewer")] = "viewer",
+                password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                                      envvar="MICRODASH_NEW_USER_PASSWORD")] = ...) -> None:
+    """Create a dashboard user with a role in one tenant."""
+    try:
+        with db.transaction(_setup()) as cursor:
+            found = tenancy.get_tenant(cursor, name=tenant)
+            user = users.create_user(cursor, email=email, password=password)
+            users.grant(cursor, user=user, tenant=found, role=role)  # type: ignore[arg-type]
+    except MicrodashError as exc:
+        _fail(exc)
+    typer.echo(f"user {email} created ({role} of {tenant})")
+
+
+@app.command()
+def prestart(credentials: Annotated[Path, typer.Option(help="where the demo credentials are kept")] = Path(".run/demo-credentials"),
+             url: str = "http://localhost:8080") -> None:
+    """Wait for the database, migrate, and seed the demo tenant (used by `make run`)."""
+    settings = _setup()
+    migrations.wait_for_database(settings)
+    migrations.migrate(settings)
+    saved = seed_demo(settings, credentials)
+    banner = (f"\n  microdash is starting on {url}\n  login:  {saved['login']} / {saved['password']}\n"
+              f"  tenant: demo   token: {saved['token']}\n"
+              f"  try:    curl -H 'Authorization: Bearer {saved['token']}' -H 'Content-Type: application/json' \\\n"
+              f"            -d '{{\"metric\":\"cpu.usage\",\"value\":12.5,\"labels\":{{\"host\":\"n1\"}}}}' {url}/api/v1/metrics\n")
+    print(banner, file=sys.stderr, flush=True)
+
+
+def _exec(argv: list[str]) -> None:
+    os.execvp(argv[0], argv)
+
+
+@dev_app.command("mariadb")
+def dev_mariadb(datadir: Path, port: int) -> None:
+    """Initialise (if needed) and exec a private MariaDB."""
+    _exec(localstack.mariadb_argv(datadir, port))
+
+
+@dev_app.command("redis")
+def dev_redis(datadir: Path, port: int) -> None:
+    """Exec a private Redis with AOF persistence."""
+    _exec(localstack.redis_argv(datadir, port))
+
+
+@dev_app.command("mosquitto")
+def dev_mosquitto(datadir: Path, port: int,
+                  admin_password: Annotated[str, typer.Option(envvar="MICRODASH_MQTT_ADMIN_PASSWORD")] = "microdash-dev") -> None:
+    """Initialise (if needed) and exec a private Mosquitto with dynamic security."""
+    _exec(localstack.mosquitto_argv(datadir, port, admin_password=admin_password))
+
+
+if __name__ == "__main__":
+    app()

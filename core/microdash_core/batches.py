@@ -1,0 +1,23 @@
+"""The ingest batch envelope passed from the edges (HTTP, MQTT) to the storage worker through RQ."""
+
+from dataclasses import dataclass
+
+import orjson
+
+from .samples import Sample
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    tenant_id: int
+    batch_id: str
+    received_ms: int
+    samples: list[Sample]
+
+    def encode(self) -> bytes:
+        return orjson.dumps([self.tenant_id, self.batch_id, self.received_ms, self.samples])
+
+    @classmethod
+    def decode(cls, payload: bytes) -> "Batch":
+        tenant_id, batch_id, received_ms, samples = orjson.loads(payload)
+        return cls(tenant_id, batch_id, received_ms, [tuple(sample) for sample in samples])

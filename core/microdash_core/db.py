@@ -1,0 +1,64 @@
+"""Synchronous MariaDB access (PyMySQL) for the CLI, the workers and the operator."""
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pymysql
+
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class DatabaseAddress:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+    unix_socket: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> "DatabaseAddress":
+        """Parse ``mysql://user:password@host:port/database[?unix_socket=/path]``."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mysql", "mariadb"):
+            raise ValueError(f"database URL must start with mysql:// or mariadb://, got {parts.scheme!r}")
+        query = parse_qs(parts.query)
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 3306,
+            user=unquote(parts.username or "root"),
+            password=unquote(parts.password or ""),
+            database=parts.path.lstrip("/") or "microdash",
+            unix_socket=query.get("unix_socket", [None])[0],
+        )
+
+    def connect_kwargs(self, *, with_database: bool = True) -> dict:
+        kwargs = dict(host=self.host, port=self.port, user=self.user, password=self.password, charset="utf8mb4")
+        if self.unix_socket:
+            kwargs["unix_socket"] = self.unix_socket
+        if with_database:
+            kwargs["database"] = self.database
+        return kwargs
+
+
+def connect(settings: Settings, *, with_database: bool = True) -> pymysql.connections.Connection:
+    address = DatabaseAddress.from_url(settings.database_url)
+    return pymysql.connect(**address.connect_kwargs(with_database=with_database), autocommit=False)
+
+
+@contextmanager
+def transaction(settings: Settings) -> Iterator[pymysql.cursors.Cursor]:
+    """A connection with one transaction: committed on success, rolled back on error, then closed."""
+    connection = connect(settings)
+    try:
+        with connection.cursor() as cursor:
+            yield cursor
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.close()

@@ -1,0 +1,24 @@
+"""Every Redis key and channel name microdash uses, in one place."""
+
+PREFIX = "microdash"
+
+
+def live_stream(tenant_id: int) -> str:
+    """Redis Stream of a tenant's freshly stored points (replay window for SSE clients)."""
+    return f"{PREFIX}:live:{tenant_id}"
+
+
+def idempotency(tenant_id: int, key: str) -> str:
+    return f"{PREFIX}:idem:{tenant_id}:{key}"
+
+
+def ingest_rate(tenant_id: int, second: int) -> str:
+    return f"{PREFIX}:rate:{tenant_id}:{second}"
+
+
+def session(session_id: str) -> str:
+    return f"{PREFIX}:session:{session_id}"
+
+
+TELEMETRY_COUNTERS = f"{PREFIX}:telemetry:counters"
+TELEMETRY_LAG_BUCKETS = f"{PREFIX}:telemetry:ingest_lag_buckets"

@@ -1,0 +1,19 @@
+"""The per-tenant live feed: a Redis Stream the worker appends to after each stored batch.
+
+Each entry holds the batch's points as ready-to-send JSON so that API processes can forward it
+to SSE clients without re-encoding; its stream id is the SSE event id used for replay.
+"""
+
+import orjson
+
+from .samples import Sample
+
+POINTS_FIELD = b"points"
+
+
+def encode_points(samples: list[Sample]) -> bytes:
+    return orjson.dumps([{"metric": m, "labels": l, "ts": t, "value": v} for m, l, t, v in samples])
+
+
+def decode_points(data: bytes) -> list[dict]:
+    return orjson.loads(data)

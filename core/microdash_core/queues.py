@@ -1,0 +1,32 @@
+"""The RQ queues and how a batch is put on them. Job code lives in microdash_workers and is named
+here by its import path, so the edges (API, MQTT bridge) never import the workers."""
+
+import redis
+from rq import Queue, Retry
+
+from .batches import Batch
+from .settings import Settings
+
+INGEST_JOB = "microdash_workers.ingest.store_batch"
+MAINTAIN_PARTITIONS_JOB = "microdash_workers.maintenance.maintain_partitions"
+# A failed job is kept for a week for inspection (`microdash jobs failed`).
+FAILURE_TTL_SECONDS = 7 * 24 * 3600
+
+
+def ingest_queue(connection: redis.Redis, settings: Settings) -> Queue:
+    return Queue(settings.ingest_queue, connection=connection)
+
+
+def enqueue_batch(queue: Queue, batch: Batch, settings: Settings) -> None:
+    """Put a batch on the ingest queue; returns only once Redis has it (raises on Redis errors)."""
+    intervals = settings.ingest_retry_intervals
+    queue.enqueue(
+        INGEST_JOB,
+        batch.encode(),
+        job_id=batch.batch_id,
+        job_timeout=settings.ingest_job_timeout_seconds,
+        result_ttl=0,
+        failure_ttl=FAILURE_TTL_SECONDS,
+        retry=Retry(max=len(intervals), interval=intervals),
+        description=f"tenant {batch.tenant_id}: {len(batch.samples)} samples",
+    )

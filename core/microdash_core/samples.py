@@ -1,0 +1,140 @@
+"""The one sample validator, shared by the HTTP and MQTT ingest paths.
+
+A sample is ``{"metric": str, "value": number, "ts": epoch ms (optional), "labels": {str: str}}``.
+Validation is hand-written rather than a pydantic model because it runs for every sample at
+100k+/s and must report every problem of every item, with its index, in one pass.
+"""
+
+import math
+import re
+import time
+from dataclasses import dataclass
+
+from .settings import Settings
+
+# Prometheus' metric-name charset, plus "." for dotted names such as "cpu.usage" (OpenTelemetry style).
+METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:.]*")
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+ALLOWED_FIELDS = frozenset(("metric", "value", "ts", "labels"))
+
+
+@dataclass(frozen=True, slots=True)
+class SampleError:
+    index: int
+    field: str
+    error: str
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, "field": self.field, "error": self.error}
+
+
+# A validated sample: (metric, labels, ts_ms, value). Tuples keep the hot path cheap.
+Sample = tuple[str, dict[str, str], int, float]
+
+
+class SampleValidator:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def validate_many(self, items: object, *, now_ms: int | None = None) -> tuple[list[Sample], list[SampleError]]:
+        """Validate a decoded JSON array; return the samples and every error found (all or nothing)."""
+        if not isinstance(items, list):
+            return [], [SampleError(-1, "", "expected a JSON array of samples")]
+        if not items:
+            return [], [SampleError(-1, "", "empty array: send at least one sample")]
+        if len(items) > self.settings.max_bulk_samples:
+            return [], [SampleError(-1, "", f"too many samples: {len(items)} > {self.settings.max_bulk_samples}")]
+        now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+        samples: list[Sample] = []
+        errors: list[SampleError] = []
+        for index, item in enumerate(items):
+            sample = self._validate_one(index, item, now_ms, errors)
+            if sample is not None:
+                samples.append(sample)
+        return samples, errors
+
+    def validate_one(self, item: object, *, now_ms: int | None = None) -> tuple[Sample | None, list[SampleError]]:
+        errors: list[SampleError] = []
+        now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+        return self._validate_one(0, item, now_ms, errors), errors
+
+    def _validate_one(self, index: int, item: object, now_ms: int, errors: list[SampleError]) -> Sample | None:
+        if not isinstance(item, dict):
+            errors.append(SampleError(index, "", "expected a JSON object"))
+            return None
+        count_before = len(errors)
+        unknown = item.keys() - ALLOWED_FIELDS
+        if unknown:
+            errors.append(SampleError(index, sorted(unknown)[0], "unknown field"))
+        metric = self._metric(index, item.get("metric"), errors)
+        value = self._value(index, item.get("value", _MISSING), errors)
+        ts = self._timestamp(index, item.get("ts"), now_ms, errors)
+        labels = self._labels(index, item.get("labels"), errors)
+        if len(errors) != count_before:
+            return None
+        return metric, labels, ts, value
+
+    def _metric(self, index: int, metric: object, errors: list[SampleError]) -> str:
+        if not isinstance(metric, str):
+            errors.append(SampleError(index, "metric", "required, must be a string"))
+        elif len(metric) > self.settings.max_metric_name_length:
+            errors.append(SampleError(index, "metric", f"longer than {self.settings.max_metric_name_length} characters"))
+        elif not METRIC_NAME.fullmatch(metric):
+            errors.append(SampleError(index, "metric", "must match [a-zA-Z_:][a-zA-Z0-9_:.]*"))
+        return metric  # type: ignore[return-value]
+
+    @staticmethod
+    def _value(index: int, value: object, errors: list[SampleError]) -> float:
+        if value is _MISSING:
+            errors.append(SampleError(index, "value", "required"))
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            errors.append(SampleError(index, "value", "must be a number"))
+        else:
+            value = float(value) if isinstance(value, float) else _int_to_float(value)
+            if value is None or not math.isfinite(value):
+                errors.append(SampleError(index, "value", "must be a finite number"))
+        return value  # type: ignore[return-value]
+
+    def _timestamp(self, index: int, ts: object, now_ms: int, errors: list[SampleError]) -> int:
+        if ts is None:
+            return now_ms
+        if isinstance(ts, bool) or not isinstance(ts, int):
+            errors.append(SampleError(index, "ts", "must be an integer (epoch milliseconds)"))
+            return 0
+        if ts < now_ms - self.settings.max_sample_age_seconds * 1000:
+            errors.append(SampleError(index, "ts", f"older than {self.settings.max_sample_age_seconds} s"))
+        elif ts > now_ms + self.settings.max_sample_future_seconds * 1000:
+            errors.append(SampleError(index, "ts", f"more than {self.settings.max_sample_future_seconds} s in the future"))
+        return ts
+
+    def _labels(self, index: int, labels: object, errors: list[SampleError]) -> dict[str, str]:
+        if labels is None:
+            return {}
+        if not isinstance(labels, dict):
+            errors.append(SampleError(index, "labels", "must be an object of string values"))
+            return {}
+        settings = self.settings
+        if len(labels) > settings.max_labels:
+            errors.append(SampleError(index, "labels", f"more than {settings.max_labels} labels"))
+            return {}
+        for name, label_value in labels.items():
+            field = f"labels.{name}"
+            if len(name) > settings.max_label_name_length:
+                errors.append(SampleError(index, field, f"name longer than {settings.max_label_name_length}"))
+            elif not LABEL_NAME.fullmatch(name) or name.startswith("__"):
+                errors.append(SampleError(index, field, "name must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __"))
+            if not isinstance(label_value, str):
+                errors.append(SampleError(index, field, "value must be a string"))
+            elif len(label_value) > settings.max_label_value_length:
+                errors.append(SampleError(index, field, f"value longer than {settings.max_label_value_length}"))
+        return labels  # type: ignore[return-value]
+
+
+_MISSING = object()
+
+
+def _int_to_float(value: int) -> float | None:
+    try:
+        return float(value)
+    except OverflowError:
+        return None

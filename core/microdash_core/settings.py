@@ -1,0 +1,64 @@
+"""The one settings object: every option is an environment variable prefixed ``MICRODASH_``."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MICRODASH_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    secret_key: str = DEVELOPMENT_SECRET
+
+    database_url: str = "mysql://root@127.0.0.1:13306/microdash"
+    redis_url: str = "redis://127.0.0.1:16379/0"
+    mqtt_url: str = "mqtt://127.0.0.1:11883"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    # Ingest limits
+    max_bulk_samples: int = Field(10_000, ge=1)
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_labels: int = Field(32, ge=0)
+    max_metric_name_length: int = 200
+    max_label_name_length: int = 100
+    max_label_value_length: int = 1024
+    max_sample_age_seconds: int = Field(7 * 24 * 3600, ge=60)
+    max_sample_future_seconds: int = Field(600, ge=0)
+    default_ingest_rate_limit: int = Field(100_000, ge=1, description="samples/s per tenant")
+    idempotency_ttl_seconds: int = 24 * 3600
+    token_cache_seconds: float = Field(5.0, ge=0)
+
+    # Queue and worker
+    ingest_queue: str = "ingest"
+    ingest_job_timeout_seconds: int = Field(30, ge=1)
+    ingest_retry_intervals: list[int] = [1, 5, 15, 60, 300]
+    worker_maintenance_interval_seconds: int = Field(60, ge=1)
+    series_cache_size: int = Field(200_000, ge=1000)
+
+    # Live stream
+    live_stream_maxlen: int = Field(10_000, ge=100, description="entries kept per tenant for replay")
+    sse_client_queue_size: int = Field(1000, ge=10)
+    sse_ping_seconds: int = Field(15, ge=1)
+
+    # Storage
+    partition_days_ahead: int = Field(7, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> "Settings":
+        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError("MICRODASH_SECRET_KEY must be set when MICRODASH_ENVIRONMENT=production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,27 @@
+"""Counters and the ingest lag histogram, kept in Redis so that every worker contributes and any
+API process can expose them on /metrics."""
+
+import redis
+
+from . import keys
+
+# Upper bounds in seconds for the ingest → stored lag histogram.
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+def lag_bucket(seconds: float) -> str:
+    for bound in LAG_BUCKETS:
+        if seconds <= bound:
+            return repr(bound)
+    return "+Inf"
+
+
+def record_stored_batch(pipe: redis.client.Pipeline, *, samples: int, lag_seconds: float) -> None:
+    pipe.hincrby(keys.TELEMETRY_COUNTERS, "batches_stored", 1)
+    pipe.hincrby(keys.TELEMETRY_COUNTERS, "samples_stored", samples)
+    pipe.hincrby(keys.TELEMETRY_LAG_BUCKETS, lag_bucket(lag_seconds), 1)
+    pipe.hincrbyfloat(keys.TELEMETRY_LAG_BUCKETS, "sum", lag_seconds)
+
+
+def record_failed_batch(connection: redis.Redis, *, permanent: bool) -> None:
+    connection.hincrby(keys.TELEMETRY_COUNTERS, "batches_poisoned" if permanent else "batches_retried", 1)

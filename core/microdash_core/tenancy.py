@@ -1,0 +1,112 @@
+"""The tenant service, shared by the CLI and (later) the operator: tenants and their API tokens."""
+
+import re
+from dataclasses import dataclass
+
+import pymysql
+from pymysql.cursors import Cursor
+
+from . import tokens
+from .errors import AlreadyExists, InvalidInput, NotFound
+
+TENANT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+SAMPLE_DELETE_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: int
+    name: str
+    display_name: str
+    ingest_rate_limit: int | None
+    max_series: int | None
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    public_id: str
+    name: str
+    revoked: bool
+
+
+_TENANT_COLUMNS = "id, name, display_name, ingest_rate_limit, max_series"
+
+
+def create_tenant(cursor: Cursor, *, name: str, display_name: str | None = None,
+                  ingest_rate_limit: int | None = None, max_series: int | None = None) -> Tenant:
+    if not TENANT_NAME.fullmatch(name):
+        raise InvalidInput("tenant name must be a DNS label: lowercase letters, digits and '-', at most 63")
+    try:
+        cursor.execute(
+            "INSERT INTO tenants (name, display_name, ingest_rate_limit, max_series) VALUES (%s, %s, %s, %s)",
+            (name, display_name or name, ingest_rate_limit, max_series),
+        )
+    except pymysql.err.IntegrityError as exc:
+        raise AlreadyExists(f"tenant {name!r} already exists") from exc
+    return get_tenant(cursor, name=name)
+
+
+def get_tenant(cursor: Cursor, *, name: str) -> Tenant:
+    cursor.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE name = %s", (name,))
+    row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"tenant {name!r} does not exist")
+    return Tenant(*row)
+
+
+def list_tenants(cursor: Cursor) -> list[Tenant]:
+    cursor.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY name")
+    return [Tenant(*row) for row in cursor.fetchall()]
+
+
+def delete_tenant(cursor: Cursor, *, tenant: Tenant) -> int:
+    """Delete a tenant, its tokens, memberships, series and samples. Returns the samples deleted.
+
+    Samples are deleted in bounded chunks so that a large tenant never holds long locks
+    against concurrent ingest of other tenants.
+    """
+    deleted = 0
+    while True:
+        cursor.execute("DELETE FROM samples WHERE tenant_id = %s LIMIT %s", (tenant.id, SAMPLE_DELETE_CHUNK))
+        deleted += cursor.rowcount
+        cursor.connection.commit()
+        if cursor.rowcount < SAMPLE_DELETE_CHUNK:
+            break
+    cursor.execute("DELETE FROM tenants WHERE id = %s", (tenant.id,))
+    return deleted
+
+
+def issue_token(cursor: Cursor, *, tenant: Tenant, name: str = "default") -> str:
+    """Create a token for the tenant; the returned plaintext is shown once and never stored."""
+    new = tokens.generate()
+    cursor.execute(
+        "INSERT INTO api_tokens (tenant_id, public_id, token_hash, name) VALUES (%s, %s, %s, %s)",
+        (tenant.id, new.public_id, new.token_hash, name),
+    )
+    return new.token
+
+
+def list_tokens(cursor: Cursor, *, tenant: Tenant) -> list[TokenInfo]:
+    cursor.execute(
+        "SELECT id, public_id, name, revoked_at IS NOT NULL FROM api_tokens WHERE tenant_id = %s ORDER BY id",
+        (tenant.id,),
+    )
+    return [TokenInfo(row[0], row[1], row[2], bool(row[3])) for row in cursor.fetchall()]
+
+
+def revoke_tokens(cursor: Cursor, *, tenant: Tenant, public_id: str | None = None) -> int:
+    """Revoke one of the tenant's tokens (by public id) or all of them. Returns how many."""
+    sql = "UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP(3) WHERE tenant_id = %s AND revoked_at IS NULL"
+    params: tuple = (tenant.id,)
+    if public_id is not None:
+        sql += " AND public_id = %s"
+        params += (public_id,)
+    cursor.execute(sql, params)
+    return cursor.rowcount
+
+
+def rotate_token(cursor: Cursor, *, tenant: Tenant, name: str = "default") -> str:
+    """Revoke every active token of the tenant and issue a new one, in one transaction."""
+    revoke_tokens(cursor, tenant=tenant)
+    return issue_token(cursor, tenant=tenant, name=name)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what microdash needs on a Debian machine, only what is missing:
+# MariaDB, Redis and Mosquitto from Debian, uv (pinned), then the locked Python environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UV_VERSION=0.13.8
+APT_PACKAGES=(mariadb-server redis-server mosquitto mosquitto-clients)
+missing=()
+for tool in mariadbd:mariadb-server redis-server:redis-server mosquitto:mosquitto mosquitto_ctrl:mosquitto-clients; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${tool%%:*}" ] || missing+=("${tool##*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: installing ${missing[*]} from Debian" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # The packages try to start their system services; no init system runs here and we never use them.
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${APT_PACKAGES[@]}" >/dev/null
+fi
+
+if ! command -v uv >/dev/null 2>&1 || [ "$(uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+    echo "bootstrap: installing uv $UV_VERSION" >&2
+    python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+fi
+uv sync --frozen --all-packages --quiet

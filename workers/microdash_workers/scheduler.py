@@ -1,0 +1,50 @@
+"""Periodic jobs, registered with rq-scheduler. Kept in this one module so that the scheduler
+can be swapped for RQ's own cron support without touching the jobs."""
+
+import logging
+import time
+from datetime import datetime, timezone
+
+import redis
+from rq_scheduler import Scheduler
+
+from microdash_core.queues import MAINTAIN_PARTITIONS_JOB
+from microdash_core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# (job id, function path, interval in seconds)
+PERIODIC_JOBS = [
+    ("microdash-maintain-partitions", MAINTAIN_PARTITIONS_JOB, 3600),
+]
+
+
+def register_periodic_jobs(scheduler: Scheduler, queue_name: str) -> None:
+    """Idempotent: re-registering replaces each job instead of adding a second copy."""
+    for job_id, function, interval in PERIODIC_JOBS:
+        if job_id in scheduler:
+            scheduler.cancel(job_id)
+        scheduler.schedule(
+            scheduled_time=datetime.now(timezone.utc),
+            func=function,
+            interval=interval,
+            repeat=None,
+            id=job_id,
+            queue_name=queue_name,
+            result_ttl=interval * 2,
+        )
+
+
+def run_scheduler(settings: Settings, *, interval: float = 5.0, burst: bool = False) -> None:
+    """Run until stopped; if Redis goes away, wait and start over instead of exiting."""
+    while True:
+        try:
+            connection = redis.Redis.from_url(settings.redis_url)
+            scheduler = Scheduler(queue_name=settings.ingest_queue, connection=connection, interval=interval)
+            register_periodic_jobs(scheduler, settings.ingest_queue)
+            log.info("scheduler started", extra={"jobs": [job_id for job_id, _, _ in PERIODIC_JOBS]})
+            scheduler.run(burst=burst)
+            return
+        except redis.exceptions.ConnectionError as exc:
+            log.error("Redis unreachable, retrying in 2 s", extra={"error": str(exc)})
+            time.sleep(2)

@@ -1,0 +1,59 @@
+"""The RQ worker process (`microdash worker`)."""
+
+import logging
+import time
+
+import redis
+from rq import SimpleWorker
+from rq.job import Job
+
+from microdash_core import telemetry
+from microdash_core.errors import PoisonBatch
+from microdash_core.settings import Settings
+
+log = logging.getLogger(__name__)
+HEARTBEAT_GRACE_SECONDS = 10
+
+
+class IngestWorker(SimpleWorker):
+    """Runs jobs in-process (no fork per job) so the series cache and DB connection are reused.
+
+    A job whose worker dies (even by SIGKILL) stays in the started registry until its heartbeat
+    expires (job timeout + a short grace instead of RQ's fixed minute); the next maintenance pass
+    of any worker then re-queues it under its Retry policy. Storing is idempotent, so the
+    re-run cannot duplicate samples.
+    """
+
+    def get_heartbeat_ttl(self, job: Job) -> int:
+        return int(job.timeout or self.default_worker_ttl) + HEARTBEAT_GRACE_SECONDS
+
+
+def poison_batches_are_not_retried(job: Job, exc_type, exc_value, traceback) -> bool:
+    if isinstance(exc_value, PoisonBatch):
+        job.retries_left = 0
+        log.error("poison batch moved to the failed registry", extra={"job_id": job.id, "reason": str(exc_value)})
+        telemetry.record_failed_batch(job.connection, permanent=True)
+    else:
+        telemetry.record_failed_batch(job.connection, permanent=False)
+        log.warning("batch failed, will retry", extra={"job_id": job.id, "error": repr(exc_value)})
+    return True
+
+
+def run_worker(settings: Settings, *, burst: bool = False, worker_ttl: int = 60) -> None:
+    """Run until stopped; if Redis goes away, wait and start over instead of exiting."""
+    while True:
+        connection = redis.Redis.from_url(settings.redis_url)
+        try:
+            worker = IngestWorker(
+                [settings.ingest_queue],
+                connection=connection,
+                exception_handlers=[poison_batches_are_not_retried],
+                maintenance_interval=settings.worker_maintenance_interval_seconds,
+                worker_ttl=worker_ttl,
+            )
+            worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level.upper())
+            if burst or worker._stop_requested:
+                return
+        except redis.exceptions.ConnectionError as exc:
+            log.error("Redis unreachable, retrying in 2 s", extra={"error": str(exc)})
+        time.sleep(2)
