@@ -34,7 +34,7 @@ class AppState:
         pool = await aiomysql.create_pool(
             host=address.host, port=address.port, user=address.user, password=address.password,
             db=address.database, unix_socket=address.unix_socket, charset="utf8mb4",
-            autocommit=True, minsize=1, maxsize=10, pool_recycle=3600,
+            autocommit=True, minsize=0, maxsize=10, pool_recycle=3600,
         )
         async_redis = aioredis.Redis.from_url(
             settings.redis_url, socket_timeout=REDIS_SOCKET_TIMEOUT, socket_connect_timeout=REDIS_SOCKET_TIMEOUT

@@ -88,3 +88,85 @@ def mosquitto_argv(datadir: Path, port: int, *, admin_password: str) -> list[str
         for path in datadir.iterdir():
             shutil.chown(path, "mosquitto", "mosquitto")
     return [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(config)]
+
+
+class ServiceInstances:
+    """Throwaway MariaDB + Redis (+ Mosquitto) in a temporary directory, on free ports.
+
+    Used by the tests and the benchmarks; `stop()` (or leaving the `with` block) kills them and
+    the data goes with the directory.
+    """
+
+    def __init__(self, root: Path, *, mosquitto: bool = False, log_dir: Path | None = None):
+        self.root = root
+        self.with_mosquitto = mosquitto
+        self.log_dir = log_dir or root
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.ports: dict[str, int] = {}
+        self.mqtt_admin_password = "test-admin-" + os.urandom(4).hex()
+
+    def __enter__(self) -> "ServiceInstances":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.start_service("mariadb", lambda port: mariadb_argv(self.root / "mariadb", port), timeout=60)
+        self.start_service("redis", lambda port: redis_argv(self.root / "redis", port))
+        if self.with_mosquitto:
+            self.start_service("mosquitto", lambda port: mosquitto_argv(
+                self.root / "mosquitto", port, admin_password=self.mqtt_admin_password))
+
+    def start_service(self, name: str, argv_for_port, *, timeout: float = 30) -> None:
+        port = self.ports.get(name) or free_port()
+        log = open(self.log_dir / f"{name}.log", "ab")
+        process = subprocess.Popen(argv_for_port(port), stdout=log, stderr=subprocess.STDOUT)
+        self.processes[name], self.ports[name] = process, port
+        wait_for_port(port, timeout=timeout, process=process)
+
+    def stop_service(self, name: str, *, kill: bool = False) -> None:
+        process = self.processes.pop(name, None)
+        if process is None:
+            return
+        process.kill() if kill else process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def restart_service(self, name: str) -> None:
+        self.stop_service(name)
+        starters = {
+            "mariadb": lambda port: mariadb_argv(self.root / "mariadb", port),
+            "redis": lambda port: redis_argv(self.root / "redis", port),
+            "mosquitto": lambda port: mosquitto_argv(self.root / "mosquitto", port,
+                                                     admin_password=self.mqtt_admin_password),
+        }
+        self.start_service(name, starters[name], timeout=60)
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            self.stop_service(name)
+
+    def environment(self, database: str = "microdash") -> dict[str, str]:
+        """MICRODASH_* variables pointing the components at these instances."""
+        env = {
+            "MICRODASH_DATABASE_URL": f"mysql://root@127.0.0.1:{self.ports['mariadb']}/{database}",
+            "MICRODASH_REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
+        }
+        if "mosquitto" in self.ports:
+            env["MICRODASH_MQTT_URL"] = f"mqtt://127.0.0.1:{self.ports['mosquitto']}"
+            env["MICRODASH_MQTT_ADMIN_PASSWORD"] = self.mqtt_admin_password
+        return env
+
+
+def start_component(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """Start a `microdash <args>` process with the given extra environment, logging to a file."""
+    log = open(log_path, "ab")
+    executable = shutil.which("microdash")
+    if executable is None:
+        raise RuntimeError("the microdash command is not on PATH; run inside the project's venv")
+    return subprocess.Popen([executable, *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)

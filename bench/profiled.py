@@ -1,0 +1,72 @@
+"""Bench-only launcher: `python bench/profiled.py <microdash args>` runs the microdash CLI under cProfile.
+
+Used by `bench/run.py --profile DIR`. Active only when MICRODASH_BENCH_PROFILE names the output
+file; otherwise it behaves exactly like the `microdash` command. Every thread started after launch
+(e.g. the API's thread pool that enqueues batches) gets its own profiler; on exit (SIGTERM makes
+uvicorn and the RQ worker return normally) all of them are merged into one pstats file.
+"""
+
+import cProfile
+import os
+import pstats
+import sys
+import threading
+
+_thread_profiles: list[cProfile.Profile] = []
+
+
+class _Snapshot:
+    """A pstats source for a profiler that may still be enabled in another thread."""
+
+    def __init__(self, profile: cProfile.Profile):
+        profile.snapshot_stats()
+        self.stats = profile.stats
+
+    def create_stats(self) -> None:
+        pass
+
+
+def _profile_new_threads() -> None:
+    original_run = threading.Thread.run
+
+    def profiled_run(self):
+        profile = cProfile.Profile()
+        _thread_profiles.append(profile)
+        profile.enable()
+        try:
+            original_run(self)
+        finally:
+            profile.disable()
+
+    threading.Thread.run = profiled_run
+
+
+def _dump(main_profile: cProfile.Profile, path: str) -> None:
+    main_profile.disable()
+    stats = pstats.Stats(main_profile)
+    for profile in list(_thread_profiles):
+        snapshot = _Snapshot(profile)
+        if snapshot.stats:
+            stats.add(snapshot)
+    stats.dump_stats(path)
+
+
+def main() -> None:
+    from microdash_cli.main import app
+
+    sys.argv = ["microdash", *sys.argv[1:]]
+    output = os.environ.get("MICRODASH_BENCH_PROFILE")
+    if not output:
+        app()
+        return
+    _profile_new_threads()
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        app()
+    finally:
+        _dump(profile, output)
+
+
+if __name__ == "__main__":
+    main()

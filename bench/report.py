@@ -1,0 +1,150 @@
+"""Statistics, the printed table, the machine description and bench/results/*.json."""
+
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    label: str
+    bound: float
+    higher_is_better: bool
+
+    def verdict(self, value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        ok = value >= self.bound if self.higher_is_better else value <= self.bound
+        return "PASS" if ok else "MISS"
+
+    @property
+    def text(self) -> str:
+        return f"{'>=' if self.higher_is_better else '<='} {self.bound:,.0f}"
+
+
+TARGETS = {
+    "bulk_ingest_samples_per_s": Target("bulk_ingest_samples_per_s", "samples/s durable", 100_000, True),
+    "ingest_to_sse_ms.p99": Target("ingest_to_sse_ms.p99", "ms", 50, False),
+    "ingest_to_query_ms.p99": Target("ingest_to_query_ms.p99", "ms", 100, False),
+}
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile (fraction in 0..1); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def latency_summary(values_ms: list[float], *, sent: int) -> dict:
+    return {
+        "p50": _round(percentile(values_ms, 0.50)),
+        "p95": _round(percentile(values_ms, 0.95)),
+        "p99": _round(percentile(values_ms, 0.99)),
+        "max": _round(max(values_ms) if values_ms else None),
+        "count": len(values_ms),
+        "sent": sent,
+        "missing": sent - len(values_ms),
+    }
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def machine_info() -> dict:
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "mem_total_mb": _mem_total_mb(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _mem_total_mb() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return None
+
+
+def lookup(results: dict, dotted: str):
+    value = results
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
+    """(measure, value, target, verdict) rows for the printed table."""
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(label: str, key: str, unit: str, fmt: str = "{:,.0f}") -> None:
+        value = lookup(results, key)
+        target = TARGETS.get(key)
+        shown = "n/a" if value is None else fmt.format(value) + f" {unit}"
+        rows.append((label, shown, target.text + f" {unit}" if target else "", target.verdict(value) if target else ""))
+
+    add("bulk ingest, durable in MariaDB", "bulk_ingest_samples_per_s", "samples/s")
+    add("bulk ingest, accepted by API (202)", "bulk_accept_samples_per_s", "samples/s")
+    add("single-sample POSTs accepted", "single_ingest_requests_per_s", "req/s")
+    add("single-sample POSTs durable", "single_ingest_durable_requests_per_s", "req/s")
+    for stat in ("p50", "p95", "p99"):
+        add(f"ingest -> SSE {stat}", f"ingest_to_sse_ms.{stat}", "ms", "{:,.1f}")
+    for stat in ("p50", "p99"):
+        add(f"ingest -> queryable {stat}", f"ingest_to_query_ms.{stat}", "ms", "{:,.1f}")
+    add("api peak RSS", "api_peak_rss_mb", "MB", "{:,.1f}")
+    add("worker peak RSS (max)", "worker_peak_rss_mb", "MB", "{:,.1f}")
+    return rows
+
+
+def format_table(results: dict) -> str:
+    rows = [("measure", "value", "target", "")] + table_rows(results)
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[i]) if i != 1 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def format_context(results: dict) -> str:
+    config, machine = results.get("config", {}), results.get("machine", {})
+    sse, query = results.get("ingest_to_sse_ms") or {}, results.get("ingest_to_query_ms") or {}
+    return (
+        f"machine: {machine.get('nproc')} CPU(s) ({machine.get('cpu_model')}), load at start "
+        f"{machine.get('loadavg_at_start')}; workers: {config.get('workers')}; bulk samples: "
+        f"{config.get('bulk_samples'):,}\n"
+        f"SSE probes received {sse.get('count')}/{sse.get('sent')}; query probes found "
+        f"{query.get('count')}/{query.get('sent')}. Figures are noisy: client, API, workers, MariaDB "
+        f"and Redis share the same {machine.get('nproc')} cores."
+    )
+
+
+def write_json(results: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")

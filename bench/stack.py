@@ -1,0 +1,179 @@
+"""The throwaway microdash stack a benchmark run talks to: MariaDB + Redis, api, N workers.
+
+Everything lives in one temporary directory and listens on 127.0.0.1; `BenchStack.stop()`
+terminates every process this module started (and only those).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pymysql
+
+from microdash_cli.localstack import ServiceInstances, free_port, start_component
+from microdash_core import db, tenancy
+from microdash_core.settings import Settings
+
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0
+MIGRATE_TIMEOUT_S = 180.0
+PROFILE_LAUNCHER = Path(__file__).with_name("profiled.py")
+
+
+@dataclass(frozen=True)
+class BenchTenant:
+    id: int
+    name: str
+    token: str
+
+
+@dataclass
+class BenchStack:
+    root: Path
+    worker_count: int
+    profile_dir: Path | None = None
+    services: ServiceInstances | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    api: subprocess.Popen | None = None
+    workers: list[subprocess.Popen] = field(default_factory=list)
+    api_port: int = 0
+
+    # ---- start -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.services = ServiceInstances(self.root, log_dir=self.root)
+        self.services.start()
+        self.api_port = free_port()
+        self.env = {
+            **self.services.environment(),
+            "MICRODASH_API_PORT": str(self.api_port),
+            "MICRODASH_LOG_LEVEL": "WARNING",
+            "MICRODASH_LOG_FORMAT": "text",
+        }
+        self._migrate()
+        self.api = self._start_component(["api"], "api")
+        self.workers = [self._start_component(["worker"], f"worker-{n}") for n in range(self.worker_count)]
+        self._wait_ready()
+
+    def _migrate(self) -> None:
+        executable = shutil.which("microdash")
+        if executable is None:
+            raise RuntimeError("the microdash command is not on PATH; run with the project's venv on PATH")
+        with open(self.root / "migrate.log", "ab") as log:
+            subprocess.run([executable, "migrate"], env={**os.environ, **self.env}, stdout=log,
+                           stderr=subprocess.STDOUT, check=True, timeout=MIGRATE_TIMEOUT_S)
+
+    def _start_component(self, args: list[str], name: str) -> subprocess.Popen:
+        log_path = self.root / f"{name}.log"
+        if self.profile_dir is None:
+            return start_component(args, self.env, log_path)
+        # Profiling hook (bench only): the same CLI, run under bench/profiled.py which enables cProfile.
+        env = {**os.environ, **self.env, "MICRODASH_BENCH_PROFILE": str(self.profile_dir / f"{name}.pstats")}
+        log = open(log_path, "ab")
+        return subprocess.Popen([sys.executable, str(PROFILE_LAUNCHER), *args], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                self._check_alive()
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+        raise TimeoutError(f"api not ready after {READY_TIMEOUT_S} s (see {self.root}/api.log)")
+
+    def _check_alive(self) -> None:
+        for process in [self.api, *self.workers]:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{process.args} exited with {process.returncode}; logs in {self.root}")
+
+    # ---- use ---------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(database_url=self.env["MICRODASH_DATABASE_URL"], redis_url=self.env["MICRODASH_REDIS_URL"])
+
+    def create_tenant(self, name: str, *, rate_limit: int = 10_000_000) -> BenchTenant:
+        with db.transaction(self.settings) as cursor:
+            tenant = tenancy.create_tenant(cursor, name=name, ingest_rate_limit=rate_limit)
+            token = tenancy.issue_token(cursor, tenant=tenant, name="bench")
+        return BenchTenant(tenant.id, tenant.name, token)
+
+    def connect_db(self) -> pymysql.connections.Connection:
+        connection = db.connect(self.settings)
+        connection.autocommit(True)
+        return connection
+
+    def peak_rss_mb(self) -> dict[str, float | list[float] | None]:
+        return {"api": peak_rss_mb(self.api.pid) if self.api else None,
+                "workers": [peak_rss_mb(worker.pid) for worker in self.workers]}
+
+    def server_versions(self) -> dict[str, str]:
+        connection = self.connect_db()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT VERSION()")
+                mariadb = cursor.fetchone()[0]
+        finally:
+            connection.close()
+        import redis
+
+        client = redis.Redis.from_url(self.env["MICRODASH_REDIS_URL"])
+        try:
+            redis_version = client.info("server")["redis_version"]
+        finally:
+            client.close()
+        return {"mariadb": mariadb, "redis": redis_version}
+
+    def log_tails(self, lines: int = 15) -> str:
+        parts = []
+        for log in sorted(self.root.glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            if tail:
+                parts.append(f"--- {log.name} ---\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    # ---- stop --------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        components = [p for p in [*self.workers, self.api] if p is not None]
+        for process in components:
+            if process.poll() is None:
+                process.terminate()
+        for process in components:
+            _wait_or_kill(process)
+        if self.services is not None:
+            self.services.stop()
+
+
+def _wait_or_kill(process: subprocess.Popen) -> None:
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT_S)
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """VmHWM (peak resident set) of a live process, from /proc; None if it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None

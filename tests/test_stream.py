@@ -1,0 +1,147 @@
+"""The SSE live stream: points arrive as they are stored, replay after reconnect, filters, sessions."""
+
+import json
+import threading
+import time
+
+import httpx
+from httpx_sse import connect_sse
+
+from conftest import recent_ms
+from microdash_core import db, users
+
+
+class StreamReader:
+    """Collects `points` events from /api/v1/stream in a background thread."""
+
+    def __init__(self, stack, token=None, params=None, headers=None, cookies=None):
+        self.events: list = []
+        self.ready = threading.Event()
+        self.error: Exception | None = None
+        headers = dict(headers or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._client = httpx.Client(base_url=stack.api_url, headers=headers, cookies=cookies,
+                                    timeout=httpx.Timeout(5, read=30))
+        self._params = params or {}
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        assert self.ready.wait(10), f"stream did not open: {self.error!r}"
+
+    def _run(self):
+        try:
+            with connect_sse(self._client, "GET", "/api/v1/stream", params=self._params) as source:
+                source.response.raise_for_status()
+                for event in source.iter_sse():
+                    if event.event == "ready":
+                        self.ready.set()
+                    elif event.event == "points":
+                        self.events.append((event.id, json.loads(event.data)))
+                    if self._stop:
+                        return
+        except Exception as exc:  # noqa: BLE001 - reported to the test through self.error
+            self.error = exc
+            self.ready.set()
+
+    def points(self):
+        return [point for _, batch in self.events for point in batch]
+
+    def wait_for(self, count: int, timeout: float = 15) -> list:
+        deadline = time.monotonic() + timeout
+        while len(self.points()) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.points()
+
+    def close(self):
+        self._stop = True
+        self._client.close()
+
+
+def post(stack, token, samples):
+    with stack.client(token) as client:
+        assert client.post("/api/v1/metrics/bulk", json=samples).status_code == 202
+
+
+def test_points_arrive_live_in_order(stack):
+    _, token = stack.new_tenant()
+    reader = StreamReader(stack, token)
+    try:
+        ts = recent_ms()
+        for i in range(5):
+            post(stack, token, [{"metric": "temp", "value": float(i), "ts": ts + i, "labels": {"room": "a"}}])
+        points = reader.wait_for(5)
+    finally:
+        reader.close()
+    assert [p["value"] for p in points] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert points[0] == {"metric": "temp", "labels": {"room": "a"}, "ts": ts, "value": 0.0}
+    ids = [event_id for event_id, _ in reader.events]
+    assert len(set(ids)) == len(ids) and all(ids)
+
+
+def test_stream_filters_by_metric_and_labels(stack):
+    _, token = stack.new_tenant()
+    reader = StreamReader(stack, token, params=[("metric", "cpu"), ("match", "host=a")])
+    try:
+        post(stack, token, [{"metric": "cpu", "value": 1, "labels": {"host": "b"}},
+                            {"metric": "mem", "value": 2, "labels": {"host": "a"}},
+                            {"metric": "cpu", "value": 3, "labels": {"host": "a"}}])
+        points = reader.wait_for(1)
+        time.sleep(0.5)
+    finally:
+        reader.close()
+    assert [p["value"] for p in reader.points()] == [3.0]
+
+
+def test_reconnect_with_last_event_id_replays_what_was_missed(stack):
+    _, token = stack.new_tenant()
+    reader = StreamReader(stack, token)
+    try:
+        post(stack, token, [{"metric": "seq", "value": 0}])
+        reader.wait_for(1)
+    finally:
+        reader.close()
+    last_id = reader.events[-1][0]
+    for i in range(1, 4):  # sent while the client is away
+        post(stack, token, [{"metric": "seq", "value": float(i)}])
+    time.sleep(1)
+    resumed = StreamReader(stack, token, headers={"Last-Event-ID": last_id})
+    try:
+        post(stack, token, [{"metric": "seq", "value": 4.0}])
+        points = resumed.wait_for(4)
+        time.sleep(0.3)
+    finally:
+        resumed.close()
+    assert [p["value"] for p in resumed.points()] == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_dashboard_session_cookie_authenticates_the_stream(stack):
+    tenant, token = stack.new_tenant()
+    with db.transaction(stack.settings) as cursor:
+        user = users.create_user(cursor, email=f"{tenant.name}@example.com", password="correct horse")
+        users.grant(cursor, user=user, tenant=tenant, role="viewer")
+    with stack.client() as client:
+        wrong = client.post("/api/v1/auth/login", json={"email": user.email, "password": "wrong password"})
+        login = client.post("/api/v1/auth/login", json={"email": user.email, "password": "correct horse"})
+        cookie = login.cookies.get("microdash_session")
+    assert wrong.status_code == 401
+    assert login.status_code == 200 and login.json() == {"tenant": tenant.name, "role": "viewer"}
+    assert "httponly" in login.headers["set-cookie"].lower() and "samesite=lax" in login.headers["set-cookie"].lower()
+    reader = StreamReader(stack, cookies={"microdash_session": cookie})
+    try:
+        post(stack, token, [{"metric": "via.cookie", "value": 7}])
+        assert [p["value"] for p in reader.wait_for(1)] == [7.0]
+    finally:
+        reader.close()
+    with stack.client(cookies={"microdash_session": cookie}) as client:
+        assert client.get("/api/v1/auth/me").status_code == 200
+        assert client.post("/api/v1/auth/logout").status_code == 204
+    with stack.client(cookies={"microdash_session": cookie}) as client:
+        assert client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_stream_requires_a_credential(stack):
+    with stack.client() as client:
+        assert client.get("/api/v1/stream").status_code == 401
+    with stack.client(cookies={"microdash_session": "forged"}) as client:
+        assert client.get("/api/v1/stream").status_code == 401
