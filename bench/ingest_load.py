@@ -119,7 +119,7 @@ def wait_durable(stack, tenant_id: int, expected: int, *, baseline: int, timeout
     row count in MariaDB is what decides (polled every 250 ms if the signal was early).
     """
     deadline = time.monotonic() + timeout_s
-    redis_client = redis.Redis.from_url(stack.env["MICRODASH_REDIS_URL"])
+    redis_client = stack.connect_redis()
     connection = stack.connect_db()
     try:
         signalled = None
@@ -143,7 +143,7 @@ def wait_durable(stack, tenant_id: int, expected: int, *, baseline: int, timeout
 
 
 def stored_baseline(stack) -> int:
-    client = redis.Redis.from_url(stack.env["MICRODASH_REDIS_URL"])
+    client = stack.connect_redis()
     try:
         return stored_counter(client)
     finally:

@@ -2,17 +2,19 @@
 
 Used by `bench/run.py --profile DIR`. Active only when MICRODASH_BENCH_PROFILE names the output
 file; otherwise it behaves exactly like the `microdash` command. Every thread started after launch
-(e.g. the API's thread pool that enqueues batches) gets its own profiler; on exit (SIGTERM makes
-uvicorn and the RQ worker return normally) all of them are merged into one pstats file.
+(e.g. the API's thread pool that enqueues batches) gets its own profiler. On SIGUSR2 (sent by the
+bench before it stops the stack) or at normal exit, all of them are merged into one pstats file.
 """
 
 import cProfile
 import os
 import pstats
+import signal
 import sys
 import threading
 
 _thread_profiles: list[cProfile.Profile] = []
+_dumped: list[str] = []
 
 
 class _Snapshot:
@@ -42,13 +44,17 @@ def _profile_new_threads() -> None:
 
 
 def _dump(main_profile: cProfile.Profile, path: str) -> None:
+    if _dumped:
+        return
+    _dumped.append(path)
     main_profile.disable()
     stats = pstats.Stats(main_profile)
     for profile in list(_thread_profiles):
         snapshot = _Snapshot(profile)
         if snapshot.stats:
             stats.add(snapshot)
-    stats.dump_stats(path)
+    stats.dump_stats(path + ".tmp")
+    os.replace(path + ".tmp", path)
 
 
 def main() -> None:
@@ -61,6 +67,7 @@ def main() -> None:
         return
     _profile_new_threads()
     profile = cProfile.Profile()
+    signal.signal(signal.SIGUSR2, lambda signum, frame: _dump(profile, output))
     profile.enable()
     try:
         app()

@@ -67,13 +67,20 @@ def sizes_for(args: argparse.Namespace) -> Sizes:
     return Sizes(bulk_samples=args.samples or 1_000_000)
 
 
+_T0 = time.monotonic()
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
 def wait_settled(stack: BenchStack, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
     """Between scenarios: wait (bounded) until the ingest queue is empty and no job is running."""
-    client = redis.Redis.from_url(stack.env["MICRODASH_REDIS_URL"])
+    client = stack.connect_redis()
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
@@ -86,7 +93,7 @@ def wait_settled(stack: BenchStack, timeout_s: float = SETTLE_TIMEOUT_S) -> None
 
 
 def failed_jobs(stack: BenchStack) -> int:
-    client = redis.Redis.from_url(stack.env["MICRODASH_REDIS_URL"])
+    client = stack.connect_redis()
     try:
         return int(client.zcard("rq:failed:ingest"))
     finally:
@@ -94,14 +101,14 @@ def failed_jobs(stack: BenchStack) -> int:
 
 
 def run_scenario(name: str, results: dict, action) -> None:
-    print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+    say(f"{name} ...")
     started = time.monotonic()
     try:
         results.update(action())
     except Exception as exc:  # noqa: BLE001 - one failed scenario must not hide the others' figures
         traceback.print_exc()
         results.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
-    print(f"[bench] {name} done in {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+    say(f"{name} done in {time.monotonic() - started:.1f} s")
 
 
 def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -> None:
@@ -133,7 +140,7 @@ def summarise_profiles(directory: Path, top: int = 30) -> None:
             stats = pstats.Stats(str(path), stream=out).strip_dirs()
             stats.sort_stats("tottime").print_stats(top)
             stats.sort_stats("cumulative").print_stats(top)
-        print(f"[bench] profile of {path.stem}: {summary}", file=sys.stderr)
+        say(f"profile of {path.stem}: {summary}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     failed = True
     try:
-        print(f"[bench] starting the stack in {root}", file=sys.stderr, flush=True)
+        say(f"starting the stack in {root}")
         stack.start()
+        say("stack ready")
         results["machine"]["versions"] = stack.server_versions()
         run_all(stack, sizes, chosen, results)
         failed = False
@@ -163,10 +171,17 @@ def main(argv: list[str] | None = None) -> int:
         print(stack.log_tails(), file=sys.stderr)
         raise
     finally:
-        print("[bench] stopping the stack", file=sys.stderr, flush=True)
-        stack.stop()
+        if args.profile:
+            say("collecting profiles")
+            stack.dump_profiles()
+        say("stopping the stack")
+        notes = stack.stop()
+        for note in notes:
+            say(note)
+        results["teardown_notes"] = notes
+        say("stack stopped")
         if args.keep or failed:
-            print(f"[bench] stack directory kept: {root}", file=sys.stderr)
+            say(f"stack directory kept: {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
     results["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

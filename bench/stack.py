@@ -6,6 +6,7 @@ terminates every process this module started (and only those).
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -14,14 +15,16 @@ from pathlib import Path
 
 import httpx
 import pymysql
+import redis
 
 from microdash_cli.localstack import ServiceInstances, free_port, start_component
 from microdash_core import db, tenancy
 from microdash_core.settings import Settings
 
 READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 20.0
 MIGRATE_TIMEOUT_S = 180.0
+STOP_GRACE_S = 10.0
+PROFILE_DUMP_WAIT_S = 15.0
 PROFILE_LAUNCHER = Path(__file__).with_name("profiled.py")
 
 
@@ -46,6 +49,9 @@ class BenchStack:
     # ---- start -------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self.profile_dir is not None:
+            for stale in self.profile_dir.glob("*.pstats"):
+                stale.unlink()
         self.services = ServiceInstances(self.root, log_dir=self.root)
         self.services.start()
         self.api_port = free_port()
@@ -117,6 +123,9 @@ class BenchStack:
         connection.autocommit(True)
         return connection
 
+    def connect_redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.env["MICRODASH_REDIS_URL"])
+
     def peak_rss_mb(self) -> dict[str, float | list[float] | None]:
         return {"api": peak_rss_mb(self.api.pid) if self.api else None,
                 "workers": [peak_rss_mb(worker.pid) for worker in self.workers]}
@@ -129,9 +138,7 @@ class BenchStack:
                 mariadb = cursor.fetchone()[0]
         finally:
             connection.close()
-        import redis
-
-        client = redis.Redis.from_url(self.env["MICRODASH_REDIS_URL"])
+        client = self.connect_redis()
         try:
             redis_version = client.info("server")["redis_version"]
         finally:
@@ -148,23 +155,68 @@ class BenchStack:
 
     # ---- stop --------------------------------------------------------------------------------
 
-    def stop(self) -> None:
+    def component_names(self) -> list[str]:
+        return ["api", *(f"worker-{n}" for n in range(len(self.workers)))]
+
+    def dump_profiles(self) -> None:
+        """Ask profiled components (bench/profiled.py) to write their pstats files now."""
+        if self.profile_dir is None:
+            return
+        for process in [self.api, *self.workers]:
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGUSR2)
+        expected = [self.profile_dir / f"{name}.pstats" for name in self.component_names()]
+        deadline = time.monotonic() + PROFILE_DUMP_WAIT_S
+        while time.monotonic() < deadline and not all(path.exists() for path in expected):
+            time.sleep(0.1)
+
+    def stop(self) -> list[str]:
+        """Terminate the components (SIGTERM, then SIGKILL after a grace period) and the services.
+
+        Returns a note for each component that had to be killed.
+        """
         components = [p for p in [*self.workers, self.api] if p is not None]
+        children = [pid for process in components for pid in child_pids(process.pid)]
         for process in components:
             if process.poll() is None:
                 process.terminate()
-        for process in components:
-            _wait_or_kill(process)
+        notes = _wait_all_or_kill(components, STOP_GRACE_S)
+        for pid in children:  # e.g. the RQ scheduler process a worker forks
+            _kill_if_alive(pid)
         if self.services is not None:
             self.services.stop()
+        return notes
 
 
-def _wait_or_kill(process: subprocess.Popen) -> None:
+def _wait_all_or_kill(processes: list[subprocess.Popen], grace_s: float) -> list[str]:
+    deadline = time.monotonic() + grace_s
+    notes = []
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_GRACE_S)
+            notes.append(f"pid {process.pid} (`microdash {process.args[-1]}`) ignored SIGTERM for "
+                         f"{grace_s:.0f} s and was killed")
+    return notes
+
+
+def child_pids(pid: int) -> list[int]:
     try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT_S)
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _kill_if_alive(pid: int) -> None:
+    """SIGKILL a leftover child of a component, if that pid is still a microdash process."""
+    try:
+        if b"microdash" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def peak_rss_mb(pid: int) -> float | None:

@@ -1,6 +1,10 @@
 """The FastAPI application factory."""
 
+import logging
 from contextlib import asynccontextmanager
+
+import pymysql
+import redis.exceptions
 
 from fastapi import FastAPI, Request
 from fastapi.responses import ORJSONResponse
@@ -10,6 +14,8 @@ from microdash_core.settings import Settings, get_settings
 from .errors import ApiError
 from .routes import health, ingest, query, sessions, stream
 from .state import AppState
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,9 +32,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="microdash", version="0.1.0", lifespan=lifespan, default_response_class=ORJSONResponse,
                   description="Multi-tenant metrics ingest, query and live stream.")
     app.add_exception_handler(ApiError, _api_error)
+    for outage in (pymysql.err.OperationalError, pymysql.err.InterfaceError, redis.exceptions.ConnectionError,
+                   redis.exceptions.TimeoutError):
+        app.add_exception_handler(outage, _dependency_outage)
     for module in (ingest, query, stream, sessions, health):
         app.include_router(module.router)
     return app
+
+
+async def _dependency_outage(request: Request, exc: Exception) -> ORJSONResponse:
+    log.error("dependency unavailable", extra={"path": request.url.path, "error": repr(exc)})
+    return ORJSONResponse({"detail": "a dependency is unavailable, retry later"}, status_code=503,
+                          headers={"Retry-After": "5"})
 
 
 async def _api_error(request: Request, exc: ApiError) -> ORJSONResponse:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import aiomysql
 import orjson
+import pymysql
 import redis.asyncio as aioredis
 
 from microdash_core import keys, tokens
@@ -13,6 +14,10 @@ from microdash_core.settings import Settings
 
 SESSION_COOKIE = "microdash_session"
 SESSION_TTL_SECONDS = 12 * 3600
+
+
+class CredentialStoreUnavailable(Exception):
+    """The database holding the tokens cannot be reached: the caller should get 503, not 401."""
 
 
 @dataclass(frozen=True)
@@ -53,13 +58,16 @@ class TokenAuthenticator:
         public_id = tokens.public_id_of(token)
         if public_id is None:
             return None
-        async with self.pool.acquire() as connection, connection.cursor() as cursor:
-            await cursor.execute(
-                "SELECT k.token_hash, t.id, t.name, t.ingest_rate_limit FROM api_tokens k"
-                " JOIN tenants t ON t.id = k.tenant_id WHERE k.public_id = %s AND k.revoked_at IS NULL",
-                (public_id,),
-            )
-            row = await cursor.fetchone()
+        try:
+            async with self.pool.acquire() as connection, connection.cursor() as cursor:
+                await cursor.execute(
+                    "SELECT k.token_hash, t.id, t.name, t.ingest_rate_limit FROM api_tokens k"
+                    " JOIN tenants t ON t.id = k.tenant_id WHERE k.public_id = %s AND k.revoked_at IS NULL",
+                    (public_id,),
+                )
+                row = await cursor.fetchone()
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError) as exc:
+            raise CredentialStoreUnavailable(str(exc)) from exc
         if row is None or not tokens.matches(token, bytes(row[0])):
             return None
         return TenantContext(id=row[1], name=row[2], ingest_rate_limit=row[3])

@@ -5,7 +5,8 @@ from typing import Annotated
 import redis.exceptions
 from fastapi import Depends, HTTPException, Request, status
 
-from .auth import SESSION_COOKIE, TenantContext, session_tenant
+from .auth import SESSION_COOKIE, CredentialStoreUnavailable, TenantContext, session_tenant
+from .errors import service_unavailable
 from .state import AppState
 
 
@@ -30,7 +31,10 @@ async def token_tenant(request: Request, state: StateDep) -> TenantContext:
     token = _bearer(request)
     if token is None:
         raise _UNAUTHORIZED
-    tenant = await state.tokens.authenticate(token)
+    try:
+        tenant = await state.tokens.authenticate(token)
+    except CredentialStoreUnavailable as exc:
+        raise service_unavailable("credential store") from exc
     if tenant is None:
         raise _UNAUTHORIZED
     return tenant
@@ -44,7 +48,7 @@ async def token_or_session_tenant(request: Request, state: StateDep) -> TenantCo
         try:
             tenant = await session_tenant(state.redis, session_id)
         except redis.exceptions.RedisError as exc:
-            raise HTTPException(503, "session store unavailable", headers={"Retry-After": "5"}) from exc
+            raise service_unavailable("session store") from exc
         if tenant is not None:
             return tenant
     raise _UNAUTHORIZED

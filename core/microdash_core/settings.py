@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     ingest_job_timeout_seconds: int = Field(30, ge=1)
     ingest_retry_intervals: list[int] = [1, 5, 15, 60, 300]
     worker_maintenance_interval_seconds: int = Field(60, ge=1)
+    worker_ttl_seconds: int = Field(60, ge=16, description="worker liveness TTL; an idle worker wakes every TTL-15 s")
     series_cache_size: int = Field(200_000, ge=1000)
 
     # Live stream

@@ -25,7 +25,13 @@ class IngestWorker(SimpleWorker):
     """
 
     def get_heartbeat_ttl(self, job: Job) -> int:
-        return int(job.timeout or self.default_worker_ttl) + HEARTBEAT_GRACE_SECONDS
+        return int(job.timeout or self.worker_ttl) + HEARTBEAT_GRACE_SECONDS
+
+    def handle_exception(self, job: Job, *exc_info) -> None:
+        """Like RQ's, minus logging the job's arguments (a whole batch of samples)."""
+        for handler in self._exc_handlers:
+            if handler(job, *exc_info) is False:
+                break
 
 
 def poison_batches_are_not_retried(job: Job, exc_type, exc_value, traceback) -> bool:
@@ -39,7 +45,7 @@ def poison_batches_are_not_retried(job: Job, exc_type, exc_value, traceback) -> 
     return True
 
 
-def run_worker(settings: Settings, *, burst: bool = False, worker_ttl: int = 60) -> None:
+def run_worker(settings: Settings, *, burst: bool = False) -> None:
     """Run until stopped; if Redis goes away, wait and start over instead of exiting."""
     while True:
         connection = redis.Redis.from_url(settings.redis_url)
@@ -49,11 +55,12 @@ def run_worker(settings: Settings, *, burst: bool = False, worker_ttl: int = 60)
                 connection=connection,
                 exception_handlers=[poison_batches_are_not_retried],
                 maintenance_interval=settings.worker_maintenance_interval_seconds,
-                worker_ttl=worker_ttl,
+                worker_ttl=settings.worker_ttl_seconds,
             )
             worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level.upper())
-            if burst or worker._stop_requested:
-                return
-        except redis.exceptions.ConnectionError as exc:
+            if burst or worker._shutdown_requested_date is not None:
+                return  # stopped on request (SIGTERM/SIGINT), or the queue is empty in burst mode
+            log.error("worker loop ended (Redis timeout), restarting in 2 s")
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             log.error("Redis unreachable, retrying in 2 s", extra={"error": str(exc)})
         time.sleep(2)

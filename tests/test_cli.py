@@ -1,0 +1,52 @@
+"""The `microdash` command against the real database."""
+
+import os
+import subprocess
+import uuid
+
+import httpx
+
+
+def run(stack, *args, input=None, check=True):
+    result = subprocess.run(["microdash", *args], env={**os.environ, **stack.env}, capture_output=True, text=True,
+                            input=input, timeout=60)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_tenant_lifecycle(stack):
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    created = run(stack, "tenant", "create", name, "--display-name", "CLI tenant")
+    token = created.stdout.split("token: ")[1].strip()
+    assert name in run(stack, "tenant", "list").stdout
+    assert run(stack, "tenant", "create", name, check=False).returncode == 1  # already exists, clear error
+
+    with httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}) as client:
+        assert client.post("/api/v1/metrics", json={"metric": "m", "value": 1}).status_code == 202
+        rotated = run(stack, "tenant", "rotate-token", name).stdout.split("token: ")[1].strip()
+        assert rotated != token
+        assert client.get("/api/v1/series", headers={"Authorization": f"Bearer {rotated}"}).status_code == 200
+
+    (tenant_id,), = stack.sql("SELECT id FROM tenants WHERE name = %s", (name,))
+    stack.wait_for_samples(tenant_id, 1)
+    deleted = run(stack, "tenant", "delete", name, "--yes")
+    assert "1 samples" in deleted.stdout
+    assert stack.sql("SELECT COUNT(*) FROM series WHERE tenant_id = %s", (tenant_id,)) == [(0,)]
+    assert stack.count_samples(tenant_id) == 0
+    assert run(stack, "tenant", "delete", "no-such-tenant", "--yes", check=False).returncode == 1
+
+
+def test_invalid_tenant_name_is_refused(stack):
+    result = run(stack, "tenant", "create", "Not_Valid", check=False)
+    assert result.returncode == 1 and "DNS label" in result.stderr
+
+
+def test_user_create_and_login(stack):
+    tenant, _ = stack.new_tenant()
+    email = f"{tenant.name}@example.com"
+    run(stack, "user", "create", email, "--tenant", tenant.name, "--role", "admin", "--password", "s3cret-pass")
+    (stored,), = stack.sql("SELECT password_hash FROM users WHERE email = %s", (email,))
+    assert stored.startswith("$argon2id$")
+    response = httpx.post(stack.api_url + "/api/v1/auth/login", json={"email": email, "password": "s3cret-pass"})
+    assert response.status_code == 200 and response.json() == {"tenant": tenant.name, "role": "admin"}

@@ -1,0 +1,109 @@
+"""Nothing accepted is lost or duplicated when the worker, MariaDB or Redis go away."""
+
+import os
+import signal
+import time
+
+import pymysql
+import redis
+from rq import Queue
+from rq.registry import StartedJobRegistry
+
+from conftest import recent_ms
+from microdash_cli.localstack import start_component
+from microdash_core import db
+from microdash_core.queues import INGEST_JOB
+
+
+def batch(n, ts, **labels):
+    return [{"metric": "durable", "value": float(i), "ts": ts + i, "labels": {"i": str(i % 50), **labels}}
+            for i in range(n)]
+
+
+def test_worker_killed_mid_batch_loses_and_duplicates_nothing(private_stack):
+    stack = private_stack(extra_env={"MICRODASH_INGEST_JOB_TIMEOUT_SECONDS": "10", "MICRODASH_WORKER_TTL_SECONDS": "20"})
+    tenant, token = stack.new_tenant()
+    ts = recent_ms(-60_000)
+    with stack.client(token) as client:
+        assert client.post("/api/v1/metrics/bulk", json=batch(50, ts)).status_code == 202  # creates the series
+    assert stack.wait_for_samples(tenant.id, 50) == 50
+    (series_id,), = stack.sql("SELECT id FROM series WHERE tenant_id = %s AND labels = %s", (tenant.id, '{"i":"10"}'))
+
+    # Hold a row lock on one sample of the next batch so the worker blocks in the middle of its insert.
+    blocker = db.connect(stack.settings)
+    blocker.cursor().execute("INSERT INTO samples VALUES (%s, %s, %s, 0)", (tenant.id, series_id, ts + 1000 + 10))
+    with stack.client(token) as client:
+        assert client.post("/api/v1/metrics/bulk", json=batch(1000, ts + 1000)).status_code == 202
+    deadline = time.monotonic() + 10
+    while not stack.sql("SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO LIKE 'INSERT INTO samples%%'"):
+        assert time.monotonic() < deadline, "the worker never reached the insert"
+        time.sleep(0.05)
+    worker = stack.processes.pop("worker0")
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    blocker.rollback()
+    blocker.close()
+
+    stack.processes["worker1"] = start_component(["worker"], stack.env, stack.log_dir / "worker1.log")
+    assert stack.wait_for_samples(tenant.id, 1050, timeout=90) == 1050
+    time.sleep(1)
+    assert stack.count_samples(tenant.id) == 1050
+    values = stack.sql("SELECT value FROM samples WHERE tenant_id = %s AND series_id = %s AND ts = %s",
+                       (tenant.id, series_id, ts + 1000 + 10))
+    assert values == [(10.0,)]  # the batch's value, not the blocker's
+
+
+def test_mariadb_restart_while_batches_are_queued(private_stack):
+    stack = private_stack(extra_env={"MICRODASH_TOKEN_CACHE_SECONDS": "120"})
+    tenant, token = stack.new_tenant()
+    ts = recent_ms(-60_000)
+    accepted = 0
+    with stack.client(token) as client:
+        assert client.get("/api/v1/series").status_code == 200  # caches the token
+        stack.services.stop_service("mariadb")
+        for round_ in range(5):
+            response = client.post("/api/v1/metrics/bulk", json=batch(100, ts + round_ * 1000))
+            assert response.status_code == 202, response.text
+            accepted += response.json()["accepted"]
+        assert client.get("/readyz").status_code == 503
+        assert client.get("/api/v1/series").status_code == 503
+        time.sleep(2)  # the worker fails and schedules retries meanwhile
+        stack.services.restart_service("mariadb")
+    assert stack.wait_for_samples(tenant.id, accepted, timeout=60) == accepted == 500
+    time.sleep(1)
+    assert stack.count_samples(tenant.id) == 500
+
+
+def test_queued_batches_survive_a_redis_restart(private_stack):
+    stack = private_stack(workers=0)
+    tenant, token = stack.new_tenant()
+    with stack.client(token) as client:
+        for round_ in range(3):
+            assert client.post("/api/v1/metrics/bulk", json=batch(100, recent_ms(-60_000) + round_ * 1000)).status_code == 202
+    stack.services.restart_service("redis")  # SIGTERM: Redis writes its append-only file and exits
+    stack.processes["worker0"] = start_component(["worker"], stack.env, stack.log_dir / "worker0.log")
+    assert stack.wait_for_samples(tenant.id, 300, timeout=30) == 300
+
+
+def test_poison_batch_goes_to_failed_registry_with_its_reason(stack):
+    connection = redis.Redis.from_url(stack.env["MICRODASH_REDIS_URL"])
+    job = Queue("ingest", connection=connection).enqueue(INGEST_JOB, b"{not a batch", job_id="poison-test-batch")
+    deadline = time.monotonic() + 20
+    while job.get_status(refresh=True) != "failed":
+        assert time.monotonic() < deadline, job.get_status()
+        time.sleep(0.1)
+    output = _microdash(stack, "jobs", "failed")
+    assert "poison-test-batch" in output and "PoisonBatch: undecodable batch" in output
+    import httpx
+    metrics = httpx.get(stack.api_url + "/metrics").text
+    assert "microdash_batches_poisoned_total 1.0" in metrics or "microdash_batches_poisoned_total" in metrics
+    assert job.retries_left in (None, 0)
+
+
+def _microdash(stack, *args) -> str:
+    import subprocess
+
+    result = subprocess.run(["microdash", *args], env={**os.environ, **stack.env}, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout

@@ -1,0 +1,23 @@
+"""Health, readiness and Prometheus metrics."""
+
+import httpx
+
+
+def test_health_and_readiness(stack):
+    assert httpx.get(stack.api_url + "/healthz").json() == {"status": "ok"}
+    ready = httpx.get(stack.api_url + "/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_metrics_expose_pipeline_figures(stack):
+    tenant, token = stack.new_tenant()
+    with stack.client(token) as client:
+        assert client.post("/api/v1/metrics/bulk", json=[{"metric": "m", "value": 1}] * 3).status_code == 202
+    stack.wait_for_samples(tenant.id, 1)
+    text = httpx.get(stack.api_url + "/metrics").text
+    for name in ("microdash_ingest_requests_total", "microdash_ingest_accepted_samples_total",
+                 "microdash_ingest_batch_samples_bucket", "microdash_queue_depth", "microdash_samples_stored_total",
+                 "microdash_ingest_to_stored_seconds_bucket", "microdash_sse_clients"):
+        assert name in text, name
+    stored = next(line for line in text.splitlines() if line.startswith("microdash_samples_stored_total"))
+    assert float(stored.split()[-1]) >= 1

@@ -1,0 +1,80 @@
+"""The shared sample validator and label matchers (pure functions, no services)."""
+
+import pytest
+
+from microdash_core.errors import InvalidInput
+from microdash_core.matchers import parse_matcher
+from microdash_core.samples import SampleValidator
+from microdash_core.settings import Settings
+
+NOW = 1_800_000_000_000
+validator = SampleValidator(Settings())
+
+
+def test_valid_sample_is_normalised_to_a_tuple():
+    samples, errors = validator.validate_many([{"metric": "cpu.usage", "value": 3, "ts": NOW,
+                                                "labels": {"host": "n1"}}], now_ms=NOW)
+    assert errors == [] and samples == [("cpu.usage", {"host": "n1"}, NOW, 3.0)]
+    assert isinstance(samples[0][3], float)
+
+
+def test_missing_ts_takes_server_time_and_labels_are_optional():
+    samples, errors = validator.validate_many([{"metric": "up", "value": 1}], now_ms=NOW)
+    assert errors == [] and samples == [("up", {}, NOW, 1.0)]
+
+
+@pytest.mark.parametrize("metric", ["a", "_x", "ns:sub.metric_1", "cpu.usage"])
+def test_accepted_metric_names(metric):
+    assert validator.validate_one({"metric": metric, "value": 1}, now_ms=NOW)[1] == []
+
+
+@pytest.mark.parametrize("metric", ["", "1abc", "a b", "a-b", "ü", 5, None])
+def test_rejected_metric_names(metric):
+    _, errors = validator.validate_one({"metric": metric, "value": 1}, now_ms=NOW)
+    assert [e.field for e in errors] == ["metric"]
+
+
+def test_every_error_of_every_item_is_reported():
+    items = [{"metric": "ok", "value": 1}, {"metric": "1", "value": "x", "ts": "now", "labels": []}]
+    samples, errors = validator.validate_many(items, now_ms=NOW)
+    assert {(e.index, e.field) for e in errors} == {(1, "metric"), (1, "value"), (1, "ts"), (1, "labels")}
+
+
+def test_huge_integers_are_not_finite_floats():
+    _, errors = validator.validate_one({"metric": "m", "value": 10 ** 400}, now_ms=NOW)
+    assert errors[0].error == "must be a finite number"
+
+
+def test_timestamp_window_is_configurable():
+    strict = SampleValidator(Settings(max_sample_age_seconds=60, max_sample_future_seconds=0))
+    assert strict.validate_one({"metric": "m", "value": 1, "ts": NOW - 61_000}, now_ms=NOW)[1][0].field == "ts"
+    assert strict.validate_one({"metric": "m", "value": 1, "ts": NOW + 1}, now_ms=NOW)[1][0].field == "ts"
+    assert strict.validate_one({"metric": "m", "value": 1, "ts": NOW - 59_000}, now_ms=NOW)[1] == []
+
+
+def test_label_limits():
+    settings = Settings(max_labels=2, max_label_value_length=3)
+    limited = SampleValidator(settings)
+    assert limited.validate_one({"metric": "m", "value": 1, "labels": {"a": "1", "b": "2", "c": "3"}},
+                                now_ms=NOW)[1][0].field == "labels"
+    assert limited.validate_one({"metric": "m", "value": 1, "labels": {"a": "1234"}},
+                                now_ms=NOW)[1][0].field == "labels.a"
+
+
+@pytest.mark.parametrize("text,labels,expected", [
+    ("host=a", {"host": "a"}, True),
+    ("host=a", {"host": "b"}, False),
+    ("host!=a", {}, True),
+    ('host=~"web-.*"', {"host": "web-1"}, True),
+    ("host=~web", {"host": "web-1"}, False),  # anchored, as in Prometheus
+    ("host!~web.*", {"host": "db"}, True),
+    ("zone=", {}, True),  # empty matches a missing label
+])
+def test_matchers(text, labels, expected):
+    assert parse_matcher(text).matches(labels) is expected
+
+
+@pytest.mark.parametrize("text", ["host", "=a", "h-x=a", "host=~(", "host~=a"])
+def test_bad_matchers_are_rejected(text):
+    with pytest.raises(InvalidInput):
+        parse_matcher(text)
