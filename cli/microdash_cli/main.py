@@ -132,10 +132,10 @@ def user_create(email: str, tenant: Annotated[str, typer.Option(help="tenant nam
 
 
 @app.command()
-def prestart(credentials: Annotated[Path, typer.Option(help="where the demo credentials are kept")] = Path(".run/demo-credentials"),
-             url: str = "http://localhost:8080") -> None:
+def prestart(credentials: Annotated[Path, typer.Option(help="where the demo credentials are kept")] = Path(".run/demo-credentials")) -> None:
     """Wait for the database, migrate, and seed the demo tenant (used by `make run`)."""
     settings = _setup()
+    url = f"http://localhost:{settings.api_port}"
     migrations.wait_for_database(settings)
     migrations.migrate(settings)
     saved = seed_demo(settings, credentials)
