@@ -17,6 +17,7 @@ DRAIN_S = 5.0
 READY_TIMEOUT_S = 10.0
 QUERY_POLL_S = 0.002
 QUERY_PROBE_TIMEOUT_S = 5.0
+QUERY_TOTAL_TIMEOUT_S = 180.0
 
 
 # ---- ingest -> SSE --------------------------------------------------------------------------------
@@ -120,6 +121,13 @@ def run_sse_latency(stack, tenant, *, duration_s: float, batches_per_s: int = 20
 # ---- ingest -> query ------------------------------------------------------------------------------
 
 async def _probe_query(client: httpx.AsyncClient, token: str, probe: int) -> float | None:
+    try:
+        return await _probe_query_once(client, token, probe)
+    except httpx.TransportError:
+        return None
+
+
+async def _probe_query_once(client: httpx.AsyncClient, token: str, probe: int) -> float | None:
     """POST one sample with a unique label, poll /api/v1/query until it is there; ms or None."""
     ts = int(time.time() * 1000)
     label = f"q{probe}"
@@ -140,13 +148,16 @@ async def _probe_query(client: httpx.AsyncClient, token: str, probe: int) -> flo
 
 async def _query_probes(base_url: str, token: str, probes: int, pause_s: float) -> dict:
     latencies: list[float] = []
+    attempted = 0
+    deadline = time.monotonic() + QUERY_TOTAL_TIMEOUT_S
     async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
-        for probe in range(probes):
-            latency = await _probe_query(client, token, probe)
+        while attempted < probes and time.monotonic() < deadline:
+            latency = await _probe_query(client, token, attempted)
+            attempted += 1
             if latency is not None:
                 latencies.append(latency)
             await asyncio.sleep(pause_s)
-    return latency_summary(latencies, sent=probes)
+    return latency_summary(latencies, sent=attempted)
 
 
 def run_query_latency(stack, tenant, *, probes: int, pause_s: float = 0.01) -> dict:

@@ -29,18 +29,19 @@ class _Snapshot:
 
 
 def _profile_new_threads() -> None:
-    original_run = threading.Thread.run
+    """Wrap Thread._bootstrap_inner (not run(), which subclasses such as anyio's WorkerThread override)."""
+    original_bootstrap = threading.Thread._bootstrap_inner
 
-    def profiled_run(self):
+    def profiled_bootstrap(self):
         profile = cProfile.Profile()
         _thread_profiles.append(profile)
         profile.enable()
         try:
-            original_run(self)
+            original_bootstrap(self)
         finally:
             profile.disable()
 
-    threading.Thread.run = profiled_run
+    threading.Thread._bootstrap_inner = profiled_bootstrap
 
 
 def _dump(main_profile: cProfile.Profile, path: str) -> None:

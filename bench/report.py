@@ -1,6 +1,7 @@
 """Statistics, the printed table, the machine description and bench/results/*.json."""
 
 import json
+import math
 import os
 import platform
 import sys
@@ -10,8 +11,6 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Target:
-    key: str
-    label: str
     bound: float
     higher_is_better: bool
 
@@ -26,10 +25,11 @@ class Target:
         return f"{'>=' if self.higher_is_better else '<='} {self.bound:,.0f}"
 
 
+# Keys of the results (dotted for nested figures) that have a target.
 TARGETS = {
-    "bulk_ingest_samples_per_s": Target("bulk_ingest_samples_per_s", "samples/s durable", 100_000, True),
-    "ingest_to_sse_ms.p99": Target("ingest_to_sse_ms.p99", "ms", 50, False),
-    "ingest_to_query_ms.p99": Target("ingest_to_query_ms.p99", "ms", 100, False),
+    "bulk_ingest_samples_per_s": Target(100_000, higher_is_better=True),
+    "ingest_to_sse_ms.p99": Target(50, higher_is_better=False),
+    "ingest_to_query_ms.p99": Target(100, higher_is_better=False),
 }
 
 
@@ -38,7 +38,7 @@ def percentile(values: list[float], fraction: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered) - 1e-9)))
     return ordered[rank - 1]
 
 
@@ -66,6 +66,38 @@ def machine_info() -> dict:
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+    }
+
+
+PROC_STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def machine_cpu_ticks() -> dict[str, int]:
+    """Machine-wide CPU time counters (clock ticks, all CPUs) from the first line of /proc/stat."""
+    try:
+        values = Path("/proc/stat").read_text().splitlines()[0].split()[1:1 + len(PROC_STAT_FIELDS)]
+    except OSError:
+        return {}
+    return dict(zip(PROC_STAT_FIELDS, map(int, values)))
+
+
+def machine_cpu_share(before: dict[str, int], after: dict[str, int], own_cpu_s: float) -> dict:
+    """How the machine's CPU time was spent between two snapshots, in percent of all CPUs.
+
+    `others` is busy time not accounted for by the stack and the bench client (`own_cpu_s`):
+    other jobs on the machine, i.e. the noise in the figures.
+    """
+    if not before or not after:
+        return {}
+    delta = {name: after[name] - before[name] for name in PROC_STAT_FIELDS}
+    total = sum(delta.values()) or 1
+    busy = total - delta["idle"] - delta["iowait"]
+    own_ticks = own_cpu_s * os.sysconf("SC_CLK_TCK")
+    return {
+        "busy_pct": round(100 * busy / total, 1),
+        "iowait_pct": round(100 * delta["iowait"] / total, 1),
+        "steal_pct": round(100 * delta["steal"] / total, 1),
+        "others_pct": round(max(0.0, 100 * (busy - own_ticks) / total), 1),
     }
 
 
@@ -118,6 +150,7 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
         add(f"ingest -> queryable {stat}", f"ingest_to_query_ms.{stat}", "ms", "{:,.1f}")
     add("api peak RSS", "api_peak_rss_mb", "MB", "{:,.1f}")
     add("worker peak RSS (max)", "worker_peak_rss_mb", "MB", "{:,.1f}")
+    add("redis peak memory", "redis_peak_memory_mb", "MB", "{:,.1f}")
     return rows
 
 
@@ -134,15 +167,21 @@ def format_table(results: dict) -> str:
 
 def format_context(results: dict) -> str:
     config, machine = results.get("config", {}), results.get("machine", {})
-    sse, query = results.get("ingest_to_sse_ms") or {}, results.get("ingest_to_query_ms") or {}
-    return (
-        f"machine: {machine.get('nproc')} CPU(s) ({machine.get('cpu_model')}), load at start "
-        f"{machine.get('loadavg_at_start')}; workers: {config.get('workers')}; bulk samples: "
-        f"{config.get('bulk_samples'):,}\n"
-        f"SSE probes received {sse.get('count')}/{sse.get('sent')}; query probes found "
-        f"{query.get('count')}/{query.get('sent')}. Figures are noisy: client, API, workers, MariaDB "
-        f"and Redis share the same {machine.get('nproc')} cores."
-    )
+    lines = [f"machine: {machine.get('nproc')} CPU(s) ({machine.get('cpu_model')}), load average at start "
+             f"{machine.get('loadavg_at_start')}; workers: {config.get('workers')}; "
+             f"bulk samples: {config.get('bulk_samples'):,}"]
+    for key, what in (("ingest_to_sse_ms", "SSE probes received"), ("ingest_to_query_ms", "query probes found")):
+        summary = results.get(key)
+        if summary:
+            lines.append(f"{what}: {summary['count']}/{summary['sent']}")
+    shares = results.get("machine_cpu_pct") or {}
+    if shares:
+        lines.append("machine CPU during each scenario (busy / iowait / used by other jobs, % of all CPUs): " + "; ".join(
+            f"{name} {share.get('busy_pct')}/{share.get('iowait_pct')}/{share.get('others_pct')}"
+            for name, share in shares.items()))
+    lines.append(f"Figures are noisy: the load generator, api, workers, MariaDB and Redis share the same "
+                 f"{machine.get('nproc')} CPU(s), and other jobs on the machine add to that.")
+    return "\n".join(lines)
 
 
 def write_json(results: dict, path: Path) -> None:

@@ -1,13 +1,22 @@
 """microdash benchmarks (`make bench`): start a private stack, load it, print and save the figures.
 
-    python bench/run.py [--workers N] [--samples N] [--quick] [--output PATH] [--profile DIR]
+    python bench/run.py [--workers N] [--samples N] [--quick] [--output PATH]
+                        [--scenarios bulk,single,sse,query] [--profile DIR] [--keep]
 
-Figures go to stdout as a table and to bench/results/latest.json. Nothing is asserted: targets
-are printed next to the figures with PASS/MISS. All traffic stays on 127.0.0.1.
+Scenarios, in order, each with its own tenant: bulk ingest until durable in MariaDB, one sample
+per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> queryable latency.
+Figures go to stdout as a table and to bench/results/latest.json, with the CPU each process used
+per scenario and how busy the machine was (other jobs on it make the figures noisy). Nothing is
+asserted: targets are printed next to the figures with PASS/MISS. All traffic stays on 127.0.0.1.
+
+--profile DIR runs the api and the workers under cProfile (bench/profiled.py) and writes one
+pstats file and a text summary per process; profiling slows them down, so compare shares of
+time, not the figures. bench/profile_storage.py profiles the worker's storage path alone.
 """
 
 import argparse
 import datetime as dt
+import os
 import pstats
 import shutil
 import signal
@@ -92,23 +101,33 @@ def wait_settled(stack: BenchStack, timeout_s: float = SETTLE_TIMEOUT_S) -> None
     time.sleep(1.0)
 
 
-def failed_jobs(stack: BenchStack) -> int:
+def redis_state(stack: BenchStack) -> dict:
+    """Failed ingest jobs and Redis memory (the live streams keep whole batches, see MAXLEN)."""
     client = stack.connect_redis()
     try:
-        return int(client.zcard("rq:failed:ingest"))
+        memory = client.info("memory")
+        return {"rq_failed_jobs": int(client.zcard("rq:failed:ingest")),
+                "redis_peak_memory_mb": round(memory["used_memory_peak"] / 2**20, 1),
+                "redis_memory_mb_at_end": round(memory["used_memory"] / 2**20, 1)}
     finally:
         client.close()
 
 
-def run_scenario(name: str, results: dict, action) -> None:
+def run_scenario(stack: BenchStack, name: str, results: dict, action) -> None:
+    """Run one scenario; record its figures, or its error, and the CPU each process spent on it."""
     say(f"{name} ...")
-    started = time.monotonic()
+    started, cpu_before, machine_before = time.monotonic(), stack.cpu_seconds(), report.machine_cpu_ticks()
     try:
         results.update(action())
     except Exception as exc:  # noqa: BLE001 - one failed scenario must not hide the others' figures
         traceback.print_exc()
         results.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
-    say(f"{name} done in {time.monotonic() - started:.1f} s")
+    wall = time.monotonic() - started
+    spent = {proc: round(seconds - cpu_before.get(proc, 0.0), 2) for proc, seconds in stack.cpu_seconds().items()}
+    results.setdefault("cpu_seconds", {})[name] = {"wall": round(wall, 2), **spent}
+    results.setdefault("machine_cpu_pct", {})[name] = report.machine_cpu_share(
+        machine_before, report.machine_cpu_ticks(), sum(spent.values()))
+    say(f"{name} done in {wall:.1f} s ({results['machine_cpu_pct'][name]})")
 
 
 def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -> None:
@@ -123,9 +142,10 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
     }
     for name in SCENARIOS:
         if name in chosen:
-            run_scenario(name, results, actions[name])
+            run_scenario(stack, name, results, actions[name])
             wait_settled(stack)
-    results["rq_failed_jobs"] = failed_jobs(stack)
+    results.update(redis_state(stack))
+    results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     rss = stack.peak_rss_mb()
     results["api_peak_rss_mb"] = rss["api"]
     workers = [value for value in rss["workers"] if value is not None]
@@ -143,25 +163,33 @@ def summarise_profiles(directory: Path, top: int = 30) -> None:
         say(f"profile of {path.stem}: {summary}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    sizes = sizes_for(args)
-    chosen = args.scenarios.split(",")
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    root = Path(tempfile.mkdtemp(prefix="microdash-bench-"))
-    if args.profile:
-        args.profile = args.profile.resolve()
-        args.profile.mkdir(parents=True, exist_ok=True)
-    stack = BenchStack(root, args.workers, profile_dir=args.profile)
-    results: dict = {
+def cleanup(root: Path, *, keep: bool, failed: bool) -> None:
+    """Remove the stack directory; after a failure keep its logs (not the data) for a post-mortem."""
+    if keep:
+        say(f"stack directory kept: {root}")
+    elif failed:
+        for data_dir in ("mariadb", "redis"):
+            shutil.rmtree(root / data_dir, ignore_errors=True)
+        say(f"logs kept in {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def results_header(args: argparse.Namespace, sizes: Sizes, chosen: list[str]) -> dict:
+    return {
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "config": {"workers": args.workers, "quick": args.quick, "scenarios": chosen,
-                   "profiled": bool(args.profile), "bulk_samples": sizes.bulk_samples, **asdict(sizes)},
+                   "profiled": bool(args.profile), **asdict(sizes)},
         "machine": report.machine_info(),
     }
+
+
+def run_with_stack(stack: BenchStack, args: argparse.Namespace, sizes: Sizes, chosen: list[str],
+                   results: dict) -> None:
+    """Start the stack, run the scenarios, and always tear everything down."""
     failed = True
     try:
-        say(f"starting the stack in {root}")
+        say(f"starting the stack in {stack.root}")
         stack.start()
         say("stack ready")
         results["machine"]["versions"] = stack.server_versions()
@@ -171,26 +199,42 @@ def main(argv: list[str] | None = None) -> int:
         print(stack.log_tails(), file=sys.stderr)
         raise
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the teardown short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if args.profile:
             say("collecting profiles")
             stack.dump_profiles()
-        say("stopping the stack")
-        notes = stack.stop()
-        for note in notes:
+        say("stopping the stack (this takes a few seconds)")
+        results["teardown_notes"] = stack.stop()
+        for note in results["teardown_notes"]:
             say(note)
-        results["teardown_notes"] = notes
         say("stack stopped")
-        if args.keep or failed:
-            say(f"stack directory kept: {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-    results["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    report.write_json(results, args.output)
+        cleanup(stack.root, keep=args.keep, failed=failed)
+
+
+def print_results(results: dict, output: Path) -> None:
     print(report.format_table(results))
     print(report.format_context(results))
     if results.get("errors"):
         print(f"errors: {results['errors']}")
-    print(f"results written to {args.output}")
+    print(f"results written to {output}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = sizes_for(args)
+    chosen = args.scenarios.split(",")
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)  # even when started with SIGINT ignored (e.g. `cmd &`)
+    if args.profile:
+        args.profile = args.profile.resolve()
+        args.profile.mkdir(parents=True, exist_ok=True)
+    stack = BenchStack(Path(tempfile.mkdtemp(prefix="microdash-bench-")), args.workers, profile_dir=args.profile)
+    results = results_header(args, sizes, chosen)
+    run_with_stack(stack, args, sizes, chosen, results)
+    results["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    report.write_json(results, args.output)
+    print_results(results, args.output)
     if args.profile:
         summarise_profiles(args.profile)
     return 0

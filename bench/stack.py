@@ -126,6 +126,16 @@ class BenchStack:
     def connect_redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.env["MICRODASH_REDIS_URL"])
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU seconds used so far by each process of the stack and by this bench process."""
+        processes = {"api": self.api, **{f"worker-{n}": w for n, w in enumerate(self.workers)}}
+        if self.services is not None:
+            processes.update(self.services.processes)
+        times = {name: cpu_seconds(process.pid) for name, process in processes.items() if process is not None}
+        own = os.times()
+        times["bench-client"] = own.user + own.system
+        return times
+
     def peak_rss_mb(self) -> dict[str, float | list[float] | None]:
         return {"api": peak_rss_mb(self.api.pid) if self.api else None,
                 "workers": [peak_rss_mb(worker.pid) for worker in self.workers]}
@@ -217,6 +227,15 @@ def _kill_if_alive(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except OSError:
         pass
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc/<pid>/stat (0.0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float | None:

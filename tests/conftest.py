@@ -1,120 +1,14 @@
-"""Session fixtures: real MariaDB and Redis instances, a migrated database, and the api + worker
-processes, started once per test process (each xdist worker gets its own set)."""
+"""Session fixtures: the stack is started once per test process (each xdist worker gets its own)."""
 
-import os
-import time
-import uuid
-from dataclasses import dataclass
-from pathlib import Path
-
-import httpx
 import pytest
 
-from microdash_cli.localstack import ServiceInstances, free_port, start_component
-from microdash_core import db, tenancy
-from microdash_core.settings import Settings
-
-# Tests shorten the timings that production keeps long, so failures and recovery show quickly.
-TEST_SETTINGS_ENV = {
-    "MICRODASH_LOG_LEVEL": "INFO",
-    "MICRODASH_TOKEN_CACHE_SECONDS": "1",
-    "MICRODASH_INGEST_JOB_TIMEOUT_SECONDS": "3",
-    "MICRODASH_INGEST_RETRY_INTERVALS": "[1,1,1,2,2,2,3,3,3,3]",
-    "MICRODASH_WORKER_MAINTENANCE_INTERVAL_SECONDS": "1",
-    "MICRODASH_SSE_PING_SECONDS": "1",
-}
-# The components are started as `microdash ...` processes from the project's venv.
-os.environ["PATH"] = f"{Path(__file__).resolve().parents[1] / '.venv' / 'bin'}:{os.environ['PATH']}"
-
-
-@dataclass
-class Stack:
-    services: ServiceInstances
-    env: dict[str, str]
-    api_url: str
-    log_dir: Path
-    processes: dict
-
-    @property
-    def settings(self) -> Settings:
-        return Settings(database_url=self.env["MICRODASH_DATABASE_URL"], redis_url=self.env["MICRODASH_REDIS_URL"])
-
-    def client(self, token: str | None = None, **kwargs) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.api_url, headers=headers, timeout=10, **kwargs)
-
-    def new_tenant(self, prefix: str = "t", **kwargs) -> tuple[tenancy.Tenant, str]:
-        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
-        with db.transaction(self.settings) as cursor:
-            tenant = tenancy.create_tenant(cursor, name=name, **kwargs)
-            token = tenancy.issue_token(cursor, tenant=tenant)
-        return tenant, token
-
-    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
-        with db.transaction(self.settings) as cursor:
-            cursor.execute(query, params)
-            return list(cursor.fetchall())
-
-    def count_samples(self, tenant_id: int) -> int:
-        return self.sql("SELECT COUNT(*) FROM samples WHERE tenant_id = %s", (tenant_id,))[0][0]
-
-    def wait_for_samples(self, tenant_id: int, expected: int, timeout: float = 30) -> int:
-        deadline = time.monotonic() + timeout
-        count = self.count_samples(tenant_id)
-        while count < expected and time.monotonic() < deadline:
-            time.sleep(0.05)
-            count = self.count_samples(tenant_id)
-        return count
-
-
-def start_stack(root: Path, *, workers: int = 1, extra_env: dict | None = None,
-                services: ServiceInstances | None = None) -> Stack:
-    own_services = services is None
-    services = services or ServiceInstances(root, log_dir=root)
-    if own_services:
-        services.start()
-    api_port = free_port()
-    env = {**TEST_SETTINGS_ENV, **services.environment(), "MICRODASH_API_PORT": str(api_port), **(extra_env or {})}
-    stack = Stack(services, env, f"http://127.0.0.1:{api_port}", root, {})
-    migrate = start_component(["migrate"], env, root / "migrate.log")
-    assert migrate.wait(timeout=120) == 0, (root / "migrate.log").read_text()
-    stack.processes["api"] = start_component(["api"], env, root / "api.log")
-    for index in range(workers):
-        stack.processes[f"worker{index}"] = start_component(["worker"], env, root / f"worker{index}.log")
-    _wait_ready(stack)
-    return stack
-
-
-def _wait_ready(stack: Stack, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if stack.processes["api"].poll() is not None:
-            raise RuntimeError("api exited:\n" + (stack.log_dir / "api.log").read_text()[-3000:])
-        try:
-            if httpx.get(stack.api_url + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError("api not ready:\n" + (stack.log_dir / "api.log").read_text()[-3000:])
-
-
-def stop_stack(stack: Stack, *, services: bool = True) -> None:
-    for process in stack.processes.values():
-        process.terminate()
-    for process in stack.processes.values():
-        try:
-            process.wait(timeout=10)
-        except Exception:  # noqa: BLE001
-            process.kill()
-    if services:
-        stack.services.stop()
+from support import Stack, start_stack, stop_stack
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> Stack:
     root = tmp_path_factory.mktemp("stack")
-    started = start_stack(root, workers=1)
+    started = start_stack(root, workers=1, mqtt=True)
     yield started
     stop_stack(started)
 
@@ -132,7 +26,3 @@ def private_stack(tmp_path):
     yield make
     for created in stacks:
         stop_stack(created)
-
-
-def recent_ms(offset_ms: int = 0) -> int:
-    return int(time.time() * 1000) + offset_ms

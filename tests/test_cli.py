@@ -15,16 +15,20 @@ def run(stack, *args, input=None, check=True):
     return result
 
 
+def _field(output: str, name: str) -> str:
+    return next(line.split(": ", 1)[1] for line in output.splitlines() if line.startswith(name + ": "))
+
+
 def test_tenant_lifecycle(stack):
     name = f"cli-{uuid.uuid4().hex[:8]}"
     created = run(stack, "tenant", "create", name, "--display-name", "CLI tenant")
-    token = created.stdout.split("token: ")[1].strip()
+    token = _field(created.stdout, "token")
     assert name in run(stack, "tenant", "list").stdout
     assert run(stack, "tenant", "create", name, check=False).returncode == 1  # already exists, clear error
 
     with httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}) as client:
         assert client.post("/api/v1/metrics", json={"metric": "m", "value": 1}).status_code == 202
-        rotated = run(stack, "tenant", "rotate-token", name).stdout.split("token: ")[1].strip()
+        rotated = _field(run(stack, "tenant", "rotate-token", name).stdout, "token")
         assert rotated != token
         assert client.get("/api/v1/series", headers={"Authorization": f"Bearer {rotated}"}).status_code == 200
 

@@ -9,7 +9,7 @@ import redis
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
-from conftest import recent_ms
+from support import recent_ms
 from microdash_cli.localstack import start_component
 from microdash_core import db
 from microdash_core.queues import INGEST_JOB

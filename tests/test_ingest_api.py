@@ -5,7 +5,7 @@ import time
 
 import httpx
 
-from conftest import recent_ms
+from support import recent_ms
 
 
 def sample(metric="cpu.usage", value=1.0, **labels):

@@ -2,9 +2,9 @@
 
 import time
 
-from conftest import recent_ms
+from support import recent_ms
 from microdash_core import db, tenancy
-from test_stream import StreamReader
+from sse_reader import StreamReader
 
 
 def test_ingest_writes_only_to_the_token_tenant(stack):

@@ -1,6 +1,6 @@
 """Series listing and range queries, against data stored by the real pipeline."""
 
-from conftest import recent_ms
+from support import recent_ms
 
 
 def ingest(stack, token, samples):

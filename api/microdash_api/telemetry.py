@@ -17,6 +17,18 @@ BATCH_SIZE = Histogram("microdash_ingest_batch_samples", "Samples per accepted b
 SSE_CLIENTS = Gauge("microdash_sse_clients", "Connected SSE clients in this process", registry=REGISTRY)
 
 
+PIPELINE_COUNTERS = {
+    "batches_stored": "Batches stored by the workers",
+    "samples_stored": "Samples stored by the workers",
+    "batches_retried": "Batch attempts that failed and were scheduled for retry",
+    "batches_poisoned": "Batches moved to the failed registry without retry",
+    "bridge_messages_received": "MQTT messages taken by the bridges (acknowledged once queued)",
+    "bridge_samples_enqueued": "Samples the MQTT bridges put on the ingest queue",
+    "bridge_messages_rejected": "MQTT messages rejected (dead-lettered) by the bridges",
+    "bridge_reconnects": "Times an MQTT bridge reconnected to the broker",
+}
+
+
 class PipelineSnapshot:
     """Figures read from Redis for one scrape."""
 
@@ -25,9 +37,8 @@ class PipelineSnapshot:
 
     def collect(self):
         yield GaugeMetricFamily("microdash_queue_depth", "Batches waiting in the ingest queue", value=self.queue_depth)
-        for name in ("batches_stored", "samples_stored", "batches_retried", "batches_poisoned"):
-            yield CounterMetricFamily(f"microdash_{name}", f"{name.replace('_', ' ')} by the workers",
-                                      value=int(self.counters.get(name.encode(), 0)))
+        for name, help_text in PIPELINE_COUNTERS.items():
+            yield CounterMetricFamily(f"microdash_{name}", help_text, value=int(self.counters.get(name.encode(), 0)))
         buckets, cumulative = [], 0
         for bound in telemetry.LAG_BUCKETS:
             cumulative += int(self.lag.get(repr(bound).encode(), 0))

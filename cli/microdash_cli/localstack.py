@@ -80,13 +80,16 @@ def mosquitto_argv(datadir: Path, port: int, *, admin_password: str) -> list[str
         f"plugin {DYNSEC_PLUGIN}\n"
         f"plugin_opt_config_file {dynsec}\n"
         "persistence true\n"
+        # The bridge acknowledges a message only once its batch is in Redis, so it needs many
+        # messages in flight, and a long queue while it restarts (defaults: 20 and 1000).
+        "max_inflight_messages 5000\n"
+        "max_queued_messages 1000000\n"
         f"persistence_location {datadir}/\n"
         "log_dest stderr\n"
+        # Run as root, Mosquitto drops to the `mosquitto` user, which cannot read data under a
+        # private temporary directory; these instances are local and private, so keep the user.
+        + ("user root\n" if os.geteuid() == 0 else "")
     )
-    if os.geteuid() == 0:
-        shutil.chown(datadir, "mosquitto", "mosquitto")
-        for path in datadir.iterdir():
-            shutil.chown(path, "mosquitto", "mosquitto")
     return [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(config)]
 
 

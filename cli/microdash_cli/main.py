@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from microdash_core import db, migrate as migrations, tenancy, users
+from microdash_core.broker import BrokerCommandFailed, BrokerUnavailable
+from microdash_core.tenant_service import Credentials, TenantService
 from microdash_core.errors import MicrodashError
 from microdash_core.logs import configure_logging
 from microdash_core.settings import get_settings
@@ -18,9 +20,11 @@ from .demo import seed_demo
 app = typer.Typer(help="microdash: multi-tenant metrics platform", no_args_is_help=True, pretty_exceptions_enable=False)
 tenant_app = typer.Typer(help="Manage tenants and their API tokens", no_args_is_help=True)
 user_app = typer.Typer(help="Manage dashboard users", no_args_is_help=True)
+broker_app = typer.Typer(help="Mosquitto dynamic-security state", no_args_is_help=True)
 dev_app = typer.Typer(help="Private local service instances (used by `make run`)", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
+app.add_typer(broker_app, name="broker")
 app.add_typer(dev_app, name="dev")
 app.add_typer(jobs.app, name="jobs")
 
@@ -72,15 +76,21 @@ def migrate(wait: Annotated[float, typer.Option(help="seconds to wait for the da
 @tenant_app.command("create")
 def tenant_create(name: str, display_name: Annotated[Optional[str], typer.Option()] = None,
                   rate_limit: Annotated[Optional[int], typer.Option(help="samples/s")] = None) -> None:
-    """Create a tenant and print its first API token (shown once)."""
-    settings = _setup()
+    """Create a tenant and print its first API token and MQTT identity (shown once)."""
     try:
-        with db.transaction(settings) as cursor:
-            tenant = tenancy.create_tenant(cursor, name=name, display_name=display_name, ingest_rate_limit=rate_limit)
-            token = tenancy.issue_token(cursor, tenant=tenant)
+        credentials = TenantService(_setup()).create(name, display_name=display_name, ingest_rate_limit=rate_limit)
     except MicrodashError as exc:
         _fail(exc)
-    typer.echo(f"tenant {tenant.name} created (id {tenant.id})\ntoken: {token}")
+    typer.echo(f"tenant {name} created")
+    _show_credentials(credentials)
+
+
+def _show_credentials(credentials: Credentials) -> None:
+    typer.echo(f"token: {credentials.token}\nmqtt username: {credentials.mqtt_username}\n"
+               f"mqtt password: {credentials.mqtt_password}\nmqtt topic prefix: {credentials.topic_prefix}")
+    if credentials.broker_error:
+        typer.secho(f"warning: broker not updated: {credentials.broker_error}", fg="yellow", err=True)
+        raise typer.Exit(2)
 
 
 @tenant_app.command("list")
@@ -93,26 +103,46 @@ def tenant_list() -> None:
 
 @tenant_app.command("delete")
 def tenant_delete(name: str, yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False) -> None:
-    """Delete a tenant with all its tokens, series and samples."""
+    """Delete a tenant with all its tokens, series and samples, and its broker clients."""
     if not yes:
         typer.confirm(f"delete tenant {name} and all its data?", abort=True)
     try:
-        with db.transaction(_setup()) as cursor:
-            deleted = tenancy.delete_tenant(cursor, tenant=tenancy.get_tenant(cursor, name=name))
+        deleted, broker_error = TenantService(_setup()).delete(name)
     except MicrodashError as exc:
         _fail(exc)
     typer.echo(f"tenant {name} deleted ({deleted} samples)")
+    if broker_error:
+        typer.secho(f"warning: broker not updated: {broker_error}", fg="yellow", err=True)
+        raise typer.Exit(2)
 
 
 @tenant_app.command("rotate-token")
 def tenant_rotate_token(name: str) -> None:
-    """Revoke every token of the tenant and print a new one."""
+    """Revoke every token of the tenant (and its MQTT clients) and print a new one."""
     try:
-        with db.transaction(_setup()) as cursor:
-            token = tenancy.rotate_token(cursor, tenant=tenancy.get_tenant(cursor, name=name))
+        credentials = TenantService(_setup()).rotate_token(name)
     except MicrodashError as exc:
         _fail(exc)
-    typer.echo(f"token: {token}")
+    _show_credentials(credentials)
+
+
+@broker_app.command("sync")
+def broker_sync() -> None:
+    """Make the broker's clients and ACLs match the database (idempotent)."""
+    try:
+        report = TenantService(_setup()).sync_broker()
+    except (BrokerUnavailable, BrokerCommandFailed) as exc:
+        _fail(exc)
+    typer.echo(f"broker in sync: {report.tenants} tenant(s), {report.clients} client(s), "
+               f"{report.removed_clients} stale client(s) removed")
+
+
+@app.command()
+def bridge() -> None:
+    """Move MQTT messages from the broker onto the ingest queue."""
+    from microdash_workers.bridge import run_bridge
+
+    run_bridge(_setup())
 
 
 @user_app.command("create")
@@ -139,11 +169,29 @@ def prestart(credentials: Annotated[Path, typer.Option(help="where the demo cred
     migrations.wait_for_database(settings)
     migrations.migrate(settings)
     saved = seed_demo(settings, credentials)
+    _sync_broker_when_up(settings)
+    mqtt = TenantService(settings).credentials("demo", saved["token"])
     banner = (f"\n  microdash is starting on {url}\n  login:  {saved['login']} / {saved['password']}\n"
               f"  tenant: demo   token: {saved['token']}\n"
+              f"  mqtt:   {settings.mqtt_url}  username {mqtt.mqtt_username}  password {mqtt.mqtt_password}"
+              f"  topics {mqtt.topic_prefix}...\n"
               f"  try:    curl -H 'Authorization: Bearer {saved['token']}' -H 'Content-Type: application/json' \\\n"
               f"            -d '{{\"metric\":\"cpu.usage\",\"value\":12.5,\"labels\":{{\"host\":\"n1\"}}}}' {url}/api/v1/metrics\n")
     print(banner, file=sys.stderr, flush=True)
+
+
+def _sync_broker_when_up(settings, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            TenantService(settings).sync_broker()
+            return
+        except BrokerUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def _exec(argv: list[str]) -> None:

@@ -20,5 +20,6 @@ def session(session_id: str) -> str:
     return f"{PREFIX}:session:{session_id}"
 
 
+MQTT_DEAD_LETTER = f"{PREFIX}:mqtt:dead-letter"
 TELEMETRY_COUNTERS = f"{PREFIX}:telemetry:counters"
 TELEMETRY_LAG_BUCKETS = f"{PREFIX}:telemetry:ingest_lag_buckets"

@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     database_url: str = "mysql://root@127.0.0.1:13306/microdash"
     redis_url: str = "redis://127.0.0.1:16379/0"
     mqtt_url: str = "mqtt://127.0.0.1:11883"
+    mqtt_admin_username: str = "microdash-admin"
+    mqtt_admin_password: str = "microdash-dev"
+    mqtt_bridge_password: str = "microdash-bridge-dev"
+    mqtt_topic_root: str = "microdash"
 
     api_host: str = "127.0.0.1"
     api_port: int = 8080
@@ -49,6 +53,12 @@ class Settings(BaseSettings):
     live_stream_maxlen: int = Field(10_000, ge=100, description="entries kept per tenant for replay")
     sse_client_queue_size: int = Field(1000, ge=10)
     sse_ping_seconds: int = Field(15, ge=1)
+
+    # MQTT bridge
+    bridge_batch_max_samples: int = Field(5_000, ge=1)
+    bridge_batch_max_wait_ms: int = Field(5, ge=0)
+    bridge_max_payload_bytes: int = Field(1024 * 1024, ge=64)
+    bridge_client_id: str = Field("", description="stable per replica; default: bridge-<hostname>")
 
     # Storage
     partition_days_ahead: int = Field(7, ge=1)

@@ -1,0 +1,3 @@
+"""microdash node agent."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,111 @@
+"""The tenant service shared by the CLI and the operator: database and broker kept in step.
+
+The database is changed first (it is the source of truth); the broker follows. If the broker
+cannot be reached the change still stands and `sync_broker()` (`microdash broker sync`) repairs
+the broker later, since every broker call is idempotent.
+"""
+
+from dataclasses import dataclass, replace
+
+from . import db, tenancy
+from .broker import BrokerAdmin, BrokerCommandFailed, BrokerUnavailable, mqtt_password, tenant_prefix
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Shown once: the API token, and the MQTT identity derived from it."""
+
+    tenant: str
+    token: str
+    mqtt_username: str
+    mqtt_password: str
+    topic_prefix: str
+    broker_error: str | None = None
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    tenants: int
+    clients: int
+    removed_clients: int
+
+
+class TenantService:
+    def __init__(self, settings: Settings, broker_factory=BrokerAdmin):
+        self.settings = settings
+        self.broker_factory = broker_factory
+
+    def credentials(self, tenant_name: str, token: str) -> Credentials:
+        from .tokens import public_id_of
+
+        public_id = public_id_of(token) or ""
+        return Credentials(tenant_name, token, public_id, mqtt_password(self.settings, public_id),
+                           tenant_prefix(self.settings, tenant_name))
+
+    def create(self, name: str, *, display_name: str | None = None, ingest_rate_limit: int | None = None,
+               max_series: int | None = None) -> Credentials:
+        with db.transaction(self.settings) as cursor:
+            tenant = tenancy.create_tenant(cursor, name=name, display_name=display_name,
+                                           ingest_rate_limit=ingest_rate_limit, max_series=max_series)
+            token = tenancy.issue_token(cursor, tenant=tenant)
+        return replace(self.credentials(name, token), broker_error=self._follow(lambda: self._sync_tenant(name)))
+
+    def rotate_token(self, name: str) -> Credentials:
+        with db.transaction(self.settings) as cursor:
+            tenant = tenancy.get_tenant(cursor, name=name)
+            revoked = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant) if not info.revoked]
+            token = tenancy.rotate_token(cursor, tenant=tenant)
+
+        def follow() -> None:
+            with self.broker_factory(self.settings) as broker:
+                for public_id in revoked:
+                    broker.remove_token_client(public_id)
+            self._sync_tenant(name)
+
+        return replace(self.credentials(name, token), broker_error=self._follow(follow))
+
+    def delete(self, name: str) -> tuple[int, str | None]:
+        """Returns the number of samples deleted and the broker error, if any."""
+        with db.transaction(self.settings) as cursor:
+            tenant = tenancy.get_tenant(cursor, name=name)
+            public_ids = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)]
+            deleted = tenancy.delete_tenant(cursor, tenant=tenant)
+
+        def follow() -> None:
+            with self.broker_factory(self.settings) as broker:
+                broker.remove_tenant(name, public_ids)
+
+        return deleted, self._follow(follow)
+
+    @staticmethod
+    def _follow(update) -> str | None:
+        try:
+            update()
+        except (BrokerUnavailable, BrokerCommandFailed) as exc:
+            return f"{exc}; run `microdash broker sync` once the broker is back"
+        return None
+
+    def _sync_tenant(self, name: str) -> None:
+        with db.transaction(self.settings) as cursor:
+            tenant = tenancy.get_tenant(cursor, name=name)
+            active = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant) if not info.revoked]
+        with self.broker_factory(self.settings) as broker:
+            broker.ensure_tenant(name, active)
+
+    def sync_broker(self) -> SyncReport:
+        """Make the broker match the database: bridge identity, every tenant, every active token;
+        clients of revoked tokens or deleted tenants are removed (which disconnects them)."""
+        with db.transaction(self.settings) as cursor:
+            wanted = {tenant.name: [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)
+                                    if not info.revoked]
+                      for tenant in tenancy.list_tenants(cursor)}
+        active = {public_id for ids in wanted.values() for public_id in ids}
+        with self.broker_factory(self.settings) as broker:
+            broker.ensure_bridge()
+            for name, public_ids in wanted.items():
+                broker.ensure_tenant(name, public_ids)
+            stale = [username for username in broker.token_clients() if username not in active]
+            for username in stale:
+                broker.remove_token_client(username)
+        return SyncReport(tenants=len(wanted), clients=len(active), removed_clients=len(stale))

@@ -1,0 +1,132 @@
+"""Test support: the whole stack as real processes (MariaDB, Redis, Mosquitto, api, worker, bridge)."""
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from microdash_cli.localstack import ServiceInstances, free_port, start_component
+from microdash_core import db, tenancy
+from microdash_core.settings import Settings
+
+# Tests shorten the timings that production keeps long, so failures and recovery show quickly.
+TEST_SETTINGS_ENV = {
+    "MICRODASH_LOG_LEVEL": "INFO",
+    "MICRODASH_TOKEN_CACHE_SECONDS": "1",
+    "MICRODASH_INGEST_JOB_TIMEOUT_SECONDS": "3",
+    "MICRODASH_INGEST_RETRY_INTERVALS": "[1,1,1,2,2,2,3,3,3,3]",
+    "MICRODASH_WORKER_MAINTENANCE_INTERVAL_SECONDS": "1",
+    "MICRODASH_SSE_PING_SECONDS": "1",
+}
+# The components are started as `microdash ...` processes from the project's venv.
+os.environ["PATH"] = f"{Path(__file__).resolve().parents[1] / '.venv' / 'bin'}:{os.environ['PATH']}"
+
+
+@dataclass
+class Stack:
+    services: ServiceInstances
+    env: dict[str, str]
+    api_url: str
+    log_dir: Path
+    processes: dict
+
+    @property
+    def settings(self) -> Settings:
+        mqtt = {"mqtt_url": self.env["MICRODASH_MQTT_URL"],
+                "mqtt_admin_password": self.env["MICRODASH_MQTT_ADMIN_PASSWORD"]} if "MICRODASH_MQTT_URL" in self.env else {}
+        return Settings(database_url=self.env["MICRODASH_DATABASE_URL"], redis_url=self.env["MICRODASH_REDIS_URL"],
+                        **mqtt)
+
+    def client(self, token: str | None = None, **kwargs) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.api_url, headers=headers, timeout=10, **kwargs)
+
+    def new_tenant(self, prefix: str = "t", **kwargs) -> tuple[tenancy.Tenant, str]:
+        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        with db.transaction(self.settings) as cursor:
+            tenant = tenancy.create_tenant(cursor, name=name, **kwargs)
+            token = tenancy.issue_token(cursor, tenant=tenant)
+        return tenant, token
+
+    def new_mqtt_tenant(self, prefix: str = "m"):
+        """A tenant created through the tenant service, so the broker knows its credentials."""
+        from microdash_core.tenant_service import TenantService
+
+        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        credentials = TenantService(self.settings).create(name)
+        assert credentials.broker_error is None, credentials.broker_error
+        (tenant_id,), = self.sql("SELECT id FROM tenants WHERE name = %s", (name,))
+        return tenant_id, credentials
+
+    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
+        with db.transaction(self.settings) as cursor:
+            cursor.execute(query, params)
+            return list(cursor.fetchall())
+
+    def count_samples(self, tenant_id: int) -> int:
+        return self.sql("SELECT COUNT(*) FROM samples WHERE tenant_id = %s", (tenant_id,))[0][0]
+
+    def wait_for_samples(self, tenant_id: int, expected: int, timeout: float = 30) -> int:
+        deadline = time.monotonic() + timeout
+        count = self.count_samples(tenant_id)
+        while count < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+            count = self.count_samples(tenant_id)
+        return count
+
+
+def start_stack(root: Path, *, workers: int = 1, extra_env: dict | None = None, mqtt: bool = False,
+                services: ServiceInstances | None = None) -> Stack:
+    own_services = services is None
+    services = services or ServiceInstances(root, log_dir=root, mosquitto=mqtt)
+    if own_services:
+        services.start()
+    api_port = free_port()
+    env = {**TEST_SETTINGS_ENV, **services.environment(), "MICRODASH_API_PORT": str(api_port),
+           "MICRODASH_BRIDGE_CLIENT_ID": f"bridge-{api_port}", **(extra_env or {})}
+    stack = Stack(services, env, f"http://127.0.0.1:{api_port}", root, {})
+    migrate = start_component(["migrate"], env, root / "migrate.log")
+    assert migrate.wait(timeout=120) == 0, (root / "migrate.log").read_text()
+    if mqtt:
+        sync = start_component(["broker", "sync"], env, root / "broker-sync.log")
+        assert sync.wait(timeout=60) == 0, (root / "broker-sync.log").read_text()
+        stack.processes["bridge"] = start_component(["bridge"], env, root / "bridge.log")
+    stack.processes["api"] = start_component(["api"], env, root / "api.log")
+    for index in range(workers):
+        stack.processes[f"worker{index}"] = start_component(["worker"], env, root / f"worker{index}.log")
+    _wait_ready(stack)
+    return stack
+
+
+def _wait_ready(stack: Stack, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stack.processes["api"].poll() is not None:
+            raise RuntimeError("api exited:\n" + (stack.log_dir / "api.log").read_text()[-3000:])
+        try:
+            if httpx.get(stack.api_url + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError("api not ready:\n" + (stack.log_dir / "api.log").read_text()[-3000:])
+
+
+def stop_stack(stack: Stack, *, services: bool = True) -> None:
+    for process in stack.processes.values():
+        process.terminate()
+    for process in stack.processes.values():
+        try:
+            process.wait(timeout=10)
+        except Exception:  # noqa: BLE001
+            process.kill()
+    if services:
+        stack.services.stop()
+
+
+
+def recent_ms(offset_ms: int = 0) -> int:
+    return int(time.time() * 1000) + offset_ms

@@ -1,0 +1,176 @@
+"""The MQTT bridge (`microdash bridge`): broker → validated batches on the RQ ingest queue.
+
+A message is acknowledged to the broker only after the batch holding its samples is in Redis
+(paho's manual acks), so a bridge, Redis or broker restart loses nothing: unacknowledged
+messages are redelivered to the bridge's persistent session. Replicas share the load through
+a shared subscription. Small messages are coalesced into batches bounded by sample count and a
+few milliseconds of waiting.
+"""
+
+import asyncio
+import logging
+import socket
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import aiomqtt
+import orjson
+import redis
+
+from microdash_core import keys
+from microdash_core.batches import Batch
+from microdash_core.broker import BRIDGE_USERNAME, BrokerAddress, bridge_subscription
+from microdash_core.queues import enqueue_batch, ingest_queue
+from microdash_core.settings import Settings
+
+from .bridge_intake import Intake, MessageDecoder, Rejection
+from .tenant_directory import TenantDirectory
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF_SECONDS = 30.0
+# Reconnect fast at first: Mosquitto 2.0.11 drops messages for a shared subscription whose
+# persistent session is offline right after a broker restart (see docs/decisions.md), so the
+# bridge must be back before the devices are.
+FIRST_RECONNECT_SECONDS = 0.1
+DEAD_LETTER_KEEP = 1000
+
+
+@dataclass
+class Pending:
+    """Messages received but not yet acknowledged, with the samples they carry per tenant id."""
+
+    messages: list[aiomqtt.Message] = field(default_factory=list)
+    samples: dict[int, list] = field(default_factory=lambda: defaultdict(list))
+    sample_count: int = 0
+    since: float = 0.0
+
+
+class Bridge:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        self.queue = ingest_queue(self.redis, settings)
+        self.decoder = MessageDecoder(settings)
+        self.tenants = TenantDirectory(settings)
+        self.pending = Pending()
+        self._flush_lock = asyncio.Lock()
+        self.client_id = settings.bridge_client_id or f"bridge-{socket.gethostname()}"
+
+    async def run(self) -> None:
+        backoff = FIRST_RECONNECT_SECONDS
+        connected_before = False
+        while True:
+            started = time.monotonic()
+            try:
+                await self._session(connected_before)
+            except aiomqtt.MqttError as exc:
+                log.error("MQTT connection lost, reconnecting", extra={"error": str(exc), "in_seconds": backoff})
+            self.pending = Pending()  # unacknowledged messages are redelivered by the broker
+            connected_before = True
+            if time.monotonic() - started > MAX_BACKOFF_SECONDS:
+                backoff = FIRST_RECONNECT_SECONDS  # the session had been up for a while: start over
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    async def _session(self, reconnect: bool) -> None:
+        address = BrokerAddress.from_url(self.settings.mqtt_url)
+        client = aiomqtt.Client(address.host, address.port, username=BRIDGE_USERNAME,
+                                password=self.settings.mqtt_bridge_password, identifier=self.client_id,
+                                clean_session=False, keepalive=30, max_queued_incoming_messages=0,
+                                tls_params=aiomqtt.TLSParameters() if address.tls else None)
+        client._client.manual_ack_set(True)  # noqa: SLF001 - aiomqtt 2.5 has no public switch for paho's manual acks
+        async with client:
+            await client.subscribe(bridge_subscription(self.settings), qos=1)
+            if reconnect:
+                self._count({"bridge_reconnects": 1})
+            log.info("bridge subscribed", extra={"client_id": self.client_id})
+            flusher = asyncio.create_task(self._flush_periodically(client))
+            try:
+                async for message in client.messages:
+                    await self._receive(client, message)
+            finally:
+                flusher.cancel()
+
+    async def _receive(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        intake = self.decoder.decode(str(message.topic), bytes(message.payload))
+        tenant_id = None
+        if intake.rejection is None:
+            hit, tenant_id = self.tenants.cached(intake.tenant)
+            if not hit:
+                tenant_id = await asyncio.to_thread(self.tenants.id_of, intake.tenant)
+            if tenant_id is None:
+                intake = Intake(intake.tenant, rejection=Rejection(intake.tenant, str(message.topic),
+                                                                    "unknown tenant", bytes(message.payload)[:1024]))
+        pending = self.pending
+        if not pending.messages:
+            pending.since = time.monotonic()
+        pending.messages.append(message)
+        if intake.rejection is not None:
+            await asyncio.to_thread(self._dead_letter, intake.rejection)
+        else:
+            pending.samples[tenant_id].extend(intake.samples)
+            pending.sample_count += len(intake.samples)
+        if pending.sample_count >= self.settings.bridge_batch_max_samples:
+            await self._flush(client)
+
+    async def _flush_periodically(self, client: aiomqtt.Client) -> None:
+        wait = self.settings.bridge_batch_max_wait_ms / 1000
+        while True:
+            await asyncio.sleep(wait or 0.001)
+            if self.pending.messages and time.monotonic() - self.pending.since >= wait:
+                await self._flush(client)
+
+    async def _flush(self, client: aiomqtt.Client) -> None:
+        async with self._flush_lock:
+            pending, self.pending = self.pending, Pending()
+            if not pending.messages:
+                return
+            batches = [Batch(tenant_id, uuid.uuid4().hex, int(time.time() * 1000), samples)
+                       for tenant_id, samples in pending.samples.items() if samples]
+            await self._enqueue_until_done(batches)
+            for message in pending.messages:
+                client._client.ack(message.mid, message.qos)  # noqa: SLF001 - see _session
+            self._count({"bridge_messages_received": len(pending.messages),
+                         "bridge_samples_enqueued": pending.sample_count})
+
+    async def _enqueue_until_done(self, batches: list[Batch]) -> None:
+        """Redis outages are waited out: nothing is acknowledged until every batch is queued."""
+        backoff = 0.5
+        remaining = list(batches)
+        while remaining:
+            try:
+                await asyncio.to_thread(enqueue_batch, self.queue, remaining[0], self.settings)
+                remaining.pop(0)
+            except redis.exceptions.RedisError as exc:
+                log.error("cannot enqueue, holding messages unacknowledged", extra={"error": str(exc)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _dead_letter(self, rejection: Rejection) -> None:
+        log.warning("MQTT message rejected", extra={"tenant": rejection.tenant, "topic": rejection.topic,
+                                                    "reason": rejection.reason})
+        entry = orjson.dumps({"tenant": rejection.tenant, "topic": rejection.topic, "reason": rejection.reason,
+                              "payload": rejection.payload.decode(errors="replace"), "at": int(time.time() * 1000)})
+        try:
+            with self.redis.pipeline() as pipe:
+                pipe.lpush(keys.MQTT_DEAD_LETTER, entry)
+                pipe.ltrim(keys.MQTT_DEAD_LETTER, 0, DEAD_LETTER_KEEP - 1)
+                pipe.hincrby(keys.TELEMETRY_COUNTERS, "bridge_messages_rejected", 1)
+                pipe.execute()
+        except redis.exceptions.RedisError as exc:
+            log.error("cannot record a rejected message", extra={"error": str(exc)})
+
+    def _count(self, increments: dict[str, int]) -> None:
+        try:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for name, amount in increments.items():
+                    pipe.hincrby(keys.TELEMETRY_COUNTERS, name, amount)
+                pipe.execute()
+        except redis.exceptions.RedisError:
+            pass  # counters are best effort; the data path already succeeded
+
+
+def run_bridge(settings: Settings) -> None:
+    asyncio.run(Bridge(settings).run())

@@ -1,0 +1,56 @@
+"""Turning MQTT messages into validated samples: the bridge's pure part, free of I/O."""
+
+import time
+from dataclasses import dataclass, field
+
+import orjson
+
+from microdash_core.broker import tenant_of_topic
+from microdash_core.samples import Sample, SampleValidator
+from microdash_core.settings import Settings
+
+
+@dataclass
+class Rejection:
+    tenant: str | None
+    topic: str
+    reason: str
+    payload: bytes
+
+
+@dataclass
+class Intake:
+    """Samples accepted from one message, or why it was rejected."""
+
+    tenant: str | None
+    samples: list[Sample] = field(default_factory=list)
+    rejection: Rejection | None = None
+
+
+class MessageDecoder:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.validator = SampleValidator(settings)
+
+    def decode(self, topic: str, payload: bytes, *, now_ms: int | None = None) -> Intake:
+        tenant = tenant_of_topic(self.settings, topic)
+        if tenant is None:
+            return self._reject(None, topic, "topic outside the tenant prefixes", payload)
+        if len(payload) > self.settings.bridge_max_payload_bytes:
+            return self._reject(tenant, topic, f"payload larger than {self.settings.bridge_max_payload_bytes} bytes",
+                                payload)
+        try:
+            body = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            return self._reject(tenant, topic, f"malformed JSON: {exc}", payload)
+        items = body if isinstance(body, list) else [body]
+        samples, errors = self.validator.validate_many(items, now_ms=now_ms or int(time.time() * 1000))
+        if errors:
+            first = errors[0]
+            reason = f"{len(errors)} invalid field(s), first: item {first.index} {first.field}: {first.error}"
+            return self._reject(tenant, topic, reason, payload)
+        return Intake(tenant, samples)
+
+    @staticmethod
+    def _reject(tenant: str | None, topic: str, reason: str, payload: bytes) -> Intake:
+        return Intake(tenant, rejection=Rejection(tenant, topic, reason, payload[:1024]))
