@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     series_cache_size: int = Field(200_000, ge=1000)
 
     # Live stream
-    live_stream_maxlen: int = Field(10_000, ge=100, description="entries kept per tenant for replay")
+    live_stream_maxlen: int = Field(1_000, ge=10, description="entries (stored batches) kept per tenant for replay")
+    live_stream_window_seconds: int = Field(300, ge=5, description="age limit of the replay window")
     sse_client_queue_size: int = Field(1000, ge=10)
     sse_ping_seconds: int = Field(15, ge=1)
 

@@ -1,6 +1,9 @@
 """The HTTP transport against a local server: 202 acknowledges, 429/5xx/no answer retry, 4xx drops."""
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -108,3 +111,18 @@ def test_no_server_means_retry():
 ])
 def test_outcome_for_status(status, outcome):
     assert outcome_for_status(status) is outcome
+
+
+def test_the_command_ships_over_http_without_openssl(api):
+    script = ("import sys; from microdash_agent.cli import main; code = main(sys.argv[1:]); "
+              "print(code, sys.modules.get('ssl'))")
+    completed = subprocess.run(
+        [sys.executable, "-c", script, "--once", "--transport", "http", "--http-url", api.url, "--host", "web-7",
+         "--collectors", "loadavg,memory"],
+        capture_output=True, text=True, timeout=30, env={**os.environ, "MICRODASH_AGENT_TOKEN": "env-token"})
+    assert completed.stdout.split() == ["0", "None"], completed.stderr
+    (request,) = api.requests
+    assert request["headers"]["Authorization"] == "Bearer env-token"
+    assert_valid_samples(request["samples"])
+    assert {"system.load1", "mem.total_bytes"} <= {sample["metric"] for sample in request["samples"]}
+    assert {sample["labels"]["host"] for sample in request["samples"]} == {"web-7"}

@@ -47,5 +47,8 @@ def publish_stored(batch: Batch) -> None:
             maxlen=settings.live_stream_maxlen,
             approximate=True,
         )
+        # Entries are whole batches, so bound the replay window by age as well as by count.
+        pipe.xtrim(keys.live_stream(batch.tenant_id), minid=f"{int(time.time() * 1000) - settings.live_stream_window_seconds * 1000}",
+                   approximate=True)
         telemetry.record_stored_batch(pipe, samples=len(batch.samples), lag_seconds=lag_seconds)
         pipe.execute()

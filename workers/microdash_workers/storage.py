@@ -72,22 +72,32 @@ class SampleStore:
                 log.warning("deadlock while storing, retrying", extra={"attempt": attempt + 1})
 
     def _resolve_series(self, tenant_id: int, samples: list[Sample]) -> list[int]:
-        hashes: list[bytes] = []
-        missing: dict[bytes, tuple[str, str]] = {}
+        """Series id of every sample, in order. Ids are taken from a batch-local map, so a cache
+        smaller than the batch's number of new series cannot lose any."""
         cache = self.cache
+        ids: dict[tuple[str, str], int] = {}
+        keys: list[tuple[str, str]] = []
+        missing: dict[bytes, tuple[str, str]] = {}
         for metric, labels, _ts, _value in samples:
-            labels_json = canonical_labels(labels)
-            digest = series_hash(metric, labels_json)
-            hashes.append(digest)
-            if digest not in missing and cache.get((tenant_id, digest)) is None:
-                missing[digest] = (metric, labels_json)
+            key = (metric, canonical_labels(labels))
+            keys.append(key)
+            if key in ids:
+                continue
+            digest = series_hash(*key)
+            series_id = cache.get((tenant_id, digest))
+            if series_id is None:
+                missing[digest] = key
+            else:
+                ids[key] = series_id
         if missing:
-            self._create_series(tenant_id, missing)
-        return [cache.get((tenant_id, digest)) for digest in hashes]  # type: ignore[misc]
+            for digest, series_id in self._create_series(tenant_id, missing).items():
+                ids[missing[digest]] = series_id
+        return [ids[key] for key in keys]
 
-    def _create_series(self, tenant_id: int, missing: dict[bytes, tuple[str, str]]) -> None:
+    def _create_series(self, tenant_id: int, missing: dict[bytes, tuple[str, str]]) -> dict[bytes, int]:
         connection = self.connection()
         rows = [(tenant_id, digest, metric, labels_json) for digest, (metric, labels_json) in missing.items()]
+        found: dict[bytes, int] = {}
         with connection.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO series (tenant_id, series_hash, metric, labels) VALUES (%s, %s, %s, %s)"
@@ -104,7 +114,9 @@ class SampleStore:
                     (tenant_id, *chunk),
                 )
                 for digest, series_id in cursor.fetchall():
+                    found[bytes(digest)] = series_id
                     self.cache.put((tenant_id, bytes(digest)), series_id)
+        return found
 
     def _insert_samples(self, tenant_id: int, series_ids: list[int], samples: list[Sample]) -> None:
         connection = self.connection()

@@ -30,6 +30,7 @@ class HttpTransport:
 
     def deliver(self, payload: bytes) -> Outcome:
         request = urllib.request.Request(self.endpoint, data=payload, headers=self._headers, method="POST")
+        detail = ""
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
                 status = response.status

@@ -1,0 +1,26 @@
+"""The worker's sample store against a real MariaDB, without the queue."""
+
+import uuid
+
+from microdash_core import db, tenancy
+from microdash_workers.storage import SampleStore
+from support import recent_ms
+
+
+def test_batch_with_more_new_series_than_the_cache_holds(stack):
+    settings = stack.settings.model_copy(update={"series_cache_size": 1000})
+    with db.transaction(settings) as cursor:
+        tenant = tenancy.create_tenant(cursor, name=f"s-{uuid.uuid4().hex[:10]}")
+    store = SampleStore(settings)
+    ts = recent_ms(-60_000)
+    samples = [("wide", {"n": str(i)}, ts, float(i)) for i in range(1500)]
+    try:
+        assert store.store(tenant_id=tenant.id, samples=samples) == 1500
+        assert store.store(tenant_id=tenant.id, samples=samples) == 1500  # again: partly cached
+    finally:
+        store.close()
+    assert stack.count_samples(tenant.id) == 1500
+    rows = stack.sql("SELECT s.labels, p.value FROM samples p JOIN series s ON s.id = p.series_id"
+                     " WHERE p.tenant_id = %s AND s.labels IN (%s, %s) ORDER BY p.value",
+                     (tenant.id, '{"n":"7"}', '{"n":"1499"}'))
+    assert rows == [('{"n":"7"}', 7.0), ('{"n":"1499"}', 1499.0)]
