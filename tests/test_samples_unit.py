@@ -78,3 +78,20 @@ def test_matchers(text, labels, expected):
 def test_bad_matchers_are_rejected(text):
     with pytest.raises(InvalidInput):
         parse_matcher(text)
+
+
+def test_fast_path_and_thorough_path_agree():
+    """Known names take the fast path; every rule must still hold there."""
+    fresh = SampleValidator(Settings(max_labels=2, max_label_value_length=5))
+    good = {"metric": "cpu", "value": 1.5, "ts": NOW, "labels": {"host": "a"}}
+    assert fresh.validate_many([good, good], now_ms=NOW)[1] == []  # the second is a fast-path hit
+    variants = [
+        {**good, "value": float("inf")}, {**good, "value": float("nan")}, {**good, "value": "1"},
+        {**good, "ts": NOW + 10**9}, {**good, "ts": 1.0}, {**good, "labels": {"host": "toolong"}},
+        {**good, "labels": {"host": "a", "h": "b", "x": "c"}}, {**good, "labels": {"host": 1}},
+        {**good, "extra": 1}, {**good, "labels": {"__host": "a"}},
+    ]
+    for variant in variants:
+        assert fresh.validate_many([good, variant], now_ms=NOW)[1] != [], variant
+    samples, errors = fresh.validate_many([{**good, "value": 3}], now_ms=NOW)  # ints take the thorough path
+    assert errors == [] and samples[0][3] == 3.0 and type(samples[0][3]) is float

@@ -20,4 +20,4 @@ class Batch:
     @classmethod
     def decode(cls, payload: bytes) -> "Batch":
         tenant_id, batch_id, received_ms, samples = orjson.loads(payload)
-        return cls(tenant_id, batch_id, received_ms, [tuple(sample) for sample in samples])
+        return cls(tenant_id, batch_id, received_ms, samples)  # [metric, labels, ts, value] lists unpack like tuples

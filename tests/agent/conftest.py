@@ -48,11 +48,11 @@ def wait_until(condition, timeout: float = 10.0, interval: float = 0.02):
 class Broker:
     """A Mosquitto on 127.0.0.1 that accepts anyone; stop() and start() again keep its port."""
 
-    def __init__(self, directory: Path, *, tls_files: dict[str, Path] | None = None):
+    def __init__(self, directory: Path, *, tls_files: dict[str, Path] | None = None, extra_config: tuple = ()):
         self.port = free_port()
         self.url = f"{'mqtts' if tls_files else 'mqtt'}://127.0.0.1:{self.port}"
         self.config = directory / "mosquitto.conf"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false"]
+        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false", *extra_config]
         if tls_files:
             lines += [f"{option} {path}" for option, path in tls_files.items()]
             if os.geteuid() == 0:

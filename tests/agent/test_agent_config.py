@@ -34,6 +34,9 @@ def test_environment_variables_set_defaults_and_flags_win():
     ["--buffer-samples", "0"],
     ["--mqtt-url", "tcp://broker:1883"],
     ["--transport", "carrier-pigeon"],
+    ["--tenant", "acme/eu"],
+    ["--host", "web+1"],
+    ["--host", ""],
 ])
 def test_invalid_settings_are_refused(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:

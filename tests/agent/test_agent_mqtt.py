@@ -186,3 +186,19 @@ def test_the_spool_survives_an_agent_restart(tmp_path):
         if second is not None:
             second.kill()
         broker.stop()
+
+
+def test_an_idle_connection_is_kept_alive(tmp_path):
+    broker = Broker(tmp_path, extra_config=("log_type all",))
+    broker.start()
+    transport = MqttTransport(url=broker.url, tenant="t", host="h", timeout=2.0, keepalive=1)
+    try:
+        assert transport.deliver(b"[]") is Outcome.DELIVERED
+        connection = transport._connection
+        # Idle for more than a keepalive: the network loop, not a publish, must ping the broker.
+        wait_until(lambda: "Received PINGREQ" in broker.log.read_text(), timeout=3)
+        assert not connection.lost
+        assert transport.deliver(b"[]") is Outcome.DELIVERED and transport._connection is connection
+    finally:
+        transport.close()
+        broker.stop()

@@ -1,7 +1,6 @@
 """Stores a batch in MariaDB: resolves series ids (cached) and bulk-inserts samples idempotently."""
 
 import logging
-from collections import OrderedDict
 
 import pymysql
 
@@ -17,22 +16,17 @@ ER_LOCK_DEADLOCK = 1213
 
 
 class SeriesCache:
-    """Bounded LRU of (tenant id, series hash) -> series id."""
+    """(tenant id, metric, canonical labels) -> series id, bounded: emptied when full, which costs
+    one lookup query per series afterwards and keeps every hit a plain dict lookup."""
 
     def __init__(self, capacity: int):
         self.capacity = capacity
-        self._ids: OrderedDict[tuple[int, bytes], int] = OrderedDict()
+        self.ids: dict[tuple[int, str, str], int] = {}
 
-    def get(self, key: tuple[int, bytes]) -> int | None:
-        series_id = self._ids.get(key)
-        if series_id is not None:
-            self._ids.move_to_end(key)
-        return series_id
-
-    def put(self, key: tuple[int, bytes], series_id: int) -> None:
-        self._ids[key] = series_id
-        if len(self._ids) > self.capacity:
-            self._ids.popitem(last=False)
+    def put(self, key: tuple[int, str, str], series_id: int) -> None:
+        if len(self.ids) >= self.capacity:
+            self.ids.clear()
+        self.ids[key] = series_id
 
 
 class SampleStore:
@@ -72,40 +66,36 @@ class SampleStore:
                 log.warning("deadlock while storing, retrying", extra={"attempt": attempt + 1})
 
     def _resolve_series(self, tenant_id: int, samples: list[Sample]) -> list[int]:
-        """Series id of every sample, in order. Ids are taken from a batch-local map, so a cache
-        smaller than the batch's number of new series cannot lose any."""
-        cache = self.cache
-        ids: dict[tuple[str, str], int] = {}
-        keys: list[tuple[str, str]] = []
-        missing: dict[bytes, tuple[str, str]] = {}
-        for metric, labels, _ts, _value in samples:
-            key = (metric, canonical_labels(labels))
-            keys.append(key)
-            if key in ids:
-                continue
-            digest = series_hash(*key)
-            series_id = cache.get((tenant_id, digest))
+        """Series id of every sample, in order. Misses are resolved into a batch-local map, so a
+        cache smaller than the batch's number of new series cannot lose any."""
+        cached = self.cache.ids
+        series_ids: list[int | None] = []
+        missing: dict[tuple[int, str, str], list[int]] = {}
+        for position, (metric, labels, _ts, _value) in enumerate(samples):
+            key = (tenant_id, metric, canonical_labels(labels))
+            series_id = cached.get(key)
             if series_id is None:
-                missing[digest] = key
-            else:
-                ids[key] = series_id
+                missing.setdefault(key, []).append(position)
+            series_ids.append(series_id)
         if missing:
-            for digest, series_id in self._create_series(tenant_id, missing).items():
-                ids[missing[digest]] = series_id
-        return [ids[key] for key in keys]
+            for key, series_id in self._create_series(tenant_id, list(missing)).items():
+                for position in missing[key]:
+                    series_ids[position] = series_id
+        return series_ids  # type: ignore[return-value]
 
-    def _create_series(self, tenant_id: int, missing: dict[bytes, tuple[str, str]]) -> dict[bytes, int]:
+    def _create_series(self, tenant_id: int, keys: list[tuple[int, str, str]]) -> dict[tuple[int, str, str], int]:
+        by_hash = {series_hash(metric, labels_json): (tenant_id, metric, labels_json)
+                   for _tenant, metric, labels_json in keys}
         connection = self.connection()
-        rows = [(tenant_id, digest, metric, labels_json) for digest, (metric, labels_json) in missing.items()]
-        found: dict[bytes, int] = {}
+        found: dict[tuple[int, str, str], int] = {}
         with connection.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO series (tenant_id, series_hash, metric, labels) VALUES (%s, %s, %s, %s)"
                 " ON DUPLICATE KEY UPDATE id = id",
-                rows,
+                [(tenant_id, digest, metric, labels_json) for digest, (_t, metric, labels_json) in by_hash.items()],
             )
             connection.commit()
-            digests = list(missing)
+            digests = list(by_hash)
             for start in range(0, len(digests), INSERT_CHUNK_ROWS):
                 chunk = digests[start:start + INSERT_CHUNK_ROWS]
                 placeholders = ",".join(["%s"] * len(chunk))
@@ -114,21 +104,21 @@ class SampleStore:
                     (tenant_id, *chunk),
                 )
                 for digest, series_id in cursor.fetchall():
-                    found[bytes(digest)] = series_id
-                    self.cache.put((tenant_id, bytes(digest)), series_id)
+                    key = by_hash[bytes(digest)]
+                    found[key] = series_id
+                    self.cache.put(key, series_id)
         return found
 
     def _insert_samples(self, tenant_id: int, series_ids: list[int], samples: list[Sample]) -> None:
+        # Rows sorted by primary key touch each index page once instead of once per series.
+        rows = sorted(zip(series_ids, (sample[2] for sample in samples), (sample[3] for sample in samples)))
         connection = self.connection()
         with connection.cursor() as cursor:
-            for start in range(0, len(samples), INSERT_CHUNK_ROWS):
+            for start in range(0, len(rows), INSERT_CHUNK_ROWS):
                 # Every value is an int or a finite float (validated at the edge), so literal
                 # formatting is safe and several times faster than driver-side escaping.
-                values = ",".join(
-                    f"({tenant_id},{series_id},{int(sample[2])},{float(sample[3])!r})"
-                    for series_id, sample in zip(series_ids[start:start + INSERT_CHUNK_ROWS],
-                                                 samples[start:start + INSERT_CHUNK_ROWS])
-                )
+                values = ",".join(f"({tenant_id},{series_id},{ts},{value!r})"
+                                  for series_id, ts, value in rows[start:start + INSERT_CHUNK_ROWS])
                 cursor.execute(
                     "INSERT INTO samples (tenant_id, series_id, ts, value) VALUES "
                     + values
