@@ -30,6 +30,7 @@ TARGETS = {
     "bulk_ingest_samples_per_s": Target(100_000, higher_is_better=True),
     "ingest_to_sse_ms.p99": Target(50, higher_is_better=False),
     "ingest_to_query_ms.p99": Target(100, higher_is_better=False),
+    "mqtt_ingest_samples_per_s": Target(20_000, higher_is_better=True),
 }
 
 
@@ -148,7 +149,9 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
         add(f"ingest -> SSE {stat}", f"ingest_to_sse_ms.{stat}", "ms", "{:,.1f}")
     for stat in ("p50", "p99"):
         add(f"ingest -> queryable {stat}", f"ingest_to_query_ms.{stat}", "ms", "{:,.1f}")
+    add("MQTT ingest (1 sample/message), durable", "mqtt_ingest_samples_per_s", "samples/s")
     add("api peak RSS", "api_peak_rss_mb", "MB", "{:,.1f}")
+    add("bridge peak RSS", "bridge_peak_rss_mb", "MB", "{:,.1f}")
     add("worker peak RSS (max)", "worker_peak_rss_mb", "MB", "{:,.1f}")
     add("redis peak memory", "redis_peak_memory_mb", "MB", "{:,.1f}")
     return rows

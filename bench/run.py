@@ -4,7 +4,8 @@
                         [--scenarios bulk,single,sse,query] [--profile DIR] [--keep]
 
 Scenarios, in order, each with its own tenant: bulk ingest until durable in MariaDB, one sample
-per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> queryable latency.
+per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> queryable latency,
+MQTT ingest from 1,000 simulated devices (one sample per message) until durable.
 Figures go to stdout as a table and to bench/results/latest.json, with the CPU each process used
 per scenario and how busy the machine was (other jobs on it make the figures noisy). Nothing is
 asserted: targets are printed next to the figures with PASS/MISS. All traffic stays on 127.0.0.1.
@@ -31,11 +32,12 @@ import redis
 
 import ingest_load
 import latency
+import mqtt_load
 import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "single", "sse", "query")
+SCENARIOS = ("bulk", "single", "sse", "query", "mqtt")
 SETTLE_TIMEOUT_S = 120.0
 
 
@@ -48,6 +50,8 @@ class Sizes:
     single_clients: int = 8
     sse_seconds: float = 15.0
     query_probes: int = 200
+    mqtt_devices: int = 1_000
+    mqtt_messages_per_device: int = 60
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,7 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def sizes_for(args: argparse.Namespace) -> Sizes:
     if args.quick:
-        return Sizes(bulk_samples=args.samples or 50_000, single_requests=300, sse_seconds=4.0, query_probes=30)
+        return Sizes(bulk_samples=args.samples or 50_000, single_requests=300, sse_seconds=4.0, query_probes=30,
+                     mqtt_devices=100, mqtt_messages_per_device=20)
     return Sizes(bulk_samples=args.samples or 1_000_000)
 
 
@@ -139,6 +144,8 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
         "sse": lambda: latency.run_sse_latency(stack, stack.create_tenant("bench-sse"), duration_s=sizes.sse_seconds),
         "query": lambda: latency.run_query_latency(stack, stack.create_tenant("bench-query"),
                                                    probes=sizes.query_probes),
+        "mqtt": lambda: mqtt_load.run_mqtt(stack, devices=sizes.mqtt_devices,
+                                           messages_per_device=sizes.mqtt_messages_per_device),
     }
     for name in SCENARIOS:
         if name in chosen:
@@ -151,6 +158,7 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
     workers = [value for value in rss["workers"] if value is not None]
     results["worker_peak_rss_mb"] = max(workers) if workers else None
     results["worker_peak_rss_mb_each"] = rss["workers"]
+    results["bridge_peak_rss_mb"] = rss["bridge"]
 
 
 def summarise_profiles(directory: Path, top: int = 30) -> None:

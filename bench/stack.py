@@ -44,6 +44,7 @@ class BenchStack:
     env: dict[str, str] = field(default_factory=dict)
     api: subprocess.Popen | None = None
     workers: list[subprocess.Popen] = field(default_factory=list)
+    bridge: subprocess.Popen | None = None
     api_port: int = 0
 
     # ---- start -------------------------------------------------------------------------------
@@ -52,7 +53,7 @@ class BenchStack:
         if self.profile_dir is not None:
             for stale in self.profile_dir.glob("*.pstats"):
                 stale.unlink()
-        self.services = ServiceInstances(self.root, log_dir=self.root)
+        self.services = ServiceInstances(self.root, log_dir=self.root, mosquitto=True)
         self.services.start()
         self.api_port = free_port()
         self.env = {
@@ -62,16 +63,21 @@ class BenchStack:
             "MICRODASH_LOG_FORMAT": "text",
         }
         self._migrate()
+        self._run_once(["broker", "sync"], "broker-sync")
         self.api = self._start_component(["api"], "api")
+        self.bridge = self._start_component(["bridge"], "bridge")
         self.workers = [self._start_component(["worker"], f"worker-{n}") for n in range(self.worker_count)]
         self._wait_ready()
 
     def _migrate(self) -> None:
+        self._run_once(["migrate"], "migrate")
+
+    def _run_once(self, args: list[str], name: str) -> None:
         executable = shutil.which("microdash")
         if executable is None:
             raise RuntimeError("the microdash command is not on PATH; run with the project's venv on PATH")
-        with open(self.root / "migrate.log", "ab") as log:
-            subprocess.run([executable, "migrate"], env={**os.environ, **self.env}, stdout=log,
+        with open(self.root / f"{name}.log", "ab") as log:
+            subprocess.run([executable, *args], env={**os.environ, **self.env}, stdout=log,
                            stderr=subprocess.STDOUT, check=True, timeout=MIGRATE_TIMEOUT_S)
 
     def _start_component(self, args: list[str], name: str) -> subprocess.Popen:
@@ -98,7 +104,7 @@ class BenchStack:
         raise TimeoutError(f"api not ready after {READY_TIMEOUT_S} s (see {self.root}/api.log)")
 
     def _check_alive(self) -> None:
-        for process in [self.api, *self.workers]:
+        for process in [self.api, self.bridge, *self.workers]:
             if process is not None and process.poll() is not None:
                 raise RuntimeError(f"{process.args} exited with {process.returncode}; logs in {self.root}")
 
@@ -110,7 +116,9 @@ class BenchStack:
 
     @property
     def settings(self) -> Settings:
-        return Settings(database_url=self.env["MICRODASH_DATABASE_URL"], redis_url=self.env["MICRODASH_REDIS_URL"])
+        return Settings(database_url=self.env["MICRODASH_DATABASE_URL"], redis_url=self.env["MICRODASH_REDIS_URL"],
+                        mqtt_url=self.env["MICRODASH_MQTT_URL"],
+                        mqtt_admin_password=self.env["MICRODASH_MQTT_ADMIN_PASSWORD"])
 
     def create_tenant(self, name: str, *, rate_limit: int = 10_000_000) -> BenchTenant:
         with db.transaction(self.settings) as cursor:
@@ -128,7 +136,7 @@ class BenchStack:
 
     def cpu_seconds(self) -> dict[str, float]:
         """User + system CPU seconds used so far by each process of the stack and by this bench process."""
-        processes = {"api": self.api, **{f"worker-{n}": w for n, w in enumerate(self.workers)}}
+        processes = {"api": self.api, "bridge": self.bridge, **{f"worker-{n}": w for n, w in enumerate(self.workers)}}
         if self.services is not None:
             processes.update(self.services.processes)
         times = {name: cpu_seconds(process.pid) for name, process in processes.items() if process is not None}
@@ -138,6 +146,7 @@ class BenchStack:
 
     def peak_rss_mb(self) -> dict[str, float | list[float] | None]:
         return {"api": peak_rss_mb(self.api.pid) if self.api else None,
+                "bridge": peak_rss_mb(self.bridge.pid) if self.bridge else None,
                 "workers": [peak_rss_mb(worker.pid) for worker in self.workers]}
 
     def server_versions(self) -> dict[str, str]:
@@ -166,13 +175,13 @@ class BenchStack:
     # ---- stop --------------------------------------------------------------------------------
 
     def component_names(self) -> list[str]:
-        return ["api", *(f"worker-{n}" for n in range(len(self.workers)))]
+        return ["api", "bridge", *(f"worker-{n}" for n in range(len(self.workers)))]
 
     def dump_profiles(self) -> None:
         """Ask profiled components (bench/profiled.py) to write their pstats files now."""
         if self.profile_dir is None:
             return
-        for process in [self.api, *self.workers]:
+        for process in [self.api, self.bridge, *self.workers]:
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGUSR2)
         expected = [self.profile_dir / f"{name}.pstats" for name in self.component_names()]
@@ -185,7 +194,7 @@ class BenchStack:
 
         Returns a note for each component that had to be killed.
         """
-        components = [p for p in [*self.workers, self.api] if p is not None]
+        components = [p for p in [*self.workers, self.api, self.bridge] if p is not None]
         children = [pid for process in components for pid in child_pids(process.pid)]
         for process in components:
             if process.poll() is None:

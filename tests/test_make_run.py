@@ -21,7 +21,7 @@ def test_procfile_starts_everything_and_sigint_stops_it(tmp_path):
            "MICRODASH_DEV_MQTT_PORT": str(ports["mqtt"]), "MICRODASH_API_PORT": str(ports["api"]),
            "MICRODASH_DATABASE_URL": f"mysql://root@127.0.0.1:{ports['mariadb']}/microdash",
            "MICRODASH_REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0",
-           "MICRODASH_MQTT_URL": f"mqtt://127.0.0.1:{ports['mqtt']}"}
+           "MICRODASH_MQTT_URL": f"mqtt://127.0.0.1:{ports['mqtt']}", "MICRODASH_DEV_AGENT_INTERVAL": "1"}
     log_path = tmp_path / "honcho.log"
     with open(log_path, "wb") as log:
         honcho = subprocess.Popen(["honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(tmp_path)],
@@ -43,6 +43,10 @@ def test_procfile_starts_everything_and_sigint_stops_it(tmp_path):
         while not httpx.get(api + "/api/v1/series", headers=headers).json()["series"]:
             assert time.monotonic() < deadline, "the demo sample was never stored"
             time.sleep(0.2)
+        deadline = time.monotonic() + 30  # the local agent reports this machine over MQTT
+        while not httpx.get(api + "/api/v1/series", params={"match": "host=~.+"}, headers=headers).json()["series"]:
+            assert time.monotonic() < deadline, "the local agent's samples never arrived"
+            time.sleep(0.5)
         login = httpx.post(api + "/api/v1/auth/login", json={"email": credentials["login"],
                                                              "password": credentials["password"]})
         assert login.status_code == 200

@@ -82,7 +82,7 @@ def mosquitto_argv(datadir: Path, port: int, *, admin_password: str) -> list[str
         "persistence true\n"
         # The bridge acknowledges a message only once its batch is in Redis, so it needs many
         # messages in flight, and a long queue while it restarts (defaults: 20 and 1000).
-        "max_inflight_messages 5000\n"
+        "max_inflight_messages 20000\n"
         "max_queued_messages 1000000\n"
         f"persistence_location {datadir}/\n"
         "log_dest stderr\n"

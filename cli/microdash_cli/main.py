@@ -210,6 +210,27 @@ def dev_redis(datadir: Path, port: int) -> None:
     _exec(localstack.redis_argv(datadir, port))
 
 
+@dev_app.command("agent")
+def dev_agent(credentials: Annotated[Path, typer.Option(help="written by `microdash prestart`")] = Path(".run/demo-credentials"),
+              interval: Annotated[float, typer.Option(envvar="MICRODASH_DEV_AGENT_INTERVAL")] = 10.0,
+              wait: float = 120.0) -> None:
+    """Exec a local node agent that reports this machine to the demo tenant over MQTT."""
+    import time
+
+    settings = get_settings()
+    deadline = time.monotonic() + wait
+    while not credentials.exists():  # prestart creates the demo tenant and syncs the broker first
+        if time.monotonic() > deadline:
+            _fail(RuntimeError(f"{credentials} did not appear within {wait} s"))
+        time.sleep(0.5)
+    time.sleep(1)
+    token = dict(line.split("=", 1) for line in credentials.read_text().splitlines() if "=" in line)["token"]
+    mqtt = TenantService(settings).credentials("demo", token)
+    os.environ["MICRODASH_AGENT_MQTT_PASSWORD"] = mqtt.mqtt_password
+    _exec(["microdash-agent", "--tenant", "demo", "--mqtt-url", settings.mqtt_url,
+           "--mqtt-username", mqtt.mqtt_username, "--interval", str(interval), "--no-jitter"])
+
+
 @dev_app.command("mosquitto")
 def dev_mosquitto(datadir: Path, port: int,
                   admin_password: Annotated[str, typer.Option(envvar="MICRODASH_MQTT_ADMIN_PASSWORD")] = "microdash-dev") -> None:

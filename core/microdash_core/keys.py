@@ -20,6 +20,12 @@ def session(session_id: str) -> str:
     return f"{PREFIX}:session:{session_id}"
 
 
+# Sorted sets of "tenant_id:minute_ms" members scored by the minute: buckets touched by stored
+# samples and waiting to be rolled up, and those taken by a rollup run that has not committed yet.
+ROLLUP_DIRTY = f"{PREFIX}:rollup:dirty"
+ROLLUP_CLAIMED = f"{PREFIX}:rollup:claimed"
+ROLLUP_LOCK = f"{PREFIX}:rollup:lock"
+
 MQTT_DEAD_LETTER = f"{PREFIX}:mqtt:dead-letter"
 TELEMETRY_COUNTERS = f"{PREFIX}:telemetry:counters"
 TELEMETRY_LAG_BUCKETS = f"{PREFIX}:telemetry:ingest_lag_buckets"

@@ -8,7 +8,7 @@ import pymysql
 from yoyo import get_backend, read_migrations
 
 from . import db
-from .partitions import ensure_partitions
+from .partitions import PARTITIONED_TABLES, ensure_partitions
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,11 +54,16 @@ def migrate(settings: Settings, *, today: dt.date | None = None) -> list[str]:
     return applied
 
 
-def maintain_partitions(settings: Settings, *, today: dt.date | None = None) -> list[str]:
+def maintain_partitions(settings: Settings, *, today: dt.date | None = None) -> dict[str, list[str]]:
+    """Give every partitioned table its daily partitions; returns the new ones per table."""
     today = today or dt.datetime.now(dt.timezone.utc).date()
     days_back = -(-settings.max_sample_age_seconds // 86_400)
+    created = {}
     with db.transaction(settings) as cursor:
-        return ensure_partitions(cursor, today=today, days_back=days_back, days_ahead=settings.partition_days_ahead)
+        for table in PARTITIONED_TABLES:
+            created[table] = ensure_partitions(cursor, table=table, today=today, days_back=days_back,
+                                               days_ahead=settings.partition_days_ahead)
+    return created
 
 
 def wait_for_database(settings: Settings, *, timeout: float = 60.0) -> None:

@@ -1,4 +1,5 @@
-"""Daily range partitions of the samples table, created ahead of time."""
+"""Daily range partitions of the sample tables (raw and rollups): created ahead of time, dropped
+whole by retention."""
 
 import datetime as dt
 import logging
@@ -8,6 +9,8 @@ from pymysql.cursors import Cursor
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
 FUTURE = "p_future"
+# Every table range-partitioned by day on its time column.
+PARTITIONED_TABLES = ("samples", "samples_1m", "samples_5m")
 
 
 def day_partition_name(day: dt.date) -> str:
@@ -17,6 +20,10 @@ def day_partition_name(day: dt.date) -> str:
 def day_end_ms(day: dt.date) -> int:
     midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
     return int(midnight.timestamp() * 1000)
+
+
+def day_starting_at(midnight_ms: int) -> dt.date:
+    return dt.datetime.fromtimestamp(midnight_ms / 1000, tz=dt.timezone.utc).date()
 
 
 def existing_partitions(cursor: Cursor, table: str = "samples") -> dict[str, int | None]:
@@ -29,16 +36,18 @@ def existing_partitions(cursor: Cursor, table: str = "samples") -> dict[str, int
 
 
 def ensure_partitions(cursor: Cursor, *, today: dt.date, days_back: int, days_ahead: int, table: str = "samples") -> list[str]:
-    """Split the catch-all partition so that each day from today-days_back to today+days_ahead has its own.
+    """Split the catch-all partition so that each day up to today+days_ahead has its own, starting
+    at today-days_back or right after the newest existing daily partition.
 
     Idempotent; only days later than the newest existing daily partition are added, so the
-    reorganised partition (p_future) is normally empty and the operation is instant.
+    reorganised partition (p_future) is normally empty and the operation is instant. Days missed
+    while this did not run get their own partitions too, so retention can still drop them by day.
     """
     partitions = existing_partitions(cursor, table)
-    bounds = [bound for bound in partitions.values() if bound is not None]
-    newest_bound = max(bounds, default=None)
-    wanted = [today + dt.timedelta(days=offset) for offset in range(-days_back, days_ahead + 1)]
-    missing = [day for day in wanted if newest_bound is None or day_end_ms(day) > newest_bound]
+    newest_bound = max((bound for bound in partitions.values() if bound is not None), default=None)
+    first = today - dt.timedelta(days=days_back) if newest_bound is None else day_starting_at(newest_bound)
+    missing = [first + dt.timedelta(days=offset)
+               for offset in range((today + dt.timedelta(days=days_ahead) - first).days + 1)]
     if not missing:
         return []
     definitions = ", ".join(
@@ -49,5 +58,15 @@ def ensure_partitions(cursor: Cursor, *, today: dt.date, days_back: int, days_ah
         f" ({definitions}, PARTITION {FUTURE} VALUES LESS THAN MAXVALUE)"
     )
     names = [day_partition_name(day) for day in missing]
-    log.info("created sample partitions", extra={"partitions": names})
+    log.info("created partitions", extra={"table": table, "partitions": names})
     return names
+
+
+def drop_partitions_before(cursor: Cursor, *, table: str, cutoff_ms: int) -> list[str]:
+    """Drop the daily partitions whose every row is older than cutoff_ms (never p_future)."""
+    expired = sorted(name for name, bound in existing_partitions(cursor, table).items()
+                     if bound is not None and bound <= cutoff_ms)
+    if expired:
+        cursor.execute(f"ALTER TABLE {table} DROP PARTITION {', '.join(expired)}")
+        log.info("dropped partitions", extra={"table": table, "partitions": expired})
+    return expired

@@ -9,6 +9,8 @@ from .settings import Settings
 
 INGEST_JOB = "microdash_workers.ingest.store_batch"
 MAINTAIN_PARTITIONS_JOB = "microdash_workers.maintenance.maintain_partitions"
+ROLLUP_JOB = "microdash_workers.rollups.roll_up"
+RETENTION_JOB = "microdash_workers.retention.enforce_retention"
 # A failed job is kept for a week for inspection (`microdash jobs failed`).
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
 

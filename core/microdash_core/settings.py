@@ -57,12 +57,21 @@ class Settings(BaseSettings):
 
     # MQTT bridge
     bridge_batch_max_samples: int = Field(5_000, ge=1)
-    bridge_batch_max_wait_ms: int = Field(5, ge=0)
+    bridge_batch_max_wait_ms: int = Field(20, ge=0)
     bridge_max_payload_bytes: int = Field(1024 * 1024, ge=64)
     bridge_client_id: str = Field("", description="stable per replica; default: bridge-<hostname>")
 
     # Storage
     partition_days_ahead: int = Field(7, ge=1)
+
+    # Rollups and retention
+    rollup_grace_seconds: int = Field(10, ge=0, description="wait after a minute closes before rolling it up")
+    rollup_claim_buckets: int = Field(5_000, ge=1, description="dirty (tenant, minute) buckets taken per round")
+    rollup_time_budget_seconds: float = Field(10.0, gt=0, description="a rollup job stops taking rounds after this")
+    retention_raw_days: int = Field(7, ge=1)
+    retention_1m_days: int = Field(30, ge=1)
+    retention_5m_days: int = Field(400, ge=1)
+    retention_delete_chunk: int = Field(10_000, ge=1, description="rows per bounded DELETE of a short-retention tenant")
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":

@@ -61,20 +61,27 @@ def list_tenants(cursor: Cursor) -> list[Tenant]:
 
 
 def delete_tenant(cursor: Cursor, *, tenant: Tenant) -> int:
-    """Delete a tenant, its tokens, memberships, series and samples. Returns the samples deleted.
+    """Delete a tenant, its tokens, memberships, series, samples and rollups. Returns the samples deleted.
 
-    Samples are deleted in bounded chunks so that a large tenant never holds long locks
-    against concurrent ingest of other tenants.
+    Rows are deleted in bounded chunks so that a large tenant never holds long locks
+    against concurrent ingest of other tenants. The partitioned tables cannot have foreign keys,
+    so they are emptied here rather than by ON DELETE CASCADE.
     """
+    for rollup_table in ("samples_1m", "samples_5m"):
+        _delete_in_chunks(cursor, rollup_table, tenant.id)
+    deleted = _delete_in_chunks(cursor, "samples", tenant.id)
+    cursor.execute("DELETE FROM tenants WHERE id = %s", (tenant.id,))
+    return deleted
+
+
+def _delete_in_chunks(cursor: Cursor, table: str, tenant_id: int) -> int:
     deleted = 0
     while True:
-        cursor.execute("DELETE FROM samples WHERE tenant_id = %s LIMIT %s", (tenant.id, SAMPLE_DELETE_CHUNK))
+        cursor.execute(f"DELETE FROM {table} WHERE tenant_id = %s LIMIT %s", (tenant_id, SAMPLE_DELETE_CHUNK))
         deleted += cursor.rowcount
         cursor.connection.commit()
         if cursor.rowcount < SAMPLE_DELETE_CHUNK:
-            break
-    cursor.execute("DELETE FROM tenants WHERE id = %s", (tenant.id,))
-    return deleted
+            return deleted
 
 
 def issue_token(cursor: Cursor, *, tenant: Tenant, name: str = "default") -> str:

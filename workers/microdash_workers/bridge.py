@@ -26,6 +26,7 @@ from microdash_core.queues import enqueue_batch, ingest_queue
 from microdash_core.settings import Settings
 
 from .bridge_intake import Intake, MessageDecoder, Rejection
+from .mqtt_throughput import message_bursts, read_every_waiting_packet
 from .tenant_directory import TenantDirectory
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ MAX_BACKOFF_SECONDS = 30.0
 # bridge must be back before the devices are.
 FIRST_RECONNECT_SECONDS = 0.1
 DEAD_LETTER_KEEP = 1000
+MAX_FLUSHES_IN_FLIGHT = 4
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Bridge:
         self.tenants = TenantDirectory(settings)
         self.pending = Pending()
         self._flush_lock = asyncio.Lock()
+        self._flushes: list[asyncio.Task] = []
         self.client_id = settings.bridge_client_id or f"bridge-{socket.gethostname()}"
 
     async def run(self) -> None:
@@ -82,16 +85,21 @@ class Bridge:
                                 tls_params=aiomqtt.TLSParameters() if address.tls else None)
         client._client.manual_ack_set(True)  # noqa: SLF001 - aiomqtt 2.5 has no public switch for paho's manual acks
         async with client:
+            read_every_waiting_packet(client)
             await client.subscribe(bridge_subscription(self.settings), qos=1)
             if reconnect:
                 self._count({"bridge_reconnects": 1})
             log.info("bridge subscribed", extra={"client_id": self.client_id})
             flusher = asyncio.create_task(self._flush_periodically(client))
             try:
-                async for message in client.messages:
-                    await self._receive(client, message)
+                async for burst in message_bursts(client):
+                    for message in burst:
+                        await self._receive(client, message)
             finally:
                 flusher.cancel()
+                for task in self._flushes:  # their messages are redelivered after the reconnect
+                    task.cancel()
+                self._flushes = []
 
     async def _receive(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         intake = self.decoder.decode(str(message.topic), bytes(message.payload))
@@ -123,10 +131,20 @@ class Bridge:
                 await self._flush(client)
 
     async def _flush(self, client: aiomqtt.Client) -> None:
+        """Hand the pending messages to a background enqueue-then-ack task and keep receiving.
+
+        The tasks run one at a time in order (a FIFO lock), so acknowledgements keep the order
+        in which messages arrived; a few may wait, beyond that receiving waits for them."""
+        pending, self.pending = self.pending, Pending()
+        if not pending.messages:
+            return
+        self._flushes = [task for task in self._flushes if not task.done()]
+        if len(self._flushes) >= MAX_FLUSHES_IN_FLIGHT:
+            await self._flushes[0]
+        self._flushes.append(asyncio.create_task(self._enqueue_and_ack(client, pending)))
+
+    async def _enqueue_and_ack(self, client: aiomqtt.Client, pending: Pending) -> None:
         async with self._flush_lock:
-            pending, self.pending = self.pending, Pending()
-            if not pending.messages:
-                return
             batches = [Batch(tenant_id, uuid.uuid4().hex, int(time.time() * 1000), samples)
                        for tenant_id, samples in pending.samples.items() if samples]
             await self._enqueue_until_done(batches)

@@ -1,4 +1,5 @@
-"""The ingest job: store one batch, then announce its points on the tenant's live stream."""
+"""The ingest job: store one batch, then announce its points on the tenant's live stream and mark
+the minutes it touched for rollup."""
 
 import logging
 import time
@@ -12,6 +13,7 @@ from microdash_core.batches import Batch
 from microdash_core.errors import PoisonBatch
 from microdash_core.settings import get_settings
 
+from . import rollup_marks
 from .storage import SampleStore
 
 log = logging.getLogger(__name__)
@@ -50,5 +52,6 @@ def publish_stored(batch: Batch) -> None:
         # Entries are whole batches, so bound the replay window by age as well as by count.
         pipe.xtrim(keys.live_stream(batch.tenant_id), minid=f"{int(time.time() * 1000) - settings.live_stream_window_seconds * 1000}",
                    approximate=True)
+        rollup_marks.mark_touched(pipe, batch.tenant_id, batch.samples)
         telemetry.record_stored_batch(pipe, samples=len(batch.samples), lag_seconds=lag_seconds)
         pipe.execute()

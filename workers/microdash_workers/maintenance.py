@@ -4,6 +4,6 @@ from microdash_core import migrate
 from microdash_core.settings import get_settings
 
 
-def maintain_partitions() -> list[str]:
-    """Create the coming days' sample partitions ahead of time."""
+def maintain_partitions() -> dict[str, list[str]]:
+    """Create the coming days' partitions of the sample and rollup tables ahead of time."""
     return migrate.maintain_partitions(get_settings())

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import redis
 from rq_scheduler import Scheduler
 
-from microdash_core.queues import MAINTAIN_PARTITIONS_JOB
+from microdash_core.queues import MAINTAIN_PARTITIONS_JOB, RETENTION_JOB, ROLLUP_JOB
 from microdash_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 # (job id, function path, interval in seconds)
 PERIODIC_JOBS = [
     ("microdash-maintain-partitions", MAINTAIN_PARTITIONS_JOB, 3600),
+    ("microdash-rollups", ROLLUP_JOB, 15),
+    ("microdash-retention", RETENTION_JOB, 3600),
 ]
 
 

@@ -1,0 +1,65 @@
+"""The retention job. Per resolution: drop the daily partitions past the longest retention any
+tenant has (instant, no row scan), then delete the older rows of tenants whose retention is
+shorter in bounded chunks, committing after each, so no statement holds locks for long."""
+
+import logging
+import time
+from contextlib import closing
+
+import pymysql
+
+from microdash_core import db
+from microdash_core.partitions import drop_partitions_before
+from microdash_core.settings import Settings, get_settings
+
+from .retention_policy import RESOLUTIONS, Resolution, cutoff_ms, tenant_days
+
+log = logging.getLogger(__name__)
+Connection = pymysql.connections.Connection
+
+
+def enforce_retention(settings: Settings | None = None, *, now_ms: int | None = None) -> dict[str, dict]:
+    """RQ job (scheduled). Returns, per resolution, the partitions dropped and the rows deleted."""
+    settings = settings or get_settings()
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    with closing(db.connect(settings)) as database:
+        return {resolution.name: enforce_for(database, settings, resolution, now_ms) for resolution in RESOLUTIONS}
+
+
+def enforce_for(database: Connection, settings: Settings, resolution: Resolution, now_ms: int) -> dict:
+    with database.cursor() as cursor:
+        days = tenant_days(cursor, settings, resolution)
+    longest = partition_keep_days(settings, resolution, days.values())
+    with database.cursor() as cursor:
+        dropped = drop_partitions_before(cursor, table=resolution.table, cutoff_ms=cutoff_ms(now_ms, longest))
+    database.commit()
+    deleted = sum(delete_older_rows(database, settings, resolution, tenant_id=tenant_id,
+                                    before_ms=cutoff_ms(now_ms, tenant_retention))
+                  for tenant_id, tenant_retention in days.items() if tenant_retention < longest)
+    if dropped or deleted:
+        log.info("retention enforced", extra={"resolution": resolution.name, "dropped_partitions": dropped,
+                                              "deleted_rows": deleted})
+    return {"dropped_partitions": dropped, "deleted_rows": deleted}
+
+
+def partition_keep_days(settings: Settings, resolution: Resolution, tenant_retentions) -> int:
+    """Days a whole partition is kept: the longest retention of any tenant, and never less than the
+    age up to which samples are still accepted (their partitions must stay)."""
+    accepted_days = -(-settings.max_sample_age_seconds // 86_400)
+    return max(resolution.default_days(settings), accepted_days, *tenant_retentions)
+
+
+def delete_older_rows(database: Connection, settings: Settings, resolution: Resolution, *,
+                      tenant_id: int, before_ms: int) -> int:
+    sql = (f"DELETE FROM {resolution.table} WHERE tenant_id = %s AND {resolution.time_column} < %s"
+           " LIMIT %s")
+    chunk = settings.retention_delete_chunk
+    deleted = 0
+    while True:
+        with database.cursor() as cursor:
+            cursor.execute(sql, (tenant_id, before_ms, chunk))
+            count = cursor.rowcount
+        database.commit()
+        deleted += count
+        if count < chunk:
+            return deleted

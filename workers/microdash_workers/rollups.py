@@ -1,0 +1,131 @@
+"""The rollup job: recompute the 1-minute and 5-minute aggregates of the buckets that stored
+samples touched (see rollup_marks), tenant by tenant, idempotently."""
+
+import logging
+import time
+import uuid
+from contextlib import closing
+from itertools import groupby
+
+import pymysql
+import redis
+
+from microdash_core import db, keys
+from microdash_core.settings import Settings, get_settings
+
+from . import rollup_marks
+from .retention_policy import RAW, cutoff_ms, days_of_tenant
+
+log = logging.getLogger(__name__)
+MINUTE_MS = rollup_marks.MINUTE_MS
+FIVE_MINUTES_MS = 5 * MINUTE_MS
+# One statement reads at most this much of a tenant's history, so a backlog stays in small steps.
+MAX_RANGE_MS = 60 * MINUTE_MS
+
+# Re-running a range rewrites its rows with freshly computed aggregates, so a re-roll after a
+# late sample (or after a crash) converges to the same rows. `last` comes from the row with the
+# greatest timestamp, looked up by primary key.
+ROLL_1M_SQL = """
+INSERT INTO samples_1m (tenant_id, series_id, bucket_ts, sample_count, value_sum, value_min, value_max,
+                        last_value, last_ts)
+SELECT %(tenant)s, agg.series_id, agg.bucket, agg.n, agg.total, agg.lo, agg.hi, s.value, agg.last_ts
+FROM (SELECT series_id, ts - ts MOD 60000 AS bucket, COUNT(*) AS n, SUM(value) AS total, MIN(value) AS lo,
+             MAX(value) AS hi, MAX(ts) AS last_ts
+      FROM samples WHERE tenant_id = %(tenant)s AND ts >= %(start)s AND ts < %(end)s
+      GROUP BY series_id, bucket) AS agg
+JOIN samples AS s ON s.tenant_id = %(tenant)s AND s.series_id = agg.series_id AND s.ts = agg.last_ts
+ON DUPLICATE KEY UPDATE sample_count = VALUES(sample_count), value_sum = VALUES(value_sum),
+    value_min = VALUES(value_min), value_max = VALUES(value_max), last_value = VALUES(last_value),
+    last_ts = VALUES(last_ts)
+"""
+
+ROLL_5M_SQL = """
+INSERT INTO samples_5m (tenant_id, series_id, bucket_ts, sample_count, value_sum, value_min, value_max,
+                        last_value, last_ts)
+SELECT %(tenant)s, agg.series_id, agg.bucket, agg.n, agg.total, agg.lo, agg.hi, m.last_value, agg.last_ts
+FROM (SELECT series_id, bucket_ts - bucket_ts MOD 300000 AS bucket, SUM(sample_count) AS n,
+             SUM(value_sum) AS total, MIN(value_min) AS lo, MAX(value_max) AS hi, MAX(last_ts) AS last_ts
+      FROM samples_1m WHERE tenant_id = %(tenant)s AND bucket_ts >= %(start)s AND bucket_ts < %(end)s
+      GROUP BY series_id, bucket) AS agg
+JOIN samples_1m AS m ON m.tenant_id = %(tenant)s AND m.series_id = agg.series_id
+                     AND m.bucket_ts = agg.last_ts - agg.last_ts MOD 60000
+ON DUPLICATE KEY UPDATE sample_count = VALUES(sample_count), value_sum = VALUES(value_sum),
+    value_min = VALUES(value_min), value_max = VALUES(value_max), last_value = VALUES(last_value),
+    last_ts = VALUES(last_ts)
+"""
+
+
+def roll_up(settings: Settings | None = None, *, now_ms: int | None = None) -> int:
+    """RQ job (scheduled). Rolls up the closed dirty buckets; returns how many (tenant, minute) it did.
+
+    One run at a time (a Redis lock); rounds of at most MICRODASH_ROLLUP_CLAIM_BUCKETS buckets
+    until none are due or the time budget is spent.
+    """
+    settings = settings or get_settings()
+    connection = redis.Redis.from_url(settings.redis_url)
+    lock = uuid.uuid4().hex
+    if not connection.set(keys.ROLLUP_LOCK, lock, nx=True, ex=lock_seconds(settings)):
+        log.info("another rollup run holds the lock; skipping")
+        return 0
+    try:
+        with closing(db.connect(settings)) as database:
+            with database.cursor() as cursor:
+                # Reads see committed samples only and take no locks that would stall ingest.
+                cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            return _roll_rounds(settings, connection, database, now_ms)
+    finally:
+        if connection.get(keys.ROLLUP_LOCK) == lock.encode():
+            connection.delete(keys.ROLLUP_LOCK)
+
+
+def lock_seconds(settings: Settings) -> int:
+    return int(settings.rollup_time_budget_seconds * 6) + 30
+
+
+def _roll_rounds(settings: Settings, connection: redis.Redis, database, now_ms: int | None) -> int:
+    deadline = time.monotonic() + settings.rollup_time_budget_seconds
+    rolled = 0
+    while True:
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        rollup_marks.claim_closed(connection, closed_before_ms=now - settings.rollup_grace_seconds * 1000,
+                                  limit=settings.rollup_claim_buckets)
+        buckets = rollup_marks.claimed(connection, limit=settings.rollup_claim_buckets)
+        if not buckets:
+            return rolled
+        for tenant_id, tenant_buckets in groupby(sorted(buckets), key=lambda bucket: bucket[0]):
+            minutes = [minute for _tenant, minute in tenant_buckets]
+            roll_tenant(database, settings, tenant_id=tenant_id, minutes=minutes, now_ms=now)
+            rollup_marks.release(connection, [(tenant_id, minute) for minute in minutes])
+        rolled += len(buckets)
+        if time.monotonic() > deadline:
+            log.info("rollup time budget spent; the rest waits for the next run", extra={"rolled": rolled})
+            return rolled
+
+
+def roll_tenant(database: pymysql.connections.Connection, settings: Settings, *, tenant_id: int,
+                minutes: list[int], now_ms: int) -> None:
+    """Recompute the tenant's 1m rows for the given minutes and the 5m rows that enclose them."""
+    with database.cursor() as cursor:
+        # Raw rows older than the tenant's raw retention may be partly deleted already; re-rolling
+        # from what is left would shrink a complete rollup row, so such buckets keep their rows.
+        oldest = cutoff_ms(now_ms, days_of_tenant(cursor, settings, RAW, tenant_id))
+        kept = [minute for minute in minutes if minute >= oldest]
+        if len(kept) < len(minutes):
+            log.warning("late samples behind raw retention not rolled up",
+                        extra={"tenant_id": tenant_id, "buckets": len(minutes) - len(kept)})
+        for start, end in merged_ranges(kept, MINUTE_MS):
+            cursor.execute(ROLL_1M_SQL, {"tenant": tenant_id, "start": start, "end": end})
+        for start, end in merged_ranges(kept, FIVE_MINUTES_MS):
+            cursor.execute(ROLL_5M_SQL, {"tenant": tenant_id, "start": start, "end": end})
+    database.commit()
+
+
+def merged_ranges(minutes: list[int], width_ms: int) -> list[tuple[int, int]]:
+    """Half-open [start, end) ranges of whole width_ms buckets covering the minutes, adjacent ones merged."""
+    ranges: list[tuple[int, int]] = []
+    for bucket in sorted({minute - minute % width_ms for minute in minutes}):
+        if ranges and ranges[-1][1] == bucket and bucket - ranges[-1][0] < MAX_RANGE_MS:
+            ranges[-1] = (ranges[-1][0], bucket + width_ms)
+        else:
+            ranges.append((bucket, bucket + width_ms))
+    return ranges
