@@ -13,6 +13,7 @@ from microdash_core.samples import SampleValidator
 from microdash_core.settings import Settings
 
 from .auth import TokenAuthenticator
+from .batcher import IngestBatcher
 from .hub import LiveHub
 
 REDIS_SOCKET_TIMEOUT = 2.0
@@ -27,6 +28,7 @@ class AppState:
     validator: SampleValidator
     tokens: TokenAuthenticator
     hub: LiveHub
+    batcher: IngestBatcher
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -44,9 +46,11 @@ class AppState:
         )
         hub = LiveHub(async_redis, settings)
         hub.start()
+        queue = ingest_queue(sync_redis, settings)
         return cls(
-            settings=settings, db=pool, redis=async_redis, queue=ingest_queue(sync_redis, settings),
+            settings=settings, db=pool, redis=async_redis, queue=queue,
             validator=SampleValidator(settings), tokens=TokenAuthenticator(pool, settings), hub=hub,
+            batcher=IngestBatcher(queue, settings),
         )
 
     async def close(self) -> None:

@@ -8,11 +8,8 @@ from typing import Annotated
 import redis.exceptions
 from fastapi import APIRouter, Header, Request, status
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from microdash_core import keys
-from microdash_core.batches import Batch
-from microdash_core.queues import enqueue_batch
 
 from .. import ratelimit
 from ..auth import TenantContext
@@ -85,15 +82,15 @@ async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: o
         INGEST_REJECTED.labels("invalid").inc(len(items) if isinstance(items, list) else 1)
         raise ApiError(422, f"{len(errors)} invalid field(s); nothing was stored",
                        errors=[error.as_dict() for error in errors[:MAX_ERRORS_REPORTED]])
-    batch = Batch(tenant.id, uuid.uuid4().hex, received_ms, samples)
+    request_id = uuid.uuid4().hex
     try:
         await _check_rate(state, tenant, len(samples))
         if idempotency_key:
-            previous = await _claim_idempotency_key(state, tenant, idempotency_key, batch.batch_id)
+            previous = await _claim_idempotency_key(state, tenant, idempotency_key, request_id)
             if previous is not None:
                 return Accepted(accepted=len(samples), batch_id=previous, duplicate=True)
         try:
-            await run_in_threadpool(enqueue_batch, state.queue, batch, state.settings)
+            batch_id = await state.batcher.submit(tenant.id, samples)
         except BaseException:
             if idempotency_key:
                 await _release_idempotency_key(state, tenant, idempotency_key)
@@ -103,7 +100,7 @@ async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: o
         raise service_unavailable("ingest queue") from exc
     INGEST_SAMPLES.inc(len(samples))
     BATCH_SIZE.observe(len(samples))
-    return Accepted(accepted=len(samples), batch_id=batch.batch_id)
+    return Accepted(accepted=len(samples), batch_id=batch_id if not idempotency_key else request_id)
 
 
 async def _check_rate(state: AppState, tenant: TenantContext, count: int) -> None:
