@@ -65,11 +65,12 @@ def delete_tenant(cursor: Cursor, *, tenant: Tenant) -> int:
 
     Rows are deleted in bounded chunks so that a large tenant never holds long locks
     against concurrent ingest of other tenants. The partitioned tables cannot have foreign keys,
-    so they are emptied here rather than by ON DELETE CASCADE.
+    so they are emptied here rather than by ON DELETE CASCADE; rollups last, so that a rollup run
+    racing with the deletion finds no samples left to re-create them from.
     """
+    deleted = _delete_in_chunks(cursor, "samples", tenant.id)
     for rollup_table in ("samples_1m", "samples_5m"):
         _delete_in_chunks(cursor, rollup_table, tenant.id)
-    deleted = _delete_in_chunks(cursor, "samples", tenant.id)
     cursor.execute("DELETE FROM tenants WHERE id = %s", (tenant.id,))
     return deleted
 

@@ -3,12 +3,12 @@ samples touched (see rollup_marks), tenant by tenant, idempotently."""
 
 import logging
 import time
-import uuid
-from contextlib import closing
+from contextlib import closing, suppress
 from itertools import groupby
 
 import pymysql
 import redis
+from redis.exceptions import LockNotOwnedError
 
 from microdash_core import db, keys
 from microdash_core.settings import Settings, get_settings
@@ -63,8 +63,9 @@ def roll_up(settings: Settings | None = None, *, now_ms: int | None = None) -> i
     """
     settings = settings or get_settings()
     connection = redis.Redis.from_url(settings.redis_url)
-    lock = uuid.uuid4().hex
-    if not connection.set(keys.ROLLUP_LOCK, lock, nx=True, ex=lock_seconds(settings)):
+    # Expires on its own if the worker dies; long enough for the last round after the budget.
+    lock = connection.lock(keys.ROLLUP_LOCK, timeout=settings.rollup_time_budget_seconds * 6 + 30, blocking=False)
+    if not lock.acquire():
         log.info("another rollup run holds the lock; skipping")
         return 0
     try:
@@ -74,12 +75,8 @@ def roll_up(settings: Settings | None = None, *, now_ms: int | None = None) -> i
                 cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
             return _roll_rounds(settings, connection, database, now_ms)
     finally:
-        if connection.get(keys.ROLLUP_LOCK) == lock.encode():
-            connection.delete(keys.ROLLUP_LOCK)
-
-
-def lock_seconds(settings: Settings) -> int:
-    return int(settings.rollup_time_budget_seconds * 6) + 30
+        with suppress(LockNotOwnedError):
+            lock.release()
 
 
 def _roll_rounds(settings: Settings, connection: redis.Redis, database, now_ms: int | None) -> int:

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from microdash_core.errors import InvalidInput
 from microdash_core.matchers import parse_matchers
 from microdash_core.samples import METRIC_NAME
+from microdash_core.settings import Settings
 
 from .. import repository
 from ..deps import ReaderTenant, StateDep
@@ -18,6 +19,13 @@ router = APIRouter(prefix="/api/v1", tags=["query"])
 MAX_POINTS_PER_SERIES = 11_000
 MAX_QUERY_SERIES = 500
 DEFAULT_POINTS = 300
+MINUTE_MS = 60_000
+DAY_MS = 86_400_000
+# A range longer than this is read from rollups even with a small step: raw rows would be too many.
+LONG_RANGE_FOR_1M_MS = DAY_MS
+LONG_RANGE_FOR_5M_MS = 7 * DAY_MS
+
+Resolution = Literal["raw", "1m", "5m"]
 
 
 class SeriesOut(BaseModel):
@@ -40,7 +48,7 @@ class QueryResult(BaseModel):
     end: int
     step: int
     aggregation: str
-    resolution: Literal["raw"]
+    resolution: Resolution
     series: list[SeriesPoints]
 
 
@@ -69,14 +77,30 @@ async def list_series(tenant: ReaderTenant, state: StateDep, metric: str | None 
     return SeriesList(series=[SeriesOut(metric=row.metric, labels=row.labels) for row in rows])
 
 
+def pick_resolution(*, start: int, end: int, step: int, now_ms: int, settings: Settings) -> Resolution:
+    """The coarsest resolution the step allows; a long range, or one reaching back past the
+    default retention of a finer resolution, is read from rollups."""
+    span = end - start
+    if (step >= 5 * MINUTE_MS or span > LONG_RANGE_FOR_5M_MS
+            or start < now_ms - settings.retention_1m_days * DAY_MS):
+        return "5m"
+    if step >= MINUTE_MS or span > LONG_RANGE_FOR_1M_MS or start < now_ms - settings.retention_raw_days * DAY_MS:
+        return "1m"
+    return "raw"
+
+
 @router.get("/query", response_model=QueryResult)
 async def query(tenant: ReaderTenant, state: StateDep, metric: str, match: Matchers = [],
                 start: Annotated[int | None, Query(description="epoch ms, default end - 1 h")] = None,
                 end: Annotated[int | None, Query(description="epoch ms, default now")] = None,
                 step: Annotated[int | None, Query(ge=1, description="bucket width in ms")] = None,
-                aggregation: Literal["avg", "min", "max", "sum", "count", "last"] = "avg") -> QueryResult:
+                aggregation: Literal["avg", "min", "max", "sum", "count", "last"] = "avg",
+                resolution: Annotated[Literal["auto", "raw", "1m", "5m"], Query(
+                    description="auto: raw for short ranges and steps, 1m rollups from a 60 s step, 5m from 300 s"
+                )] = "auto") -> QueryResult:
     _check_metric(metric)
-    end = end if end is not None else int(time.time() * 1000) + 1
+    now_ms = int(time.time() * 1000)
+    end = end if end is not None else now_ms + 1
     start = start if start is not None else end - 3_600_000
     if start >= end:
         raise ApiError(422, "start must be before end")
@@ -87,7 +111,10 @@ async def query(tenant: ReaderTenant, state: StateDep, metric: str, match: Match
                                         matchers=_matchers(match), limit=MAX_QUERY_SERIES + 1)
     if len(rows) > MAX_QUERY_SERIES:
         raise ApiError(422, f"more than {MAX_QUERY_SERIES} series match; add label matchers")
+    if resolution == "auto":
+        resolution = pick_resolution(start=start, end=end, step=step, now_ms=now_ms, settings=state.settings)
     points = await repository.aggregate_points(state.db, tenant_id=tenant.id, series_ids=[row.id for row in rows],
-                                               start_ms=start, end_ms=end, step_ms=step, aggregation=aggregation)
-    return QueryResult(metric=metric, start=start, end=end, step=step, aggregation=aggregation, resolution="raw",
+                                               start_ms=start, end_ms=end, step_ms=step, aggregation=aggregation,
+                                               resolution=resolution)
+    return QueryResult(metric=metric, start=start, end=end, step=step, aggregation=aggregation, resolution=resolution,
                        series=[SeriesPoints(labels=row.labels, points=points[row.id]) for row in rows])
