@@ -150,6 +150,10 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
     for stat in ("p50", "p99"):
         add(f"ingest -> queryable {stat}", f"ingest_to_query_ms.{stat}", "ms", "{:,.1f}")
     add("MQTT ingest (1 sample/message), durable", "mqtt_ingest_samples_per_s", "samples/s")
+    add("agent steady RSS", "agent_footprint.agent_rss_mb", "MB", "{:,.1f}")
+    add("node_exporter steady RSS", "agent_footprint.node_exporter_rss_mb", "MB", "{:,.1f}")
+    add("agent CPU per collection", "agent_footprint.agent_cpu_ms_per_cycle", "ms", "{:,.2f}")
+    add("node_exporter CPU per scrape", "agent_footprint.node_exporter_cpu_ms_per_scrape", "ms", "{:,.2f}")
     add("api peak RSS", "api_peak_rss_mb", "MB", "{:,.1f}")
     add("bridge peak RSS", "bridge_peak_rss_mb", "MB", "{:,.1f}")
     add("worker peak RSS (max)", "worker_peak_rss_mb", "MB", "{:,.1f}")
