@@ -150,6 +150,10 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
     for stat in ("p50", "p99"):
         add(f"ingest -> queryable {stat}", f"ingest_to_query_ms.{stat}", "ms", "{:,.1f}")
     add("MQTT ingest (1 sample/message), durable", "mqtt_ingest_samples_per_s", "samples/s")
+    add("rollup of raw samples (1m + 5m)", "rollup_samples_per_s", "samples/s")
+    for stat in ("p50", "p99"):
+        add(f"query 24 h, 1 series, 1m {stat}", f"query_24h_1m_ms.{stat}", "ms", "{:,.1f}")
+        add(f"query 24 h, 100 series, 5m {stat}", f"query_24h_5m_100_series_ms.{stat}", "ms", "{:,.1f}")
     add("agent steady RSS", "agent_footprint.agent_rss_mb", "MB", "{:,.1f}")
     add("node_exporter steady RSS", "agent_footprint.node_exporter_rss_mb", "MB", "{:,.1f}")
     add("agent CPU per collection", "agent_footprint.agent_cpu_ms_per_cycle", "ms", "{:,.2f}")

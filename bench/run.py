@@ -6,6 +6,7 @@
 Scenarios, in order, each with its own tenant: bulk ingest until durable in MariaDB, one sample
 per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> queryable latency,
 MQTT ingest from 1,000 simulated devices (one sample per message) until durable, and the node
+rollup throughput and 24 h query latency at 1m/5m, and the node
 agent's footprint next to Prometheus node_exporter's (when installed: make bench installs it).
 Figures go to stdout as a table and to bench/results/latest.json, with the CPU each process used
 per scenario and how busy the machine was (other jobs on it make the figures noisy). Nothing is
@@ -34,12 +35,13 @@ import redis
 import ingest_load
 import latency
 import mqtt_load
+import rollup_query
 from agent_footprint import measure_agent_footprint
 import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "single", "sse", "query", "mqtt", "agent")
+SCENARIOS = ("bulk", "single", "sse", "query", "mqtt", "rollup", "agent")
 SETTLE_TIMEOUT_S = 120.0
 
 
@@ -55,6 +57,7 @@ class Sizes:
     mqtt_devices: int = 1_000
     mqtt_messages_per_device: int = 60
     agent_seconds: float = 30.0
+    rollup_samples: int = 1_000_000
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,7 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def sizes_for(args: argparse.Namespace) -> Sizes:
     if args.quick:
         return Sizes(bulk_samples=args.samples or 50_000, single_requests=300, sse_seconds=4.0, query_probes=30,
-                     mqtt_devices=100, mqtt_messages_per_device=20, agent_seconds=8.0)
+                     mqtt_devices=100, mqtt_messages_per_device=20, agent_seconds=8.0,
+                     rollup_samples=50_000)
     return Sizes(bulk_samples=args.samples or 1_000_000)
 
 
@@ -149,6 +153,9 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
                                                    probes=sizes.query_probes),
         "mqtt": lambda: mqtt_load.run_mqtt(stack, devices=sizes.mqtt_devices,
                                            messages_per_device=sizes.mqtt_messages_per_device),
+        "rollup": lambda: rollup_query.run_rollup_and_queries(stack, stack.create_tenant("bench-rollup"),
+                                                              samples=sizes.rollup_samples, probes=sizes.query_probes // 4,
+                                                              percentile=report.percentile),
         "agent": lambda: {"agent_footprint": measure_agent_footprint(duration_s=sizes.agent_seconds)},
     }
     for name in SCENARIOS:
