@@ -11,7 +11,7 @@ from .agent import Agent
 from .buffer import SampleBuffer
 from .collectors import CollectorOptions, build_collectors
 from .config import AgentConfig, parse_config
-from .footprint import skip_openssl
+from .footprint import skip_openssl, skip_urllib_request
 from .runner import CollectorRunner
 from .shipper import Shipper
 from .spool import Spool
@@ -48,6 +48,8 @@ def uses_tls(config: AgentConfig) -> bool:
 def build_agent(config: AgentConfig) -> Agent:
     if not uses_tls(config):
         skip_openssl()
+    if not config.stdout and config.transport == "mqtt":
+        skip_urllib_request()
     options = CollectorOptions(procfs=config.procfs, rootfs=config.rootfs, include_loopback=config.include_loopback)
     runner = CollectorRunner(build_collectors(options, config.collectors))
     spool = Spool(config.spool_dir) if config.spool_dir else None

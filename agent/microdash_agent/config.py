@@ -98,6 +98,9 @@ def _problem(config: AgentConfig) -> str | None:
         return "--interval must be positive"
     if config.buffer_samples < 1:
         return "--buffer-samples must be at least 1"
+    for flag, value in (("--host", config.host), ("--tenant", config.tenant)):
+        if not value or any(char in value for char in "/+#"):
+            return f"{flag} must be non-empty and hold no '/', '+' or '#' (it is part of the MQTT topic)"
     if config.stdout:
         return None
     if config.transport == "http" and not (config.http_url and config.token):

@@ -1,6 +1,7 @@
 """Keep the agent's resident memory small: it runs on every host, next to the real workloads."""
 
 import sys
+import types
 
 
 def skip_openssl() -> None:
@@ -15,11 +16,27 @@ def skip_openssl() -> None:
             sys.modules[name] = None
 
 
-def release_free_memory() -> None:
-    """Give freed heap pages back to the OS (glibc's malloc_trim): imports leave megabytes behind."""
-    try:
-        import ctypes
+def skip_urllib_request() -> None:
+    """Keep urllib.request, and the http.client and email packages it imports (about 2 MB), out of
+    an agent that ships over MQTT.
 
-        ctypes.CDLL(None).malloc_trim(0)
-    except (ImportError, OSError, AttributeError):
-        pass  # not glibc, or no ctypes: nothing to trim
+    paho imports urllib.request at import time, but only calls it to look up a proxy, and only when
+    PySocks is installed. Without PySocks an empty module stands in for it. Call it only when the
+    transport is MQTT: the HTTP transport needs the real module.
+    """
+    try:
+        import socks  # noqa: F401 - PySocks; paho imports it too when it is there
+    except ImportError:
+        sys.modules.setdefault("urllib.request", types.ModuleType("urllib.request"))
+
+
+def release_free_memory() -> None:
+    """Give freed heap pages back to the OS (glibc's malloc_trim): imports leave megabytes behind.
+
+    psutil.heap_trim() calls it, and spares the agent the half megabyte of loading ctypes.
+    """
+    import psutil
+
+    heap_trim = getattr(psutil, "heap_trim", None)  # absent when the C library is not glibc
+    if heap_trim is not None:
+        heap_trim()

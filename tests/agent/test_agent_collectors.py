@@ -2,6 +2,7 @@
 
 import os
 
+import psutil
 import pytest
 from conftest import FIXTURE_PROC
 
@@ -42,13 +43,17 @@ def test_unknown_collector_names_are_refused():
         build_collectors(CollectorOptions(), ["cpu", "gpu"])
 
 
-def test_loadavg(options):
+def test_loadavg_is_psutils(options, monkeypatch):
+    # psutil.getloadavg is os.getloadavg (a system call), so no fixture file can drive it.
+    monkeypatch.setattr(psutil, "getloadavg", lambda: (0.52, 1.25, 2.5))
     assert values(LoadAverageCollector(options).collect()) == {
         ("system.load1", ()): 0.52, ("system.load5", ()): 1.25, ("system.load15", ()): 2.5}
 
 
-def test_uptime(options):
-    assert values(UptimeCollector(options).collect()) == {("system.uptime_seconds", ()): 123456.78}
+def test_uptime_counts_from_the_boot_time_in_stat(options):
+    # The fixture's btime is 1700000000.
+    collector = UptimeCollector(options, wall_clock=lambda: 1_700_123_456.5)
+    assert values(collector.collect()) == {("system.uptime_seconds", ()): 123456.5}
 
 
 def test_memory_and_swap(options):
@@ -62,6 +67,14 @@ def test_memory_and_swap(options):
         ("swap.available_bytes", ()): 1_500_000 * KIB,
         ("swap.used_percent", ()): 25.0,
     }
+
+
+def test_memory_available_on_kernels_without_memavailable(options, procfs):
+    # psutil estimates it from <procfs>/zoneinfo; without that file, as MemFree + Cached.
+    replace_in(procfs, "meminfo", "MemAvailable:    5000000 kB\n", "")
+    found = values(MemoryCollector(options).collect())
+    assert found[("mem.available_bytes", ())] == (1_000_000 + 2_500_000) * KIB
+    assert found[("mem.used_bytes", ())] == (8_000_000 - 3_500_000) * KIB
 
 
 def test_cpu_percentages_come_from_tick_deltas(options, procfs, clock):
@@ -175,13 +188,6 @@ def test_filesystem_skips_mounts_it_cannot_measure(options):
     assert mountpoints == {"/", "/home/my files"}
 
 
-def test_filesystem_falls_back_to_self_mounts(tmp_path):
-    (tmp_path / "self").mkdir()
-    (tmp_path / "self" / "mounts").write_text("/dev/vdb /srv ext4 rw 0 0\nproc /proc proc rw 0 0\n")
-    collector = FilesystemCollector(CollectorOptions(procfs=tmp_path, rootfs=tmp_path), statvfs=FakeStatvfs())
-    assert {labels["mountpoint"] for _, _, labels in collector.collect()} == {"/srv"}
-
-
 def test_fixture_tree_is_untouched():
     # The collectors' tests rewrite a private copy; the shared fixture must stay as committed.
     assert "cpu0 1000 50 500 10000 250" in (FIXTURE_PROC / "stat").read_text()
@@ -190,6 +196,28 @@ def test_fixture_tree_is_untouched():
 def test_filesystem_notices_new_mounts(options, procfs):
     collector = FilesystemCollector(options, statvfs=FakeStatvfs())
     assert len(collector.collect()) == 3 * 4
-    with open(procfs / "1" / "mounts", "a") as mounts:
+    with open(procfs / "self" / "mounts", "a") as mounts:
         mounts.write("/dev/sdc1 /backup ext4 rw 0 0\n")
     assert "/backup" in {labels["mountpoint"] for _, _, labels in collector.collect()}
+
+
+def test_filesystem_lists_the_real_mount_table_again_only_when_it_changes(monkeypatch):
+    listings = []
+    monkeypatch.setattr(psutil, "disk_partitions", lambda all: listings.append(all) or [])
+    collector = FilesystemCollector(CollectorOptions())  # this machine's /proc, which the kernel flags
+    for _ in range(3):
+        collector.collect()
+    assert listings == [False]
+
+
+def test_in_a_container_the_mount_table_is_the_hosts_init_one(tmp_path):
+    from microdash_agent.collectors.filesystem import host_mounts
+
+    (tmp_path / "1").mkdir()
+    (tmp_path / "1" / "mounts").write_text(
+        "/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 /mnt/my\\040data xfs rw 0 0\nproc /proc proc rw 0 0\n")
+    mounts = host_mounts(tmp_path)
+    assert [(m.device, m.mountpoint, m.fstype) for m in mounts] == [
+        ("/dev/sda1", "/", "ext4"), ("/dev/sdb1", "/mnt/my data", "xfs"), ("proc", "/proc", "proc")]
+    assert host_mounts("/proc") is None  # on the host itself psutil's own listing is used
+    assert host_mounts(tmp_path / "missing") is None

@@ -1,14 +1,16 @@
 """End to end: `microdash-agent --once --stdout` on the fixture /proc tree, against a golden file.
 
 The fixture's counters do not move between --once's two readings, so rates are 0 and there are
-no CPU percentages. Values that depend on this machine (disk usage of the tmp rootfs, timings) are
-null in the golden file and only checked for being numbers. Regenerate the file after a deliberate
+no CPU percentages. Values that depend on this machine or on the time (disk usage of the tmp rootfs,
+timings, the load average, which psutil asks the kernel for, and the uptime, now minus the fixture's
+btime) are null in the golden file and checked separately. Regenerate the file after a deliberate
 change with AGENT_UPDATE_GOLDEN=1.
 """
 
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,9 @@ from conftest import AGENT_COMMAND, FIXTURE_PROC
 
 GOLDEN = Path(__file__).resolve().parent / "fixtures" / "golden_once.json"
 MACHINE_DEPENDENT = ("disk.total_bytes", "disk.used_bytes", "disk.available_bytes", "disk.used_percent",
-                     "agent.collector_duration_seconds")
+                     "agent.collector_duration_seconds", "system.load1", "system.load5", "system.load15",
+                     "system.uptime_seconds")
+FIXTURE_BOOT_TIME = 1700000000  # btime in the fixture's stat
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +60,9 @@ def test_disk_usage_of_the_rootfs_is_consistent(samples):
     for mountpoint in ("/", "/data"):
         total, used = usage[(mountpoint, "disk.total_bytes")], usage[(mountpoint, "disk.used_bytes")]
         assert 0 < used <= total and 0 <= usage[(mountpoint, "disk.used_percent")] <= 100
+
+
+def test_uptime_counts_from_the_fixture_boot_time_and_load_is_this_machines(samples):
+    values = {s["metric"]: s["value"] for s in samples if s["metric"].startswith("system.")}
+    assert values["system.uptime_seconds"] == pytest.approx(time.time() - FIXTURE_BOOT_TIME, abs=60)
+    assert all(values[f"system.load{minutes}"] >= 0 for minutes in (1, 5, 15))

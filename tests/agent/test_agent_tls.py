@@ -55,17 +55,17 @@ import sys
 from microdash_agent.cli import main
 code = main(sys.argv[1:])
 maps = open("/proc/self/maps").read()
-print(code, sys.modules.get("ssl"), "libcrypto" in maps or "libssl" in maps)
+print(code, sys.modules.get("ssl"), "libcrypto" in maps or "libssl" in maps, "http.client" in sys.modules)
 """
 
 
-def test_a_plain_mqtt_agent_loads_no_openssl(broker):
+def test_a_plain_mqtt_agent_loads_no_openssl_nor_urllib_request(broker):
     subscriber = Subscriber(broker.port)
     try:
         completed = subprocess.run(
             [sys.executable, "-c", PLAIN_AGENT, "--once", "--mqtt-url", broker.url, "--tenant", "acme",
              "--host", "plain", "--collectors", "loadavg"], capture_output=True, text=True, timeout=30)
-        assert completed.stdout.split() == ["0", "None", "False"], completed.stderr
+        assert completed.stdout.split() == ["0", "None", "False", "False"], completed.stderr
         assert {sample["metric"] for sample in subscriber.wait_for_samples(1)} >= {"system.load1"}
     finally:
         subscriber.close()

@@ -2,14 +2,17 @@
 
 A collector is built once from the :class:`CollectorOptions` and then asked to ``collect()`` every
 cycle, returning :class:`Point` values; the runner adds timing, success and the common labels.
-Reading host files stays in ``CollectorOptions.proc_text`` so parsers are pure and testable on
-fixture trees.
+The host's numbers come from psutil, through ``CollectorOptions.psutil()``, which points psutil at
+``procfs`` (``--procfs``) so that the collectors also run on fixture /proc trees.
 """
 
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import NamedTuple, Protocol
+
+import psutil
 
 
 class Point(NamedTuple):
@@ -25,9 +28,14 @@ class CollectorOptions(NamedTuple):
     include_loopback: bool = False
     clock: Callable[[], float] = time.monotonic
 
-    def proc_text(self, relative: str) -> str:
-        with open(f"{self.procfs}/{relative}", encoding="utf-8", errors="replace") as proc_file:
-            return proc_file.read()
+    def psutil(self) -> ModuleType:
+        """psutil, reading `procfs` as /proc.
+
+        psutil.PROCFS_PATH is one setting for the whole process, so it is set again before every
+        use: each collector reads the tree of its own options (tests build several).
+        """
+        psutil.PROCFS_PATH = str(self.procfs)
+        return psutil
 
     def host_path(self, absolute: str) -> str:
         """Where the host's path `absolute` is visible to the agent (under --rootfs)."""

@@ -2,8 +2,9 @@
 
 The modes are the kernel's eight disjoint ones, so they add up to 100 for each cpu. guest and
 guest_nice are left out because the kernel already counts them inside user and nice. "total" is
-the kernel's own all-cores line, which, unlike a sum of the cores, does not drop when a core goes
-offline.
+the kernel's own all-cores line (psutil.cpu_times()), which, unlike a sum of the cores, does not
+drop when a core goes offline. The cores are psutil.cpu_times(percpu=True), labelled by their
+position in that list ("0", "1", ...), which is the kernel's numbering while every core is online.
 """
 
 from collections.abc import Sequence
@@ -21,26 +22,22 @@ def mode_percentages(increases: Sequence[float]) -> tuple[float, ...] | None:
     return tuple(100.0 * part / busy_and_idle for part in increases)
 
 
-def parse_cpu_stat(text: str) -> dict[str, tuple[int, ...]]:
-    """Mode counters (clock ticks) per core ("0", "1", ...) and for all of them ("total")."""
-    cpus = {}
-    for line in text.splitlines():
-        if not line.startswith("cpu"):
-            continue
-        name, *counters = line.split()[: len(MODES) + 1]
-        # Old kernels have fewer columns (no steal); those modes count as never used.
-        cpus[name[3:] or "total"] = tuple(map(int, counters)) + (0,) * (len(MODES) - len(counters))
-    return cpus
+def mode_seconds(times) -> tuple[float, ...]:
+    """The MODES of one psutil scputimes; a mode this kernel does not report counts as never used."""
+    return tuple(getattr(times, mode, 0.0) for mode in MODES)
 
 
 @register("cpu")
 class CpuCollector:
     def __init__(self, options: CollectorOptions):
         self._options = options
-        self._ticks = CounterDeltas(options.clock)
+        self._seconds = CounterDeltas(options.clock)
 
     def collect(self) -> list[Point]:
-        _, increases = self._ticks.deltas(parse_cpu_stat(self._options.proc_text("stat")))
+        psutil = self._options.psutil()
+        readings = {"total": mode_seconds(psutil.cpu_times())}
+        readings.update((str(cpu), mode_seconds(times)) for cpu, times in enumerate(psutil.cpu_times(percpu=True)))
+        _, increases = self._seconds.deltas(readings)
         points = []
         for cpu, delta in increases.items():
             percentages = mode_percentages(delta) or ()

@@ -1,30 +1,21 @@
-"""disk.{read,write}_bytes_per_s and disk.{read,write}_ops_per_s per block device, from <procfs>/diskstats.
+"""disk.{read,write}_bytes_per_s and disk.{read,write}_ops_per_s per block device, from
+psutil.disk_io_counters(perdisk=True) (<procfs>/diskstats).
 
 Partitions, RAM disks and loop devices are skipped (node_exporter's default), so each byte is
-counted once, on its whole disk.
+counted once, on its whole disk. psutil's `nowrap` is off: a counter that goes down skips one
+cycle (rates.py) instead of being added to its previous value.
 """
 
 import re
+
 from ..rates import CounterDeltas
 from . import CollectorOptions, Point, register
 
-# /proc/diskstats counts sectors of 512 bytes whatever the device's own sector size.
-SECTOR_BYTES = 512
 IGNORED_DEVICES = re.compile(r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]+|nvme\d+n\d+p|mmcblk\d+p)\d+$")
-RATE_METRICS = ("disk.read_ops_per_s", "disk.read_bytes_per_s", "disk.write_ops_per_s", "disk.write_bytes_per_s")
-
-
-def parse_diskstats(text: str) -> dict[str, tuple[int, int, int, int]]:
-    """Device name -> (reads completed, bytes read, writes completed, bytes written)."""
-    devices = {}
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 14:
-            continue
-        name = fields[2]
-        devices[name] = (int(fields[3]), int(fields[5]) * SECTOR_BYTES,
-                         int(fields[7]), int(fields[9]) * SECTOR_BYTES)
-    return devices
+RATE_METRICS = (
+    ("read_count", "disk.read_ops_per_s"), ("read_bytes", "disk.read_bytes_per_s"),
+    ("write_count", "disk.write_ops_per_s"), ("write_bytes", "disk.write_bytes_per_s"),
+)
 
 
 def is_ignored_device(name: str) -> bool:
@@ -37,11 +28,14 @@ class DiskStatsCollector:
         self._options = options
         self._counters = CounterDeltas(options.clock)
 
+    def _readings(self) -> dict[str, tuple[int, ...]]:
+        devices = self._options.psutil().disk_io_counters(perdisk=True, nowrap=False)
+        return {name: tuple(getattr(counters, field) for field, _ in RATE_METRICS)
+                for name, counters in devices.items() if not is_ignored_device(name)}
+
     def collect(self) -> list[Point]:
-        devices = parse_diskstats(self._options.proc_text("diskstats"))
-        readings = {name: counters for name, counters in devices.items() if not is_ignored_device(name)}
         points = []
-        for device, rates in self._counters.rates(readings).items():
+        for device, rates in self._counters.rates(self._readings()).items():
             labels = {"device": device}
-            points.extend(Point(metric, rate, labels) for metric, rate in zip(RATE_METRICS, rates))
+            points.extend(Point(metric, rate, labels) for (_, metric), rate in zip(RATE_METRICS, rates))
         return points

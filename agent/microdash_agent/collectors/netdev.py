@@ -1,30 +1,21 @@
-"""net.{rx,tx}_{bytes,packets,errors,drops}_per_s per network interface, from <procfs>/net/dev.
+"""net.{rx,tx}_{bytes,packets,errors,drops}_per_s per network interface, from
+psutil.net_io_counters(pernic=True) (<procfs>/net/dev).
 
-The loopback interface is left out unless CollectorOptions.include_loopback is set.
+The loopback interface is left out unless CollectorOptions.include_loopback is set. psutil's
+`nowrap` is off: a counter that goes down skips one cycle (rates.py).
 """
 
 from ..rates import CounterDeltas
 from . import CollectorOptions, Point, register
 
 LOOPBACK = "lo"
-# Columns of <procfs>/net/dev after the interface name, paired with the metric each one becomes.
+# psutil's counter of each interface, paired with the metric its rate becomes.
 RATE_METRICS = (
-    (0, "net.rx_bytes_per_s"), (8, "net.tx_bytes_per_s"),
-    (1, "net.rx_packets_per_s"), (9, "net.tx_packets_per_s"),
-    (2, "net.rx_errors_per_s"), (10, "net.tx_errors_per_s"),
-    (3, "net.rx_drops_per_s"), (11, "net.tx_drops_per_s"),
+    ("bytes_recv", "net.rx_bytes_per_s"), ("bytes_sent", "net.tx_bytes_per_s"),
+    ("packets_recv", "net.rx_packets_per_s"), ("packets_sent", "net.tx_packets_per_s"),
+    ("errin", "net.rx_errors_per_s"), ("errout", "net.tx_errors_per_s"),
+    ("dropin", "net.rx_drops_per_s"), ("dropout", "net.tx_drops_per_s"),
 )
-
-
-def parse_net_dev(text: str) -> dict[str, tuple[int, ...]]:
-    """Interface -> the counters of RATE_METRICS, in that order."""
-    interfaces = {}
-    for line in text.splitlines()[2:]:
-        name, _, counters = line.rpartition(":")
-        columns = counters.split()
-        if name and len(columns) >= 16:
-            interfaces[name.strip()] = tuple(int(columns[column]) for column, _ in RATE_METRICS)
-    return interfaces
 
 
 @register("netdev")
@@ -35,9 +26,9 @@ class NetDevCollector:
         self._counters = CounterDeltas(options.clock)
 
     def _readings(self) -> dict[str, tuple[int, ...]]:
-        interfaces = parse_net_dev(self._options.proc_text("net/dev"))
-        return {name: counters for name, counters in interfaces.items()
-                if self._include_loopback or name != LOOPBACK}
+        interfaces = self._options.psutil().net_io_counters(pernic=True, nowrap=False)
+        return {name: tuple(getattr(counters, field) for field, _ in RATE_METRICS)
+                for name, counters in interfaces.items() if self._include_loopback or name != LOOPBACK}
 
     def collect(self) -> list[Point]:
         points = []

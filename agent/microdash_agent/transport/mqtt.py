@@ -4,6 +4,9 @@ Each connection gets a fresh paho client, thrown away at the first failure. paho
 resend its unacknowledged messages itself after reconnecting while the buffer sends the same
 batch again, delivering it twice; with one throwaway client per connection the buffer is the only
 thing that ever resends.
+
+The client's network loop runs in a thread of ours rather than paho's loop_start(), whose thread
+wakes every second even when idle; ours sleeps until there is traffic or a keepalive is due.
 """
 
 import logging
@@ -43,6 +46,7 @@ class _Connection:
 
     def __init__(self, client: paho.Client):
         self.client = client
+        self.network_loop: threading.Thread | None = None
         self.changed = threading.Condition()
         self.connack: paho.ReasonCode | None = None
         self.acknowledged: set[int] = set()
@@ -126,7 +130,10 @@ class MqttTransport:
         except (OSError, ValueError) as error:  # refused, unresolvable, TLS failure
             self._failures.failed("cannot reach MQTT broker %s:%d: %s", self.broker.host, self.broker.port, error)
             return None
-        connection.client.loop_start()
+        connection.network_loop = threading.Thread(
+            target=connection.client.loop_forever, kwargs={"timeout": self._keepalive / 2},
+            name="mqtt-network", daemon=True)
+        connection.network_loop.start()
         self._connection = connection
         connection.wait_for(lambda: connection.connack is not None or connection.lost, self._timeout)
         if connection.connack is None or connection.connack.is_failure:
@@ -140,5 +147,6 @@ class MqttTransport:
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
-            connection.client.disconnect()
-            connection.client.loop_stop()
+            connection.client.disconnect()  # also wakes the network loop, which then ends
+            if connection.network_loop is not None:
+                connection.network_loop.join(self._timeout)
