@@ -31,6 +31,7 @@ TARGETS = {
     "ingest_to_sse_ms.p99": Target(50, higher_is_better=False),
     "ingest_to_query_ms.p99": Target(100, higher_is_better=False),
     "mqtt_ingest_samples_per_s": Target(20_000, higher_is_better=True),
+    "alert_eval_cycle_s": Target(2, higher_is_better=False),
 }
 
 
@@ -154,6 +155,8 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
     for stat in ("p50", "p99"):
         add(f"query 24 h, 1 series, 1m {stat}", f"query_24h_1m_ms.{stat}", "ms", "{:,.1f}")
         add(f"query 24 h, 100 series, 5m {stat}", f"query_24h_5m_100_series_ms.{stat}", "ms", "{:,.1f}")
+    add("alert evaluation, 10k rules / 100 tenants", "alert_eval_rules_per_s", "rules/s")
+    add("alert evaluation, one full cycle", "alert_eval_cycle_s", "s", "{:,.2f}")
     add("agent steady RSS", "agent_footprint.agent_rss_mb", "MB", "{:,.1f}")
     add("node_exporter steady RSS", "agent_footprint.node_exporter_rss_mb", "MB", "{:,.1f}")
     add("agent CPU per collection", "agent_footprint.agent_cpu_ms_per_cycle", "ms", "{:,.2f}")

@@ -6,7 +6,8 @@
 Scenarios, in order, each with its own tenant: bulk ingest until durable in MariaDB, one sample
 per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> queryable latency,
 MQTT ingest from 1,000 simulated devices (one sample per message) until durable, and the node
-rollup throughput and 24 h query latency at 1m/5m, and the node
+rollup throughput and 24 h query latency at 1m/5m, one alert evaluation cycle of 10,000 rules
+over 100 tenants, and the node
 agent's footprint next to Prometheus node_exporter's (when installed: make bench installs it).
 Figures go to stdout as a table and to bench/results/latest.json, with the CPU each process used
 per scenario and how busy the machine was (other jobs on it make the figures noisy). Nothing is
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import redis
 
+import alert_eval_load
 import ingest_load
 import latency
 import mqtt_load
@@ -41,7 +43,7 @@ import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "single", "sse", "query", "mqtt", "rollup", "agent")
+SCENARIOS = ("bulk", "single", "sse", "query", "mqtt", "rollup", "alerts", "agent")
 SETTLE_TIMEOUT_S = 120.0
 
 
@@ -58,6 +60,8 @@ class Sizes:
     mqtt_messages_per_device: int = 60
     agent_seconds: float = 30.0
     rollup_samples: int = 1_000_000
+    alert_tenants: int = 100
+    alert_rules_per_tenant: int = 100
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -84,7 +88,7 @@ def sizes_for(args: argparse.Namespace) -> Sizes:
     if args.quick:
         return Sizes(bulk_samples=args.samples or 50_000, single_requests=300, sse_seconds=4.0, query_probes=30,
                      mqtt_devices=100, mqtt_messages_per_device=20, agent_seconds=8.0,
-                     rollup_samples=50_000)
+                     rollup_samples=50_000, alert_tenants=10)
     return Sizes(bulk_samples=args.samples or 1_000_000)
 
 
@@ -156,6 +160,8 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
         "rollup": lambda: rollup_query.run_rollup_and_queries(stack, stack.create_tenant("bench-rollup"),
                                                               samples=sizes.rollup_samples, probes=sizes.query_probes // 4,
                                                               percentile=report.percentile),
+        "alerts": lambda: alert_eval_load.run_alert_eval(stack, tenants=sizes.alert_tenants,
+                                                         rules_per_tenant=sizes.alert_rules_per_tenant),
         "agent": lambda: {"agent_footprint": measure_agent_footprint(duration_s=sizes.agent_seconds)},
     }
     for name in SCENARIOS:

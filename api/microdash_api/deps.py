@@ -56,3 +56,13 @@ async def token_or_session_tenant(request: Request, state: StateDep) -> TenantCo
 
 IngestTenant = Annotated[TenantContext, Depends(token_tenant)]
 ReaderTenant = Annotated[TenantContext, Depends(token_or_session_tenant)]
+
+
+async def writer_tenant(tenant: ReaderTenant) -> TenantContext:
+    """Changes need an API token or an admin's session; a viewer's session may only read."""
+    if tenant.role not in ("token", "admin"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this session may only read; an admin or a token may write")
+    return tenant
+
+
+WriterTenant = Annotated[TenantContext, Depends(writer_tenant)]

@@ -44,13 +44,15 @@ def migrate(settings: Settings, *, today: dt.date | None = None) -> list[str]:
     create_database(settings)
     backend = get_backend(_yoyo_url(db.DatabaseAddress.from_url(settings.database_url)))
     migrations = read_migrations(str(MIGRATIONS_DIR))
+    # Partitions under the same lock: processes started together (make run) all migrate at once,
+    # and two concurrent REORGANIZE PARTITION of one table fail with a duplicate partition name.
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
+        maintain_partitions(settings, today=today)
     applied = [migration.id for migration in pending]
     if applied:
         log.info("applied migrations", extra={"migrations": applied})
-    maintain_partitions(settings, today=today)
     return applied
 
 

@@ -11,6 +11,9 @@ INGEST_JOB = "microdash_workers.ingest.store_batch"
 MAINTAIN_PARTITIONS_JOB = "microdash_workers.maintenance.maintain_partitions"
 ROLLUP_JOB = "microdash_workers.rollups.roll_up"
 RETENTION_JOB = "microdash_workers.retention.enforce_retention"
+ALERT_SCHEDULE_JOB = "microdash_workers.alert_eval.schedule_evaluations"
+ALERT_EVAL_JOB = "microdash_workers.alert_eval.evaluate_tenant"
+NOTIFY_JOB = "microdash_workers.notify.deliver"
 # A failed job is kept for a week for inspection (`microdash jobs failed`).
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
 
@@ -32,3 +35,19 @@ def enqueue_batch(queue: Queue, batch: Batch, settings: Settings) -> None:
         retry=Retry(max=len(intervals), interval=intervals),
         description=f"tenant {batch.tenant_id}: {len(batch.samples)} samples",
     )
+
+
+def notify_queue(connection: redis.Redis, settings: Settings) -> Queue:
+    return Queue(settings.notify_queue, connection=connection)
+
+
+def notify_retry(settings: Settings) -> Retry | None:
+    """Exponential backoff: base, 2 base, 4 base ... for the attempts after the first."""
+    intervals = [settings.notify_retry_base_seconds * 2 ** n for n in range(settings.notify_max_attempts - 1)]
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
+
+
+def enqueue_delivery(queue: Queue, notification_id: int, settings: Settings) -> None:
+    queue.enqueue(NOTIFY_JOB, notification_id, job_timeout=int(settings.notify_timeout_seconds * 3) + 10,
+                  result_ttl=3600, failure_ttl=FAILURE_TTL_SECONDS, retry=notify_retry(settings),
+                  description=f"notification {notification_id}")

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     retention_5m_days: int = Field(400, ge=1)
     retention_delete_chunk: int = Field(10_000, ge=1, description="rows per bounded DELETE of a short-retention tenant")
 
+    # Alerting and notifications
+    alert_eval_interval_seconds: int = Field(15, ge=1, description="how often every tenant's rules are evaluated")
+    alert_repeat_interval_seconds: int = Field(3600, ge=1, description="re-notify a still-firing alert this often")
+    notify_queue: str = "notify"
+    notify_max_attempts: int = Field(5, ge=1, description="delivery attempts before a notification is failed")
+    notify_retry_base_seconds: int = Field(2, ge=1, description="backoff before retry n is base * 2**(n-1)")
+    notify_timeout_seconds: float = Field(10.0, gt=0, description="per attempt (HTTP request, SMTP session)")
+
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:

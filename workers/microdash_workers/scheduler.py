@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import redis
 from rq_scheduler import Scheduler
 
-from microdash_core.queues import MAINTAIN_PARTITIONS_JOB, RETENTION_JOB, ROLLUP_JOB
+from microdash_core.queues import ALERT_SCHEDULE_JOB, MAINTAIN_PARTITIONS_JOB, RETENTION_JOB, ROLLUP_JOB
 from microdash_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -19,11 +19,16 @@ PERIODIC_JOBS = [
     ("microdash-rollups", ROLLUP_JOB, 15),
     ("microdash-retention", RETENTION_JOB, 3600),
 ]
+ALERT_EVALUATION_JOB_ID = "microdash-alert-evaluation"
 
 
-def register_periodic_jobs(scheduler: Scheduler, queue_name: str) -> None:
+def periodic_jobs(settings: Settings) -> list[tuple[str, str, int]]:
+    return [*PERIODIC_JOBS, (ALERT_EVALUATION_JOB_ID, ALERT_SCHEDULE_JOB, settings.alert_eval_interval_seconds)]
+
+
+def register_periodic_jobs(scheduler: Scheduler, queue_name: str, settings: Settings) -> None:
     """Idempotent: re-registering replaces each job instead of adding a second copy."""
-    for job_id, function, interval in PERIODIC_JOBS:
+    for job_id, function, interval in periodic_jobs(settings):
         if job_id in scheduler:
             scheduler.cancel(job_id)
         scheduler.schedule(
@@ -43,8 +48,8 @@ def run_scheduler(settings: Settings, *, interval: float = 5.0, burst: bool = Fa
         try:
             connection = redis.Redis.from_url(settings.redis_url)
             scheduler = Scheduler(queue_name=settings.ingest_queue, connection=connection, interval=interval)
-            register_periodic_jobs(scheduler, settings.ingest_queue)
-            log.info("scheduler started", extra={"jobs": [job_id for job_id, _, _ in PERIODIC_JOBS]})
+            register_periodic_jobs(scheduler, settings.ingest_queue, settings)
+            log.info("scheduler started", extra={"jobs": [job_id for job_id, _, _ in periodic_jobs(settings)]})
             scheduler.run(burst=burst)
             return
         except redis.exceptions.ConnectionError as exc:

@@ -9,6 +9,7 @@ from rq.job import Job
 
 from microdash_core import telemetry
 from microdash_core.errors import PoisonBatch
+from microdash_core.queues import INGEST_JOB
 from microdash_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ class IngestWorker(SimpleWorker):
 
 
 def poison_batches_are_not_retried(job: Job, exc_type, exc_value, traceback) -> bool:
+    if job.func_name != INGEST_JOB:
+        return True  # other jobs (alert evaluation, notifications) keep RQ's handling and their own logs
     if isinstance(exc_value, PoisonBatch):
         job.retries_left = 0
         log.error("poison batch moved to the failed registry", extra={"job_id": job.id, "reason": str(exc_value)})
@@ -51,7 +54,7 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
         connection = redis.Redis.from_url(settings.redis_url)
         try:
             worker = IngestWorker(
-                [settings.ingest_queue],
+                [settings.ingest_queue, settings.notify_queue],
                 connection=connection,
                 exception_handlers=[poison_batches_are_not_retried],
                 maintenance_interval=settings.worker_maintenance_interval_seconds,

@@ -1,0 +1,110 @@
+"""/api/v1/alerts/rules: alert rules CRUD. Rules managed by Kubernetes (the operator) are read-only here."""
+
+from typing import Annotated, Literal
+
+import pymysql
+from fastapi import APIRouter, Path, Response
+from pydantic import BaseModel, Field
+
+from microdash_core.alerting.rules import Rule, check_rule
+from microdash_core.errors import InvalidInput
+
+from .. import alerts_repository as repo
+from ..deps import ReaderTenant, StateDep, WriterTenant
+from ..errors import ApiError
+
+router = APIRouter(prefix="/api/v1/alerts/rules", tags=["alerts"])
+RuleId = Annotated[int, Path(ge=1)]
+
+
+class RuleIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    metric: str
+    matchers: list[str] = Field(default=[], description='label matchers, e.g. ["host=~n.*"]')
+    aggregation: Literal["avg", "min", "max", "sum", "count", "last"] = "avg"
+    window_seconds: int = Field(60, ge=1)
+    comparison: Literal[">", ">=", "<", "<=", "==", "!="]
+    threshold: float
+    recovery_threshold: float | None = Field(None, description="hysteresis: a firing alert resolves past this")
+    for_seconds: int = Field(0, ge=0)
+    keep_firing_for_seconds: int = Field(0, ge=0)
+    nodata_policy: Literal["ok", "nodata", "firing"] = "nodata"
+    nodata_after: int = Field(1, ge=1, description="evaluations without data before the no-data policy applies")
+    severity: str = Field("warning", min_length=1, max_length=32)
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = Field(default={}, description="templates: {{ $value }}, {{ $labels.host }}")
+    channels: list[str] = Field(default=[], description="channel names; empty = every channel of the tenant")
+    enabled: bool = True
+
+
+class RuleOut(RuleIn):
+    id: int
+    managed_by: Literal["api", "kubernetes"]
+
+
+def _to_rule(body: RuleIn, tenant_id: int) -> Rule:
+    fields = body.model_dump(exclude={"enabled"})
+    rule = Rule(id=0, tenant_id=tenant_id, **{**fields, "matchers": tuple(body.matchers),
+                                              "channels": tuple(body.channels)})
+    try:
+        check_rule(rule)
+    except InvalidInput as exc:
+        raise ApiError(422, str(exc)) from exc
+    return rule
+
+
+def _out(found: tuple[Rule, bool, str]) -> RuleOut:
+    rule, enabled, managed_by = found
+    return RuleOut(id=rule.id, managed_by=managed_by, enabled=enabled, name=rule.name, metric=rule.metric,
+                   matchers=list(rule.matchers), aggregation=rule.aggregation, window_seconds=rule.window_seconds,
+                   comparison=rule.comparison, threshold=rule.threshold, recovery_threshold=rule.recovery_threshold,
+                   for_seconds=rule.for_seconds, keep_firing_for_seconds=rule.keep_firing_for_seconds,
+                   nodata_policy=rule.nodata_policy, nodata_after=rule.nodata_after, severity=rule.severity,
+                   labels=rule.labels, annotations=rule.annotations, channels=list(rule.channels))
+
+
+async def _existing(state, tenant_id: int, rule_id: int, *, for_change: bool = False) -> tuple[Rule, bool, str]:
+    found = await repo.get_rule(state.db, tenant_id=tenant_id, rule_id=rule_id)
+    if found is None:
+        raise ApiError(404, "no such rule")
+    if for_change and found[2] != "api":
+        raise ApiError(409, "this rule is managed by Kubernetes; change its AlertRule resource instead")
+    return found
+
+
+@router.get("", response_model=list[RuleOut])
+async def list_rules(tenant: ReaderTenant, state: StateDep) -> list[RuleOut]:
+    return [_out(found) for found in await repo.list_rules(state.db, tenant_id=tenant.id)]
+
+
+@router.get("/{rule_id}", response_model=RuleOut)
+async def get_rule(rule_id: RuleId, tenant: ReaderTenant, state: StateDep) -> RuleOut:
+    return _out(await _existing(state, tenant.id, rule_id))
+
+
+@router.post("", response_model=RuleOut, status_code=201)
+async def create_rule(body: RuleIn, tenant: WriterTenant, state: StateDep) -> RuleOut:
+    try:
+        rule_id = await repo.insert_rule(state.db, tenant_id=tenant.id, rule=_to_rule(body, tenant.id),
+                                         enabled=body.enabled)
+    except pymysql.err.IntegrityError as exc:
+        raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
+    return _out(await _existing(state, tenant.id, rule_id))
+
+
+@router.put("/{rule_id}", response_model=RuleOut)
+async def replace_rule(rule_id: RuleId, body: RuleIn, tenant: WriterTenant, state: StateDep) -> RuleOut:
+    await _existing(state, tenant.id, rule_id, for_change=True)
+    try:
+        await repo.update_rule(state.db, tenant_id=tenant.id, rule_id=rule_id, rule=_to_rule(body, tenant.id),
+                               enabled=body.enabled)
+    except pymysql.err.IntegrityError as exc:
+        raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
+    return _out(await _existing(state, tenant.id, rule_id))
+
+
+@router.delete("/{rule_id}", status_code=204)
+async def delete_rule(rule_id: RuleId, tenant: WriterTenant, state: StateDep) -> Response:
+    await _existing(state, tenant.id, rule_id, for_change=True)
+    await repo.delete_rule(state.db, tenant_id=tenant.id, rule_id=rule_id)
+    return Response(status_code=204)

@@ -1,0 +1,71 @@
+"""/api/v1/alerts/silences: mute a rule, or every alert whose labels match, until a time."""
+
+import time
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Path, Response
+from pydantic import BaseModel, Field
+
+from microdash_core.errors import InvalidInput
+from microdash_core.matchers import parse_matchers
+
+from .. import alerts_repository as repo
+from ..deps import ReaderTenant, StateDep, WriterTenant
+from ..errors import ApiError
+
+router = APIRouter(prefix="/api/v1/alerts/silences", tags=["alerts"])
+
+
+class SilenceIn(BaseModel):
+    rule_id: int | None = Field(None, description="mute this rule; with matchers, only its matching alerts")
+    matchers: list[str] = Field(default=[], description="label matchers on the alert labels")
+    starts_at: int | None = Field(None, description="epoch ms, default now")
+    ends_at: int = Field(description="epoch ms")
+    created_by: str = Field(min_length=1, max_length=254)
+    comment: str = Field("", max_length=1000)
+
+
+class SilenceOut(SilenceIn):
+    id: int
+    starts_at: int
+
+
+def _out(row: tuple) -> SilenceOut:
+    return SilenceOut(id=row[0], rule_id=row[1], matchers=orjson.loads(row[2]), starts_at=row[3], ends_at=row[4],
+                      created_by=row[5], comment=row[6])
+
+
+@router.get("", response_model=list[SilenceOut])
+async def list_silences(tenant: ReaderTenant, state: StateDep, active: bool = False) -> list[SilenceOut]:
+    active_at = int(time.time() * 1000) if active else None
+    return [_out(row) for row in await repo.list_silences(state.db, tenant_id=tenant.id, active_at=active_at)]
+
+
+@router.post("", response_model=SilenceOut, status_code=201)
+async def create_silence(body: SilenceIn, tenant: WriterTenant, state: StateDep) -> SilenceOut:
+    if body.rule_id is None and not body.matchers:
+        raise ApiError(422, "a silence needs a rule_id or label matchers")
+    try:
+        parse_matchers(body.matchers)
+    except InvalidInput as exc:
+        raise ApiError(422, str(exc)) from exc
+    starts_at = body.starts_at if body.starts_at is not None else int(time.time() * 1000)
+    if body.ends_at <= starts_at:
+        raise ApiError(422, "ends_at must be after starts_at")
+    if body.rule_id is not None and await repo.get_rule(state.db, tenant_id=tenant.id, rule_id=body.rule_id) is None:
+        raise ApiError(422, "no such rule")
+    silence_id = await repo.insert_silence(state.db, tenant_id=tenant.id, rule_id=body.rule_id,
+                                           matchers=body.matchers, starts_at=starts_at, ends_at=body.ends_at,
+                                           created_by=body.created_by, comment=body.comment)
+    return SilenceOut(id=silence_id, **{**body.model_dump(), "starts_at": starts_at})
+
+
+@router.delete("/{silence_id}", status_code=204)
+async def expire_silence(silence_id: Annotated[int, Path(ge=1)], tenant: WriterTenant, state: StateDep) -> Response:
+    """Ends the silence now; it stays listed as history."""
+    found = await repo.list_silences(state.db, tenant_id=tenant.id, active_at=None)
+    if not any(row[0] == silence_id for row in found):
+        raise ApiError(404, "no such silence")
+    await repo.expire_silence(state.db, tenant_id=tenant.id, silence_id=silence_id, now_ms=int(time.time() * 1000))
+    return Response(status_code=204)

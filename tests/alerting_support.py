@@ -1,0 +1,86 @@
+"""Alerting test helpers: rules and samples written straight to the database, a real HTTP receiver."""
+
+import http.server
+import threading
+from dataclasses import dataclass, field
+
+import orjson
+
+from microdash_core import db
+from microdash_core.alerting.rule_rows import WRITABLE_COLUMNS, row_values
+from microdash_core.alerting.rules import Rule
+from microdash_workers.storage import SampleStore
+
+
+def create_rule(stack, tenant_id: int, **overrides) -> Rule:
+    fields = dict(id=0, tenant_id=tenant_id, name="cpu-high", metric="cpu", matchers=(), aggregation="avg",
+                  window_seconds=60, comparison=">", threshold=90.0,
+                  annotations={"summary": "{{ $labels.host }} at {{ $value }}"})
+    rule = Rule(**{**fields, **overrides})
+    columns = ", ".join(("tenant_id", *WRITABLE_COLUMNS))
+    with db.transaction(stack.settings) as cursor:
+        cursor.execute(f"INSERT INTO alert_rules ({columns}) VALUES ({', '.join(['%s'] * (len(WRITABLE_COLUMNS) + 1))})",
+                       [tenant_id, *row_values(rule)])
+        rule_id = cursor.lastrowid
+    return Rule(**{**rule.__dict__, "id": rule_id})
+
+
+def create_channel(stack, tenant_id: int, *, kind: str = "webhook", config: dict, secret: str = "",
+                   name: str = "ops") -> int:
+    with db.transaction(stack.settings) as cursor:
+        cursor.execute("INSERT INTO notification_channels (tenant_id, name, kind, config, secret)"
+                       " VALUES (%s, %s, %s, %s, %s)", (tenant_id, name, kind, orjson.dumps(config).decode(), secret))
+        return cursor.lastrowid
+
+
+def store_samples(stack, tenant_id: int, samples: list[tuple[str, dict, int, float]]) -> None:
+    store = SampleStore(stack.settings)
+    try:
+        store.store(tenant_id=tenant_id, samples=samples)
+    finally:
+        store.close()
+
+
+def transitions(stack, rule_id: int) -> list[tuple]:
+    return stack.sql("SELECT labels, from_state, to_state, muted FROM alert_transitions WHERE rule_id = %s"
+                     " ORDER BY id", (rule_id,))
+
+
+def states(stack, rule_id: int) -> dict[str, str]:
+    rows = stack.sql("SELECT labels, state FROM alert_states WHERE rule_id = %s", (rule_id,))
+    return {orjson.loads(labels).get("host", ""): state for labels, state in rows}
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server on a free port answering with the given statuses in turn (the last repeats)."""
+    statuses: list[int] = field(default_factory=lambda: [200])
+    requests: list[tuple[dict, bytes]] = field(default_factory=list)
+
+    def __enter__(self) -> "Receiver":
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body))
+                status = receiver.statuses[min(len(receiver.requests), len(receiver.statuses)) - 1]
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
