@@ -29,7 +29,10 @@ class IngestWorker(SimpleWorker):
         return int(job.timeout or self.worker_ttl) + HEARTBEAT_GRACE_SECONDS
 
     def handle_exception(self, job: Job, *exc_info) -> None:
-        """Like RQ's, minus logging the job's arguments (a whole batch of samples)."""
+        """Like RQ's, minus logging the job's arguments (for ingest, a whole batch of samples;
+        ingest failures are logged by poison_batches_are_not_retried instead)."""
+        if job.func_name != INGEST_JOB:
+            log.error("job failed", exc_info=exc_info, extra={"job_id": job.id, "func": job.func_name})
         for handler in self._exc_handlers:
             if handler(job, *exc_info) is False:
                 break
@@ -37,7 +40,7 @@ class IngestWorker(SimpleWorker):
 
 def poison_batches_are_not_retried(job: Job, exc_type, exc_value, traceback) -> bool:
     if job.func_name != INGEST_JOB:
-        return True  # other jobs (alert evaluation, notifications) keep RQ's handling and their own logs
+        return True  # other jobs (alert evaluation, notifications): logged by the worker, retried per their Retry
     if isinstance(exc_value, PoisonBatch):
         job.retries_left = 0
         log.error("poison batch moved to the failed registry", extra={"job_id": job.id, "reason": str(exc_value)})
