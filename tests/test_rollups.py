@@ -124,7 +124,7 @@ def test_the_worker_runs_the_scheduled_jobs_by_their_paths(stack):
     tenant, token = stack.new_tenant()
     base = five_minutes_aligned(hours_ago=12)
     ingest(stack, token, tenant.id, [{"metric": "m", "value": 3.0, "ts": base}])
-    queue = Queue(stack.settings.ingest_queue, connection=redis.Redis.from_url(stack.settings.redis_url))
+    queue = Queue(stack.settings.scheduled_queue, connection=redis.Redis.from_url(stack.settings.redis_url))
     jobs = [queue.enqueue(ROLLUP_JOB), queue.enqueue(RETENTION_JOB)]
     deadline = time.monotonic() + 30
     while any(job.get_status(refresh=True) != "finished" for job in jobs):

@@ -107,6 +107,7 @@ class ServiceInstances:
         self.processes: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}
         self.mqtt_admin_password = "test-admin-" + os.urandom(4).hex()
+        self._restarted: set[str] = set()  # a restarted server must keep its port
 
     def __enter__(self) -> "ServiceInstances":
         self.start()
@@ -122,12 +123,23 @@ class ServiceInstances:
             self.start_service("mosquitto", lambda port: mosquitto_argv(
                 self.root / "mosquitto", port, admin_password=self.mqtt_admin_password))
 
-    def start_service(self, name: str, argv_for_port, *, timeout: float = 30) -> None:
-        port = self.ports.get(name) or free_port()
-        log = open(self.log_dir / f"{name}.log", "ab")
-        process = subprocess.Popen(argv_for_port(port), stdout=log, stderr=subprocess.STDOUT)
-        self.processes[name], self.ports[name] = process, port
-        wait_for_port(port, timeout=timeout, process=process)
+    def start_service(self, name: str, argv_for_port, *, timeout: float = 30, attempts: int = 3) -> None:
+        """Start a server on its port (a fresh free one the first time). A free port can be taken
+        by another process before the server binds it, so a server that exits at once is started
+        again on another port."""
+        for attempt in range(attempts):
+            port = self.ports.get(name) or free_port()
+            log = open(self.log_dir / f"{name}.log", "ab")
+            process = subprocess.Popen(argv_for_port(port), stdout=log, stderr=subprocess.STDOUT)
+            self.processes[name], self.ports[name] = process, port
+            try:
+                wait_for_port(port, timeout=timeout, process=process)
+                return
+            except RuntimeError:
+                self.processes.pop(name)
+                if attempt == attempts - 1 or name in self._restarted:
+                    raise
+                self.ports.pop(name)
 
     def stop_service(self, name: str, *, kill: bool = False) -> None:
         process = self.processes.pop(name, None)
@@ -142,6 +154,7 @@ class ServiceInstances:
 
     def restart_service(self, name: str) -> None:
         self.stop_service(name)
+        self._restarted.add(name)
         starters = {
             "mariadb": lambda port: mariadb_argv(self.root / "mariadb", port),
             "redis": lambda port: redis_argv(self.root / "redis", port),

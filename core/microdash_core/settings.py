@@ -43,6 +43,7 @@ class Settings(BaseSettings):
 
     # Queue and worker
     ingest_queue: str = "ingest"
+    scheduled_queue: str = Field("scheduled", description="rollups, retention, partitions, alert evaluation")
     ingest_job_timeout_seconds: int = Field(30, ge=1)
     ingest_retry_intervals: list[int] = [1, 5, 15, 60, 300]
     worker_maintenance_interval_seconds: int = Field(60, ge=1)

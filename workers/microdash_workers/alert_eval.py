@@ -31,7 +31,7 @@ def schedule_evaluations(settings: Settings | None = None) -> int:
     settings = settings or get_settings()
     with db.transaction(settings) as cursor:
         tenants = alert_store.tenants_with_rules(cursor)
-    queue = Queue(settings.ingest_queue, connection=redis.Redis.from_url(settings.redis_url))
+    queue = Queue(settings.scheduled_queue, connection=redis.Redis.from_url(settings.redis_url))
     for tenant_id in tenants:
         queue.enqueue(ALERT_EVAL_JOB, tenant_id, job_timeout=max(30, settings.alert_eval_interval_seconds * 4),
                       result_ttl=settings.alert_eval_interval_seconds * 2, failure_ttl=FAILURE_TTL_SECONDS,

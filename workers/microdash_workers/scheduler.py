@@ -47,8 +47,8 @@ def run_scheduler(settings: Settings, *, interval: float = 5.0, burst: bool = Fa
     while True:
         try:
             connection = redis.Redis.from_url(settings.redis_url)
-            scheduler = Scheduler(queue_name=settings.ingest_queue, connection=connection, interval=interval)
-            register_periodic_jobs(scheduler, settings.ingest_queue, settings)
+            scheduler = Scheduler(queue_name=settings.scheduled_queue, connection=connection, interval=interval)
+            register_periodic_jobs(scheduler, settings.scheduled_queue, settings)
             log.info("scheduler started", extra={"jobs": [job_id for job_id, _, _ in periodic_jobs(settings)]})
             scheduler.run(burst=burst)
             return

@@ -5,6 +5,7 @@ import time
 
 import redis
 from rq import SimpleWorker
+from rq.worker import DequeueStrategy
 from rq.job import Job
 
 from microdash_core import telemetry
@@ -57,13 +58,15 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
         connection = redis.Redis.from_url(settings.redis_url)
         try:
             worker = IngestWorker(
-                [settings.ingest_queue, settings.notify_queue],
+                [settings.ingest_queue, settings.scheduled_queue, settings.notify_queue],
                 connection=connection,
                 exception_handlers=[poison_batches_are_not_retried],
                 maintenance_interval=settings.worker_maintenance_interval_seconds,
                 worker_ttl=settings.worker_ttl_seconds,
             )
-            worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level.upper())
+            # Round robin: an ingest backlog must not starve rollups, alert evaluation or deliveries.
+            worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level.upper(),
+                        dequeue_strategy=DequeueStrategy.ROUND_ROBIN)
             if burst or worker._shutdown_requested_date is not None:
                 return  # stopped on request (SIGTERM/SIGINT), or the queue is empty in burst mode
             log.error("worker loop ended (Redis timeout), restarting in 2 s")
