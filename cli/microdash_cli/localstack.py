@@ -6,6 +6,7 @@ touches a system-wide service. Functions return argv lists so that callers can e
 """
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -16,10 +17,22 @@ DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 MQTT_ADMIN = "microdash-admin"
 
 
+# Servers get ports below the kernel's ephemeral range (32768+ by default), which outgoing
+# connections draw from: a server restarted on "its" port could otherwise find it taken as the
+# local end of some client's connection.
+SERVER_PORTS = range(20_000, 32_000)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    for _ in range(200):
+        port = random.choice(SERVER_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found in 20000-31999")
 
 
 def wait_for_port(port: int, *, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
@@ -137,9 +150,12 @@ class ServiceInstances:
                 return
             except RuntimeError:
                 self.processes.pop(name)
-                if attempt == attempts - 1 or name in self._restarted:
+                if attempt == attempts - 1:
                     raise
-                self.ports.pop(name)
+                if name in self._restarted:
+                    time.sleep(1)  # keep the port: its old socket may still be closing
+                else:
+                    self.ports.pop(name)
 
     def stop_service(self, name: str, *, kill: bool = False) -> None:
         process = self.processes.pop(name, None)

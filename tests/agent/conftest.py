@@ -4,6 +4,7 @@ Nothing here uses the main stack's fixtures (tests/conftest.py): the agent is te
 """
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -29,10 +30,22 @@ class FakeClock:
         self.now += seconds
 
 
+# Servers get ports below the kernel's ephemeral range (32768+ by default), which outgoing
+# connections draw from: a server restarted on "its" port could otherwise find it taken as the
+# local end of some client's connection.
+SERVER_PORTS = range(20_000, 32_000)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    for _ in range(200):
+        port = random.choice(SERVER_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found in 20000-31999")
 
 
 def wait_until(condition, timeout: float = 10.0, interval: float = 0.02):
@@ -61,10 +74,17 @@ class Broker:
         self.log = directory / "mosquitto.log"
         self._process: subprocess.Popen | None = None
 
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self._process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=log, stderr=log)
-        wait_until(self._accepts_connections, timeout=10)
+    def start(self, attempts: int = 5) -> None:
+        for attempt in range(attempts):
+            with open(self.log, "ab") as log:
+                self._process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=log, stderr=log)
+            try:
+                wait_until(self._accepts_connections, timeout=10)
+                return
+            except AssertionError:
+                if attempt == attempts - 1 or self._process.poll() is None:
+                    raise
+                time.sleep(1)  # a restart on the same port: the old socket may still be closing
 
     def stop(self) -> None:
         if self._process is not None:
