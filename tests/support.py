@@ -80,14 +80,25 @@ class Stack:
 
 def start_stack(root: Path, *, workers: int = 1, extra_env: dict | None = None, mqtt: bool = False,
                 services: ServiceInstances | None = None) -> Stack:
+    """The whole stack; if any part fails to start, what did start is stopped again."""
     own_services = services is None
     services = services or ServiceInstances(root, log_dir=root, mosquitto=mqtt)
-    if own_services:
-        services.start()
     api_port = free_port()
-    env = {**TEST_SETTINGS_ENV, **services.environment(), "MICRODASH_API_PORT": str(api_port),
-           "MICRODASH_BRIDGE_CLIENT_ID": f"bridge-{api_port}", **(extra_env or {})}
-    stack = Stack(services, env, f"http://127.0.0.1:{api_port}", root, {})
+    stack = Stack(services, {}, f"http://127.0.0.1:{api_port}", root, {})
+    try:
+        if own_services:
+            services.start()
+        stack.env = {**TEST_SETTINGS_ENV, **services.environment(), "MICRODASH_API_PORT": str(api_port),
+                     "MICRODASH_BRIDGE_CLIENT_ID": f"bridge-{api_port}", **(extra_env or {})}
+        _start_components(stack, workers=workers, mqtt=mqtt)
+    except BaseException:
+        stop_stack(stack, services=own_services)
+        raise
+    return stack
+
+
+def _start_components(stack: Stack, *, workers: int, mqtt: bool) -> None:
+    env, root = stack.env, stack.log_dir
     migrate = start_component(["migrate"], env, root / "migrate.log")
     assert migrate.wait(timeout=120) == 0, (root / "migrate.log").read_text()
     if mqtt:
@@ -98,7 +109,6 @@ def start_stack(root: Path, *, workers: int = 1, extra_env: dict | None = None, 
     for index in range(workers):
         stack.processes[f"worker{index}"] = start_component(["worker"], env, root / f"worker{index}.log")
     _wait_ready(stack)
-    return stack
 
 
 def _wait_ready(stack: Stack, timeout: float = 60) -> None:
@@ -125,7 +135,6 @@ def stop_stack(stack: Stack, *, services: bool = True) -> None:
             process.kill()
     if services:
         stack.services.stop()
-
 
 
 def recent_ms(offset_ms: int = 0) -> int:

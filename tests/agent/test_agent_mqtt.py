@@ -5,6 +5,7 @@ import math
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 from agent_mqtt_subscriber import Subscriber
@@ -36,7 +37,7 @@ class Counting:
 
 
 def make_agent(url: str, *, per_cycle: int = 5, capacity: int = 100_000, spool: Spool | None = None) -> Agent:
-    transport = MqttTransport(url=url, tenant="acme", host="node-1", timeout=2.0)
+    transport = MqttTransport(url=url, tenant="acme", host="node-1", timeout=2.0, reconnect_pause=(0.0, 0.0))
     return Agent(runner=CollectorRunner({"counting": Counting(per_cycle)}),
                  shipper=Shipper(SampleBuffer(capacity, spool), transport), host="node-1", interval=1.0)
 
@@ -191,7 +192,8 @@ def test_the_spool_survives_an_agent_restart(tmp_path):
 def test_an_idle_connection_is_kept_alive(tmp_path):
     broker = Broker(tmp_path, extra_config=("log_type all",))
     broker.start()
-    transport = MqttTransport(url=broker.url, tenant="t", host="h", timeout=2.0, keepalive=1)
+    transport = MqttTransport(url=broker.url, tenant="t", host="h", timeout=2.0, keepalive=1,
+                              reconnect_pause=(0.0, 0.0))
     try:
         assert transport.deliver(b"[]") is Outcome.DELIVERED
         connection = transport._connection
@@ -202,3 +204,17 @@ def test_an_idle_connection_is_kept_alive(tmp_path):
     finally:
         transport.close()
         broker.stop()
+
+
+def test_after_losing_the_broker_the_agent_pauses_before_reconnecting(broker):
+    transport = MqttTransport(url=broker.url, tenant="t", host="h", timeout=2.0, reconnect_pause=(1.0, 1.0))
+    try:
+        assert transport.deliver(b"[]") is Outcome.DELIVERED
+        broker.stop()
+        assert transport.deliver(b"[]") is Outcome.RETRY  # the connection is lost
+        broker.start()
+        assert transport.deliver(b"[]") is Outcome.RETRY  # still pausing, the broker is not hammered
+        time.sleep(1.1)
+        assert transport.deliver(b"[]") is Outcome.DELIVERED
+    finally:
+        transport.close()

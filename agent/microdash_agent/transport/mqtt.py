@@ -10,7 +10,9 @@ wakes every second even when idle; ours sleeps until there is traffic or a keepa
 """
 
 import logging
+import random
 import threading
+import time
 import uuid
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -74,10 +76,14 @@ class _Connection:
         self._notify(lambda: setattr(self, "lost", True))
 
 
+RECONNECT_PAUSE_SECONDS = (1.0, 3.0)
+
+
 class MqttTransport:
     def __init__(self, *, url: str, tenant: str, host: str, username: str | None = None,
                  password: str | None = None, ca_file: str | None = None, client_id: str | None = None,
-                 timeout: float = 10.0, keepalive: int = 60):
+                 timeout: float = 10.0, keepalive: int = 60,
+                 reconnect_pause: tuple[float, float] = RECONNECT_PAUSE_SECONDS):
         self.broker = parse_mqtt_url(url)
         self.topic = agent_topic(tenant, host)
         self._credentials = (username, password) if username else None
@@ -87,6 +93,8 @@ class MqttTransport:
         self._keepalive = keepalive
         self._connection: _Connection | None = None
         self._failures = FailureStreak(log)
+        self._reconnect_after = 0.0
+        self._reconnect_pause = reconnect_pause
 
     def deliver(self, payload: bytes) -> Outcome:
         connection = self._live_connection()
@@ -111,6 +119,8 @@ class MqttTransport:
     def _live_connection(self) -> _Connection | None:
         if self._connection is not None and self._connection.lost:
             self._drop_connection()
+        if self._connection is None and time.monotonic() < self._reconnect_after:
+            return None  # samples stay buffered until the pause is over
         return self._connection or self._connect()
 
     def _new_client(self) -> paho.Client:
@@ -146,6 +156,9 @@ class MqttTransport:
 
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
+        # A random pause before reconnecting: a fleet must not stampede a restarting broker, and
+        # the bridge (reconnecting within 0.1 s) must be subscribed again before devices publish.
+        self._reconnect_after = time.monotonic() + random.uniform(*self._reconnect_pause)
         if connection is not None:
             connection.client.disconnect()  # also wakes the network loop, which then ends
             if connection.network_loop is not None:
