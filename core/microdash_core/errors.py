@@ -17,9 +17,5 @@ class InvalidInput(MicrodashError):
     pass
 
 
-class AuthenticationFailed(MicrodashError):
-    pass
-
-
 class PoisonBatch(MicrodashError):
     """A queued batch that can never be stored; retrying it would not help."""

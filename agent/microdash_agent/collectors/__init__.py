@@ -7,7 +7,7 @@ The host's numbers come from psutil, through ``CollectorOptions.psutil()``, whic
 """
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple, Protocol
@@ -48,6 +48,15 @@ class Collector(Protocol):
 
 CollectorFactory = Callable[[CollectorOptions], Collector]
 REGISTRY: dict[str, CollectorFactory] = {}
+
+
+def per_device_rate_points(rates: Mapping[str, Sequence[float]], metrics: Sequence[tuple[str, str]]) -> list[Point]:
+    """Points for per-device counter rates: `metrics` pairs a counter field with its metric name."""
+    points = []
+    for device, device_rates in rates.items():
+        labels = {"device": device}
+        points.extend(Point(metric, rate, labels) for (_, metric), rate in zip(metrics, device_rates))
+    return points
 
 
 def register(name: str) -> Callable[[CollectorFactory], CollectorFactory]:

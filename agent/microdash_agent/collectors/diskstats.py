@@ -9,7 +9,7 @@ cycle (rates.py) instead of being added to its previous value.
 import re
 
 from ..rates import CounterDeltas
-from . import CollectorOptions, Point, register
+from . import CollectorOptions, Point, per_device_rate_points, register
 
 IGNORED_DEVICES = re.compile(r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]+|nvme\d+n\d+p|mmcblk\d+p)\d+$")
 RATE_METRICS = (
@@ -34,8 +34,4 @@ class DiskStatsCollector:
                 for name, counters in devices.items() if not is_ignored_device(name)}
 
     def collect(self) -> list[Point]:
-        points = []
-        for device, rates in self._counters.rates(self._readings()).items():
-            labels = {"device": device}
-            points.extend(Point(metric, rate, labels) for (_, metric), rate in zip(RATE_METRICS, rates))
-        return points
+        return per_device_rate_points(self._counters.rates(self._readings()), RATE_METRICS)

@@ -6,7 +6,7 @@ The loopback interface is left out unless CollectorOptions.include_loopback is s
 """
 
 from ..rates import CounterDeltas
-from . import CollectorOptions, Point, register
+from . import CollectorOptions, Point, per_device_rate_points, register
 
 LOOPBACK = "lo"
 # psutil's counter of each interface, paired with the metric its rate becomes.
@@ -31,8 +31,4 @@ class NetDevCollector:
                 for name, counters in interfaces.items() if self._include_loopback or name != LOOPBACK}
 
     def collect(self) -> list[Point]:
-        points = []
-        for device, rates in self._counters.rates(self._readings()).items():
-            labels = {"device": device}
-            points.extend(Point(metric, rate, labels) for (_, metric), rate in zip(RATE_METRICS, rates))
-        return points
+        return per_device_rate_points(self._counters.rates(self._readings()), RATE_METRICS)
