@@ -1,0 +1,1 @@
+"""The microdash operator: kopf handlers turning Tenant and AlertRule resources into rows, Secrets and broker ACLs."""
