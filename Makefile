@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV_BIN := $(CURDIR)/.venv/bin
 export PATH := $(VENV_BIN):$(PATH)
 
-.PHONY: help bootstrap run test lint bench clean
+.PHONY: help bootstrap run test lint bench clean kube
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,7 +19,10 @@ run: bootstrap ## start MariaDB, Redis, Mosquitto, api, worker and scheduler; Ct
 lint: bootstrap ## architecture contracts (import-linter)
 	lint-imports
 
-test: bootstrap lint ## all tests, against throwaway MariaDB, Redis and Mosquitto instances
+kube: ## build kube-apiserver, etcd and helm for the operator and chart tests (once; cached outside the repo)
+	@scripts/build-kube.sh >/dev/null
+
+test: bootstrap lint kube ## all tests, against throwaway MariaDB, Redis and Mosquitto instances
 	pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: bootstrap ## benchmarks; figures printed and written to bench/results/latest.json
