@@ -26,3 +26,13 @@ def private_stack(tmp_path):
     yield make
     for created in stacks:
         stop_stack(created)
+
+
+@pytest.fixture(scope="session")
+def kube(tmp_path_factory):
+    """A real kube-apiserver + etcd. Tests using it are marked xdist_group("kube") so one serves them all."""
+    from kubeapi import start_control_plane
+
+    plane = start_control_plane(tmp_path_factory.mktemp("kube"))
+    yield plane
+    plane.stop()
