@@ -3,6 +3,8 @@
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +42,8 @@ class Stack:
         return Settings(database_url=self.env["MICRODASH_DATABASE_URL"], redis_url=self.env["MICRODASH_REDIS_URL"],
                         **mqtt)
 
-    def client(self, token: str | None = None, **kwargs) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+    def client(self, token: str | None = None, headers: dict | None = None, **kwargs) -> httpx.Client:
+        headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
         return httpx.Client(base_url=self.api_url, headers=headers, timeout=10, **kwargs)
 
     def new_tenant(self, prefix: str = "t", **kwargs) -> tuple[tenancy.Tenant, str]:
@@ -60,6 +62,29 @@ class Stack:
         assert credentials.broker_error is None, credentials.broker_error
         (tenant_id,), = self.sql("SELECT id FROM tenants WHERE name = %s", (name,))
         return tenant_id, credentials
+
+    def new_user(self, memberships: list[tuple[tenancy.Tenant, str]], password: str = "correct horse") -> str:
+        """A dashboard user with a role in each of the given tenants; returns the email."""
+        from microdash_core import users
+
+        email = f"u-{uuid.uuid4().hex[:10]}@example.test"
+        with db.transaction(self.settings) as cursor:
+            user = users.create_user(cursor, email=email, password=password)
+            for tenant, role in memberships:
+                users.grant(cursor, user=user, tenant=tenant, role=role)
+        return email
+
+    def session_client(self, email: str, password: str = "correct horse", **login) -> httpx.Client:
+        """A client signed in to the dashboard, sending the session's CSRF token like the app does."""
+        response = httpx.post(self.api_url + "/api/v1/auth/login",
+                              json={"email": email, "password": password, **login})
+        assert response.status_code == 200, response.text
+        return self.client(cookies=response.cookies, headers={"X-CSRF-Token": response.json()["csrf_token"]})
+
+    def redis_client(self):
+        import redis
+
+        return redis.Redis.from_url(self.env["MICRODASH_REDIS_URL"])
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
         with db.transaction(self.settings) as cursor:
@@ -123,6 +148,23 @@ def _wait_ready(stack: Stack, timeout: float = 60) -> None:
             pass
         time.sleep(0.1)
     raise TimeoutError("api not ready:\n" + (stack.log_dir / "api.log").read_text()[-3000:])
+
+
+@contextmanager
+def extra_api(stack: Stack, log_dir: Path, **env: str) -> Iterator[str]:
+    """Another api process on the stack's services, with settings of its own; yields its URL."""
+    port = free_port()
+    api_env = {**stack.env, "MICRODASH_API_PORT": str(port), **env}
+    own_dir = log_dir / f"api-{port}"
+    own_dir.mkdir(parents=True, exist_ok=True)
+    process = start_component(["api"], api_env, own_dir / "api.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(Stack(stack.services, api_env, url, own_dir, {"api": process}))
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def stop_stack(stack: Stack, *, services: bool = True) -> None:

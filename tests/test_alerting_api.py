@@ -1,9 +1,6 @@
 """The alerts API: rules, states, history, silences, channels and deliveries, all tenant-scoped."""
 
-import uuid
-
 from alerting_support import create_rule, store_samples
-from microdash_core import db, users
 from microdash_workers.alert_eval import evaluate_tenant
 from support import recent_ms
 
@@ -11,17 +8,6 @@ RULE = {"name": "cpu-high", "metric": "cpu", "matchers": ["host=~n.*"], "aggrega
         "comparison": ">", "threshold": 90, "recovery_threshold": 80, "for_seconds": 0,
         "annotations": {"summary": "{{ $labels.host }} at {{ $value }}"}}
 WEBHOOK = {"name": "ops", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/hook"}, "secret": "hmac-key"}
-
-
-def session_cookies(stack, tenant, role: str) -> dict:
-    email = f"{role}-{uuid.uuid4().hex[:8]}@example.test"
-    with db.transaction(stack.settings) as cursor:
-        user = users.create_user(cursor, email=email, password="correct horse")
-        users.grant(cursor, user=user, tenant=tenant, role=role)
-    with stack.client() as client:
-        login = client.post("/api/v1/auth/login", json={"email": email, "password": "correct horse"})
-    assert login.status_code == 200, login.text
-    return {"microdash_session": login.cookies["microdash_session"]}
 
 
 def test_rules_crud(stack):
@@ -55,12 +41,12 @@ def test_rules_managed_by_kubernetes_are_read_only(stack):
 
 def test_viewer_sessions_read_and_admin_sessions_write(stack):
     tenant, _ = stack.new_tenant()
-    viewer, admin = session_cookies(stack, tenant, "viewer"), session_cookies(stack, tenant, "admin")
-    with stack.client(cookies=viewer) as client:
+    viewer, admin = stack.new_user([(tenant, "viewer")]), stack.new_user([(tenant, "admin")])
+    with stack.session_client(viewer) as client:
         assert client.post("/api/v1/alerts/rules", json=RULE).status_code == 403
         assert client.post("/api/v1/alerts/channels", json=WEBHOOK).status_code == 403
         assert client.get("/api/v1/alerts/rules").status_code == 200
-    with stack.client(cookies=admin) as client:
+    with stack.session_client(admin) as client:
         assert client.post("/api/v1/alerts/rules", json=RULE).status_code == 201
     with stack.client() as client:
         assert client.get("/api/v1/alerts/rules").status_code == 401

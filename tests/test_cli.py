@@ -53,4 +53,6 @@ def test_user_create_and_login(stack):
     (stored,), = stack.sql("SELECT password_hash FROM users WHERE email = %s", (email,))
     assert stored.startswith("$argon2id$")
     response = httpx.post(stack.api_url + "/api/v1/auth/login", json={"email": email, "password": "s3cret-pass"})
-    assert response.status_code == 200 and response.json() == {"tenant": tenant.name, "role": "admin"}
+    assert response.status_code == 200
+    assert {key: response.json()[key] for key in ("email", "tenant", "role")} == {
+        "email": email, "tenant": tenant.name, "role": "admin"}

@@ -12,7 +12,8 @@ from fastapi.responses import ORJSONResponse
 from microdash_core.settings import Settings, get_settings
 
 from .errors import ApiError
-from .routes import alert_channels, alert_rules, alert_silences, alerts, health, ingest, query, sessions, stream
+from .routes import (alert_channels, alert_rules, alert_silences, alerts, frontend, health, ingest, query, sessions,
+                     stream, tokens)
 from .state import AppState
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for outage in (pymysql.err.OperationalError, pymysql.err.InterfaceError, redis.exceptions.ConnectionError,
                    redis.exceptions.TimeoutError):
         app.add_exception_handler(outage, _dependency_outage)
-    for module in (ingest, query, stream, sessions, health, alerts, alert_rules, alert_silences, alert_channels):
+    for module in (ingest, query, stream, sessions, tokens, health, alerts, alert_rules, alert_silences,
+                   alert_channels):
         app.include_router(module.router)
+    app.include_router(frontend.router_for(settings))
     return app
 
 

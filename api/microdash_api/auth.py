@@ -1,19 +1,13 @@
-"""Who is calling: API tokens (Bearer) and dashboard sessions (cookie), each resolving to a tenant."""
+"""Who is calling: API tokens (Bearer) resolve to a tenant (sessions: sessions_store.py)."""
 
-import secrets
 import time
 from dataclasses import dataclass
 
 import aiomysql
-import orjson
 import pymysql
-import redis.asyncio as aioredis
 
-from microdash_core import keys, tokens
+from microdash_core import tokens
 from microdash_core.settings import Settings
-
-SESSION_COOKIE = "microdash_session"
-SESSION_TTL_SECONDS = 12 * 3600
 
 
 class CredentialStoreUnavailable(Exception):
@@ -71,24 +65,3 @@ class TokenAuthenticator:
         if row is None or not tokens.matches(token, bytes(row[0])):
             return None
         return TenantContext(id=row[1], name=row[2], ingest_rate_limit=row[3])
-
-
-async def create_session(redis: aioredis.Redis, *, user_id: int, tenant: TenantContext) -> str:
-    session_id = secrets.token_urlsafe(32)
-    payload = {"user_id": user_id, "tenant_id": tenant.id, "tenant_name": tenant.name,
-               "ingest_rate_limit": tenant.ingest_rate_limit, "role": tenant.role}
-    await redis.set(keys.session(session_id), orjson.dumps(payload), ex=SESSION_TTL_SECONDS)
-    return session_id
-
-
-async def session_tenant(redis: aioredis.Redis, session_id: str) -> TenantContext | None:
-    raw = await redis.get(keys.session(session_id))
-    if raw is None:
-        return None
-    data = orjson.loads(raw)
-    return TenantContext(id=data["tenant_id"], name=data["tenant_name"],
-                         ingest_rate_limit=data["ingest_rate_limit"], role=data["role"])
-
-
-async def end_session(redis: aioredis.Redis, session_id: str) -> None:
-    await redis.delete(keys.session(session_id))

@@ -1,13 +1,17 @@
-"""Typed dependencies: the app state and the calling tenant."""
+"""Typed dependencies: the app state, the calling tenant and the dashboard session."""
 
+import hmac
 from typing import Annotated
 
 import redis.exceptions
 from fastapi import Depends, HTTPException, Request, status
 
-from .auth import SESSION_COOKIE, CredentialStoreUnavailable, TenantContext, session_tenant
-from .errors import service_unavailable
+from .auth import CredentialStoreUnavailable, TenantContext
+from .errors import ApiError, service_unavailable
+from .sessions_store import CSRF_HEADER, SESSION_COOKIE, Session, load_session
 from .state import AppState
+
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def get_state(request: Request) -> AppState:
@@ -19,16 +23,17 @@ StateDep = Annotated[AppState, Depends(get_state)]
 _UNAUTHORIZED = HTTPException(
     status.HTTP_401_UNAUTHORIZED, "missing or invalid API token", headers={"WWW-Authenticate": "Bearer"}
 )
+_NOT_SIGNED_IN = ApiError(401, "not signed in")
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     return credential.strip() if scheme.lower() == "bearer" and credential.strip() else None
 
 
 async def token_tenant(request: Request, state: StateDep) -> TenantContext:
-    token = _bearer(request)
+    token = bearer_token(request)
     if token is None:
         raise _UNAUTHORIZED
     try:
@@ -40,18 +45,42 @@ async def token_tenant(request: Request, state: StateDep) -> TenantContext:
     return tenant
 
 
-async def token_or_session_tenant(request: Request, state: StateDep) -> TenantContext:
-    if _bearer(request) is not None:
-        return await token_tenant(request, state)
+async def cookie_session(request: Request, state: StateDep) -> Session | None:
+    """The session named by the cookie, None when there is none or it ended. A session-authenticated
+    change (POST, PUT, PATCH, DELETE) must echo the session's CSRF token in X-CSRF-Token."""
     session_id = request.cookies.get(SESSION_COOKIE)
-    if session_id:
-        try:
-            tenant = await session_tenant(state.redis, session_id)
-        except redis.exceptions.RedisError as exc:
-            raise service_unavailable("session store") from exc
-        if tenant is not None:
-            return tenant
-    raise _UNAUTHORIZED
+    if not session_id:
+        return None
+    try:
+        session = await load_session(state.redis, session_id)
+    except redis.exceptions.RedisError as exc:
+        raise service_unavailable("session store") from exc
+    if session is not None and request.method in MUTATING_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+            raise ApiError(403, "missing or wrong CSRF token")
+    return session
+
+
+OptionalSession = Annotated[Session | None, Depends(cookie_session)]
+
+
+async def signed_in(session: OptionalSession) -> Session:
+    if session is None:
+        raise _NOT_SIGNED_IN
+    return session
+
+
+SessionDep = Annotated[Session, Depends(signed_in)]
+
+
+async def token_or_session_tenant(request: Request, state: StateDep) -> TenantContext:
+    if bearer_token(request) is not None:
+        return await token_tenant(request, state)
+    session = await cookie_session(request, state)
+    if session is None:
+        raise _UNAUTHORIZED
+    return session.tenant
 
 
 IngestTenant = Annotated[TenantContext, Depends(token_tenant)]
@@ -66,3 +95,16 @@ async def writer_tenant(tenant: ReaderTenant) -> TenantContext:
 
 
 WriterTenant = Annotated[TenantContext, Depends(writer_tenant)]
+
+
+async def admin_session(request: Request, state: StateDep) -> Session:
+    """Managing API tokens takes an admin signed in to the dashboard; a token cannot mint or revoke tokens."""
+    if bearer_token(request) is not None:
+        raise ApiError(403, "API tokens cannot manage tokens; sign in to the dashboard as an admin")
+    session = await signed_in(await cookie_session(request, state))
+    if session.tenant.role != "admin":
+        raise ApiError(403, "only an admin of this tenant may manage its tokens")
+    return session
+
+
+AdminSession = Annotated[Session, Depends(admin_session)]

@@ -20,6 +20,15 @@ def session(session_id: str) -> str:
     return f"{PREFIX}:session:{session_id}"
 
 
+def login_failures_by_email(email_digest: str) -> str:
+    """Failed logins for one email (hashed, so any string is a safe key), counted over a window."""
+    return f"{PREFIX}:login-failures:email:{email_digest}"
+
+
+def login_failures_by_ip(ip: str) -> str:
+    return f"{PREFIX}:login-failures:ip:{ip}"
+
+
 # Sorted sets of "tenant_id:minute_ms" members scored by the minute: buckets touched by stored
 # samples and waiting to be rolled up, and those taken by a rollup run that has not committed yet.
 ROLLUP_DIRTY = f"{PREFIX}:rollup:dirty"

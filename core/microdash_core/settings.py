@@ -1,6 +1,7 @@
 """The one settings object: every option is an environment variable prefixed ``MICRODASH_``."""
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -40,6 +41,13 @@ class Settings(BaseSettings):
     default_ingest_rate_limit: int = Field(100_000, ge=1, description="samples/s per tenant")
     idempotency_ttl_seconds: int = 24 * 3600
     token_cache_seconds: float = Field(5.0, ge=0)
+
+    # Dashboard sessions and the built frontend
+    session_ttl_seconds: int = Field(12 * 3600, ge=60)
+    login_failure_window_seconds: int = Field(15 * 60, ge=1, description="failed logins are counted over this")
+    login_max_failures_per_email: int = Field(5, ge=1)
+    login_max_failures_per_ip: int = Field(20, ge=1)
+    frontend_dir: Path | None = Field(None, description="built dashboard (frontend/dist); default: the repo's")
 
     # Queue and worker
     ingest_queue: str = "ingest"

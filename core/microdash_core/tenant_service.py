@@ -7,8 +7,9 @@ the broker later, since every broker call is idempotent.
 
 from dataclasses import dataclass, replace
 
-from . import db, tenancy
+from . import db, tenancy, tokens
 from .broker import BrokerAdmin, BrokerCommandFailed, BrokerUnavailable, mqtt_password, tenant_prefix
+from .errors import NotFound
 from .settings import Settings
 
 
@@ -37,9 +38,7 @@ class TenantService:
         self.broker_factory = broker_factory
 
     def credentials(self, tenant_name: str, token: str) -> Credentials:
-        from .tokens import public_id_of
-
-        public_id = public_id_of(token) or ""
+        public_id = tokens.public_id_of(token) or ""
         return Credentials(tenant_name, token, public_id, mqtt_password(self.settings, public_id),
                            tenant_prefix(self.settings, tenant_name))
 
@@ -64,6 +63,33 @@ class TenantService:
             self._sync_tenant(name)
 
         return replace(self.credentials(name, token), broker_error=self._follow(follow))
+
+    def issue_token(self, name: str, *, token_name: str) -> tuple[str, str | None]:
+        """Another token for the tenant, with its MQTT client. Returns the token and the broker error, if any."""
+        with db.transaction(self.settings) as cursor:
+            tenant = tenancy.get_tenant(cursor, name=name)
+            token = tenancy.issue_token(cursor, tenant=tenant, name=token_name)
+
+        def follow() -> None:
+            with self.broker_factory(self.settings) as broker:
+                broker.ensure_tenant(name, [tokens.public_id_of(token)])
+
+        return token, self._follow(follow)
+
+    def revoke_token(self, name: str, public_id: str) -> str | None:
+        """Revoke one token (NotFound if the tenant has no such token) and delete its MQTT client,
+        which disconnects it. Returns the broker error, if any."""
+        with db.transaction(self.settings) as cursor:
+            tenant = tenancy.get_tenant(cursor, name=name)
+            if public_id not in {info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)}:
+                raise NotFound(f"tenant {name!r} has no token {public_id!r}")
+            tenancy.revoke_tokens(cursor, tenant=tenant, public_id=public_id)
+
+        def follow() -> None:
+            with self.broker_factory(self.settings) as broker:
+                broker.remove_token_client(public_id)
+
+        return self._follow(follow)
 
     def delete(self, name: str) -> tuple[int, str | None]:
         """Returns the number of samples deleted and the broker error, if any."""

@@ -1,66 +1,119 @@
-"""Dashboard sessions: POST /api/v1/auth/login, /logout, GET /api/v1/auth/me."""
+"""Dashboard sessions: /api/v1/auth/login, /logout, /me and /tenant (switch the session's tenant)."""
 
-import aiomysql
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from microdash_core.users import verify_password
+from microdash_core.users import hash_password, verify_password
 
-from ..auth import SESSION_COOKIE, SESSION_TTL_SECONDS, TenantContext, create_session, end_session
-from ..deps import ReaderTenant, StateDep
+from .. import memberships
+from ..deps import OptionalSession, SessionDep, StateDep
 from ..errors import ApiError
+from ..login_throttle import LoginThrottle
+from ..sessions_store import CSRF_COOKIE, SESSION_COOKIE, Session, create_session, end_session, switch_tenant
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+WRONG_CREDENTIALS = "wrong email, password or tenant"
 
 
 class Login(BaseModel):
-    email: str
-    password: str
-    tenant: str | None = None
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+    tenant: str | None = Field(None, description="sign in to this tenant; default: the first one by name")
+
+
+class TenantChoice(BaseModel):
+    tenant: str = Field(min_length=1, max_length=63)
+
+
+class TenantMembership(BaseModel):
+    name: str
+    display_name: str
+    role: str
 
 
 class Me(BaseModel):
+    email: str
     tenant: str
     role: str
+    tenants: list[TenantMembership] = Field(description="only the tenants this user is a member of")
+    csrf_token: str = Field(description="send it back as X-CSRF-Token on every POST, PUT, PATCH and DELETE")
 
 
 @router.post("/login", response_model=Me)
 async def login(body: Login, request: Request, response: Response, state: StateDep) -> Me:
-    tenant = await _authenticate(state.db, body)
+    throttle = LoginThrottle(state.redis, state.settings)
+    ip = request.client.host if request.client else "unknown"
+    locked_for = await throttle.seconds_locked(email=body.email, ip=ip)
+    if locked_for:
+        raise ApiError(429, f"too many failed logins; try again in {locked_for} s",
+                       headers={"Retry-After": str(locked_for)})
+    user = await _verified_user(state, body)
+    tenant = None if user is None else await memberships.tenant_of_member(state.db, user_id=user.id,
+                                                                           tenant_name=body.tenant)
     if tenant is None:
-        raise ApiError(401, "wrong email, password or tenant")
-    session_id = await create_session(state.redis, user_id=tenant[0], tenant=tenant[1])
-    response.set_cookie(SESSION_COOKIE, session_id, max_age=SESSION_TTL_SECONDS, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https", path="/")
-    return Me(tenant=tenant[1].name, role=tenant[1].role)
+        await throttle.record_failure(email=body.email, ip=ip)
+        raise ApiError(401, WRONG_CREDENTIALS)
+    await throttle.record_success(email=body.email)
+    session = await create_session(state.redis, user_id=user.id, email=user.email, tenant=tenant,
+                                   ttl_seconds=state.settings.session_ttl_seconds)
+    _set_cookies(response, request, session, state.settings.session_ttl_seconds)
+    return await _me(state, session)
 
 
 @router.post("/logout", status_code=204)
-async def logout(request: Request, state: StateDep) -> Response:
-    session_id = request.cookies.get(SESSION_COOKIE)
-    if session_id:
-        await end_session(state.redis, session_id)
+async def logout(session: OptionalSession, state: StateDep) -> Response:
+    """Ends the session (this needs its CSRF token); without a live session it only clears the cookies."""
+    if session is not None:
+        await end_session(state.redis, session.id)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
     return response
 
 
 @router.get("/me", response_model=Me)
-async def me(tenant: ReaderTenant) -> Me:
-    return Me(tenant=tenant.name, role=tenant.role)
+async def me(session: SessionDep, state: StateDep) -> Me:
+    return await _me(state, session)
 
 
-async def _authenticate(pool: aiomysql.Pool, body: Login) -> tuple[int, TenantContext] | None:
-    sql = ("SELECT u.id, u.password_hash, t.id, t.name, t.ingest_rate_limit, m.role FROM users u"
-           " JOIN memberships m ON m.user_id = u.id JOIN tenants t ON t.id = m.tenant_id WHERE u.email = %s")
-    params: list = [body.email]
-    if body.tenant:
-        sql += " AND t.name = %s"
-        params.append(body.tenant)
-    async with pool.acquire() as connection, connection.cursor() as cursor:
-        await cursor.execute(sql + " ORDER BY t.name LIMIT 1", params)
-        row = await cursor.fetchone()
-    if row is None or not await run_in_threadpool(verify_password, row[1], body.password):
+@router.post("/tenant", response_model=Me)
+async def choose_tenant(body: TenantChoice, session: SessionDep, state: StateDep) -> Me:
+    """Switch the session to another of the user's tenants; the role is the user's role there."""
+    tenant = await memberships.tenant_of_member(state.db, user_id=session.user_id, tenant_name=body.tenant)
+    if tenant is None:
+        raise ApiError(404, f"you are not a member of tenant {body.tenant!r}")
+    return await _me(state, await switch_tenant(state.redis, session, tenant))
+
+
+async def _verified_user(state: StateDep, body: Login) -> memberships.UserRecord | None:
+    user = await memberships.find_user(state.db, email=body.email)
+    # An unknown email costs a hash verification too, so response times do not reveal which emails exist.
+    password_hash = user.password_hash if user else await _decoy_hash()
+    if not await run_in_threadpool(verify_password, password_hash, body.password):
         return None
-    return row[0], TenantContext(id=row[2], name=row[3], ingest_rate_limit=row[4], role=row[5])
+    return user
+
+
+_decoy: list[str] = []
+
+
+async def _decoy_hash() -> str:
+    if not _decoy:
+        _decoy.append(await run_in_threadpool(hash_password, "decoy password never matched"))
+    return _decoy[0]
+
+
+def _set_cookies(response: Response, request: Request, session: Session, ttl_seconds: int) -> None:
+    secure = request.url.scheme == "https"
+    response.set_cookie(SESSION_COOKIE, session.id, max_age=ttl_seconds, httponly=True, samesite="lax",
+                        secure=secure, path="/")
+    # Readable by the page's script (not HttpOnly), which echoes it in X-CSRF-Token.
+    response.set_cookie(CSRF_COOKIE, session.csrf_token, max_age=ttl_seconds, httponly=False, samesite="lax",
+                        secure=secure, path="/")
+
+
+async def _me(state: StateDep, session: Session) -> Me:
+    tenants = await memberships.memberships(state.db, user_id=session.user_id)
+    return Me(email=session.email, tenant=session.tenant.name, role=session.tenant.role, csrf_token=session.csrf_token,
+              tenants=[TenantMembership(name=m.name, display_name=m.display_name, role=m.role) for m in tenants])

@@ -1,0 +1,50 @@
+"""Which tenants a dashboard user belongs to, and with which role (users and memberships tables)."""
+
+from dataclasses import dataclass
+
+import aiomysql
+
+from .auth import TenantContext
+
+
+@dataclass(frozen=True)
+class Membership:
+    name: str
+    display_name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    email: str
+    password_hash: str
+
+
+async def find_user(pool: aiomysql.Pool, *, email: str) -> UserRecord | None:
+    async with pool.acquire() as connection, connection.cursor() as cursor:
+        await cursor.execute("SELECT id, email, password_hash FROM users WHERE email = %s", (email,))
+        row = await cursor.fetchone()
+    return UserRecord(*row) if row else None
+
+
+async def memberships(pool: aiomysql.Pool, *, user_id: int) -> list[Membership]:
+    async with pool.acquire() as connection, connection.cursor() as cursor:
+        await cursor.execute(
+            "SELECT t.name, t.display_name, m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id"
+            " WHERE m.user_id = %s ORDER BY t.name", (user_id,))
+        return [Membership(*row) for row in await cursor.fetchall()]
+
+
+async def tenant_of_member(pool: aiomysql.Pool, *, user_id: int, tenant_name: str | None) -> TenantContext | None:
+    """The named tenant (or, without a name, the user's first by name) with the user's role in it."""
+    sql = ("SELECT t.id, t.name, t.ingest_rate_limit, m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id"
+           " WHERE m.user_id = %s")
+    params: list = [user_id]
+    if tenant_name is not None:
+        sql += " AND t.name = %s"
+        params.append(tenant_name)
+    async with pool.acquire() as connection, connection.cursor() as cursor:
+        await cursor.execute(sql + " ORDER BY t.name LIMIT 1", params)
+        row = await cursor.fetchone()
+    return TenantContext(id=row[0], name=row[1], ingest_rate_limit=row[2], role=row[3]) if row else None

@@ -1,0 +1,165 @@
+"""Dashboard sessions: login body, cookies, CSRF on changes, logout, tenant switching, login throttling."""
+
+import uuid
+
+import httpx
+import pytest
+
+from microdash_core.settings import Settings
+
+RULE = {"name": "r", "metric": "cpu", "aggregation": "avg", "window_seconds": 60, "comparison": ">", "threshold": 1}
+
+
+def login(stack, email: str, password: str = "correct horse", ip: str | None = None, **extra) -> httpx.Response:
+    # The api trusts X-Forwarded-For from 127.0.0.1 (uvicorn's default), so each test throttles its own "client".
+    headers = {"X-Forwarded-For": ip or fresh_ip()}
+    return httpx.post(stack.api_url + "/api/v1/auth/login", json={"email": email, "password": password, **extra},
+                      headers=headers)
+
+
+def fresh_ip() -> str:
+    octets = uuid.uuid4().bytes[:3]
+    return "10." + ".".join(str(octet) for octet in octets)
+
+
+def test_login_body_lists_only_the_users_tenants_and_sets_both_cookies(stack):
+    first, _ = stack.new_tenant("a", display_name="Team A")
+    second, _ = stack.new_tenant("b")
+    stack.new_tenant("other")
+    email = stack.new_user([(first, "viewer"), (second, "admin")])
+    response = login(stack, email)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    first_by_name = min(first.name, second.name)
+    assert body["email"] == email and body["tenant"] == first_by_name
+    assert body["tenants"] == sorted([{"name": first.name, "display_name": "Team A", "role": "viewer"},
+                                      {"name": second.name, "display_name": second.name, "role": "admin"}],
+                                     key=lambda t: t["name"])
+    assert body["role"] == {first.name: "viewer", second.name: "admin"}[first_by_name]
+    cookies = {line.split("=", 1)[0]: line.lower() for line in response.headers.get_list("set-cookie")}
+    assert "httponly" in cookies["microdash_session"] and "samesite=lax" in cookies["microdash_session"]
+    assert "httponly" not in cookies["microdash_csrf"] and "samesite=lax" in cookies["microdash_csrf"]
+    assert response.cookies["microdash_csrf"] == body["csrf_token"] and len(body["csrf_token"]) >= 32
+    assert "secure" not in cookies["microdash_session"]  # plain http here; https sets Secure
+
+
+def test_me_answers_the_session_and_not_a_token(stack):
+    tenant, token = stack.new_tenant()
+    email = stack.new_user([(tenant, "admin")])
+    with stack.session_client(email) as client:
+        me = client.get("/api/v1/auth/me")
+        assert me.status_code == 200 and me.json()["tenant"] == tenant.name and me.json()["role"] == "admin"
+        assert me.json()["csrf_token"] == client.headers["X-CSRF-Token"]
+    with stack.client(token) as client:
+        assert client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_session_changes_need_the_csrf_token(stack):
+    tenant, token = stack.new_tenant()
+    email = stack.new_user([(tenant, "admin")])
+    with stack.session_client(email) as client:
+        right = client.headers.pop("X-CSRF-Token")
+        for headers in ({}, {"X-CSRF-Token": "wrong"}, {"X-CSRF-Token": right[:-1]}):
+            refused = client.post("/api/v1/alerts/rules", json=RULE, headers=headers)
+            assert refused.status_code == 403 and refused.json() == {"detail": "missing or wrong CSRF token"}
+        assert client.get("/api/v1/alerts/rules").json() == []  # reads need no token; nothing was stored
+        assert client.post("/api/v1/alerts/rules", json=RULE, headers={"X-CSRF-Token": right}).status_code == 201
+        other_session = stack.session_client(email)
+        foreign = client.post("/api/v1/alerts/rules", json={**RULE, "name": "x"},
+                              headers={"X-CSRF-Token": other_session.headers["X-CSRF-Token"]})
+        other_session.close()
+        assert foreign.status_code == 403  # another session's token does not do
+    with stack.client(token) as client:  # Bearer tokens are not sent by browsers on their own: exempt
+        assert client.post("/api/v1/alerts/rules", json={**RULE, "name": "by-token"}).status_code == 201
+
+
+def test_logout_needs_the_csrf_token_and_ends_the_session(stack):
+    tenant, _ = stack.new_tenant()
+    with stack.session_client(stack.new_user([(tenant, "viewer")])) as client:
+        right = client.headers.pop("X-CSRF-Token")
+        assert client.post("/api/v1/auth/logout").status_code == 403
+        assert client.get("/api/v1/auth/me").status_code == 200  # a forged logout did nothing
+        response = client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": right})
+        assert response.status_code == 204
+        cleared = " ".join(response.headers.get_list("set-cookie"))
+        assert "microdash_session=" in cleared and "microdash_csrf=" in cleared
+    with stack.client() as client:
+        assert client.post("/api/v1/auth/logout").status_code == 204  # nothing to end: harmless
+
+
+def test_switching_tenant_rereads_the_role_and_refuses_foreign_tenants(stack):
+    admin_of, _ = stack.new_tenant("s")
+    viewer_of, _ = stack.new_tenant("s")
+    foreign, _ = stack.new_tenant("s")
+    with stack.session_client(stack.new_user([(admin_of, "admin"), (viewer_of, "viewer")]),
+                              tenant=admin_of.name) as client:
+        assert client.get("/api/v1/auth/me").json()["role"] == "admin"
+        switched = client.post("/api/v1/auth/tenant", json={"tenant": viewer_of.name})
+        assert switched.status_code == 200 and (switched.json()["tenant"], switched.json()["role"]) == (
+            viewer_of.name, "viewer")
+        assert client.post("/api/v1/alerts/rules", json=RULE).status_code == 403  # now a viewer
+        refused = client.post("/api/v1/auth/tenant", json={"tenant": foreign.name})
+        assert refused.status_code == 404 and "not a member" in refused.json()["detail"]
+        assert client.get("/api/v1/auth/me").json()["tenant"] == viewer_of.name
+        assert client.post("/api/v1/auth/tenant", json={"tenant": ""}).status_code == 422
+        assert client.post("/api/v1/auth/tenant", json={"tenant": admin_of.name},
+                           headers={"X-CSRF-Token": "nope"}).status_code == 403
+
+
+def test_login_to_a_tenant_the_user_is_not_a_member_of_fails(stack):
+    mine, _ = stack.new_tenant()
+    foreign, _ = stack.new_tenant()
+    email = stack.new_user([(mine, "admin")])
+    assert login(stack, email, tenant=foreign.name).status_code == 401
+    assert login(stack, email, tenant=mine.name).status_code == 200
+
+
+def test_failed_logins_are_throttled_per_email(stack):
+    tenant, _ = stack.new_tenant()
+    email = stack.new_user([(tenant, "viewer")])
+    limit = Settings().login_max_failures_per_email
+    for _ in range(limit):
+        assert login(stack, email, "wrong password").status_code == 401
+    locked = login(stack, email)  # even the right password, from another address
+    assert locked.status_code == 429 and "too many failed logins" in locked.json()["detail"]
+    assert 0 < int(locked.headers["Retry-After"]) <= Settings().login_failure_window_seconds
+    stack.redis_client().delete(*stack.redis_client().keys("microdash:login-failures:email:*"))
+    assert login(stack, email).status_code == 200  # the window ended
+
+
+def test_a_success_forgives_the_email_not_the_address(stack):
+    tenant, _ = stack.new_tenant()
+    email = stack.new_user([(tenant, "viewer")])
+    ip = fresh_ip()
+    for _ in range(3):
+        assert login(stack, email, "wrong password", ip=ip).status_code == 401
+    assert login(stack, email, ip=ip).status_code == 200
+    assert stack.redis_client().get(f"microdash:login-failures:ip:{ip}") == b"3"
+    for _ in range(Settings().login_max_failures_per_email - 1):
+        assert login(stack, email, "wrong password").status_code == 401
+    assert login(stack, email).status_code == 200  # the earlier failures no longer count for the email
+
+
+def test_failed_logins_are_throttled_per_address_across_emails(stack):
+    ip = fresh_ip()
+    for attempt in range(Settings().login_max_failures_per_ip):
+        assert login(stack, f"nobody-{attempt}@example.test", "guess", ip=ip).status_code == 401
+    tenant, _ = stack.new_tenant()
+    email = stack.new_user([(tenant, "viewer")])
+    assert login(stack, email, ip=ip).status_code == 429
+    assert login(stack, email).status_code == 200  # other addresses are not affected
+
+
+@pytest.mark.parametrize("body", [{}, {"email": "a@b.c"}, {"email": "", "password": "x"}, {"email": "a@b.c", "password": ""}])
+def test_malformed_logins_are_422(stack, body):
+    response = httpx.post(stack.api_url + "/api/v1/auth/login", json=body)
+    assert response.status_code == 422
+
+
+def test_sessions_of_older_versions_without_csrf_token_must_sign_in_again(stack):
+    tenant, _ = stack.new_tenant()
+    stack.redis_client().set("microdash:session:legacy", b'{"user_id": 1, "tenant_id": %d, "tenant_name": "%s",'
+                             b' "ingest_rate_limit": null, "role": "admin"}' % (tenant.id, tenant.name.encode()))
+    with stack.client(cookies={"microdash_session": "legacy"}) as client:
+        assert client.get("/api/v1/auth/me").status_code == 401
+        assert client.get("/api/v1/alerts/rules").status_code == 401
