@@ -2,7 +2,6 @@
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
 import pymysql
 from pymysql.cursors import Cursor
@@ -29,8 +28,6 @@ class TokenInfo:
     public_id: str
     name: str
     revoked: bool
-    created_at: datetime | None = None
-    revoked_at: datetime | None = None
 
 
 _TENANT_COLUMNS = "id, name, display_name, ingest_rate_limit, max_series"
@@ -100,10 +97,10 @@ def issue_token(cursor: Cursor, *, tenant: Tenant, name: str = "default") -> str
 
 def list_tokens(cursor: Cursor, *, tenant: Tenant) -> list[TokenInfo]:
     cursor.execute(
-        "SELECT id, public_id, name, created_at, revoked_at FROM api_tokens WHERE tenant_id = %s ORDER BY id",
+        "SELECT id, public_id, name, revoked_at IS NOT NULL FROM api_tokens WHERE tenant_id = %s ORDER BY id",
         (tenant.id,),
     )
-    return [TokenInfo(row[0], row[1], row[2], row[4] is not None, row[3], row[4]) for row in cursor.fetchall()]
+    return [TokenInfo(row[0], row[1], row[2], bool(row[3])) for row in cursor.fetchall()]
 
 
 def revoke_tokens(cursor: Cursor, *, tenant: Tenant, public_id: str | None = None) -> int:
