@@ -43,3 +43,273 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default "default" .Values.operator.serviceAccount.name }}
 {{- end }}
 {{- end }}
+
+{{/* Labels of one component's objects: call with (dict "context" $ "component" "api"). */}}
+{{- define "microdash.componentLabels" -}}
+{{ include "microdash.labels" .context }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Selector labels of one component's pods (immutable once deployed). */}}
+{{- define "microdash.componentSelectorLabels" -}}
+{{ include "microdash.selectorLabels" .context }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* A server image reference: repository:tag, or repository@digest when a digest is set.
+     Call with (dict "image" .Values.image "context" $). */}}
+{{- define "microdash.imageRef" -}}
+{{- if .image.digest }}
+{{- printf "%s@%s" .image.repository .image.digest }}
+{{- else }}
+{{- printf "%s:%s" .image.repository (default .context.Chart.AppVersion .image.tag) }}
+{{- end }}
+{{- end }}
+
+{{- define "microdash.image" -}}
+{{ include "microdash.imageRef" (dict "image" .Values.image "context" .) }}
+{{- end }}
+
+{{- define "microdash.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the platform's own secrets (secret key, broker passwords). */}}
+{{- define "microdash.secretName" -}}
+{{- default (include "microdash.fullname" .) .Values.secrets.existingSecret }}
+{{- end }}
+
+{{- define "microdash.configMapName" -}}
+{{- printf "%s-config" (include "microdash.fullname" .) }}
+{{- end }}
+
+{{/* MariaDB: bundled StatefulSet or external endpoint. */}}
+{{- define "microdash.mariadb.fullname" -}}
+{{- printf "%s-mariadb" (include "microdash.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "microdash.database.host" -}}
+{{- if .Values.mariadb.enabled }}{{ include "microdash.mariadb.fullname" . }}{{ else }}{{ required "externalDatabase.host is required when mariadb.enabled is false" .Values.externalDatabase.host }}{{ end }}
+{{- end }}
+
+{{- define "microdash.database.port" -}}
+{{- if .Values.mariadb.enabled }}3306{{ else }}{{ .Values.externalDatabase.port }}{{ end }}
+{{- end }}
+
+{{- define "microdash.database.name" -}}
+{{- if .Values.mariadb.enabled }}{{ .Values.mariadb.auth.database }}{{ else }}{{ .Values.externalDatabase.database }}{{ end }}
+{{- end }}
+
+{{- define "microdash.database.user" -}}
+{{- if .Values.mariadb.enabled }}{{ .Values.mariadb.auth.username }}{{ else }}{{ .Values.externalDatabase.username }}{{ end }}
+{{- end }}
+
+{{- define "microdash.database.secretName" -}}
+{{- if .Values.mariadb.enabled }}
+{{- default (include "microdash.mariadb.fullname" .) .Values.mariadb.auth.existingSecret }}
+{{- else }}
+{{- default (printf "%s-external-database" (include "microdash.fullname" .)) .Values.externalDatabase.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{- define "microdash.database.secretKey" -}}
+{{- if .Values.mariadb.enabled }}mariadb-password{{ else }}{{ .Values.externalDatabase.existingSecretPasswordKey }}{{ end }}
+{{- end }}
+
+{{/* Redis: bundled StatefulSet or external endpoint. */}}
+{{- define "microdash.redis.fullname" -}}
+{{- printf "%s-redis" (include "microdash.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "microdash.redis.host" -}}
+{{- if .Values.redis.enabled }}{{ include "microdash.redis.fullname" . }}{{ else }}{{ required "externalRedis.host is required when redis.enabled is false" .Values.externalRedis.host }}{{ end }}
+{{- end }}
+
+{{- define "microdash.redis.port" -}}
+{{- if .Values.redis.enabled }}6379{{ else }}{{ .Values.externalRedis.port }}{{ end }}
+{{- end }}
+
+{{- define "microdash.redis.secretName" -}}
+{{- if .Values.redis.enabled }}
+{{- default (include "microdash.redis.fullname" .) .Values.redis.auth.existingSecret }}
+{{- else }}
+{{- default (printf "%s-external-redis" (include "microdash.fullname" .)) .Values.externalRedis.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{- define "microdash.redis.secretKey" -}}
+{{- if .Values.redis.enabled }}redis-password{{ else }}{{ .Values.externalRedis.existingSecretPasswordKey }}{{ end }}
+{{- end }}
+
+{{/* Mosquitto: bundled StatefulSet or external broker. */}}
+{{- define "microdash.mosquitto.fullname" -}}
+{{- printf "%s-mosquitto" (include "microdash.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "microdash.mqtt.url" -}}
+{{- if .Values.mosquitto.enabled }}
+{{- printf "mqtt://%s:%d" (include "microdash.mosquitto.fullname" .) (int .Values.mosquitto.service.port) }}
+{{- else }}
+{{- printf "%s://%s:%d" (ternary "mqtts" "mqtt" .Values.externalMqtt.tls) (required "externalMqtt.host is required when mosquitto.enabled is false" .Values.externalMqtt.host) (int .Values.externalMqtt.port) }}
+{{- end }}
+{{- end }}
+
+{{/* Database access for any container: the password from its Secret, then the URL built from it
+     (Kubernetes expands $(VAR) from variables defined earlier in the same list). */}}
+{{- define "microdash.databaseEnv" -}}
+- name: MICRODASH_DATABASE_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "microdash.database.secretName" . }}
+      key: {{ include "microdash.database.secretKey" . }}
+- name: MICRODASH_DATABASE_URL
+  value: {{ printf "mysql://%s:$(MICRODASH_DATABASE_PASSWORD)@%s:%s/%s" (include "microdash.database.user" .) (include "microdash.database.host" .) (include "microdash.database.port" .) (include "microdash.database.name" .) | quote }}
+{{- end }}
+
+{{/* Everything a server process (api, worker, scheduler, bridge, operator) reads. */}}
+{{- define "microdash.serverEnv" -}}
+{{ include "microdash.databaseEnv" . }}
+- name: MICRODASH_REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "microdash.redis.secretName" . }}
+      key: {{ include "microdash.redis.secretKey" . }}
+- name: MICRODASH_REDIS_URL
+  value: {{ printf "%s://:$(MICRODASH_REDIS_PASSWORD)@%s:%s/%d" (ternary "rediss" "redis" (and (not .Values.redis.enabled) .Values.externalRedis.tls)) (include "microdash.redis.host" .) (include "microdash.redis.port" .) (int (ternary 0 .Values.externalRedis.database .Values.redis.enabled)) | quote }}
+- name: MICRODASH_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "microdash.secretName" . }}
+      key: secret-key
+- name: MICRODASH_MQTT_ADMIN_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "microdash.secretName" . }}
+      key: mqtt-admin-password
+- name: MICRODASH_MQTT_BRIDGE_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "microdash.secretName" . }}
+      key: mqtt-bridge-password
+{{- end }}
+
+{{- define "microdash.serverEnvFrom" -}}
+- configMapRef:
+    name: {{ include "microdash.configMapName" . }}
+{{- end }}
+
+{{/* Pod annotations that roll the server pods when their configuration changes. */}}
+{{- define "microdash.configChecksums" -}}
+checksum/config: {{ include (print $.Template.BasePath "/config/configmap.yaml") . | sha256sum }}
+checksum/secret: {{ include (print $.Template.BasePath "/config/secret.yaml") . | sha256sum }}
+{{- end }}
+
+{{/* The init container every server pod starts with: schema migrations are idempotent and run
+     under a lock, so pods started together on a fresh install wait here for the database instead
+     of crash-looping; upgrades are migrated by the hook Job before any pod rolls. */}}
+{{- define "microdash.migrateInitContainer" -}}
+- name: migrate
+  image: {{ include "microdash.image" . }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  args: [migrate, --wait, "300"]
+  envFrom:
+    {{- include "microdash.serverEnvFrom" . | nindent 4 }}
+  env:
+    {{- include "microdash.databaseEnv" . | nindent 4 }}
+  securityContext:
+    {{- toYaml .Values.containerSecurityContext | nindent 4 }}
+  resources:
+    {{- toYaml .Values.migrations.resources | nindent 4 }}
+  volumeMounts:
+    - name: tmp
+      mountPath: /tmp
+{{- end }}
+
+{{/* Pod-level scheduling settings of one component: call with (dict "values" .Values.api). */}}
+{{- define "microdash.scheduling" -}}
+{{- with .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* A secret value: the one given, else the one already in the cluster (so upgrades keep it),
+     else a new random one. Call with (dict "context" $ "secret" NAME "key" KEY "value" GIVEN). */}}
+{{- define "microdash.secretValue" -}}
+{{- if .value }}
+{{- .value }}
+{{- else }}
+{{- $existing := lookup "v1" "Secret" .context.Release.Namespace .secret }}
+{{- if and $existing (hasKey $existing.data .key) }}
+{{- index $existing.data .key | b64dec }}
+{{- else }}
+{{- randAlphaNum 32 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A NetworkPolicy peer list: the microdash pods of the given components.
+     Call with (dict "context" $ "components" (list "api" "worker")). */}}
+{{- define "microdash.componentPeers" -}}
+- podSelector:
+    matchLabels:
+      {{- include "microdash.selectorLabels" .context | nindent 6 }}
+    matchExpressions:
+      - key: app.kubernetes.io/component
+        operator: In
+        values: {{ toJson .components }}
+{{- end }}
+
+{{/* Security context of the datastore containers (official images, their own uid). */}}
+{{- define "microdash.datastoreSecurityContext" -}}
+runAsNonRoot: true
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "microdash.datastorePodSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .uid }}
+runAsGroup: {{ .uid }}
+fsGroup: {{ .uid }}
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* A volume claim template for a datastore: call with (dict "persistence" .Values.redis.persistence). */}}
+{{- define "microdash.volumeClaimTemplate" -}}
+- metadata:
+    name: data
+  spec:
+    accessModes: [ReadWriteOnce]
+    {{- with .persistence.storageClass }}
+    storageClassName: {{ . | quote }}
+    {{- end }}
+    resources:
+      requests:
+        storage: {{ .persistence.size }}
+{{- end }}
+
+{{/* The Secret the operator writes for the agents' Tenant. */}}
+{{- define "microdash.agent.tenantSecretName" -}}
+{{- printf "%s-microdash-token" .Values.agent.tenant.name }}
+{{- end }}
