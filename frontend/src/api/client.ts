@@ -1,0 +1,135 @@
+// The one module that talks to the api over HTTP. Components and stores call `api.*`, never fetch().
+import type {
+  Accepted, AlertRule, AlertState, AlertTransition, ApiToken, Channel, CreatedToken, Delivery, Me,
+  QueryResult, Aggregation, Sample, SeriesRef, Silence, SilenceIn,
+} from './types'
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    readonly retryAfterSeconds: number | null = null,
+  ) {
+    super(detail)
+    this.name = 'ApiError'
+  }
+}
+
+type QueryValue = string | number | undefined | null | string[]
+type Query = Record<string, QueryValue>
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+const CSRF_COOKIE = 'microdash_csrf'
+
+let csrfToken: string | null = null
+let unauthorizedHandler: (() => void) | null = null
+
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token
+}
+
+/** Called on any 401 except from the login call itself: the session is gone. */
+export function onUnauthorized(handler: () => void): void {
+  unauthorizedHandler = handler
+}
+
+function csrfFromCookie(): string | null {
+  if (typeof document === 'undefined') return null
+  const entry = document.cookie.split('; ').find((part) => part.startsWith(`${CSRF_COOKIE}=`))
+  return entry ? decodeURIComponent(entry.slice(CSRF_COOKIE.length + 1)) : null
+}
+
+export function buildUrl(path: string, query: Query = {}): string {
+  const params = new URLSearchParams()
+  for (const [key, value] of Object.entries(query)) {
+    if (value === undefined || value === null || value === '') continue
+    for (const item of Array.isArray(value) ? value : [value]) params.append(key, String(item))
+  }
+  const text = params.toString()
+  return text ? `${path}?${text}` : path
+}
+
+async function errorFrom(response: Response): Promise<ApiError> {
+  let detail = response.statusText || `HTTP ${response.status}`
+  try {
+    const body = await response.json()
+    if (typeof body?.detail === 'string') detail = body.detail
+    else if (Array.isArray(body?.detail)) detail = body.detail.map((e: { msg?: string }) => e.msg ?? '').join('; ')
+  } catch {
+    // not JSON: keep the status text
+  }
+  const retryAfter = Number(response.headers.get('Retry-After'))
+  return new ApiError(response.status, detail, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null)
+}
+
+interface RequestOptions {
+  query?: Query
+  body?: unknown
+  /** The login call answers 401 for wrong credentials; that is not an expired session. */
+  expectUnauthorized?: boolean
+}
+
+async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json'
+  if (MUTATING.has(method)) {
+    const token = csrfToken ?? csrfFromCookie()
+    if (token) headers['X-CSRF-Token'] = token
+  }
+  let response: Response
+  try {
+    response = await fetch(buildUrl(path, options.query), {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    })
+  } catch {
+    throw new ApiError(0, 'the server cannot be reached')
+  }
+  if (!response.ok) {
+    if (response.status === 401 && !options.expectUnauthorized) unauthorizedHandler?.()
+    throw await errorFrom(response)
+  }
+  if (response.status === 204) return undefined as T
+  return (await response.json()) as T
+}
+
+export interface RangeQuery {
+  metric: string
+  match?: string[]
+  start?: number
+  end?: number
+  step?: number
+  aggregation?: Aggregation
+}
+
+export const api = {
+  login: (email: string, password: string, tenant?: string) =>
+    request<Me>('POST', '/api/v1/auth/login', { body: { email, password, tenant }, expectUnauthorized: true }),
+  logout: () => request<void>('POST', '/api/v1/auth/logout'),
+  me: () => request<Me>('GET', '/api/v1/auth/me'),
+  switchTenant: (tenant: string) => request<Me>('POST', '/api/v1/auth/tenant', { body: { tenant } }),
+
+  series: (metric?: string, match: string[] = [], limit = 1000) =>
+    request<{ series: SeriesRef[] }>('GET', '/api/v1/series', { query: { metric, match, limit } })
+      .then((body) => body.series),
+  query: (q: RangeQuery) =>
+    request<QueryResult>('GET', '/api/v1/query', {
+      query: { metric: q.metric, match: q.match, start: q.start, end: q.end, step: q.step, aggregation: q.aggregation },
+    }),
+  ingest: (sample: Sample) => request<Accepted>('POST', '/api/v1/metrics', { body: sample }),
+
+  alertRules: () => request<AlertRule[]>('GET', '/api/v1/alerts/rules'),
+  alertStates: () => request<AlertState[]>('GET', '/api/v1/alerts/states'),
+  alertHistory: (limit = 100) => request<AlertTransition[]>('GET', '/api/v1/alerts/history', { query: { limit } }),
+  deliveries: (limit = 100) => request<Delivery[]>('GET', '/api/v1/alerts/deliveries', { query: { limit } }),
+  channels: () => request<Channel[]>('GET', '/api/v1/alerts/channels'),
+  silences: () => request<Silence[]>('GET', '/api/v1/alerts/silences'),
+  createSilence: (silence: SilenceIn) => request<Silence>('POST', '/api/v1/alerts/silences', { body: silence }),
+  expireSilence: (id: number) => request<void>('DELETE', `/api/v1/alerts/silences/${id}`),
+
+  tokens: () => request<ApiToken[]>('GET', '/api/v1/tokens'),
+  createToken: (name: string) => request<CreatedToken>('POST', '/api/v1/tokens', { body: { name } }),
+  revokeToken: (publicId: string) => request<void>('DELETE', `/api/v1/tokens/${encodeURIComponent(publicId)}`),
+}

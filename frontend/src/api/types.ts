@@ -1,0 +1,161 @@
+// Shapes of the api's JSON, typed by hand from api/microdash_api/routes/*.py (see /docs).
+
+export type Role = 'admin' | 'viewer'
+
+export interface TenantMembership {
+  name: string
+  display_name: string
+  role: string
+}
+
+export interface Me {
+  email: string
+  tenant: string
+  role: Role
+  tenants: TenantMembership[]
+  csrf_token: string
+}
+
+export interface SeriesRef {
+  metric: string
+  labels: Record<string, string>
+}
+
+export type Point = [ts: number, value: number]
+
+export type Resolution = 'raw' | '1m' | '5m'
+export type Aggregation = 'avg' | 'min' | 'max' | 'sum' | 'count' | 'last'
+
+export interface QueryResult {
+  metric: string
+  start: number
+  end: number
+  step: number
+  aggregation: Aggregation
+  resolution: Resolution
+  series: { labels: Record<string, string>; points: Point[] }[]
+}
+
+/** One point of a `points` event on /api/v1/stream. */
+export interface LivePoint {
+  metric: string
+  labels: Record<string, string>
+  ts: number
+  value: number
+}
+
+export interface Sample {
+  metric: string
+  value: number
+  ts?: number
+  labels?: Record<string, string>
+}
+
+export interface Accepted {
+  accepted: number
+  batch_id: string
+  duplicate: boolean
+}
+
+export type AlertStateName = 'OK' | 'PENDING' | 'FIRING' | 'NODATA'
+
+export interface AlertRule {
+  id: number
+  managed_by: 'api' | 'kubernetes'
+  name: string
+  metric: string
+  matchers: string[]
+  aggregation: Aggregation
+  window_seconds: number
+  comparison: '>' | '>=' | '<' | '<=' | '==' | '!='
+  threshold: number
+  recovery_threshold: number | null
+  for_seconds: number
+  keep_firing_for_seconds: number
+  nodata_policy: 'ok' | 'nodata' | 'firing'
+  nodata_after: number
+  severity: string
+  labels: Record<string, string>
+  annotations: Record<string, string>
+  channels: string[]
+  enabled: boolean
+}
+
+export interface AlertState {
+  rule_id: number
+  rule: string
+  fingerprint: string
+  labels: Record<string, string>
+  state: AlertStateName
+  since: number
+  last_value: number | null
+  last_evaluated: number
+  fired_at: number | null
+  resolved_at: number | null
+}
+
+export interface AlertTransition {
+  id: number
+  rule_id: number
+  fingerprint: string
+  labels: Record<string, string>
+  from_state: AlertStateName
+  to_state: AlertStateName
+  value: number | null
+  at: number
+  evaluator: string
+  muted: boolean
+}
+
+export interface Delivery {
+  id: number
+  notification_id: number
+  channel_id: number
+  rule_id: number
+  transition_ids: number[]
+  attempt: number
+  status: 'sent' | 'error'
+  http_status: number | null
+  latency_ms: number
+  error: string | null
+  next_retry_at: number | null
+  permanently_failed: boolean
+  at: number
+}
+
+export interface SilenceIn {
+  rule_id?: number | null
+  matchers: string[]
+  starts_at?: number | null
+  ends_at: number
+  created_by: string
+  comment: string
+}
+
+export interface Silence extends SilenceIn {
+  id: number
+  starts_at: number
+}
+
+export interface Channel {
+  id: number
+  name: string
+  kind: string
+  config: Record<string, unknown>
+  has_secret: boolean
+  enabled: boolean
+}
+
+export interface ApiToken {
+  public_id: string
+  name: string
+  created_at: string | number
+  revoked_at: string | number | null
+}
+
+export interface CreatedToken {
+  public_id: string
+  name: string
+  created_at: string | number
+  token: string
+}
