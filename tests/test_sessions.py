@@ -163,3 +163,15 @@ def test_sessions_of_older_versions_without_csrf_token_must_sign_in_again(stack)
     with stack.client(cookies={"microdash_session": "legacy"}) as client:
         assert client.get("/api/v1/auth/me").status_code == 401
         assert client.get("/api/v1/alerts/rules").status_code == 401
+
+
+def test_an_admin_session_may_send_samples_a_viewer_may_not(stack):
+    """The dashboard's latency check sends probe samples with the admin's session."""
+    tenant, _ = stack.new_tenant()
+    sample = {"metric": "probe", "value": 1, "labels": {"probe": "abc"}}
+    with stack.session_client(stack.new_user([(tenant, "viewer")])) as viewer:
+        assert viewer.post("/api/v1/metrics", json=sample).status_code == 403
+    with stack.session_client(stack.new_user([(tenant, "admin")])) as admin:
+        assert admin.post("/api/v1/metrics", json=sample, headers={"X-CSRF-Token": ""}).status_code == 403
+        assert admin.post("/api/v1/metrics", json=sample).status_code == 202
+    assert stack.wait_for_samples(tenant.id, 1) == 1

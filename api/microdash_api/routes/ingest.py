@@ -14,7 +14,7 @@ from microdash_core import keys
 from .. import ratelimit
 from ..auth import TenantContext
 from ..body import read_json_body
-from ..deps import IngestTenant, StateDep
+from ..deps import StateDep, WriterTenant
 from ..errors import ApiError, service_unavailable
 from ..state import AppState
 from ..telemetry import BATCH_SIZE, INGEST_REJECTED, INGEST_REQUESTS, INGEST_SAMPLES
@@ -49,7 +49,7 @@ def _doc(schema: dict) -> dict:
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
              openapi_extra=_doc(SampleIn.model_json_schema()))
-async def ingest_one(request: Request, tenant: IngestTenant, state: StateDep,
+async def ingest_one(request: Request, tenant: WriterTenant, state: StateDep,
                      idempotency_key: IdempotencyKey = None) -> Accepted:
     body = await read_json_body(request, max_bytes=state.settings.max_body_bytes)
     return await _ingest(state, tenant, [body], idempotency_key, endpoint="single")
@@ -57,7 +57,7 @@ async def ingest_one(request: Request, tenant: IngestTenant, state: StateDep,
 
 @router.post("/bulk", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
              openapi_extra=_doc({"type": "array", "items": SampleIn.model_json_schema()}))
-async def ingest_bulk(request: Request, tenant: IngestTenant, state: StateDep,
+async def ingest_bulk(request: Request, tenant: WriterTenant, state: StateDep,
                       idempotency_key: IdempotencyKey = None) -> Accepted:
     body = await read_json_body(request, max_bytes=state.settings.max_body_bytes)
     return await _ingest(state, tenant, body, idempotency_key, endpoint="bulk")
