@@ -1,0 +1,59 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { api, ApiError, buildUrl, onUnauthorized, setCsrfToken } from './client'
+
+function respond(status: number, body: unknown, headers: Record<string, string> = {}) {
+  return vi.fn(async () => new Response(body === undefined ? null : JSON.stringify(body), { status, headers }))
+}
+
+function sentHeaders(fetchMock: ReturnType<typeof vi.fn>): Record<string, string> {
+  return (fetchMock.mock.calls[0] as unknown as [string, RequestInit])[1].headers as Record<string, string>
+}
+
+describe('api client', () => {
+  beforeEach(() => setCsrfToken(null))
+  afterEach(() => vi.unstubAllGlobals())
+
+  it('repeats list parameters and drops empty ones', () => {
+    expect(buildUrl('/q', { metric: 'm', match: ['a=1', 'b=2'], step: undefined, empty: '' })).toBe('/q?metric=m&match=a%3D1&match=b%3D2')
+  })
+
+  it('sends the CSRF token on mutating requests only', async () => {
+    setCsrfToken('secret')
+    const post = respond(204, undefined)
+    vi.stubGlobal('fetch', post)
+    await api.revokeToken('abc')
+    expect(sentHeaders(post)['X-CSRF-Token']).toBe('secret')
+
+    const get = respond(200, [])
+    vi.stubGlobal('fetch', get)
+    await api.tokens()
+    expect(sentHeaders(get)['X-CSRF-Token']).toBeUndefined()
+  })
+
+  it('reports throttling with its Retry-After', async () => {
+    vi.stubGlobal('fetch', respond(429, { detail: 'too many failed logins' }, { 'Retry-After': '30' }))
+    const error = await api.login('a@b.c', 'x').catch((caught) => caught)
+    expect(error).toBeInstanceOf(ApiError)
+    expect(error).toMatchObject({ status: 429, detail: 'too many failed logins', retryAfterSeconds: 30 })
+  })
+
+  it('calls the unauthorized handler on 401, except for a failed login', async () => {
+    const handler = vi.fn()
+    onUnauthorized(handler)
+    vi.stubGlobal('fetch', respond(401, { detail: 'wrong email or password' }))
+    await expect(api.login('a@b.c', 'x')).rejects.toThrow('wrong email or password')
+    expect(handler).not.toHaveBeenCalled()
+    await expect(api.alertRules()).rejects.toBeInstanceOf(ApiError)
+    expect(handler).toHaveBeenCalledOnce()
+  })
+
+  it('joins validation errors into one message', async () => {
+    vi.stubGlobal('fetch', respond(422, { detail: [{ msg: 'name is required' }, { msg: 'too long' }] }))
+    await expect(api.createToken('')).rejects.toThrow('name is required; too long')
+  })
+
+  it('says so when the server cannot be reached', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('network'))))
+    await expect(api.me()).rejects.toMatchObject({ status: 0 })
+  })
+})
