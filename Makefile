@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV_BIN := $(CURDIR)/.venv/bin
 export PATH := $(VENV_BIN):$(PATH)
 
-.PHONY: help bootstrap run test lint bench clean kube
+.PHONY: help bootstrap run test lint bench clean kube frontend
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -12,7 +12,23 @@ help: ## list the targets
 bootstrap: ## install MariaDB, Redis, Mosquitto and the locked Python environment (only what is missing)
 	@scripts/bootstrap.sh
 
-run: bootstrap ## start MariaDB, Redis, Mosquitto, api, worker and scheduler; Ctrl-C stops them all
+# The dashboard: `npm ci` only when the lock file is newer than node_modules (npm writes
+# node_modules/.package-lock.json), `npm run build` only when a source is newer than dist.
+FRONTEND_SOURCES := $(shell find frontend/src -type f -not -name '*.test.ts' 2>/dev/null) \
+	$(wildcard frontend/public/* frontend/index.html frontend/*.config.* frontend/tsconfig*.json frontend/package.json)
+
+frontend: frontend/dist/index.html ## build the dashboard into frontend/dist (only what is stale)
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); if (a < 20 || (a === 20 && b < 19)) { console.error("the dashboard build needs Node.js >= 20.19, found " + process.version); process.exit(1) }'
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+	@touch $@
+
+run: bootstrap frontend ## start MariaDB, Redis, Mosquitto, api, worker and scheduler; Ctrl-C stops them all
 	@mkdir -p .run
 	@MICRODASH_LOG_FORMAT=$${MICRODASH_LOG_FORMAT:-text} honcho start -f Procfile
 
@@ -22,7 +38,8 @@ lint: bootstrap ## architecture contracts (import-linter)
 kube: ## build kube-apiserver, etcd and helm for the operator and chart tests (once; cached outside the repo)
 	@scripts/build-kube.sh >/dev/null
 
-test: bootstrap lint kube ## all tests, against throwaway MariaDB, Redis and Mosquitto instances
+test: bootstrap lint kube frontend ## all tests (Python, Vitest, browser), against throwaway MariaDB, Redis and Mosquitto instances
+	cd frontend && npm test --silent
 	pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: bootstrap ## benchmarks; figures printed and written to bench/results/latest.json

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what microdash needs on a Debian machine, only what is missing:
-# MariaDB, Redis and Mosquitto from Debian, uv (pinned), then the locked Python environment.
+# MariaDB, Redis, Mosquitto and Chromium (the browser tests' headless browser) from Debian,
+# uv (pinned), then the locked Python environment. Node.js (>= 20.19, for the dashboard build)
+# is checked by `make frontend`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 UV_VERSION=0.13.8
-APT_PACKAGES=(mariadb-server redis-server mosquitto mosquitto-clients)
+APT_PACKAGES=(mariadb-server redis-server mosquitto mosquitto-clients chromium)
 missing=()
-for tool in mariadbd:mariadb-server redis-server:redis-server mosquitto:mosquitto mosquitto_ctrl:mosquitto-clients; do
+for tool in mariadbd:mariadb-server redis-server:redis-server mosquitto:mosquitto mosquitto_ctrl:mosquitto-clients chromium:chromium; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${tool%%:*}" ] || missing+=("${tool##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
