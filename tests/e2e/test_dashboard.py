@@ -1,0 +1,242 @@
+"""Steps of features/dashboard.feature, run in Debian's Chromium against the real stack."""
+
+import re
+import time
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+from pytest_bdd import given, parsers, scenarios, then, when
+
+from browser_world import PASSWORD, World
+from microdash_core import db, users
+
+pytestmark = pytest.mark.xdist_group("browser")
+scenarios("features/dashboard.feature")
+TIMEOUT_MS = 15_000
+
+
+def by_testid(page: Page, name: str):
+    return page.get_by_test_id(name)
+
+
+def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/login")
+    by_testid(page, "login-email").fill(email)
+    by_testid(page, "login-password").fill(password)
+    by_testid(page, "login-submit").click()
+
+
+# ---- Given ------------------------------------------------------------------------------------
+
+@given(parsers.parse('the tenant "{label}" has host metrics for "{host}"'))
+def tenant_has_host_metrics(world: World, label: str, host: str):
+    world.host_metrics(label, host)
+
+
+@given(parsers.parse('the tenant "{label}" has a sample of "{metric}" for "{host}"'))
+def tenant_has_a_sample(world: World, label: str, metric: str, host: str):
+    world.ingest(label, [{"metric": metric, "value": 20.0, "ts": int(time.time() * 1000) - 60_000,
+                          "labels": {"host": host}}])
+
+
+@given(parsers.parse('the tenant "{label}" has an admin'))
+def tenant_has_an_admin(world: World, label: str):
+    world.user(label, "admin")
+
+
+@given(parsers.parse('the {role} of "{label}" is signed in'))
+def signed_in(world: World, page: Page, role: str, label: str):
+    sign_in(page, world.user(label, role).email)
+    expect(by_testid(page, "logout")).to_be_visible(timeout=TIMEOUT_MS)
+    world.notes["signed_in_tenant"] = label
+
+
+@given(parsers.parse('the admin of "{label}" is also a viewer of "{other}"'))
+def also_viewer_of(world: World, label: str, other: str):
+    with db.transaction(world.stack.settings) as cursor:
+        user, _ = users.find_user(cursor, email=world.user(label, "admin").email)
+        users.grant(cursor, user=user, tenant=world.tenant(other).tenant, role="viewer")
+
+
+# ---- When -------------------------------------------------------------------------------------
+
+@when(parsers.parse('the {role} of "{label}" signs in'))
+def role_signs_in(world: World, page: Page, role: str, label: str):
+    signed_in(world, page, role, label)
+
+
+@when(parsers.parse('someone signs in as the admin of "{label}" with a wrong password'))
+def wrong_password(world: World, page: Page, label: str):
+    sign_in(page, world.user(label, "admin").email, "not the password")
+
+
+@when(parsers.parse('the user explores "{metric}" over the last hour'))
+def explore(world: World, page: Page, metric: str):
+    page.goto(f"/explore?metric={metric}&range=1h")
+    world.notes["explored"] = metric
+
+
+@when(parsers.parse('a sample of "{metric}" for "{host}" is ingested over HTTP'))
+def ingest_while_watching(world: World, page: Page, metric: str, host: str):
+    chart = by_testid(page, "chart")
+    expect(chart).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"), timeout=TIMEOUT_MS)
+    expect(by_testid(page, "live-pause")).to_be_visible()
+    page.evaluate("window.__e2eNoReload = true")  # a reload would drop this marker
+    world.notes["points_before"] = int(chart.get_attribute("data-points"))
+    time.sleep(1)  # let the live stream connect before the sample is stored
+    world.ingest(world.notes["signed_in_tenant"], [{"metric": metric, "value": 42.0, "labels": {"host": host}}])
+
+
+@when("the user opens the latency check and runs it")
+def run_latency_check(page: Page):
+    by_testid(page, "nav-latency").click()
+    by_testid(page, "latency-run").click()
+
+
+@when(parsers.parse('the admin creates a token named "{name}"'))
+def create_token(world: World, page: Page, name: str):
+    by_testid(page, "nav-tokens").click()
+    by_testid(page, "token-create-name").fill(name)
+    by_testid(page, "token-create").click()
+    value = by_testid(page, "token-created-value")
+    expect(value).to_have_text(re.compile(r"^mdt_\w{12}_\S+$"), timeout=TIMEOUT_MS)
+    world.notes["token"] = value.inner_text().strip()
+
+
+@when(parsers.parse('the admin revokes the token "{name}"'))
+def revoke_token(page: Page, name: str):
+    row = page.locator("tr", has_text=name)
+    row.get_by_test_id("token-revoke").click()
+    expect(row).to_contain_text("revoked", timeout=TIMEOUT_MS)
+
+
+@when(parsers.parse('the user switches to the tenant "{label}"'))
+def switch_tenant(world: World, page: Page, label: str):
+    by_testid(page, "tenant-switcher").select_option(world.tenant(label).tenant.name)
+    expect(by_testid(page, "tenant-switcher")).to_have_value(world.tenant(label).tenant.name, timeout=TIMEOUT_MS)
+
+
+@when("the user signs out")
+def sign_out(page: Page):
+    by_testid(page, "logout").click()
+
+
+# ---- Then -------------------------------------------------------------------------------------
+
+@then(parsers.parse('the overview shows a host card for "{host}"'))
+def host_card_shown(page: Page, host: str):
+    if urlparse(page.url).path != "/":
+        by_testid(page, "nav-overview").click()
+    card = page.locator(f'[data-testid="host-card"][data-host="{host}"]')
+    expect(card).to_be_visible(timeout=TIMEOUT_MS)
+    expect(card).to_have_attribute("data-stale", "false")
+
+
+@then(parsers.parse('no host card for "{host}" appears'))
+def host_card_absent(page: Page, host: str):
+    expect(by_testid(page, "host-card").first).to_be_visible(timeout=TIMEOUT_MS)  # the overview has loaded
+    expect(page.locator(f'[data-testid="host-card"][data-host="{host}"]')).to_have_count(0)
+
+
+@then(parsers.parse('a screenshot of the dashboard is saved as "{name}"'))
+def screenshot(page: Page, artifacts, name: str):
+    expect(by_testid(page, "chart").first).to_be_visible()
+    path = artifacts / name
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+
+
+@then("the login page shows an error")
+def login_error(page: Page):
+    expect(by_testid(page, "login-error")).to_contain_text(re.compile("wrong email, password", re.I),
+                                                         timeout=TIMEOUT_MS)
+
+
+@then("the browser is still on the login page")
+def still_on_login(page: Page):
+    expect(page).to_have_url(re.compile(r"/login"))
+    expect(by_testid(page, "logout")).to_have_count(0)
+
+
+@then("the chart plots one more point without a reload")
+def chart_grew(world: World, page: Page):
+    expect(by_testid(page, "chart")).to_have_attribute(
+        "data-points", str(world.notes["points_before"] + 1), timeout=TIMEOUT_MS)
+    assert page.evaluate("window.__e2eNoReload") is True
+
+
+@then("the latency check reports a p50 and a p99 for its probes")
+def latency_reported(page: Page):
+    expect(by_testid(page, "latency-count")).to_have_text(re.compile(r"^\s*[1-9]\d*\s*$"), timeout=30_000)
+    expect(by_testid(page, "latency-p50")).to_have_text(re.compile(r"^\s*\d+(\.\d+)? ms\s*$"))
+    expect(by_testid(page, "latency-p99")).to_have_text(re.compile(r"^\s*\d+(\.\d+)? ms\s*$"))
+
+
+@then("the navigation offers no tokens page")
+def no_tokens_nav(page: Page):
+    expect(by_testid(page, "nav-overview")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(by_testid(page, "nav-tokens")).to_have_count(0)
+
+
+@then(parsers.parse('opening "{path}" lands on the overview'))
+def lands_on_overview(world: World, page: Page, path: str):
+    page.goto(path)
+    expect(page).to_have_url(world.api_url + "/", timeout=TIMEOUT_MS)
+    expect(by_testid(page, "token-create")).to_have_count(0)
+
+
+@then("the latency check offers no run button")
+def no_latency_run(page: Page):
+    by_testid(page, "nav-latency").click()
+    expect(page).to_have_url(re.compile(r"/latency$"))
+    expect(page.get_by_role("heading", name="Latency check")).to_be_visible()
+    expect(by_testid(page, "latency-run")).to_have_count(0)
+
+
+@then("the new token is shown once and accepts samples")
+def token_works(world: World, page: Page):
+    response = httpx.post(world.api_url + "/api/v1/metrics", json={"metric": "via.new_token", "value": 1},
+                          headers={"Authorization": f"Bearer {world.notes['token']}"})
+    assert response.status_code == 202, response.text
+    page.reload()
+    expect(by_testid(page, "token-created-value")).to_have_count(0)
+    expect(page.locator("body")).not_to_contain_text(world.notes["token"])
+
+
+@then("the revoked token is refused")
+def token_refused(world: World):
+    deadline = time.monotonic() + 5  # the api caches a valid token for MICRODASH_TOKEN_CACHE_SECONDS
+    status = None
+    while time.monotonic() < deadline and status != 401:
+        status = httpx.post(world.api_url + "/api/v1/metrics", json={"metric": "after.revoke", "value": 1},
+                            headers={"Authorization": f"Bearer {world.notes['token']}"}).status_code
+        time.sleep(0.2)
+    assert status == 401
+
+
+@then(parsers.parse('the tenant switcher offers only "{label}"'))
+def switcher_offers_only(world: World, page: Page, label: str):
+    options = by_testid(page, "tenant-switcher").locator("option")
+    expect(options).to_have_count(1)
+    assert options.first.get_attribute("value") == world.tenant(label).tenant.name
+
+
+@then("no chart is drawn")
+def no_chart(world: World, page: Page):
+    expect(page.get_by_text("No series match")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(by_testid(page, "chart")).to_have_count(0)
+    expect(page.locator("body")).not_to_contain_text("rival-1")
+
+
+@then("the login page is shown")
+def login_page_shown(page: Page):
+    expect(by_testid(page, "login-email")).to_be_visible(timeout=TIMEOUT_MS)
+
+
+@then(parsers.parse('opening "{path}" lands on the login page'))
+def lands_on_login(page: Page, path: str):
+    page.goto(path)
+    expect(page).to_have_url(re.compile(r"/login"), timeout=TIMEOUT_MS)
+    expect(by_testid(page, "login-email")).to_be_visible()
