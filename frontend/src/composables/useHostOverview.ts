@@ -93,7 +93,7 @@ export function useHostOverview() {
     clearInterval(clock)
   })
 
-  return { summaries, loading, error, streamStatus, reload: load }
+  return { summaries, now, loading, error, streamStatus, reload: load }
 }
 
 function matchesAll(match: readonly string[], labels: Record<string, string>): boolean {
