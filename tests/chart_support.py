@@ -1,0 +1,101 @@
+"""Rendering the Helm chart and talking about what it renders, for tests/test_chart*.py."""
+
+import subprocess
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+CHART = REPO / "charts" / "microdash"
+CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
+SCENARIOS = {path.name.removesuffix("-values.yaml"): path for path in CI_VALUES}
+KUBE_VERSION = "1.35.4"
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+RELEASE = "md"
+
+
+@lru_cache
+def helm_binary() -> Path:
+    from kubeapi import kube_bin_dir
+
+    return kube_bin_dir() / "helm"
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([str(helm_binary()), *args], capture_output=True, text=True, check=check)
+
+
+def render(values: Path | None = None, *, namespace: str = "microdash", release: str = RELEASE,
+           extra: tuple[str, ...] = ()) -> list[dict]:
+    """`helm template` of the chart (hooks and test hooks included), parsed."""
+    args = ["template", release, str(CHART), "--kube-version", KUBE_VERSION, "--namespace", namespace, *extra]
+    if values is not None:
+        args += ["--values", str(values)]
+    return [doc for doc in yaml.safe_load_all(helm(*args).stdout) if doc]
+
+
+def pod_spec(doc: dict) -> dict | None:
+    if doc["kind"] == "Pod":
+        return doc["spec"]
+    if doc["kind"] in WORKLOAD_KINDS:
+        return doc["spec"]["template"]["spec"]
+    return None
+
+
+def containers(doc: dict) -> list[dict]:
+    spec = pod_spec(doc) or {}
+    return [*spec.get("initContainers", []), *spec.get("containers", [])]
+
+
+def by_kind_and_name(docs: list[dict]) -> dict[tuple[str, str], dict]:
+    return {(doc["kind"], doc["metadata"]["name"]): doc for doc in docs}
+
+
+def component(doc: dict) -> str | None:
+    return doc["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+
+
+class JobCompleter:
+    """Plays the job controller, which this control plane lacks: marks the Jobs of one namespace
+    as succeeded, so that `helm install` gets past its hook Jobs (Helm waits for them)."""
+
+    def __init__(self, api_client, namespace: str):
+        import kubernetes
+
+        self.batch = kubernetes.client.BatchV1Api(api_client)
+        self.namespace = namespace
+        self.completed: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "JobCompleter":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for job in self.batch.list_namespaced_job(self.namespace).items:
+                if job.metadata.name not in self.completed and not job.status.conditions:
+                    self._complete(job.metadata.name)
+            time.sleep(0.3)
+
+    def _complete(self, name: str) -> None:
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        conditions = [{"type": kind, "status": "True", "lastProbeTime": now, "lastTransitionTime": now,
+                       "reason": "CompletionsReached", "message": "marked complete by the test"}
+                      for kind in ("SuccessCriteriaMet", "Complete")]
+        status = {"startTime": now, "completionTime": now, "succeeded": 1, "active": 0, "ready": 0,
+                  "terminating": 0, "uncountedTerminatedPods": {}, "conditions": conditions}
+        self.batch.patch_namespaced_job_status(name, self.namespace, {"status": status})
+        self.completed.append(name)
+
+
+def read_yaml(path: Path) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]

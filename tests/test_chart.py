@@ -1,0 +1,169 @@
+"""The Helm chart: lint, render and schema checks per ci/ scenario, and the CRD copy.
+
+The tests against a real kube-apiserver are in test_chart_cluster.py; the per-container rules
+(probes, resources, security contexts) in test_chart_containers.py.
+"""
+
+import filecmp
+
+import pytest
+import yaml
+
+from chart_support import CHART, REPO, SCENARIOS, by_kind_and_name, component, containers, helm, render, RELEASE
+
+
+def test_every_scenario_the_issue_names_is_in_the_matrix():
+    assert set(SCENARIOS) == {"default", "external-databases", "agent-off", "ha"}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_lint_is_clean(scenario):
+    result = helm("lint", "--strict", str(CHART), "--values", str(SCENARIOS[scenario]), "--kube-version", "1.35.4",
+                  check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout
+
+
+def test_the_crd_copy_in_the_chart_is_identical_to_the_top_level_crds():
+    top, copy = REPO / "crds", CHART / "crds"
+    names = sorted(path.name for path in top.glob("*.yaml"))
+    assert names, "no CRDs in crds/"
+    assert names == sorted(path.name for path in copy.glob("*.yaml"))
+    _, mismatch, errors = filecmp.cmpfiles(top, copy, names, shallow=False)
+    assert mismatch == [] and errors == [], f"charts/microdash/crds differs from crds/: {mismatch + errors}"
+
+
+def _workloads(docs):
+    return {(doc["kind"], component(doc)) for doc in docs if doc["kind"] in {"Deployment", "StatefulSet", "DaemonSet"}}
+
+
+def _env(container) -> dict:
+    return {item["name"]: item.get("value", item.get("valueFrom")) for item in container.get("env", [])}
+
+
+def _main_container(docs, kind, name):
+    return by_kind_and_name(docs)[(kind, f"{RELEASE}-microdash-{name}")]["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_defaults_render_the_whole_platform():
+    docs = render(SCENARIOS["default"])
+    assert _workloads(docs) == {
+        ("Deployment", "api"), ("Deployment", "worker"), ("Deployment", "scheduler"), ("Deployment", "operator"),
+        ("StatefulSet", "bridge"), ("StatefulSet", "mariadb"), ("StatefulSet", "redis"), ("StatefulSet", "mosquitto"),
+        ("DaemonSet", "agent")}
+    kinds = [doc["kind"] for doc in docs]
+    assert kinds.count("NetworkPolicy") == 5 and kinds.count("PodDisruptionBudget") == 3
+    assert "HorizontalPodAutoscaler" not in kinds and "ServiceMonitor" not in kinds
+    tenant = by_kind_and_name(docs)[("Tenant", "nodes")]
+    assert tenant["spec"] == {"displayName": "Kubernetes nodes", "mqtt": {"enabled": True}, "deletionPolicy": "Retain"}
+    assert tenant["metadata"]["namespace"] == "microdash"
+    job = by_kind_and_name(docs)[("Job", f"{RELEASE}-microdash-migrate")]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    env = _env(_main_container(docs, "Deployment", "api"))
+    assert env["MICRODASH_DATABASE_URL"] == f"mysql://microdash:$(MICRODASH_DATABASE_PASSWORD)@{RELEASE}-microdash-mariadb:3306/microdash"
+    assert env["MICRODASH_REDIS_URL"] == f"redis://:$(MICRODASH_REDIS_PASSWORD)@{RELEASE}-microdash-redis:6379/0"
+    config = by_kind_and_name(docs)[("ConfigMap", f"{RELEASE}-microdash-config")]["data"]
+    assert config["MICRODASH_MQTT_URL"] == f"mqtt://{RELEASE}-microdash-mosquitto:1883"
+
+
+def test_scheduler_and_operator_run_alone():
+    docs = render(SCENARIOS["ha"])
+    for name in ("scheduler", "operator"):
+        spec = by_kind_and_name(docs)[("Deployment", f"{RELEASE}-microdash-{name}")]["spec"]
+        assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+
+
+def test_external_databases_replace_the_bundled_ones():
+    docs = render(SCENARIOS["external-databases"])
+    assert _workloads(docs) == {("Deployment", "api"), ("Deployment", "worker"), ("Deployment", "scheduler"),
+                                ("Deployment", "operator"), ("StatefulSet", "bridge"), ("DaemonSet", "agent")}
+    env = _env(_main_container(docs, "Deployment", "worker"))
+    assert env["MICRODASH_DATABASE_URL"] == ("mysql://metrics:$(MICRODASH_DATABASE_PASSWORD)"
+                                             "@mariadb.databases.svc.cluster.local:3306/metrics")
+    assert env["MICRODASH_DATABASE_PASSWORD"] == {"secretKeyRef": {"name": "metrics-database", "key": "password"}}
+    assert env["MICRODASH_REDIS_URL"] == "rediss://:$(MICRODASH_REDIS_PASSWORD)@redis.databases.svc.cluster.local:6380/2"
+    assert env["MICRODASH_SECRET_KEY"] == {"secretKeyRef": {"name": "microdash-secrets", "key": "secret-key"}}
+    config = by_kind_and_name(docs)[("ConfigMap", f"{RELEASE}-microdash-config")]["data"]
+    assert config["MICRODASH_MQTT_URL"] == "mqtts://broker.example.com:8883"
+    secrets = {doc["metadata"]["name"] for doc in docs if doc["kind"] == "Secret"}
+    assert secrets == {f"{RELEASE}-microdash-external-redis"}  # the others exist already
+    job = by_kind_and_name(docs)[("Job", f"{RELEASE}-microdash-migrate")]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    policies = {doc["metadata"]["name"] for doc in docs if doc["kind"] == "NetworkPolicy"}
+    assert policies == {f"{RELEASE}-microdash-api", f"{RELEASE}-microdash-no-ingress"}
+
+
+def test_agent_off_renders_no_agent_tenant_or_operator():
+    docs = render(SCENARIOS["agent-off"])
+    kinds = {doc["kind"] for doc in docs}
+    assert not kinds & {"DaemonSet", "Tenant", "ClusterRole", "ClusterRoleBinding", "ServiceAccount", "NetworkPolicy"}
+    assert ("Deployment", "operator") not in _workloads(docs)
+    test_pod = by_kind_and_name(docs)[("Pod", f"{RELEASE}-microdash-smoke-test")]
+    assert _env(test_pod["spec"]["containers"][0])["MICRODASH_TOKEN"] == {
+        "secretKeyRef": {"name": "smoke-microdash-token", "key": "token"}}
+
+
+def test_ha_autoscales_api_and_workers_and_pins_the_image_digest():
+    docs = render(SCENARIOS["ha"])
+    named = by_kind_and_name(docs)
+    for name in ("api", "worker"):
+        assert "replicas" not in named[("Deployment", f"{RELEASE}-microdash-{name}")]["spec"]
+        hpa = named[("HorizontalPodAutoscaler", f"{RELEASE}-microdash-{name}")]["spec"]
+        assert hpa["scaleTargetRef"]["name"] == f"{RELEASE}-microdash-{name}" and hpa["minReplicas"] == 3
+    assert named[("StatefulSet", f"{RELEASE}-microdash-bridge")]["spec"]["replicas"] == 3
+    monitor = named[("ServiceMonitor", f"{RELEASE}-microdash-api")]
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    digest = "registry.example.com/microdash/microdash@sha256:" + "0123456789abcdef" * 4
+    for doc in docs:
+        for container in containers(doc):
+            if component(doc) not in {"mariadb", "redis", "mosquitto", "agent"}:
+                assert container["image"] == digest, (doc["metadata"]["name"], container["name"])
+        if containers(doc) and component(doc) not in {"mariadb", "redis", "mosquitto"}:
+            spec = doc["spec"] if doc["kind"] == "Pod" else doc["spec"]["template"]["spec"]
+            assert spec["imagePullSecrets"] == [{"name": "registry-credentials"}], doc["metadata"]["name"]
+    assert "Tenant" not in {doc["kind"] for doc in docs}
+    agent_env = _env(named[("DaemonSet", f"{RELEASE}-microdash-agent")]["spec"]["template"]["spec"]["containers"][0])
+    assert agent_env["MICRODASH_AGENT_MQTT_PASSWORD"] == {"secretKeyRef": {"name": "fleet-microdash-token",
+                                                                           "key": "mqtt-password"}}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_object_carries_the_standard_labels_and_selectors_use_only_selector_labels(scenario):
+    docs = render(SCENARIOS[scenario])
+    for doc in docs:
+        labels = doc["metadata"].get("labels", {})
+        for key in ("helm.sh/chart", "app.kubernetes.io/name", "app.kubernetes.io/instance",
+                    "app.kubernetes.io/version", "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of"):
+            assert key in labels, (doc["kind"], doc["metadata"]["name"], key)
+        selector = (doc.get("spec") or {}).get("selector")
+        if doc["kind"] in {"Deployment", "StatefulSet", "DaemonSet", "PodDisruptionBudget"}:
+            selector = selector["matchLabels"]
+        if doc["kind"] in {"Deployment", "StatefulSet", "DaemonSet", "PodDisruptionBudget", "Service"}:
+            # selectors are immutable: nothing that changes with a chart or app version
+            assert set(selector) == {"app.kubernetes.io/name", "app.kubernetes.io/instance",
+                                     "app.kubernetes.io/component"}, doc["metadata"]["name"]
+
+
+BAD_VALUES = [
+    ({"api": {"replicsa": 3}}, "at '/api': additional properties 'replicsa' not allowed"),
+    ({"wroker": {"replicas": 3}}, "additional properties 'wroker' not allowed"),
+    ({"worker": {"replicas": "two"}}, "at '/worker/replicas': got string, want integer"),
+    ({"containerSecurityContext": {"readOnlyRootFilesystem": False}}, "at '/containerSecurityContext"),
+    ({"mariadb": {"auth": {"password": "p@ss/word"}}}, "at '/mariadb/auth/password'"),
+    ({"config": {"extraEnv": {"RETENTION_RAW_DAYS": "14"}}}, "'RETENTION_RAW_DAYS' does not match pattern '^MICRODASH_"),
+    ({"api": {"resources": {"requests": {"memory": None}}}},  # null deletes a default
+     "at '/api/resources/requests'"),
+    ({"agent": {"tolerations": [{"operator": "Exists", "efect": "NoSchedule"}]}}, "at '/agent/tolerations/0'"),
+    ({"image": {"digest": "latest"}}, "at '/image/digest'"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), BAD_VALUES, ids=[message for _, message in BAD_VALUES])
+def test_the_schema_rejects_bad_values_with_the_offending_key(tmp_path, values, message):
+    bad = tmp_path / "bad-values.yaml"
+    bad.write_text(yaml.safe_dump(values))
+    result = helm("template", RELEASE, str(CHART), "--kube-version", "1.35.4", "--values", str(bad), check=False)
+    assert result.returncode != 0
+    assert "values don't meet the specifications of the schema" in result.stderr
+    assert message in result.stderr, result.stderr
