@@ -32,6 +32,9 @@ TARGETS = {
     "ingest_to_query_ms.p99": Target(100, higher_is_better=False),
     "mqtt_ingest_samples_per_s": Target(20_000, higher_is_better=True),
     "alert_eval_cycle_s": Target(2, higher_is_better=False),
+    "dashboard_first_chart_ms.p50": Target(1000, higher_is_better=False),
+    "dashboard_live_frames.main_thread_ms_per_frame": Target(16, higher_is_better=False),
+    "dashboard_bundle_gzip_kb.total": Target(150, higher_is_better=False),
 }
 
 
@@ -161,6 +164,13 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
     add("node_exporter steady RSS", "agent_footprint.node_exporter_rss_mb", "MB", "{:,.1f}")
     add("agent CPU per collection", "agent_footprint.agent_cpu_ms_per_cycle", "ms", "{:,.2f}")
     add("node_exporter CPU per scrape", "agent_footprint.node_exporter_cpu_ms_per_scrape", "ms", "{:,.2f}")
+    add("dashboard: first chart, 24 h x 20 series, p50", "dashboard_first_chart_ms.p50", "ms", "{:,.0f}")
+    add("dashboard: first chart, max of the loads", "dashboard_first_chart_ms.max", "ms", "{:,.0f}")
+    add("dashboard: main-thread time per frame, 20 live series", "dashboard_live_frames.main_thread_ms_per_frame",
+        "ms", "{:,.2f}")
+    add("dashboard: mean frame interval (60 Hz = 16.7)", "dashboard_live_frames.mean_interval_ms", "ms", "{:,.2f}")
+    add("dashboard: p99 frame interval", "dashboard_live_frames.p99_interval_ms", "ms", "{:,.2f}")
+    add("dashboard: app bundle, gzipped (no fonts)", "dashboard_bundle_gzip_kb.total", "KB", "{:,.1f}")
     add("api peak RSS", "api_peak_rss_mb", "MB", "{:,.1f}")
     add("bridge peak RSS", "bridge_peak_rss_mb", "MB", "{:,.1f}")
     add("worker peak RSS (max)", "worker_peak_rss_mb", "MB", "{:,.1f}")

@@ -8,7 +8,9 @@ per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> que
 MQTT ingest from 1,000 simulated devices (one sample per message) until durable, and the node
 rollup throughput and 24 h query latency at 1m/5m, one alert evaluation cycle of 10,000 rules
 over 100 tenants, and the node
-agent's footprint next to Prometheus node_exporter's (when installed: make bench installs it).
+agent's footprint next to Prometheus node_exporter's (when installed: make bench installs it), and
+the dashboard in Debian's Chromium (first chart over 24 h x 20 series, frames while 20 series update
+10 times a second, gzipped bundle size; see bench/dashboard.py).
 Figures go to stdout as a table and to bench/results/latest.json, with the CPU each process used
 per scenario and how busy the machine was (other jobs on it make the figures noisy). Nothing is
 asserted: targets are printed next to the figures with PASS/MISS. All traffic stays on 127.0.0.1.
@@ -34,6 +36,7 @@ from pathlib import Path
 import redis
 
 import alert_eval_load
+import dashboard
 import ingest_load
 import latency
 import mqtt_load
@@ -43,7 +46,7 @@ import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "single", "sse", "query", "mqtt", "rollup", "alerts", "agent")
+SCENARIOS = ("bulk", "single", "sse", "query", "mqtt", "rollup", "alerts", "agent", "dashboard")
 SETTLE_TIMEOUT_S = 120.0
 
 
@@ -62,6 +65,8 @@ class Sizes:
     rollup_samples: int = 1_000_000
     alert_tenants: int = 100
     alert_rules_per_tenant: int = 100
+    dashboard_loads: int = 5
+    dashboard_live_seconds: float = 10.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -88,7 +93,8 @@ def sizes_for(args: argparse.Namespace) -> Sizes:
     if args.quick:
         return Sizes(bulk_samples=args.samples or 50_000, single_requests=300, sse_seconds=4.0, query_probes=30,
                      mqtt_devices=100, mqtt_messages_per_device=20, agent_seconds=8.0,
-                     rollup_samples=50_000, alert_tenants=10)
+                     rollup_samples=50_000, alert_tenants=10,
+                     dashboard_loads=2, dashboard_live_seconds=4.0)
     return Sizes(bulk_samples=args.samples or 1_000_000)
 
 
@@ -163,6 +169,10 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
         "alerts": lambda: alert_eval_load.run_alert_eval(stack, tenants=sizes.alert_tenants,
                                                          rules_per_tenant=sizes.alert_rules_per_tenant),
         "agent": lambda: {"agent_footprint": measure_agent_footprint(duration_s=sizes.agent_seconds)},
+        "dashboard": lambda: dashboard.run_dashboard(stack, stack.create_tenant("bench-dashboard"),
+                                                     loads=sizes.dashboard_loads,
+                                                     live_seconds=sizes.dashboard_live_seconds,
+                                                     percentile=report.percentile),
     }
     for name in SCENARIOS:
         if name in chosen:

@@ -26,6 +26,7 @@ MIGRATE_TIMEOUT_S = 180.0
 STOP_GRACE_S = 10.0
 PROFILE_DUMP_WAIT_S = 15.0
 PROFILE_LAUNCHER = Path(__file__).with_name("profiled.py")
+FRONTEND_DIST = Path(__file__).resolve().parents[1] / "frontend" / "dist"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class BenchStack:
             "MICRODASH_API_PORT": str(self.api_port),
             "MICRODASH_LOG_LEVEL": "WARNING",
             "MICRODASH_LOG_FORMAT": "text",
+            "MICRODASH_FRONTEND_DIR": str(FRONTEND_DIST),  # the dashboard scenario loads it in a browser
         }
         self._migrate()
         self._run_once(["broker", "sync"], "broker-sync")
