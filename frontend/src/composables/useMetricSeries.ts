@@ -4,7 +4,7 @@ import { computed, onBeforeUnmount, ref, shallowRef, watch, type Ref } from 'vue
 import { api } from '../api/client'
 import { openStream, type LiveStream, type StreamStatus } from '../api/stream'
 import type { LivePoint, Resolution } from '../api/types'
-import { appendLivePoints } from '../lib/liveBuffer'
+import { appendLivePoints, trimSeries } from '../lib/liveBuffer'
 import { rangeDuration, rangeWindow, type CustomRange, type RangeKey } from '../lib/ranges'
 import { seriesKey, type Series } from '../lib/series'
 import { errorMessage } from '../lib/errors'
@@ -24,17 +24,36 @@ export function useMetricSeries(request: Ref<SeriesRequest>) {
   const resolution = ref<Resolution | null>(null)
   const isLiveMode = ref(false)
   const streamStatus = ref<StreamStatus | null>(null)
-  const xRange = ref<[number, number] | undefined>(undefined)
+  const fixedRange = ref<[number, number] | undefined>(undefined)
+  const windowMs = ref(0)
+  const liveNow = ref(Date.now())
   let stream: LiveStream | null = null
   let generation = 0
+  let clock = 0
 
   const paused = computed(() => frozen.value !== null)
   const series = computed(() => frozen.value ?? live.value)
+  // Live charts slide with the clock even when no point arrives; a paused one stands still.
+  const xRange = computed<[number, number] | undefined>(() =>
+    isLiveMode.value ? [liveNow.value - windowMs.value, liveNow.value] : fixedRange.value,
+  )
 
   function closeStream() {
     stream?.close()
     stream = null
     streamStatus.value = null
+    clearInterval(clock)
+  }
+
+  function startClock(tickMs: number) {
+    liveNow.value = Date.now()
+    clock = window.setInterval(() => {
+      if (paused.value) return
+      liveNow.value = Date.now()
+      const oldest = liveNow.value - windowMs.value
+      const trimmed = live.value.map((one) => trimSeries(one, oldest))
+      if (trimmed.some((one, index) => one !== live.value[index])) live.value = trimmed
+    }, tickMs)
   }
 
   async function load() {
@@ -46,22 +65,25 @@ export function useMetricSeries(request: Ref<SeriesRequest>) {
       live.value = []
       return
     }
-    const window = rangeWindow(range, Date.now(), custom)
-    const windowMs = rangeDuration(range, custom)
-    isLiveMode.value = window.live
-    xRange.value = window.live ? undefined : [window.start, window.end]
+    const span = rangeWindow(range, Date.now(), custom)
+    windowMs.value = rangeDuration(range, custom)
+    isLiveMode.value = span.live
+    fixedRange.value = [span.start, span.end]
     loading.value = true
     error.value = null
     // The stream opens before the query so no point falls between the two; early points wait here.
-    let early: LivePoint[] | null = window.live ? [] : null
+    let early: LivePoint[] | null = span.live ? [] : null
     const apply = (points: LivePoint[]) => {
       if (current !== generation) return
       if (early) early.push(...points)
-      else live.value = appendLivePoints(live.value, points, metric, Date.now(), windowMs)
+      else live.value = appendLivePoints(live.value, points, metric, Date.now(), windowMs.value)
     }
-    if (window.live) stream = openStream({ metric, match }, apply, (status) => (streamStatus.value = status))
+    if (span.live) {
+      stream = openStream({ metric, match }, apply, (status) => (streamStatus.value = status))
+      startClock(Math.max(1000, windowMs.value / 300))
+    }
     try {
-      const result = await api.query({ metric, match, start: window.start, end: window.end, step: window.step })
+      const result = await api.query({ metric, match, start: span.start, end: span.end, step: span.step })
       if (current !== generation) return
       resolution.value = result.resolution
       live.value = result.series.map((one) => ({ key: seriesKey(one.labels), labels: one.labels, points: one.points }))

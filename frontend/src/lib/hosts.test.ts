@@ -24,7 +24,7 @@ describe('hostPanels', () => {
       }),
       'a',
     )
-    expect(panels.map((panel) => panel.title)).toEqual(['CPU', 'Memory', 'Disk (fullest)', 'Network'])
+    expect(panels.map((panel) => panel.title)).toEqual(['CPU', 'Memory', 'Disk (fullest)', 'Network ↓ / ↑'])
     expect(panels[0].series[0].points).toEqual([[1, 25]])
     expect(panels[2].series[0].points).toEqual([[1, 90]])
     expect(panels[3].series).toHaveLength(2)

@@ -64,7 +64,7 @@ export function hostPanels(data: SeriesByMetric, host: string): HostPanel[] {
     { title: 'Memory', unit: 'percent', series: [derived('memory', combineByTimestamp(ofHost(data.memory, host), max))] },
     { title: 'Disk (fullest)', unit: 'percent', series: [derived('disk', combineByTimestamp(ofHost(data.disk, host), max))] },
     {
-      title: 'Network',
+      title: 'Network ↓ / ↑',
       unit: 'bytesPerSecond',
       series: [
         derived('rx', combineByTimestamp(ofHost(data.netRx, host), sum)),
