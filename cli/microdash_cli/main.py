@@ -145,6 +145,15 @@ def bridge() -> None:
     run_bridge(_setup())
 
 
+@app.command()
+def operator(namespace: Annotated[Optional[list[str]], typer.Option(help="watch only these namespaces (default: all)")] = None,
+             liveness: Annotated[Optional[str], typer.Option(help="serve a liveness probe, e.g. http://0.0.0.0:8081/healthz")] = None) -> None:
+    """Reconcile Tenant and AlertRule resources (Kubernetes); run exactly one."""
+    from microdash_operator.run import run_operator
+
+    run_operator(_setup(), namespaces=namespace, liveness_endpoint=liveness)
+
+
 @user_app.command("create")
 def user_create(email: str, tenant: Annotated[str, typer.Option(help="tenant name")],
                 role: Annotated[str, typer.Option(help="admin or viewer")] = "viewer",

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     notify_retry_base_seconds: int = Field(2, ge=1, description="backoff before retry n is base * 2**(n-1)")
     notify_timeout_seconds: float = Field(10.0, gt=0, description="per attempt (HTTP request, SMTP session)")
 
+    # Kubernetes operator
+    operator_resync_seconds: float = Field(60, gt=0, description="every resource is re-checked (drift repair) this often")
+    operator_status_seconds: float = Field(15, gt=0, description="how often AlertRule statuses are refreshed")
+    operator_retry_seconds: float = Field(10, gt=0, description="delay before a failed reconcile is retried")
+
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> "Settings":
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:

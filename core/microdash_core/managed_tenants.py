@@ -1,0 +1,137 @@
+"""Tenants managed declaratively (by the Kubernetes operator): make the database and the broker
+match a desired spec. Every function is idempotent, so a reconcile interrupted anywhere converges
+when it is run again.
+
+The database comes first (it is the source of truth), the broker follows from it. A tenant
+belongs to one owner: a spec never adopts a tenant created by the CLI or by another owner.
+"""
+
+from dataclasses import dataclass
+
+from pymysql.cursors import Cursor
+
+from . import db, tenancy, tokens
+from .broker import BrokerAdmin
+from .errors import MicrodashError
+from .settings import Settings
+
+MANAGED_TOKEN_NAME = "kubernetes"
+
+
+class OwnedByOther(MicrodashError):
+    """The tenant name is taken by a tenant this owner does not manage."""
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    name: str
+    owner: str
+    display_name: str | None = None
+    ingest_rate_limit: int | None = None
+    max_series: int | None = None
+    retention_raw_days: int | None = None
+    retention_1m_days: int | None = None
+    retention_5m_days: int | None = None
+    mqtt_enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ManagedToken:
+    public_id: str
+    token: str | None  # the plaintext, only when a new token was issued (to be stored by the caller)
+    rotated: bool
+
+
+_SPEC_COLUMNS = ("display_name", "ingest_rate_limit", "max_series", "retention_raw_days", "retention_1m_days",
+                 "retention_5m_days", "mqtt_enabled")
+
+
+def ensure_tenant(settings: Settings, spec: TenantSpec) -> int:
+    """Create the tenant or bring its settings to the spec. Returns the tenant id."""
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT id, owner FROM tenants WHERE name = %s FOR UPDATE", (spec.name,))
+        row = cursor.fetchone()
+        if row is None:
+            tenant_id = tenancy.create_tenant(cursor, name=spec.name).id
+        elif row[1] != spec.owner:
+            raise OwnedByOther(f"tenant {spec.name!r} already exists and is managed by "
+                               f"{row[1] or 'the CLI or API'}, not {spec.owner}")
+        else:
+            tenant_id = row[0]
+        values = [spec.display_name or spec.name, spec.ingest_rate_limit, spec.max_series, spec.retention_raw_days,
+                  spec.retention_1m_days, spec.retention_5m_days, spec.mqtt_enabled]
+        assignments = ", ".join(f"{column} = %s" for column in _SPEC_COLUMNS)
+        cursor.execute(f"UPDATE tenants SET {assignments}, owner = %s WHERE id = %s", (*values, spec.owner, tenant_id))
+    return tenant_id
+
+
+def ensure_token(settings: Settings, name: str, current: str | None, *, rotate: bool) -> ManagedToken:
+    """Keep the managed token `current` if it is still active and no rotation is asked for;
+    otherwise revoke the tenant's managed tokens and issue a new one. Managed tokens issued by an
+    interrupted earlier run (never stored by the caller) are revoked too. Tokens made by people
+    (dashboard, CLI) are left alone."""
+    with db.transaction(settings) as cursor:
+        tenant = tenancy.get_tenant(cursor, name=name)
+        active = _active_managed_tokens(cursor, tenant)
+        keep = None if rotate or current is None else _matching(cursor, active, current)
+        for public_id in active:
+            if public_id != keep:
+                tenancy.revoke_tokens(cursor, tenant=tenant, public_id=public_id)
+        if keep is not None:
+            return ManagedToken(keep, None, rotated=False)
+        token = tenancy.issue_token(cursor, tenant=tenant, name=MANAGED_TOKEN_NAME)
+    return ManagedToken(tokens.public_id_of(token), token, rotated=current is not None)
+
+
+def _active_managed_tokens(cursor: Cursor, tenant: tenancy.Tenant) -> list[str]:
+    return [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)
+            if info.name == MANAGED_TOKEN_NAME and not info.revoked]
+
+
+def _matching(cursor: Cursor, active: list[str], token: str) -> str | None:
+    public_id = tokens.public_id_of(token)
+    if public_id not in active:
+        return None
+    cursor.execute("SELECT token_hash FROM api_tokens WHERE public_id = %s", (public_id,))
+    (stored,), = cursor.fetchall()
+    return public_id if tokens.matches(token, stored) else None
+
+
+def sync_broker(settings: Settings, name: str, broker_factory=BrokerAdmin) -> None:
+    """The tenant's role and a client per active token when MQTT is enabled; no clients for revoked
+    tokens, and none at all when MQTT is disabled (deleting a client disconnects it)."""
+    with db.transaction(settings) as cursor:
+        tenant = tenancy.get_tenant(cursor, name=name)
+        cursor.execute("SELECT mqtt_enabled FROM tenants WHERE id = %s", (tenant.id,))
+        (mqtt_enabled,), = cursor.fetchall()
+        infos = tenancy.list_tokens(cursor, tenant=tenant)
+    active = [info.public_id for info in infos if not info.revoked]
+    revoked = [info.public_id for info in infos if info.revoked]
+    with broker_factory(settings) as broker:
+        if mqtt_enabled:
+            broker.ensure_tenant(name, active)
+        else:
+            broker.remove_tenant(name, active)
+        for public_id in revoked:
+            broker.remove_token_client(public_id)
+
+
+def retire_tenant(settings: Settings, name: str, owner: str, *, delete_data: bool,
+                  broker_factory=BrokerAdmin) -> int:
+    """The owner lets go of its tenant: every token revoked, MQTT access removed, and the data
+    deleted or kept. Returns the samples deleted. A tenant already gone, or owned by someone
+    else, is left alone."""
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT owner FROM tenants WHERE name = %s", (name,))
+        row = cursor.fetchone()
+        if row is None or row[0] != owner:
+            return 0
+        tenant = tenancy.get_tenant(cursor, name=name)
+        public_ids = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)]
+        tenancy.revoke_tokens(cursor, tenant=tenant)
+    with broker_factory(settings) as broker:
+        broker.remove_tenant(name, public_ids)
+    if not delete_data:
+        return 0
+    with db.transaction(settings) as cursor:
+        return tenancy.delete_tenant(cursor, tenant=tenancy.get_tenant(cursor, name=name))
