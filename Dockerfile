@@ -27,9 +27,11 @@ COPY cli/ cli/
 RUN uv sync --frozen --no-dev --all-packages --no-editable
 
 # 3. The runtime: the interpreter, the environment and the dashboard; no compilers, no uv, no npm.
+#    /var/lib/microdash is the one writable place (compose.yaml keeps the demo credentials there).
 FROM python:3.11.10-slim-bookworm
 RUN groupadd --system --gid 10001 microdash \
-    && useradd --system --uid 10001 --gid microdash --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin microdash
+    && useradd --system --uid 10001 --gid microdash --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin microdash \
+    && mkdir -p /var/lib/microdash && chown microdash:microdash /var/lib/microdash
 COPY --from=python /app/.venv /app/.venv
 COPY --from=frontend /src/frontend/dist /app/frontend/dist
 ENV PATH=/app/.venv/bin:$PATH \

@@ -1,0 +1,112 @@
+"""compose.yaml: the whole stack in containers. No container engine runs here, so the file is
+checked for what it must hold (services, pinned images, healthchecks, named volumes, real
+subcommands and settings), and by `docker compose config` where the Compose plugin exists."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parent.parent
+COMPOSE = REPO / "compose.yaml"
+MICRODASH_SERVICES = {"prestart", "api", "worker", "scheduler", "bridge", "agent"}
+DATASTORES = {"mariadb": r"docker\.io/library/mariadb:10\.11\.\d+", "redis": r"docker\.io/library/redis:7\.\d+\.\d+",
+              "mosquitto": r"docker\.io/library/eclipse-mosquitto:2\.0\.\d+"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_it_runs_the_whole_stack(compose):
+    assert set(compose["services"]) == MICRODASH_SERVICES | set(DATASTORES)
+    for name, image in DATASTORES.items():
+        assert re.fullmatch(image, compose["services"][name]["image"]), name
+    for name in MICRODASH_SERVICES:
+        assert compose["services"][name]["build"] == "." and compose["services"][name]["image"] == "microdash:dev"
+
+
+def test_servers_have_healthchecks_and_dependents_wait_for_them(compose):
+    services = compose["services"]
+    for name in [*DATASTORES, "api"]:
+        assert services[name]["healthcheck"]["test"][0] == "CMD", name
+    for name, service in services.items():
+        for dependency, condition in service.get("depends_on", {}).items():
+            expected = "service_completed_successfully" if dependency == "prestart" else "service_healthy"
+            assert condition == {"condition": expected}, (name, dependency)
+            assert dependency == "prestart" or "healthcheck" in services[dependency], (name, dependency)
+    for name in MICRODASH_SERVICES - {"prestart"}:
+        assert services[name]["depends_on"]["prestart"] == {"condition": "service_completed_successfully"}
+
+
+def test_data_lives_in_named_volumes(compose):
+    declared = set(compose["volumes"])
+    used = {volume.split(":")[0] for service in compose["services"].values() for volume in service.get("volumes", [])
+            if not volume.startswith(("/", "./"))}
+    assert used == declared == {"mariadb-data", "redis-data", "mosquitto-data", "microdash-run"}
+    for name, path in (("mariadb", "/var/lib/mysql"), ("redis", "/data"), ("mosquitto", "/mosquitto/data")):
+        assert f"{name}-data:{path}" in compose["services"][name]["volumes"]
+
+
+def test_mosquitto_uses_the_charts_configuration_and_init_step(compose):
+    mosquitto = compose["services"]["mosquitto"]
+    mounts = {volume.split(":")[0]: volume.split(":")[1] for volume in mosquitto["volumes"]}
+    for local, inside in (("./charts/microdash/files/mosquitto.conf", "/mosquitto/config/mosquitto.conf"),
+                          ("./charts/microdash/files/mosquitto-init.sh", "/mosquitto/config/init.sh")):
+        assert mounts[local] == inside and (REPO / local).is_file()
+    assert "sh /mosquitto/config/init.sh && exec mosquitto -c /mosquitto/config/mosquitto.conf" in mosquitto["command"]
+
+
+def test_redis_keeps_an_append_only_file(compose):
+    command = compose["services"]["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "everysec"
+
+
+def test_microdash_services_run_real_subcommands_with_real_settings(compose):
+    from microdash_cli.main import app
+    from microdash_core.settings import Settings
+
+    settings = {f"MICRODASH_{name.upper()}" for name in Settings.model_fields}
+    runner = CliRunner()
+    for name in MICRODASH_SERVICES:
+        service = compose["services"][name]
+        words = [word for word in service["command"] if not word.startswith(("-", "/"))]
+        result = runner.invoke(app, [*words, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        for option in (word for word in service["command"] if word.startswith("--")):
+            assert option in result.output, (name, option)
+        names = set(service["environment"]) - {"MICRODASH_AGENT_PROCFS", "MICRODASH_AGENT_ROOTFS"}
+        assert names <= settings, (name, names - settings)
+
+
+def test_the_agent_reads_the_hosts_trees_read_only(compose):
+    from microdash_agent.config import parse_config
+
+    agent = compose["services"]["agent"]
+    assert {"/proc:/host/proc:ro", "/:/host/root:ro"} <= set(agent["volumes"])
+    config = parse_config(["--stdout"], environ={key: value for key, value in agent["environment"].items()
+                                                 if key.startswith("MICRODASH_AGENT_")})
+    assert (str(config.procfs), str(config.rootfs)) == ("/host/proc", "/host/root")
+
+
+def _compose_command() -> list[str] | None:
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    return None
+
+
+def test_docker_compose_accepts_the_file():
+    command = _compose_command()
+    if command is None:
+        pytest.skip("the Docker Compose plugin is not installed (`docker compose version` fails): "
+                    "compose.yaml is checked by the other tests only")
+    result = subprocess.run([*command, "--file", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True,
+                            cwd=REPO)
+    assert result.returncode == 0, result.stderr
