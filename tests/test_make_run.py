@@ -50,6 +50,8 @@ def test_procfile_starts_everything_and_sigint_stops_it(tmp_path):
         login = httpx.post(api + "/api/v1/auth/login", json={"email": credentials["login"],
                                                              "password": credentials["password"]})
         assert login.status_code == 200
+        dashboard = httpx.get(api + "/explore")  # `make run` builds frontend/dist; the api serves it
+        assert dashboard.status_code == 200 and '<div id="app">' in dashboard.text
     finally:
         honcho.send_signal(signal.SIGINT)
         honcho.wait(timeout=60)
