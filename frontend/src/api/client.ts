@@ -121,6 +121,8 @@ export const api = {
   ingest: (sample: Sample) => request<Accepted>('POST', '/api/v1/metrics', { body: sample }),
 
   alertRules: () => request<AlertRule[]>('GET', '/api/v1/alerts/rules'),
+  replaceAlertRule: ({ id, managed_by: _managedBy, ...rule }: AlertRule) =>
+    request<AlertRule>('PUT', `/api/v1/alerts/rules/${id}`, { body: rule }),
   alertStates: () => request<AlertState[]>('GET', '/api/v1/alerts/states'),
   alertHistory: (limit = 100) => request<AlertTransition[]>('GET', '/api/v1/alerts/history', { query: { limit } }),
   deliveries: (limit = 100) => request<Delivery[]>('GET', '/api/v1/alerts/deliveries', { query: { limit } }),
