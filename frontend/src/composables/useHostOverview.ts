@@ -62,7 +62,8 @@ export function useHostOverview() {
       const end = Date.now() + 1
       const start = end - OVERVIEW_WINDOW_MS
       const [refs, ...results] = await Promise.all([
-        api.series(undefined, ['host=~.+'], 10_000),
+        // Every agent reports memory: its series name each host, also hosts silent for longer than the window.
+        api.series(HOST_METRICS.memory.metric, ['host=~.+'], 10_000),
         ...METRIC_NAMES.map((name) =>
           api.query({ metric: HOST_METRICS[name].metric, match: [...HOST_METRICS[name].match], start, end, step: OVERVIEW_STEP_MS }),
         ),
@@ -72,7 +73,7 @@ export function useHostOverview() {
         loaded[name] = results[index].series.map((one) => ({ key: seriesKey(one.labels), labels: one.labels, points: one.points }))
       })
       data.value = loaded
-      hosts.value = hostNames(refs)
+      hosts.value = hostNames([...refs, ...METRIC_NAMES.flatMap((name) => loaded[name])])
       now.value = Date.now()
       ready = true
       if (early.length) onPoints(early)
