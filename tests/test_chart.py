@@ -119,7 +119,7 @@ def test_ha_autoscales_api_and_workers_and_pins_the_image_digest():
         for container in containers(doc):
             if component(doc) not in {"mariadb", "redis", "mosquitto", "agent"}:
                 assert container["image"] == digest, (doc["metadata"]["name"], container["name"])
-        if containers(doc) and component(doc) not in {"mariadb", "redis", "mosquitto"}:
+        if containers(doc):
             spec = doc["spec"] if doc["kind"] == "Pod" else doc["spec"]["template"]["spec"]
             assert spec["imagePullSecrets"] == [{"name": "registry-credentials"}], doc["metadata"]["name"]
     assert "Tenant" not in {doc["kind"] for doc in docs}
