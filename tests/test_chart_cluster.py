@@ -20,8 +20,9 @@ STAND_IN_CRDS = [REPO / "tests" / "fixtures" / "servicemonitor-crd.yaml"]
 HOOK_ANNOTATION = "helm.sh/hook"
 
 
-def server_side_apply(client, dynamic, doc: dict, *, namespace: str | None = None, dry_run: bool = True) -> None:
-    """PATCH with application/apply-patch+yaml, as `kubectl apply --server-side --validate=strict` does."""
+def server_side_apply(client, dynamic, doc: dict, *, namespace: str | None = None, dry_run: bool = True) -> list[str]:
+    """PATCH with application/apply-patch+yaml, as `kubectl apply --server-side --validate=strict` does.
+    Returns the server's warnings."""
     resource = dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
     path = resource.path(name=doc["metadata"]["name"], namespace=namespace if resource.namespaced else None)
     query = [("fieldManager", "microdash-chart-test"), ("fieldValidation", "Strict"), ("force", "true")]
@@ -34,6 +35,7 @@ def server_side_apply(client, dynamic, doc: dict, *, namespace: str | None = Non
     response.read()
     if response.status >= 300:
         raise ApplyRefused(json.loads(response.data).get("message", response.data))
+    return response.headers.getlist("Warning")
 
 
 class ApplyRefused(Exception):
@@ -84,6 +86,26 @@ def test_every_rendered_object_passes_a_server_side_dry_run(cluster, scenario):
     with cluster.api_client() as client:
         failures = dry_run_failures(client, docs, namespace)
     assert failures == []
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_pod_but_the_agents_meets_the_restricted_pod_security_standard(cluster, scenario):
+    """The API server's PodSecurity admission: enforced on Pods, warned about on pod templates."""
+    namespace = cluster.new_namespace("chart-restricted")
+    levels = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn")}
+    warnings = {}
+    with cluster.api_client() as client:
+        kubernetes.client.CoreV1Api(client).patch_namespace(namespace, {"metadata": {"labels": levels}})
+        dynamic = kubernetes.dynamic.DynamicClient(client)
+        for doc in render(SCENARIOS[scenario], namespace=namespace):
+            found = server_side_apply(client, dynamic, doc, namespace=namespace)
+            if found:
+                warnings[f"{doc['kind']}/{doc['metadata']['name']}"] = " ".join(found)
+    agent = warnings.pop("DaemonSet/md-microdash-agent", "").replace('\\"', '"')
+    assert warnings == {}
+    if scenario != "agent-off":  # the agent needs the host's network and its /proc and / (read-only), nothing more
+        assert agent.endswith('would violate PodSecurity "restricted:latest": host namespaces (hostNetwork=true), '
+                              'restricted volume types (volumes "proc", "root" use restricted volume type "hostPath")"')
 
 
 def test_the_dry_run_refuses_a_misspelt_field(cluster):
