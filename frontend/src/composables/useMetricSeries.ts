@@ -1,6 +1,6 @@
 // One metric's series over a time range: a query, then in live mode the stream appends points
 // (no refetch) and the window slides; in historical mode one query at the server's resolution.
-import { computed, onBeforeUnmount, ref, shallowRef, watch, type Ref } from 'vue'
+import { computed, onScopeDispose, ref, shallowRef, watch, type Ref } from 'vue'
 import { api } from '../api/client'
 import { openStream, type LiveStream, type StreamStatus } from '../api/stream'
 import type { LivePoint, Resolution } from '../api/types'
@@ -111,7 +111,7 @@ export function useMetricSeries(request: Ref<SeriesRequest>) {
   }
 
   watch(request, load, { immediate: true, deep: true })
-  onBeforeUnmount(() => {
+  onScopeDispose(() => {
     generation += 1
     closeStream()
   })
