@@ -21,7 +21,7 @@ def dashboard_api(stack, tmp_path_factory):
 
 
 @pytest.mark.parametrize("path", ["/", "/explore", "/explore?metric=cpu&range=24h&host=n1", "/tokens", "/login",
-                                  "/assets/missing-123.js"])
+                                  "/no/such/page"])
 def test_app_paths_get_index_html_revalidated(dashboard_api, path):
     response = httpx.get(dashboard_api + path)
     assert response.status_code == 200 and response.text == INDEX
@@ -35,6 +35,12 @@ def test_hashed_assets_are_cached_for_good(dashboard_api):
     assert "javascript" in response.headers["content-type"]
     favicon = httpx.get(dashboard_api + "/favicon.svg")
     assert favicon.text == "<svg/>" and favicon.headers["cache-control"] == "no-cache"
+
+
+def test_a_missing_asset_is_404_not_index_html(dashboard_api):
+    """A page of a previous build asking for its chunk must not get HTML parsed as a script."""
+    response = httpx.get(dashboard_api + "/assets/index-previous.js")
+    assert response.status_code == 404 and "reload the page" in response.json()["detail"]
 
 
 def test_files_outside_dist_are_not_reachable(dashboard_api):

@@ -175,3 +175,14 @@ def test_an_admin_session_may_send_samples_a_viewer_may_not(stack):
         assert admin.post("/api/v1/metrics", json=sample, headers={"X-CSRF-Token": ""}).status_code == 403
         assert admin.post("/api/v1/metrics", json=sample).status_code == 202
     assert stack.wait_for_samples(tenant.id, 1) == 1
+
+
+def test_a_new_login_ends_the_session_the_browser_had(stack):
+    tenant, _ = stack.new_tenant()
+    email = stack.new_user([(tenant, "viewer")])
+    with stack.session_client(email) as client:
+        old = client.cookies["microdash_session"]
+        again = client.post("/api/v1/auth/login", json={"email": email, "password": "correct horse"})
+        assert again.status_code == 200 and again.cookies["microdash_session"] != old
+    with stack.client(cookies={"microdash_session": old}) as client:
+        assert client.get("/api/v1/auth/me").status_code == 401

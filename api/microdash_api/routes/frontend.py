@@ -1,5 +1,6 @@
 """The built dashboard (frontend/dist) on the API's origin: hashed files under /assets are cached
-for good, any other GET that is not an API path gets index.html (the app routes in the browser)."""
+for good (a missing one is a 404), any other GET that is not an API path gets index.html (the app
+routes in the browser)."""
 
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ..errors import ApiError
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 SERVER_PREFIXES = ("api/", "docs/", "redoc/")
+ASSETS_PREFIX = "assets/"
 DEFAULT_DIST = Path(__file__).resolve().parents[3] / "frontend" / "dist"
 NOT_BUILT = ("<!doctype html><title>microdash</title><h1>The dashboard is not built</h1>"
              "<p>Run <code>make frontend</code> (or <code>npm ci && npm run build</code> in frontend/), "
@@ -36,9 +38,12 @@ def router_for(settings: Settings) -> APIRouter:
         if not index.is_file():
             return HTMLResponse(NOT_BUILT, status_code=503, headers={"Cache-Control": REVALIDATE})
         file = _file_inside(dist, path)
+        hashed = path.startswith(ASSETS_PREFIX)
+        if file is None and hashed:
+            # A stale page asking for a previous build's chunk: index.html would fail as a script anyway.
+            raise ApiError(404, "no such asset (the dashboard was rebuilt: reload the page)")
         if file is None:
             return FileResponse(index, headers={"Cache-Control": REVALIDATE})
-        hashed = path.startswith("assets/")
         return FileResponse(file, headers={"Cache-Control": IMMUTABLE if hashed else REVALIDATE})
 
     return router

@@ -42,6 +42,7 @@ class Me(BaseModel):
 
 @router.post("/login", response_model=Me)
 async def login(body: Login, request: Request, response: Response, state: StateDep) -> Me:
+    """A new session every time; a session this browser still had is ended (no session fixation)."""
     throttle = LoginThrottle(state.redis, state.settings)
     ip = request.client.host if request.client else "unknown"
     locked_for = await throttle.seconds_locked(email=body.email, ip=ip)
@@ -55,6 +56,8 @@ async def login(body: Login, request: Request, response: Response, state: StateD
         await throttle.record_failure(email=body.email, ip=ip)
         raise ApiError(401, WRONG_CREDENTIALS)
     await throttle.record_success(email=body.email)
+    if previous := request.cookies.get(SESSION_COOKIE):
+        await end_session(state.redis, previous)
     session = await create_session(state.redis, user_id=user.id, email=user.email, tenant=tenant,
                                    ttl_seconds=state.settings.session_ttl_seconds)
     _set_cookies(response, request, session, state.settings.session_ttl_seconds)
