@@ -87,6 +87,13 @@ def test_installs_come_from_lock_files(image):
     assert any("uv sync --frozen" in command for command in commands)
 
 
+@pytest.mark.parametrize("image", DOCKERFILES)
+def test_the_images_install_the_uv_that_make_bootstrap_installs(image):
+    bootstrap = re.search(r"^UV_VERSION=(\S+)$", (REPO / "scripts" / "bootstrap.sh").read_text(), re.MULTILINE)
+    pins = re.findall(r"uv==(\S+)", DOCKERFILES[image].read_text())
+    assert pins == [bootstrap.group(1)]
+
+
 def test_the_server_image_builds_the_dashboard_from_its_lock_file():
     frontend = parse(DOCKERFILES["server"])[0]
     assert frontend.arguments("RUN") == ["npm ci", "npm run build"]
