@@ -1,9 +1,12 @@
 // The overview's data: the agent's host metrics for the last hour, kept current by the stream.
-import { computed, onBeforeUnmount, onMounted, ref, shallowRef } from 'vue'
+import { computed, onScopeDispose, ref, shallowRef } from 'vue'
 import { api } from '../api/client'
 import { openStream, type LiveStream, type StreamStatus } from '../api/stream'
 import type { LivePoint } from '../api/types'
-import { HOST_METRICS, hostNames, summarizeHosts, type HostMetricName, type SeriesByMetric } from '../lib/hosts'
+import {
+  HOST_METRICS, hostNames, hostPanels, isStale, lastSeen, type HostMetricName, type HostPanel, type HostSummary,
+  type SeriesByMetric,
+} from '../lib/hosts'
 import { appendLivePoints } from '../lib/liveBuffer'
 import { seriesKey } from '../lib/series'
 import { errorMessage } from '../lib/errors'
@@ -18,37 +21,66 @@ function emptyData(): SeriesByMetric {
   return { cpuIdle: [], memory: [], disk: [], netRx: [], netTx: [] }
 }
 
+function pointMatches(match: readonly string[], labels: Record<string, string>): boolean {
+  return match.every((matcher) => {
+    const [name, value] = matcher.split('=')
+    return labels[name] === value
+  })
+}
+
 export function useHostOverview() {
   const data = shallowRef<SeriesByMetric>(emptyData())
   const hosts = ref<string[]>([])
-  const seenByHost = new Map<string, number>()
+  /** The clock of staleness and of the sparklines' window; it ticks, so charts redraw at its pace. */
   const now = ref(Date.now())
+  const revision = ref(0)
   const loading = ref(true)
   const error = ref<string | null>(null)
   const streamStatus = ref<StreamStatus | null>(null)
+  const seenByHost = new Map<string, number>()
+  // Panels are rebuilt only for hosts whose points changed, so one host's batch does not redraw every card.
+  const hostRevision = new Map<string, number>()
+  const panelCache = new Map<string, { revision: number; panels: HostPanel[] }>()
   let stream: LiveStream | null = null
   let clock = 0
 
-  const summaries = computed(() => summarizeHosts(hosts.value, data.value, now.value, seenByHost))
+  function panelsOf(host: string): HostPanel[] {
+    const wanted = hostRevision.get(host) ?? 0
+    const cached = panelCache.get(host)
+    if (cached && cached.revision === wanted) return cached.panels
+    const panels = hostPanels(data.value, host)
+    panelCache.set(host, { revision: wanted, panels })
+    return panels
+  }
+
+  const summaries = computed<HostSummary[]>(() => {
+    void revision.value
+    return hosts.value.map((host) => {
+      const seen = seenByHost.get(host) ?? null
+      return { host, lastSeen: seen, stale: isStale(seen, now.value), panels: panelsOf(host) }
+    })
+  })
 
   function onPoints(points: LivePoint[]) {
-    let newHost = false
+    const touched = new Set<string>()
     for (const point of points) {
       const host = point.labels.host
       if (!host) continue
+      touched.add(host)
       if (point.ts > (seenByHost.get(host) ?? 0)) seenByHost.set(host, point.ts)
-      if (!hosts.value.includes(host)) newHost = true
     }
-    if (newHost) hosts.value = hostNames([...hosts.value.map((host) => ({ labels: { host } })), ...points])
+    if (!touched.size) return
+    if ([...touched].some((host) => !hosts.value.includes(host))) hosts.value = [...new Set([...hosts.value, ...touched])].sort()
     const next = { ...data.value }
     const current = Date.now()
     for (const name of METRIC_NAMES) {
       const { metric, match } = HOST_METRICS[name]
-      const relevant = points.filter((point) => point.metric === metric && matchesAll(match, point.labels))
+      const relevant = points.filter((point) => point.metric === metric && pointMatches(match, point.labels))
       if (relevant.length) next[name] = appendLivePoints(next[name], relevant, metric, current, OVERVIEW_WINDOW_MS)
     }
     data.value = next
-    now.value = current
+    for (const host of touched) hostRevision.set(host, (hostRevision.get(host) ?? 0) + 1)
+    revision.value += 1
   }
 
   async function load() {
@@ -57,7 +89,8 @@ export function useHostOverview() {
     stream?.close()
     const early: LivePoint[] = []
     let ready = false
-    stream = openStream({}, (points) => (ready ? onPoints(points) : early.push(...points)), (status) => (streamStatus.value = status))
+    stream = openStream({ match: ['host=~.+'] }, (points) => (ready ? onPoints(points) : early.push(...points)),
+      (status) => (streamStatus.value = status))
     try {
       const end = Date.now() + 1
       const start = end - OVERVIEW_WINDOW_MS
@@ -74,7 +107,13 @@ export function useHostOverview() {
       })
       data.value = loaded
       hosts.value = hostNames([...refs, ...METRIC_NAMES.flatMap((name) => loaded[name])])
+      panelCache.clear()
+      for (const host of hosts.value) {
+        const seen = lastSeen(loaded, host)
+        if (seen !== null && seen > (seenByHost.get(host) ?? 0)) seenByHost.set(host, seen)
+      }
       now.value = Date.now()
+      revision.value += 1
       ready = true
       if (early.length) onPoints(early)
     } catch (caught) {
@@ -85,21 +124,12 @@ export function useHostOverview() {
     }
   }
 
-  onMounted(() => {
-    load()
-    clock = window.setInterval(() => (now.value = Date.now()), CLOCK_TICK_MS)
-  })
-  onBeforeUnmount(() => {
+  load()
+  clock = window.setInterval(() => (now.value = Date.now()), CLOCK_TICK_MS)
+  onScopeDispose(() => {
     stream?.close()
     clearInterval(clock)
   })
 
   return { summaries, now, loading, error, streamStatus, reload: load }
-}
-
-function matchesAll(match: readonly string[], labels: Record<string, string>): boolean {
-  return match.every((matcher) => {
-    const [name, value] = matcher.split('=')
-    return labels[name] === value
-  })
 }
