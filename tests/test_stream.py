@@ -94,3 +94,35 @@ def test_stream_requires_a_credential(stack):
         assert client.get("/api/v1/stream").status_code == 401
     with stack.client(cookies={"microdash_session": "forged"}) as client:
         assert client.get("/api/v1/stream").status_code == 401
+
+
+def test_a_session_stream_ends_when_the_session_ends_or_switches_tenant(stack):
+    first, token = stack.new_tenant()
+    second, _ = stack.new_tenant()
+    email = stack.new_user([(first, "viewer"), (second, "viewer")])
+    for end in ("logout", "switch"):
+        with stack.session_client(email, tenant=first.name) as client:
+            reader = StreamReader(stack, cookies={"microdash_session": client.cookies["microdash_session"]})
+            try:
+                post(stack, token, [{"metric": "before.end", "value": 1}])
+                assert [p["value"] for p in reader.wait_for(1)] == [1.0]
+                if end == "logout":
+                    assert client.post("/api/v1/auth/logout").status_code == 204
+                else:
+                    assert client.post("/api/v1/auth/tenant", json={"tenant": second.name}).status_code == 200
+                reader._thread.join(timeout=5)  # the check runs every SSE_PING_SECONDS (1 s in tests)
+                assert not reader._thread.is_alive(), f"the stream outlived the {end}"
+            finally:
+                reader.close()
+
+
+def test_a_session_stream_stays_open_while_the_session_lives(stack):
+    tenant, token = stack.new_tenant()
+    with stack.session_client(stack.new_user([(tenant, "viewer")])) as client:
+        reader = StreamReader(stack, cookies={"microdash_session": client.cookies["microdash_session"]})
+        try:
+            time.sleep(3)  # several checks pass
+            post(stack, token, [{"metric": "still.open", "value": 2}])
+            assert [p["value"] for p in reader.wait_for(1)] == [2.0] and reader._thread.is_alive()
+        finally:
+            reader.close()

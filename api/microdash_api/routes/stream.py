@@ -1,6 +1,8 @@
 """GET /api/v1/stream: the tenant's points as they are stored, over Server-Sent Events."""
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import orjson
@@ -11,9 +13,11 @@ from sse_starlette import EventSourceResponse
 from microdash_core import live
 from microdash_core.matchers import Matcher, all_match
 
-from ..deps import ReaderTenant, StateDep
+from ..auth import TenantContext
+from ..deps import ReaderTenant, StateDep, bearer_token
 from ..errors import service_unavailable
 from ..hub import Subscriber
+from ..sessions_store import SESSION_COOKIE, load_session
 from ..telemetry import SSE_CLIENTS
 from .query import Matchers, _check_metric, _matchers
 
@@ -47,16 +51,47 @@ async def stream(request: Request, tenant: ReaderTenant, state: StateDep, metric
                                                transform=transform)
     except redis.exceptions.RedisError as exc:
         raise service_unavailable("live stream") from exc
-    return EventSourceResponse(_events(state.hub, subscriber), ping=state.settings.sse_ping_seconds,
-                               headers={"X-Accel-Buffering": "no"})
+    events = _events(state.hub, subscriber, _session_check(request, state, tenant), state.settings.sse_ping_seconds)
+    return EventSourceResponse(events, ping=state.settings.sse_ping_seconds, headers={"X-Accel-Buffering": "no"})
 
 
-async def _events(hub, subscriber: Subscriber):
+SessionCheck = Callable[[], Awaitable[bool]]
+
+
+def _session_check(request: Request, state: StateDep, tenant: TenantContext) -> SessionCheck | None:
+    """For a stream opened with a session: is the session still alive and on the same tenant?
+    A logout or a tenant switch so ends the streams it had open. Token streams need no check."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if bearer_token(request) is not None or not session_id:
+        return None
+
+    async def still_signed_in() -> bool:
+        try:
+            session = await load_session(state.redis, session_id)
+        except redis.exceptions.RedisError:
+            return True  # a Redis blip must not cut every dashboard at once; the next check decides
+        return session is not None and session.tenant.id == tenant.id
+
+    return still_signed_in
+
+
+async def _events(hub, subscriber: Subscriber, still_signed_in: SessionCheck | None, recheck_seconds: float):
     SSE_CLIENTS.inc()
+    next_check = time.monotonic() + recheck_seconds
     try:
         yield {"event": "ready", "data": "{}"}
         while True:
-            item = await subscriber.queue.get()
+            wait = None if still_signed_in is None else max(0.0, next_check - time.monotonic())
+            try:
+                item = await asyncio.wait_for(subscriber.queue.get(), timeout=wait)
+            except TimeoutError:
+                item = False
+            if still_signed_in is not None and time.monotonic() >= next_check:
+                if not await still_signed_in():
+                    return
+                next_check = time.monotonic() + recheck_seconds
+            if item is False:  # only the check was due
+                continue
             if item is None:  # dropped for being too slow: close, the client resumes with Last-Event-ID
                 return
             entry_id, data = item
