@@ -169,6 +169,19 @@ imagePullSecrets:
   value: {{ printf "mysql://%s:$(MICRODASH_DATABASE_PASSWORD)@%s:%s/%s" (include "microdash.database.user" .) (include "microdash.database.host" .) (include "microdash.database.port" .) (include "microdash.database.name" .) | quote }}
 {{- end }}
 
+{{/* What `microdash migrate` needs: the database, and the secret key because the settings refuse
+     production without one. Optional: before the first install (pre-install hook) neither the
+     ConfigMap (production) nor a chart-made Secret exists, and development needs no key. */}}
+{{- define "microdash.migrateEnv" -}}
+{{ include "microdash.databaseEnv" . }}
+- name: MICRODASH_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "microdash.secretName" . }}
+      key: secret-key
+      optional: true
+{{- end }}
+
 {{/* Everything a server process (api, worker, scheduler, bridge, operator) reads. */}}
 {{- define "microdash.serverEnv" -}}
 {{ include "microdash.databaseEnv" . }}
@@ -218,7 +231,7 @@ checksum/secret: {{ include (print $.Template.BasePath "/config/secret.yaml") . 
   envFrom:
     {{- include "microdash.serverEnvFrom" . | nindent 4 }}
   env:
-    {{- include "microdash.databaseEnv" . | nindent 4 }}
+    {{- include "microdash.migrateEnv" . | nindent 4 }}
   securityContext:
     {{- toYaml .Values.containerSecurityContext | nindent 4 }}
   resources:
