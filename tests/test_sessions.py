@@ -186,3 +186,25 @@ def test_a_new_login_ends_the_session_the_browser_had(stack):
         assert again.status_code == 200 and again.cookies["microdash_session"] != old
     with stack.client(cookies={"microdash_session": old}) as client:
         assert client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_cookies_are_secure_behind_tls(stack):
+    """Behind a TLS-terminating proxy the api sees X-Forwarded-Proto (trusted from FORWARDED_ALLOW_IPS)."""
+    tenant, _ = stack.new_tenant()
+    email = stack.new_user([(tenant, "viewer")])
+    response = httpx.post(stack.api_url + "/api/v1/auth/login", json={"email": email, "password": "correct horse"},
+                          headers={"X-Forwarded-Proto": "https"})
+    assert response.status_code == 200
+    cookies = {line.split("=", 1)[0]: line.lower() for line in response.headers.get_list("set-cookie")}
+    assert "; secure" in cookies["microdash_session"] and "; secure" in cookies["microdash_csrf"]
+
+
+def test_a_cross_site_form_cannot_log_in(stack):
+    """HTML forms can only send form or text bodies; login takes JSON only (no login CSRF)."""
+    tenant, _ = stack.new_tenant()
+    email = stack.new_user([(tenant, "viewer")])
+    body = '{"email": "%s", "password": "correct horse"}' % email
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        response = httpx.post(stack.api_url + "/api/v1/auth/login", content=body,
+                              headers={"Content-Type": content_type})
+        assert response.status_code == 422 and "set-cookie" not in response.headers, content_type
