@@ -120,3 +120,41 @@ def test_the_api_container_starts_in_production_mode_and_is_ready(rendered, secr
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_worker_scheduler_and_bridge_run_with_the_pod_environment(rendered, secrets, services, tmp_path):
+    """Each long-running container started as its pod would start it, watched until it is at work."""
+    import redis
+
+    pods = {"worker": _pod(rendered, "Deployment", "worker"), "scheduler": _pod(rendered, "Deployment", "scheduler"),
+            "bridge": _pod(rendered, "StatefulSet", "bridge")}
+    for init in pods["bridge"]["initContainers"]:  # the bridge's broker identity comes from broker sync
+        assert run_container(init, pod_environment(init, rendered, secrets, services)).returncode == 0
+    base = {key: value for key, value in os.environ.items() if not key.startswith("MICRODASH_")}
+    processes, logs, envs = {}, {}, {}
+    try:
+        for name, pod in pods.items():
+            container = pod["containers"][0]
+            envs[name] = pod_environment(container, rendered, secrets, services)
+            logs[name] = tmp_path / f"{name}.log"
+            with open(logs[name], "wb") as log:
+                processes[name] = subprocess.Popen(["microdash", *container["args"]], env={**base, **envs[name]},
+                                                   stdout=log, stderr=subprocess.STDOUT)
+        at_work = {
+            "bridge": lambda: "bridge subscribed" in logs["bridge"].read_text(),
+            "scheduler": lambda: "scheduler started" in logs["scheduler"].read_text(),
+            "worker": lambda: redis.Redis.from_url(envs["worker"]["MICRODASH_REDIS_URL"]).scard("rq:workers") > 0,
+        }
+        deadline = time.monotonic() + 60
+        while at_work and time.monotonic() < deadline:
+            for name in list(at_work):
+                assert processes[name].poll() is None, logs[name].read_text()
+                if at_work[name]():
+                    at_work.pop(name)
+            time.sleep(0.3)
+        assert not at_work, {name: logs[name].read_text()[-2000:] for name in at_work}
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            process.wait(timeout=30)
