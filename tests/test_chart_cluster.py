@@ -12,7 +12,7 @@ import kubernetes
 import pytest
 import yaml
 
-from chart_support import CHART, REPO, SCENARIOS, JobCompleter, read_yaml, render
+from chart_support import CHART, REPO, SCENARIOS, JobCompleter, PodCompleter, read_yaml, render
 
 pytestmark = pytest.mark.xdist_group("kube")
 
@@ -164,6 +164,21 @@ def test_the_agents_tenant_is_created_in_the_release_namespace(cluster):
     # the CRD's defaults fill in the rest
     assert tenant["spec"].items() >= {"displayName": "Kubernetes nodes", "mqtt": {"enabled": True},
                                       "deletionPolicy": "Retain"}.items()
+
+
+def test_helm_test_runs_the_smoke_test_pod_with_its_script(cluster):
+    namespace = cluster.new_namespace("chart-helm-test")
+    release = release_for(namespace)
+    _install(cluster, namespace, SCENARIOS["default"])
+    with cluster.api_client() as client, PodCompleter(client, namespace) as kubelet:
+        result = cluster.helm("test", release, "--namespace", namespace, "--timeout", "60s", check=False)
+        assert result.returncode == 0, result.stderr
+        core = kubernetes.client.CoreV1Api(client)
+        left = [pod.metadata.name for pod in core.list_namespaced_pod(namespace).items]
+        configmaps = [config.metadata.name for config in core.list_namespaced_config_map(namespace).items]
+    assert kubelet.completed == [f"{release}-microdash-smoke-test"]
+    assert "Phase:          Succeeded" in result.stdout
+    assert left == [] and f"{release}-microdash-smoke-test" not in configmaps  # hook-succeeded cleans up
 
 
 def test_an_upgrade_migrates_first_and_keeps_the_generated_secrets(cluster):
