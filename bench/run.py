@@ -10,7 +10,8 @@ rollup throughput and 24 h query latency at 1m/5m, one alert evaluation cycle of
 over 100 tenants, and the node
 agent's footprint next to Prometheus node_exporter's (when installed: make bench installs it), and
 the dashboard in Debian's Chromium (first chart over 24 h x 20 series, frames while 20 series update
-10 times a second, gzipped bundle size; see bench/dashboard.py).
+10 times a second, gzipped bundle size; see bench/dashboard.py), and the operator against a real
+kube-apiserver (Tenant -> working token, 200 Tenants at once; see bench/operator_load.py).
 Figures go to stdout as a table and to bench/results/latest.json, with the CPU each process used
 per scenario and how busy the machine was (other jobs on it make the figures noisy). Nothing is
 asserted: targets are printed next to the figures with PASS/MISS. All traffic stays on 127.0.0.1.
@@ -40,13 +41,14 @@ import dashboard
 import ingest_load
 import latency
 import mqtt_load
+import operator_load
 import rollup_query
 from agent_footprint import measure_agent_footprint
 import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "single", "sse", "query", "mqtt", "rollup", "alerts", "agent", "dashboard")
+SCENARIOS = ("bulk", "single", "sse", "query", "mqtt", "rollup", "alerts", "agent", "dashboard", "operator")
 SETTLE_TIMEOUT_S = 120.0
 
 
@@ -67,6 +69,8 @@ class Sizes:
     alert_rules_per_tenant: int = 100
     dashboard_loads: int = 5
     dashboard_live_seconds: float = 10.0
+    operator_tenants_one_by_one: int = 20
+    operator_tenants_at_once: int = 200
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -94,7 +98,8 @@ def sizes_for(args: argparse.Namespace) -> Sizes:
         return Sizes(bulk_samples=args.samples or 50_000, single_requests=300, sse_seconds=4.0, query_probes=30,
                      mqtt_devices=100, mqtt_messages_per_device=20, agent_seconds=8.0,
                      rollup_samples=50_000, alert_tenants=10,
-                     dashboard_loads=2, dashboard_live_seconds=4.0)
+                     dashboard_loads=2, dashboard_live_seconds=4.0,
+                     operator_tenants_one_by_one=5, operator_tenants_at_once=20)
     return Sizes(bulk_samples=args.samples or 1_000_000)
 
 
@@ -173,6 +178,9 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
                                                      loads=sizes.dashboard_loads,
                                                      live_seconds=sizes.dashboard_live_seconds,
                                                      percentile=report.percentile),
+        "operator": lambda: operator_load.run_operator_load(stack, tenants_one_by_one=sizes.operator_tenants_one_by_one,
+                                                            tenants_at_once=sizes.operator_tenants_at_once,
+                                                            percentile=report.percentile),
     }
     for name in SCENARIOS:
         if name in chosen:

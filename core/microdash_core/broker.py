@@ -15,6 +15,7 @@ import hmac
 import itertools
 import logging
 import threading
+import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -86,7 +87,10 @@ class BrokerAdmin:
         self._client.username_pw_set(settings.mqtt_admin_username, settings.mqtt_admin_password)
         self._responses: dict[str, dict] = {}
         self._arrived = threading.Condition()
-        self._ids = itertools.count(1)
+        # Every admin client sees every response on the shared response topic: correlation ids
+        # carry a per-client prefix so that concurrent admins (operator, CLI) never take each other's.
+        self._correlation_prefix = uuid.uuid4().hex[:12] + "-"
+        self._ids = (f"{self._correlation_prefix}{n}" for n in itertools.count(1))
         self._client.on_message = self._on_message
         self._client.on_connect = self._on_connect
         self._connected = threading.Event()
@@ -122,12 +126,14 @@ class BrokerAdmin:
 
     def _on_message(self, client, userdata, message) -> None:
         for response in orjson.loads(message.payload).get("responses", []):
+            if not str(response.get("correlationData", "")).startswith(self._correlation_prefix):
+                continue  # another admin's
             with self._arrived:
                 self._responses[response.get("correlationData", "")] = response
                 self._arrived.notify_all()
 
     def command(self, command: str, **fields) -> dict:
-        correlation = str(next(self._ids))
+        correlation = next(self._ids)
         payload = orjson.dumps({"commands": [{"command": command, "correlationData": correlation, **fields}]})
         self._client.publish(CONTROL_TOPIC, payload, qos=1)
         with self._arrived:

@@ -12,7 +12,7 @@ from pymysql.cursors import Cursor
 
 from . import db, tenancy, tokens
 from .broker import BrokerAdmin
-from .errors import MicrodashError
+from .errors import AlreadyExists, MicrodashError
 from .settings import Settings
 
 MANAGED_TOKEN_NAME = "kubernetes"
@@ -49,15 +49,20 @@ _SPEC_COLUMNS = ("display_name", "ingest_rate_limit", "max_series", "retention_r
 def ensure_tenant(settings: Settings, spec: TenantSpec) -> int:
     """Create the tenant or bring its settings to the spec. Returns the tenant id."""
     with db.transaction(settings) as cursor:
-        cursor.execute("SELECT id, owner FROM tenants WHERE name = %s FOR UPDATE", (spec.name,))
+        cursor.execute("SELECT id, owner FROM tenants WHERE name = %s", (spec.name,))
         row = cursor.fetchone()
         if row is None:
-            tenant_id = tenancy.create_tenant(cursor, name=spec.name).id
-        elif row[1] != spec.owner:
+            # No locking read before the INSERT: a gap lock on the missing name would deadlock
+            # concurrent creations of different tenants.
+            try:
+                row = (tenancy.create_tenant(cursor, name=spec.name).id, spec.owner)
+            except AlreadyExists:  # created meanwhile by someone else
+                cursor.execute("SELECT id, owner FROM tenants WHERE name = %s", (spec.name,))
+                row = cursor.fetchone()
+        tenant_id, owner = row
+        if owner != spec.owner:
             raise OwnedByOther(f"tenant {spec.name!r} already exists and is managed by "
-                               f"{row[1] or 'the CLI or API'}, not {spec.owner}")
-        else:
-            tenant_id = row[0]
+                               f"{owner or 'the CLI or API'}, not {spec.owner}")
         values = [spec.display_name or spec.name, spec.ingest_rate_limit, spec.max_series, spec.retention_raw_days,
                   spec.retention_1m_days, spec.retention_5m_days, spec.mqtt_enabled]
         assignments = ", ".join(f"{column} = %s" for column in _SPEC_COLUMNS)

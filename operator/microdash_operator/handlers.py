@@ -31,6 +31,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         settings.posting.level = logging.WARNING  # events: the explicit ones below, and warnings
         settings.execution.max_workers = 16
         settings.watching.server_timeout = 300
+        settings.background.instant_exit_timeout = 1.0  # let waiting timers end at shutdown, not be orphaned
 
     @kopf.on.login(registry=registry)
     def login(**kwargs):
