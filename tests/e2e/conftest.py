@@ -1,11 +1,18 @@
 """Browser end-to-end tests: Debian's Chromium driven by Playwright against the real stack, with the
 api serving the built dashboard (frontend/dist) on its own origin. All of them run on one xdist
-worker (`xdist_group("browser")`): one browser, one api."""
+worker (`xdist_group("browser")`): one browser, one api.
+
+Playwright lives for the browser module only, not for the session as pytest-playwright's own
+`playwright`/`browser` fixtures do: the sync API marks an asyncio loop as running in the main
+thread while it is alive, and every later test on the same worker that calls asyncio.run() would
+fail. pytest-playwright's `--headed` and `--slowmo` options still apply.
+"""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from browser_world import World
 from support import Stack, extra_api
@@ -18,10 +25,24 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
+@pytest.fixture(scope="module")
+def chromium(pytestconfig) -> Iterator[Browser]:
     """Debian's Chromium, never a downloaded browser."""
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "headless": True, "args": CHROMIUM_FLAGS}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS,
+                                             headless=not pytestconfig.getoption("headed", False),
+                                             slow_mo=pytestconfig.getoption("slowmo", 0) or 0)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Browser, dashboard_url: str) -> Iterator[Page]:
+    """A fresh browser context (no cookies, no cache) per scenario, on the dashboard's origin."""
+    context = chromium.new_context(base_url=dashboard_url, viewport={"width": 1280, "height": 720})
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
 
 
 @pytest.fixture(scope="session")
@@ -30,11 +51,6 @@ def dashboard_url(stack: Stack, tmp_path_factory) -> Iterator[str]:
         pytest.fail("the dashboard is not built: run `make frontend` (make test does)")
     with extra_api(stack, tmp_path_factory.mktemp("e2e-api"), MICRODASH_FRONTEND_DIR=str(FRONTEND_DIST)) as url:
         yield url
-
-
-@pytest.fixture(scope="session")
-def base_url(dashboard_url: str) -> str:
-    return dashboard_url
 
 
 @pytest.fixture(scope="session")
