@@ -83,7 +83,7 @@ def test_the_agent_sees_the_host_read_only_and_runs_on_every_node():
     assert agent["resources"]["limits"]["memory"] == "64Mi"
     secrets = {item["valueFrom"]["secretKeyRef"]["key"] for item in agent["env"]
                if "secretKeyRef" in item.get("valueFrom", {})}
-    assert secrets == {"tenant", "mqtt-username", "mqtt-password"}
+    assert secrets == {"tenant", "mqtt-username", "mqtt-password", "mqtt-topic-prefix"}
     assert {item["valueFrom"]["secretKeyRef"]["name"] for item in agent["env"]
             if "secretKeyRef" in item.get("valueFrom", {})} == {"nodes-microdash-token"}
 

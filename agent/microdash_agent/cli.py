@@ -34,7 +34,8 @@ def make_transport(config: AgentConfig) -> Transport:
 
     return MqttTransport(url=config.mqtt_url, tenant=config.tenant, host=config.host,
                          username=config.mqtt_username, password=config.mqtt_password,
-                         ca_file=config.mqtt_ca_file, client_id=config.mqtt_client_id, timeout=config.timeout)
+                         ca_file=config.mqtt_ca_file, client_id=config.mqtt_client_id,
+                         topic_prefix=config.mqtt_topic_prefix, timeout=config.timeout)
 
 
 def uses_tls(config: AgentConfig) -> bool:

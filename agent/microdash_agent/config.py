@@ -23,6 +23,7 @@ class AgentConfig(NamedTuple):
     mqtt_password: str | None
     mqtt_ca_file: str | None
     mqtt_client_id: str | None
+    mqtt_topic_prefix: str | None
     http_url: str | None
     token: str | None
     timeout: float
@@ -71,6 +72,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     option("--mqtt-password", help="MQTT password")
     option("--mqtt-ca-file", help="CA bundle that signed the broker's certificate (mqtts)")
     option("--mqtt-client-id", help="MQTT client id (default: microdash-agent-<host>-<random>)")
+    option("--mqtt-topic-prefix", help="the tenant's topic prefix, as in its credentials (default: microdash/<tenant>/)")
     option("--http-url", help="base URL of the microdash API, for --transport http")
     option("--token", help="tenant API token, for --transport http")
     option("--timeout", "10", type=float, help="seconds to wait for a connection or an acknowledgement")
@@ -101,6 +103,9 @@ def _problem(config: AgentConfig) -> str | None:
     for flag, value in (("--host", config.host), ("--tenant", config.tenant)):
         if not value or any(char in value for char in "/+#"):
             return f"{flag} must be non-empty and hold no '/', '+' or '#' (it is part of the MQTT topic)"
+    prefix = config.mqtt_topic_prefix
+    if prefix is not None and (not prefix.endswith("/") or any(char in prefix for char in "+#")):
+        return "--mqtt-topic-prefix must end with '/' and hold no '+' or '#'"
     if config.stdout:
         return None
     if config.transport == "http" and not (config.http_url and config.token):

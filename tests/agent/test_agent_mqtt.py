@@ -19,7 +19,7 @@ from microdash_agent.runner import CollectorRunner
 from microdash_agent.shipper import MAX_BATCH_SAMPLES, Shipper
 from microdash_agent.spool import Spool
 from microdash_agent.transport import Outcome
-from microdash_agent.transport.mqtt import MqttTransport, parse_mqtt_url
+from microdash_agent.transport.mqtt import MqttTransport, agent_topic, parse_mqtt_url
 
 OWN_SAMPLES_PER_CYCLE = 2 + 4  # collector success and duration, plus the agent's own four
 
@@ -59,6 +59,11 @@ def test_mqtt_urls():
     assert parse_mqtt_url("mqtt://10.0.0.1:11883").port == 11883
     with pytest.raises(ValueError):
         parse_mqtt_url("http://broker")
+
+
+def test_the_topic_follows_the_tenants_prefix():
+    assert agent_topic("acme", "node-1") == "microdash/acme/agent/node-1"
+    assert agent_topic("acme", "node-1", "metrics/acme/") == "metrics/acme/agent/node-1"
 
 
 def test_cycles_are_published_as_json_arrays_to_the_agent_topic(broker, subscriber):

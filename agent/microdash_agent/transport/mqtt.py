@@ -1,4 +1,4 @@
-"""Publish batches with QoS 1 to microdash/<tenant>/agent/<host>, one PUBACK at a time.
+"""Publish batches with QoS 1 to <tenant prefix>agent/<host>, one PUBACK at a time.
 
 Each connection gets a fresh paho client, thrown away at the first failure. paho would otherwise
 resend its unacknowledged messages itself after reconnecting while the buffer sends the same
@@ -39,8 +39,9 @@ def parse_mqtt_url(url: str) -> BrokerAddress:
     return BrokerAddress(parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme], parts.scheme == "mqtts")
 
 
-def agent_topic(tenant: str, host: str) -> str:
-    return f"microdash/{tenant}/agent/{host}"
+def agent_topic(tenant: str, host: str, prefix: str | None = None) -> str:
+    """Under the tenant's topic prefix (its credentials carry it; the broker's ACL allows only it)."""
+    return f"{prefix or f'microdash/{tenant}/'}agent/{host}"
 
 
 class _Connection:
@@ -82,10 +83,11 @@ RECONNECT_PAUSE_SECONDS = (1.0, 3.0)
 class MqttTransport:
     def __init__(self, *, url: str, tenant: str, host: str, username: str | None = None,
                  password: str | None = None, ca_file: str | None = None, client_id: str | None = None,
+                 topic_prefix: str | None = None,
                  timeout: float = 10.0, keepalive: int = 60,
                  reconnect_pause: tuple[float, float] = RECONNECT_PAUSE_SECONDS):
         self.broker = parse_mqtt_url(url)
-        self.topic = agent_topic(tenant, host)
+        self.topic = agent_topic(tenant, host, topic_prefix)
         self._credentials = (username, password) if username else None
         self._ca_file = ca_file
         self._client_id = client_id or f"microdash-agent-{host}-{uuid.uuid4().hex[:8]}"
