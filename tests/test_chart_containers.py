@@ -96,11 +96,13 @@ def test_the_agent_understands_every_variable_and_flag_it_is_given():
     environ = {item["name"]: "value-from-secret" for item in agent["env"]}
     environ.update({item["name"]: item["value"] for item in agent["env"] if "value" in item})
     environ["MICRODASH_AGENT_MQTT_URL"] = "mqtt://broker:1883"  # the Service's name
+    environ["MICRODASH_AGENT_MQTT_TOPIC_PREFIX"] = "microdash/nodes/"  # as the operator writes it
     known = {f"MICRODASH_AGENT_{name.upper()}" for name in parse_config(["--stdout"], environ={})._fields}
     assert set(environ) <= known, set(environ) - known
     config = parse_config(agent["args"], environ=environ)
     assert (str(config.procfs), str(config.rootfs), config.interval) == ("/host/proc", "/host/root", 15.0)
     assert config.mqtt_username == config.mqtt_password == config.tenant == "value-from-secret"
+    assert config.mqtt_topic_prefix == "microdash/nodes/"
 
 
 def _microdash_env_names(docs) -> set[str]:
