@@ -11,6 +11,7 @@ from pytest_bdd import given, parsers, scenarios, then, when
 
 from browser_world import PASSWORD, World
 from microdash_core import db, users
+from microdash_workers import rollups
 
 pytestmark = pytest.mark.xdist_group("browser")
 scenarios("features/dashboard.feature")
@@ -39,6 +40,14 @@ def tenant_has_host_metrics(world: World, label: str, host: str):
 def tenant_has_a_sample(world: World, label: str, metric: str, host: str):
     world.ingest(label, [{"metric": metric, "value": 20.0, "ts": int(time.time() * 1000) - 60_000,
                           "labels": {"host": host}}])
+
+
+@given("the rollup job has run")
+def rollup_job_ran(world: World):
+    """What the scheduler does every 15 s (the test stack runs no scheduler); long ranges read rollups."""
+    settings = world.stack.settings.model_copy(update={"rollup_grace_seconds": 0})
+    while rollups.roll_up(settings, now_ms=int(time.time() * 1000) + 120_000):
+        pass
 
 
 @given(parsers.parse('the tenant "{label}" has an admin'))
@@ -240,3 +249,27 @@ def lands_on_login(page: Page, path: str):
     page.goto(path)
     expect(page).to_have_url(re.compile(r"/login"), timeout=TIMEOUT_MS)
     expect(by_testid(page, "login-email")).to_be_visible()
+
+
+@when(parsers.parse('the user picks the metric "{metric}" and the range "{range_key}" on the explore page'))
+def pick_metric_and_range(page: Page, metric: str, range_key: str):
+    by_testid(page, "nav-explore").click()
+    by_testid(page, "explore-metric").fill(metric)
+    by_testid(page, "explore-metric").press("Enter")
+    by_testid(page, "range-picker").select_option(range_key)
+
+
+@when(parsers.parse('the user opens the deep link "{path}"'))
+def open_deep_link(page: Page, path: str):
+    page.goto(path)
+
+
+@then(parsers.parse("the chart shows {count:d} series"))
+def chart_series(page: Page, count: int):
+    expect(by_testid(page, "chart")).to_have_attribute("data-series", str(count), timeout=TIMEOUT_MS)
+    expect(by_testid(page, "chart")).not_to_have_attribute("data-points", "0")
+
+
+@then(parsers.parse('the address is a deep link to "{metric}" over "{range_key}"'))
+def address_is_deep_link(page: Page, metric: str, range_key: str):
+    expect(page).to_have_url(re.compile(rf"/explore\?(?=.*metric={re.escape(metric)})(?=.*range={range_key})"))

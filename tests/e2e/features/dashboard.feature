@@ -67,3 +67,14 @@ Feature: The web dashboard
     When the user signs out
     Then the login page is shown
     And opening "/" lands on the login page
+
+  Scenario: Exploring a metric by hand and by deep link
+    Given the tenant "acme" has a sample of "e2e.load" for "web-1"
+    And the tenant "acme" has a sample of "e2e.load" for "web-2"
+    And the rollup job has run
+    And the admin of "acme" is signed in
+    When the user picks the metric "e2e.load" and the range "24h" on the explore page
+    Then the chart shows 2 series
+    And the address is a deep link to "e2e.load" over "24h"
+    When the user opens the deep link "/explore?metric=e2e.load&range=24h&host=web-2"
+    Then the chart shows 1 series
