@@ -273,3 +273,51 @@ def chart_series(page: Page, count: int):
 @then(parsers.parse('the address is a deep link to "{metric}" over "{range_key}"'))
 def address_is_deep_link(page: Page, metric: str, range_key: str):
     expect(page).to_have_url(re.compile(rf"/explore\?(?=.*metric={re.escape(metric)})(?=.*range={range_key})"))
+
+
+@when(parsers.parse('someone signs in as the admin of "{label}" with a wrong password {times:d} times'))
+def wrong_password_repeatedly(world: World, page: Page, label: str, times: int):
+    # These also count against 127.0.0.1's budget (20 per 15 minutes) on the worker's shared stack,
+    # which every browser login comes from: keep the scenarios' failures well below it.
+    email = world.user(label, "admin").email
+    page.goto("/login")
+    for _ in range(times):
+        by_testid(page, "login-email").fill(email)
+        by_testid(page, "login-password").fill("not the password")
+        with page.expect_response("**/api/v1/auth/login") as answered:
+            by_testid(page, "login-submit").click()
+        assert answered.value.status == 401
+
+
+@when(parsers.parse('the admin of "{label}" signs in with the right password'))
+def right_password(world: World, page: Page, label: str):
+    by_testid(page, "login-email").fill(world.user(label, "admin").email)
+    by_testid(page, "login-password").fill(PASSWORD)
+    with page.expect_response("**/api/v1/auth/login") as answered:
+        by_testid(page, "login-submit").click()
+    world.notes["login_status"] = answered.value.status
+
+
+@then("the login page says there were too many failed logins")
+def login_locked(world: World, page: Page):
+    assert world.notes["login_status"] == 429
+    expect(by_testid(page, "login-error")).to_contain_text("too many failed logins", timeout=TIMEOUT_MS)
+    expect(by_testid(page, "login-submit")).to_be_disabled()
+
+
+@when("the user toggles the theme")
+def toggle_theme(page: Page):
+    expect(page.locator("html")).not_to_have_class(re.compile(r"\bdark\b"))
+    by_testid(page, "theme-toggle").click()
+
+
+@then("the page is dark")
+def page_is_dark(page: Page):
+    expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+
+
+@then("after a reload the page is still dark")
+def still_dark_after_reload(page: Page):
+    page.reload()
+    expect(by_testid(page, "logout")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))

@@ -78,3 +78,16 @@ Feature: The web dashboard
     And the address is a deep link to "e2e.load" over "24h"
     When the user opens the deep link "/explore?metric=e2e.load&range=24h&host=web-2"
     Then the chart shows 1 series
+
+  Scenario: Repeated wrong passwords lock the login for a while
+    Given the tenant "acme" has an admin
+    When someone signs in as the admin of "acme" with a wrong password 5 times
+    And the admin of "acme" signs in with the right password
+    Then the login page says there were too many failed logins
+    And the browser is still on the login page
+
+  Scenario: The dark theme is chosen explicitly and kept
+    Given the admin of "acme" is signed in
+    When the user toggles the theme
+    Then the page is dark
+    And after a reload the page is still dark
