@@ -321,3 +321,21 @@ def still_dark_after_reload(page: Page):
     page.reload()
     expect(by_testid(page, "logout")).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.locator("html")).to_have_class(re.compile(r"\bdark\b"))
+
+
+@when("the user pauses the live chart")
+def pause_live(page: Page):
+    by_testid(page, "live-pause").click()
+    expect(by_testid(page, "live-pause")).to_have_attribute("aria-pressed", "true")
+
+
+@when("the user resumes the live chart")
+def resume_live(page: Page):
+    by_testid(page, "live-pause").click()
+    expect(by_testid(page, "live-pause")).to_have_attribute("aria-pressed", "false")
+
+
+@then("the chart still plots the same points")
+def chart_unchanged(world: World, page: Page):
+    time.sleep(2)  # the sample is stored (World.ingest waited) and would have streamed by now
+    expect(by_testid(page, "chart")).to_have_attribute("data-points", str(world.notes["points_before"]))

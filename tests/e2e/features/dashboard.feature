@@ -91,3 +91,13 @@ Feature: The web dashboard
     When the user toggles the theme
     Then the page is dark
     And after a reload the page is still dark
+
+  Scenario: A paused chart holds still and catches up on resume
+    Given the tenant "acme" has a sample of "e2e.paused" for "web-1"
+    And the admin of "acme" is signed in
+    When the user explores "e2e.paused" over the last hour
+    And the user pauses the live chart
+    And a sample of "e2e.paused" for "web-1" is ingested over HTTP
+    Then the chart still plots the same points
+    When the user resumes the live chart
+    Then the chart plots one more point without a reload
