@@ -317,3 +317,37 @@ def test_a_rule_made_through_the_api_is_not_taken_over(stack, team):
     team.create(example("alertrule", name="mine", tenantRef={"name": tenant}))
     wait_for(lambda: team.condition("AlertRule", "mine", "Ready").get("reason") == "NameConflict", what="conflict")
     assert rule_row(stack, tenant_id, "mine")[-1] == "api"
+
+
+def test_kubectl_explain_has_a_description_for_every_field(kube, operator):
+    """kubectl explain reads the API server's published OpenAPI v3: every spec and status field
+    of both kinds has a description there (condition entries follow the Kubernetes convention)."""
+    import ssl
+
+    import httpx
+
+    def published():
+        response = httpx.get(f"{kube.server}/openapi/v3/apis/microdash.io/v1alpha1",
+                             verify=ssl.create_default_context(cafile=str(kube.ca_bundle)),
+                             headers={"Authorization": f"Bearer {kube.admin_token}"})
+        schemas = response.json().get("components", {}).get("schemas", {}) if response.status_code == 200 else {}
+        return {kind: schemas.get(f"io.microdash.v1alpha1.{kind}") for kind in ("Tenant", "AlertRule")}
+
+    schemas = wait_for(lambda: all(published().values()) and published(), what="published OpenAPI schemas")
+    undescribed, seen = [], set()
+
+    def walk(schema: dict, path: str) -> None:
+        for name, field in (schema.get("properties") or {}).items():
+            seen.add(path + name)
+            if not field.get("description") and not path.startswith(("metadata", "status.conditions")) \
+                    and name not in ("apiVersion", "kind", "metadata"):
+                undescribed.append(path + name)
+            walk(field, f"{path}{name}.")
+        if "items" in schema:
+            walk(schema["items"], path)
+
+    for kind, schema in schemas.items():
+        assert schema.get("description"), kind
+        walk(schema, "")
+    assert {"spec.tokenRotation", "spec.noData.policy", "status.activeAlerts"} <= seen
+    assert undescribed == []
