@@ -91,9 +91,12 @@ class OperatorProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def start_operator(stack_env: dict, kubeconfig: Path, log_path: Path, *, namespaces: list[str] = ()) -> OperatorProcess:
+def start_operator(stack_env: dict, kubeconfig: Path, log_path: Path, *, namespaces: list[str] = (),
+                   liveness_port: int | None = None) -> OperatorProcess:
     env = {**stack_env, **OPERATOR_TEST_ENV, "KUBECONFIG": str(kubeconfig), "MICRODASH_LOG_FORMAT": "text"}
     args = ["operator", *[part for namespace in namespaces for part in ("--namespace", namespace)]]
+    if liveness_port is not None:
+        args += ["--liveness", f"http://127.0.0.1:{liveness_port}/healthz"]
     return OperatorProcess(start_component(args, env, log_path), log_path)
 
 

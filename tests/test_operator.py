@@ -9,6 +9,7 @@ import kubernetes
 import pytest
 
 from kubeapi import REPO
+from microdash_cli.localstack import free_port
 from microdash_core.broker import BrokerAdmin
 from mqtt_client import TestClient
 from operator_support import (Resources, example, install_crds, operator_identity, start_operator, wait_for)
@@ -23,7 +24,7 @@ def operator(kube, stack, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("operator")
     home = kube.new_namespace("microdash")
     kubeconfig = operator_identity(kube, home, workdir)
-    process = start_operator(stack.env, kubeconfig, workdir / "operator.log")
+    process = start_operator(stack.env, kubeconfig, workdir / "operator.log", liveness_port=free_port())
     yield process
     process.stop()
 
@@ -93,6 +94,21 @@ def test_a_tenant_gets_a_row_a_secret_and_a_working_token_over_http_and_mqtt(sta
     assert stack.wait_for_samples(status["tenantId"], 2) == 2
     wait_for(lambda: {"TokenIssued", "Ready"} <= set(team.event_reasons(name)), what="events",
              detail=lambda: team.event_reasons(name))
+
+
+def test_the_liveness_endpoint_answers(operator):
+    """The chart's liveness and readiness probes call it."""
+    import httpx
+
+    url = operator.process.args[operator.process.args.index("--liveness") + 1]
+    assert wait_for(lambda: _get_status(httpx, url) == 200, what="liveness endpoint")
+
+
+def _get_status(httpx, url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return None
 
 
 def test_the_secret_is_owned_by_the_tenant(team):
