@@ -135,6 +135,22 @@ def test_broker_sync_repairs_drift(stack):
     device(stack, credentials).close()
 
 
+def test_tenants_with_mqtt_disabled_get_no_broker_clients(stack):
+    """`mqtt.enabled: false` on a Tenant resource: neither `broker sync` (run by every bridge start)
+    nor a token made in the dashboard gives the tenant an MQTT identity back."""
+    tenant_id, credentials = stack.new_mqtt_tenant()
+    stack.sql("UPDATE tenants SET mqtt_enabled = 0 WHERE id = %s", (tenant_id,))
+    service = TenantService(stack.settings)
+    service.sync_broker()
+    port = stack.services.ports["mosquitto"]
+    assert not TestClient(port, credentials.mqtt_username, credentials.mqtt_password).connect()
+
+    token, broker_error = service.issue_token(credentials.tenant, token_name="dashboard")
+    second = service.credentials(credentials.tenant, token)
+    assert broker_error is None
+    assert not TestClient(port, second.mqtt_username, second.mqtt_password).connect()
+
+
 def test_every_sample_arrives_once_across_broker_and_bridge_restarts(private_stack):
     import os
     import signal

@@ -20,6 +20,7 @@ class Tenant:
     display_name: str
     ingest_rate_limit: int | None
     max_series: int | None
+    mqtt_enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class TokenInfo:
     revoked: bool
 
 
-_TENANT_COLUMNS = "id, name, display_name, ingest_rate_limit, max_series"
+_TENANT_COLUMNS = "id, name, display_name, ingest_rate_limit, max_series, mqtt_enabled = 1"
 
 
 def create_tenant(cursor: Cursor, *, name: str, display_name: str | None = None,

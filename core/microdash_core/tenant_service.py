@@ -71,6 +71,8 @@ class TenantService:
             token = tenancy.issue_token(cursor, tenant=tenant, name=token_name)
 
         def follow() -> None:
+            if not tenant.mqtt_enabled:
+                return
             with self.broker_factory(self.settings) as broker:
                 broker.ensure_tenant(name, [tokens.public_id_of(token)])
 
@@ -116,16 +118,19 @@ class TenantService:
         with db.transaction(self.settings) as cursor:
             tenant = tenancy.get_tenant(cursor, name=name)
             active = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant) if not info.revoked]
+        if not tenant.mqtt_enabled:
+            return
         with self.broker_factory(self.settings) as broker:
             broker.ensure_tenant(name, active)
 
     def sync_broker(self) -> SyncReport:
-        """Make the broker match the database: bridge identity, every tenant, every active token;
-        clients of revoked tokens or deleted tenants are removed (which disconnects them)."""
+        """Make the broker match the database: bridge identity, every tenant with MQTT enabled, every
+        active token of those; clients of revoked tokens, of tenants without MQTT or of deleted
+        tenants are removed (which disconnects them)."""
         with db.transaction(self.settings) as cursor:
             wanted = {tenant.name: [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)
                                     if not info.revoked]
-                      for tenant in tenancy.list_tenants(cursor)}
+                      for tenant in tenancy.list_tenants(cursor) if tenant.mqtt_enabled}
         active = {public_id for ids in wanted.values() for public_id in ids}
         with self.broker_factory(self.settings) as broker:
             broker.ensure_bridge()
