@@ -204,7 +204,7 @@ def test_deletion_revokes_access_and_keeps_or_deletes_the_data(stack, team, poli
         assert tenant_row(stack, name) is None and stack.count_samples(status["tenantId"]) == 0
 
 
-def test_drift_is_repaired_broker_client_and_revoked_token(stack, team):
+def test_drift_is_repaired_broker_client_revoked_token_and_deleted_secret(stack, team):
     name = unique("drift")
     team.create(example("tenant", name=name))
     status = team.wait_ready("Tenant", name)
@@ -221,6 +221,11 @@ def test_drift_is_repaired_broker_client_and_revoked_token(stack, team):
     renewed = team.secret(status["secretName"])
     wait_for(lambda: ingest(stack, renewed["token"]) == 202, timeout=10, what="renewed token accepted")
     assert "TokenReissued" in team.event_reasons(name)
+
+    team.core.delete_namespaced_secret(status["secretName"], team.namespace)  # the Secret itself
+    wait_for(lambda: team.secret(status["secretName"]) is not None, timeout=15, what="Secret recreated")
+    assert team.secret(status["secretName"])["token"] != renewed["token"]
+    wait_for(lambda: read_status(stack, renewed["token"]) == 401, timeout=10, what="the lost token revoked")
 
 
 def test_a_name_taken_by_another_owner_is_a_permanent_failure(stack, kube, team):

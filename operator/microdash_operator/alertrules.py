@@ -59,7 +59,9 @@ class AlertRuleReconciler:
             reason = "TenantNotFound" if tenant is None else "TenantNotReady"
             message = f"Tenant {tenant_name} {'does not exist' if tenant is None else 'is not reconciled yet'} in {namespace}"
             self._write(body, patch, [Condition("Ready", False, reason, message)])
-            raise kopf.TemporaryError(message, delay=self.settings.operator_retry_seconds)
+            # A missing Tenant may never come back: look again at the resync pace, not the retry pace.
+            delay = self.settings.operator_resync_seconds if tenant is None else self.settings.operator_retry_seconds
+            raise kopf.TemporaryError(message, delay=delay)
         return tenant_id
 
     def remove(self, body) -> None:
