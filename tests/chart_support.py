@@ -58,82 +58,81 @@ def component(doc: dict) -> str | None:
     return doc["metadata"].get("labels", {}).get("app.kubernetes.io/component")
 
 
-class JobCompleter:
+class _Completer:
+    """Plays a missing controller in a background thread: every 0.3 s, whatever `_pending()` lists
+    is marked finished by `_finish()` (once)."""
+
+    def __init__(self, namespace: str):
+        self.namespace = namespace
+        self.completed: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for item in self._pending():
+                if item.metadata.name not in self.completed:
+                    self._finish(item, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                    self.completed.append(item.metadata.name)
+            time.sleep(0.3)
+
+    def _pending(self) -> list:
+        raise NotImplementedError
+
+    def _finish(self, item, now: str) -> None:
+        raise NotImplementedError
+
+
+class JobCompleter(_Completer):
     """Plays the job controller, which this control plane lacks: marks the Jobs of one namespace
     as succeeded, so that `helm install` gets past its hook Jobs (Helm waits for them)."""
 
     def __init__(self, api_client, namespace: str):
         import kubernetes
 
+        super().__init__(namespace)
         self.batch = kubernetes.client.BatchV1Api(api_client)
-        self.namespace = namespace
-        self.completed: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "JobCompleter":
-        self._thread.start()
-        return self
+    def _pending(self) -> list:
+        return [job for job in self.batch.list_namespaced_job(self.namespace).items if not job.status.conditions]
 
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for job in self.batch.list_namespaced_job(self.namespace).items:
-                if job.metadata.name not in self.completed and not job.status.conditions:
-                    self._complete(job.metadata.name)
-            time.sleep(0.3)
-
-    def _complete(self, name: str) -> None:
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    def _finish(self, job, now: str) -> None:
         conditions = [{"type": kind, "status": "True", "lastProbeTime": now, "lastTransitionTime": now,
                        "reason": "CompletionsReached", "message": "marked complete by the test"}
                       for kind in ("SuccessCriteriaMet", "Complete")]
         status = {"startTime": now, "completionTime": now, "succeeded": 1, "active": 0, "ready": 0,
                   "terminating": 0, "uncountedTerminatedPods": {}, "conditions": conditions}
-        self.batch.patch_namespaced_job_status(name, self.namespace, {"status": status})
-        self.completed.append(name)
+        self.batch.patch_namespaced_job_status(job.metadata.name, self.namespace, {"status": status})
 
 
-class PodCompleter:
+class PodCompleter(_Completer):
     """Plays the kubelet for `helm test`: marks the Pods of one namespace as succeeded (their
     script itself is run against a real stack by test_chart_containers.py)."""
 
     def __init__(self, api_client, namespace: str):
         import kubernetes
 
+        super().__init__(namespace)
         self.core = kubernetes.client.CoreV1Api(api_client)
-        self.namespace = namespace
-        self.completed: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "PodCompleter":
-        self._thread.start()
-        return self
+    def _pending(self) -> list:
+        return self.core.list_namespaced_pod(self.namespace).items
 
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for pod in self.core.list_namespaced_pod(self.namespace).items:
-                if pod.metadata.name not in self.completed:
-                    self._succeed(pod)
-            time.sleep(0.3)
-
-    def _succeed(self, pod) -> None:
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    def _finish(self, pod, now: str) -> None:
         statuses = [{"name": container.name, "image": container.image, "imageID": "", "ready": False,
                      "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed",
                                                                  "startedAt": now, "finishedAt": now}}}
                     for container in pod.spec.containers]
         self.core.patch_namespaced_pod_status(pod.metadata.name, self.namespace, {"status": {
             "phase": "Succeeded", "startTime": now, "containerStatuses": statuses}})
-        self.completed.append(pod.metadata.name)
 
 
 def read_yaml(path: Path) -> list[dict]:

@@ -8,6 +8,7 @@ import kopf
 from microdash_core.settings import Settings
 
 from .alertrules import AlertRuleReconciler
+from .tenants import TenantReconciler
 from .specs import GROUP
 
 TENANTS = f"tenants.{GROUP}"
@@ -15,12 +16,8 @@ ALERT_RULES = f"alertrules.{GROUP}"
 
 
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
-    from .tenants import TenantReconciler
-
     tenants = TenantReconciler(settings)
     rules = AlertRuleReconciler(settings)
-    retry = settings.operator_retry_seconds
-    on = dict(registry=registry, backoff=retry)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_) -> None:
@@ -28,7 +25,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=GROUP, key="last-handled-configuration")
-        settings.posting.level = logging.WARNING  # events: the explicit ones below, and warnings
+        settings.posting.level = logging.WARNING  # events: the reconcilers' own, and warnings
         settings.execution.max_workers = 16
         settings.watching.server_timeout = 300
         settings.background.instant_exit_timeout = 1.0  # let waiting timers end at shutdown, not be orphaned
@@ -37,36 +34,29 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     def login(**kwargs):
         return kopf.login_via_client(**kwargs)
 
-    @kopf.on.resume(TENANTS, **on)
-    @kopf.on.create(TENANTS, **on)
-    @kopf.on.update(TENANTS, field="spec", **on)
-    def tenant_changed(body, patch, **_) -> None:
-        tenants.reconcile(body, patch)
+    _reconcile_and_retire(TENANTS, tenants.reconcile, tenants.retire, registry, settings)
+    _reconcile_and_retire(ALERT_RULES, rules.reconcile, rules.remove, registry, settings)
 
-    @kopf.timer(TENANTS, interval=settings.operator_resync_seconds, initial_delay=settings.operator_resync_seconds,
-                registry=registry)
-    def tenant_resync(body, patch, **_) -> None:
-        tenants.reconcile(body, patch)
-
-    @kopf.on.delete(TENANTS, **on)
-    def tenant_deleted(body, **_) -> None:
-        tenants.retire(body)
-
-    @kopf.on.resume(ALERT_RULES, **on)
-    @kopf.on.create(ALERT_RULES, **on)
-    @kopf.on.update(ALERT_RULES, field="spec", **on)
-    def rule_changed(body, patch, **_) -> None:
-        rules.reconcile(body, patch)
-
-    @kopf.timer(ALERT_RULES, interval=settings.operator_resync_seconds, initial_delay=settings.operator_resync_seconds,
-                registry=registry)
-    def rule_resync(body, patch, **_) -> None:
-        rules.reconcile(body, patch)
-
-    @kopf.timer(ALERT_RULES, interval=settings.operator_status_seconds, registry=registry)
+    @kopf.timer(ALERT_RULES, id="status", interval=settings.operator_status_seconds, registry=registry)
     def rule_status(body, patch, **_) -> None:
         rules.refresh_status(body, patch)
 
-    @kopf.on.delete(ALERT_RULES, **on)
-    def rule_deleted(body, **_) -> None:
-        rules.remove(body)
+
+def _reconcile_and_retire(resource: str, reconcile, retire, registry: kopf.OperatorRegistry,
+                          settings: Settings) -> None:
+    """Reconcile on every change and every resync (drift repair, recovery); retire behind a finalizer."""
+    retry, resync = settings.operator_retry_seconds, settings.operator_resync_seconds
+
+    @kopf.on.resume(resource, id="reconcile", registry=registry, backoff=retry)
+    @kopf.on.create(resource, id="reconcile", registry=registry, backoff=retry)
+    @kopf.on.update(resource, id="reconcile", field="spec", registry=registry, backoff=retry)
+    def changed(body, patch, **_) -> None:
+        reconcile(body, patch)
+
+    @kopf.timer(resource, id="resync", interval=resync, initial_delay=resync, registry=registry)
+    def resynced(body, patch, **_) -> None:
+        reconcile(body, patch)
+
+    @kopf.on.delete(resource, id="retire", registry=registry, backoff=retry)
+    def deleted(body, **_) -> None:
+        retire(body)
