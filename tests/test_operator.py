@@ -325,6 +325,8 @@ def test_alert_rule_drift_is_repaired_and_other_namespaces_cannot_use_the_tenant
         intruder.create(example("alertrule", name="steal", tenantRef={"name": tenant}))
         wait_for(lambda: intruder.condition("AlertRule", "steal", "Ready").get("reason") == "TenantNotFound",
                  what="TenantNotFound")
+        time.sleep(3)  # several retries: still one Warning event, not one per retry
+        assert intruder.event_reasons("steal") == ["TenantNotFound"]
     assert rule_row(stack, tenant_id, "steal") is None
 
 

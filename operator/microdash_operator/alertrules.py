@@ -12,7 +12,7 @@ from microdash_core.errors import AlreadyExists, InvalidInput
 from microdash_core.settings import Settings
 
 from . import kube, specs
-from .conditions import Condition, merge
+from .conditions import Condition, merge, reason_of
 from .outcomes import DATABASE_OUTAGES, KUBERNETES_OUTAGES
 
 # A rule's status is patched when its state or counts change, and otherwise no more often than
@@ -94,8 +94,12 @@ class AlertRuleReconciler:
 
     @staticmethod
     def _write(body, patch: kopf.Patch, conditions: list[Condition]) -> None:
+        """Conditions into the status; a Ready that turns false, or fails for a new reason, is also an event."""
         generation = body["metadata"].get("generation")
         previous = (body.get("status") or {}).get("conditions")
+        ready = next((c for c in conditions if c.type == "Ready"), None)
+        if ready is not None and not ready.ok and reason_of(previous, "Ready") != ready.reason:
+            kopf.event(body, type="Warning", reason=ready.reason, message=ready.message)
         patch.status.update(observedGeneration=generation, conditions=merge(previous, conditions, generation))
 
 

@@ -25,7 +25,8 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=GROUP, key="last-handled-configuration")
-        settings.posting.level = logging.WARNING  # events: the reconcilers' own, and warnings
+        # Events are the reconcilers' own, one per transition; kopf would post one per failed retry.
+        settings.posting.level = logging.CRITICAL
         settings.execution.max_workers = 16
         settings.watching.server_timeout = 300
         settings.background.instant_exit_timeout = 1.0  # let waiting timers end at shutdown, not be orphaned
