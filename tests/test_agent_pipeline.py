@@ -50,8 +50,20 @@ def test_agent_cycles_all_arrive_across_broker_and_bridge_restarts(private_stack
              "--mqtt-username", credentials.mqtt_username, "--host", "restart-node",
              "--interval", str(interval_ms / 1000), "--no-jitter"],
             env=env, stdout=log, stderr=subprocess.STDOUT)
+    query = ("SELECT p.ts FROM samples p JOIN series s ON s.id = p.series_id"
+             " WHERE p.tenant_id = %s AND s.metric = 'system.uptime_seconds' ORDER BY p.ts")
+
+    def stored_cycles() -> int:
+        return len(stack.sql(query, (tenant_id,)))
+
+    def wait_for_cycles(count: int) -> None:
+        # Paced by what arrives, not by the clock: on a loaded machine the agent starts slowly.
+        deadline = time.monotonic() + 60
+        while stored_cycles() < count and time.monotonic() < deadline:
+            time.sleep(0.25)
+
     try:
-        time.sleep(3)
+        wait_for_cycles(4)
         stack.services.restart_service("mosquitto")
         time.sleep(3)
         bridge = stack.processes.pop("bridge")
@@ -59,13 +71,11 @@ def test_agent_cycles_all_arrive_across_broker_and_bridge_restarts(private_stack
         bridge.wait()
         time.sleep(1)
         stack.processes["bridge"] = start_component(["bridge"], stack.env, stack.log_dir / "bridge2.log")
-        time.sleep(4)
+        wait_for_cycles(stored_cycles() + 6)
     finally:
         agent.send_signal(signal.SIGTERM)  # flushes what it still holds
         agent.wait(timeout=30)
     log_tail = (tmp_path / "agent.log").read_text()[-2000:]
-    query = ("SELECT p.ts FROM samples p JOIN series s ON s.id = p.series_id"
-             " WHERE p.tenant_id = %s AND s.metric = 'system.uptime_seconds' ORDER BY p.ts")
     deadline = time.monotonic() + 30
     cycles = []
     while time.monotonic() < deadline:
