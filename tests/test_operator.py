@@ -251,6 +251,24 @@ def test_a_name_taken_by_another_owner_is_a_permanent_failure(stack, kube, team)
     team.wait_ready("Tenant", name)
 
 
+def test_a_secret_of_someone_else_is_never_overwritten_nor_deleted(stack, team):
+    name = unique("clash")
+    team.core.create_namespaced_secret(team.namespace, {"metadata": {"name": f"{name}-microdash-token"},
+                                                        "stringData": {"token": "the team's own"}})
+    team.create(example("tenant", name=name, deletionPolicy="Delete"))
+    wait_for(lambda: team.condition("Tenant", name, "Ready").get("reason") == "SecretConflict", what="SecretConflict",
+             detail=lambda: team.status("Tenant", name))
+    assert team.status("Tenant", name)["phase"] == "Failed"
+    assert team.secret(f"{name}-microdash-token") == {"token": "the team's own"}
+    assert stack.sql("SELECT COUNT(*) FROM api_tokens k JOIN tenants t ON t.id = k.tenant_id WHERE t.name = %s",
+                     (name,))[0][0] == 0  # no token was issued for a Secret it could not write
+
+    team.delete("Tenant", name)
+    team.wait_gone("Tenant", name)
+    assert team.secret(f"{name}-microdash-token") == {"token": "the team's own"}
+    assert tenant_row(stack, name) is None
+
+
 def test_the_operators_identity_has_only_what_the_chart_grants(kube, operator, team):
     """The operator above runs with this identity; here we show the grants are narrow."""
     workdir = kube.workdir / "rbac-check"

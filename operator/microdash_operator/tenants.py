@@ -37,7 +37,7 @@ class TenantReconciler:
             try:
                 deleted = managed_tenants.retire_tenant(self.settings, name, specs.owner_of(namespace, name),
                                                         delete_data=delete_data, broker_factory=self.broker_factory)
-                kube.delete_secret(namespace, specs.secret_name(name, spec))
+                kube.delete_secret(namespace, specs.secret_name(name, spec), owner_uid=body["metadata"]["uid"])
             except (*DATABASE_OUTAGES, *BROKER_OUTAGES, *KUBERNETES_OUTAGES) as exc:
                 raise kopf.TemporaryError(f"cannot retire the tenant yet: {exc}", delay=self.settings.operator_retry_seconds)
         self._locks.pop(body["metadata"]["uid"], None)
@@ -71,6 +71,9 @@ class _Run:
         except DATABASE_OUTAGES as exc:
             self._fail("DatabaseSynced", "DatabaseUnavailable", f"database unreachable: {exc}")
             raise self._retry(exc) from exc
+        except kube.ForeignSecret as exc:
+            self._fail("DatabaseSynced", "SecretConflict", f"{exc}; set spec.secretName", phase="Failed")
+            raise kopf.PermanentError(str(exc)) from exc
         except KUBERNETES_OUTAGES as exc:
             self._fail("DatabaseSynced", "SecretNotWritten", f"cannot write Secret {self.secret}: {exc}")
             raise self._retry(exc) from exc
@@ -90,8 +93,11 @@ class _Run:
 
     def _ensure_token(self) -> str:
         wanted_rotation = self.spec.get("tokenRotation", 0)
-        current, stored_rotation = kube.read_secret_token(self.namespace, self.secret)
-        rotate = current is not None and stored_rotation != wanted_rotation
+        stored = kube.read_secret(self.namespace, self.secret)
+        if stored is not None and stored.owner_uid != self.body["metadata"]["uid"]:
+            raise kube.ForeignSecret(f"Secret {self.secret} exists and is not owned by this Tenant")
+        current = stored.token if stored else None
+        rotate = current is not None and stored.rotation != wanted_rotation
         token = managed_tenants.ensure_token(self.settings, self.name, current, rotate=rotate)
         if token.token is not None:
             kube.write_secret(self.namespace, self.secret, self._credentials(token.token),
