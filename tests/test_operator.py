@@ -345,7 +345,17 @@ def test_alert_rule_drift_is_repaired_and_other_namespaces_cannot_use_the_tenant
                  what="TenantNotFound")
         time.sleep(3)  # several retries: still one Warning event, not one per retry
         assert intruder.event_reasons("steal") == ["TenantNotFound"]
-    assert rule_row(stack, tenant_id, "steal") is None
+
+        # A forged status on the intruder's own Tenant does not lead to the victim's tenant either.
+        own = unique("own")
+        intruder.create(example("tenant", name=own))
+        own_id = intruder.wait_ready("Tenant", own)["tenantId"]
+        intruder.api.patch_namespaced_custom_object_status("microdash.io", "v1alpha1", intruder.namespace, "tenants",
+                                                           own, {"status": {"tenantId": tenant_id}})
+        intruder.create(example("alertrule", name="forged", tenantRef={"name": own}))
+        intruder.wait_ready("AlertRule", "forged")
+        assert rule_row(stack, own_id, "forged") is not None
+    assert rule_row(stack, tenant_id, "steal") is None and rule_row(stack, tenant_id, "forged") is None
 
 
 def test_a_rule_made_through_the_api_is_not_taken_over(stack, team):

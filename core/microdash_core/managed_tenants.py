@@ -70,6 +70,14 @@ def ensure_tenant(settings: Settings, spec: TenantSpec) -> int:
     return tenant_id
 
 
+def owned_tenant_id(settings: Settings, name: str, owner: str) -> int | None:
+    """The tenant's id if `owner` manages it, else None."""
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT id FROM tenants WHERE name = %s AND owner = %s", (name, owner))
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
 def ensure_token(settings: Settings, name: str, current: str | None, *, rotate: bool) -> ManagedToken:
     """Keep the managed token `current` if it is still active and no rotation is asked for;
     otherwise revoke the tenant's managed tokens and issue a new one. Managed tokens issued by an

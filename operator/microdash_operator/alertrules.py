@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import kopf
 
-from microdash_core import db
+from microdash_core import db, managed_tenants
 from microdash_core.alerting import managed_rules
 from microdash_core.alerting.rules import check_rule
 from microdash_core.errors import AlreadyExists, InvalidInput
@@ -49,12 +49,19 @@ class AlertRuleReconciler:
         self._write(body, patch, [channels, Condition("Ready", True, "Stored", "the rule is evaluated")])
 
     def _tenant_id(self, body, patch: kopf.Patch, namespace: str, tenant_name: str) -> int:
+        """The id of the tenant that the Tenant of this namespace owns. Looked up by owner in the
+        database, never taken from the Tenant's status (anyone who may patch a status could point
+        it at another tenant)."""
         try:
             tenant = kube.read_tenant(namespace, tenant_name)
+            tenant_id = None if tenant is None else managed_tenants.owned_tenant_id(
+                self.settings, tenant_name, specs.owner_of(namespace, tenant_name))
         except KUBERNETES_OUTAGES as exc:
             raise kopf.TemporaryError(f"cannot read Tenant {tenant_name}: {exc}",
                                       delay=self.settings.operator_retry_seconds) from exc
-        tenant_id = ((tenant or {}).get("status") or {}).get("tenantId")
+        except DATABASE_OUTAGES as exc:
+            self._write(body, patch, [Condition("Ready", False, "DatabaseUnavailable", str(exc))])
+            raise kopf.TemporaryError(str(exc), delay=self.settings.operator_retry_seconds) from exc
         if tenant_id is None:
             reason = "TenantNotFound" if tenant is None else "TenantNotReady"
             message = f"Tenant {tenant_name} {'does not exist' if tenant is None else 'is not reconciled yet'} in {namespace}"
