@@ -72,22 +72,22 @@ class AlertRuleReconciler:
         return tenant_id
 
     def remove(self, body) -> None:
-        tenant_id = (body.get("status") or {}).get("tenantId")
-        if tenant_id is None:
-            return
         try:
-            with db.transaction(self.settings) as cursor:
-                managed_rules.delete_rule(cursor, tenant_id=tenant_id, name=body["metadata"]["name"])
+            rule_id = self._own_rule_id(body)
+            if rule_id is not None:
+                with db.transaction(self.settings) as cursor:
+                    managed_rules.delete_rule(cursor, rule_id=rule_id)
         except DATABASE_OUTAGES as exc:
             raise kopf.TemporaryError(str(exc), delay=self.settings.operator_retry_seconds) from exc
 
     def refresh_status(self, body, patch: kopf.Patch) -> None:
         """Write the engine's view of the rule into the status, only when it changed (or went stale)."""
         status = body.get("status") or {}
-        if status.get("ruleId") is None:
+        rule_id = self._own_rule_id(body)
+        if rule_id is None:
             return
         with db.transaction(self.settings) as cursor:
-            summary = managed_rules.summarize(cursor, rule_id=status["ruleId"])
+            summary = managed_rules.summarize(cursor, rule_id=rule_id)
         observed = {"state": summary.state, "activeAlerts": summary.active_alerts, "series": summary.series}
         changed = any(status.get(key) != value for key, value in observed.items())
         evaluated_again = summary.last_evaluated_ms is not None and _stale(status.get("lastEvaluation"))
@@ -98,6 +98,14 @@ class AlertRuleReconciler:
         patch.status.update(observed)
         if summary.last_evaluated_ms is not None:
             patch.status["lastEvaluation"] = _iso(summary.last_evaluated_ms)
+
+    def _own_rule_id(self, body) -> int | None:
+        """The row this AlertRule manages, found through its Tenant's owner, never through its own
+        (forgeable) status."""
+        namespace, tenant_name = body["metadata"]["namespace"], body["spec"]["tenantRef"]["name"]
+        with db.transaction(self.settings) as cursor:
+            return managed_rules.find_rule(cursor, tenant_name=tenant_name, owner=specs.owner_of(namespace, tenant_name),
+                                           name=body["metadata"]["name"])
 
     @staticmethod
     def _write(body, patch: kopf.Patch, conditions: list[Condition]) -> None:

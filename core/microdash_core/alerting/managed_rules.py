@@ -42,9 +42,17 @@ def upsert_rule(cursor: Cursor, rule: Rule, *, enabled: bool) -> int:
     return row[0]
 
 
-def delete_rule(cursor: Cursor, *, tenant_id: int, name: str) -> int:
-    cursor.execute("DELETE FROM alert_rules WHERE tenant_id = %s AND name = %s AND managed_by = %s",
-                   (tenant_id, name, MANAGER))
+def find_rule(cursor: Cursor, *, tenant_name: str, owner: str, name: str) -> int | None:
+    """The managed rule `name` of the tenant that `owner` manages, if it exists."""
+    cursor.execute("SELECT r.id FROM alert_rules r JOIN tenants t ON t.id = r.tenant_id"
+                   " WHERE t.name = %s AND t.owner = %s AND r.name = %s AND r.managed_by = %s",
+                   (tenant_name, owner, name, MANAGER))
+    row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def delete_rule(cursor: Cursor, *, rule_id: int) -> int:
+    cursor.execute("DELETE FROM alert_rules WHERE id = %s AND managed_by = %s", (rule_id, MANAGER))
     return cursor.rowcount
 
 
