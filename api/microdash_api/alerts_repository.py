@@ -1,24 +1,12 @@
 """Tenant-scoped reads and writes of alerting data for the API. Every function takes the tenant id
 and every statement filters by it: an id of another tenant's row finds nothing."""
 
-import aiomysql
 import orjson
 
 from microdash_core.alerting.rule_rows import RULE_COLUMNS, WRITABLE_COLUMNS, row_values, rule_from_row
 from microdash_core.alerting.rules import Rule
 
-
-async def fetch(pool: aiomysql.Pool, sql: str, params: tuple | list) -> list[tuple]:
-    async with pool.acquire() as connection, connection.cursor() as cursor:
-        await cursor.execute(sql, params)
-        return list(await cursor.fetchall())
-
-
-async def execute(pool: aiomysql.Pool, sql: str, params: tuple | list) -> tuple[int, int]:
-    """(rows affected, last insert id)."""
-    async with pool.acquire() as connection, connection.cursor() as cursor:
-        await cursor.execute(sql, params)
-        return cursor.rowcount, cursor.lastrowid
+from .sql import execute, fetch
 
 
 # Rules

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import aiomysql
 
 from .auth import TenantContext
+from .sql import fetch
 
 
 @dataclass(frozen=True)
@@ -22,18 +23,14 @@ class UserRecord:
 
 
 async def find_user(pool: aiomysql.Pool, *, email: str) -> UserRecord | None:
-    async with pool.acquire() as connection, connection.cursor() as cursor:
-        await cursor.execute("SELECT id, email, password_hash FROM users WHERE email = %s", (email,))
-        row = await cursor.fetchone()
-    return UserRecord(*row) if row else None
+    rows = await fetch(pool, "SELECT id, email, password_hash FROM users WHERE email = %s", (email,))
+    return UserRecord(*rows[0]) if rows else None
 
 
 async def memberships(pool: aiomysql.Pool, *, user_id: int) -> list[Membership]:
-    async with pool.acquire() as connection, connection.cursor() as cursor:
-        await cursor.execute(
-            "SELECT t.name, t.display_name, m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id"
-            " WHERE m.user_id = %s ORDER BY t.name", (user_id,))
-        return [Membership(*row) for row in await cursor.fetchall()]
+    rows = await fetch(pool, "SELECT t.name, t.display_name, m.role FROM memberships m JOIN tenants t"
+                             " ON t.id = m.tenant_id WHERE m.user_id = %s ORDER BY t.name", (user_id,))
+    return [Membership(*row) for row in rows]
 
 
 async def tenant_of_member(pool: aiomysql.Pool, *, user_id: int, tenant_name: str | None) -> TenantContext | None:
@@ -44,7 +41,8 @@ async def tenant_of_member(pool: aiomysql.Pool, *, user_id: int, tenant_name: st
     if tenant_name is not None:
         sql += " AND t.name = %s"
         params.append(tenant_name)
-    async with pool.acquire() as connection, connection.cursor() as cursor:
-        await cursor.execute(sql + " ORDER BY t.name LIMIT 1", params)
-        row = await cursor.fetchone()
-    return TenantContext(id=row[0], name=row[1], ingest_rate_limit=row[2], role=row[3]) if row else None
+    rows = await fetch(pool, sql + " ORDER BY t.name LIMIT 1", params)
+    if not rows:
+        return None
+    tenant_id, name, ingest_rate_limit, role = rows[0]
+    return TenantContext(id=tenant_id, name=name, ingest_rate_limit=ingest_rate_limit, role=role)

@@ -8,6 +8,8 @@ import orjson
 
 from microdash_core.matchers import Matcher, all_match
 
+from .sql import fetch
+
 
 @dataclass(frozen=True)
 class PointSource:
@@ -82,9 +84,7 @@ async def aggregate_points(pool: aiomysql.Pool, *, tenant_id: int, series_ids: l
     else:
         sql = (f"SELECT series_id, {source.time_column} DIV %s AS bucket, {source.aggregations[aggregation]}"
                f" FROM {source.table} WHERE {where} GROUP BY series_id, bucket ORDER BY series_id, bucket")
-    async with pool.acquire() as connection, connection.cursor() as cursor:
-        await cursor.execute(sql, params)
-        rows = await cursor.fetchall()
+    rows = await fetch(pool, sql, params)
     if aggregation == "last":
         _keep_last_per_bucket(points, rows, step_ms)
     else:

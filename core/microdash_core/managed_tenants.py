@@ -1,5 +1,5 @@
-"""Tenants managed declaratively (by the Kubernetes operator): make the database and the broker
-match a desired spec. Every function is idempotent, so a reconcile interrupted anywhere converges
+"""Tenants managed declaratively (by the Kubernetes operator): make the database match a desired
+spec (the broker then follows with TenantService.sync_tenant). Every function is idempotent, so a reconcile interrupted anywhere converges
 when it is run again.
 
 The database comes first (it is the source of truth), the broker follows from it. A tenant
@@ -108,25 +108,6 @@ def _matching(cursor: Cursor, active: list[str], token: str) -> str | None:
     cursor.execute("SELECT token_hash FROM api_tokens WHERE public_id = %s", (public_id,))
     (stored,), = cursor.fetchall()
     return public_id if tokens.matches(token, stored) else None
-
-
-def sync_broker(settings: Settings, name: str, broker_factory=BrokerAdmin) -> None:
-    """The tenant's role and a client per active token when MQTT is enabled; no clients for revoked
-    tokens, and none at all when MQTT is disabled (deleting a client disconnects it)."""
-    with db.transaction(settings) as cursor:
-        tenant = tenancy.get_tenant(cursor, name=name)
-        cursor.execute("SELECT mqtt_enabled FROM tenants WHERE id = %s", (tenant.id,))
-        (mqtt_enabled,), = cursor.fetchall()
-        infos = tenancy.list_tokens(cursor, tenant=tenant)
-    active = [info.public_id for info in infos if not info.revoked]
-    revoked = [info.public_id for info in infos if info.revoked]
-    with broker_factory(settings) as broker:
-        if mqtt_enabled:
-            broker.ensure_tenant(name, active)
-        else:
-            broker.remove_tenant(name, active)
-        for public_id in revoked:
-            broker.remove_token_client(public_id)
 
 
 def retire_tenant(settings: Settings, name: str, owner: str, *, delete_data: bool,

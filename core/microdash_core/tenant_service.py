@@ -48,21 +48,12 @@ class TenantService:
             tenant = tenancy.create_tenant(cursor, name=name, display_name=display_name,
                                            ingest_rate_limit=ingest_rate_limit, max_series=max_series)
             token = tenancy.issue_token(cursor, tenant=tenant)
-        return replace(self.credentials(name, token), broker_error=self._follow(lambda: self._sync_tenant(name)))
+        return replace(self.credentials(name, token), broker_error=self._follow(lambda: self.sync_tenant(name)))
 
     def rotate_token(self, name: str) -> Credentials:
         with db.transaction(self.settings) as cursor:
-            tenant = tenancy.get_tenant(cursor, name=name)
-            revoked = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant) if not info.revoked]
-            token = tenancy.rotate_token(cursor, tenant=tenant)
-
-        def follow() -> None:
-            with self.broker_factory(self.settings) as broker:
-                for public_id in revoked:
-                    broker.remove_token_client(public_id)
-            self._sync_tenant(name)
-
-        return replace(self.credentials(name, token), broker_error=self._follow(follow))
+            token = tenancy.rotate_token(cursor, tenant=tenancy.get_tenant(cursor, name=name))
+        return replace(self.credentials(name, token), broker_error=self._follow(lambda: self.sync_tenant(name)))
 
     def issue_token(self, name: str, *, token_name: str) -> tuple[str, str | None]:
         """Another token for the tenant, with its MQTT client. Returns the token and the broker error, if any."""
@@ -114,14 +105,22 @@ class TenantService:
             return f"{exc}; run `microdash broker sync` once the broker is back"
         return None
 
-    def _sync_tenant(self, name: str) -> None:
+    def sync_tenant(self, name: str) -> None:
+        """Make the broker match one tenant: its role and a client per active token when MQTT is
+        enabled, no clients at all when it is not, and none for revoked tokens (deleting a client
+        disconnects it). Idempotent; raises BrokerUnavailable / BrokerCommandFailed."""
         with db.transaction(self.settings) as cursor:
             tenant = tenancy.get_tenant(cursor, name=name)
-            active = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant) if not info.revoked]
-        if not tenant.mqtt_enabled:
-            return
+            infos = tenancy.list_tokens(cursor, tenant=tenant)
+        active = [info.public_id for info in infos if not info.revoked]
         with self.broker_factory(self.settings) as broker:
-            broker.ensure_tenant(name, active)
+            if tenant.mqtt_enabled:
+                broker.ensure_tenant(name, active)
+            else:
+                broker.remove_tenant(name, active)
+            for info in infos:
+                if info.revoked:
+                    broker.remove_token_client(info.public_id)
 
     def sync_broker(self) -> SyncReport:
         """Make the broker match the database: bridge identity, every tenant with MQTT enabled, every

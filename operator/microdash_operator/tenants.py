@@ -7,8 +7,9 @@ from collections import defaultdict
 import kopf
 
 from microdash_core import managed_tenants
-from microdash_core.broker import BrokerAdmin, mqtt_password, tenant_prefix
+from microdash_core.broker import BrokerAdmin, tenant_prefix
 from microdash_core.settings import Settings
+from microdash_core.tenant_service import TenantService
 
 from . import kube, specs
 from .conditions import Condition, merge, reason_of
@@ -79,7 +80,7 @@ class _Run:
             raise self._retry(exc) from exc
         synced = Condition("DatabaseSynced", True, "Synced", "tenant row and token match the spec")
         try:
-            managed_tenants.sync_broker(self.settings, self.name, self.broker_factory)
+            TenantService(self.settings, self.broker_factory).sync_tenant(self.name)
         except (*BROKER_OUTAGES, *DATABASE_OUTAGES) as exc:
             self._fail("BrokerSynced", "BrokerUnavailable", f"MQTT broker not updated: {exc}", also=[synced])
             raise self._retry(exc) from exc
@@ -109,10 +110,9 @@ class _Run:
         return token.public_id
 
     def _credentials(self, token: str) -> dict[str, str]:
-        public_id = token.split("_")[1]
-        return {"token": token, "tenant": self.name, "mqtt-username": public_id,
-                "mqtt-password": mqtt_password(self.settings, public_id),
-                "mqtt-topic-prefix": tenant_prefix(self.settings, self.name)}
+        credentials = TenantService(self.settings).credentials(self.name, token)
+        return {"token": token, "tenant": self.name, "mqtt-username": credentials.mqtt_username,
+                "mqtt-password": credentials.mqtt_password, "mqtt-topic-prefix": credentials.topic_prefix}
 
     def _retry(self, exc: Exception) -> kopf.TemporaryError:
         return kopf.TemporaryError(str(exc), delay=self.settings.operator_retry_seconds)

@@ -18,6 +18,7 @@ from microdash_core.tenant_service import TenantService
 
 from ..deps import AdminSession, StateDep
 from ..errors import ApiError
+from ..sql import fetch
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
@@ -80,9 +81,7 @@ async def _token_rows(state: StateDep, *, tenant_id: int, public_id: str | None 
     if public_id is not None:
         sql += " AND public_id = %s"
         params.append(public_id)
-    async with state.db.acquire() as connection, connection.cursor() as cursor:
-        await cursor.execute(sql + " ORDER BY id", params)
-        rows = await cursor.fetchall()
+    rows = await fetch(state.db, sql + " ORDER BY id", params)
     return [TokenPublic(public_id=row[0], name=row[1], created_at=_iso(row[2]), revoked_at=_iso(row[3]))
             for row in rows]
 
