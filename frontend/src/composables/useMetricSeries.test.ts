@@ -77,6 +77,21 @@ describe('useMetricSeries', () => {
     expect(query).toHaveBeenCalledOnce()
   })
 
+  it('shows the query answer on a chart paused before the answer came, and holds the stream back', async () => {
+    const now = Date.now()
+    let answer!: (value: QueryResult) => void
+    query.mockReturnValue(new Promise((resolve) => (answer = resolve)))
+    const { state } = start({ metric: 'm', match: [], range: '1h' })
+    state.pause()
+    streams[0].push([{ metric: 'm', labels: { host: 'a' }, ts: now, value: 2 }])
+    answer(result([[now - 1000, 1]]))
+    await flush()
+    expect(state.paused.value).toBe(true)
+    expect(state.series.value[0].points).toEqual([[now - 1000, 1]])
+    state.resume()
+    expect(state.series.value[0].points).toEqual([[now - 1000, 1], [now, 2]])
+  })
+
   it('in a historical range, queries once without a step and opens no stream', async () => {
     query.mockResolvedValue(result([[1, 1]]))
     const { state } = start({ metric: 'm', match: [], range: '24h' })

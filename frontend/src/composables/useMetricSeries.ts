@@ -87,6 +87,8 @@ export function useMetricSeries(request: Ref<SeriesRequest>) {
       if (current !== generation) return
       resolution.value = result.resolution
       live.value = result.series.map((one) => ({ key: seriesKey(one.labels), labels: one.labels, points: one.points }))
+      // A pause only holds back stream points: one pressed while the query ran still shows its answer.
+      if (paused.value) frozen.value = live.value
       if (early) {
         const waiting = early
         early = null
