@@ -94,7 +94,8 @@ def ingest_while_watching(world: World, page: Page, metric: str, host: str):
     expect(by_testid(page, "live-pause")).to_be_visible()
     page.evaluate("window.__e2eNoReload = true")  # a reload would drop this marker
     world.notes["points_before"] = int(chart.get_attribute("data-points"))
-    time.sleep(1)  # let the live stream connect before the sample is stored
+    # The server says "ready" once it reads the stream for this page: a sample stored after that streams.
+    expect(by_testid(page, "explore-panel")).to_have_attribute("data-stream", "open", timeout=TIMEOUT_MS)
     world.ingest(world.notes["signed_in_tenant"], [{"metric": metric, "value": 42.0, "labels": {"host": host}}])
 
 
