@@ -10,6 +10,7 @@ import random
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -48,15 +49,29 @@ def wait_for_port(port: int, *, timeout: float = 30.0, process: subprocess.Popen
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
 
 
+def install_mariadb_datadir(datadir: Path, attempts: int = 2) -> None:
+    """Create the system tables. A failed attempt leaves a partial datadir, which is wiped before
+    the next (an install failed once, unexplained, on a busy test machine: its output is kept)."""
+    for attempt in range(1, attempts + 1):
+        shutil.rmtree(datadir, ignore_errors=True)
+        datadir.mkdir(parents=True)
+        installed = subprocess.run(
+            ["mariadb-install-db", "--no-defaults", f"--datadir={datadir}", "--user=root",
+             "--auth-root-authentication-method=normal", "--skip-test-db"],
+            capture_output=True, text=True,
+        )
+        if installed.returncode == 0:
+            return
+        failure = (f"mariadb-install-db failed (exit {installed.returncode}, attempt {attempt} of {attempts})"
+                   f" for {datadir}:\n" + (installed.stdout + installed.stderr)[-3000:])
+        print(failure, file=sys.stderr, flush=True)
+    raise RuntimeError(failure)
+
+
 def mariadb_argv(datadir: Path, port: int) -> list[str]:
     datadir = datadir.resolve()
     if not (datadir / "mysql").is_dir():
-        datadir.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["mariadb-install-db", "--no-defaults", f"--datadir={datadir}", "--user=root",
-             "--auth-root-authentication-method=normal", "--skip-test-db"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        install_mariadb_datadir(datadir)
     return [
         shutil.which("mariadbd") or "/usr/sbin/mariadbd", "--no-defaults", f"--datadir={datadir}",
         f"--socket={datadir}/mariadb.sock", f"--port={port}", "--bind-address=127.0.0.1", "--user=root",
