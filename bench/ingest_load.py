@@ -185,14 +185,15 @@ def measure_throughput(stack, tenant, path: str, bodies: list[tuple[bytes, int]]
                       durable_at - started if durable_at is not None else None)
 
 
-def run_bulk(stack, tenant, *, samples: int, batch_size: int, clients: int) -> dict:
+def run_bulk(stack, tenant, *, samples: int, batch_size: int, clients: int, name: str = "bulk") -> dict:
+    """`name` prefixes the figures: "bulk" for an unlimited tenant, "bulk_limited" for one with a series limit."""
     bodies = bulk_bodies(samples, batch_size, base_ts=int(time.time() * 1000) - 300_000)
     result = measure_throughput(stack, tenant, "/api/v1/metrics/bulk", bodies, clients,
                                 post_deadline_s=max(120.0, samples / 2_000), durable_timeout_s=max(60.0, samples / 5_000))
     return {
-        "bulk_ingest_samples_per_s": result.rate(result.rows, result.durable_s),
-        "bulk_accept_samples_per_s": result.rate(result.outcome.accepted_samples, result.accept_s),
-        "bulk_detail": {"samples_sent": samples, "samples_accepted": result.outcome.accepted_samples,
+        f"{name}_ingest_samples_per_s": result.rate(result.rows, result.durable_s),
+        f"{name}_accept_samples_per_s": result.rate(result.outcome.accepted_samples, result.accept_s),
+        f"{name}_detail": {"samples_sent": samples, "samples_accepted": result.outcome.accepted_samples,
                         "batch_size": batch_size, "clients": clients, "series": min(SERIES, samples),
                         **result.detail()},
     }

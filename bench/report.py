@@ -147,6 +147,8 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
 
     add("bulk ingest, durable in MariaDB", "bulk_ingest_samples_per_s", "samples/s")
     add("bulk ingest, accepted by API (202)", "bulk_accept_samples_per_s", "samples/s")
+    add("bulk ingest, tenant with a series limit, durable", "bulk_limited_ingest_samples_per_s", "samples/s")
+    add("bulk ingest, tenant with a series limit, accepted", "bulk_limited_accept_samples_per_s", "samples/s")
     add("single-sample POSTs accepted", "single_ingest_requests_per_s", "req/s")
     add("single-sample POSTs durable", "single_ingest_durable_requests_per_s", "req/s")
     for stat in ("p50", "p95", "p99"):

@@ -48,7 +48,7 @@ import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "single", "sse", "query", "mqtt", "rollup", "alerts", "agent", "dashboard", "operator")
+SCENARIOS = ("bulk", "bulk_limited", "single", "sse", "query", "mqtt", "rollup", "alerts", "agent", "dashboard", "operator")
 SETTLE_TIMEOUT_S = 120.0
 
 
@@ -161,6 +161,10 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
     actions = {
         "bulk": lambda: ingest_load.run_bulk(stack, stack.create_tenant("bench-bulk"), samples=sizes.bulk_samples,
                                              batch_size=sizes.bulk_batch, clients=sizes.bulk_clients),
+        # The same load for a tenant with a series limit: what enforcing it costs.
+        "bulk_limited": lambda: ingest_load.run_bulk(
+            stack, stack.create_tenant("bench-bulk-limited", max_series=10 * ingest_load.SERIES),
+            samples=sizes.bulk_samples, batch_size=sizes.bulk_batch, clients=sizes.bulk_clients, name="bulk_limited"),
         "single": lambda: ingest_load.run_single(stack, stack.create_tenant("bench-single"),
                                                  requests=sizes.single_requests, clients=sizes.single_clients),
         "sse": lambda: latency.run_sse_latency(stack, stack.create_tenant("bench-sse"), duration_s=sizes.sse_seconds),

@@ -122,9 +122,9 @@ class BenchStack:
                         mqtt_url=self.env["MICRODASH_MQTT_URL"],
                         mqtt_admin_password=self.env["MICRODASH_MQTT_ADMIN_PASSWORD"])
 
-    def create_tenant(self, name: str, *, rate_limit: int = 10_000_000) -> BenchTenant:
+    def create_tenant(self, name: str, *, rate_limit: int = 10_000_000, max_series: int | None = None) -> BenchTenant:
         with db.transaction(self.settings) as cursor:
-            tenant = tenancy.create_tenant(cursor, name=name, ingest_rate_limit=rate_limit)
+            tenant = tenancy.create_tenant(cursor, name=name, ingest_rate_limit=rate_limit, max_series=max_series)
             token = tenancy.issue_token(cursor, tenant=tenant, name="bench")
         return BenchTenant(tenant.id, tenant.name, token)
 

@@ -53,12 +53,12 @@ class Stack:
             token = tenancy.issue_token(cursor, tenant=tenant)
         return tenant, token
 
-    def new_mqtt_tenant(self, prefix: str = "m"):
+    def new_mqtt_tenant(self, prefix: str = "m", **kwargs):
         """A tenant created through the tenant service, so the broker knows its credentials."""
         from microdash_core.tenant_service import TenantService
 
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"
-        credentials = TenantService(self.settings).create(name)
+        credentials = TenantService(self.settings).create(name, **kwargs)
         assert credentials.broker_error is None, credentials.broker_error
         (tenant_id,), = self.sql("SELECT id FROM tenants WHERE name = %s", (name,))
         return tenant_id, credentials

@@ -21,18 +21,22 @@ def _field(output: str, name: str) -> str:
 
 def test_tenant_lifecycle(stack):
     name = f"cli-{uuid.uuid4().hex[:8]}"
-    created = run(stack, "tenant", "create", name, "--display-name", "CLI tenant")
+    created = run(stack, "tenant", "create", name, "--display-name", "CLI tenant", "--rate-limit", "500",
+                  "--max-series", "1")
     token = _field(created.stdout, "token")
     assert name in run(stack, "tenant", "list").stdout
     assert run(stack, "tenant", "create", name, check=False).returncode == 1  # already exists, clear error
 
     with httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}) as client:
         assert client.post("/api/v1/metrics", json={"metric": "m", "value": 1}).status_code == 202
+        assert client.post("/api/v1/metrics", json={"metric": "second", "value": 1}).status_code == 422
         rotated = _field(run(stack, "tenant", "rotate-token", name).stdout, "token")
         assert rotated != token
         assert client.get("/api/v1/series", headers={"Authorization": f"Bearer {rotated}"}).status_code == 200
 
-    (tenant_id,), = stack.sql("SELECT id FROM tenants WHERE name = %s", (name,))
+    (tenant_id, rate_limit, max_series), = stack.sql(
+        "SELECT id, ingest_rate_limit, max_series FROM tenants WHERE name = %s", (name,))
+    assert (rate_limit, max_series) == (500, 1)
     stack.wait_for_samples(tenant_id, 1)
     deleted = run(stack, "tenant", "delete", name, "--yes")
     assert "1 samples" in deleted.stdout

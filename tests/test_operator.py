@@ -167,6 +167,18 @@ def test_an_update_reaches_the_row_and_mqtt_can_be_switched_off_and_on(stack, te
     assert mqtt_connects(stack, secret)
 
 
+def test_max_series_is_enforced_for_the_tenants_token_and_follows_updates(stack, team):
+    name = unique("lim")
+    team.create(example("tenant", name=name, limits={"maxSeries": 2}))
+    token = team.secret(team.wait_ready("Tenant", name)["secretName"])["token"]
+    assert [ingest(stack, token, metric=f"op.series_{n}") for n in range(3)] == [202, 202, 422]
+
+    team.patch_spec("Tenant", name, {"limits": {"maxSeries": 3}})
+    # The api reads the limit with the token, which it caches for MICRODASH_TOKEN_CACHE_SECONDS.
+    wait_for(lambda: ingest(stack, token, metric="op.series_2") == 202, what="raised limit in effect")
+    assert ingest(stack, token, metric="op.series_3") == 422
+
+
 def test_rotation_writes_a_new_token_and_revokes_the_old_one(stack, team):
     name = unique("rot")
     team.create(example("tenant", name=name))

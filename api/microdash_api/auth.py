@@ -22,6 +22,7 @@ class TenantContext:
     name: str
     ingest_rate_limit: int | None
     role: str = "token"
+    max_series: int | None = None
 
 
 class TokenAuthenticator:
@@ -55,7 +56,7 @@ class TokenAuthenticator:
         try:
             async with self.pool.acquire() as connection, connection.cursor() as cursor:
                 await cursor.execute(
-                    "SELECT k.token_hash, t.id, t.name, t.ingest_rate_limit FROM api_tokens k"
+                    "SELECT k.token_hash, t.id, t.name, t.ingest_rate_limit, t.max_series FROM api_tokens k"
                     " JOIN tenants t ON t.id = k.tenant_id WHERE k.public_id = %s AND k.revoked_at IS NULL",
                     (public_id,),
                 )
@@ -64,4 +65,4 @@ class TokenAuthenticator:
             raise CredentialStoreUnavailable(str(exc)) from exc
         if row is None or not tokens.matches(token, bytes(row[0])):
             return None
-        return TenantContext(id=row[1], name=row[2], ingest_rate_limit=row[3])
+        return TenantContext(id=row[1], name=row[2], ingest_rate_limit=row[3], max_series=row[4])

@@ -1,5 +1,6 @@
 """Connections an API process holds for its lifetime, created in the app's lifespan."""
 
+import asyncio
 from dataclasses import dataclass
 
 import aiomysql
@@ -10,6 +11,7 @@ from rq import Queue
 from microdash_core.db import DatabaseAddress
 from microdash_core.queues import ingest_queue
 from microdash_core.samples import SampleValidator
+from microdash_core.series_limit import SeriesLimiter, load_series_hashes
 from microdash_core.settings import Settings
 
 from .auth import TokenAuthenticator
@@ -29,6 +31,7 @@ class AppState:
     tokens: TokenAuthenticator
     hub: LiveHub
     batcher: IngestBatcher
+    series_limiter: SeriesLimiter
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -51,6 +54,8 @@ class AppState:
             settings=settings, db=pool, redis=async_redis, queue=queue,
             validator=SampleValidator(settings), tokens=TokenAuthenticator(pool, settings), hub=hub,
             batcher=IngestBatcher(queue, settings),
+            series_limiter=SeriesLimiter(async_redis, lambda tenant_id: asyncio.to_thread(
+                load_series_hashes, settings, tenant_id)),
         )
 
     async def close(self) -> None:

@@ -75,10 +75,13 @@ def migrate(wait: Annotated[float, typer.Option(help="seconds to wait for the da
 
 @tenant_app.command("create")
 def tenant_create(name: str, display_name: Annotated[Optional[str], typer.Option()] = None,
-                  rate_limit: Annotated[Optional[int], typer.Option(help="samples/s")] = None) -> None:
+                  rate_limit: Annotated[Optional[int], typer.Option(help="samples/s", min=1)] = None,
+                  max_series: Annotated[Optional[int], typer.Option(help="distinct series the tenant may store",
+                                                                    min=1)] = None) -> None:
     """Create a tenant and print its first API token and MQTT identity (shown once)."""
     try:
-        credentials = TenantService(_setup()).create(name, display_name=display_name, ingest_rate_limit=rate_limit)
+        credentials = TenantService(_setup()).create(name, display_name=display_name, ingest_rate_limit=rate_limit,
+                                                     max_series=max_series)
     except MicrodashError as exc:
         _fail(exc)
     typer.echo(f"tenant {name} created")

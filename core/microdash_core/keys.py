@@ -16,6 +16,15 @@ def ingest_rate(tenant_id: int, second: int) -> str:
     return f"{PREFIX}:rate:{tenant_id}:{second}"
 
 
+def tenant_series(tenant_id: int) -> str:
+    """Set of the hashes of a tenant's series, for its series limit (see series_limit.py)."""
+    return f"{PREFIX}:series:{tenant_id}"
+
+
+def tenant_series_seed(tenant_id: int, seeder: str) -> str:
+    return f"{PREFIX}:series-seed:{tenant_id}:{seeder}"
+
+
 def session(session_id: str) -> str:
     return f"{PREFIX}:session:{session_id}"
 

@@ -17,17 +17,20 @@ from dataclasses import dataclass, field
 
 import aiomqtt
 import orjson
+import pymysql
 import redis
+import redis.asyncio as aioredis
 
 from microdash_core import keys
 from microdash_core.batches import Batch
 from microdash_core.broker import BRIDGE_USERNAME, BrokerAddress, bridge_subscription
 from microdash_core.queues import enqueue_batch, ingest_queue
+from microdash_core.series_limit import SeriesLimiter, load_series_hashes
 from microdash_core.settings import Settings
 
 from .bridge_intake import Intake, MessageDecoder, Rejection
 from .mqtt_throughput import message_bursts, read_every_waiting_packet
-from .tenant_directory import TenantDirectory
+from .tenant_directory import KnownTenant, TenantDirectory
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 30.0
@@ -56,6 +59,9 @@ class Bridge:
         self.queue = ingest_queue(self.redis, settings)
         self.decoder = MessageDecoder(settings)
         self.tenants = TenantDirectory(settings)
+        self.series_limiter = SeriesLimiter(
+            aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5),
+            lambda tenant_id: asyncio.to_thread(load_series_hashes, settings, tenant_id))
         self.pending = Pending()
         self._flush_lock = asyncio.Lock()
         self._flushes: list[asyncio.Task] = []
@@ -103,14 +109,15 @@ class Bridge:
 
     async def _receive(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         intake = self.decoder.decode(str(message.topic), bytes(message.payload))
-        tenant_id = None
+        tenant = None
         if intake.rejection is None:
-            hit, tenant_id = self.tenants.cached(intake.tenant)
+            hit, tenant = self.tenants.cached(intake.tenant)
             if not hit:
-                tenant_id = await asyncio.to_thread(self.tenants.id_of, intake.tenant)
-            if tenant_id is None:
+                tenant = await asyncio.to_thread(self.tenants.find, intake.tenant)
+            reason = "unknown tenant" if tenant is None else await self._series_limit_refusal(tenant, intake)
+            if reason is not None:
                 intake = Intake(intake.tenant, rejection=Rejection(intake.tenant, str(message.topic),
-                                                                    "unknown tenant", bytes(message.payload)[:1024]))
+                                                                    reason, bytes(message.payload)[:1024]))
         pending = self.pending
         if not pending.messages:
             pending.since = time.monotonic()
@@ -118,10 +125,25 @@ class Bridge:
         if intake.rejection is not None:
             await asyncio.to_thread(self._dead_letter, intake.rejection)
         else:
-            pending.samples[tenant_id].extend(intake.samples)
+            pending.samples[tenant.id].extend(intake.samples)
             pending.sample_count += len(intake.samples)
         if pending.sample_count >= self.settings.bridge_batch_max_samples:
             await self._flush(client)
+
+    async def _series_limit_refusal(self, tenant: KnownTenant, intake: Intake) -> str | None:
+        """Why the message's series exceed the tenant's limit, or None. Outages are waited out
+        with the message unacknowledged, like enqueueing."""
+        if tenant.max_series is None:
+            return None
+        backoff = 0.5
+        while True:
+            try:
+                exceeded = await self.series_limiter.check(tenant.id, tenant.max_series, intake.samples)
+                return None if exceeded is None else exceeded.reason
+            except (redis.exceptions.RedisError, pymysql.err.MySQLError) as exc:
+                log.error("cannot check the series limit, holding the message", extra={"error": str(exc)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def _flush_periodically(self, client: aiomqtt.Client) -> None:
         wait = self.settings.bridge_batch_max_wait_ms / 1000

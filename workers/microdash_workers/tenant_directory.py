@@ -1,6 +1,7 @@
-"""Tenant name → id, for the bridge (the topic carries the name). Cached briefly."""
+"""Tenant name → id and series limit, for the bridge (the topic carries the name). Cached briefly."""
 
 import time
+from dataclasses import dataclass
 
 import pymysql
 
@@ -11,33 +12,39 @@ FOUND_TTL_SECONDS = 60.0
 MISSING_TTL_SECONDS = 5.0
 
 
+@dataclass(frozen=True)
+class KnownTenant:
+    id: int
+    max_series: int | None
+
+
 class TenantDirectory:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._cache: dict[str, tuple[float, int | None]] = {}
+        self._cache: dict[str, tuple[float, KnownTenant | None]] = {}
 
-    def cached(self, name: str) -> tuple[bool, int | None]:
-        """(hit, id) without touching the database."""
+    def cached(self, name: str) -> tuple[bool, KnownTenant | None]:
+        """(hit, tenant) without touching the database."""
         cached = self._cache.get(name)
         if cached is not None and cached[0] > time.monotonic():
             return True, cached[1]
         return False, None
 
-    def id_of(self, name: str) -> int | None:
-        hit, tenant_id = self.cached(name)
+    def find(self, name: str) -> KnownTenant | None:
+        hit, tenant = self.cached(name)
         if hit:
-            return tenant_id
+            return tenant
         now = time.monotonic()
-        tenant_id = self._lookup(name)
-        self._cache[name] = (now + (FOUND_TTL_SECONDS if tenant_id else MISSING_TTL_SECONDS), tenant_id)
-        return tenant_id
+        tenant = self._lookup(name)
+        self._cache[name] = (now + (FOUND_TTL_SECONDS if tenant else MISSING_TTL_SECONDS), tenant)
+        return tenant
 
-    def _lookup(self, name: str) -> int | None:
+    def _lookup(self, name: str) -> KnownTenant | None:
         while True:
             try:
                 with db.transaction(self.settings) as cursor:
-                    cursor.execute("SELECT id FROM tenants WHERE name = %s", (name,))
+                    cursor.execute("SELECT id, max_series FROM tenants WHERE name = %s", (name,))
                     row = cursor.fetchone()
-                return row[0] if row else None
+                return KnownTenant(*row) if row else None
             except pymysql.err.OperationalError:
                 time.sleep(1)  # the database is down: wait rather than reject good messages

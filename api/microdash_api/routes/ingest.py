@@ -5,11 +5,13 @@ import time
 import uuid
 from typing import Annotated
 
+import pymysql
 import redis.exceptions
 from fastapi import APIRouter, Header, Request, status
 from pydantic import BaseModel, Field
 
 from microdash_core import keys
+from microdash_core.samples import Sample
 
 from .. import ratelimit
 from ..auth import TenantContext
@@ -90,6 +92,7 @@ async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: o
             if previous is not None:
                 return Accepted(accepted=len(samples), batch_id=previous, duplicate=True)
         try:
+            await _check_series_limit(state, tenant, samples)
             batch_id = await state.batcher.submit(tenant.id, samples)
         except BaseException:
             if idempotency_key:
@@ -108,6 +111,20 @@ async def _check_rate(state: AppState, tenant: TenantContext, count: int) -> Non
     if not await ratelimit.try_consume(state.redis, tenant_id=tenant.id, samples=count, limit=limit):
         INGEST_REJECTED.labels("rate_limited").inc(count)
         raise ApiError(429, f"ingest rate limit of {limit} samples/s exceeded", headers={"Retry-After": "1"})
+
+
+async def _check_series_limit(state: AppState, tenant: TenantContext, samples: list[Sample]) -> None:
+    if tenant.max_series is None:
+        return
+    try:
+        exceeded = await state.series_limiter.check(tenant.id, tenant.max_series, samples)
+    except pymysql.err.MySQLError as exc:  # seeding the count reads the stored series
+        raise service_unavailable("series index") from exc
+    if exceeded is not None:
+        INGEST_REJECTED.labels("series_limit").inc(len(samples))
+        raise ApiError(422, exceeded.reason, errors=[
+            {"index": index, "field": "labels", "error": "a new series beyond the tenant's series limit"}
+            for index in exceeded.first_sample_of_new_series[:MAX_ERRORS_REPORTED]])
 
 
 async def _claim_idempotency_key(state: AppState, tenant: TenantContext, key: str, batch_id: str) -> str | None:
