@@ -108,19 +108,21 @@ class TenantService:
     def sync_tenant(self, name: str) -> None:
         """Make the broker match one tenant: its role and a client per active token when MQTT is
         enabled, no clients at all when it is not, and none for revoked tokens (deleting a client
-        disconnects it). Idempotent; raises BrokerUnavailable / BrokerCommandFailed."""
+        disconnects it). The broker is asked which clients hold the tenant's role, so the cost does
+        not grow with the revoked tokens of past rotations. Idempotent; raises BrokerUnavailable /
+        BrokerCommandFailed."""
         with db.transaction(self.settings) as cursor:
             tenant = tenancy.get_tenant(cursor, name=name)
-            infos = tenancy.list_tokens(cursor, tenant=tenant)
-        active = [info.public_id for info in infos if not info.revoked]
+            active = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant) if not info.revoked]
         with self.broker_factory(self.settings) as broker:
-            if tenant.mqtt_enabled:
-                broker.ensure_tenant(name, active)
-            else:
-                broker.remove_tenant(name, active)
-            for info in infos:
-                if info.revoked:
-                    broker.remove_token_client(info.public_id)
+            held = [username for username, owner in broker.token_clients().items() if owner == name]
+            if not tenant.mqtt_enabled:
+                broker.remove_tenant(name, sorted(set(held) | set(active)))
+                return
+            broker.ensure_tenant(name, active)
+            for username in held:
+                if username not in active:
+                    broker.remove_token_client(username)
 
     def sync_broker(self) -> SyncReport:
         """Make the broker match the database: bridge identity, every tenant with MQTT enabled, every
