@@ -3,6 +3,7 @@
 import itertools
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -109,3 +110,18 @@ def test_mqtt_messages_adding_series_beyond_the_limit_are_dead_lettered(stack):
         "series limit of 1 reached: 1 series stored, this would add 1 new; nothing was stored"]
     assert json.loads(mine[0]["payload"])["labels"] == {"host": "b"}
     assert series_of(stack, tenant_id) == ['{"host":"a"}']
+
+
+def test_concurrent_requests_cannot_take_the_same_last_slots(stack):
+    tenant, token = stack.new_tenant(max_series=10)
+
+    def post(index: int) -> int:
+        with stack.client(token) as client:
+            return client.post("/api/v1/metrics", json=sample(f"racer-{index}")).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(post, range(40)))
+    assert sorted(set(statuses)) == [202, 422]
+    assert statuses.count(202) == 10, statuses
+    assert stack.wait_for_samples(tenant.id, 10) == 10
+    assert len(series_of(stack, tenant.id)) == 10
