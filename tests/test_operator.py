@@ -172,6 +172,8 @@ def test_max_series_is_enforced_for_the_tenants_token_and_follows_updates(stack,
     team.create(example("tenant", name=name, limits={"maxSeries": 2}))
     token = team.secret(team.wait_ready("Tenant", name)["secretName"])["token"]
     assert [ingest(stack, token, metric=f"op.series_{n}") for n in range(3)] == [202, 202, 422]
+    wait_for(lambda: team.status("Tenant", name).get("series") == 2, what="series counted in the status",
+             detail=lambda: team.status("Tenant", name))
 
     team.patch_spec("Tenant", name, {"limits": {"maxSeries": 3}})
     # The api reads the limit with the token, which it caches for MICRODASH_TOKEN_CACHE_SECONDS.

@@ -70,6 +70,13 @@ def ensure_tenant(settings: Settings, spec: TenantSpec) -> int:
     return tenant_id
 
 
+def series_count(settings: Settings, tenant_id: int) -> int:
+    """Distinct series the tenant has stored (what `max_series` caps)."""
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT COUNT(*) FROM series WHERE tenant_id = %s", (tenant_id,))
+        return cursor.fetchone()[0]
+
+
 def owned_tenant_id(settings: Settings, name: str, owner: str) -> int | None:
     """The tenant's id if `owner` manages it, else None."""
     with db.transaction(settings) as cursor:

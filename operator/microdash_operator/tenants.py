@@ -60,13 +60,14 @@ class _Run:
     def reconcile(self) -> None:
         try:
             tenant_id = managed_tenants.ensure_tenant(self.settings, specs.tenant_spec(self.namespace, self.name, self.spec))
+            series = managed_tenants.series_count(self.settings, tenant_id)
         except managed_tenants.OwnedByOther as exc:
             self._fail("DatabaseSynced", "NameConflict", str(exc), phase="Failed")
             raise kopf.PermanentError(str(exc)) from exc
         except DATABASE_OUTAGES as exc:
             self._fail("DatabaseSynced", "DatabaseUnavailable", f"database unreachable: {exc}")
             raise self._retry(exc) from exc
-        self.patch.status["tenantId"] = tenant_id
+        self.patch.status.update(tenantId=tenant_id, series=series)
         try:
             public_id = self._ensure_token()
         except DATABASE_OUTAGES as exc:
