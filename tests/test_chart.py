@@ -128,6 +128,21 @@ def test_ha_autoscales_api_and_workers_and_pins_the_image_digest():
                                                                            "key": "mqtt-password"}}
 
 
+def test_an_ingress_routes_to_the_api_which_trusts_the_forwarded_headers_it_is_told_to():
+    named = by_kind_and_name(render(SCENARIOS["ha"]))
+    ingress = named[("Ingress", f"{RELEASE}-microdash")]["spec"]
+    assert ingress["ingressClassName"] == "nginx"
+    assert ingress["tls"] == [{"secretName": "microdash-tls", "hosts": ["microdash.example.com"]}]
+    [rule] = ingress["rules"]
+    assert rule["host"] == "microdash.example.com"
+    assert rule["http"]["paths"] == [{"path": "/", "pathType": "Prefix", "backend": {
+        "service": {"name": f"{RELEASE}-microdash-api", "port": {"name": "http"}}}}]
+    assert _env(_main_container(render(SCENARIOS["ha"]), "Deployment", "api"))["MICRODASH_FORWARDED_ALLOW_IPS"] == "10.0.0.0/8"
+    defaults = render(SCENARIOS["default"])
+    assert "Ingress" not in {doc["kind"] for doc in defaults}
+    assert "MICRODASH_FORWARDED_ALLOW_IPS" not in _env(_main_container(defaults, "Deployment", "api"))
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_object_carries_the_standard_labels_and_selectors_use_only_selector_labels(scenario):
     docs = render(SCENARIOS[scenario])
@@ -156,6 +171,8 @@ BAD_VALUES = [
      "at '/api/resources/requests'"),
     ({"agent": {"tolerations": [{"operator": "Exists", "efect": "NoSchedule"}]}}, "at '/agent/tolerations/0'"),
     ({"image": {"digest": "latest"}}, "at '/image/digest'"),
+    ({"ingress": {"hosts": ["https://microdash.example.com"]}}, "at '/ingress/hosts/0'"),
+    ({"api": {"forwardedAllowIps": "everyone"}}, "at '/api/forwardedAllowIps'"),
 ]
 
 

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from microdash_core.settings import Settings
+from support import extra_api
 
 RULE = {"name": "r", "metric": "cpu", "aggregation": "avg", "window_seconds": 60, "comparison": ">", "threshold": 1}
 
@@ -197,6 +198,17 @@ def test_cookies_are_secure_behind_tls(stack):
     assert response.status_code == 200
     cookies = {line.split("=", 1)[0]: line.lower() for line in response.headers.get_list("set-cookie")}
     assert "; secure" in cookies["microdash_session"] and "; secure" in cookies["microdash_csrf"]
+
+
+def test_forwarded_headers_from_an_untrusted_address_are_ignored(stack, tmp_path):
+    """MICRODASH_FORWARDED_ALLOW_IPS names the proxies; this api trusts one that is not us."""
+    tenant, _ = stack.new_tenant()
+    email = stack.new_user([(tenant, "viewer")])
+    with extra_api(stack, tmp_path, MICRODASH_FORWARDED_ALLOW_IPS="192.0.2.1") as url:
+        response = httpx.post(url + "/api/v1/auth/login", json={"email": email, "password": "correct horse"},
+                              headers={"X-Forwarded-Proto": "https"})
+    assert response.status_code == 200
+    assert all("; secure" not in line.lower() for line in response.headers.get_list("set-cookie"))
 
 
 def test_a_cross_site_form_cannot_log_in(stack):

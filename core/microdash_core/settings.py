@@ -26,6 +26,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    forwarded_allow_ips: str | None = Field(
+        None, description="addresses whose X-Forwarded-For/-Proto the api believes ('*' for any);"
+                          " default: uvicorn's FORWARDED_ALLOW_IPS, else 127.0.0.1")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
