@@ -29,6 +29,7 @@ class TokenInfo:
     public_id: str
     name: str
     revoked: bool
+    broker_cleared: bool = False
 
 
 _TENANT_COLUMNS = "id, name, display_name, ingest_rate_limit, max_series, mqtt_enabled = 1"
@@ -98,10 +99,19 @@ def issue_token(cursor: Cursor, *, tenant: Tenant, name: str = "default") -> str
 
 def list_tokens(cursor: Cursor, *, tenant: Tenant) -> list[TokenInfo]:
     cursor.execute(
-        "SELECT id, public_id, name, revoked_at IS NOT NULL FROM api_tokens WHERE tenant_id = %s ORDER BY id",
+        "SELECT id, public_id, name, revoked_at IS NOT NULL, broker_cleared_at IS NOT NULL FROM api_tokens"
+        " WHERE tenant_id = %s ORDER BY id",
         (tenant.id,),
     )
-    return [TokenInfo(row[0], row[1], row[2], bool(row[3])) for row in cursor.fetchall()]
+    return [TokenInfo(row[0], row[1], row[2], bool(row[3]), bool(row[4])) for row in cursor.fetchall()]
+
+
+def mark_broker_cleared(cursor: Cursor, *, public_ids: list[str]) -> None:
+    """The broker no longer has these revoked tokens' clients."""
+    if public_ids:
+        cursor.execute("UPDATE api_tokens SET broker_cleared_at = CURRENT_TIMESTAMP(3)"
+                       f" WHERE revoked_at IS NOT NULL AND public_id IN ({', '.join(['%s'] * len(public_ids))})",
+                       public_ids)
 
 
 def revoke_tokens(cursor: Cursor, *, tenant: Tenant, public_id: str | None = None) -> int:

@@ -108,21 +108,23 @@ class TenantService:
     def sync_tenant(self, name: str) -> None:
         """Make the broker match one tenant: its role and a client per active token when MQTT is
         enabled, no clients at all when it is not, and none for revoked tokens (deleting a client
-        disconnects it). The broker is asked which clients hold the tenant's role, so the cost does
-        not grow with the revoked tokens of past rotations. Idempotent; raises BrokerUnavailable /
-        BrokerCommandFailed."""
+        disconnects it). A revoked token's client is deleted until the broker confirms it once, so
+        the cost does not grow with past rotations (`sync_broker` still compares everything).
+        Idempotent; raises BrokerUnavailable / BrokerCommandFailed."""
         with db.transaction(self.settings) as cursor:
             tenant = tenancy.get_tenant(cursor, name=name)
-            active = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant) if not info.revoked]
+            infos = tenancy.list_tokens(cursor, tenant=tenant)
+        active = [info.public_id for info in infos if not info.revoked]
+        newly_revoked = [info.public_id for info in infos if info.revoked and not info.broker_cleared]
         with self.broker_factory(self.settings) as broker:
-            held = [username for username, owner in broker.token_clients().items() if owner == name]
-            if not tenant.mqtt_enabled:
-                broker.remove_tenant(name, sorted(set(held) | set(active)))
-                return
-            broker.ensure_tenant(name, active)
-            for username in held:
-                if username not in active:
-                    broker.remove_token_client(username)
+            if tenant.mqtt_enabled:
+                broker.ensure_tenant(name, active)
+            else:
+                broker.remove_tenant(name, active)
+            for public_id in newly_revoked:
+                broker.remove_token_client(public_id)
+        with db.transaction(self.settings) as cursor:
+            tenancy.mark_broker_cleared(cursor, public_ids=newly_revoked)
 
     def sync_broker(self) -> SyncReport:
         """Make the broker match the database: bridge identity, every tenant with MQTT enabled, every
