@@ -122,3 +122,54 @@ def test_another_tenant_sees_and_changes_nothing(stack):
         assert len(client.get("/api/v1/alerts/deliveries").json()) >= 1
         assert client.get(f"/api/v1/alerts/rules/{rule['id']}").json()["threshold"] == 90
         assert len(client.get("/api/v1/alerts/silences", params={"active": True}).json()) == 1
+
+
+def test_rules_name_only_existing_channels_and_named_channels_stay(stack):
+    _, token = stack.new_tenant()
+    with stack.client(token) as client:
+        missing = client.post("/api/v1/alerts/rules", json={**RULE, "channels": ["ops"]})
+        assert missing.status_code == 422 and missing.json()["detail"] == "no such channel: ops"
+        assert missing.json()["errors"] == [{"field": "channels", "error": "no channel named 'ops'"}]
+        channel = client.post("/api/v1/alerts/channels", json=WEBHOOK).json()
+        rule = client.post("/api/v1/alerts/rules", json={**RULE, "channels": ["ops"]})
+        assert rule.status_code == 201, rule.text
+        renamed = client.put(f"/api/v1/alerts/channels/{channel['id']}", json={**WEBHOOK, "name": "ops-2"})
+        deleted = client.delete(f"/api/v1/alerts/channels/{channel['id']}")
+        for refused in (renamed, deleted):
+            assert refused.status_code == 409 and "the rules cpu-high name it" in refused.json()["detail"]
+        edited = client.put(f"/api/v1/alerts/channels/{channel['id']}", json={**WEBHOOK, "config": {
+            "url": "http://127.0.0.1:9/other"}})
+        assert edited.status_code == 200  # a change that keeps the name is fine
+        assert client.put(f"/api/v1/alerts/rules/{rule.json()['id']}", json=RULE).status_code == 200
+        assert client.delete(f"/api/v1/alerts/channels/{channel['id']}").status_code == 204
+
+
+def test_email_channels_need_a_list_of_recipients_and_a_valid_port(stack):
+    _, token = stack.new_tenant()
+    email = {"name": "mail", "kind": "email", "config": {"host": "smtp.example.org", "sender": "a@example.org",
+                                                         "recipients": ["ops@example.org"], "port": 587}}
+    with stack.client(token) as client:
+        for bad, reason in (({"recipients": "ops@example.org"}, "recipients must be a list"),
+                            ({"recipients": ["not-an-address"]}, "recipients must be a list"),
+                            ({"port": "abc"}, "port must be a number"), ({"port": 70000}, "port must be a number")):
+            response = client.post("/api/v1/alerts/channels", json={**email, "config": {**email["config"], **bad}})
+            assert response.status_code == 422 and reason in response.text, (bad, response.text)
+        assert client.post("/api/v1/alerts/channels", json=email).status_code == 201
+
+
+def test_viewers_see_where_a_channel_sends_but_not_its_url(stack):
+    tenant, token = stack.new_tenant()
+    viewer, admin = stack.new_user([(tenant, "viewer")]), stack.new_user([(tenant, "admin")])
+    secret_url = "https://hooks.slack.example/services/T000/B000/XXXXsecretXXXX"
+    with stack.client(token) as client:
+        channel = client.post("/api/v1/alerts/channels", json={"name": "slack", "kind": "slack",
+                                                               "config": {"url": secret_url}}).json()
+        assert channel["config"]["url"] == secret_url
+    with stack.session_client(viewer) as client:
+        listed = client.get("/api/v1/alerts/channels")
+        one = client.get(f"/api/v1/alerts/channels/{channel['id']}")
+    for response in (listed, one):
+        assert response.status_code == 200 and "XXXXsecretXXXX" not in response.text
+    assert one.json()["config"]["url"] == "https://hooks.slack.example/…"
+    with stack.session_client(admin) as client:
+        assert client.get("/api/v1/alerts/channels").json()[0]["config"]["url"] == secret_url

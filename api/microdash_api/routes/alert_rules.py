@@ -82,8 +82,18 @@ async def get_rule(rule_id: RuleId, tenant: ReaderTenant, state: StateDep) -> Ru
     return _out(await _existing(state, tenant.id, rule_id))
 
 
+async def _check_channels(state, tenant_id: int, names: list[str]) -> None:
+    """A rule may name only channels that exist: a misspelt name would silently notify nobody."""
+    existing = {row[1] for row in await repo.list_channels(state.db, tenant_id=tenant_id)}
+    missing = [name for name in names if name not in existing]
+    if missing:
+        raise ApiError(422, f"no such channel: {', '.join(missing)}",
+                       errors=[{"field": "channels", "error": f"no channel named {name!r}"} for name in missing])
+
+
 @router.post("", response_model=RuleOut, status_code=201)
 async def create_rule(body: RuleIn, tenant: WriterTenant, state: StateDep) -> RuleOut:
+    await _check_channels(state, tenant.id, body.channels)
     try:
         rule_id = await repo.insert_rule(state.db, tenant_id=tenant.id, rule=_to_rule(body, tenant.id),
                                          enabled=body.enabled)
@@ -95,6 +105,7 @@ async def create_rule(body: RuleIn, tenant: WriterTenant, state: StateDep) -> Ru
 @router.put("/{rule_id}", response_model=RuleOut)
 async def replace_rule(rule_id: RuleId, body: RuleIn, tenant: WriterTenant, state: StateDep) -> RuleOut:
     await _existing(state, tenant.id, rule_id, for_change=True)
+    await _check_channels(state, tenant.id, body.channels)
     try:
         await repo.update_rule(state.db, tenant_id=tenant.id, rule_id=rule_id, rule=_to_rule(body, tenant.id),
                                enabled=body.enabled)
