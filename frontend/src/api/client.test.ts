@@ -57,3 +57,54 @@ describe('api client', () => {
     await expect(api.me()).rejects.toMatchObject({ status: 0 })
   })
 })
+
+describe('api client: alert rules and channels', () => {
+  beforeEach(() => setCsrfToken('csrf'))
+  afterEach(() => vi.unstubAllGlobals())
+
+  function sent(fetchMock: ReturnType<typeof vi.fn>) {
+    const [url, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit]
+    return { url, method: init.method, body: init.body ? JSON.parse(String(init.body)) : undefined, headers: init.headers as Record<string, string> }
+  }
+
+  it('replaces a rule without sending its id or manager', async () => {
+    const put = respond(200, {})
+    vi.stubGlobal('fetch', put)
+    await api.replaceAlertRule({ id: 7, managed_by: 'api', name: 'r', enabled: false } as never)
+    expect(sent(put)).toMatchObject({ url: '/api/v1/alerts/rules/7', method: 'PUT', body: { name: 'r', enabled: false } })
+    expect(sent(put).body).not.toHaveProperty('id')
+    expect(sent(put).body).not.toHaveProperty('managed_by')
+  })
+
+  it('creates, updates and deletes channels with the CSRF header', async () => {
+    const post = respond(201, {})
+    vi.stubGlobal('fetch', post)
+    await api.createChannel({ name: 'ops', kind: 'webhook', config: { url: 'https://x' }, secret: 's', enabled: true })
+    expect(sent(post)).toMatchObject({ url: '/api/v1/alerts/channels', method: 'POST', body: { secret: 's' } })
+    expect(sent(post).headers['X-CSRF-Token']).toBe('csrf')
+
+    const del = respond(204, undefined)
+    vi.stubGlobal('fetch', del)
+    await api.deleteChannel(3)
+    expect(sent(del)).toMatchObject({ url: '/api/v1/alerts/channels/3', method: 'DELETE' })
+  })
+
+  it('keeps the field of each validation error', async () => {
+    vi.stubGlobal('fetch', respond(422, { detail: [
+      { loc: ['body', 'window_seconds'], msg: 'Input should be greater than or equal to 1' },
+      { loc: ['body'], msg: 'Value error, webhook channel config needs url' },
+    ] }))
+    const error = await api.createAlertRule({} as never).catch((caught) => caught)
+    expect(error.fieldErrors).toEqual([
+      { field: 'window_seconds', message: 'Input should be greater than or equal to 1' },
+      { field: null, message: 'webhook channel config needs url' },
+    ])
+    expect(error.detail).toBe('Input should be greater than or equal to 1; webhook channel config needs url')
+  })
+
+  it('reads the api\'s own per-field errors next to its detail', async () => {
+    vi.stubGlobal('fetch', respond(422, { detail: 'refused', errors: [{ index: 0, field: 'labels', error: 'too many' }] }))
+    const error = await api.createAlertRule({} as never).catch((caught) => caught)
+    expect(error).toMatchObject({ detail: 'refused', fieldErrors: [{ field: 'labels', message: 'too many' }] })
+  })
+})

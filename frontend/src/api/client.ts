@@ -1,14 +1,21 @@
 // The one module that talks to the api over HTTP. Components and stores call `api.*`, never fetch().
 import type {
-  Accepted, AlertRule, AlertState, AlertTransition, ApiToken, Channel, CreatedToken, Delivery, Me,
-  QueryResult, Aggregation, Sample, SeriesRef, Silence, SilenceIn,
+  Accepted, AlertRule, AlertRuleIn, AlertState, AlertTransition, ApiToken, Channel, ChannelIn, CreatedToken,
+  Delivery, Me, QueryResult, Aggregation, Sample, SeriesRef, Silence, SilenceIn,
 } from './types'
+
+/** One reason of a refused request; `field` is the body path ("window_seconds", "config.url") when known. */
+export interface FieldError {
+  field: string | null
+  message: string
+}
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly detail: string,
     readonly retryAfterSeconds: number | null = null,
+    readonly fieldErrors: FieldError[] = [],
   ) {
     super(detail)
     this.name = 'ApiError'
@@ -49,17 +56,38 @@ export function buildUrl(path: string, query: Query = {}): string {
   return text ? `${path}?${text}` : path
 }
 
+interface ErrorItem {
+  loc?: unknown
+  msg?: unknown
+  field?: unknown
+  error?: unknown
+}
+
+// FastAPI's validation items ({loc: ["body", "window_seconds"], msg}) and the api's own `errors` ({field, error}).
+function fieldErrorOf(item: ErrorItem): FieldError {
+  const message = String(item.msg ?? item.error ?? '').replace(/^Value error, /, '')
+  if (typeof item.field === 'string') return { field: item.field, message }
+  const path = Array.isArray(item.loc) ? item.loc.slice(item.loc[0] === 'body' ? 1 : 0) : []
+  return { field: path.length ? path.join('.') : null, message }
+}
+
 async function errorFrom(response: Response): Promise<ApiError> {
   let detail = response.statusText || `HTTP ${response.status}`
+  let fieldErrors: FieldError[] = []
   try {
     const body = await response.json()
     if (typeof body?.detail === 'string') detail = body.detail
-    else if (Array.isArray(body?.detail)) detail = body.detail.map((e: { msg?: string }) => e.msg ?? '').join('; ')
+    else if (Array.isArray(body?.detail)) {
+      fieldErrors = body.detail.map(fieldErrorOf)
+      detail = fieldErrors.map((e) => e.message).join('; ')
+    }
+    if (Array.isArray(body?.errors)) fieldErrors = [...fieldErrors, ...body.errors.map(fieldErrorOf)]
   } catch {
     // not JSON: keep the status text
   }
   const retryAfter = Number(response.headers.get('Retry-After'))
-  return new ApiError(response.status, detail, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null)
+  return new ApiError(response.status, detail, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null,
+    fieldErrors)
 }
 
 interface RequestOptions {
@@ -121,12 +149,20 @@ export const api = {
   ingest: (sample: Sample) => request<Accepted>('POST', '/api/v1/metrics', { body: sample }),
 
   alertRules: () => request<AlertRule[]>('GET', '/api/v1/alerts/rules'),
+  createAlertRule: (rule: AlertRuleIn) => request<AlertRule>('POST', '/api/v1/alerts/rules', { body: rule }),
+  updateAlertRule: (id: number, rule: AlertRuleIn) =>
+    request<AlertRule>('PUT', `/api/v1/alerts/rules/${id}`, { body: rule }),
   replaceAlertRule: ({ id, managed_by: _managedBy, ...rule }: AlertRule) =>
     request<AlertRule>('PUT', `/api/v1/alerts/rules/${id}`, { body: rule }),
+  deleteAlertRule: (id: number) => request<void>('DELETE', `/api/v1/alerts/rules/${id}`),
   alertStates: () => request<AlertState[]>('GET', '/api/v1/alerts/states'),
   alertHistory: (limit = 100) => request<AlertTransition[]>('GET', '/api/v1/alerts/history', { query: { limit } }),
   deliveries: (limit = 100) => request<Delivery[]>('GET', '/api/v1/alerts/deliveries', { query: { limit } }),
   channels: () => request<Channel[]>('GET', '/api/v1/alerts/channels'),
+  createChannel: (channel: ChannelIn) => request<Channel>('POST', '/api/v1/alerts/channels', { body: channel }),
+  updateChannel: (id: number, channel: ChannelIn) =>
+    request<Channel>('PUT', `/api/v1/alerts/channels/${id}`, { body: channel }),
+  deleteChannel: (id: number) => request<void>('DELETE', `/api/v1/alerts/channels/${id}`),
   silences: () => request<Silence[]>('GET', '/api/v1/alerts/silences'),
   createSilence: (silence: SilenceIn) => request<Silence>('POST', '/api/v1/alerts/silences', { body: silence }),
   expireSilence: (id: number) => request<void>('DELETE', `/api/v1/alerts/silences/${id}`),

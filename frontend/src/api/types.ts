@@ -58,27 +58,34 @@ export interface Accepted {
 }
 
 export type AlertStateName = 'OK' | 'PENDING' | 'FIRING' | 'NODATA'
+export type Comparison = '>' | '>=' | '<' | '<=' | '==' | '!='
+export type NodataPolicy = 'ok' | 'nodata' | 'firing'
 
-export interface AlertRule {
-  id: number
-  managed_by: 'api' | 'kubernetes'
+/** What POST and PUT /api/v1/alerts/rules accept (RuleIn). */
+export interface AlertRuleIn {
   name: string
   metric: string
   matchers: string[]
   aggregation: Aggregation
   window_seconds: number
-  comparison: '>' | '>=' | '<' | '<=' | '==' | '!='
+  comparison: Comparison
   threshold: number
   recovery_threshold: number | null
   for_seconds: number
   keep_firing_for_seconds: number
-  nodata_policy: 'ok' | 'nodata' | 'firing'
+  nodata_policy: NodataPolicy
   nodata_after: number
   severity: string
   labels: Record<string, string>
   annotations: Record<string, string>
+  /** channel names; empty = every enabled channel of the tenant */
   channels: string[]
   enabled: boolean
+}
+
+export interface AlertRule extends AlertRuleIn {
+  id: number
+  managed_by: 'api' | 'kubernetes'
 }
 
 export interface AlertState {
@@ -137,12 +144,24 @@ export interface Silence extends SilenceIn {
   starts_at: number
 }
 
+export type ChannelKind = 'webhook' | 'slack' | 'email'
+
 export interface Channel {
   id: number
   name: string
-  kind: string
+  kind: ChannelKind | string
   config: Record<string, unknown>
+  /** the secret itself (webhook HMAC key, SMTP password) is write-only */
   has_secret: boolean
+  enabled: boolean
+}
+
+/** What POST and PUT /api/v1/alerts/channels accept. On PUT, a secret left out (or null) keeps the stored one. */
+export interface ChannelIn {
+  name: string
+  kind: ChannelKind
+  config: Record<string, unknown>
+  secret?: string | null
   enabled: boolean
 }
 
