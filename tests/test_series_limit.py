@@ -125,3 +125,24 @@ def test_concurrent_requests_cannot_take_the_same_last_slots(stack):
     assert statuses.count(202) == 10, statuses
     assert stack.wait_for_samples(tenant.id, 10) == 10
     assert len(series_of(stack, tenant.id)) == 10
+
+
+def test_housekeeping_forgets_the_redis_state_of_deleted_tenants(stack):
+    from microdash_core import db, tenancy
+    from microdash_workers.maintenance import forget_deleted_tenants
+
+    gone, gone_token = stack.new_tenant(max_series=5)
+    kept, kept_token = stack.new_tenant(max_series=5)
+    for token in (gone_token, kept_token):
+        with stack.client(token) as client:
+            assert client.post("/api/v1/metrics", json=sample("a")).status_code == 202
+    assert stack.wait_for_samples(gone.id, 1) == 1 and stack.wait_for_samples(kept.id, 1) == 1
+    connection = stack.redis_client()
+    state = {tenant.id: [keys.tenant_series(tenant.id), keys.live_stream(tenant.id)] for tenant in (gone, kept)}
+    assert all(connection.exists(key) for key in state[gone.id] + state[kept.id])
+
+    with db.transaction(stack.settings) as cursor:
+        tenancy.delete_tenant(cursor, tenant=gone)
+    assert forget_deleted_tenants(stack.settings)["keys_deleted"] >= 2
+    assert not any(connection.exists(key) for key in state[gone.id])
+    assert all(connection.exists(key) for key in state[kept.id])

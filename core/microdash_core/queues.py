@@ -9,6 +9,7 @@ from .settings import Settings
 
 INGEST_JOB = "microdash_workers.ingest.store_batch"
 MAINTAIN_PARTITIONS_JOB = "microdash_workers.maintenance.maintain_partitions"
+FORGET_DELETED_TENANTS_JOB = "microdash_workers.maintenance.forget_deleted_tenants"
 ROLLUP_JOB = "microdash_workers.rollups.roll_up"
 RETENTION_JOB = "microdash_workers.retention.enforce_retention"
 ALERT_SCHEDULE_JOB = "microdash_workers.alert_eval.schedule_evaluations"

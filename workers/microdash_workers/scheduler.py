@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 import redis
 from rq_scheduler import Scheduler
 
-from microdash_core.queues import ALERT_SCHEDULE_JOB, MAINTAIN_PARTITIONS_JOB, RETENTION_JOB, ROLLUP_JOB
+from microdash_core.queues import (ALERT_SCHEDULE_JOB, FORGET_DELETED_TENANTS_JOB, MAINTAIN_PARTITIONS_JOB,
+                                   RETENTION_JOB, ROLLUP_JOB)
 from microdash_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ PERIODIC_JOBS = [
     ("microdash-maintain-partitions", MAINTAIN_PARTITIONS_JOB, 3600),
     ("microdash-rollups", ROLLUP_JOB, 15),
     ("microdash-retention", RETENTION_JOB, 3600),
+    ("microdash-forget-deleted-tenants", FORGET_DELETED_TENANTS_JOB, 3600),
 ]
 ALERT_EVALUATION_JOB_ID = "microdash-alert-evaluation"
 
