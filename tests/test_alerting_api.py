@@ -24,6 +24,8 @@ def test_rules_crud(stack):
         for bad in ({"recovery_threshold": 99}, {"matchers": ["host=~("]}, {"metric": "a b"}, {"comparison": "=>"}):
             response = client.post("/api/v1/alerts/rules", json={**RULE, "name": "bad", **bad})
             assert response.status_code == 422, bad
+            if "comparison" not in bad:  # the rule checks name the field at fault, for the dashboard's form
+                assert [error["field"] for error in response.json()["errors"]] == list(bad), response.text
         assert client.delete(f"/api/v1/alerts/rules/{rule['id']}").status_code == 204
         assert client.get(f"/api/v1/alerts/rules/{rule['id']}").status_code == 404
 

@@ -14,7 +14,11 @@ class AlreadyExists(MicrodashError):
 
 
 class InvalidInput(MicrodashError):
-    pass
+    """`field` names the input at fault when there is one (e.g. "window_seconds")."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class PoisonBatch(MicrodashError):

@@ -49,7 +49,8 @@ def _to_rule(body: RuleIn, tenant_id: int) -> Rule:
     try:
         check_rule(rule)
     except InvalidInput as exc:
-        raise ApiError(422, str(exc)) from exc
+        errors = [{"field": exc.field, "error": str(exc)}] if exc.field else None
+        raise ApiError(422, str(exc), errors=errors) from exc
     return rule
 
 

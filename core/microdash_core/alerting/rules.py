@@ -53,24 +53,27 @@ class Rule:
 def check_rule(rule: Rule) -> None:
     """Raise InvalidInput with the first problem of a rule written by a user."""
     if not rule.name or len(rule.name) > 200:
-        raise InvalidInput("name must have 1 to 200 characters")
+        raise InvalidInput("name must have 1 to 200 characters", field="name")
     if not METRIC_NAME.fullmatch(rule.metric):
-        raise InvalidInput("metric must match [a-zA-Z_:][a-zA-Z0-9_:.]*")
-    rule.parsed_matchers()
+        raise InvalidInput("metric must match [a-zA-Z_:][a-zA-Z0-9_:.]*", field="metric")
+    try:
+        rule.parsed_matchers()
+    except InvalidInput as exc:
+        raise InvalidInput(str(exc), field="matchers") from exc
     if rule.aggregation not in AGGREGATIONS:
-        raise InvalidInput(f"aggregation must be one of {', '.join(AGGREGATIONS)}")
+        raise InvalidInput(f"aggregation must be one of {', '.join(AGGREGATIONS)}", field="aggregation")
     if rule.comparison not in COMPARISONS:
-        raise InvalidInput(f"comparison must be one of {' '.join(COMPARISONS)}")
+        raise InvalidInput(f"comparison must be one of {' '.join(COMPARISONS)}", field="comparison")
     if rule.nodata_policy not in NODATA_POLICIES:
-        raise InvalidInput(f"nodata_policy must be one of {', '.join(NODATA_POLICIES)}")
+        raise InvalidInput(f"nodata_policy must be one of {', '.join(NODATA_POLICIES)}", field="nodata_policy")
     if not 1 <= rule.window_seconds <= MAX_WINDOW_SECONDS:
-        raise InvalidInput(f"window_seconds must be between 1 and {MAX_WINDOW_SECONDS}")
+        raise InvalidInput(f"window_seconds must be between 1 and {MAX_WINDOW_SECONDS}", field="window_seconds")
     if rule.for_seconds < 0 or rule.keep_firing_for_seconds < 0 or rule.nodata_after < 1:
         raise InvalidInput("for_seconds and keep_firing_for_seconds must be >= 0, nodata_after >= 1")
     _check_recovery(rule)
     for name in rule.labels:
         if not LABEL_NAME.fullmatch(name):
-            raise InvalidInput(f"bad label name {name!r}")
+            raise InvalidInput(f"bad label name {name!r}", field="labels")
 
 
 def _check_recovery(rule: Rule) -> None:
@@ -78,9 +81,9 @@ def _check_recovery(rule: Rule) -> None:
     if rule.recovery_threshold is None:
         return
     if rule.comparison in ("==", "!="):
-        raise InvalidInput("recovery_threshold needs a comparison of >, >=, < or <=")
+        raise InvalidInput("recovery_threshold needs a comparison of >, >=, < or <=", field="recovery_threshold")
     wrong_side = (rule.recovery_threshold > rule.threshold if rule.comparison.startswith(">")
                   else rule.recovery_threshold < rule.threshold)
     if wrong_side:
         raise InvalidInput("recovery_threshold must be on the far side of threshold "
-                           "(below it for > and >=, above it for < and <=)")
+                           "(below it for > and >=, above it for < and <=)", field="recovery_threshold")
