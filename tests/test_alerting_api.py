@@ -90,6 +90,12 @@ def test_states_history_and_silences(stack):
                            ).status_code == 422
         assert client.delete(f"/api/v1/alerts/silences/{silence.json()['id']}").status_code == 204
         assert client.get("/api/v1/alerts/silences", params={"active": True}).json() == []
+        matching = client.post("/api/v1/alerts/silences", json={"matchers": ["host=n1"], "ends_at": recent_ms(60_000),
+                                                                 "created_by": "ops"})
+        assert matching.status_code == 201
+        assert client.delete(f"/api/v1/alerts/rules/{rule.id}").status_code == 204
+        # the rule's own silences go with it; silences by labels stay
+        assert [s["id"] for s in client.get("/api/v1/alerts/silences").json()] == [matching.json()["id"]]
 
 
 def test_another_tenant_sees_and_changes_nothing(stack):
