@@ -35,8 +35,8 @@ async def memberships(pool: aiomysql.Pool, *, user_id: int) -> list[Membership]:
 
 async def tenant_of_member(pool: aiomysql.Pool, *, user_id: int, tenant_name: str | None) -> TenantContext | None:
     """The named tenant (or, without a name, the user's first by name) with the user's role in it."""
-    sql = ("SELECT t.id, t.name, t.ingest_rate_limit, t.max_series, m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id"
-           " WHERE m.user_id = %s")
+    sql = ("SELECT t.id, t.name, t.ingest_rate_limit, t.max_series, m.role"
+           " FROM memberships m JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = %s")
     params: list = [user_id]
     if tenant_name is not None:
         sql += " AND t.name = %s"

@@ -94,10 +94,10 @@ async def _check_channels(state, tenant_id: int, names: list[str]) -> None:
 
 @router.post("", response_model=RuleOut, status_code=201)
 async def create_rule(body: RuleIn, tenant: WriterTenant, state: StateDep) -> RuleOut:
+    rule = _to_rule(body, tenant.id)
     await _check_channels(state, tenant.id, body.channels)
     try:
-        rule_id = await repo.insert_rule(state.db, tenant_id=tenant.id, rule=_to_rule(body, tenant.id),
-                                         enabled=body.enabled)
+        rule_id = await repo.insert_rule(state.db, tenant_id=tenant.id, rule=rule, enabled=body.enabled)
     except pymysql.err.IntegrityError as exc:
         raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
     return _out(await _existing(state, tenant.id, rule_id))
@@ -106,10 +106,10 @@ async def create_rule(body: RuleIn, tenant: WriterTenant, state: StateDep) -> Ru
 @router.put("/{rule_id}", response_model=RuleOut)
 async def replace_rule(rule_id: RuleId, body: RuleIn, tenant: WriterTenant, state: StateDep) -> RuleOut:
     await _existing(state, tenant.id, rule_id, for_change=True)
+    rule = _to_rule(body, tenant.id)
     await _check_channels(state, tenant.id, body.channels)
     try:
-        await repo.update_rule(state.db, tenant_id=tenant.id, rule_id=rule_id, rule=_to_rule(body, tenant.id),
-                               enabled=body.enabled)
+        await repo.update_rule(state.db, tenant_id=tenant.id, rule_id=rule_id, rule=rule, enabled=body.enabled)
     except pymysql.err.IntegrityError as exc:
         raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
     return _out(await _existing(state, tenant.id, rule_id))
