@@ -1,7 +1,7 @@
 // The one module that talks to the api over HTTP. Components and stores call `api.*`, never fetch().
 import type {
   Accepted, AlertRule, AlertRuleIn, AlertState, AlertTransition, ApiToken, Channel, ChannelIn, CreatedToken,
-  Delivery, Me, QueryResult, Aggregation, Sample, SeriesRef, Silence, SilenceIn,
+  Delivery, Me, QueryResult, Aggregation, Sample, SeriesRef, Silence, SilenceIn, TenantUsage,
 } from './types'
 
 /** One reason of a refused request; `field` is the body path ("window_seconds", "config.url") when known. */
@@ -138,6 +138,8 @@ export const api = {
   logout: () => request<void>('POST', '/api/v1/auth/logout'),
   me: () => request<Me>('GET', '/api/v1/auth/me'),
   switchTenant: (tenant: string) => request<Me>('POST', '/api/v1/auth/tenant', { body: { tenant } }),
+
+  tenant: () => request<TenantUsage>('GET', '/api/v1/tenant'),
 
   series: (metric?: string, match: string[] = [], limit = 1000) =>
     request<{ series: SeriesRef[] }>('GET', '/api/v1/series', { query: { metric, match, limit } })

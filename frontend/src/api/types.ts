@@ -16,6 +16,19 @@ export interface Me {
   csrf_token: string
 }
 
+/** GET /api/v1/tenant: the calling tenant's limits and usage. */
+export interface TenantUsage {
+  name: string
+  display_name: string
+  limits: {
+    /** the limit in effect: the tenant's own, else the server's default */
+    ingest_samples_per_second: number
+    /** null = unlimited */
+    max_series: number | null
+  }
+  usage: { series: number }
+}
+
 export interface SeriesRef {
   metric: string
   labels: Record<string, string>
