@@ -142,12 +142,16 @@ def edit_rule(page: Page, name: str, threshold: int, window: str, recovery: int)
     expect(row).to_contain_text(f"> {threshold}")
 
 
+def delete_confirmed(row: Locator, kind: str) -> None:
+    """Delete, confirm inline, and wait until the row is gone (the api has deleted it)."""
+    row.get_by_test_id(f"{kind}-delete").click()
+    row.get_by_test_id(f"{kind}-delete-confirm").click()
+    expect(row).to_have_count(0, timeout=TIMEOUT_MS)
+
+
 @when(parsers.parse('the admin deletes the rule "{name}"'))
 def delete_rule(page: Page, name: str):
-    row = rule_row(page, name)
-    row.get_by_test_id("rule-delete").click()
-    row.get_by_test_id("rule-delete-confirm").click()
-    expect(row).to_have_count(0, timeout=TIMEOUT_MS)
+    delete_confirmed(rule_row(page, name), "rule")
 
 
 @when(parsers.parse('the admin tries to create the rule "{name}" with the matcher "{matcher}"'))
@@ -184,10 +188,7 @@ def disable_channel(page: Page, name: str):
 
 @when(parsers.parse('the admin deletes the channel "{name}"'))
 def delete_channel(page: Page, name: str):
-    row = channel_row(page, name)
-    row.get_by_test_id("channel-delete").click()
-    row.get_by_test_id("channel-delete-confirm").click()
-    expect(row).to_have_count(0, timeout=TIMEOUT_MS)
+    delete_confirmed(channel_row(page, name), "channel")
 
 
 # ---- Then -------------------------------------------------------------------------------------
