@@ -81,12 +81,19 @@ def test_one_tenants_series_do_not_count_against_another(stack):
     assert not connection.exists(keys.tenant_series(unlimited.id))  # no limit, no bookkeeping
 
 
-def test_a_session_ingest_is_held_to_the_same_limit(stack):
+def test_a_session_ingest_is_held_to_the_same_limit_and_follows_a_change(stack):
     tenant, _ = stack.new_tenant(max_series=1)
     email = stack.new_user([(tenant, "admin")])
     with stack.session_client(email) as client:
         assert client.post("/api/v1/metrics", json=sample("a")).status_code == 202
         assert client.post("/api/v1/metrics", json=sample("b")).status_code == 422
+        stack.sql("UPDATE tenants SET max_series = 2 WHERE id = %s", (tenant.id,))
+        # Limits belong to the tenant, not to the session signed in earlier: within the cache time.
+        deadline = time.monotonic() + 15
+        while (status := client.post("/api/v1/metrics", json=sample("b")).status_code) == 422:
+            assert time.monotonic() < deadline, "the raised limit never reached the signed-in session"
+            time.sleep(0.5)
+        assert status == 202
 
 
 def test_mqtt_messages_adding_series_beyond_the_limit_are_dead_lettered(stack):

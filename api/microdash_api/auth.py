@@ -9,6 +9,8 @@ import pymysql
 from microdash_core import tokens
 from microdash_core.settings import Settings
 
+from .tenant_limits import TenantLimits, TenantLimitsCache
+
 
 class CredentialStoreUnavailable(Exception):
     """The database holding the tokens cannot be reached: the caller should get 503, not 401."""
@@ -20,18 +22,17 @@ class TenantContext:
 
     id: int
     name: str
-    ingest_rate_limit: int | None
     role: str = "token"
-    max_series: int | None = None
 
 
 class TokenAuthenticator:
     """Resolves Bearer tokens; valid tokens are cached for a few seconds, so revocation takes
-    effect within ``token_cache_seconds``."""
+    effect within ``token_cache_seconds``. A lookup also hands the tenant's limits to `limits`."""
 
-    def __init__(self, pool: aiomysql.Pool, settings: Settings):
+    def __init__(self, pool: aiomysql.Pool, settings: Settings, limits: TenantLimitsCache):
         self.pool = pool
         self.ttl = settings.token_cache_seconds
+        self.limits = limits
         self._cache: dict[bytes, tuple[float, TenantContext]] = {}
 
     async def authenticate(self, token: str) -> TenantContext | None:
@@ -65,4 +66,5 @@ class TokenAuthenticator:
             raise CredentialStoreUnavailable(str(exc)) from exc
         if row is None or not tokens.matches(token, bytes(row[0])):
             return None
-        return TenantContext(id=row[1], name=row[2], ingest_rate_limit=row[3], max_series=row[4])
+        self.limits.remember(row[1], TenantLimits(row[3], row[4]))
+        return TenantContext(id=row[1], name=row[2])

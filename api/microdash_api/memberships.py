@@ -35,8 +35,7 @@ async def memberships(pool: aiomysql.Pool, *, user_id: int) -> list[Membership]:
 
 async def tenant_of_member(pool: aiomysql.Pool, *, user_id: int, tenant_name: str | None) -> TenantContext | None:
     """The named tenant (or, without a name, the user's first by name) with the user's role in it."""
-    sql = ("SELECT t.id, t.name, t.ingest_rate_limit, t.max_series, m.role"
-           " FROM memberships m JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = %s")
+    sql = "SELECT t.id, t.name, m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = %s"
     params: list = [user_id]
     if tenant_name is not None:
         sql += " AND t.name = %s"
@@ -44,6 +43,5 @@ async def tenant_of_member(pool: aiomysql.Pool, *, user_id: int, tenant_name: st
     rows = await fetch(pool, sql + " ORDER BY t.name LIMIT 1", params)
     if not rows:
         return None
-    tenant_id, name, ingest_rate_limit, max_series, role = rows[0]
-    return TenantContext(id=tenant_id, name=name, ingest_rate_limit=ingest_rate_limit, role=role,
-                         max_series=max_series)
+    tenant_id, name, role = rows[0]
+    return TenantContext(id=tenant_id, name=name, role=role)

@@ -39,9 +39,7 @@ async def load_session(redis: aioredis.Redis, session_id: str) -> Session | None
     data = orjson.loads(raw)
     if "csrf_token" not in data:  # written by a version without CSRF tokens: sign in again
         return None
-    tenant = TenantContext(id=data["tenant_id"], name=data["tenant_name"],
-                           ingest_rate_limit=data["ingest_rate_limit"], role=data["role"],
-                           max_series=data.get("max_series"))
+    tenant = TenantContext(id=data["tenant_id"], name=data["tenant_name"], role=data["role"])
     return Session(id=session_id, user_id=data["user_id"], email=data["email"], tenant=tenant,
                    csrf_token=data["csrf_token"])
 
@@ -60,6 +58,5 @@ async def end_session(redis: aioredis.Redis, session_id: str) -> None:
 
 async def _save(redis: aioredis.Redis, session: Session, ttl_seconds: int) -> None:
     payload = {"user_id": session.user_id, "email": session.email, "tenant_id": session.tenant.id,
-               "tenant_name": session.tenant.name, "ingest_rate_limit": session.tenant.ingest_rate_limit,
-               "max_series": session.tenant.max_series,               "role": session.tenant.role, "csrf_token": session.csrf_token}
+               "tenant_name": session.tenant.name, "role": session.tenant.role, "csrf_token": session.csrf_token}
     await redis.set(keys.session(session.id), orjson.dumps(payload), ex=ttl_seconds)

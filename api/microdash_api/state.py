@@ -17,6 +17,7 @@ from microdash_core.settings import Settings
 from .auth import TokenAuthenticator
 from .batcher import IngestBatcher
 from .hub import LiveHub
+from .tenant_limits import TenantLimitsCache
 
 REDIS_SOCKET_TIMEOUT = 2.0
 
@@ -32,6 +33,7 @@ class AppState:
     hub: LiveHub
     batcher: IngestBatcher
     series_limiter: SeriesLimiter
+    limits: TenantLimitsCache
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -50,12 +52,14 @@ class AppState:
         hub = LiveHub(async_redis, settings)
         hub.start()
         queue = ingest_queue(sync_redis, settings)
+        limits = TenantLimitsCache(pool, settings.token_cache_seconds)
         return cls(
             settings=settings, db=pool, redis=async_redis, queue=queue,
-            validator=SampleValidator(settings), tokens=TokenAuthenticator(pool, settings), hub=hub,
+            validator=SampleValidator(settings), tokens=TokenAuthenticator(pool, settings, limits), hub=hub,
             batcher=IngestBatcher(queue, settings),
             series_limiter=SeriesLimiter(async_redis, lambda tenant_id: asyncio.to_thread(
                 load_series_hashes, settings, tenant_id)),
+            limits=limits,
         )
 
     async def close(self) -> None:

@@ -19,12 +19,14 @@ from ..body import read_json_body
 from ..deps import StateDep, WriterTenant
 from ..errors import ApiError, service_unavailable
 from ..state import AppState
+from ..tenant_limits import TenantLimits
 from ..telemetry import BATCH_SIZE, INGEST_REJECTED, INGEST_REQUESTS, INGEST_SAMPLES
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/metrics", tags=["ingest"])
 MAX_IDEMPOTENCY_KEY = 200
 MAX_ERRORS_REPORTED = 100
+DATABASE_ERRORS = (pymysql.err.MySQLError, OSError)
 
 
 class SampleIn(BaseModel):
@@ -86,13 +88,17 @@ async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: o
                        errors=[error.as_dict() for error in errors[:MAX_ERRORS_REPORTED]])
     request_id = uuid.uuid4().hex
     try:
-        await _check_rate(state, tenant, len(samples))
+        limits = await state.limits.get(tenant.id)
+    except DATABASE_ERRORS as exc:
+        raise service_unavailable("tenant limits") from exc
+    try:
+        await _check_rate(state, tenant, limits, len(samples))
         if idempotency_key:
             previous = await _claim_idempotency_key(state, tenant, idempotency_key, request_id)
             if previous is not None:
                 return Accepted(accepted=len(samples), batch_id=previous, duplicate=True)
         try:
-            await _check_series_limit(state, tenant, samples)
+            await _check_series_limit(state, tenant, limits, samples)
             batch_id = await state.batcher.submit(tenant.id, samples)
         except BaseException:
             if idempotency_key:
@@ -106,19 +112,20 @@ async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: o
     return Accepted(accepted=len(samples), batch_id=batch_id if not idempotency_key else request_id)
 
 
-async def _check_rate(state: AppState, tenant: TenantContext, count: int) -> None:
-    limit = tenant.ingest_rate_limit or state.settings.default_ingest_rate_limit
+async def _check_rate(state: AppState, tenant: TenantContext, limits: TenantLimits, count: int) -> None:
+    limit = limits.ingest_rate_limit or state.settings.default_ingest_rate_limit
     if not await ratelimit.try_consume(state.redis, tenant_id=tenant.id, samples=count, limit=limit):
         INGEST_REJECTED.labels("rate_limited").inc(count)
         raise ApiError(429, f"ingest rate limit of {limit} samples/s exceeded", headers={"Retry-After": "1"})
 
 
-async def _check_series_limit(state: AppState, tenant: TenantContext, samples: list[Sample]) -> None:
-    if tenant.max_series is None:
+async def _check_series_limit(state: AppState, tenant: TenantContext, limits: TenantLimits,
+                              samples: list[Sample]) -> None:
+    if limits.max_series is None:
         return
     try:
-        exceeded = await state.series_limiter.check(tenant.id, tenant.max_series, samples)
-    except pymysql.err.MySQLError as exc:  # seeding the count reads the stored series
+        exceeded = await state.series_limiter.check(tenant.id, limits.max_series, samples)
+    except DATABASE_ERRORS as exc:  # seeding the count reads the stored series
         raise service_unavailable("series index") from exc
     if exceeded is not None:
         INGEST_REJECTED.labels("series_limit").inc(len(samples))

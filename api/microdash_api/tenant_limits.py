@@ -1,0 +1,53 @@
+"""A tenant's ingest limits, for every credential alike (token or dashboard session).
+
+Limits belong to the tenant, not to the credential: a changed limit (the Tenant's spec, or
+`UPDATE tenants`) applies to every caller within `token_cache_seconds`. Token lookups read the
+limits with the token and remember them here; while MariaDB is down the last limits known are
+used, so that ingest with a cached token keeps working (its batches wait in Redis).
+"""
+
+import time
+from dataclasses import dataclass
+
+import aiomysql
+import pymysql
+
+from .sql import fetch
+
+
+@dataclass(frozen=True)
+class TenantLimits:
+    ingest_rate_limit: int | None
+    max_series: int | None
+
+
+NO_LIMITS = TenantLimits(None, None)
+
+
+class TenantLimitsCache:
+    def __init__(self, pool: aiomysql.Pool, ttl_seconds: float):
+        self.pool = pool
+        self.ttl = ttl_seconds
+        self._cache: dict[int, tuple[float, TenantLimits]] = {}
+
+    async def get(self, tenant_id: int) -> TenantLimits:
+        """Raises the database's errors when it cannot be read and no limits are known (the caller
+        answers 503)."""
+        cached = self._cache.get(tenant_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            rows = await fetch(self.pool, "SELECT ingest_rate_limit, max_series FROM tenants WHERE id = %s",
+                               (tenant_id,))
+        except (pymysql.err.MySQLError, OSError):
+            if cached is None:
+                raise
+            return cached[1]
+        limits = TenantLimits(*rows[0]) if rows else NO_LIMITS  # a tenant deleted meanwhile stores nothing anyway
+        self.remember(tenant_id, limits)
+        return limits
+
+    def remember(self, tenant_id: int, limits: TenantLimits) -> None:
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[tenant_id] = (time.monotonic() + self.ttl, limits)
