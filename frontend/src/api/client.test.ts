@@ -89,6 +89,18 @@ describe('api client: alert rules and channels', () => {
     expect(sent(del)).toMatchObject({ url: '/api/v1/alerts/channels/3', method: 'DELETE' })
   })
 
+  it('asks for the history page before an id only when given one', async () => {
+    const first = respond(200, [])
+    vi.stubGlobal('fetch', first)
+    await api.alertHistory(200)
+    expect(sent(first).url).toBe('/api/v1/alerts/history?limit=200')
+
+    const older = respond(200, [])
+    vi.stubGlobal('fetch', older)
+    await api.alertHistory(200, 41)
+    expect(sent(older).url).toBe('/api/v1/alerts/history?limit=200&before_id=41')
+  })
+
   it('keeps the field of each validation error', async () => {
     vi.stubGlobal('fetch', respond(422, { detail: [
       { loc: ['body', 'window_seconds'], msg: 'Input should be greater than or equal to 1' },

@@ -158,7 +158,9 @@ export const api = {
     request<AlertRule>('PUT', `/api/v1/alerts/rules/${id}`, { body: rule }),
   deleteAlertRule: (id: number) => request<void>('DELETE', `/api/v1/alerts/rules/${id}`),
   alertStates: () => request<AlertState[]>('GET', '/api/v1/alerts/states'),
-  alertHistory: (limit = 100) => request<AlertTransition[]>('GET', '/api/v1/alerts/history', { query: { limit } }),
+  /** Newest first; with `beforeId`, only transitions older than that id (the next page). */
+  alertHistory: (limit = 100, beforeId?: number) =>
+    request<AlertTransition[]>('GET', '/api/v1/alerts/history', { query: { limit, before_id: beforeId } }),
   deliveries: (limit = 100) => request<Delivery[]>('GET', '/api/v1/alerts/deliveries', { query: { limit } }),
   channels: () => request<Channel[]>('GET', '/api/v1/alerts/channels'),
   createChannel: (channel: ChannelIn) => request<Channel>('POST', '/api/v1/alerts/channels', { body: channel }),
