@@ -4,7 +4,6 @@ Nothing here uses the main stack's fixtures (tests/conftest.py): the agent is te
 """
 
 import os
-import random
 import shutil
 import socket
 import subprocess
@@ -13,6 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from microdash_cli.localstack import free_port
 
 FIXTURE_PROC = Path(__file__).resolve().parent / "fixtures" / "proc"
 AGENT_COMMAND = str(Path(sys.executable).parent / "microdash-agent")
@@ -30,22 +31,6 @@ class FakeClock:
         self.now += seconds
 
 
-# Servers get ports below the kernel's ephemeral range (32768+ by default), which outgoing
-# connections draw from: a server restarted on "its" port could otherwise find it taken as the
-# local end of some client's connection.
-SERVER_PORTS = range(20_000, 32_000)
-
-
-def free_port() -> int:
-    for _ in range(200):
-        port = random.choice(SERVER_PORTS)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port found in 20000-31999")
 
 
 def wait_until(condition, timeout: float = 10.0, interval: float = 0.02):
