@@ -1,6 +1,5 @@
 """Connections an API process holds for its lifetime, created in the app's lifespan."""
 
-import asyncio
 from dataclasses import dataclass
 
 import aiomysql
@@ -11,7 +10,7 @@ from rq import Queue
 from microdash_core.db import DatabaseAddress
 from microdash_core.queues import ingest_queue
 from microdash_core.samples import SampleValidator
-from microdash_core.series_limit import SeriesLimiter, load_series_hashes
+from microdash_core.series_limit import SeriesLimiter
 from microdash_core.settings import Settings
 
 from .auth import TokenAuthenticator
@@ -57,8 +56,7 @@ class AppState:
             settings=settings, db=pool, redis=async_redis, queue=queue,
             validator=SampleValidator(settings), tokens=TokenAuthenticator(pool, settings, limits), hub=hub,
             batcher=IngestBatcher(queue, settings),
-            series_limiter=SeriesLimiter(async_redis, lambda tenant_id: asyncio.to_thread(
-                load_series_hashes, settings, tenant_id)),
+            series_limiter=SeriesLimiter.from_settings(async_redis, settings),
             limits=limits,
         )
 

@@ -13,6 +13,7 @@ those few series, never undershot.
 """
 
 from collections.abc import Awaitable, Callable, Iterable
+import asyncio
 import uuid
 from dataclasses import dataclass
 
@@ -94,6 +95,11 @@ class SeriesLimiter:
         self._admit = redis.register_script(_ADMIT)
         self._install_seed = redis.register_script(_INSTALL_SEED)
         self._known: dict[int, set[bytes]] = {}
+
+    @classmethod
+    def from_settings(cls, redis: aioredis.Redis, settings: Settings) -> "SeriesLimiter":
+        """Seeding reads MariaDB with the synchronous driver, in a thread."""
+        return cls(redis, lambda tenant_id: asyncio.to_thread(load_series_hashes, settings, tenant_id))
 
     async def check(self, tenant_id: int, limit: int, samples: list[Sample]) -> SeriesLimitExceeded | None:
         """Admit the samples' series, or say why not (then nothing was admitted).

@@ -25,7 +25,7 @@ from microdash_core import keys
 from microdash_core.batches import Batch
 from microdash_core.broker import BRIDGE_USERNAME, BrokerAddress, bridge_subscription
 from microdash_core.queues import enqueue_batch, ingest_queue
-from microdash_core.series_limit import SeriesLimiter, load_series_hashes
+from microdash_core.series_limit import SeriesLimiter
 from microdash_core.settings import Settings
 
 from .bridge_intake import Intake, MessageDecoder, Rejection
@@ -59,9 +59,8 @@ class Bridge:
         self.queue = ingest_queue(self.redis, settings)
         self.decoder = MessageDecoder(settings)
         self.tenants = TenantDirectory(settings)
-        self.series_limiter = SeriesLimiter(
-            aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5),
-            lambda tenant_id: asyncio.to_thread(load_series_hashes, settings, tenant_id))
+        self.series_limiter = SeriesLimiter.from_settings(
+            aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5), settings)
         self.pending = Pending()
         self._flush_lock = asyncio.Lock()
         self._flushes: list[asyncio.Task] = []
