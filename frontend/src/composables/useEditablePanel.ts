@@ -3,7 +3,7 @@
 // place: the saved item's name after Save, the button that opened the form after Cancel, New after
 // a delete (the item's own buttons are gone).
 import { nextTick, ref, type Ref } from 'vue'
-import { errorMessage } from '../lib/errors'
+import { useAction } from './useAction'
 
 export interface EditablePanelOptions {
   /** The panel's element: focus targets are looked up inside it. */
@@ -19,7 +19,7 @@ export interface EditablePanelOptions {
 export function useEditablePanel(options: EditablePanelOptions) {
   const editing = ref<number | 'new' | null>(null)
   const notice = ref('')
-  const actionError = ref<string | null>(null)
+  const { actionError, run: runAction } = useAction(options.reload)
 
   async function focusIn(selector: string) {
     await nextTick()
@@ -48,14 +48,7 @@ export function useEditablePanel(options: EditablePanelOptions) {
 
   /** An admin action on a listed item: success reloads the list (then `after`), a failure is shown above it. */
   async function run(action: () => Promise<unknown>, after?: () => Promise<void>) {
-    actionError.value = null
-    try {
-      await action()
-      await options.reload()
-      await after?.()
-    } catch (caught) {
-      actionError.value = errorMessage(caught)
-    }
+    await runAction(action, after)
   }
 
   function runDelete(item: { name: string }, action: () => Promise<unknown>) {
