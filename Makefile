@@ -30,7 +30,9 @@ frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SO
 
 run: bootstrap frontend ## start MariaDB, Redis, Mosquitto, api, worker and scheduler; Ctrl-C stops them all
 	@mkdir -p .run
-	@MICRODASH_LOG_FORMAT=$${MICRODASH_LOG_FORMAT:-text} honcho start -f Procfile
+	@if [ -e .run/secrets.env ] || [ ! -d .run/mosquitto ]; then microdash dev secrets .run/secrets.env; \
+	else echo "make run: .run/ predates generated secrets and keeps the public development ones; 'make clean' once to change that" >&2; fi
+	@MICRODASH_ENV_FILE=$(CURDIR)/.run/secrets.env MICRODASH_LOG_FORMAT=$${MICRODASH_LOG_FORMAT:-text} honcho start -f Procfile
 
 lint: bootstrap ## architecture contracts (import-linter)
 	lint-imports

@@ -15,6 +15,7 @@ from microdash_core.logs import configure_logging
 from microdash_core.settings import get_settings
 
 from . import jobs, localstack
+from .dev_secrets import ensure_secrets_file
 from .demo import seed_demo
 
 app = typer.Typer(help="microdash: multi-tenant metrics platform", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -244,10 +245,16 @@ def dev_agent(credentials: Annotated[Path, typer.Option(help="written by `microd
 
 
 @dev_app.command("mosquitto")
-def dev_mosquitto(datadir: Path, port: int,
-                  admin_password: Annotated[str, typer.Option(envvar="MICRODASH_MQTT_ADMIN_PASSWORD")] = "microdash-dev") -> None:
+def dev_mosquitto(datadir: Path, port: int) -> None:
     """Initialise (if needed) and exec a private Mosquitto with dynamic security."""
-    _exec(localstack.mosquitto_argv(datadir, port, admin_password=admin_password))
+    _exec(localstack.mosquitto_argv(datadir, port, admin_password=get_settings().mqtt_admin_password))
+
+
+@dev_app.command("secrets")
+def dev_secrets(path: Path) -> None:
+    """Generate the local stack's secret key and broker passwords into an env file, once."""
+    if ensure_secrets_file(path):
+        typer.echo(f"generated secrets into {path}", err=True)
 
 
 if __name__ == "__main__":

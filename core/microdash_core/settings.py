@@ -1,5 +1,6 @@
 """The one settings object: every option is an environment variable prefixed ``MICRODASH_``."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -8,6 +9,9 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
+DEVELOPMENT_MQTT_ADMIN_PASSWORD = "microdash-dev"
+DEVELOPMENT_MQTT_BRIDGE_PASSWORD = "microdash-bridge-dev"
+ENV_FILE_VARIABLE = "MICRODASH_ENV_FILE"
 
 
 class Settings(BaseSettings):
@@ -20,8 +24,8 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:16379/0"
     mqtt_url: str = "mqtt://127.0.0.1:11883"
     mqtt_admin_username: str = "microdash-admin"
-    mqtt_admin_password: str = "microdash-dev"
-    mqtt_bridge_password: str = "microdash-bridge-dev"
+    mqtt_admin_password: str = DEVELOPMENT_MQTT_ADMIN_PASSWORD
+    mqtt_bridge_password: str = DEVELOPMENT_MQTT_BRIDGE_PASSWORD
     mqtt_topic_root: str = "microdash"
 
     api_host: str = "127.0.0.1"
@@ -99,12 +103,18 @@ class Settings(BaseSettings):
     operator_retry_seconds: float = Field(10, gt=0, description="delay before a failed reconcile is retried")
 
     @model_validator(mode="after")
-    def _refuse_default_secret_in_production(self) -> "Settings":
-        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
-            raise ValueError("MICRODASH_SECRET_KEY must be set when MICRODASH_ENVIRONMENT=production")
+    def _refuse_default_secrets_in_production(self) -> "Settings":
+        if self.environment == "production":
+            defaults = {"MICRODASH_SECRET_KEY": (self.secret_key, DEVELOPMENT_SECRET),
+                        "MICRODASH_MQTT_ADMIN_PASSWORD": (self.mqtt_admin_password, DEVELOPMENT_MQTT_ADMIN_PASSWORD),
+                        "MICRODASH_MQTT_BRIDGE_PASSWORD": (self.mqtt_bridge_password, DEVELOPMENT_MQTT_BRIDGE_PASSWORD)}
+            unset = [name for name, (value, default) in defaults.items() if value == default]
+            if unset:
+                raise ValueError(f"{', '.join(unset)} must be set when MICRODASH_ENVIRONMENT=production")
         return self
 
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    # An env file (`make run` generates its secrets into one) ranks below the real environment.
+    return Settings(_env_file=os.environ.get(ENV_FILE_VARIABLE))

@@ -169,17 +169,19 @@ imagePullSecrets:
   value: {{ printf "mysql://%s:$(MICRODASH_DATABASE_PASSWORD)@%s:%s/%s" (include "microdash.database.user" .) (include "microdash.database.host" .) (include "microdash.database.port" .) (include "microdash.database.name" .) | quote }}
 {{- end }}
 
-{{/* What `microdash migrate` needs: the database, and the secret key because the settings refuse
-     production without one. Optional: before the first install (pre-install hook) neither the
-     ConfigMap (production) nor a chart-made Secret exists, and development needs no key. */}}
+{{/* What `microdash migrate` needs: the database, and the secrets because the settings refuse
+     production with any default one. Optional: before the first install (pre-install hook) neither
+     the ConfigMap (production) nor a chart-made Secret exists, and development needs none. */}}
 {{- define "microdash.migrateEnv" -}}
 {{ include "microdash.databaseEnv" . }}
-- name: MICRODASH_SECRET_KEY
+{{- range $variable, $key := dict "MICRODASH_SECRET_KEY" "secret-key" "MICRODASH_MQTT_ADMIN_PASSWORD" "mqtt-admin-password" "MICRODASH_MQTT_BRIDGE_PASSWORD" "mqtt-bridge-password" }}
+- name: {{ $variable }}
   valueFrom:
     secretKeyRef:
-      name: {{ include "microdash.secretName" . }}
-      key: secret-key
+      name: {{ include "microdash.secretName" $ }}
+      key: {{ $key }}
       optional: true
+{{- end }}
 {{- end }}
 
 {{/* Everything a server process (api, worker, scheduler, bridge, operator) reads. */}}
