@@ -48,19 +48,19 @@ def _established(extensions, name: str) -> bool:
     return any(c.type == "Established" and c.status == "True" for c in conditions)
 
 
-def chart_rbac(plane: ControlPlane, namespace: str) -> list[dict]:
-    """The operator's ServiceAccount, ClusterRole and binding exactly as the chart renders them."""
+def chart_rbac(plane: ControlPlane, namespace: str, *helm_args: str) -> list[dict]:
+    """The operator's ServiceAccount, ClusterRole, Roles and bindings exactly as the chart renders them."""
     rendered = plane.helm("template", f"op-{namespace}", str(REPO / "charts" / "microdash"), "--namespace", namespace,
-                          "--kube-version", "1.35.4", "--show-only", "templates/operator/rbac.yaml").stdout
+                          "--kube-version", "1.35.4", "--show-only", "templates/operator/rbac.yaml", *helm_args).stdout
     return [document for document in yaml.safe_load_all(rendered) if document]
 
 
-def operator_identity(plane: ControlPlane, namespace: str, workdir: Path) -> Path:
+def operator_identity(plane: ControlPlane, namespace: str, workdir: Path, *helm_args: str) -> Path:
     """Create the chart's operator RBAC objects, get a token for its ServiceAccount from the
     TokenRequest API, and write a kubeconfig holding only that token."""
     service_account = None
     with plane.api_client() as client:
-        for document in chart_rbac(plane, namespace):
+        for document in chart_rbac(plane, namespace, *helm_args):
             kubernetes.utils.create_from_dict(client, document, namespace=namespace)
             if document["kind"] == "ServiceAccount":
                 service_account = document["metadata"]["name"]

@@ -328,3 +328,29 @@ seccompProfile:
 {{- define "microdash.agent.tenantSecretName" -}}
 {{- printf "%s-microdash-token" .Values.agent.tenant.name }}
 {{- end }}
+
+{{/* The namespaces the operator watches, as a JSON list: empty for all, else the configured ones
+     plus the release's own (where the agent's Tenant lives). */}}
+{{- define "microdash.operator.namespaces" -}}
+{{- if .Values.operator.watchNamespaces -}}
+{{- append .Values.operator.watchNamespaces .Release.Namespace | uniq | toJson -}}
+{{- else -}}
+[]
+{{- end -}}
+{{- end }}
+
+{{/* What the operator may do where it works: the same rules in its ClusterRole or in each Role. */}}
+{{- define "microdash.operator.rules" -}}
+- apiGroups: [microdash.io]
+  resources: [tenants, alertrules]
+  verbs: [get, list, watch, patch]
+- apiGroups: [microdash.io]
+  resources: [tenants/status, alertrules/status]
+  verbs: [get, patch]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, patch, delete]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+{{- end }}
