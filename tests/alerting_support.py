@@ -1,6 +1,7 @@
 """Alerting test helpers: rules and samples written straight to the database, a real HTTP receiver."""
 
 import http.server
+import ssl
 import threading
 from dataclasses import dataclass, field
 
@@ -53,33 +54,46 @@ def states(stack, rule_id: int) -> dict[str, str]:
 
 @dataclass
 class Receiver:
-    """A real HTTP server on a free port answering with the given statuses in turn (the last repeats)."""
+    """A real HTTP server on a free port answering with the given statuses in turn (the last repeats),
+    with a Location header when `location` is set; it records requests of any method."""
     statuses: list[int] = field(default_factory=lambda: [200])
     requests: list[tuple[dict, bytes]] = field(default_factory=list)
+    location: str | None = None
+    tls: ssl.SSLContext | None = None
 
     def __enter__(self) -> "Receiver":
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.requests.append((dict(self.headers), body))
                 status = receiver.statuses[min(len(receiver.requests), len(receiver.statuses)) - 1]
                 self.send_response(status)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            do_GET = do_PUT = do_POST
 
             def log_message(self, *args):
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if self.tls:
+            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
 
     @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/hook"
 
     def __exit__(self, *exc) -> None:
         self.server.shutdown()

@@ -22,6 +22,8 @@ TEST_SETTINGS_ENV = {
     "MICRODASH_INGEST_RETRY_INTERVALS": "[1,1,1,2,2,2,3,3,3,3]",
     "MICRODASH_WORKER_MAINTENANCE_INTERVAL_SECONDS": "1",
     "MICRODASH_SSE_PING_SECONDS": "1",
+    # the notification tests' receivers listen here; every other internal address stays refused
+    "MICRODASH_NOTIFY_ALLOWED_CIDRS": "127.0.0.1/32",
 }
 # The components are started as `microdash ...` processes from the project's venv.
 os.environ["PATH"] = f"{Path(__file__).resolve().parents[1] / '.venv' / 'bin'}:{os.environ['PATH']}"
@@ -40,7 +42,7 @@ class Stack:
         mqtt = {"mqtt_url": self.env["MICRODASH_MQTT_URL"],
                 "mqtt_admin_password": self.env["MICRODASH_MQTT_ADMIN_PASSWORD"]} if "MICRODASH_MQTT_URL" in self.env else {}
         return Settings(database_url=self.env["MICRODASH_DATABASE_URL"], redis_url=self.env["MICRODASH_REDIS_URL"],
-                        **mqtt)
+                        notify_allowed_cidrs=self.env["MICRODASH_NOTIFY_ALLOWED_CIDRS"], **mqtt)
 
     def client(self, token: str | None = None, headers: dict | None = None, **kwargs) -> httpx.Client:
         headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}

@@ -3,10 +3,10 @@
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
 DEVELOPMENT_MQTT_ADMIN_PASSWORD = "microdash-dev"
@@ -96,11 +96,20 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(5, ge=1, description="delivery attempts before a notification is failed")
     notify_retry_base_seconds: int = Field(2, ge=1, description="backoff before retry n is base * 2**(n-1)")
     notify_timeout_seconds: float = Field(10.0, gt=0, description="per attempt (HTTP request, SMTP session)")
+    notify_allowed_cidrs: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        [], description="comma-separated networks that channels may reach although internal (on-prem receivers)")
 
     # Kubernetes operator
     operator_resync_seconds: float = Field(60, gt=0, description="every resource is re-checked (drift repair) this often")
     operator_status_seconds: float = Field(15, gt=0, description="how often AlertRule statuses are refreshed")
     operator_retry_seconds: float = Field(10, gt=0, description="delay before a failed reconcile is retried")
+
+    @field_validator("notify_allowed_cidrs", mode="before")
+    @classmethod
+    def _split_cidrs(cls, value):
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> "Settings":

@@ -66,7 +66,8 @@ class Attempt:
     ok: bool
     latency_ms: int
     http_status: int | None = None
-    error: str | None = None
+    error: str | None = None  # a coarse class, shown to the tenant in the delivery log
+    detail: str | None = None  # the full exception, for the worker's log only
 
 
 def record_attempt(cursor: Cursor, notification: Notification, attempt: Attempt, *, now_ms: int,

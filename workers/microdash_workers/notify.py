@@ -4,7 +4,7 @@ attempt raises so that RQ retries it with exponential backoff; the last one mark
 import logging
 import time
 
-from microdash_core import db
+from microdash_core import db, egress
 from microdash_core.errors import MicrodashError
 from microdash_core.settings import Settings, get_settings
 
@@ -24,7 +24,8 @@ def deliver(notification_id: int, settings: Settings | None = None) -> str:
         notification = notification_store.claim_attempt(cursor, notification_id)
     if notification is None:
         return "skipped"
-    attempt = senders.send(notification.channel, notification.payload, timeout=settings.notify_timeout_seconds)
+    attempt = senders.send(notification.channel, notification.payload, timeout=settings.notify_timeout_seconds,
+                           policy=egress.policy_from(settings))
     now_ms = int(time.time() * 1000)
     final = not attempt.ok and notification.attempts >= settings.notify_max_attempts
     retry_at = None if attempt.ok or final else now_ms + _backoff_ms(settings, notification.attempts)
@@ -33,7 +34,8 @@ def deliver(notification_id: int, settings: Settings | None = None) -> str:
                                           permanently_failed=final)
     if attempt.ok:
         return "sent"
-    extra = {"notification_id": notification_id, "attempt": notification.attempts, "error": attempt.error}
+    extra = {"notification_id": notification_id, "attempt": notification.attempts, "error": attempt.error,
+             "detail": attempt.detail}
     if final:
         log.error("notification failed permanently", extra=extra)
         return "failed"
