@@ -34,6 +34,8 @@ class EgressPolicy:
 
     def refusal(self, address: IPAddress) -> str | None:
         """Why connecting to `address` is refused (its category), or None when it may be reached."""
+        if address.version == 6 and address.ipv4_mapped:  # the IPv4 address itself, on a dual-stack socket
+            address = address.ipv4_mapped
         if self._allowed(address):
             return None
         for embedded in _embedded_ipv4(address):
@@ -53,10 +55,10 @@ class EgressPolicy:
 
 
 def _embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
-    """The IPv4 address an IPv6 one stands for (mapped, 6to4, Teredo client, NAT64), if any."""
+    """The IPv4 address an IPv6 one leads to (6to4, Teredo client, NAT64), if any."""
     if address.version == 4:
         return []
-    embedded = [address.ipv4_mapped, address.sixtofour, address.teredo[1] if address.teredo else None]
+    embedded = [address.sixtofour, address.teredo[1] if address.teredo else None]
     if any(address in network for network in _NAT64):
         embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     return [one for one in embedded if one is not None]

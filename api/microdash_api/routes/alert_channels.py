@@ -1,6 +1,9 @@
 """/api/v1/alerts/channels: where notifications go. Secrets are write-only: responses only say
-whether one is set."""
+whether one is set. A channel aimed at an internal address is refused (see microdash_core.egress)."""
 
+import asyncio
+import re
+import ssl
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -8,6 +11,8 @@ import orjson
 import pymysql
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field, model_validator
+
+from microdash_core import egress
 
 from .. import alerts_repository as repo
 from ..auth import TenantContext
@@ -17,13 +22,17 @@ from ..errors import ApiError
 router = APIRouter(prefix="/api/v1/alerts/channels", tags=["alerts"])
 ChannelId = Annotated[int, Path(ge=1)]
 REQUIRED_CONFIG = {"webhook": ("url",), "slack": ("url",), "email": ("host", "sender", "recipients")}
+MAX_CA_PEM_CHARS = 16 * 1024
+CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+(; *[\w.-]+=[\w.-]+)*")
+RESOLVE_TIMEOUT_SECONDS = 2.0
 
 
 class ChannelIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     kind: Literal["webhook", "email", "slack"]
-    config: dict = Field(description="webhook: url, optional template and content_type; slack: url; email: host, "
-                                     "port, sender, recipients, username, tls (none|starttls|tls), cert_bundle")
+    config: dict = Field(description="webhook: url, optional template, content_type and ca_pem; slack: url; email: "
+                                     "host, port, sender, recipients, username, tls (none|starttls|tls), ca_pem (PEM "
+                                     "text of the CA certificates a private receiver's certificate is checked with)")
     secret: str | None = Field(None, max_length=255, description="webhook HMAC key or SMTP password; never returned")
     enabled: bool = True
 
@@ -32,12 +41,42 @@ class ChannelIn(BaseModel):
         missing = [key for key in REQUIRED_CONFIG[self.kind] if not self.config.get(key)]
         if missing:
             raise ValueError(f"{self.kind} channel config needs {', '.join(missing)}")
-        url = self.config.get("url")
-        if url is not None and not str(url).startswith(("http://", "https://")):
-            raise ValueError("url must start with http:// or https://")
+        if "url" in self.config:
+            _check_url(self.config["url"])
         if self.kind == "email":
             _check_email_config(self.config)
+        _check_tls_config(self.config)
+        content_type = self.config.get("content_type")
+        if content_type is not None and not (isinstance(content_type, str) and CONTENT_TYPE.fullmatch(content_type)):
+            raise ValueError("content_type must be a media type such as application/json")
         return self
+
+
+def _check_url(url) -> None:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError("url must start with http:// or https://")
+    try:
+        parts = urlsplit(url)
+        has_host = bool(parts.hostname) and (parts.port is None or parts.port > 0)  # .port raises when out of range
+    except ValueError as exc:
+        raise ValueError("url is malformed") from exc
+    if not has_host:
+        raise ValueError("url needs a host (and a port from 1 to 65535)")
+
+
+def _check_tls_config(config: dict) -> None:
+    if "cert_bundle" in config:
+        raise ValueError("cert_bundle (a file path on the worker) is no longer accepted:"
+                         " give the CA certificates as PEM text in ca_pem")
+    pem = config.get("ca_pem")
+    if pem is None:
+        return
+    if not isinstance(pem, str) or not 0 < len(pem) <= MAX_CA_PEM_CHARS:
+        raise ValueError(f"ca_pem must be PEM text of at most {MAX_CA_PEM_CHARS} characters")
+    try:
+        ssl.create_default_context(cadata=pem)
+    except (ssl.SSLError, ValueError) as exc:
+        raise ValueError("ca_pem holds no valid PEM certificate") from exc
 
 
 def _check_email_config(config: dict) -> None:
@@ -49,6 +88,29 @@ def _check_email_config(config: dict) -> None:
     port = config.get("port", 25)
     if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
         raise ValueError("port must be a number from 1 to 65535")
+
+
+def _target(kind: str, config: dict) -> tuple[str, int]:
+    if kind == "email":
+        return str(config["host"]), config.get("port", 25)
+    parts = urlsplit(config["url"])
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+async def _refuse_internal_target(body: ChannelIn, policy: egress.EgressPolicy) -> None:
+    """A literal address is checked; a name is resolved and every address checked. A name that
+    does not resolve (yet) is accepted: the check that counts is the one at every send."""
+    host, port = _target(body.kind, body.config)
+    try:
+        await asyncio.wait_for(asyncio.to_thread(egress.check_target, host, port, policy),
+                               timeout=RESOLVE_TIMEOUT_SECONDS)
+    except egress.EgressRefused as exc:
+        where = "url" if "url" in body.config else "host"
+        raise ApiError(422, f"{where}: {exc}; internal targets are refused unless the operator allows their network"
+                            " (MICRODASH_NOTIFY_ALLOWED_CIDRS)",
+                       errors=[{"loc": ["body", "config", where], "msg": str(exc), "type": "internal_address"}]) from exc
+    except asyncio.TimeoutError:
+        pass
 
 
 def _masked(config: dict) -> dict:
@@ -108,6 +170,7 @@ async def _refuse_if_named_by_rules(state, tenant_id: int, channel: ChannelOut, 
 
 @router.post("", response_model=ChannelOut, status_code=201)
 async def create_channel(body: ChannelIn, tenant: WriterTenant, state: StateDep) -> ChannelOut:
+    await _refuse_internal_target(body, egress.policy_from(state.settings))
     try:
         channel_id = await repo.insert_channel(state.db, tenant_id=tenant.id, name=body.name, kind=body.kind,
                                                config=body.config, secret=body.secret or "", enabled=body.enabled)
@@ -119,6 +182,7 @@ async def create_channel(body: ChannelIn, tenant: WriterTenant, state: StateDep)
 @router.put("/{channel_id}", response_model=ChannelOut)
 async def replace_channel(channel_id: ChannelId, body: ChannelIn, tenant: WriterTenant, state: StateDep) -> ChannelOut:
     current = await _existing(state, tenant.id, channel_id)
+    await _refuse_internal_target(body, egress.policy_from(state.settings))
     if body.name != current.name:
         await _refuse_if_named_by_rules(state, tenant.id, current, "rename")
     try:
