@@ -3,6 +3,8 @@
 import http.server
 import ssl
 import threading
+import time
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import orjson
@@ -10,6 +12,7 @@ import orjson
 from microdash_core import db
 from microdash_core.alerting.rule_rows import WRITABLE_COLUMNS, row_values
 from microdash_core.alerting.rules import Rule
+from microdash_workers.alert_eval import evaluate_rules
 from microdash_workers.storage import SampleStore
 
 
@@ -40,6 +43,18 @@ def store_samples(stack, tenant_id: int, samples: list[tuple[str, dict, int, flo
         store.store(tenant_id=tenant_id, samples=samples)
     finally:
         store.close()
+
+
+def firing_notification(stack, tenant_id: int, **channel) -> int:
+    """A rule that fires for host n1, evaluated in-process; returns its one notification, not enqueued."""
+    now = int(time.time() * 1000) - 60_000
+    store_samples(stack, tenant_id, [("cpu", {"host": "n1"}, now - 5_000, 97.5)])
+    create_rule(stack, tenant_id)
+    create_channel(stack, tenant_id, **channel)
+    with closing(db.connect(stack.settings)) as database:
+        (notification_id,) = evaluate_rules(database, stack.settings, tenant_id=tenant_id, now_ms=now,
+                                            evaluator="test")["notification_ids"]
+    return notification_id
 
 
 def transitions(stack, rule_id: int) -> list[tuple]:

@@ -6,35 +6,21 @@ import email.policy
 import ssl
 import subprocess
 import time
-from contextlib import closing
 
 import orjson
 import pytest
 from aiosmtpd.controller import Controller
 
-from alerting_support import Receiver, create_channel, create_rule, store_samples
-from microdash_core import db
+from alerting_support import Receiver, create_channel, create_rule, firing_notification, store_samples
 from microdash_core.alerting.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from microdash_core.settings import Settings
 from microdash_cli.localstack import free_port
-from microdash_workers.alert_eval import evaluate_rules, evaluate_tenant
+from microdash_workers.alert_eval import evaluate_tenant
 from microdash_workers.notify import DeliveryFailed, deliver
 from support import recent_ms
 
 S = 1000
 SECRET = "s3cret-hmac-key"
-
-
-def firing_notification(stack, tenant_id: int, **channel) -> int:
-    """A rule that fires for host n1, evaluated in-process; returns its one notification, not enqueued."""
-    now = recent_ms(-60 * S)
-    store_samples(stack, tenant_id, [("cpu", {"host": "n1"}, now - 5 * S, 97.5)])
-    create_rule(stack, tenant_id)
-    create_channel(stack, tenant_id, **channel)
-    with closing(db.connect(stack.settings)) as database:
-        (notification_id,) = evaluate_rules(database, stack.settings, tenant_id=tenant_id, now_ms=now,
-                                            evaluator="test")["notification_ids"]
-    return notification_id
 
 
 def deliveries(stack, notification_id: int) -> list[tuple]:
