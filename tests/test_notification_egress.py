@@ -196,3 +196,25 @@ def localhost_certificate(tmp_path_factory):
     context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
     return (folder / "cert.pem").read_text(), context
 
+
+
+def test_the_migration_drops_file_paths_and_raw_errors(stack):
+    """Run again by hand on rows written the old way (the stack migrated before they existed)."""
+    from microdash_core.migrate import MIGRATIONS_DIR
+
+    tenant, _ = stack.new_tenant()
+    notification_id = firing_notification(stack, tenant.id, kind="email", config={
+        "host": "smtp.example.org", "sender": "a@example.org", "recipients": ["o@example.org"], "tls": "tls",
+        "cert_bundle": "/etc/shadow"})
+    stack.sql("INSERT INTO deliveries (tenant_id, notification_id, channel_id, attempt, status, http_status, latency_ms,"
+              " error, at) SELECT tenant_id, id, channel_id, 1, 'error', h, 5, e, 0 FROM notifications,"
+              " (SELECT NULL h, 'ConnectionRefusedError(111, \"Connection refused\")' e UNION SELECT 502, 'HTTP 502') x"
+              " WHERE id = %s", (notification_id,))
+    script = (MIGRATIONS_DIR / "0007_no_tenant_file_paths.sql").read_text()
+    code = "\n".join(line for line in script.splitlines() if not line.startswith("--"))
+    for statement in filter(str.strip, code.split(";")):
+        stack.sql(statement)
+    (config,), = stack.sql("SELECT config FROM notification_channels WHERE tenant_id = %s", (tenant.id,))
+    assert "cert_bundle" not in config and "smtp.example.org" in config
+    assert sorted(stack.sql("SELECT error FROM deliveries WHERE notification_id = %s", (notification_id,))) == [
+        ("delivery error",), ("http 5xx",)]
