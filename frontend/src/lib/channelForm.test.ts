@@ -6,11 +6,13 @@ import { channelFieldOf, channelToForm, emptyChannelForm, formToChannel, type Ch
 
 const WEBHOOK: Channel = {
   id: 1, name: 'ops', kind: 'webhook', has_secret: true, enabled: true,
-  config: { url: 'https://hooks.example/x', template: '{"t": "{{ $value }}"}', content_type: 'application/json', custom: 7 },
+  config: { url: 'https://hooks.example/x', template: '{"t": "{{ $value }}"}', content_type: 'application/json', custom: 7,
+    ca_pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----' },
 }
 const EMAIL: Channel = {
   id: 2, name: 'mail', kind: 'email', has_secret: false, enabled: false,
-  config: { host: 'smtp.example', port: 2525, sender: 'a@example.org', recipients: ['b@example.org', 'c@example.org'], tls: 'tls' },
+  config: { host: 'smtp.example', port: 2525, sender: 'a@example.org', recipients: ['b@example.org', 'c@example.org'], tls: 'tls',
+    ca_pem: '-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----' },
 }
 
 function form(overrides: Partial<ChannelForm>): ChannelForm {
@@ -74,6 +76,10 @@ describe('server reasons for the channel form', () => {
     [null, "a channel named 'ops' exists already", 'name'],
     ['name', 'String should have at most 100 characters', 'name'],
     ['config.port', 'bad', 'port'],
+    ['config.url', '127.0.0.1 is an internal address (loopback)', 'url'],
+    ['config.host', 'localhost is an internal address (loopback)', 'host'],
+    [null, 'ca_pem holds no valid PEM certificate', 'caPem'],
+    [null, 'cert_bundle (a file path on the worker) is no longer accepted: give the CA certificates as PEM text in ca_pem', 'caPem'],
     [null, 'something else', null],
   ])('puts %s / %j on %s', (path, message, field) => expect(channelFieldOf(path, message)).toBe(field))
 

@@ -8,9 +8,9 @@ export const TLS_MODES = ['starttls', 'tls', 'none'] as const
 export type TlsMode = (typeof TLS_MODES)[number]
 // Config keys each kind reads (workers/microdash_workers/senders.py); other keys are kept untouched.
 const CONFIG_KEYS: Record<ChannelKind, string[]> = {
-  webhook: ['url', 'template', 'content_type'],
+  webhook: ['url', 'template', 'content_type', 'ca_pem'],
   slack: ['url'],
-  email: ['host', 'port', 'sender', 'recipients', 'username', 'tls', 'cert_bundle'],
+  email: ['host', 'port', 'sender', 'recipients', 'username', 'tls', 'ca_pem'],
 }
 const KNOWN_KEYS = new Set(Object.values(CONFIG_KEYS).flat())
 export const SECRET_LABEL: Record<ChannelKind, string | null> = {
@@ -33,7 +33,8 @@ export interface ChannelForm {
   recipients: string
   username: string
   tls: TlsMode
-  certBundle: string
+  /** PEM text of the CA a private receiver's certificate is checked with (never a file path) */
+  caPem: string
   /** a new secret; empty keeps the stored one (or sets none on a new channel) */
   secret: string
   removeSecret: boolean
@@ -43,14 +44,14 @@ export interface ChannelForm {
 }
 
 export type ChannelField = 'name' | 'kind' | 'url' | 'template' | 'contentType' | 'host' | 'port' | 'sender'
-  | 'recipients' | 'username' | 'tls' | 'certBundle' | 'secret'
+  | 'recipients' | 'username' | 'tls' | 'caPem' | 'secret'
 export type ChannelErrors = FieldMessages<ChannelField>
 export type ChannelCheck = { channel: ChannelIn; errors: null } | { channel: null; errors: ChannelErrors }
 
 export function emptyChannelForm(): ChannelForm {
   return {
     name: '', kind: 'webhook', enabled: true, url: '', template: '', contentType: '', host: '', port: '',
-    sender: '', recipients: '', username: '', tls: 'starttls', certBundle: '', secret: '', removeSecret: false,
+    sender: '', recipients: '', username: '', tls: 'starttls', caPem: '', secret: '', removeSecret: false,
     hasSecret: false, extra: {},
   }
 }
@@ -75,7 +76,7 @@ export function channelToForm(channel: Channel): ChannelForm {
     recipients: Array.isArray(recipients) ? recipients.join(', ') : text(recipients),
     username: text(config.username),
     tls: TLS_MODES.includes(tls) ? tls : 'starttls',
-    certBundle: text(config.cert_bundle),
+    caPem: text(config.ca_pem),
     hasSecret: channel.has_secret,
     extra: Object.fromEntries(Object.entries(config).filter(([key]) => !KNOWN_KEYS.has(key))),
   }
@@ -99,6 +100,7 @@ function configOf(form: ChannelForm, errors: ChannelErrors): Record<string, unkn
   if (form.kind === 'webhook') {
     if (form.template.trim()) config.template = form.template
     put('content_type', form.contentType)
+    put('ca_pem', form.caPem)
   }
   if (form.kind === 'email') {
     if (!form.host.trim()) errors.host = 'the SMTP host is required'
@@ -115,7 +117,7 @@ function configOf(form: ChannelForm, errors: ChannelErrors): Record<string, unkn
     config.recipients = recipients
     put('username', form.username)
     config.tls = form.tls
-    put('cert_bundle', form.certBundle)
+    put('ca_pem', form.caPem)
   }
   return config
 }
@@ -136,7 +138,7 @@ export function formToChannel(form: ChannelForm, creating: boolean): ChannelChec
 
 const CONFIG_FIELDS: Record<string, ChannelField> = {
   url: 'url', template: 'template', content_type: 'contentType', host: 'host', port: 'port', sender: 'sender',
-  recipients: 'recipients', username: 'username', tls: 'tls', cert_bundle: 'certBundle',
+  recipients: 'recipients', username: 'username', tls: 'tls', ca_pem: 'caPem',
 }
 
 /** The form field a server reason is about (the model validator answers with messages only). */
@@ -147,6 +149,7 @@ export function channelFieldOf(path: string | null, message: string): ChannelFie
   if (/^a channel named /.test(message)) return 'name'
   if (/^url must/.test(message)) return 'url'
   if (/^tls must/.test(message)) return 'tls'
+  if (/^(ca_pem|cert_bundle)\b/.test(message)) return 'caPem'
   const needs = /channel config needs (\w+)/.exec(message)
   return needs && CONFIG_FIELDS[needs[1]] ? CONFIG_FIELDS[needs[1]] : null
 }
