@@ -52,7 +52,7 @@ def test_defaults_render_the_whole_platform():
         ("StatefulSet", "bridge"), ("StatefulSet", "mariadb"), ("StatefulSet", "redis"), ("StatefulSet", "mosquitto"),
         ("DaemonSet", "agent")}
     kinds = [doc["kind"] for doc in docs]
-    assert kinds.count("NetworkPolicy") == 5 and kinds.count("PodDisruptionBudget") == 3
+    assert kinds.count("NetworkPolicy") == 6 and kinds.count("PodDisruptionBudget") == 3
     assert "HorizontalPodAutoscaler" not in kinds and "ServiceMonitor" not in kinds
     tenant = by_kind_and_name(docs)[("Tenant", "nodes")]
     assert tenant["spec"] == {"displayName": "Kubernetes nodes", "mqtt": {"enabled": True}, "deletionPolicy": "Retain"}
@@ -90,7 +90,39 @@ def test_external_databases_replace_the_bundled_ones():
     job = by_kind_and_name(docs)[("Job", f"{RELEASE}-microdash-migrate")]
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     policies = {doc["metadata"]["name"] for doc in docs if doc["kind"] == "NetworkPolicy"}
-    assert policies == {f"{RELEASE}-microdash-api", f"{RELEASE}-microdash-no-ingress"}
+    assert policies == {f"{RELEASE}-microdash-api", f"{RELEASE}-microdash-no-ingress", f"{RELEASE}-microdash-worker-egress"}
+
+
+def _worker_egress(docs) -> dict | None:
+    return by_kind_and_name(docs).get(("NetworkPolicy", f"{RELEASE}-microdash-worker-egress"))
+
+
+def test_worker_egress_allows_dns_the_datastores_and_the_public_internet_only(tmp_path):
+    policy = _worker_egress(render(SCENARIOS["default"]))
+    assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    dns, database, redis, internet = policy["spec"]["egress"]
+    assert dns == {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+    for rule, peer, port in ((database, "mariadb", "mysql"), (redis, "redis", "redis")):
+        [selector] = rule["to"]
+        assert selector["podSelector"]["matchExpressions"][0]["values"] == [peer]
+        assert rule["ports"] == [{"port": port, "protocol": "TCP"}]
+    ipv4, ipv6 = (peer["ipBlock"] for peer in internet["to"])
+    assert "ports" not in internet and ipv4["cidr"] == "0.0.0.0/0" and ipv6["cidr"] == "::/0"
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16",
+            "100.64.0.0/10", "224.0.0.0/4"} <= set(ipv4["except"])
+    assert {"::1/128", "fc00::/7", "fe80::/10", "ff00::/8"} <= set(ipv6["except"])
+
+    external = _worker_egress(render(SCENARIOS["external-databases"]))["spec"]["egress"]
+    assert external[1:3] == [{"ports": [{"port": 3306, "protocol": "TCP"}]}, {"ports": [{"port": 6380, "protocol": "TCP"}]}]
+
+    on_prem = {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"port": 443, "protocol": "TCP"}]}
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"worker": {"networkPolicy": {"extraEgress": [on_prem]}}}))
+    assert _worker_egress(render(values))["spec"]["egress"][-1] == on_prem
+    values.write_text(yaml.safe_dump({"worker": {"networkPolicy": {"enabled": False}}}))
+    assert _worker_egress(render(values)) is None
+    assert _worker_egress(render(SCENARIOS["agent-off"])) is None  # networkPolicy.enabled: false
 
 
 def test_agent_off_renders_no_agent_tenant_or_operator():
@@ -173,6 +205,7 @@ BAD_VALUES = [
     ({"image": {"digest": "latest"}}, "at '/image/digest'"),
     ({"ingress": {"hosts": ["https://microdash.example.com"]}}, "at '/ingress/hosts/0'"),
     ({"api": {"forwardedAllowIps": "everyone"}}, "at '/api/forwardedAllowIps'"),
+    ({"worker": {"networkPolicy": {"enabeld": True}}}, "at '/worker/networkPolicy': additional properties 'enabeld'"),
 ]
 
 
