@@ -1,6 +1,7 @@
 """Schema migrations and sample partitions against a real MariaDB."""
 
 import datetime as dt
+import json
 
 from microdash_core import db, migrate
 from microdash_core.partitions import PARTITIONED_TABLES, day_end_ms, existing_partitions
@@ -31,3 +32,39 @@ def test_partitions_are_added_for_later_days_without_touching_existing(stack):
         assert len(created[table]) == 3 and all(name not in before[table] for name in created[table])
         assert {name: bound for name, bound in after[table].items() if name in before[table]} == before[table]
     assert migrate.maintain_partitions(settings, today=later) == {table: [] for table in PARTITIONED_TABLES}
+
+
+def _migrate_with(stack, database_url: str, wait: str):
+    import os
+    import subprocess
+    import time
+
+    env = {**os.environ, **stack.env, "MICRODASH_DATABASE_URL": database_url, "MICRODASH_LOG_FORMAT": "json"}
+    started = time.monotonic()
+    result = subprocess.run(["microdash", "migrate", "--wait", wait], env=env, capture_output=True, text=True,
+                            timeout=float(wait) + 30)
+    return result, time.monotonic() - started
+
+
+def test_migrate_wait_fails_at_once_when_the_database_refuses_the_password(stack):
+    """The migration Job waits up to 300 s for MariaDB; a wrong password must not look like a slow start."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(stack.env["MICRODASH_DATABASE_URL"])
+    wrong = url._replace(netloc=f"{url.username}:not-the-password@{url.hostname}:{url.port}").geturl()
+    result, seconds = _migrate_with(stack, wrong, wait="60")
+    assert result.returncode == 1, result.stderr
+    assert seconds < 10
+    assert "refused the credentials" in result.stderr and "Access denied" in result.stderr
+    assert "not-the-password" not in result.stderr
+
+
+def test_migrate_wait_retries_an_unreachable_database_saying_why(stack):
+    from microdash_cli.localstack import free_port
+
+    result, seconds = _migrate_with(stack, f"mysql://microdash:x@127.0.0.1:{free_port()}/microdash", wait="2")
+    assert result.returncode == 1 and seconds >= 2
+    retries = [json.loads(line) for line in result.stderr.splitlines()
+               if line.startswith("{") and "retrying" in line]
+    assert retries and "Can't connect" in retries[0]["error"], result.stderr
+    assert "not reachable within 2 s" in result.stderr

@@ -69,7 +69,10 @@ def scheduler() -> None:
 def migrate(wait: Annotated[float, typer.Option(help="seconds to wait for the database")] = 60.0) -> None:
     """Apply schema migrations and create upcoming partitions (idempotent)."""
     settings = _setup()
-    migrations.wait_for_database(settings, timeout=wait)
+    try:
+        migrations.wait_for_database(settings, timeout=wait)
+    except MicrodashError as exc:
+        _fail(exc)
     applied = migrations.migrate(settings)
     typer.echo(f"schema up to date ({len(applied)} migration(s) applied)")
 

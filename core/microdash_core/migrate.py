@@ -2,12 +2,14 @@
 
 import datetime as dt
 import logging
+import time
 from pathlib import Path
 
 import pymysql
 from yoyo import get_backend, read_migrations
 
 from . import db
+from .errors import MicrodashError
 from .partitions import PARTITIONED_TABLES, ensure_partitions
 from .settings import Settings
 
@@ -68,15 +70,41 @@ def maintain_partitions(settings: Settings, *, today: dt.date | None = None) -> 
     return created
 
 
-def wait_for_database(settings: Settings, *, timeout: float = 60.0) -> None:
-    import time
+class DatabaseRefused(MicrodashError):
+    """The database answered and refused us: waiting cannot help."""
 
+
+class DatabaseUnreachable(MicrodashError):
+    pass
+
+
+# MariaDB errors that no amount of waiting fixes: wrong user or password (1045; 1698 without a
+# password over a socket), no rights on the database (1044), this host not allowed (1130).
+REFUSED_CODES = frozenset({1044, 1045, 1130, 1698})
+RETRY_LOG_SECONDS = 10.0
+
+
+def wait_for_database(settings: Settings, *, timeout: float = 60.0, interval: float = 0.2) -> None:
+    """Wait until MariaDB accepts a connection. Retries what a starting server or network does
+    (connection refused, unknown host, too many connections), logging the reason when it changes
+    and every RETRY_LOG_SECONDS; fails at once when the server refuses the credentials."""
+    address = db.DatabaseAddress.from_url(settings.database_url)
+    where = f"MariaDB at {address.unix_socket or f'{address.host}:{address.port}'} as {address.user!r}"
     deadline = time.monotonic() + timeout
+    logged_reason, logged_at = None, 0.0
     while True:
         try:
             db.connect(settings, with_database=False).close()
             return
-        except pymysql.err.OperationalError:
+        except pymysql.err.OperationalError as exc:
+            code = exc.args[0] if exc.args else None
+            reason = exc.args[1] if len(exc.args) > 1 else str(exc)
+            if code in REFUSED_CODES:
+                raise DatabaseRefused(f"{where} refused the credentials: {reason} "
+                                      "(check the user and password in MICRODASH_DATABASE_URL)") from exc
             if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+                raise DatabaseUnreachable(f"{where} not reachable within {timeout:g} s: {reason}") from exc
+            if reason != logged_reason or time.monotonic() - logged_at > RETRY_LOG_SECONDS:
+                log.warning("database not reachable yet, retrying", extra={"database": where, "error": reason})
+                logged_reason, logged_at = reason, time.monotonic()
+            time.sleep(interval)
