@@ -7,11 +7,11 @@ import pymysql
 import redis.exceptions
 
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse
 
 from microdash_core.settings import Settings, get_settings
 
 from .errors import ApiError
+from .responses import OrjsonResponse
 from .routes import (alert_channels, alert_rules, alert_silences, alerts, frontend, health, ingest, query, sessions,
                      stream, tenant, tokens)
 from .state import AppState
@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.microdash.close()
 
-    app = FastAPI(title="microdash", version="0.1.0", lifespan=lifespan, default_response_class=ORJSONResponse,
+    app = FastAPI(title="microdash", version="0.1.0", lifespan=lifespan,
                   description="Multi-tenant metrics ingest, query and live stream.")
     app.add_exception_handler(ApiError, _api_error)
     for outage in (pymysql.err.OperationalError, pymysql.err.InterfaceError, redis.exceptions.ConnectionError,
@@ -43,14 +43,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _dependency_outage(request: Request, exc: Exception) -> ORJSONResponse:
+async def _dependency_outage(request: Request, exc: Exception) -> OrjsonResponse:
     log.error("dependency unavailable", extra={"path": request.url.path, "error": repr(exc)})
-    return ORJSONResponse({"detail": "a dependency is unavailable, retry later"}, status_code=503,
+    return OrjsonResponse({"detail": "a dependency is unavailable, retry later"}, status_code=503,
                           headers={"Retry-After": "5"})
 
 
-async def _api_error(request: Request, exc: ApiError) -> ORJSONResponse:
+async def _api_error(request: Request, exc: ApiError) -> OrjsonResponse:
     body: dict = {"detail": exc.detail}
     if exc.errors is not None:
         body["errors"] = exc.errors
-    return ORJSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    return OrjsonResponse(body, status_code=exc.status_code, headers=exc.headers)

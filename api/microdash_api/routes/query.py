@@ -4,7 +4,6 @@ import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel
 
 from microdash_core.errors import InvalidInput
@@ -15,6 +14,7 @@ from microdash_core.settings import Settings
 from .. import repository
 from ..deps import ReaderTenant, StateDep
 from ..errors import ApiError
+from ..responses import OrjsonResponse
 
 router = APIRouter(prefix="/api/v1", tags=["query"])
 MAX_POINTS_PER_SERIES = 11_000
@@ -119,6 +119,6 @@ async def query(tenant: ReaderTenant, state: StateDep, metric: str, match: Match
                                                resolution=resolution)
     # Built as a plain response: validating tens of thousands of points against QueryResult (which
     # still documents the shape) cost more than the query itself.
-    return ORJSONResponse({"metric": metric, "start": start, "end": end, "step": step, "aggregation": aggregation,
+    return OrjsonResponse({"metric": metric, "start": start, "end": end, "step": step, "aggregation": aggregation,
                            "resolution": resolution,
                            "series": [{"labels": row.labels, "points": points[row.id]} for row in rows]})
