@@ -6,7 +6,9 @@ API tokens into broker clients, a role and an ACL.
 - Each active API token has a client: username = the token's public id, password derived from
   the server secret (HMAC), so the broker can be rebuilt from the database at any time.
 - The bridge has its own client allowed only the shared subscription over every tenant prefix.
-Every call is idempotent ("already exists" is success).
+Every call is idempotent ("already exists" is success), and a resync changes nothing a connected
+client would notice: Mosquitto disconnects a client whenever its password is set, so a password
+is set only when the client's description mark shows that it holds another one.
 """
 
 import base64
@@ -32,6 +34,7 @@ BRIDGE_USERNAME = "microdash-bridge"
 BRIDGE_ROLE = "microdash-bridge"
 BRIDGE_GROUP = "microdash-bridge"
 TENANT_ROLE_PREFIX = "tenant-"
+PASSWORD_MARK_PREFIX = "microdash password "
 IDEMPOTENT_ERRORS = ("already exists", "not found", "Client not found", "Role not found")
 
 
@@ -60,6 +63,14 @@ def tenant_of_topic(settings: Settings, topic: str) -> str | None:
 def mqtt_password(settings: Settings, public_id: str) -> str:
     digest = hmac.new(settings.secret_key.encode(), f"mqtt:{public_id}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def password_mark(settings: Settings, password: str) -> str:
+    """What a client's dynamic-security description records about its password. The broker never
+    shows a password back, and setting one disconnects the client; comparing marks tells whether it
+    must be set. Keyed with the server secret, so the mark tells nothing about the password."""
+    digest = hmac.new(settings.secret_key.encode(), f"mqtt-password-mark:{password}".encode(), hashlib.sha256)
+    return PASSWORD_MARK_PREFIX + digest.hexdigest()[:24]
 
 
 @dataclass(frozen=True)
@@ -156,13 +167,25 @@ class BrokerAdmin:
             self.ensure_token_client(tenant_name, public_id)
 
     def ensure_token_client(self, tenant_name: str, public_id: str) -> None:
-        role = TENANT_ROLE_PREFIX + tenant_name
-        self.command("createClient", username=public_id, password=mqtt_password(self.settings, public_id),
-                     roles=[{"rolename": role}])
-        self.command("setClientPassword", username=public_id, password=mqtt_password(self.settings, public_id))
-        client = self.command("getClient", username=public_id).get("data", {}).get("client", {})
+        self._ensure_client(public_id, mqtt_password(self.settings, public_id), TENANT_ROLE_PREFIX + tenant_name)
+
+    def _ensure_client(self, username: str, password: str, role: str) -> None:
+        """Create the client, or bring an existing one to this password and role. Mosquitto
+        disconnects a client whenever its password or description is set, so an existing client is
+        only changed when its password mark (see password_mark) shows that it holds another password:
+        a new client, a new server secret or bridge password, or a client made before the mark."""
+        mark = password_mark(self.settings, password)
+        created = self.command("createClient", username=username, password=password, textdescription=mark,
+                               roles=[{"rolename": role}])
+        if not created.get("error"):
+            return
+        client = self.command("getClient", username=username).get("data", {}).get("client", {})
+        if client.get("textdescription") != mark:
+            # one command, one disconnection: the password and the mark change together
+            self.command("modifyClient", username=username, password=password, textdescription=mark)
+            log.info("MQTT client password set", extra={"username": username})
         if role not in {held.get("rolename") for held in client.get("roles", [])}:
-            self.command("addClientRole", username=public_id, rolename=role)
+            self.command("addClientRole", username=username, rolename=role)
 
     def remove_token_client(self, public_id: str) -> None:
         """Deleting a client also disconnects its live sessions."""
@@ -189,6 +212,4 @@ class BrokerAdmin:
         self.command("createRole", rolename=BRIDGE_ROLE)
         self.command("addRoleACL", rolename=BRIDGE_ROLE, acltype="subscribePattern",
                      topic=bridge_subscription(self.settings), priority=0, allow=True)
-        self.command("createClient", username=BRIDGE_USERNAME, password=self.settings.mqtt_bridge_password,
-                     roles=[{"rolename": BRIDGE_ROLE}])
-        self.command("setClientPassword", username=BRIDGE_USERNAME, password=self.settings.mqtt_bridge_password)
+        self._ensure_client(BRIDGE_USERNAME, self.settings.mqtt_bridge_password, BRIDGE_ROLE)
