@@ -2,6 +2,7 @@
 and small helpers to apply resources and wait for what the operator does."""
 
 import copy
+import json
 import os
 import signal
 import subprocess
@@ -90,10 +91,20 @@ class OperatorProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def records(self) -> list[dict]:
+        """The JSON log lines so far (other output, such as a crash's traceback, is skipped)."""
+        return [json.loads(line) for line in self.log().splitlines() if line.startswith("{")]
+
+    def object_records(self, kind: str, name: str) -> list[dict]:
+        """kopf's per-object log lines about one resource."""
+        return [record for record in self.records()
+                if record.get("object", {}).get("kind") == kind and record["object"].get("name") == name]
+
 
 def start_operator(stack_env: dict, kubeconfig: Path, log_path: Path, *, namespaces: list[str] = (),
-                   liveness_port: int | None = None) -> OperatorProcess:
-    env = {**stack_env, **OPERATOR_TEST_ENV, "KUBECONFIG": str(kubeconfig), "MICRODASH_LOG_FORMAT": "text"}
+                   liveness_port: int | None = None, log_format: str = "json") -> OperatorProcess:
+    """JSON logs by default, as the chart runs it (OperatorProcess.records reads them)."""
+    env = {**stack_env, **OPERATOR_TEST_ENV, "KUBECONFIG": str(kubeconfig), "MICRODASH_LOG_FORMAT": log_format}
     args = ["operator", *[part for namespace in namespaces for part in ("--namespace", namespace)]]
     if liveness_port is not None:
         args += ["--liveness", f"http://127.0.0.1:{liveness_port}/healthz"]

@@ -96,6 +96,39 @@ def test_a_tenant_gets_a_row_a_secret_and_a_working_token_over_http_and_mqtt(sta
              detail=lambda: team.event_reasons(name))
 
 
+def test_per_object_messages_reach_the_json_logs(team, operator):
+    """The chart's default log format: kopf puts its settings (holding queues) in every per-object
+    record's `extra`, which the JSON formatter once turned into a logging error."""
+    name = unique("logged")
+    team.create(example("tenant", name=name))
+    team.wait_ready("Tenant", name)
+    records = wait_for(lambda: operator.object_records("Tenant", name), what="per-object log lines",
+                       detail=lambda: operator.log()[-2000:])
+    assert any("reconcile" in record["message"] and record["object"]["namespace"] == team.namespace
+               for record in records), records
+    assert "Logging error" not in operator.log()
+
+
+def test_a_connected_device_stays_connected_across_the_operators_resyncs(stack, team, operator):
+    """Each resync (every 2 s here, every minute by default) runs the tenant's broker sync; it must
+    not set the device's password, which would disconnect it."""
+    name = unique("steady")
+    team.create(example("tenant", name=name))
+    secret = team.secret(team.wait_ready("Tenant", name)["secretName"])
+    device = TestClient(stack.services.ports["mosquitto"], secret["mqtt-username"], secret["mqtt-password"])
+    assert device.connect(), device.connect_reason
+    try:
+        def resyncs() -> int:
+            return sum("resync" in record["message"] for record in operator.object_records("Tenant", name))
+
+        before = resyncs()
+        wait_for(lambda: resyncs() >= before + 3, timeout=30, what="three resyncs")
+        assert not device.disconnected.is_set()
+        device.publish(secret["mqtt-topic-prefix"] + "steady", b'{"metric": "op.steady", "value": 1}')
+    finally:
+        device.close()
+
+
 def test_the_liveness_endpoint_answers(operator):
     """The chart's liveness and readiness probes call it."""
     import httpx
