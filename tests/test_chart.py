@@ -217,3 +217,12 @@ def test_the_schema_rejects_bad_values_with_the_offending_key(tmp_path, values, 
     assert result.returncode != 0
     assert "values don't meet the specifications of the schema" in result.stderr
     assert message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("scenario", "replicas", "shared"), [("default", 1, "false"), ("ha", 3, "true")])
+def test_one_bridge_holds_a_plain_subscription_and_several_share_one(scenario, replicas, shared):
+    """Mosquitto 2.0 restores plain subscriptions after a restart, not shared ones (docs/decisions.md)."""
+    bridge = by_kind_and_name(render(SCENARIOS[scenario]))[("StatefulSet", f"{RELEASE}-microdash-bridge")]
+    assert bridge["spec"]["replicas"] == replicas
+    env = {item["name"]: item.get("value") for item in bridge["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MICRODASH_BRIDGE_SHARED_SUBSCRIPTION"] == shared

@@ -51,7 +51,17 @@ def tenant_prefix(settings: Settings, tenant_name: str) -> str:
 
 
 def bridge_subscription(settings: Settings) -> str:
-    return f"$share/{BRIDGE_GROUP}/{settings.mqtt_topic_root}/+/#"
+    """A plain filter unless bridges share the load. Mosquitto 2.0 (2.0.11 and 2.0.21 alike) does not
+    restore shared subscriptions from persistence: what devices publish after a broker restart and
+    before a bridge subscribes again is acknowledged and dropped. A plain one is restored and queued."""
+    plain = f"{settings.mqtt_topic_root}/+/#"
+    return f"$share/{BRIDGE_GROUP}/{plain}" if settings.bridge_shared_subscription else plain
+
+
+def bridge_subscription_patterns(settings: Settings) -> list[str]:
+    """Both forms are granted, so a bridge can switch between them without a broker sync."""
+    plain = f"{settings.mqtt_topic_root}/+/#"
+    return [plain, f"$share/{BRIDGE_GROUP}/{plain}"]
 
 
 def tenant_of_topic(settings: Settings, topic: str) -> str | None:
@@ -210,6 +220,7 @@ class BrokerAdmin:
 
     def ensure_bridge(self) -> None:
         self.command("createRole", rolename=BRIDGE_ROLE)
-        self.command("addRoleACL", rolename=BRIDGE_ROLE, acltype="subscribePattern",
-                     topic=bridge_subscription(self.settings), priority=0, allow=True)
+        for pattern in bridge_subscription_patterns(self.settings):
+            self.command("addRoleACL", rolename=BRIDGE_ROLE, acltype="subscribePattern",
+                         topic=pattern, priority=0, allow=True)
         self._ensure_client(BRIDGE_USERNAME, self.settings.mqtt_bridge_password, BRIDGE_ROLE)
