@@ -145,7 +145,10 @@ def test_ha_autoscales_api_and_workers_and_pins_the_image_digest():
     assert named[("StatefulSet", f"{RELEASE}-microdash-bridge")]["spec"]["replicas"] == 3
     monitor = named[("ServiceMonitor", f"{RELEASE}-microdash-api")]
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert monitor["spec"]["endpoints"][0] | {"path": "/metrics", "port": "metrics"} == monitor["spec"]["endpoints"][0]
+    api = named[("Deployment", f"{RELEASE}-microdash-api")]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "MICRODASH_METRICS_PORT", "value": "9090"} in api["env"]
+    assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in api["ports"]
     digest = "registry.example.com/microdash/microdash@sha256:" + "0123456789abcdef" * 4
     for doc in docs:
         for container in containers(doc):

@@ -21,3 +21,18 @@ def test_metrics_expose_pipeline_figures(stack):
         assert name in text, name
     stored = next(line for line in text.splitlines() if line.startswith("microdash_samples_stored_total"))
     assert float(stored.split()[-1]) >= 1
+
+
+def test_a_metrics_port_serves_metrics_and_nothing_else(stack, tmp_path):
+    from microdash_cli.localstack import free_port
+    from support import extra_api
+
+    metrics_port = free_port()
+    with extra_api(stack, tmp_path, MICRODASH_METRICS_PORT=str(metrics_port)) as api:
+        metrics = f"http://127.0.0.1:{metrics_port}"
+        assert httpx.get(api + "/metrics").status_code == 404
+        scraped = httpx.get(metrics + "/metrics")
+        assert scraped.status_code == 200 and "microdash_" in scraped.text
+        assert httpx.get(metrics + "/api/v1/series").status_code == 404
+        assert httpx.get(metrics + "/healthz").status_code == 404
+        assert httpx.get(api + "/healthz").status_code == 200

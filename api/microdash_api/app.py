@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from microdash_core.settings import Settings, get_settings
 
 from .errors import ApiError
+from .metrics_port import MetricsPortOnly
 from .responses import OrjsonResponse
 from .routes import (alert_channels, alert_rules, alert_silences, alerts, frontend, health, ingest, query, sessions,
                      stream, tenant, tokens)
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    alert_channels, tenant):
         app.include_router(module.router)
     app.include_router(frontend.router_for(settings))
+    if settings.metrics_port is not None:
+        app.add_middleware(MetricsPortOnly, metrics_port=settings.metrics_port)
     return app
 
 

@@ -1,11 +1,26 @@
 """Running the API under uvicorn (`microdash api`)."""
 
+import sys
+
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from microdash_core.settings import Settings
 
+APP = "microdash_api.app:create_app"
+
 
 def run_api(settings: Settings, *, workers: int = 1) -> None:
-    uvicorn.run("microdash_api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
-                workers=workers, forwarded_allow_ips=settings.forwarded_allow_ips, log_config=None, access_log=False, loop="uvloop", http="httptools",
-                timeout_graceful_shutdown=5)
+    config = uvicorn.Config(APP, factory=True, host=settings.api_host, port=settings.api_port, workers=workers,
+                            forwarded_allow_ips=settings.forwarded_allow_ips, log_config=None, access_log=False,
+                            loop="uvloop", http="httptools", timeout_graceful_shutdown=5)
+    sockets = [config.bind_socket()]
+    if settings.metrics_port is not None:
+        sockets.append(uvicorn.Config(APP, host=settings.api_host, port=settings.metrics_port).bind_socket())
+    server = uvicorn.Server(config)
+    if workers > 1:
+        Multiprocess(config, sockets=sockets).run()
+        return
+    server.run(sockets=sockets)
+    if not server.started:
+        sys.exit(3)  # uvicorn's startup-failure status

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    metrics_port: int | None = Field(None, ge=1, le=65535,
+                                     description="serve /metrics on this port only (and nothing else there)")
     forwarded_allow_ips: str | None = Field(
         None, description="addresses whose X-Forwarded-For/-Proto the api believes ('*' for any);"
                           " default: uvicorn's FORWARDED_ALLOW_IPS, else 127.0.0.1")
