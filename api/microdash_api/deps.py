@@ -1,6 +1,7 @@
 """Typed dependencies: the app state, the calling tenant and the dashboard session."""
 
 import hmac
+from dataclasses import replace
 from typing import Annotated
 
 import redis.exceptions
@@ -45,6 +46,17 @@ async def token_tenant(request: Request, state: StateDep) -> TenantContext:
     return tenant
 
 
+async def current_session(state: AppState, session_id: str, *, max_age: float | None = None) -> Session | None:
+    """The session with the user's current role in its tenant; None when it ended, was revoked, or
+    its user is no longer a member of that tenant (removed, or the tenant deleted). Raises RedisError
+    and CredentialStoreUnavailable."""
+    session = await load_session(state.redis, session_id)
+    if session is None:
+        return None
+    tenant = await state.members.tenant_of(user_id=session.user_id, tenant_id=session.tenant.id, max_age=max_age)
+    return None if tenant is None else replace(session, tenant=tenant)
+
+
 async def cookie_session(request: Request, state: StateDep) -> Session | None:
     """The session named by the cookie, None when there is none or it ended. A session-authenticated
     change (POST, PUT, PATCH, DELETE) must echo the session's CSRF token in X-CSRF-Token."""
@@ -52,9 +64,11 @@ async def cookie_session(request: Request, state: StateDep) -> Session | None:
     if not session_id:
         return None
     try:
-        session = await load_session(state.redis, session_id)
+        session = await current_session(state, session_id)
     except redis.exceptions.RedisError as exc:
         raise service_unavailable("session store") from exc
+    except CredentialStoreUnavailable as exc:
+        raise service_unavailable("credential store") from exc
     if session is not None and request.method in MUTATING_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):

@@ -55,27 +55,28 @@ class TenantService:
             token = tenancy.rotate_token(cursor, tenant=tenancy.get_tenant(cursor, name=name))
         return replace(self.credentials(name, token), broker_error=self._follow(lambda: self.sync_tenant(name)))
 
-    def issue_token(self, name: str, *, token_name: str) -> tuple[str, str | None]:
-        """Another token for the tenant, with its MQTT client. Returns the token and the broker error, if any."""
+    def issue_token(self, tenant_id: int, *, token_name: str) -> tuple[str, str | None]:
+        """Another token for the tenant, with its MQTT client. Returns the token and the broker error, if any.
+        The tenant is named by id: a tenant re-created under an old name is another tenant."""
         with db.transaction(self.settings) as cursor:
-            tenant = tenancy.get_tenant(cursor, name=name)
+            tenant = tenancy.tenant_by_id(cursor, tenant_id=tenant_id)
             token = tenancy.issue_token(cursor, tenant=tenant, name=token_name)
 
         def follow() -> None:
             if not tenant.mqtt_enabled:
                 return
             with self.broker_factory(self.settings) as broker:
-                broker.ensure_tenant(name, [tokens.public_id_of(token)])
+                broker.ensure_tenant(tenant.name, [tokens.public_id_of(token)])
 
         return token, self._follow(follow)
 
-    def revoke_token(self, name: str, public_id: str) -> str | None:
+    def revoke_token(self, tenant_id: int, public_id: str) -> str | None:
         """Revoke one token (NotFound if the tenant has no such token) and delete its MQTT client,
         which disconnects it. Returns the broker error, if any."""
         with db.transaction(self.settings) as cursor:
-            tenant = tenancy.get_tenant(cursor, name=name)
+            tenant = tenancy.tenant_by_id(cursor, tenant_id=tenant_id)
             if public_id not in {info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)}:
-                raise NotFound(f"tenant {name!r} has no token {public_id!r}")
+                raise NotFound(f"tenant {tenant.name!r} has no token {public_id!r}")
             tenancy.revoke_tokens(cursor, tenant=tenant, public_id=public_id)
 
         def follow() -> None:

@@ -50,7 +50,10 @@ async def list_tokens(session: AdminSession, state: StateDep) -> list[TokenPubli
 @router.post("", response_model=TokenCreated, status_code=201)
 async def create_token(body: TokenCreate, session: AdminSession, state: StateDep) -> TokenCreated:
     service = TenantService(state.settings)
-    token, broker_error = await run_in_threadpool(service.issue_token, session.tenant.name, token_name=body.name)
+    try:
+        token, broker_error = await run_in_threadpool(service.issue_token, session.tenant.id, token_name=body.name)
+    except NotFound as exc:  # the tenant was deleted since the membership was last read
+        raise ApiError(404, "no such tenant") from exc
     _log_broker_error(broker_error, "create", session.tenant.name)
     public_id = tokens.public_id_of(token)
     created, = await _token_rows(state, tenant_id=session.tenant.id, public_id=public_id)
@@ -62,7 +65,7 @@ async def revoke_token(public_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9]{12}
                        state: StateDep) -> Response:
     service = TenantService(state.settings)
     try:
-        broker_error = await run_in_threadpool(service.revoke_token, session.tenant.name, public_id)
+        broker_error = await run_in_threadpool(service.revoke_token, session.tenant.id, public_id)
     except NotFound as exc:
         raise ApiError(404, "no such token") from exc
     _log_broker_error(broker_error, "revoke", session.tenant.name)
