@@ -7,6 +7,8 @@ from typing import Annotated
 import redis.exceptions
 from fastapi import Depends, HTTPException, Request, status
 
+from microdash_core.tokens import public_id_of as token_public_id
+
 from .auth import CredentialStoreUnavailable, TenantContext
 from .errors import ApiError, service_unavailable
 from .sessions_store import CSRF_HEADER, SESSION_COOKIE, Session, load_session
@@ -43,6 +45,7 @@ async def token_tenant(request: Request, state: StateDep) -> TenantContext:
         raise service_unavailable("credential store") from exc
     if tenant is None:
         raise _UNAUTHORIZED
+    request.state.actor = f"token:{token_public_id(token)}"
     return tenant
 
 
@@ -73,6 +76,8 @@ async def cookie_session(request: Request, state: StateDep) -> Session | None:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
             raise ApiError(403, "missing or wrong CSRF token")
+    if session is not None:
+        request.state.actor = f"user:{session.email}"
     return session
 
 

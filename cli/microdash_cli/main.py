@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from microdash_core import db, migrate as migrations, tenancy
+from microdash_core import audit, db, migrate as migrations, tenancy
 from microdash_core.broker import BrokerCommandFailed, BrokerUnavailable
 from microdash_core.tenant_service import Credentials, TenantService
 from microdash_core.errors import MicrodashError
@@ -84,7 +84,7 @@ def tenant_create(name: str, display_name: Annotated[Optional[str], typer.Option
     """Create a tenant and print its first API token and MQTT identity (shown once)."""
     try:
         credentials = TenantService(_setup()).create(name, display_name=display_name, ingest_rate_limit=rate_limit,
-                                                     max_series=max_series)
+                                                     max_series=max_series, actor=audit.command_line_actor())
     except MicrodashError as exc:
         _fail(exc)
     typer.echo(f"tenant {name} created")
@@ -113,7 +113,7 @@ def tenant_delete(name: str, yes: Annotated[bool, typer.Option("--yes", help="do
     if not yes:
         typer.confirm(f"delete tenant {name} and all its data?", abort=True)
     try:
-        deleted, broker_error = TenantService(_setup()).delete(name)
+        deleted, broker_error = TenantService(_setup()).delete(name, actor=audit.command_line_actor())
     except MicrodashError as exc:
         _fail(exc)
     typer.echo(f"tenant {name} deleted ({deleted} samples)")
@@ -126,7 +126,7 @@ def tenant_delete(name: str, yes: Annotated[bool, typer.Option("--yes", help="do
 def tenant_rotate_token(name: str) -> None:
     """Revoke every token of the tenant (and its MQTT clients) and print a new one."""
     try:
-        credentials = TenantService(_setup()).rotate_token(name)
+        credentials = TenantService(_setup()).rotate_token(name, actor=audit.command_line_actor())
     except MicrodashError as exc:
         _fail(exc)
     _show_credentials(credentials)

@@ -1,4 +1,7 @@
-"""`microdash user ...`: dashboard users, their roles per tenant, and ending their sessions."""
+"""`microdash user ...`: dashboard users, their roles per tenant, and ending their sessions.
+
+Every change is written to the audit log of each tenant it concerns, in the same transaction.
+"""
 
 from enum import Enum
 from typing import Annotated, Optional
@@ -6,7 +9,8 @@ from typing import Annotated, Optional
 import redis
 import typer
 
-from microdash_core import db, tenancy, users
+from microdash_core import audit, db, tenancy, users
+from microdash_core.audit import Change
 from microdash_core.errors import MicrodashError
 from microdash_core.settings import get_settings
 
@@ -34,6 +38,7 @@ def create(email: str, tenant: Annotated[str, typer.Option(help="tenant name")],
             found = tenancy.get_tenant(cursor, name=tenant)
             user = users.create_user(cursor, email=email, password=password)
             users.grant(cursor, user=user, tenant=found, role=role.value)
+            _audit(cursor, found.id, found.name, Change("user.create", email, after={"email": email, "role": role.value}))
     except MicrodashError as exc:
         _fail(exc)
     typer.echo(f"user {email} created ({role.value} of {tenant})")
@@ -47,7 +52,12 @@ def set_role(email: str, tenant: Annotated[str, typer.Option(help="tenant name")
     try:
         with db.transaction(get_settings()) as cursor:
             user = users.get_user(cursor, email=email)
-            users.grant(cursor, user=user, tenant=tenancy.get_tenant(cursor, name=tenant), role=role.value)
+            found = tenancy.get_tenant(cursor, name=tenant)
+            before = users.role_in(cursor, user=user, tenant=found)
+            users.grant(cursor, user=user, tenant=found, role=role.value)
+            _audit(cursor, found.id, found.name, Change("user.set_role", email,
+                                                       before=None if before is None else {"email": email, "role": before},
+                                                       after={"email": email, "role": role.value}))
     except MicrodashError as exc:
         _fail(exc)
     typer.echo(f"user {email} is {role.value} of {tenant}")
@@ -63,9 +73,15 @@ def delete(email: str, tenant: Annotated[Optional[str], typer.Option(
         with db.transaction(settings) as cursor:
             user = users.get_user(cursor, email=email)
             if tenant is None:
+                for tenant_id, tenant_name, role in users.memberships_of(cursor, user=user):
+                    _audit(cursor, tenant_id, tenant_name, Change("user.delete", email,
+                                                                  before={"email": email, "role": role}))
                 users.delete_user(cursor, user=user)
             else:
-                users.remove_membership(cursor, user=user, tenant=tenancy.get_tenant(cursor, name=tenant))
+                found = tenancy.get_tenant(cursor, name=tenant)
+                role = users.role_in(cursor, user=user, tenant=found)
+                users.remove_membership(cursor, user=user, tenant=found)
+                _audit(cursor, found.id, found.name, Change("user.remove", email, before={"email": email, "role": role}))
     except MicrodashError as exc:
         _fail(exc)
     if tenant is not None:
@@ -95,9 +111,11 @@ def revoke_sessions(email: str) -> None:
     try:
         with db.transaction(settings) as cursor:
             user = users.get_user(cursor, email=email)
+            for tenant_id, tenant_name, _role in users.memberships_of(cursor, user=user):
+                _audit(cursor, tenant_id, tenant_name, Change("user.revoke_sessions", email))
+            _revoke_sessions(settings, user, already_refused=False)  # inside: no entry unless it happened
     except MicrodashError as exc:
         _fail(exc)
-    _revoke_sessions(settings, user, already_refused=False)
 
 
 def _revoke_sessions(settings, user: users.User, *, already_refused: bool) -> None:
@@ -110,3 +128,8 @@ def _revoke_sessions(settings, user: users.User, *, already_refused: bool) -> No
             return
         _fail(exc)
     typer.echo(f"every session of {user.email} ended")
+
+
+def _audit(cursor, tenant_id: int, tenant_name: str, change: Change) -> None:
+    audit.record_for(cursor, tenant_id=tenant_id, tenant_name=tenant_name, actor=audit.command_line_actor(),
+                     change=change)

@@ -85,6 +85,13 @@ def role_in(cursor: Cursor, *, user: User, tenant: Tenant) -> Role | None:
     return row[0] if row else None
 
 
+def memberships_of(cursor: Cursor, *, user: User) -> list[tuple[int, str, Role]]:
+    """(tenant id, tenant name, role) of every tenant the user belongs to."""
+    cursor.execute("SELECT t.id, t.name, m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id"
+                   " WHERE m.user_id = %s ORDER BY t.name", (user.id,))
+    return [tuple(row) for row in cursor.fetchall()]
+
+
 def remove_membership(cursor: Cursor, *, user: User, tenant: Tenant) -> None:
     cursor.execute("DELETE FROM memberships WHERE user_id = %s AND tenant_id = %s", (user.id, tenant.id))
     if cursor.rowcount == 0:
