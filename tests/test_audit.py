@@ -124,3 +124,43 @@ def test_cli_changes_are_recorded_and_a_recreated_tenant_starts_a_fresh_log(stac
     run(stack, "user", "set-role", fresh_admin, "--tenant", tenant.name, "--role", "admin")
     with stack.session_client(fresh_admin) as client:
         assert [e["action"] for e in client.get("/api/v1/audit").json()] == ["user.set_role"]
+
+
+def test_operator_changes_are_recorded_once_not_at_every_resync(stack):
+    """The operator's reconciles (core managed_tenants / managed_rules) run every resync; only
+    actual changes are entries, named after the resource."""
+    import dataclasses
+    import uuid
+
+    from microdash_core import db, managed_tenants
+    from microdash_core.alerting import managed_rules
+    from microdash_core.alerting.rules import Rule
+
+    name = f"op-{uuid.uuid4().hex[:10]}"
+    spec = managed_tenants.TenantSpec(name=name, owner=f"kubernetes:team-a/{name}")
+    tenant_id = managed_tenants.ensure_tenant(stack.settings, spec)
+    managed_tenants.ensure_tenant(stack.settings, spec)  # a resync
+    managed_tenants.ensure_tenant(stack.settings, dataclasses.replace(spec, display_name="Team A"))
+    first = managed_tenants.ensure_token(stack.settings, name, None, rotate=False)
+    managed_tenants.ensure_token(stack.settings, name, first.token, rotate=False)  # kept: nothing to record
+    managed_tenants.ensure_token(stack.settings, name, first.token, rotate=True)
+    rule = Rule(id=0, tenant_id=tenant_id, name="cpu", metric="cpu", matchers=(), aggregation="avg",
+                window_seconds=60, comparison=">", threshold=1.0)
+    for version in (rule, rule, dataclasses.replace(rule, threshold=2.0)):
+        with db.transaction(stack.settings) as cursor:
+            rule_id = managed_rules.upsert_rule(cursor, version, enabled=True, actor=managed_tenants.audit.operator_actor(
+                f"AlertRule team-a/{name}-cpu"))
+    with db.transaction(stack.settings) as cursor:
+        managed_rules.delete_rule(cursor, rule_id=rule_id,
+                                  actor=managed_tenants.audit.operator_actor(f"AlertRule team-a/{name}-cpu"))
+    managed_tenants.retire_tenant(stack.settings, name, spec.owner, delete_data=True)
+
+    rows = stack.sql("SELECT source, actor, action, before_state, after_state FROM audit_log WHERE tenant_id = %s"
+                     " ORDER BY id", (tenant_id,))
+    assert [row[2] for row in rows] == ["tenant.create", "tenant.update", "token.create", "token.rotate",
+                                        "rule.create", "rule.update", "rule.delete", "tenant.retire", "tenant.delete"]
+    assert all(row[0] == "operator" for row in rows)
+    assert rows[0][1] == f"operator:Tenant team-a/{name}" and rows[4][1] == f"operator:AlertRule team-a/{name}-cpu"
+    assert '"display_name":"Team A"' in rows[1][4] and f'"display_name":"{name}"' in rows[1][3]
+    assert '"threshold":1.0' in rows[5][3] and '"threshold":2.0' in rows[5][4]
+    assert first.token not in " ".join(str(row) for row in rows)
