@@ -2,7 +2,7 @@
 -- before and after, when and from which address; secrets are redacted before they get here.
 -- No foreign key to tenants: the log outlives its tenant (the deletion is itself an entry), and a
 -- tenant re-created under the same name has another id, so it never sees the old entries.
--- depends: 0006_silences_follow_rules
+-- depends: 0007_no_tenant_file_paths
 
 CREATE TABLE audit_log (
     id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY,
