@@ -60,3 +60,40 @@ def test_user_create_and_login(stack):
     assert response.status_code == 200
     assert {key: response.json()[key] for key in ("email", "tenant", "role")} == {
         "email": email, "tenant": tenant.name, "role": "admin"}
+
+
+def test_user_roles_listing_removal_and_deletion(stack):
+    first, _ = stack.new_tenant("ucli")
+    second, _ = stack.new_tenant("ucli")
+    email = stack.new_user([(first, "viewer")])
+    run(stack, "user", "set-role", email, "--tenant", first.name, "--role", "admin")
+    run(stack, "user", "set-role", email, "--tenant", second.name, "--role", "viewer")  # adds the membership
+    assert f"{email}\t{first.name}\tadmin" in run(stack, "user", "list", "--tenant", first.name).stdout
+    listed = [line for line in run(stack, "user", "list").stdout.splitlines() if line.startswith(email)]
+    assert listed == sorted([f"{email}\t{first.name}\tadmin", f"{email}\t{second.name}\tviewer"])
+    assert run(stack, "user", "set-role", email, "--tenant", first.name, "--role", "owner", check=False).returncode == 2
+    assert run(stack, "user", "set-role", "nobody@example.test", "--tenant", first.name, "--role", "admin",
+               check=False).returncode == 1
+
+    run(stack, "user", "delete", email, "--tenant", second.name)
+    assert email not in run(stack, "user", "list", "--tenant", second.name).stdout
+    assert run(stack, "user", "delete", email, "--tenant", second.name, check=False).returncode == 1  # not a member
+    run(stack, "user", "delete", email)
+    assert email not in run(stack, "user", "list").stdout
+    assert stack.sql("SELECT COUNT(*) FROM users WHERE email = %s", (email,)) == [(0,)]
+    assert run(stack, "user", "delete", email, check=False).returncode == 1
+
+
+def test_user_delete_and_revoke_sessions_end_open_sessions(stack):
+    tenant, _ = stack.new_tenant("ucli")
+    revoked, deleted = stack.new_user([(tenant, "admin")]), stack.new_user([(tenant, "admin")])
+    with stack.session_client(revoked) as revoked_client, stack.session_client(deleted) as deleted_client:
+        assert revoked_client.get("/api/v1/auth/me").status_code == 200
+        assert deleted_client.get("/api/v1/auth/me").status_code == 200
+        run(stack, "user", "revoke-sessions", revoked)
+        run(stack, "user", "delete", deleted)
+        assert revoked_client.get("/api/v1/auth/me").status_code == 401  # at once: no cache in between
+        assert deleted_client.get("/api/v1/series").status_code == 401
+    with stack.session_client(revoked) as again:
+        assert again.get("/api/v1/auth/me").status_code == 200
+    assert run(stack, "user", "revoke-sessions", "nobody@example.test", check=False).returncode == 1

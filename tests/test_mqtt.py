@@ -145,7 +145,7 @@ def test_tenants_with_mqtt_disabled_get_no_broker_clients(stack):
     port = stack.services.ports["mosquitto"]
     assert not TestClient(port, credentials.mqtt_username, credentials.mqtt_password).connect()
 
-    token, broker_error = service.issue_token(credentials.tenant, token_name="dashboard")
+    token, broker_error = service.issue_token(tenant_id, token_name="dashboard")
     second = service.credentials(credentials.tenant, token)
     assert broker_error is None
     assert not TestClient(port, second.mqtt_username, second.mqtt_password).connect()

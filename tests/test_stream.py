@@ -3,7 +3,7 @@
 import time
 
 from support import recent_ms
-from microdash_core import db, users
+from microdash_core import db, tenancy, users
 from sse_reader import StreamReader
 
 
@@ -124,5 +124,45 @@ def test_a_session_stream_stays_open_while_the_session_lives(stack):
             time.sleep(3)  # several checks pass
             post(stack, token, [{"metric": "still.open", "value": 2}])
             assert [p["value"] for p in reader.wait_for(1)] == [2.0] and reader._thread.is_alive()
+        finally:
+            reader.close()
+
+
+def _ends_within_the_cache_time(reader, what: str) -> None:
+    from support import TEST_SETTINGS_ENV
+
+    reader._thread.join(timeout=float(TEST_SETTINGS_ENV["MICRODASH_TOKEN_CACHE_SECONDS"]) + 1.5)  # + scheduling slack
+    assert not reader._thread.is_alive(), f"the stream outlived {what}"
+
+
+def test_a_token_stream_ends_when_the_token_is_revoked(stack):
+    tenant, token = stack.new_tenant()
+    kept = StreamReader(stack, token)
+    with db.transaction(stack.settings) as cursor:
+        other = tenancy.issue_token(cursor, tenant=tenant, name="other")
+    reader = StreamReader(stack, other)
+    try:
+        post(stack, token, [{"metric": "before.revoke", "value": 1}])
+        assert [p["value"] for p in reader.wait_for(1)] == [1.0]
+        with db.transaction(stack.settings) as cursor:
+            tenancy.revoke_tokens(cursor, tenant=tenant, public_id=other.split("_")[1])
+        _ends_within_the_cache_time(reader, "the token's revocation")
+        assert kept._thread.is_alive()  # the tenant's other token keeps its stream
+    finally:
+        reader.close()
+        kept.close()
+
+
+def test_a_session_stream_ends_when_the_member_is_removed(stack):
+    tenant, token = stack.new_tenant()
+    email = stack.new_user([(tenant, "viewer")])
+    with stack.session_client(email) as client:
+        reader = StreamReader(stack, cookies={"microdash_session": client.cookies["microdash_session"]})
+        try:
+            post(stack, token, [{"metric": "before.removal", "value": 1}])
+            assert [p["value"] for p in reader.wait_for(1)] == [1.0]
+            with db.transaction(stack.settings) as cursor:
+                users.remove_membership(cursor, user=users.get_user(cursor, email=email), tenant=tenant)
+            _ends_within_the_cache_time(reader, "the membership")
         finally:
             reader.close()

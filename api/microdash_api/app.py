@@ -13,8 +13,8 @@ from microdash_core.settings import Settings, get_settings
 from .errors import ApiError
 from .metrics_port import MetricsPortOnly
 from .responses import OrjsonResponse
-from .routes import (alert_channels, alert_rules, alert_silences, alerts, frontend, health, ingest, query, sessions,
-                     stream, tenant, tokens)
+from .routes import (alert_channels, alert_rules, alert_silences, alerts, audit, frontend, health, ingest, query,
+                     sessions, stream, tenant, tokens)
 from .state import AppState
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    redis.exceptions.TimeoutError):
         app.add_exception_handler(outage, _dependency_outage)
     for module in (ingest, query, stream, sessions, tokens, health, alerts, alert_rules, alert_silences,
-                   alert_channels, tenant):
+                   alert_channels, tenant, audit):
         app.include_router(module.router)
     app.include_router(frontend.router_for(settings))
     if settings.metrics_port is not None:

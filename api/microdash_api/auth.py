@@ -1,6 +1,5 @@
 """Who is calling: API tokens (Bearer) resolve to a tenant (sessions: sessions_store.py)."""
 
-import time
 from dataclasses import dataclass
 
 import aiomysql
@@ -9,6 +8,7 @@ import pymysql
 from microdash_core import tokens
 from microdash_core.settings import Settings
 
+from .expiring_cache import ExpiringCache
 from .tenant_limits import TenantLimits, TenantLimitsCache
 
 
@@ -31,23 +31,20 @@ class TokenAuthenticator:
 
     def __init__(self, pool: aiomysql.Pool, settings: Settings, limits: TenantLimitsCache):
         self.pool = pool
-        self.ttl = settings.token_cache_seconds
         self.limits = limits
-        self._cache: dict[bytes, tuple[float, TenantContext]] = {}
+        self._cache: ExpiringCache[TenantContext] = ExpiringCache(settings.token_cache_seconds)
 
-    async def authenticate(self, token: str) -> TenantContext | None:
+    async def authenticate(self, token: str, *, max_age: float | None = None) -> TenantContext | None:
+        """`max_age` asks for an answer fresher than the cache's lifetime (see expiring_cache.py)."""
         token_hash = tokens.hash_token(token)
-        cached = self._cache.get(token_hash)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        cached = self._cache.get(token_hash, max_age=max_age)
+        if cached is not None:
+            return cached
         tenant = await self._lookup(token, token_hash)
         if tenant is None:
-            self._cache.pop(token_hash, None)
+            self._cache.drop(token_hash)
         else:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[token_hash] = (now + self.ttl, tenant)
+            self._cache.put(token_hash, tenant)
         return tenant
 
     async def _lookup(self, token: str, token_hash: bytes) -> TenantContext | None:

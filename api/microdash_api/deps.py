@@ -1,10 +1,13 @@
 """Typed dependencies: the app state, the calling tenant and the dashboard session."""
 
 import hmac
+from dataclasses import replace
 from typing import Annotated
 
 import redis.exceptions
 from fastapi import Depends, HTTPException, Request, status
+
+from microdash_core.tokens import public_id_of as token_public_id
 
 from .auth import CredentialStoreUnavailable, TenantContext
 from .errors import ApiError, service_unavailable
@@ -42,7 +45,19 @@ async def token_tenant(request: Request, state: StateDep) -> TenantContext:
         raise service_unavailable("credential store") from exc
     if tenant is None:
         raise _UNAUTHORIZED
+    request.state.actor = f"token:{token_public_id(token)}"
     return tenant
+
+
+async def current_session(state: AppState, session_id: str, *, max_age: float | None = None) -> Session | None:
+    """The session with the user's current role in its tenant; None when it ended, was revoked, or
+    its user is no longer a member of that tenant (removed, or the tenant deleted). Raises RedisError
+    and CredentialStoreUnavailable."""
+    session = await load_session(state.redis, session_id)
+    if session is None:
+        return None
+    tenant = await state.members.tenant_of(user_id=session.user_id, tenant_id=session.tenant.id, max_age=max_age)
+    return None if tenant is None else replace(session, tenant=tenant)
 
 
 async def cookie_session(request: Request, state: StateDep) -> Session | None:
@@ -52,13 +67,17 @@ async def cookie_session(request: Request, state: StateDep) -> Session | None:
     if not session_id:
         return None
     try:
-        session = await load_session(state.redis, session_id)
+        session = await current_session(state, session_id)
     except redis.exceptions.RedisError as exc:
         raise service_unavailable("session store") from exc
+    except CredentialStoreUnavailable as exc:
+        raise service_unavailable("credential store") from exc
     if session is not None and request.method in MUTATING_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
             raise ApiError(403, "missing or wrong CSRF token")
+    if session is not None:
+        request.state.actor = f"user:{session.email}"
     return session
 
 

@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 
 import aiomysql
+import pymysql
 
-from .auth import TenantContext
+from .auth import CredentialStoreUnavailable, TenantContext
+from .expiring_cache import ExpiringCache
 from .sql import fetch
 
 
@@ -45,3 +47,30 @@ async def tenant_of_member(pool: aiomysql.Pool, *, user_id: int, tenant_name: st
         return None
     tenant_id, name, role = rows[0]
     return TenantContext(id=tenant_id, name=name, role=role)
+
+
+class MembershipCache:
+    """A session's role, re-read from the memberships table at most `token_cache_seconds` ago, so a
+    removed member, a changed role or a deleted tenant takes effect on open sessions as quickly as a
+    revoked token does. Only memberships that exist are cached."""
+
+    def __init__(self, pool: aiomysql.Pool, ttl_seconds: float):
+        self.pool = pool
+        self._cache: ExpiringCache[TenantContext] = ExpiringCache(ttl_seconds)
+
+    async def tenant_of(self, *, user_id: int, tenant_id: int, max_age: float | None = None) -> TenantContext | None:
+        """The tenant with the user's current role in it; None when the user is no longer a member."""
+        cached = self._cache.get((user_id, tenant_id), max_age=max_age)
+        if cached is not None:
+            return cached
+        try:
+            rows = await fetch(self.pool, "SELECT t.name, m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id"
+                                          " WHERE m.user_id = %s AND m.tenant_id = %s", (user_id, tenant_id))
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError) as exc:
+            raise CredentialStoreUnavailable(str(exc)) from exc
+        if not rows:
+            self._cache.drop((user_id, tenant_id))
+            return None
+        tenant = TenantContext(id=tenant_id, name=rows[0][0], role=rows[0][1])
+        self._cache.put((user_id, tenant_id), tenant)
+        return tenant

@@ -16,6 +16,7 @@ from microdash_core.settings import Settings
 from .auth import TokenAuthenticator
 from .batcher import IngestBatcher
 from .hub import LiveHub
+from .memberships import MembershipCache
 from .tenant_limits import TenantLimitsCache
 
 REDIS_SOCKET_TIMEOUT = 2.0
@@ -33,6 +34,7 @@ class AppState:
     batcher: IngestBatcher
     series_limiter: SeriesLimiter
     limits: TenantLimitsCache
+    members: MembershipCache
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -58,6 +60,7 @@ class AppState:
             batcher=IngestBatcher(queue, settings),
             series_limiter=SeriesLimiter.from_settings(async_redis, settings),
             limits=limits,
+            members=MembershipCache(pool, settings.token_cache_seconds),
         )
 
     async def close(self) -> None:

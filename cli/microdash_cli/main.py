@@ -7,24 +7,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from microdash_core import db, migrate as migrations, tenancy, users
+from microdash_core import audit, db, migrate as migrations, tenancy
 from microdash_core.broker import BrokerCommandFailed, BrokerUnavailable
 from microdash_core.tenant_service import Credentials, TenantService
 from microdash_core.errors import MicrodashError
 from microdash_core.logs import configure_logging
 from microdash_core.settings import get_settings
 
-from . import jobs, localstack
+from . import jobs, localstack, user_commands
 from .dev_secrets import ensure_secrets_file
 from .demo import seed_demo
 
 app = typer.Typer(help="microdash: multi-tenant metrics platform", no_args_is_help=True, pretty_exceptions_enable=False)
 tenant_app = typer.Typer(help="Manage tenants and their API tokens", no_args_is_help=True)
-user_app = typer.Typer(help="Manage dashboard users", no_args_is_help=True)
 broker_app = typer.Typer(help="Mosquitto dynamic-security state", no_args_is_help=True)
 dev_app = typer.Typer(help="Private local service instances (used by `make run`)", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
-app.add_typer(user_app, name="user")
+app.add_typer(user_commands.app, name="user")
 app.add_typer(broker_app, name="broker")
 app.add_typer(dev_app, name="dev")
 app.add_typer(jobs.app, name="jobs")
@@ -85,7 +84,7 @@ def tenant_create(name: str, display_name: Annotated[Optional[str], typer.Option
     """Create a tenant and print its first API token and MQTT identity (shown once)."""
     try:
         credentials = TenantService(_setup()).create(name, display_name=display_name, ingest_rate_limit=rate_limit,
-                                                     max_series=max_series)
+                                                     max_series=max_series, actor=audit.command_line_actor())
     except MicrodashError as exc:
         _fail(exc)
     typer.echo(f"tenant {name} created")
@@ -114,7 +113,7 @@ def tenant_delete(name: str, yes: Annotated[bool, typer.Option("--yes", help="do
     if not yes:
         typer.confirm(f"delete tenant {name} and all its data?", abort=True)
     try:
-        deleted, broker_error = TenantService(_setup()).delete(name)
+        deleted, broker_error = TenantService(_setup()).delete(name, actor=audit.command_line_actor())
     except MicrodashError as exc:
         _fail(exc)
     typer.echo(f"tenant {name} deleted ({deleted} samples)")
@@ -127,7 +126,7 @@ def tenant_delete(name: str, yes: Annotated[bool, typer.Option("--yes", help="do
 def tenant_rotate_token(name: str) -> None:
     """Revoke every token of the tenant (and its MQTT clients) and print a new one."""
     try:
-        credentials = TenantService(_setup()).rotate_token(name)
+        credentials = TenantService(_setup()).rotate_token(name, actor=audit.command_line_actor())
     except MicrodashError as exc:
         _fail(exc)
     _show_credentials(credentials)
@@ -159,22 +158,6 @@ def operator(namespace: Annotated[Optional[list[str]], typer.Option(help="watch 
     from microdash_operator.run import run_operator
 
     run_operator(_setup(), namespaces=namespace, liveness_endpoint=liveness)
-
-
-@user_app.command("create")
-def user_create(email: str, tenant: Annotated[str, typer.Option(help="tenant name")],
-                role: Annotated[str, typer.Option(help="admin or viewer")] = "viewer",
-                password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                                                      envvar="MICRODASH_NEW_USER_PASSWORD")] = ...) -> None:
-    """Create a dashboard user with a role in one tenant."""
-    try:
-        with db.transaction(_setup()) as cursor:
-            found = tenancy.get_tenant(cursor, name=tenant)
-            user = users.create_user(cursor, email=email, password=password)
-            users.grant(cursor, user=user, tenant=found, role=role)  # type: ignore[arg-type]
-    except MicrodashError as exc:
-        _fail(exc)
-    typer.echo(f"user {email} created ({role} of {tenant})")
 
 
 @app.command()

@@ -29,6 +29,13 @@ def session(session_id: str) -> str:
     return f"{PREFIX}:session:{session_id}"
 
 
+def user_session_generation(user_id: int) -> str:
+    """A counter per dashboard user: a session is valid only while it matches the value the session
+    was created with, so incrementing it ends every session of that user at once. Never expires
+    (an expired counter would read as 0 and could match sessions created before a revocation)."""
+    return f"{PREFIX}:user-sessions:{user_id}"
+
+
 def login_failures_by_email(email_digest: str) -> str:
     """Failed logins for one email (hashed, so any string is a safe key), counted over a window."""
     return f"{PREFIX}:login-failures:email:{email_digest}"

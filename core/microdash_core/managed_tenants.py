@@ -6,11 +6,11 @@ The database comes first (it is the source of truth), the broker follows from it
 belongs to one owner: a spec never adopts a tenant created by the CLI or by another owner.
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from pymysql.cursors import Cursor
 
-from . import db, tenancy, tokens
+from . import audit, db, tenancy, tokens
 from .broker import BrokerAdmin
 from .errors import AlreadyExists, MicrodashError
 from .settings import Settings
@@ -51,11 +51,13 @@ def ensure_tenant(settings: Settings, spec: TenantSpec) -> int:
     with db.transaction(settings) as cursor:
         cursor.execute("SELECT id, owner FROM tenants WHERE name = %s", (spec.name,))
         row = cursor.fetchone()
+        created = False
         if row is None:
             # No locking read before the INSERT: a gap lock on the missing name would deadlock
             # concurrent creations of different tenants.
             try:
                 row = (tenancy.create_tenant(cursor, name=spec.name).id, spec.owner)
+                created = True
             except AlreadyExists:  # created meanwhile by someone else
                 cursor.execute("SELECT id, owner FROM tenants WHERE name = %s", (spec.name,))
                 row = cursor.fetchone()
@@ -63,11 +65,27 @@ def ensure_tenant(settings: Settings, spec: TenantSpec) -> int:
         if owner != spec.owner:
             raise OwnedByOther(f"tenant {spec.name!r} already exists and is managed by "
                                f"{owner or 'the CLI or API'}, not {spec.owner}")
+        before = None if created else _settings_of(cursor, tenant_id)
         values = [spec.display_name or spec.name, spec.ingest_rate_limit, spec.max_series, spec.retention_raw_days,
                   spec.retention_1m_days, spec.retention_5m_days, spec.mqtt_enabled]
         assignments = ", ".join(f"{column} = %s" for column in _SPEC_COLUMNS)
         cursor.execute(f"UPDATE tenants SET {assignments}, owner = %s WHERE id = %s", (*values, spec.owner, tenant_id))
+        after = _settings_of(cursor, tenant_id)
+        if before != after:  # a resync that changed nothing is not an action
+            audit.record_for(cursor, tenant_id=tenant_id, tenant_name=spec.name, actor=_actor(spec.owner),
+                             change=audit.Change("tenant.create" if before is None else "tenant.update", spec.name,
+                                                 before=before, after=after))
     return tenant_id
+
+
+def _settings_of(cursor: Cursor, tenant_id: int) -> dict:
+    cursor.execute(f"SELECT {', '.join(_SPEC_COLUMNS)} FROM tenants WHERE id = %s", (tenant_id,))
+    row = cursor.fetchone()
+    return {**dict(zip(_SPEC_COLUMNS, row)), "mqtt_enabled": bool(row[-1])}
+
+
+def _actor(owner: str) -> audit.Actor:
+    return audit.operator_actor(f"Tenant {owner.partition(':')[2]}")
 
 
 def series_count(settings: Settings, tenant_id: int) -> int:
@@ -100,6 +118,10 @@ def ensure_token(settings: Settings, name: str, current: str | None, *, rotate: 
         if keep is not None:
             return ManagedToken(keep, None, rotated=False)
         token = tenancy.issue_token(cursor, tenant=tenant, name=MANAGED_TOKEN_NAME)
+        cursor.execute("SELECT owner FROM tenants WHERE id = %s", (tenant.id,))
+        audit.record(cursor, tenant=tenant, actor=_actor(cursor.fetchone()[0] or ""), change=audit.Change(
+            "token.rotate" if active else "token.create", tokens.public_id_of(token),
+            before={"active": active} if active else None, after={"active": [tokens.public_id_of(token)]}))
     return ManagedToken(tokens.public_id_of(token), token, rotated=current is not None)
 
 
@@ -129,10 +151,15 @@ def retire_tenant(settings: Settings, name: str, owner: str, *, delete_data: boo
             return 0
         tenant = tenancy.get_tenant(cursor, name=name)
         public_ids = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)]
-        tenancy.revoke_tokens(cursor, tenant=tenant)
+        if tenancy.revoke_tokens(cursor, tenant=tenant):  # a retry after the revocation records nothing again
+            audit.record(cursor, tenant=tenant, actor=_actor(owner), change=audit.Change(
+                "tenant.retire", name, before=asdict(tenant), after={"tokens": "revoked", "delete_data": delete_data}))
     with broker_factory(settings) as broker:
         broker.remove_tenant(name, public_ids)
     if not delete_data:
         return 0
     with db.transaction(settings) as cursor:
-        return tenancy.delete_tenant(cursor, tenant=tenancy.get_tenant(cursor, name=name))
+        tenant = tenancy.get_tenant(cursor, name=name)
+        audit.record(cursor, tenant=tenant, actor=_actor(owner), change=audit.Change("tenant.delete", name,
+                                                                                     before=asdict(tenant)))
+        return tenancy.delete_tenant(cursor, tenant=tenant)

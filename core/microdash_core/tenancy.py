@@ -57,6 +57,16 @@ def get_tenant(cursor: Cursor, *, name: str) -> Tenant:
     return Tenant(*row)
 
 
+def tenant_by_id(cursor: Cursor, *, tenant_id: int) -> Tenant:
+    """Credentials name their tenant by id: a tenant deleted and re-created under the same name is
+    another tenant, which an old session or token must not reach."""
+    cursor.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = %s", (tenant_id,))
+    row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"tenant {tenant_id} does not exist")
+    return Tenant(*row)
+
+
 def list_tenants(cursor: Cursor) -> list[Tenant]:
     cursor.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY name")
     return [Tenant(*row) for row in cursor.fetchall()]

@@ -5,9 +5,10 @@ cannot be reached the change still stands and `sync_broker()` (`microdash broker
 the broker later, since every broker call is idempotent.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
-from . import db, tenancy, tokens
+from . import audit, db, tenancy, tokens
+from .audit import Actor, Change
 from .broker import BrokerAdmin, BrokerCommandFailed, BrokerUnavailable, mqtt_password, tenant_prefix
 from .errors import NotFound
 from .settings import Settings
@@ -43,39 +44,48 @@ class TenantService:
                            tenant_prefix(self.settings, tenant_name))
 
     def create(self, name: str, *, display_name: str | None = None, ingest_rate_limit: int | None = None,
-               max_series: int | None = None) -> Credentials:
+               max_series: int | None = None, actor: Actor | None = None) -> Credentials:
+        """`actor`, when given, is recorded in the tenant's audit log with the change."""
         with db.transaction(self.settings) as cursor:
             tenant = tenancy.create_tenant(cursor, name=name, display_name=display_name,
                                            ingest_rate_limit=ingest_rate_limit, max_series=max_series)
             token = tenancy.issue_token(cursor, tenant=tenant)
+            if actor is not None:
+                audit.record(cursor, tenant=tenant, actor=actor, change=Change("tenant.create", name, after=asdict(tenant)))
         return replace(self.credentials(name, token), broker_error=self._follow(lambda: self.sync_tenant(name)))
 
-    def rotate_token(self, name: str) -> Credentials:
-        with db.transaction(self.settings) as cursor:
-            token = tenancy.rotate_token(cursor, tenant=tenancy.get_tenant(cursor, name=name))
-        return replace(self.credentials(name, token), broker_error=self._follow(lambda: self.sync_tenant(name)))
-
-    def issue_token(self, name: str, *, token_name: str) -> tuple[str, str | None]:
-        """Another token for the tenant, with its MQTT client. Returns the token and the broker error, if any."""
+    def rotate_token(self, name: str, *, actor: Actor | None = None) -> Credentials:
         with db.transaction(self.settings) as cursor:
             tenant = tenancy.get_tenant(cursor, name=name)
+            before = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant) if not info.revoked]
+            token = tenancy.rotate_token(cursor, tenant=tenant)
+            if actor is not None:
+                audit.record(cursor, tenant=tenant, actor=actor, change=Change(
+                    "token.rotate", None, before={"active": before}, after={"active": [tokens.public_id_of(token)]}))
+        return replace(self.credentials(name, token), broker_error=self._follow(lambda: self.sync_tenant(name)))
+
+    def issue_token(self, tenant_id: int, *, token_name: str) -> tuple[str, str | None]:
+        """Another token for the tenant, with its MQTT client. Returns the token and the broker error, if any.
+        The tenant is named by id: a tenant re-created under an old name is another tenant."""
+        with db.transaction(self.settings) as cursor:
+            tenant = tenancy.tenant_by_id(cursor, tenant_id=tenant_id)
             token = tenancy.issue_token(cursor, tenant=tenant, name=token_name)
 
         def follow() -> None:
             if not tenant.mqtt_enabled:
                 return
             with self.broker_factory(self.settings) as broker:
-                broker.ensure_tenant(name, [tokens.public_id_of(token)])
+                broker.ensure_tenant(tenant.name, [tokens.public_id_of(token)])
 
         return token, self._follow(follow)
 
-    def revoke_token(self, name: str, public_id: str) -> str | None:
+    def revoke_token(self, tenant_id: int, public_id: str) -> str | None:
         """Revoke one token (NotFound if the tenant has no such token) and delete its MQTT client,
         which disconnects it. Returns the broker error, if any."""
         with db.transaction(self.settings) as cursor:
-            tenant = tenancy.get_tenant(cursor, name=name)
+            tenant = tenancy.tenant_by_id(cursor, tenant_id=tenant_id)
             if public_id not in {info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)}:
-                raise NotFound(f"tenant {name!r} has no token {public_id!r}")
+                raise NotFound(f"tenant {tenant.name!r} has no token {public_id!r}")
             tenancy.revoke_tokens(cursor, tenant=tenant, public_id=public_id)
 
         def follow() -> None:
@@ -84,11 +94,14 @@ class TenantService:
 
         return self._follow(follow)
 
-    def delete(self, name: str) -> tuple[int, str | None]:
+    def delete(self, name: str, *, actor: Actor | None = None) -> tuple[int, str | None]:
         """Returns the number of samples deleted and the broker error, if any."""
         with db.transaction(self.settings) as cursor:
             tenant = tenancy.get_tenant(cursor, name=name)
             public_ids = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)]
+            if actor is not None:  # committed before the data goes: a deletion cut short is still on record
+                audit.record(cursor, tenant=tenant, actor=actor, change=Change("tenant.delete", name,
+                                                                               before=asdict(tenant)))
             deleted = tenancy.delete_tenant(cursor, tenant=tenant)
 
         def follow() -> None:

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import kopf
 
-from microdash_core import db, managed_tenants
+from microdash_core import audit, db, managed_tenants
 from microdash_core.alerting import managed_rules
 from microdash_core.alerting.rules import check_rule
 from microdash_core.errors import AlreadyExists, InvalidInput
@@ -32,7 +32,8 @@ class AlertRuleReconciler:
         try:
             check_rule(rule)
             with db.transaction(self.settings) as cursor:
-                rule_id = managed_rules.upsert_rule(cursor, rule, enabled=spec.get("enabled", True))
+                rule_id = managed_rules.upsert_rule(cursor, rule, enabled=spec.get("enabled", True),
+                                                    actor=_actor(namespace, name))
                 missing = managed_rules.missing_channels(cursor, tenant_id=tenant_id, names=rule.channels)
         except (InvalidInput, AlreadyExists) as exc:
             reason = "InvalidRule" if isinstance(exc, InvalidInput) else "NameConflict"
@@ -76,7 +77,8 @@ class AlertRuleReconciler:
             rule_id = self._own_rule_id(body)
             if rule_id is not None:
                 with db.transaction(self.settings) as cursor:
-                    managed_rules.delete_rule(cursor, rule_id=rule_id)
+                    managed_rules.delete_rule(cursor, rule_id=rule_id,
+                                              actor=_actor(body["metadata"]["namespace"], body["metadata"]["name"]))
         except DATABASE_OUTAGES as exc:
             raise kopf.TemporaryError(str(exc), delay=self.settings.operator_retry_seconds) from exc
 
@@ -116,6 +118,10 @@ class AlertRuleReconciler:
         if ready is not None and not ready.ok and reason_of(previous, "Ready") != ready.reason:
             kopf.event(body, type="Warning", reason=ready.reason, message=ready.message)
         patch.status.update(observedGeneration=generation, conditions=merge(previous, conditions, generation))
+
+
+def _actor(namespace: str, name: str) -> audit.Actor:
+    return audit.operator_actor(f"AlertRule {namespace}/{name}")
 
 
 def _iso(epoch_ms: int) -> str:

@@ -215,6 +215,26 @@ def token_works(world: World, page: Page):
     expect(page.locator("body")).not_to_contain_text(world.notes["token"])
 
 
+@then("the navigation offers no audit page")
+def no_audit_nav(page: Page):
+    expect(by_testid(page, "nav-overview")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(by_testid(page, "nav-audit")).to_have_count(0)
+
+
+@then("the audit log shows the token's creation and revocation by the admin, without the token")
+def audit_shows_token_changes(world: World, page: Page):
+    by_testid(page, "nav-audit").click()
+    entries = by_testid(page, "audit-entry")
+    expect(entries).to_have_count(2, timeout=TIMEOUT_MS)
+    expect(entries.nth(0)).to_contain_text("token.revoke")
+    expect(entries.nth(0)).to_contain_text("revoked_at: – →")
+    expect(entries.nth(1)).to_contain_text("token.create")
+    expect(entries.nth(1)).to_contain_text(world.user("acme", "admin").email)
+    expect(page.locator("body")).not_to_contain_text(world.notes["token"])
+    by_testid(page, "audit-object-type").select_option("rule")
+    expect(page.get_by_text("No changes recorded yet.")).to_be_visible(timeout=TIMEOUT_MS)
+
+
 @then("the revoked token is refused")
 def token_refused(world: World):
     deadline = time.monotonic() + 5  # the api caches a valid token for MICRODASH_TOKEN_CACHE_SECONDS

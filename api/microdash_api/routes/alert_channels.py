@@ -13,8 +13,10 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field, model_validator
 
 from microdash_core import egress
+from microdash_core.audit import Change
 
 from .. import alerts_repository as repo
+from ..audit_trail import AuditDep
 from ..auth import TenantContext
 from ..deps import ReaderTenant, StateDep, WriterTenant
 from ..errors import ApiError
@@ -169,18 +171,21 @@ async def _refuse_if_named_by_rules(state, tenant_id: int, channel: ChannelOut, 
 
 
 @router.post("", response_model=ChannelOut, status_code=201)
-async def create_channel(body: ChannelIn, tenant: WriterTenant, state: StateDep) -> ChannelOut:
+async def create_channel(body: ChannelIn, tenant: WriterTenant, state: StateDep, audit: AuditDep) -> ChannelOut:
     await _refuse_internal_target(body, egress.policy_from(state.settings))
     try:
         channel_id = await repo.insert_channel(state.db, tenant_id=tenant.id, name=body.name, kind=body.kind,
                                                config=body.config, secret=body.secret or "", enabled=body.enabled)
     except pymysql.err.IntegrityError as exc:
         raise ApiError(409, f"a channel named {body.name!r} exists already") from exc
-    return await _existing(state, tenant.id, channel_id)
+    created = await _existing(state, tenant.id, channel_id)
+    await audit.record(tenant, Change("channel.create", channel_id, after=created.model_dump()))
+    return created
 
 
 @router.put("/{channel_id}", response_model=ChannelOut)
-async def replace_channel(channel_id: ChannelId, body: ChannelIn, tenant: WriterTenant, state: StateDep) -> ChannelOut:
+async def replace_channel(channel_id: ChannelId, body: ChannelIn, tenant: WriterTenant, state: StateDep,
+                          audit: AuditDep) -> ChannelOut:
     current = await _existing(state, tenant.id, channel_id)
     await _refuse_internal_target(body, egress.policy_from(state.settings))
     if body.name != current.name:
@@ -190,12 +195,17 @@ async def replace_channel(channel_id: ChannelId, body: ChannelIn, tenant: Writer
                                   config=body.config, secret=body.secret, enabled=body.enabled)
     except pymysql.err.IntegrityError as exc:
         raise ApiError(409, f"a channel named {body.name!r} exists already") from exc
-    return await _existing(state, tenant.id, channel_id)
+    after = await _existing(state, tenant.id, channel_id)
+    await audit.record(tenant, Change("channel.update", channel_id, before=current.model_dump(),
+                                      after=after.model_dump()))
+    return after
 
 
 @router.delete("/{channel_id}", status_code=204)
-async def delete_channel(channel_id: ChannelId, tenant: WriterTenant, state: StateDep) -> Response:
-    await _refuse_if_named_by_rules(state, tenant.id, await _existing(state, tenant.id, channel_id), "delete")
+async def delete_channel(channel_id: ChannelId, tenant: WriterTenant, state: StateDep, audit: AuditDep) -> Response:
+    before = await _existing(state, tenant.id, channel_id)
+    await _refuse_if_named_by_rules(state, tenant.id, before, "delete")
     if not await repo.delete_channel(state.db, tenant_id=tenant.id, channel_id=channel_id):
         raise ApiError(404, "no such channel")
+    await audit.record(tenant, Change("channel.delete", channel_id, before=before.model_dump()))
     return Response(status_code=204)

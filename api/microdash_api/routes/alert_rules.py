@@ -7,9 +7,11 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
 from microdash_core.alerting.rules import Rule, check_rule
+from microdash_core.audit import Change
 from microdash_core.errors import InvalidInput
 
 from .. import alerts_repository as repo
+from ..audit_trail import AuditDep
 from ..deps import ReaderTenant, StateDep, WriterTenant
 from ..errors import ApiError
 
@@ -93,30 +95,36 @@ async def _check_channels(state, tenant_id: int, names: list[str]) -> None:
 
 
 @router.post("", response_model=RuleOut, status_code=201)
-async def create_rule(body: RuleIn, tenant: WriterTenant, state: StateDep) -> RuleOut:
+async def create_rule(body: RuleIn, tenant: WriterTenant, state: StateDep, audit: AuditDep) -> RuleOut:
     rule = _to_rule(body, tenant.id)
     await _check_channels(state, tenant.id, body.channels)
     try:
         rule_id = await repo.insert_rule(state.db, tenant_id=tenant.id, rule=rule, enabled=body.enabled)
     except pymysql.err.IntegrityError as exc:
         raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
-    return _out(await _existing(state, tenant.id, rule_id))
+    created = _out(await _existing(state, tenant.id, rule_id))
+    await audit.record(tenant, Change("rule.create", rule_id, after=created.model_dump()))
+    return created
 
 
 @router.put("/{rule_id}", response_model=RuleOut)
-async def replace_rule(rule_id: RuleId, body: RuleIn, tenant: WriterTenant, state: StateDep) -> RuleOut:
-    await _existing(state, tenant.id, rule_id, for_change=True)
+async def replace_rule(rule_id: RuleId, body: RuleIn, tenant: WriterTenant, state: StateDep,
+                       audit: AuditDep) -> RuleOut:
+    before = _out(await _existing(state, tenant.id, rule_id, for_change=True))
     rule = _to_rule(body, tenant.id)
     await _check_channels(state, tenant.id, body.channels)
     try:
         await repo.update_rule(state.db, tenant_id=tenant.id, rule_id=rule_id, rule=rule, enabled=body.enabled)
     except pymysql.err.IntegrityError as exc:
         raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
-    return _out(await _existing(state, tenant.id, rule_id))
+    after = _out(await _existing(state, tenant.id, rule_id))
+    await audit.record(tenant, Change("rule.update", rule_id, before=before.model_dump(), after=after.model_dump()))
+    return after
 
 
 @router.delete("/{rule_id}", status_code=204)
-async def delete_rule(rule_id: RuleId, tenant: WriterTenant, state: StateDep) -> Response:
-    await _existing(state, tenant.id, rule_id, for_change=True)
+async def delete_rule(rule_id: RuleId, tenant: WriterTenant, state: StateDep, audit: AuditDep) -> Response:
+    before = _out(await _existing(state, tenant.id, rule_id, for_change=True))
     await repo.delete_rule(state.db, tenant_id=tenant.id, rule_id=rule_id)
+    await audit.record(tenant, Change("rule.delete", rule_id, before=before.model_dump()))
     return Response(status_code=204)

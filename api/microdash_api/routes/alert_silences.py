@@ -7,10 +7,12 @@ import orjson
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
+from microdash_core.audit import Change
 from microdash_core.errors import InvalidInput
 from microdash_core.matchers import parse_matchers
 
 from .. import alerts_repository as repo
+from ..audit_trail import AuditDep
 from ..deps import ReaderTenant, StateDep, WriterTenant
 from ..errors import ApiError
 
@@ -43,7 +45,7 @@ async def list_silences(tenant: ReaderTenant, state: StateDep, active: bool = Fa
 
 
 @router.post("", response_model=SilenceOut, status_code=201)
-async def create_silence(body: SilenceIn, tenant: WriterTenant, state: StateDep) -> SilenceOut:
+async def create_silence(body: SilenceIn, tenant: WriterTenant, state: StateDep, audit: AuditDep) -> SilenceOut:
     if body.rule_id is None and not body.matchers:
         raise ApiError(422, "a silence needs a rule_id or label matchers")
     try:
@@ -58,14 +60,22 @@ async def create_silence(body: SilenceIn, tenant: WriterTenant, state: StateDep)
     silence_id = await repo.insert_silence(state.db, tenant_id=tenant.id, rule_id=body.rule_id,
                                            matchers=body.matchers, starts_at=starts_at, ends_at=body.ends_at,
                                            created_by=body.created_by, comment=body.comment)
-    return SilenceOut(id=silence_id, **{**body.model_dump(), "starts_at": starts_at})
+    created = SilenceOut(id=silence_id, **{**body.model_dump(), "starts_at": starts_at})
+    await audit.record(tenant, Change("silence.create", silence_id, after=created.model_dump()))
+    return created
 
 
 @router.delete("/{silence_id}", status_code=204)
-async def expire_silence(silence_id: Annotated[int, Path(ge=1)], tenant: WriterTenant, state: StateDep) -> Response:
+async def expire_silence(silence_id: Annotated[int, Path(ge=1)], tenant: WriterTenant, state: StateDep,
+                         audit: AuditDep) -> Response:
     """Ends the silence now; it stays listed as history."""
-    found = await repo.list_silences(state.db, tenant_id=tenant.id, active_at=None)
-    if not any(row[0] == silence_id for row in found):
+    found = [row for row in await repo.list_silences(state.db, tenant_id=tenant.id, active_at=None)
+             if row[0] == silence_id]
+    if not found:
         raise ApiError(404, "no such silence")
-    await repo.expire_silence(state.db, tenant_id=tenant.id, silence_id=silence_id, now_ms=int(time.time() * 1000))
+    now_ms = int(time.time() * 1000)
+    await repo.expire_silence(state.db, tenant_id=tenant.id, silence_id=silence_id, now_ms=now_ms)
+    before = _out(found[0])
+    await audit.record(tenant, Change("silence.expire", silence_id, before=before.model_dump(),
+                                      after={**before.model_dump(), "ends_at": min(before.ends_at, now_ms)}))
     return Response(status_code=204)

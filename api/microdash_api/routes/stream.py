@@ -13,11 +13,11 @@ from sse_starlette import EventSourceResponse
 from microdash_core import live
 from microdash_core.matchers import Matcher, all_match
 
-from ..auth import TenantContext
-from ..deps import ReaderTenant, StateDep, bearer_token
+from ..auth import CredentialStoreUnavailable, TenantContext
+from ..deps import ReaderTenant, StateDep, bearer_token, current_session
 from ..errors import service_unavailable
 from ..hub import Subscriber
-from ..sessions_store import SESSION_COOKIE, load_session
+from ..sessions_store import SESSION_COOKIE
 from ..telemetry import SSE_CLIENTS
 from .query import Matchers, _check_metric, _matchers
 
@@ -51,43 +51,56 @@ async def stream(request: Request, tenant: ReaderTenant, state: StateDep, metric
                                                transform=transform)
     except redis.exceptions.RedisError as exc:
         raise service_unavailable("live stream") from exc
-    events = _events(state.hub, subscriber, _session_check(request, state, tenant), state.settings.sse_ping_seconds)
+    every = _recheck_seconds(state)
+    events = _events(state.hub, subscriber, _credential_check(request, state, tenant, every), every)
     return EventSourceResponse(events, ping=state.settings.sse_ping_seconds, headers={"X-Accel-Buffering": "no"})
 
 
-SessionCheck = Callable[[], Awaitable[bool]]
+CredentialCheck = Callable[[], Awaitable[bool]]
+MIN_RECHECK_SECONDS = 0.5
 
 
-def _session_check(request: Request, state: StateDep, tenant: TenantContext) -> SessionCheck | None:
-    """For a stream opened with a session: is the session still alive and on the same tenant?
-    A logout or a tenant switch so ends the streams it had open. Token streams need no check."""
-    session_id = request.cookies.get(SESSION_COOKIE)
-    if bearer_token(request) is not None or not session_id:
-        return None
+def _recheck_seconds(state: StateDep) -> float:
+    """Half the credential cache's lifetime, with answers at most that old: a revoked token, an ended
+    or revoked session or a removed member loses its stream within TOKEN_CACHE_SECONDS."""
+    return max(MIN_RECHECK_SECONDS, min(state.settings.sse_ping_seconds, state.settings.token_cache_seconds / 2))
 
-    async def still_signed_in() -> bool:
+
+def _credential_check(request: Request, state: StateDep, tenant: TenantContext, every: float) -> CredentialCheck:
+    """Does the stream's credential still hold for the same tenant? A logout, a tenant switch, a
+    revocation or a removed membership so ends the streams it had open."""
+    token = bearer_token(request)
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+
+    async def current_tenant() -> TenantContext | None:
+        if token is not None:
+            return await state.tokens.authenticate(token, max_age=every)
+        session = await current_session(state, session_id, max_age=every)
+        return None if session is None else session.tenant
+
+    async def still_valid() -> bool:
         try:
-            session = await load_session(state.redis, session_id)
-        except redis.exceptions.RedisError:
-            return True  # a Redis blip must not cut every dashboard at once; the next check decides
-        return session is not None and session.tenant.id == tenant.id
+            current = await current_tenant()
+        except (redis.exceptions.RedisError, CredentialStoreUnavailable):
+            return True  # a blip must not cut every dashboard at once; the next check decides
+        return current is not None and current.id == tenant.id
 
-    return still_signed_in
+    return still_valid
 
 
-async def _events(hub, subscriber: Subscriber, still_signed_in: SessionCheck | None, recheck_seconds: float):
+async def _events(hub, subscriber: Subscriber, still_valid: CredentialCheck, recheck_seconds: float):
     SSE_CLIENTS.inc()
     next_check = time.monotonic() + recheck_seconds
     try:
         yield {"event": "ready", "data": "{}"}
         while True:
-            wait = None if still_signed_in is None else max(0.0, next_check - time.monotonic())
+            wait = max(0.0, next_check - time.monotonic())
             try:
                 item = await asyncio.wait_for(subscriber.queue.get(), timeout=wait)
             except TimeoutError:
                 item = False
-            if still_signed_in is not None and time.monotonic() >= next_check:
-                if not await still_signed_in():
+            if time.monotonic() >= next_check:
+                if not await still_valid():
                     return
                 next_check = time.monotonic() + recheck_seconds
             if item is False:  # only the check was due

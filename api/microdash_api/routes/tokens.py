@@ -13,9 +13,11 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from microdash_core import tokens
+from microdash_core.audit import Change
 from microdash_core.errors import NotFound
 from microdash_core.tenant_service import TenantService
 
+from ..audit_trail import AuditDep
 from ..deps import AdminSession, StateDep
 from ..errors import ApiError
 from ..sql import fetch
@@ -48,24 +50,33 @@ async def list_tokens(session: AdminSession, state: StateDep) -> list[TokenPubli
 
 
 @router.post("", response_model=TokenCreated, status_code=201)
-async def create_token(body: TokenCreate, session: AdminSession, state: StateDep) -> TokenCreated:
+async def create_token(body: TokenCreate, session: AdminSession, state: StateDep, audit: AuditDep) -> TokenCreated:
     service = TenantService(state.settings)
-    token, broker_error = await run_in_threadpool(service.issue_token, session.tenant.name, token_name=body.name)
+    try:
+        token, broker_error = await run_in_threadpool(service.issue_token, session.tenant.id, token_name=body.name)
+    except NotFound as exc:  # the tenant was deleted since the membership was last read
+        raise ApiError(404, "no such tenant") from exc
     _log_broker_error(broker_error, "create", session.tenant.name)
     public_id = tokens.public_id_of(token)
     created, = await _token_rows(state, tenant_id=session.tenant.id, public_id=public_id)
+    await audit.record(session.tenant, Change("token.create", public_id, after=created.model_dump()))
     return TokenCreated(public_id=public_id, name=created.name, created_at=created.created_at, token=token)
 
 
 @router.delete("/{public_id}", status_code=204)
 async def revoke_token(public_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9]{12}$")], session: AdminSession,
-                       state: StateDep) -> Response:
+                       state: StateDep, audit: AuditDep) -> Response:
+    before = await _token_rows(state, tenant_id=session.tenant.id, public_id=public_id)
     service = TenantService(state.settings)
     try:
-        broker_error = await run_in_threadpool(service.revoke_token, session.tenant.name, public_id)
+        broker_error = await run_in_threadpool(service.revoke_token, session.tenant.id, public_id)
     except NotFound as exc:
         raise ApiError(404, "no such token") from exc
     _log_broker_error(broker_error, "revoke", session.tenant.name)
+    if before[0].revoked_at is None:  # revoking a revoked token again changes nothing
+        after, = await _token_rows(state, tenant_id=session.tenant.id, public_id=public_id)
+        await audit.record(session.tenant, Change("token.revoke", public_id, before=before[0].model_dump(),
+                                                  after=after.model_dump()))
     return Response(status_code=204)
 
 

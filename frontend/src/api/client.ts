@@ -1,6 +1,6 @@
 // The one module that talks to the api over HTTP. Components and stores call `api.*`, never fetch().
 import type {
-  Accepted, AlertRule, AlertRuleIn, AlertState, AlertTransition, ApiToken, Channel, ChannelIn, CreatedToken,
+  Accepted, AlertRule, AlertRuleIn, AlertState, AlertTransition, ApiToken, AuditEntry, Channel, ChannelIn, CreatedToken,
   Delivery, Me, QueryResult, Aggregation, Sample, SeriesRef, Silence, SilenceIn, TenantUsage,
 } from './types'
 
@@ -174,4 +174,8 @@ export const api = {
   tokens: () => request<ApiToken[]>('GET', '/api/v1/tokens'),
   createToken: (name: string) => request<CreatedToken>('POST', '/api/v1/tokens', { body: { name } }),
   revokeToken: (publicId: string) => request<void>('DELETE', `/api/v1/tokens/${encodeURIComponent(publicId)}`),
+
+  /** Newest first; with `beforeId`, only entries older than that id (the next page). */
+  audit: (limit = 100, beforeId?: number, objectType?: string) =>
+    request<AuditEntry[]>('GET', '/api/v1/audit', { query: { limit, before_id: beforeId, object_type: objectType } }),
 }

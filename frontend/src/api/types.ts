@@ -191,3 +191,16 @@ export interface CreatedToken {
   created_at: string | number
   token: string
 }
+
+export interface AuditEntry {
+  id: number
+  at: number
+  source: 'api' | 'cli' | 'operator'
+  actor: string
+  address: string | null
+  action: string
+  object_type: string
+  object_id: string | null
+  before: unknown
+  after: unknown
+}

@@ -1,6 +1,6 @@
 Feature: The web dashboard
   Admins and viewers sign in, see their tenant's hosts and charts update live, and admins manage
-  API tokens. Nobody ever sees another tenant's data.
+  API tokens and read the audit log. Nobody ever sees another tenant's data.
 
   Scenario: An admin signs in and sees the hosts of the tenant
     Given the tenant "acme" has host metrics for "web-1"
@@ -32,6 +32,8 @@ Feature: The web dashboard
     Then the overview shows a host card for "web-1"
     And the navigation offers no tokens page
     And opening "/tokens" lands on the overview
+    And the navigation offers no audit page
+    And opening "/audit" lands on the overview
     And the latency check offers no run button
 
   Scenario: An admin creates a token, sees it once, and revokes it
@@ -40,6 +42,7 @@ Feature: The web dashboard
     Then the new token is shown once and accepts samples
     When the admin revokes the token "ci-pipeline"
     Then the revoked token is refused
+    And the audit log shows the token's creation and revocation by the admin, without the token
 
   Scenario: Another tenant's data never appears
     Given the tenant "acme" has host metrics for "web-1"

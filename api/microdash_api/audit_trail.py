@@ -1,0 +1,33 @@
+"""Recording admin actions from the api into the audit log (core audit.py holds the format).
+
+The credential dependencies (deps.py) name the caller on `request.state.actor` as they resolve it:
+`user:<email>` for a dashboard session, `token:<public id>` for an API token.
+"""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from microdash_core import audit
+
+from .auth import TenantContext
+from .sql import execute
+
+
+class AuditTrail:
+    def __init__(self, request: Request):
+        self.request = request
+
+    async def record(self, tenant: TenantContext, change: audit.Change) -> None:
+        """After the change succeeded; the entry names the tenant by id, as the credential did."""
+        actor = audit.Actor("api", getattr(self.request.state, "actor", "unknown"),
+                            self.request.client.host if self.request.client else None)
+        await execute(self.request.app.state.microdash.db, audit.INSERT_SQL,
+                      audit.insert_params(tenant_id=tenant.id, tenant_name=tenant.name, actor=actor, change=change))
+
+
+def audit_trail(request: Request) -> AuditTrail:
+    return AuditTrail(request)
+
+
+AuditDep = Annotated[AuditTrail, Depends(audit_trail)]
