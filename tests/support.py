@@ -1,6 +1,7 @@
 """Test support: the whole stack as real processes (MariaDB, Redis, Mosquitto, api, worker, bridge)."""
 
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -155,6 +156,13 @@ def _wait_ready(stack: Stack, timeout: float = 60) -> None:
 @contextmanager
 def extra_api(stack: Stack, log_dir: Path, **env: str) -> Iterator[str]:
     """Another api process on the stack's services, with settings of its own; yields its URL."""
+    with extra_api_process(stack, log_dir, **env) as (url, _process):
+        yield url
+
+
+@contextmanager
+def extra_api_process(stack: Stack, log_dir: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Like extra_api, yielding the process too (to watch its memory, say)."""
     port = free_port()
     api_env = {**stack.env, "MICRODASH_API_PORT": str(port), **env}
     own_dir = log_dir / f"api-{port}"
@@ -163,7 +171,7 @@ def extra_api(stack: Stack, log_dir: Path, **env: str) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(Stack(stack.services, api_env, url, own_dir, {"api": process}))
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -7,15 +7,18 @@ import pymysql
 import redis.exceptions
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 
 from microdash_core.settings import Settings, get_settings
 
+from .body import BodySizeLimit
 from .errors import ApiError
 from .metrics_port import MetricsPortOnly
 from .responses import OrjsonResponse
 from .routes import (alert_channels, alert_rules, alert_silences, alerts, audit, frontend, health, ingest, query,
                      sessions, stream, tenant, tokens)
 from .state import AppState
+from .validation_errors import invalid_request
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="microdash", version="0.1.0", lifespan=lifespan,
                   description="Multi-tenant metrics ingest, query and live stream.")
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     for outage in (pymysql.err.OperationalError, pymysql.err.InterfaceError, redis.exceptions.ConnectionError,
                    redis.exceptions.TimeoutError):
         app.add_exception_handler(outage, _dependency_outage)
@@ -43,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(frontend.router_for(settings))
     if settings.metrics_port is not None:
         app.add_middleware(MetricsPortOnly, metrics_port=settings.metrics_port)
+    app.add_middleware(BodySizeLimit, default=settings.max_request_body_bytes,
+                       limits={ingest.router.prefix: settings.max_body_bytes})
     return app
 
 

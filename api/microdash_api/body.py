@@ -1,9 +1,15 @@
-"""Reading a JSON request body with a size limit enforced before the whole body is read."""
+"""Request body size limits, enforced before a body is parsed: for every route (BodySizeLimit),
+and for ingest's JSON, read as a stream (read_json_body)."""
 
 import orjson
 from fastapi import Request
 
 from .errors import ApiError
+
+
+class BodyTooLarge(ApiError):
+    def __init__(self, max_bytes: int):
+        super().__init__(413, f"body larger than {max_bytes} bytes")
 
 
 async def read_json_body(request: Request, *, max_bytes: int) -> object:
@@ -12,15 +18,69 @@ async def read_json_body(request: Request, *, max_bytes: int) -> object:
         raise ApiError(415, "Content-Type must be application/json")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise ApiError(413, f"body larger than {max_bytes} bytes")
+        raise BodyTooLarge(max_bytes)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
-            raise ApiError(413, f"body larger than {max_bytes} bytes")
+            raise BodyTooLarge(max_bytes)
         chunks.append(chunk)
     try:
         return orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError as exc:
         raise ApiError(422, f"malformed JSON: {exc}") from exc
+
+
+class BodySizeLimit:
+    """ASGI middleware: every request body is limited before any of it is parsed, by its declared
+    Content-Length at once and by counting what is read, for bodies sent without one (chunked).
+
+    `limits` maps path prefixes to their own, larger limit (ingest takes batches of samples)."""
+
+    def __init__(self, app, *, default: int, limits: dict[str, int]):
+        self.app = app
+        self.default = default
+        self.limits = limits
+
+    def limit_for(self, path: str) -> int:
+        return next((limit for prefix, limit in self.limits.items() if path.startswith(prefix)), self.default)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        max_bytes = self.limit_for(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > max_bytes:
+            return await _refuse(send, max_bytes)
+        received = 0
+
+        async def counted_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise BodyTooLarge(max_bytes)
+            return message
+
+        started = False
+
+        async def tracked_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _refuse(send, max_bytes)
+
+
+async def _refuse(send, max_bytes: int) -> None:
+    body = orjson.dumps({"detail": f"body larger than {max_bytes} bytes"})
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -17,6 +17,7 @@ from .auth import TokenAuthenticator
 from .batcher import IngestBatcher
 from .hub import LiveHub
 from .memberships import MembershipCache
+from .password_checks import PasswordChecks
 from .tenant_limits import TenantLimitsCache
 
 REDIS_SOCKET_TIMEOUT = 2.0
@@ -35,6 +36,7 @@ class AppState:
     series_limiter: SeriesLimiter
     limits: TenantLimitsCache
     members: MembershipCache
+    password_checks: PasswordChecks
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -61,6 +63,8 @@ class AppState:
             series_limiter=SeriesLimiter.from_settings(async_redis, settings),
             limits=limits,
             members=MembershipCache(pool, settings.token_cache_seconds),
+            password_checks=PasswordChecks(at_once=settings.login_max_concurrent_verifications,
+                                           wait_seconds=settings.login_verification_wait_seconds),
         )
 
     async def close(self) -> None:

@@ -36,13 +36,18 @@ def user_session_generation(user_id: int) -> str:
     return f"{PREFIX}:user-sessions:{user_id}"
 
 
-def login_failures_by_email(email_digest: str) -> str:
-    """Failed logins for one email (hashed, so any string is a safe key), counted over a window."""
-    return f"{PREFIX}:login-failures:email:{email_digest}"
+def login_backoff_by_email(email_digest: str) -> str:
+    """Hashes of failed logins and the time before which no login is tried (see login_throttle.py),
+    for one email (hashed, so any string is a safe key), one address, and one email from one address."""
+    return f"{PREFIX}:login-backoff:email:{email_digest}"
 
 
-def login_failures_by_ip(ip: str) -> str:
-    return f"{PREFIX}:login-failures:ip:{ip}"
+def login_backoff_by_ip(ip: str) -> str:
+    return f"{PREFIX}:login-backoff:ip:{ip}"
+
+
+def login_backoff_by_email_and_ip(email_digest: str, ip: str) -> str:
+    return f"{PREFIX}:login-backoff:email-ip:{email_digest}:{ip}"
 
 
 # Sorted sets of "tenant_id:minute_ms" members scored by the minute: buckets touched by stored

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str | None = Field(
         None, description="addresses whose X-Forwarded-For/-Proto the api believes ('*' for any);"
                           " default: uvicorn's FORWARDED_ALLOW_IPS, else 127.0.0.1")
+    trusted_proxy_hops: int = Field(
+        0, ge=0, le=10, description="proxies in front of the api that append to X-Forwarded-For; the client address"
+                                    " is taken this many entries from the right (0: forwarded_allow_ips decides)")
+    max_request_body_bytes: int = Field(256 * 1024, ge=1024, description="every route but ingest (max_body_bytes)")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
@@ -53,9 +57,16 @@ class Settings(BaseSettings):
 
     # Dashboard sessions and the built frontend
     session_ttl_seconds: int = Field(12 * 3600, ge=60)
-    login_failure_window_seconds: int = Field(15 * 60, ge=1, description="failed logins are counted over this")
-    login_max_failures_per_email: int = Field(5, ge=1)
-    login_max_failures_per_ip: int = Field(20, ge=1)
+    login_failure_window_seconds: int = Field(15 * 60, ge=1, description="failures are forgotten after this long")
+    login_free_failures_per_email_and_ip: int = Field(5, ge=0, description="before one address backs off on one email")
+    login_free_failures_per_ip: int = Field(20, ge=0, description="before an address backs off on every email")
+    login_free_failures_per_email: int = Field(100, ge=0, description="before an email backs off from every address")
+    login_backoff_base_seconds: float = Field(1.0, gt=0, description="the first delay; each failure doubles it")
+    login_backoff_max_seconds: float = Field(15 * 60, gt=0)
+    login_max_concurrent_verifications: int = Field(
+        1, ge=1, description="password checks at once per api process (argon2id holds 64 MiB each)")
+    login_verification_wait_seconds: float = Field(
+        5.0, ge=0, description="a login waits this long for a free check, then gets 503")
     frontend_dir: Path | None = Field(None, description="built dashboard (frontend/dist); default: the repo's")
 
     # Queue and worker

@@ -2,14 +2,13 @@
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
-
-from microdash_core.users import hash_password, verify_password
 
 from .. import memberships
+from ..client_address import client_address
 from ..deps import OptionalSession, SessionDep, StateDep
 from ..errors import ApiError
 from ..login_throttle import LoginThrottle
+from ..password_checks import ChecksBusy
 from ..sessions_store import CSRF_COOKIE, SESSION_COOKIE, Session, create_session, end_session, switch_tenant
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -19,7 +18,8 @@ WRONG_CREDENTIALS = "wrong email, password or tenant"
 class Login(BaseModel):
     email: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
-    tenant: str | None = Field(None, description="sign in to this tenant; default: the first one by name")
+    tenant: str | None = Field(None, max_length=63,
+                               description="sign in to this tenant; default: the first one by name")
 
 
 class TenantChoice(BaseModel):
@@ -44,18 +44,22 @@ class Me(BaseModel):
 async def login(body: Login, request: Request, response: Response, state: StateDep) -> Me:
     """A new session every time; a session this browser still had is ended (no session fixation)."""
     throttle = LoginThrottle(state.redis, state.settings)
-    ip = request.client.host if request.client else "unknown"
-    locked_for = await throttle.seconds_locked(email=body.email, ip=ip)
-    if locked_for:
-        raise ApiError(429, f"too many failed logins; try again in {locked_for} s",
-                       headers={"Retry-After": str(locked_for)})
-    user = await _verified_user(state, body)
+    ip = client_address(request, state.settings.trusted_proxy_hops)
+    wait = await throttle.admit(email=body.email, ip=ip)
+    if wait:
+        raise ApiError(429, f"too many failed logins; try again in {wait} s", headers={"Retry-After": str(wait)})
+    try:
+        user = await _verified_user(state, body)
+    except BaseException as exc:
+        await throttle.refund(email=body.email, ip=ip)  # no password was checked
+        if isinstance(exc, ChecksBusy):
+            raise ApiError(503, "too many logins at once; try again shortly", headers={"Retry-After": "1"}) from None
+        raise
     tenant = None if user is None else await memberships.tenant_of_member(state.db, user_id=user.id,
                                                                            tenant_name=body.tenant)
     if tenant is None:
-        await throttle.record_failure(email=body.email, ip=ip)
         raise ApiError(401, WRONG_CREDENTIALS)
-    await throttle.record_success(email=body.email)
+    await throttle.succeeded(email=body.email, ip=ip)
     if previous := request.cookies.get(SESSION_COOKIE):
         await end_session(state.redis, previous)
     session = await create_session(state.redis, user_id=user.id, email=user.email, tenant=tenant,
@@ -91,20 +95,9 @@ async def choose_tenant(body: TenantChoice, session: SessionDep, state: StateDep
 
 async def _verified_user(state: StateDep, body: Login) -> memberships.UserRecord | None:
     user = await memberships.find_user(state.db, email=body.email)
-    # An unknown email costs a hash verification too, so response times do not reveal which emails exist.
-    password_hash = user.password_hash if user else await _decoy_hash()
-    if not await run_in_threadpool(verify_password, password_hash, body.password):
+    if not await state.password_checks.verify(user.password_hash if user else None, body.password):
         return None
     return user
-
-
-_decoy: list[str] = []
-
-
-async def _decoy_hash() -> str:
-    if not _decoy:
-        _decoy.append(await run_in_threadpool(hash_password, "decoy password never matched"))
-    return _decoy[0]
 
 
 def _set_cookies(response: Response, request: Request, session: Session, ttl_seconds: int) -> None:

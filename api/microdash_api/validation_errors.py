@@ -1,0 +1,28 @@
+"""422 answers for bodies, queries and headers that fail validation: FastAPI's shape
+(``{"detail": [{"type", "loc", "msg", "input"}]}``) without echoing large input back: only a
+short scalar input is shown, long names in the location are cut, and only the first errors are listed."""
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+
+from .responses import OrjsonResponse
+
+MAX_ERRORS = 20
+MAX_TEXT = 100
+
+
+async def invalid_request(request: Request, exc: RequestValidationError) -> OrjsonResponse:
+    return OrjsonResponse({"detail": [_brief(error) for error in exc.errors()[:MAX_ERRORS]]}, status_code=422)
+
+
+def _brief(error: dict) -> dict:
+    brief = {"type": error.get("type"), "loc": [_cut(part) for part in error.get("loc", ())],
+             "msg": _cut(str(error.get("msg", "")))}
+    value = error.get("input")
+    if value is None or isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= MAX_TEXT):
+        brief["input"] = value
+    return brief
+
+
+def _cut(part: object) -> object:
+    return part[:MAX_TEXT] + "…" if isinstance(part, str) and len(part) > MAX_TEXT else part
