@@ -9,6 +9,7 @@ from rq import Queue
 
 from microdash_core.db import DatabaseAddress
 from microdash_core.queues import ingest_queue
+from microdash_core.rate_limit import IngestRateLimiter
 from microdash_core.samples import SampleValidator
 from microdash_core.series_limit import SeriesLimiter
 from microdash_core.settings import Settings
@@ -37,6 +38,7 @@ class AppState:
     limits: TenantLimitsCache
     members: MembershipCache
     password_checks: PasswordChecks
+    rate_limiter: IngestRateLimiter
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -65,6 +67,7 @@ class AppState:
             members=MembershipCache(pool, settings.token_cache_seconds),
             password_checks=PasswordChecks(at_once=settings.login_max_concurrent_verifications,
                                            wait_seconds=settings.login_verification_wait_seconds),
+            rate_limiter=IngestRateLimiter(async_redis, settings),
         )
 
     async def close(self) -> None:

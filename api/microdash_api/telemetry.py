@@ -25,6 +25,7 @@ PIPELINE_COUNTERS = {
     "bridge_messages_received": "MQTT messages taken by the bridges (acknowledged once queued)",
     "bridge_samples_enqueued": "Samples the MQTT bridges put on the ingest queue",
     "bridge_messages_rejected": "MQTT messages rejected (dead-lettered) by the bridges",
+    "bridge_messages_rate_limited": "MQTT messages dead-lettered for exceeding their tenant's rate limit",
     "bridge_reconnects": "Times an MQTT bridge reconnected to the broker",
 }
 

@@ -12,8 +12,9 @@ def idempotency(tenant_id: int, key: str) -> str:
     return f"{PREFIX}:idem:{tenant_id}:{key}"
 
 
-def ingest_rate(tenant_id: int, second: int) -> str:
-    return f"{PREFIX}:rate:{tenant_id}:{second}"
+def ingest_rate(tenant_id: int) -> str:
+    """A tenant's theoretical arrival time (GCRA, see rate_limit.py), shared by HTTP and MQTT ingest."""
+    return f"{PREFIX}:ingest-tat:{tenant_id}"
 
 
 def tenant_series(tenant_id: int) -> str:

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     max_sample_age_seconds: int = Field(7 * 24 * 3600, ge=60)
     max_sample_future_seconds: int = Field(600, ge=0)
     default_ingest_rate_limit: int = Field(100_000, ge=1, description="samples/s per tenant")
+    ingest_rate_burst_seconds: float = Field(
+        1.0, gt=0, le=3600, description="a tenant may send this many seconds' worth of its rate at once")
     idempotency_ttl_seconds: int = 24 * 3600
     token_cache_seconds: float = Field(5.0, ge=0)
 

@@ -25,6 +25,7 @@ from microdash_core import keys
 from microdash_core.batches import Batch
 from microdash_core.broker import BRIDGE_USERNAME, BrokerAddress, bridge_subscription
 from microdash_core.queues import enqueue_batch, ingest_queue
+from microdash_core.rate_limit import IngestRateLimiter
 from microdash_core.series_limit import SeriesLimiter
 from microdash_core.settings import Settings
 
@@ -59,8 +60,9 @@ class Bridge:
         self.queue = ingest_queue(self.redis, settings)
         self.decoder = MessageDecoder(settings)
         self.tenants = TenantDirectory(settings)
-        self.series_limiter = SeriesLimiter.from_settings(
-            aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5), settings)
+        async_redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        self.series_limiter = SeriesLimiter.from_settings(async_redis, settings)
+        self.rate_limiter = IngestRateLimiter(async_redis, settings)
         self.pending = Pending()
         self._flush_lock = asyncio.Lock()
         self._flushes: list[asyncio.Task] = []
@@ -113,10 +115,10 @@ class Bridge:
             hit, tenant = self.tenants.cached(intake.tenant)
             if not hit:
                 tenant = await asyncio.to_thread(self.tenants.find, intake.tenant)
-            reason = "unknown tenant" if tenant is None else await self._series_limit_refusal(tenant, intake)
+            reason, counter = ("unknown tenant", None) if tenant is None else await self._limit_refusal(tenant, intake)
             if reason is not None:
-                intake = Intake(intake.tenant, rejection=Rejection(intake.tenant, str(message.topic),
-                                                                    reason, bytes(message.payload)[:1024]))
+                intake = Intake(intake.tenant, rejection=Rejection(intake.tenant, str(message.topic), reason,
+                                                                    bytes(message.payload)[:1024], counter))
         pending = self.pending
         if not pending.messages:
             pending.since = time.monotonic()
@@ -129,20 +131,29 @@ class Bridge:
         if pending.sample_count >= self.settings.bridge_batch_max_samples:
             await self._flush(client)
 
-    async def _series_limit_refusal(self, tenant: KnownTenant, intake: Intake) -> str | None:
-        """Why the message's series exceed the tenant's limit, or None. Outages are waited out
-        with the message unacknowledged, like enqueueing."""
-        if tenant.max_series is None:
-            return None
+    async def _limit_refusal(self, tenant: KnownTenant, intake: Intake) -> tuple[str | None, str | None]:
+        """Why the message is over the tenant's rate or series limit, and its counter, or Nones.
+        Outages are waited out with the message unacknowledged, like enqueueing."""
         backoff = 0.5
         while True:
             try:
+                rate = await self.rate_limiter.admit(tenant.id, len(intake.samples), tenant.ingest_rate_limit)
+                if not rate.admitted:
+                    return self._rate_refusal(tenant, len(intake.samples), rate.never), "bridge_messages_rate_limited"
+                if tenant.max_series is None:
+                    return None, None
                 exceeded = await self.series_limiter.check(tenant.id, tenant.max_series, intake.samples)
-                return None if exceeded is None else exceeded.reason
+                return (None, None) if exceeded is None else (exceeded.reason, None)
             except (redis.exceptions.RedisError, pymysql.err.MySQLError) as exc:
-                log.error("cannot check the series limit, holding the message", extra={"error": str(exc)})
+                log.error("cannot check the tenant's limits, holding the message", extra={"error": str(exc)})
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _rate_refusal(self, tenant: KnownTenant, samples: int, never: bool) -> str:
+        limit = tenant.ingest_rate_limit or self.settings.default_ingest_rate_limit
+        if never:
+            return f"{samples} samples in one message exceed the burst of {self.rate_limiter.burst(limit)}"
+        return f"rate limit of {limit} samples/s exceeded"
 
     async def _flush_periodically(self, client: aiomqtt.Client) -> None:
         wait = self.settings.bridge_batch_max_wait_ms / 1000
@@ -197,6 +208,8 @@ class Bridge:
                 pipe.lpush(keys.MQTT_DEAD_LETTER, entry)
                 pipe.ltrim(keys.MQTT_DEAD_LETTER, 0, DEAD_LETTER_KEEP - 1)
                 pipe.hincrby(keys.TELEMETRY_COUNTERS, "bridge_messages_rejected", 1)
+                if rejection.counter:
+                    pipe.hincrby(keys.TELEMETRY_COUNTERS, rejection.counter, 1)
                 pipe.execute()
         except redis.exceptions.RedisError as exc:
             log.error("cannot record a rejected message", extra={"error": str(exc)})

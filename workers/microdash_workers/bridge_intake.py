@@ -16,6 +16,7 @@ class Rejection:
     topic: str
     reason: str
     payload: bytes
+    counter: str | None = None  # a telemetry counter of its own, beside bridge_messages_rejected
 
 
 @dataclass

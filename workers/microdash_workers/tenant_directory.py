@@ -1,4 +1,4 @@
-"""Tenant name → id and series limit, for the bridge (the topic carries the name). Cached briefly."""
+"""Tenant name → id, series limit and rate limit, for the bridge (the topic carries the name). Cached briefly."""
 
 import time
 from dataclasses import dataclass
@@ -16,6 +16,7 @@ MISSING_TTL_SECONDS = 5.0
 class KnownTenant:
     id: int
     max_series: int | None
+    ingest_rate_limit: int | None = None
 
 
 class TenantDirectory:
@@ -43,7 +44,7 @@ class TenantDirectory:
         while True:
             try:
                 with db.transaction(self.settings) as cursor:
-                    cursor.execute("SELECT id, max_series FROM tenants WHERE name = %s", (name,))
+                    cursor.execute("SELECT id, max_series, ingest_rate_limit FROM tenants WHERE name = %s", (name,))
                     row = cursor.fetchone()
                 return KnownTenant(*row) if row else None
             except pymysql.err.OperationalError:

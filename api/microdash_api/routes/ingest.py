@@ -1,6 +1,7 @@
 """POST /api/v1/metrics and /api/v1/metrics/bulk: validate, rate-limit, enqueue, answer 202."""
 
 import logging
+import math
 import time
 import uuid
 from typing import Annotated
@@ -13,7 +14,6 @@ from pydantic import BaseModel, Field
 from microdash_core import keys
 from microdash_core.samples import Sample
 
-from .. import ratelimit
 from ..auth import TenantContext
 from ..body import read_json_body
 from ..deps import StateDep, WriterTenant
@@ -113,10 +113,16 @@ async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: o
 
 
 async def _check_rate(state: AppState, tenant: TenantContext, limits: TenantLimits, count: int) -> None:
-    limit = limits.ingest_rate_limit or state.settings.default_ingest_rate_limit
-    if not await ratelimit.try_consume(state.redis, tenant_id=tenant.id, samples=count, limit=limit):
-        INGEST_REJECTED.labels("rate_limited").inc(count)
-        raise ApiError(429, f"ingest rate limit of {limit} samples/s exceeded", headers={"Retry-After": "1"})
+    decision = await state.rate_limiter.admit(tenant.id, count, limits.ingest_rate_limit)
+    if decision.admitted:
+        return
+    INGEST_REJECTED.labels("rate_limited").inc(count)
+    rate = limits.ingest_rate_limit or state.settings.default_ingest_rate_limit
+    if decision.never:
+        raise ApiError(413, f"{count} samples in one request exceed the tenant's burst of"
+                            f" {state.rate_limiter.burst(rate)} samples; send smaller batches")
+    raise ApiError(429, f"ingest rate limit of {rate} samples/s exceeded",
+                   headers={"Retry-After": str(max(1, math.ceil(decision.retry_after_seconds)))})
 
 
 async def _check_series_limit(state: AppState, tenant: TenantContext, limits: TenantLimits,

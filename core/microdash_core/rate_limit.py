@@ -1,0 +1,56 @@
+"""Per-tenant ingest rate limits (samples/s), shared by every api and bridge process through Redis.
+
+GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp): each sample moves
+the tenant's theoretical arrival time (TAT) on by 1/rate seconds; a batch is admitted while the
+TAT stays within `burst` samples' worth of now. Over any interval of t seconds at most
+rate * t + burst samples pass, with no window edge to exploit. Redis's clock is the one clock,
+and a batch is admitted whole or not at all.
+"""
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from . import keys
+from .settings import Settings
+
+# KEYS[1] the TAT (µs); ARGV[1] µs per sample, ARGV[2] burst in µs, ARGV[3] samples.
+# Returns 0 when admitted (and recorded), else the µs until the batch would be admitted.
+_GCRA = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + tonumber(ARGV[1]) * tonumber(ARGV[3])
+local wait = new_tat - now - tonumber(ARGV[2])
+if wait > 0 then return math.ceil(wait) end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    admitted: bool
+    retry_after_seconds: float = 0.0
+    never: bool = False  # the batch alone is larger than the burst: it must be split
+
+
+class IngestRateLimiter:
+    def __init__(self, redis: aioredis.Redis, settings: Settings):
+        self.redis = redis
+        self.default_rate = settings.default_ingest_rate_limit
+        self.burst_seconds = settings.ingest_rate_burst_seconds
+
+    def burst(self, rate: int) -> int:
+        return max(1, int(rate * self.burst_seconds))
+
+    async def admit(self, tenant_id: int, samples: int, rate: int | None) -> RateDecision:
+        rate = rate or self.default_rate
+        burst = self.burst(rate)
+        if samples > burst:
+            return RateDecision(False, samples / rate, never=True)
+        per_sample_us = 1_000_000 / rate
+        wait_us = await self.redis.eval(_GCRA, 1, keys.ingest_rate(tenant_id), repr(per_sample_us),
+                                        repr(per_sample_us * burst), samples)
+        return RateDecision(True) if wait_us == 0 else RateDecision(False, int(wait_us) / 1_000_000)
