@@ -172,10 +172,12 @@ def test_an_ingress_routes_to_the_api_which_trusts_the_forwarded_headers_it_is_t
     assert rule["host"] == "microdash.example.com"
     assert rule["http"]["paths"] == [{"path": "/", "pathType": "Prefix", "backend": {
         "service": {"name": f"{RELEASE}-microdash-api", "port": {"name": "http"}}}}]
-    assert _env(_main_container(render(SCENARIOS["ha"]), "Deployment", "api"))["MICRODASH_FORWARDED_ALLOW_IPS"] == "10.0.0.0/8"
+    ha_env = _env(_main_container(render(SCENARIOS["ha"]), "Deployment", "api"))
+    assert (ha_env["MICRODASH_FORWARDED_ALLOW_IPS"], ha_env["MICRODASH_TRUSTED_PROXY_HOPS"]) == ("10.0.0.0/8", "1")
     defaults = render(SCENARIOS["default"])
     assert "Ingress" not in {doc["kind"] for doc in defaults}
-    assert "MICRODASH_FORWARDED_ALLOW_IPS" not in _env(_main_container(defaults, "Deployment", "api"))
+    default_env = _env(_main_container(defaults, "Deployment", "api"))
+    assert "MICRODASH_FORWARDED_ALLOW_IPS" not in default_env and "MICRODASH_TRUSTED_PROXY_HOPS" not in default_env
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -209,6 +211,7 @@ BAD_VALUES = [
     ({"ingress": {"hosts": ["https://microdash.example.com"]}}, "at '/ingress/hosts/0'"),
     ({"api": {"forwardedAllowIps": "everyone"}}, "at '/api/forwardedAllowIps'"),
     ({"worker": {"networkPolicy": {"enabeld": True}}}, "at '/worker/networkPolicy': additional properties 'enabeld'"),
+    ({"api": {"trustedProxyHops": -1}}, "at '/api/trustedProxyHops'"),
 ]
 
 
