@@ -15,8 +15,9 @@ from .body import BodySizeLimit
 from .errors import ApiError
 from .metrics_port import MetricsPortOnly
 from .responses import OrjsonResponse
-from .routes import (alert_channels, alert_rules, alert_silences, alerts, audit, frontend, health, ingest, query,
-                     sessions, stream, tenant, tokens)
+from .routes import (alert_channels, alert_rules, alert_silences, alerts, audit, docs, frontend, health, ingest,
+                     query, sessions, stream, tenant, tokens)
+from .security_headers import SecurityHeaders
 from .state import AppState
 from .validation_errors import invalid_request
 
@@ -35,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.microdash.close()
 
     app = FastAPI(title="microdash", version="0.1.0", lifespan=lifespan,
-                  description="Multi-tenant metrics ingest, query and live stream.")
+                  description="Multi-tenant metrics ingest, query and live stream.", docs_url=None, redoc_url=None)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     for outage in (pymysql.err.OperationalError, pymysql.err.InterfaceError, redis.exceptions.ConnectionError,
@@ -44,11 +45,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (ingest, query, stream, sessions, tokens, health, alerts, alert_rules, alert_silences,
                    alert_channels, tenant, audit):
         app.include_router(module.router)
+    docs.mount(app)
     app.include_router(frontend.router_for(settings))
     if settings.metrics_port is not None:
         app.add_middleware(MetricsPortOnly, metrics_port=settings.metrics_port)
     app.add_middleware(BodySizeLimit, default=settings.max_request_body_bytes,
                        limits={ingest.router.prefix: settings.max_body_bytes})
+    app.add_middleware(SecurityHeaders)
     return app
 
 
