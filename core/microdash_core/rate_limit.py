@@ -14,18 +14,24 @@ import redis.asyncio as aioredis
 from . import keys
 from .settings import Settings
 
-# KEYS[1] the TAT (µs); ARGV[1] µs per sample, ARGV[2] burst in µs, ARGV[3] samples.
-# Returns 0 when admitted (and recorded), else the µs until the batch would be admitted.
+# KEYS[1] the TAT (µs); ARGV[1] µs per sample, ARGV[2] burst in µs, ARGV[3..] the sample counts of
+# batches, in order. Returns per batch 0 when admitted (and recorded), else the µs until it would be.
 _GCRA = """
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-local new_tat = tat + tonumber(ARGV[1]) * tonumber(ARGV[3])
-local wait = new_tat - now - tonumber(ARGV[2])
-if wait > 0 then return math.ceil(wait) end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
-return 0
+local per_sample, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local waits = {}
+for i = 3, #ARGV do
+  local new_tat = tat + per_sample * tonumber(ARGV[i])
+  local wait = new_tat - now - burst
+  if wait > 0 then waits[i - 2] = math.ceil(wait) else waits[i - 2] = 0; tat = new_tat end
+end
+if tat > now then
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+end
+return waits
 """
 
 
@@ -46,11 +52,15 @@ class IngestRateLimiter:
         return max(1, int(rate * self.burst_seconds))
 
     async def admit(self, tenant_id: int, samples: int, rate: int | None) -> RateDecision:
+        return (await self.admit_each(tenant_id, [samples], rate))[0]
+
+    async def admit_each(self, tenant_id: int, batches: list[int], rate: int | None) -> list[RateDecision]:
+        """Each batch (a sample count) in order, admitted whole or refused: one Redis call for many
+        (the bridge checks a burst of messages at once)."""
         rate = rate or self.default_rate
         burst = self.burst(rate)
-        if samples > burst:
-            return RateDecision(False, samples / rate, never=True)
         per_sample_us = 1_000_000 / rate
-        wait_us = await self.redis.eval(_GCRA, 1, keys.ingest_rate(tenant_id), repr(per_sample_us),
-                                        repr(per_sample_us * burst), samples)
-        return RateDecision(True) if wait_us == 0 else RateDecision(False, int(wait_us) / 1_000_000)
+        waits = await self.redis.eval(_GCRA, 1, keys.ingest_rate(tenant_id), repr(per_sample_us),
+                                      repr(per_sample_us * burst), *batches)
+        return [RateDecision(True) if wait == 0 else RateDecision(False, int(wait) / 1_000_000, never=count > burst)
+                for count, wait in zip(batches, waits)]

@@ -100,25 +100,54 @@ class Bridge:
             flusher = asyncio.create_task(self._flush_periodically(client))
             try:
                 async for burst in message_bursts(client):
-                    for message in burst:
-                        await self._receive(client, message)
+                    intakes = await self._within_rate_limits(burst, [await self._intake(m) for m in burst])
+                    for message, (intake, tenant) in zip(burst, intakes):
+                        await self._receive(client, message, intake, tenant)
             finally:
                 flusher.cancel()
                 for task in self._flushes:  # their messages are redelivered after the reconnect
                     task.cancel()
                 self._flushes = []
 
-    async def _receive(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    async def _intake(self, message: aiomqtt.Message) -> tuple[Intake, KnownTenant | None]:
+        """The message's samples and its tenant, or why it is refused so far."""
         intake = self.decoder.decode(str(message.topic), bytes(message.payload))
-        tenant = None
-        if intake.rejection is None:
-            hit, tenant = self.tenants.cached(intake.tenant)
-            if not hit:
-                tenant = await asyncio.to_thread(self.tenants.find, intake.tenant)
-            reason, counter = ("unknown tenant", None) if tenant is None else await self._limit_refusal(tenant, intake)
-            if reason is not None:
-                intake = Intake(intake.tenant, rejection=Rejection(intake.tenant, str(message.topic), reason,
-                                                                    bytes(message.payload)[:1024], counter))
+        if intake.rejection is not None:
+            return intake, None
+        hit, tenant = self.tenants.cached(intake.tenant)
+        if not hit:
+            tenant = await asyncio.to_thread(self.tenants.find, intake.tenant)
+        if tenant is None:
+            return _refused(message, intake, "unknown tenant"), None
+        return intake, tenant
+
+    async def _within_rate_limits(self, burst: list[aiomqtt.Message], intakes: list[tuple[Intake, KnownTenant | None]]
+                                  ) -> list[tuple[Intake, KnownTenant | None]]:
+        """The burst's messages over their tenant's rate limit refused: one Redis call per tenant."""
+        by_tenant: dict[int, list[int]] = defaultdict(list)
+        for index, (intake, tenant) in enumerate(intakes):
+            if intake.rejection is None:
+                by_tenant[tenant.id].append(index)
+        checked = list(intakes)
+        for indexes in by_tenant.values():
+            tenant = intakes[indexes[0]][1]
+            counts = [len(intakes[index][0].samples) for index in indexes]
+            decisions = await self._until_answered(
+                lambda: self.rate_limiter.admit_each(tenant.id, counts, tenant.ingest_rate_limit))
+            for index, count, decision in zip(indexes, counts, decisions):
+                if not decision.admitted:
+                    reason = self._rate_refusal(tenant, count, decision.never)
+                    checked[index] = (_refused(burst[index], intakes[index][0], reason,
+                                               "bridge_messages_rate_limited"), tenant)
+        return checked
+
+    async def _receive(self, client: aiomqtt.Client, message: aiomqtt.Message, intake: Intake,
+                       tenant: KnownTenant | None) -> None:
+        if intake.rejection is None and tenant.max_series is not None:
+            exceeded = await self._until_answered(
+                lambda: self.series_limiter.check(tenant.id, tenant.max_series, intake.samples))
+            if exceeded is not None:
+                intake = _refused(message, intake, exceeded.reason)
         pending = self.pending
         if not pending.messages:
             pending.since = time.monotonic()
@@ -131,29 +160,23 @@ class Bridge:
         if pending.sample_count >= self.settings.bridge_batch_max_samples:
             await self._flush(client)
 
-    async def _limit_refusal(self, tenant: KnownTenant, intake: Intake) -> tuple[str | None, str | None]:
-        """Why the message is over the tenant's rate or series limit, and its counter, or Nones.
-        Outages are waited out with the message unacknowledged, like enqueueing."""
-        backoff = 0.5
-        while True:
-            try:
-                rate = await self.rate_limiter.admit(tenant.id, len(intake.samples), tenant.ingest_rate_limit)
-                if not rate.admitted:
-                    return self._rate_refusal(tenant, len(intake.samples), rate.never), "bridge_messages_rate_limited"
-                if tenant.max_series is None:
-                    return None, None
-                exceeded = await self.series_limiter.check(tenant.id, tenant.max_series, intake.samples)
-                return (None, None) if exceeded is None else (exceeded.reason, None)
-            except (redis.exceptions.RedisError, pymysql.err.MySQLError) as exc:
-                log.error("cannot check the tenant's limits, holding the message", extra={"error": str(exc)})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-
     def _rate_refusal(self, tenant: KnownTenant, samples: int, never: bool) -> str:
         limit = tenant.ingest_rate_limit or self.settings.default_ingest_rate_limit
         if never:
             return f"{samples} samples in one message exceed the burst of {self.rate_limiter.burst(limit)}"
         return f"rate limit of {limit} samples/s exceeded"
+
+    @staticmethod
+    async def _until_answered(check):
+        """A limit check's answer; outages are waited out with the messages unacknowledged, like enqueueing."""
+        backoff = 0.5
+        while True:
+            try:
+                return await check()
+            except (redis.exceptions.RedisError, pymysql.err.MySQLError) as exc:
+                log.error("cannot check the tenant's limits, holding the message", extra={"error": str(exc)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def _flush_periodically(self, client: aiomqtt.Client) -> None:
         wait = self.settings.bridge_batch_max_wait_ms / 1000
@@ -222,6 +245,11 @@ class Bridge:
                 pipe.execute()
         except redis.exceptions.RedisError:
             pass  # counters are best effort; the data path already succeeded
+
+
+def _refused(message: aiomqtt.Message, intake: Intake, reason: str, counter: str | None = None) -> Intake:
+    return Intake(intake.tenant, rejection=Rejection(intake.tenant, str(message.topic), reason,
+                                                     bytes(message.payload)[:1024], counter))
 
 
 def run_bridge(settings: Settings) -> None:
