@@ -69,7 +69,8 @@ def test_every_route_has_the_limit_and_ingest_keeps_its_larger_one(stack):
     padding = " " * limit
     with stack.client(token) as client:
         for path in ("/api/v1/alerts/rules", "/api/v1/alerts/channels", "/api/v1/alerts/silences"):
-            response = client.post(path, content='{"name": "x"}' + padding, headers={"Content-Type": "application/json"})
+            response = client.post(path, content='{"name": "x"}' + padding,
+                                   headers={"Content-Type": "application/json"})
             assert response.status_code == 413, (path, response.status_code)
         sample = {"metric": "m", "value": 1.0, "ts": recent_ms(), "labels": {"pad": "x" * 1000}}
         bulk = client.post("/api/v1/metrics/bulk", json=[sample] * 400)  # ~420 KB: over the general limit

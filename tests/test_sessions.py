@@ -1,4 +1,5 @@
-"""Dashboard sessions: login body, cookies, CSRF on changes, logout, tenant switching (throttling: test_login_throttle.py)."""
+"""Dashboard sessions: login body, cookies, CSRF on changes, logout, tenant switching
+(login throttling: test_login_throttle.py)."""
 
 import uuid
 
