@@ -42,6 +42,9 @@ class RateDecision:
     never: bool = False  # the batch alone is larger than the burst: it must be split
 
 
+ADMITTED = RateDecision(True)
+
+
 class IngestRateLimiter:
     def __init__(self, redis: aioredis.Redis, settings: Settings):
         self.redis = redis
@@ -62,5 +65,5 @@ class IngestRateLimiter:
         per_sample_us = 1_000_000 / rate
         waits = await self.redis.eval(_GCRA, 1, keys.ingest_rate(tenant_id), repr(per_sample_us),
                                       repr(per_sample_us * burst), *batches)
-        return [RateDecision(True) if wait == 0 else RateDecision(False, int(wait) / 1_000_000, never=count > burst)
+        return [ADMITTED if wait == 0 else RateDecision(False, int(wait) / 1_000_000, never=count > burst)
                 for count, wait in zip(batches, waits)]
