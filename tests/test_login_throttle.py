@@ -111,3 +111,13 @@ def test_the_client_address_is_the_entry_a_trusted_hop_wrote():
     assert client_address(request_from("10.1.1.1"), 1) == "10.1.1.1"  # not through the proxy
     assert client_address(request_from("10.1.1.1", "6.6.6.6, not-an-address"), 1) == "unknown"
     assert client_address(request_from("10.1.1.1", "::FFFF:2.2.2.2, 2001:DB8::1"), 1) == "2001:db8::1"
+
+
+def test_the_audit_log_records_the_same_trusted_address(stack, tmp_path):
+    tenant, token = stack.new_tenant()
+    rule = {"name": "r", "metric": "cpu", "aggregation": "avg", "window_seconds": 60, "comparison": ">", "threshold": 1}
+    with extra_api(stack, tmp_path, MICRODASH_FORWARDED_ALLOW_IPS="*", MICRODASH_TRUSTED_PROXY_HOPS="1") as url:
+        created = httpx.post(url + "/api/v1/alerts/rules", json=rule, headers={
+            "Authorization": f"Bearer {token}", "X-Forwarded-For": "203.0.113.9, 192.0.2.44"})
+    assert created.status_code == 201, created.text
+    assert stack.sql("SELECT address FROM audit_log WHERE tenant_id = %s", (tenant.id,)) == [("192.0.2.44",)]

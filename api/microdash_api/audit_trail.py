@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from microdash_core import audit
 
 from .auth import TenantContext
+from .client_address import client_address
 from .sql import execute
 
 
@@ -20,9 +21,10 @@ class AuditTrail:
 
     async def record(self, tenant: TenantContext, change: audit.Change) -> None:
         """After the change succeeded; the entry names the tenant by id, as the credential did."""
+        state = self.request.app.state.microdash
         actor = audit.Actor("api", getattr(self.request.state, "actor", "unknown"),
-                            self.request.client.host if self.request.client else None)
-        await execute(self.request.app.state.microdash.db, audit.INSERT_SQL,
+                            client_address(self.request, state.settings.trusted_proxy_hops))
+        await execute(state.db, audit.INSERT_SQL,
                       audit.insert_params(tenant_id=tenant.id, tenant_name=tenant.name, actor=actor, change=change))
 
 
