@@ -42,9 +42,14 @@ class Settings(BaseSettings):
     max_bulk_samples: int = Field(10_000, ge=1)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_labels: int = Field(32, ge=0)
-    max_metric_name_length: int = 200
-    max_label_name_length: int = 100
-    max_label_value_length: int = 1024
+    # Names are ASCII by their charset, so their lengths are bytes too. The bounds stop at what the
+    # series table holds (metric VARCHAR(200), labels TEXT of 65535 bytes): anything the edge accepts
+    # must be storable, or the worker would hold a batch it can never write.
+    max_metric_name_length: int = Field(200, ge=1, le=200)
+    max_label_name_length: int = Field(100, ge=1, le=1000)
+    max_label_value_length: int = Field(1024, ge=1, le=65535, description="bytes of a label value in UTF-8")
+    max_label_set_bytes: int = Field(65535, ge=64, le=65535,
+                                     description="bytes of a sample's label set as stored (canonical JSON, UTF-8)")
     max_sample_age_seconds: int = Field(7 * 24 * 3600, ge=60)
     max_sample_future_seconds: int = Field(600, ge=0)
     default_ingest_rate_limit: int = Field(100_000, ge=1, description="samples/s per tenant")
