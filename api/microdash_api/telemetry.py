@@ -21,7 +21,9 @@ PIPELINE_COUNTERS = {
     "batches_stored": "Batches stored by the workers",
     "samples_stored": "Samples stored by the workers",
     "batches_retried": "Batch attempts that failed and were scheduled for retry",
-    "batches_poisoned": "Batches moved to the failed registry without retry",
+    "batches_poisoned": "Batches holding data that can never be stored: their refused samples are dead-lettered"
+                        " (an undecodable batch goes to the failed registry whole)",
+    "samples_dead_lettered": "Samples the database refused, kept in their tenant's dead-letter list",
     "bridge_messages_received": "MQTT messages taken by the bridges (acknowledged once queued)",
     "bridge_samples_enqueued": "Samples the MQTT bridges put on the ingest queue",
     "bridge_messages_rejected": "MQTT messages rejected (dead-lettered) by the bridges",

@@ -25,6 +25,11 @@ def tenant_series_seed(tenant_id: int, seeder: str) -> str:
     return f"{PREFIX}:series-seed:{tenant_id}:{seeder}"
 
 
+def dead_letters(tenant_id: int) -> str:
+    """Capped list of what a tenant sent that can never be stored, each entry with its reason."""
+    return f"{PREFIX}:dead-letter:{tenant_id}"
+
+
 def session(session_id: str) -> str:
     return f"{PREFIX}:session:{session_id}"
 

@@ -16,11 +16,15 @@ def lag_bucket(seconds: float) -> str:
     return "+Inf"
 
 
-def record_stored_batch(pipe: redis.client.Pipeline, *, samples: int, lag_seconds: float) -> None:
+def record_stored_batch(pipe: redis.client.Pipeline, *, samples: int, lag_seconds: float,
+                        dead_lettered: int = 0) -> None:
     pipe.hincrby(keys.TELEMETRY_COUNTERS, "batches_stored", 1)
     pipe.hincrby(keys.TELEMETRY_COUNTERS, "samples_stored", samples)
     pipe.hincrby(keys.TELEMETRY_LAG_BUCKETS, lag_bucket(lag_seconds), 1)
     pipe.hincrbyfloat(keys.TELEMETRY_LAG_BUCKETS, "sum", lag_seconds)
+    if dead_lettered:
+        pipe.hincrby(keys.TELEMETRY_COUNTERS, "batches_poisoned", 1)
+        pipe.hincrby(keys.TELEMETRY_COUNTERS, "samples_dead_lettered", dead_lettered)
 
 
 def record_failed_batch(connection: redis.Redis, *, permanent: bool) -> None:

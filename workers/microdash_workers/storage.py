@@ -50,8 +50,11 @@ class SampleStore:
         try:
             series_ids = self._with_deadlock_retry(lambda: self._resolve_series(tenant_id, samples))
             self._with_deadlock_retry(lambda: self._insert_samples(tenant_id, series_ids, samples))
-        except pymysql.err.OperationalError:
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError):
             self.close()  # the connection may be unusable; the job is retried on a fresh one
+            raise
+        except pymysql.err.MySQLError:
+            self.connection().rollback()  # a refused statement leaves its transaction open
             raise
         return len(samples)
 
