@@ -14,6 +14,7 @@ from microdash_core.series_limit import SeriesLimiter
 from microdash_core.settings import Settings
 
 from .auth import TokenAuthenticator
+from .backpressure import Backpressure
 from .batcher import IngestBatcher
 from .hub import LiveHub
 from .memberships import MembershipCache
@@ -35,6 +36,7 @@ class AppState:
     series_limiter: SeriesLimiter
     limits: TenantLimitsCache
     members: MembershipCache
+    backpressure: Backpressure
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -61,6 +63,7 @@ class AppState:
             series_limiter=SeriesLimiter.from_settings(async_redis, settings),
             limits=limits,
             members=MembershipCache(pool, settings.token_cache_seconds),
+            backpressure=Backpressure(async_redis, settings),
         )
 
     async def close(self) -> None:

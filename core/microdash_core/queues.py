@@ -1,9 +1,13 @@
 """The RQ queues and how a batch is put on them. Job code lives in microdash_workers and is named
 here by its import path, so the edges (API, MQTT bridge) never import the workers."""
 
+from dataclasses import dataclass
+
 import redis
 from rq import Queue, Retry
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
+from . import keys
 from .batches import Batch
 from .settings import Settings
 
@@ -24,18 +28,53 @@ def ingest_queue(connection: redis.Redis, settings: Settings) -> Queue:
 
 
 def enqueue_batch(queue: Queue, batch: Batch, settings: Settings) -> None:
-    """Put a batch on the ingest queue; returns only once Redis has it (raises on Redis errors)."""
+    """Put a batch on the ingest queue; returns only once Redis has it (raises on Redis errors).
+
+    Failures are retried after the intervals of INGEST_RETRY_INTERVALS, the last one for ever
+    (microdash_workers.worker): a batch leaves the queue only stored or dead-lettered."""
     intervals = settings.ingest_retry_intervals
-    queue.enqueue(
-        INGEST_JOB,
-        batch.encode(),
-        job_id=batch.batch_id,
-        job_timeout=settings.ingest_job_timeout_seconds,
-        result_ttl=0,
-        failure_ttl=FAILURE_TTL_SECONDS,
-        retry=Retry(max=len(intervals), interval=intervals),
-        description=f"tenant {batch.tenant_id}: {len(batch.samples)} samples",
-    )
+    with queue.connection.pipeline() as pipe:
+        queue.enqueue(
+            INGEST_JOB,
+            batch.encode(),
+            job_id=batch.batch_id,
+            job_timeout=settings.ingest_job_timeout_seconds,
+            result_ttl=0,
+            failure_ttl=FAILURE_TTL_SECONDS,
+            retry=Retry(max=len(intervals), interval=intervals),
+            description=f"tenant {batch.tenant_id}: {len(batch.samples)} samples",
+            pipeline=pipe,
+        )
+        pipe.zadd(keys.ingest_pending(queue.name), {batch.batch_id: batch.received_ms})
+        pipe.execute()
+
+
+@dataclass(frozen=True)
+class BacklogKeys:
+    """Where the ingest queue's batches wait: queued (an RQ list), awaiting a retry (RQ's scheduled
+    registry), given up (RQ's failed registry: undecodable only), and every batch not yet stored
+    by received time (ours)."""
+
+    queued: str
+    retrying: str
+    failed: str
+    pending: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> "BacklogKeys":
+        name = settings.ingest_queue
+        return cls(Queue.redis_queue_namespace_prefix + name, ScheduledJobRegistry.key_template.format(name),
+                   FailedJobRegistry.key_template.format(name), keys.ingest_pending(name))
+
+
+def waiting_batches(connection: redis.Redis, settings: Settings) -> int:
+    """Batches queued or awaiting a retry: the backlog that backpressure is measured on."""
+    backlog = BacklogKeys.of(settings)
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.llen(backlog.queued)
+        pipe.zcard(backlog.retrying)
+        queued, retrying = pipe.execute()
+    return queued + retrying
 
 
 def notify_queue(connection: redis.Redis, settings: Settings) -> Queue:

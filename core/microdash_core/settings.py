@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, PositiveInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
@@ -67,7 +67,12 @@ class Settings(BaseSettings):
     ingest_queue: str = "ingest"
     scheduled_queue: str = Field("scheduled", description="rollups, retention, partitions, alert evaluation")
     ingest_job_timeout_seconds: int = Field(30, ge=1)
-    ingest_retry_intervals: list[int] = [1, 5, 15, 60, 300]
+    ingest_retry_intervals: list[PositiveInt] = Field(
+        [1, 5, 15, 60, 300], min_length=1,
+        description="seconds between attempts of a batch that failed on an outage; the last repeats for ever")
+    ingest_queue_high_water: int = Field(
+        10_000, ge=1, description="batches waiting (queued or awaiting a retry) from which ingest answers 503"
+                                  " with Retry-After and the MQTT bridge stops acknowledging")
     worker_maintenance_interval_seconds: int = Field(60, ge=1)
     worker_ttl_seconds: int = Field(60, ge=16, description="worker liveness TTL; an idle worker wakes every TTL-15 s")
     series_cache_size: int = Field(200_000, ge=1000)

@@ -24,7 +24,7 @@ import redis.asyncio as aioredis
 from microdash_core import keys
 from microdash_core.batches import Batch
 from microdash_core.broker import BRIDGE_USERNAME, BrokerAddress, bridge_subscription
-from microdash_core.queues import enqueue_batch, ingest_queue
+from microdash_core.queues import enqueue_batch, ingest_queue, waiting_batches
 from microdash_core.series_limit import SeriesLimiter
 from microdash_core.settings import Settings
 
@@ -39,6 +39,8 @@ MAX_BACKOFF_SECONDS = 30.0
 # bridge must be back before the devices are.
 FIRST_RECONNECT_SECONDS = 0.1
 DEAD_LETTER_KEEP = 1000
+# Held back by an outage or the high-water mark, the bridge looks again at least this often.
+MAX_BACKPRESSURE_WAIT_SECONDS = 5.0
 MAX_FLUSHES_IN_FLIGHT = 4
 
 
@@ -175,17 +177,23 @@ class Bridge:
                          "bridge_samples_enqueued": pending.sample_count})
 
     async def _enqueue_until_done(self, batches: list[Batch]) -> None:
-        """Redis outages are waited out: nothing is acknowledged until every batch is queued."""
+        """Redis outages and a backlog above the high-water mark are waited out: nothing is
+        acknowledged until every batch is queued, so the broker keeps the rest meanwhile."""
         backoff = 0.5
         remaining = list(batches)
         while remaining:
             try:
-                await asyncio.to_thread(enqueue_batch, self.queue, remaining[0], self.settings)
-                remaining.pop(0)
+                waiting = await asyncio.to_thread(waiting_batches, self.redis, self.settings)
+                if waiting < self.settings.ingest_queue_high_water:
+                    await asyncio.to_thread(enqueue_batch, self.queue, remaining[0], self.settings)
+                    remaining.pop(0)
+                    backoff = 0.5
+                    continue
+                log.warning("ingest is behind, holding messages unacknowledged", extra={"waiting_batches": waiting})
             except redis.exceptions.RedisError as exc:
                 log.error("cannot enqueue, holding messages unacknowledged", extra={"error": str(exc)})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKPRESSURE_WAIT_SECONDS)
 
     def _dead_letter(self, rejection: Rejection) -> None:
         log.warning("MQTT message rejected", extra={"tenant": rejection.tenant, "topic": rejection.topic,

@@ -46,7 +46,8 @@ def store_batch(payload: bytes) -> int:
 
 def publish_outcome(batch: Batch, outcome: Outcome) -> None:
     settings = get_settings()
-    connection: redis.Redis = get_current_job().connection
+    job = get_current_job()
+    connection: redis.Redis = job.connection
     lag_seconds = max(0.0, time.time() - batch.received_ms / 1000)
     stream = keys.live_stream(batch.tenant_id)
     with connection.pipeline(transaction=False) as pipe:
@@ -60,6 +61,6 @@ def publish_outcome(batch: Batch, outcome: Outcome) -> None:
         dead_letters.push(pipe, batch.tenant_id, [
             dead_letters.sample_entry(refused.sample, reason=refused.reason, batch_id=batch.batch_id)
             for refused in outcome.refused])
-        telemetry.record_stored_batch(pipe, samples=len(outcome.stored), lag_seconds=lag_seconds,
-                                      dead_lettered=len(outcome.refused))
+        telemetry.record_stored_batch(pipe, queue_name=job.origin, batch_id=batch.batch_id, samples=len(outcome.stored),
+                                      lag_seconds=lag_seconds, dead_lettered=len(outcome.refused))
         pipe.execute()
