@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     scheduled_queue: str = Field("scheduled", description="rollups, retention, partitions, alert evaluation")
     ingest_job_timeout_seconds: int = Field(30, ge=1)
     ingest_retry_intervals: list[PositiveInt] = Field(
-        [1, 5, 15, 60, 300], min_length=1,
+        [1, 5, 15, 30, 60], min_length=1,
         description="seconds between attempts of a batch that failed on an outage; the last repeats for ever")
     ingest_queue_high_water: int = Field(
         10_000, ge=1, description="batches waiting (queued or awaiting a retry) from which ingest answers 503"
