@@ -138,3 +138,11 @@ def _microdash(stack, *args) -> str:
                             timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def test_local_redis_acknowledges_only_fsynced_writes_and_never_evicts(stack):
+    """`make run` and the tests run Redis as the chart does: a 202 means the batch is on disk."""
+    connection = stack.redis_client()
+    assert connection.config_get("appendfsync") == {"appendfsync": "always"}
+    assert connection.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    assert int(connection.config_get("maxmemory")["maxmemory"]) > 0
