@@ -1,5 +1,6 @@
-"""Dead letters: samples that were acknowledged but can never be stored, kept per tenant with the
-reason, so one tenant's bad data neither hides nor pushes out another's.
+"""Dead letters: what a tenant sent that can never be stored (MQTT messages the bridge refused,
+samples the database refused), kept per tenant with the reason, so one tenant's bad data neither
+hides nor pushes out another's. Messages that name no known tenant go to keys.MQTT_DEAD_LETTER.
 
 The list is capped, and each entry keeps an excerpt of the data (enough to find the sender and
 the fault, not to replay it: a sample that lands here is one the database refuses)."""
@@ -21,10 +22,17 @@ def sample_entry(sample: Sample, *, reason: str, batch_id: str) -> bytes:
                          "sample": _excerpt(orjson.dumps(sample)), "at": int(time.time() * 1000)})
 
 
-def push(pipe: redis.client.Pipeline, tenant_id: int, entries: list[bytes]) -> None:
+def message_entry(*, tenant: str | None, topic: str, reason: str, payload: bytes) -> bytes:
+    return orjson.dumps({"source": "mqtt", "tenant": tenant, "topic": topic, "reason": reason,
+                         "payload": _excerpt(payload), "at": int(time.time() * 1000)})
+
+
+def push(pipe: redis.client.Pipeline, tenant_id: int | None, entries: list[bytes]) -> None:
+    """Add entries to the tenant's list, or to the list of unattributed messages (tenant_id None)."""
+    key = keys.MQTT_DEAD_LETTER if tenant_id is None else keys.dead_letters(tenant_id)
     if entries:
-        pipe.lpush(keys.dead_letters(tenant_id), *entries)
-        pipe.ltrim(keys.dead_letters(tenant_id), 0, KEEP - 1)
+        pipe.lpush(key, *entries)
+        pipe.ltrim(key, 0, KEEP - 1)
 
 
 def latest(connection: redis.Redis, tenant_id: int, limit: int = 100) -> list[dict]:

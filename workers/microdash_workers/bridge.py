@@ -16,12 +16,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import aiomqtt
-import orjson
 import pymysql
 import redis
 import redis.asyncio as aioredis
 
-from microdash_core import keys
+from microdash_core import dead_letters, keys
 from microdash_core.batches import Batch
 from microdash_core.broker import BRIDGE_USERNAME, BrokerAddress, bridge_subscription
 from microdash_core.queues import enqueue_batch, ingest_queue, waiting_batches
@@ -38,7 +37,6 @@ MAX_BACKOFF_SECONDS = 30.0
 # persistent session is offline right after a broker restart (see docs/decisions.md), so the
 # bridge must be back before the devices are.
 FIRST_RECONNECT_SECONDS = 0.1
-DEAD_LETTER_KEEP = 1000
 # Held back by an outage or the high-water mark, the bridge looks again at least this often.
 MAX_BACKPRESSURE_WAIT_SECONDS = 5.0
 MAX_FLUSHES_IN_FLIGHT = 4
@@ -111,10 +109,11 @@ class Bridge:
     async def _receive(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         intake = self.decoder.decode(str(message.topic), bytes(message.payload))
         tenant = None
-        if intake.rejection is None:
+        if intake.tenant is not None:  # also for a rejected message: its dead letter goes to the tenant's list
             hit, tenant = self.tenants.cached(intake.tenant)
             if not hit:
                 tenant = await asyncio.to_thread(self.tenants.find, intake.tenant)
+        if intake.rejection is None:
             reason = "unknown tenant" if tenant is None else await self._series_limit_refusal(tenant, intake)
             if reason is not None:
                 intake = Intake(intake.tenant, rejection=Rejection(intake.tenant, str(message.topic),
@@ -124,7 +123,7 @@ class Bridge:
             pending.since = time.monotonic()
         pending.messages.append(message)
         if intake.rejection is not None:
-            await asyncio.to_thread(self._dead_letter, intake.rejection)
+            await asyncio.to_thread(self._dead_letter, intake.rejection, tenant.id if tenant else None)
         else:
             pending.samples[tenant.id].extend(intake.samples)
             pending.sample_count += len(intake.samples)
@@ -195,15 +194,14 @@ class Bridge:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKPRESSURE_WAIT_SECONDS)
 
-    def _dead_letter(self, rejection: Rejection) -> None:
+    def _dead_letter(self, rejection: Rejection, tenant_id: int | None) -> None:
         log.warning("MQTT message rejected", extra={"tenant": rejection.tenant, "topic": rejection.topic,
                                                     "reason": rejection.reason})
-        entry = orjson.dumps({"tenant": rejection.tenant, "topic": rejection.topic, "reason": rejection.reason,
-                              "payload": rejection.payload.decode(errors="replace"), "at": int(time.time() * 1000)})
+        entry = dead_letters.message_entry(tenant=rejection.tenant, topic=rejection.topic, reason=rejection.reason,
+                                           payload=rejection.payload)
         try:
             with self.redis.pipeline() as pipe:
-                pipe.lpush(keys.MQTT_DEAD_LETTER, entry)
-                pipe.ltrim(keys.MQTT_DEAD_LETTER, 0, DEAD_LETTER_KEEP - 1)
+                dead_letters.push(pipe, tenant_id, [entry])
                 pipe.hincrby(keys.TELEMETRY_COUNTERS, "bridge_messages_rejected", 1)
                 pipe.execute()
         except redis.exceptions.RedisError as exc:
