@@ -8,7 +8,7 @@ import httpx
 
 from support import recent_ms
 from microdash_cli.localstack import start_component
-from microdash_core.queues import waiting_batches
+from microdash_core.queues import Backlog
 from mqtt_client import TestClient
 
 
@@ -42,6 +42,23 @@ def test_http_ingest_above_the_high_water_mark_gets_503_with_retry_after(private
     assert metric(stack, "microdash_queue_oldest_batch_age_seconds") == 0
 
 
+def test_http_ingest_gets_503_before_redis_is_full(private_stack):
+    """With noeviction a full Redis would refuse the workers' writes too, so ingest stops first."""
+    stack = private_stack()
+    _, token = stack.new_tenant()
+    connection = stack.redis_client()
+    with stack.client(token) as client:
+        assert client.post("/api/v1/metrics", json={"metric": "bp", "value": 1.0}).status_code == 202
+        connection.config_set("maxmemory", int(connection.info("memory")["used_memory"] * 1.1))
+        time.sleep(1)
+        refused = client.post("/api/v1/metrics", json={"metric": "bp", "value": 1.0})
+        assert refused.status_code == 503 and "full" in refused.json()["detail"], refused.text
+        assert refused.headers["Retry-After"]
+        connection.config_set("maxmemory", "1gb")
+        time.sleep(1)
+        assert client.post("/api/v1/metrics", json={"metric": "bp", "value": 1.0}).status_code == 202
+
+
 def test_the_bridge_holds_messages_unacknowledged_above_the_high_water_mark(private_stack):
     stack = private_stack(workers=0, mqtt=True, extra_env={"MICRODASH_INGEST_QUEUE_HIGH_WATER": "2"})
     tenant_id, credentials = stack.new_mqtt_tenant()
@@ -54,7 +71,7 @@ def test_the_bridge_holds_messages_unacknowledged_above_the_high_water_mark(priv
                 {"metric": "held", "value": float(n), "ts": recent_ms(-1000) + n}).encode())
             time.sleep(0.3)
         time.sleep(1)
-        assert waiting_batches(connection, stack.settings) == 2  # the rest stays with the broker
+        assert Backlog.read(connection, stack.settings).waiting == 2  # the rest stays with the broker
         stack.processes["worker0"] = start_component(["worker"], stack.env, stack.log_dir / "worker0.log")
         assert stack.wait_for_samples(tenant_id, 6, timeout=60) == 6
     finally:

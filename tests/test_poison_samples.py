@@ -69,3 +69,16 @@ def test_a_batch_of_a_deleted_tenant_is_dead_lettered_at_once(stack):
     enqueue_directly(stack, tenant.id, samples)
     letters = wait_for_dead_letters(stack, tenant.id, 500, timeout=20)
     assert {letter["reason"] for letter in letters} == {"the tenant no longer exists"}
+
+
+def test_a_payload_that_is_not_a_batch_fails_at_once_instead_of_being_retried(stack):
+    from rq import Queue
+
+    from microdash_core.queues import INGEST_JOB
+
+    job = Queue(stack.settings.ingest_queue, connection=stack.redis_client()).enqueue(
+        INGEST_JOB, b'[1, "not-a-batch", 0, 5]', job_id=f"not-a-batch-{uuid.uuid4().hex}")
+    deadline = time.monotonic() + 20
+    while job.get_status(refresh=True) != "failed":
+        assert time.monotonic() < deadline, job.get_status()
+        time.sleep(0.1)

@@ -1,15 +1,15 @@
 """Ingest backpressure and backlog figures.
 
-Above the queue's high-water mark, ingest answers 503 with Retry-After instead of growing the
-backlog until Redis is full. The backlog is read at most every REFRESH_SECONDS per process, so
-the check costs the hot path a clock read."""
+Above the queue's high-water mark (or Redis' memory high-water mark), ingest answers 503 with
+Retry-After instead of growing the backlog until Redis is full. The backlog is read at most every
+REFRESH_SECONDS per process, so the check costs the hot path a clock read."""
 
 import time
 
 import redis.asyncio as aioredis
 from rq.job import Job
 
-from microdash_core.queues import BacklogKeys
+from microdash_core.queues import Backlog, BacklogKeys
 from microdash_core.settings import Settings
 
 REFRESH_SECONDS = 0.5
@@ -22,20 +22,19 @@ STALE_ENTRIES_PER_SCRAPE = 20
 class Backpressure:
     def __init__(self, redis: aioredis.Redis, settings: Settings):
         self.redis = redis
-        self.high_water = settings.ingest_queue_high_water
+        self.settings = settings
         self.keys = BacklogKeys.of(settings)
-        self.waiting = 0
+        self.backlog = Backlog(0, 0, 0)
         self._read_at = -REFRESH_SECONDS
 
-    async def behind(self) -> int | None:
-        """The number of waiting batches if it is at or above the high-water mark, else None."""
+    async def behind(self) -> str | None:
+        """Why ingest must wait (the queue or Redis above its high-water mark), or None."""
         if time.monotonic() - self._read_at >= REFRESH_SECONDS:
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.llen(self.keys.queued)
-                pipe.zcard(self.keys.retrying)
-                queued, retrying = await pipe.execute()
-            self.waiting, self._read_at = queued + retrying, time.monotonic()
-        return self.waiting if self.waiting >= self.high_water else None
+                Backlog.add_reads(pipe, self.settings)
+                self.backlog = Backlog.from_replies(await pipe.execute())
+            self._read_at = time.monotonic()
+        return self.backlog.too_far_behind(self.settings)
 
 
 async def oldest_waiting_age(redis: aioredis.Redis, keys: BacklogKeys) -> float:

@@ -67,14 +67,40 @@ class BacklogKeys:
                    FailedJobRegistry.key_template.format(name), keys.ingest_pending(name))
 
 
-def waiting_batches(connection: redis.Redis, settings: Settings) -> int:
-    """Batches queued or awaiting a retry: the backlog that backpressure is measured on."""
-    backlog = BacklogKeys.of(settings)
-    with connection.pipeline(transaction=False) as pipe:
-        pipe.llen(backlog.queued)
-        pipe.zcard(backlog.retrying)
-        queued, retrying = pipe.execute()
-    return queued + retrying
+@dataclass(frozen=True)
+class Backlog:
+    """How far ingest is behind: batches queued or awaiting a retry, and Redis' memory use."""
+
+    waiting: int
+    used_memory: int
+    max_memory: int  # 0: no limit
+
+    @classmethod
+    def read(cls, connection: redis.Redis, settings: Settings) -> "Backlog":
+        with connection.pipeline(transaction=False) as pipe:
+            cls.add_reads(pipe, settings)
+            return cls.from_replies(pipe.execute())
+
+    @staticmethod
+    def add_reads(pipe, settings: Settings) -> None:
+        """Queue the reads on a pipeline (sync or asyncio); from_replies makes a Backlog of the replies."""
+        keys_ = BacklogKeys.of(settings)
+        pipe.llen(keys_.queued)
+        pipe.zcard(keys_.retrying)
+        pipe.info("memory")
+
+    @classmethod
+    def from_replies(cls, replies: list) -> "Backlog":
+        queued, retrying, memory = replies
+        return cls(queued + retrying, memory["used_memory"], memory["maxmemory"])
+
+    def too_far_behind(self, settings: Settings) -> str | None:
+        """Why ingest must be held back (HTTP 503, MQTT unacknowledged), or None."""
+        if self.waiting >= settings.ingest_queue_high_water:
+            return f"{self.waiting} batches waiting to be stored"
+        if self.max_memory and self.used_memory >= settings.ingest_redis_memory_high_water * self.max_memory:
+            return f"the queue's Redis is {self.used_memory * 100 // self.max_memory}% full"
+        return None
 
 
 def notify_queue(connection: redis.Redis, settings: Settings) -> Queue:

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     ingest_queue_high_water: int = Field(
         10_000, ge=1, description="batches waiting (queued or awaiting a retry) from which ingest answers 503"
                                   " with Retry-After and the MQTT bridge stops acknowledging")
+    ingest_redis_memory_high_water: float = Field(
+        0.8, gt=0, le=1, description="share of Redis' maxmemory from which ingest is held back the same way, so"
+                                     " that Redis never fills up (noeviction would then refuse the workers too)")
     worker_maintenance_interval_seconds: int = Field(60, ge=1)
     worker_ttl_seconds: int = Field(60, ge=16, description="worker liveness TTL; an idle worker wakes every TTL-15 s")
     series_cache_size: int = Field(200_000, ge=1000)

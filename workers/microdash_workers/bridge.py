@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from microdash_core import dead_letters, keys
 from microdash_core.batches import Batch
 from microdash_core.broker import BRIDGE_USERNAME, BrokerAddress, bridge_subscription
-from microdash_core.queues import enqueue_batch, ingest_queue, waiting_batches
+from microdash_core.queues import Backlog, enqueue_batch, ingest_queue
 from microdash_core.series_limit import SeriesLimiter
 from microdash_core.settings import Settings
 
@@ -182,13 +182,14 @@ class Bridge:
         remaining = list(batches)
         while remaining:
             try:
-                waiting = await asyncio.to_thread(waiting_batches, self.redis, self.settings)
-                if waiting < self.settings.ingest_queue_high_water:
+                backlog = await asyncio.to_thread(Backlog.read, self.redis, self.settings)
+                behind = backlog.too_far_behind(self.settings)
+                if behind is None:
                     await asyncio.to_thread(enqueue_batch, self.queue, remaining[0], self.settings)
                     remaining.pop(0)
                     backoff = 0.5
                     continue
-                log.warning("ingest is behind, holding messages unacknowledged", extra={"waiting_batches": waiting})
+                log.warning("ingest is behind, holding messages unacknowledged", extra={"why": behind})
             except redis.exceptions.RedisError as exc:
                 log.error("cannot enqueue, holding messages unacknowledged", extra={"error": str(exc)})
             await asyncio.sleep(backoff)

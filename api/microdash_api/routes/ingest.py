@@ -115,11 +115,10 @@ async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: o
 
 
 async def _check_backlog(state: AppState, count: int) -> None:
-    waiting = await state.backpressure.behind()
-    if waiting is not None:
+    behind = await state.backpressure.behind()
+    if behind is not None:
         INGEST_REJECTED.labels("backpressure").inc(count)
-        raise ApiError(503, f"ingest is behind ({waiting} batches waiting to be stored): retry later",
-                       headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        raise ApiError(503, f"ingest is behind ({behind}): retry later", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 async def _check_rate(state: AppState, tenant: TenantContext, limits: TenantLimits, count: int) -> None:
