@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from microdash_core import dead_letters
+from microdash_core import dead_letters, keys
 from mqtt_client import TestClient
 from support import recent_ms
 
