@@ -104,6 +104,31 @@ def test_mariadb_outage_longer_than_the_retry_schedule_loses_nothing(private_sta
     assert connection.zcard(keys.ingest_pending(stack.settings.ingest_queue)) == 0
 
 
+def test_mariadb_paused_longer_than_the_retry_schedule_loses_nothing(private_stack):
+    """A paused (SIGSTOP) MariaDB hangs connections instead of refusing them: attempts end by the
+    job timeout, mid-query, and the worker must not reuse such a connection afterwards."""
+    stack = private_stack(extra_env={"MICRODASH_TOKEN_CACHE_SECONDS": "120", "MICRODASH_INGEST_RETRY_INTERVALS": "[1,1]"})
+    tenant, token = stack.new_tenant()
+    connection = stack.redis_client()
+    ts = recent_ms(-60_000)
+    mariadb = stack.services.processes["mariadb"]
+    with stack.client(token) as client:
+        assert client.post("/api/v1/metrics/bulk", json=batch(100, ts)).status_code == 202  # a warm connection
+        assert stack.wait_for_samples(tenant.id, 100) == 100
+        os.kill(mariadb.pid, signal.SIGSTOP)
+        try:
+            for round_ in range(1, 4):
+                assert client.post("/api/v1/metrics/bulk", json=batch(100, ts + round_ * 1000)).status_code == 202
+            deadline = time.monotonic() + 90
+            while int(connection.hget(keys.TELEMETRY_COUNTERS, "batches_retried") or 0) <= 3 * (1 + 2) + 3:
+                assert time.monotonic() < deadline, "the worker stopped retrying"
+                time.sleep(0.5)
+        finally:
+            os.kill(mariadb.pid, signal.SIGCONT)
+    assert stack.wait_for_samples(tenant.id, 400, timeout=90) == 400
+    assert FailedJobRegistry(queue=ingest_queue(connection, stack.settings)).get_job_ids() == []
+
+
 def test_queued_batches_survive_a_redis_restart(private_stack):
     stack = private_stack(workers=0)
     tenant, token = stack.new_tenant()
