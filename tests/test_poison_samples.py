@@ -69,6 +69,10 @@ def test_a_batch_of_a_deleted_tenant_is_dead_lettered_at_once(stack):
     enqueue_directly(stack, tenant.id, samples)
     letters = wait_for_dead_letters(stack, tenant.id, 500, timeout=20)
     assert {letter["reason"] for letter in letters} == {"the tenant no longer exists"}
+    from microdash_workers.maintenance import forget_deleted_tenants
+
+    forget_deleted_tenants(stack.settings)
+    assert dead_letters.latest(stack.redis_client(), tenant.id) == []  # no list outlives its tenant
 
 
 def test_a_payload_that_is_not_a_batch_fails_at_once_instead_of_being_retried(stack):
