@@ -118,7 +118,8 @@ async def _check_backlog(state: AppState, count: int) -> None:
     behind = await state.backpressure.behind()
     if behind is not None:
         INGEST_REJECTED.labels("backpressure").inc(count)
-        raise ApiError(503, f"ingest is behind ({behind}): retry later", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        raise ApiError(503, f"ingest is behind ({behind}): retry later",
+                       headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 async def _check_rate(state: AppState, tenant: TenantContext, limits: TenantLimits, count: int) -> None:
