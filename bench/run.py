@@ -2,6 +2,7 @@
 
     python bench/run.py [--workers N] [--samples N] [--quick] [--output PATH]
                         [--scenarios bulk,single,sse,query] [--profile DIR] [--keep]
+                        [--redis-appendfsync always|everysec]
 
 Scenarios, in order, each with its own tenant: bulk ingest until durable in MariaDB, one sample
 per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> queryable latency,
@@ -83,6 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"comma-separated subset of {','.join(SCENARIOS)} (default all)")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="run api and workers under cProfile; pstats files and a summary go to DIR")
+    parser.add_argument("--redis-appendfsync", choices=("always", "everysec"), default="always",
+                        help="Redis AOF fsync: always (an ack means on disk, the default) or everysec")
     parser.add_argument("--keep", action="store_true", help="keep the temporary stack directory (logs, data)")
     args = parser.parse_args(argv)
     unknown = set(args.scenarios.split(",")) - set(SCENARIOS)
@@ -226,7 +229,7 @@ def results_header(args: argparse.Namespace, sizes: Sizes, chosen: list[str]) ->
     return {
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "config": {"workers": args.workers, "quick": args.quick, "scenarios": chosen,
-                   "profiled": bool(args.profile), **asdict(sizes)},
+                   "profiled": bool(args.profile), "redis_appendfsync": args.redis_appendfsync, **asdict(sizes)},
         "machine": report.machine_info(),
     }
 
@@ -276,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         args.profile = args.profile.resolve()
         args.profile.mkdir(parents=True, exist_ok=True)
-    stack = BenchStack(Path(tempfile.mkdtemp(prefix="microdash-bench-")), args.workers, profile_dir=args.profile)
+    stack = BenchStack(Path(tempfile.mkdtemp(prefix="microdash-bench-")), args.workers, profile_dir=args.profile,
+                       redis_appendfsync=args.redis_appendfsync)
     results = results_header(args, sizes, chosen)
     run_with_stack(stack, args, sizes, chosen, results)
     results["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

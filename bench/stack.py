@@ -41,6 +41,7 @@ class BenchStack:
     root: Path
     worker_count: int
     profile_dir: Path | None = None
+    redis_appendfsync: str = "always"
     services: ServiceInstances | None = None
     env: dict[str, str] = field(default_factory=dict)
     api: subprocess.Popen | None = None
@@ -54,7 +55,8 @@ class BenchStack:
         if self.profile_dir is not None:
             for stale in self.profile_dir.glob("*.pstats"):
                 stale.unlink()
-        self.services = ServiceInstances(self.root, log_dir=self.root, mosquitto=True)
+        self.services = ServiceInstances(self.root, log_dir=self.root, mosquitto=True,
+                                         redis_appendfsync=self.redis_appendfsync)
         self.services.start()
         self.api_port = free_port()
         self.env = {

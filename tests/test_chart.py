@@ -232,3 +232,14 @@ def test_one_bridge_holds_a_plain_subscription_and_several_share_one(scenario, r
     assert bridge["spec"]["replicas"] == replicas
     env = {item["name"]: item.get("value") for item in bridge["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["MICRODASH_BRIDGE_SHARED_SUBSCRIPTION"] == shared
+
+
+def test_bundled_redis_fsyncs_every_write_and_refuses_writes_when_full_instead_of_evicting(tmp_path):
+    args = _main_container(render(SCENARIOS["default"]), "StatefulSet", "redis")["args"]
+    assert args[args.index("--appendfsync") + 1] == "always"
+    assert args[args.index("--maxmemory") + 1] == "384mb"
+    assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
+    faster = tmp_path / "faster.yaml"
+    faster.write_text("redis:\n  appendfsync: everysec\n  maxmemory: 1gb\n")
+    args = _main_container(render(faster), "StatefulSet", "redis")["args"]
+    assert args[args.index("--appendfsync") + 1] == "everysec" and args[args.index("--maxmemory") + 1] == "1gb"

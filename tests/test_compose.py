@@ -65,7 +65,8 @@ def test_mosquitto_uses_the_charts_configuration_and_init_step(compose):
 def test_redis_keeps_an_append_only_file(compose):
     command = compose["services"]["redis"]["command"]
     assert command[command.index("--appendonly") + 1] == "yes"
-    assert command[command.index("--appendfsync") + 1] == "everysec"
+    assert command[command.index("--appendfsync") + 1] == "${REDIS_APPENDFSYNC:-always}"
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
 
 
 def test_microdash_services_run_real_subcommands_with_real_settings(compose):

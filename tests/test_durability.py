@@ -4,15 +4,16 @@ import os
 import signal
 import time
 
+import httpx
 import pymysql
 import redis
 from rq import Queue
-from rq.registry import StartedJobRegistry
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from support import recent_ms
 from microdash_cli.localstack import start_component
-from microdash_core import db
-from microdash_core.queues import INGEST_JOB
+from microdash_core import db, keys
+from microdash_core.queues import INGEST_JOB, ingest_queue
 
 
 def batch(n, ts, **labels):
@@ -74,6 +75,60 @@ def test_mariadb_restart_while_batches_are_queued(private_stack):
     assert stack.count_samples(tenant.id) == 500
 
 
+def test_mariadb_outage_longer_than_the_retry_schedule_loses_nothing(private_stack):
+    """Batches are retried for ever on an outage: the schedule of intervals is used up long
+    before MariaDB returns (it used to send them to the failed registry), and yet all is stored."""
+    stack = private_stack(extra_env={"MICRODASH_TOKEN_CACHE_SECONDS": "120", "MICRODASH_INGEST_RETRY_INTERVALS": "[1,1]"})
+    tenant, token = stack.new_tenant()
+    connection = stack.redis_client()
+    ts = recent_ms(-60_000)
+    with stack.client(token) as client:
+        assert client.get("/api/v1/series").status_code == 200  # caches the token
+        stack.services.stop_service("mariadb")
+        for round_ in range(3):
+            assert client.post("/api/v1/metrics/bulk", json=batch(100, ts + round_ * 1000)).status_code == 202
+    old_attempt_limit = 3 * (1 + 2)  # three batches, one attempt each plus two retries
+    deadline = time.monotonic() + 60
+    while int(connection.hget(keys.TELEMETRY_COUNTERS, "batches_retried") or 0) <= old_attempt_limit + 3:
+        assert time.monotonic() < deadline, "the worker stopped retrying"
+        time.sleep(0.2)
+    failed = FailedJobRegistry(queue=ingest_queue(connection, stack.settings))
+    assert failed.get_job_ids() == []
+    metrics = httpx.get(stack.api_url + "/metrics").text
+    oldest = next(line for line in metrics.splitlines() if line.startswith("microdash_queue_oldest_batch_age_seconds"))
+    assert float(oldest.split()[-1]) > 2
+
+    stack.services.restart_service("mariadb")
+    assert stack.wait_for_samples(tenant.id, 300, timeout=60) == 300
+    assert failed.get_job_ids() == []
+    assert connection.zcard(keys.ingest_pending(stack.settings.ingest_queue)) == 0
+
+
+def test_mariadb_paused_longer_than_the_retry_schedule_loses_nothing(private_stack):
+    """A paused (SIGSTOP) MariaDB hangs connections instead of refusing them: attempts end by the
+    job timeout, mid-query, and the worker must not reuse such a connection afterwards."""
+    stack = private_stack(extra_env={"MICRODASH_TOKEN_CACHE_SECONDS": "120", "MICRODASH_INGEST_RETRY_INTERVALS": "[1,1]"})
+    tenant, token = stack.new_tenant()
+    connection = stack.redis_client()
+    ts = recent_ms(-60_000)
+    mariadb = stack.services.processes["mariadb"]
+    with stack.client(token) as client:
+        assert client.post("/api/v1/metrics/bulk", json=batch(100, ts)).status_code == 202  # a warm connection
+        assert stack.wait_for_samples(tenant.id, 100) == 100
+        os.kill(mariadb.pid, signal.SIGSTOP)
+        try:
+            for round_ in range(1, 4):
+                assert client.post("/api/v1/metrics/bulk", json=batch(100, ts + round_ * 1000)).status_code == 202
+            deadline = time.monotonic() + 90
+            while int(connection.hget(keys.TELEMETRY_COUNTERS, "batches_retried") or 0) <= 3 * (1 + 2) + 3:
+                assert time.monotonic() < deadline, "the worker stopped retrying"
+                time.sleep(0.5)
+        finally:
+            os.kill(mariadb.pid, signal.SIGCONT)
+    assert stack.wait_for_samples(tenant.id, 400, timeout=90) == 400
+    assert FailedJobRegistry(queue=ingest_queue(connection, stack.settings)).get_job_ids() == []
+
+
 def test_queued_batches_survive_a_redis_restart(private_stack):
     stack = private_stack(workers=0)
     tenant, token = stack.new_tenant()
@@ -108,3 +163,11 @@ def _microdash(stack, *args) -> str:
                             timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def test_local_redis_acknowledges_only_fsynced_writes_and_never_evicts(stack):
+    """`make run` and the tests run Redis as the chart does: a 202 means the batch is on disk."""
+    connection = stack.redis_client()
+    assert connection.config_get("appendfsync") == {"appendfsync": "always"}
+    assert connection.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    assert int(connection.config_get("maxmemory")["maxmemory"]) > 0

@@ -89,6 +89,26 @@ def test_validation_rules(stack):
                 assert response.json()["errors"][0]["field"] == field, case
 
 
+def test_labels_too_large_in_bytes_are_refused_at_the_edge_and_innocent_requests_are_stored(stack):
+    """The audit's reproduction: 32 labels of 1024 emoji each were accepted (202), then failed the
+    worker's whole coalesced batch, taking concurrent innocent requests with it."""
+    import concurrent.futures
+
+    tenant, token = stack.new_tenant()
+    emoji_labels = {f"l{n}": "\U0001F600" * 1024 for n in range(32)}
+    escaped_labels = {f"l{n}": "\x01" * 1024 for n in range(32)}  # 1 KB each, 6 KB each as stored
+    with stack.client(token) as client, concurrent.futures.ThreadPoolExecutor(4) as pool:
+        poison = [pool.submit(client.post, "/api/v1/metrics", json=sample(**labels))
+                  for labels in (emoji_labels, escaped_labels)]
+        innocent = [pool.submit(client.post, "/api/v1/metrics", json=sample(host=f"h{n}")) for n in range(3)]
+        for future in poison:
+            response = future.result()
+            assert response.status_code == 422, response.text
+            assert response.json()["errors"][0]["field"].startswith("labels")
+        assert [future.result().status_code for future in innocent] == [202] * 3
+    assert stack.wait_for_samples(tenant.id, 3) == 3
+
+
 def test_too_many_samples_malformed_json_and_content_type(stack):
     _, token = stack.new_tenant()
     with stack.client(token) as client:

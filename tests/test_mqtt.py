@@ -7,7 +7,7 @@ import httpx
 import redis
 
 from support import recent_ms
-from microdash_core import keys
+from microdash_core import dead_letters, keys
 from microdash_core.tenant_service import TenantService
 from mqtt_client import TestClient
 
@@ -49,8 +49,8 @@ def test_bad_payloads_are_dead_lettered_without_blocking_good_ones(stack):
     assert stack.wait_for_samples(tenant_id, 1) == 1
     deadline = time.monotonic() + 10
     while True:
-        letters = [json.loads(entry) for entry in connection.lrange(keys.MQTT_DEAD_LETTER, 0, -1)]
-        mine = [letter for letter in letters if letter["tenant"] == credentials.tenant]
+        mine = dead_letters.latest(connection, tenant_id)  # the tenant's own list
+        assert all(letter["tenant"] == credentials.tenant for letter in mine)
         if len(mine) == 4 or time.monotonic() > deadline:
             break
         time.sleep(0.1)

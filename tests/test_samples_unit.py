@@ -95,3 +95,41 @@ def test_fast_path_and_thorough_path_agree():
         assert fresh.validate_many([good, variant], now_ms=NOW)[1] != [], variant
     samples, errors = fresh.validate_many([{**good, "value": 3}], now_ms=NOW)  # ints take the thorough path
     assert errors == [] and samples[0][3] == 3.0 and type(samples[0][3]) is float
+
+
+def _field_of_first_error(checker, labels):
+    good = {"metric": "m", "value": 1.0, "ts": NOW, "labels": {"host": "a"}}
+    errors = checker.validate_many([good, {**good, "labels": labels}], now_ms=NOW)[1]  # the second may take the fast path
+    return errors[0].field if errors else None
+
+
+def test_label_values_are_limited_in_utf8_bytes_not_characters():
+    checker = SampleValidator(Settings(max_label_value_length=1024))
+    assert _field_of_first_error(checker, {"host": "\U0001F600" * 256}) is None  # 1024 bytes
+    assert _field_of_first_error(checker, {"host": "\U0001F600" * 257}) == "labels.host"
+    assert _field_of_first_error(checker, {"host": "é" * 600}) == "labels.host"  # 600 characters, 1200 bytes
+    assert _field_of_first_error(checker, {"host": "\ud800"}) == "labels.host"  # no UTF-8 form
+
+
+def test_the_audit_reproduction_32_labels_of_1024_emoji_is_refused():
+    labels = {f"l{n}": "\U0001F600" * 1024 for n in range(32)}
+    assert _field_of_first_error(SampleValidator(Settings()), labels) is not None
+
+
+def test_label_set_must_fit_the_series_table_as_stored():
+    """Control characters are escaped to 6 bytes each in the stored JSON: values within their own
+    limit can still make a label set larger than series.labels holds."""
+    checker = SampleValidator(Settings())
+    labels = {f"l{n}": "\x01" * 1024 for n in range(32)}
+    assert _field_of_first_error(checker, labels) == "labels"
+    _, errors = checker.validate_one({"metric": "m", "value": 1, "labels": labels}, now_ms=NOW)
+    assert "as stored, more than 65535" in errors[0].error
+    ascii_labels = {f"l{n}": "x" * 1024 for n in range(32)}  # about 33 KB stored: fits
+    assert _field_of_first_error(checker, ascii_labels) is None
+
+
+def test_name_bounds_cannot_exceed_the_series_table():
+    with pytest.raises(ValueError):
+        Settings(max_metric_name_length=201)
+    with pytest.raises(ValueError):
+        Settings(max_label_set_bytes=65536)

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from microdash_core import keys
+from microdash_core import dead_letters, keys
 from mqtt_client import TestClient
 from support import recent_ms
 
@@ -110,8 +110,8 @@ def test_mqtt_messages_adding_series_beyond_the_limit_are_dead_lettered(stack):
     deadline = time.monotonic() + 10
     mine = []
     while not mine and time.monotonic() < deadline:
-        letters = [json.loads(entry) for entry in connection.lrange(keys.MQTT_DEAD_LETTER, 0, -1)]
-        mine = [letter for letter in letters if letter["tenant"] == credentials.tenant]
+        mine = dead_letters.latest(connection, tenant_id)  # the tenant's own list
+        assert all(letter["tenant"] == credentials.tenant for letter in mine)
         time.sleep(0.1)
     assert [letter["reason"] for letter in mine] == [
         "series limit of 1 reached: 1 series stored, this would add 1 new; nothing was stored"]

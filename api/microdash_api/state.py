@@ -15,6 +15,7 @@ from microdash_core.series_limit import SeriesLimiter
 from microdash_core.settings import Settings
 
 from .auth import TokenAuthenticator
+from .backpressure import Backpressure
 from .batcher import IngestBatcher
 from .hub import LiveHub
 from .memberships import MembershipCache
@@ -39,6 +40,7 @@ class AppState:
     members: MembershipCache
     password_checks: PasswordChecks
     rate_limiter: IngestRateLimiter
+    backpressure: Backpressure
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
@@ -68,6 +70,7 @@ class AppState:
             password_checks=PasswordChecks(at_once=settings.login_max_concurrent_verifications,
                                            wait_seconds=settings.login_verification_wait_seconds),
             rate_limiter=IngestRateLimiter(async_redis, settings),
+            backpressure=Backpressure(async_redis, settings),
         )
 
     async def close(self) -> None:

@@ -1,5 +1,7 @@
 """Prometheus metrics of the API process, plus the pipeline figures kept in Redis by the workers."""
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
@@ -21,7 +23,9 @@ PIPELINE_COUNTERS = {
     "batches_stored": "Batches stored by the workers",
     "samples_stored": "Samples stored by the workers",
     "batches_retried": "Batch attempts that failed and were scheduled for retry",
-    "batches_poisoned": "Batches moved to the failed registry without retry",
+    "batches_poisoned": "Batches holding data that can never be stored: their refused samples are dead-lettered"
+                        " (an undecodable batch goes to the failed registry whole)",
+    "samples_dead_lettered": "Samples the database refused, kept in their tenant's dead-letter list",
     "bridge_messages_received": "MQTT messages taken by the bridges (acknowledged once queued)",
     "bridge_samples_enqueued": "Samples the MQTT bridges put on the ingest queue",
     "bridge_messages_rejected": "MQTT messages rejected (dead-lettered) by the bridges",
@@ -30,14 +34,29 @@ PIPELINE_COUNTERS = {
 }
 
 
+@dataclass(frozen=True)
+class QueueFigures:
+    queued: int
+    retrying: int
+    failed: int
+    oldest_age_seconds: float
+
+
 class PipelineSnapshot:
     """Figures read from Redis for one scrape."""
 
-    def __init__(self, queue_depth: int, counters: dict[bytes, bytes], lag: dict[bytes, bytes]):
-        self.queue_depth, self.counters, self.lag = queue_depth, counters, lag
+    def __init__(self, queue: QueueFigures, counters: dict[bytes, bytes], lag: dict[bytes, bytes]):
+        self.queue, self.counters, self.lag = queue, counters, lag
 
     def collect(self):
-        yield GaugeMetricFamily("microdash_queue_depth", "Batches waiting in the ingest queue", value=self.queue_depth)
+        queue = self.queue
+        yield GaugeMetricFamily("microdash_queue_depth", "Batches waiting in the ingest queue", value=queue.queued)
+        yield GaugeMetricFamily("microdash_queue_retrying", "Batches waiting for a retry after an outage",
+                                value=queue.retrying)
+        yield GaugeMetricFamily("microdash_queue_failed", "Batches in the failed registry (undecodable)",
+                                value=queue.failed)
+        yield GaugeMetricFamily("microdash_queue_oldest_batch_age_seconds",
+                                "Age of the oldest acknowledged batch not yet stored", value=queue.oldest_age_seconds)
         for name, help_text in PIPELINE_COUNTERS.items():
             yield CounterMetricFamily(f"microdash_{name}", help_text, value=int(self.counters.get(name.encode(), 0)))
         buckets, cumulative = [], 0

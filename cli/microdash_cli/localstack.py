@@ -81,13 +81,23 @@ def mariadb_argv(datadir: Path, port: int) -> list[str]:
     ]
 
 
-def redis_argv(datadir: Path, port: int) -> list[str]:
+REDIS_APPENDFSYNC_MODES = ("always", "everysec")
+REDIS_MAXMEMORY = "1gb"
+
+
+def redis_argv(datadir: Path, port: int, *, appendfsync: str = "always") -> list[str]:
+    """A Redis whose acknowledged writes survive a crash: with AOF fsynced on every write
+    ("always"), an accepted batch is on disk before the 202 or PUBACK; "everysec" is faster and
+    can lose the last second. Full, it refuses writes (the api answers 503) rather than evicting
+    queued batches."""
+    if appendfsync not in REDIS_APPENDFSYNC_MODES:
+        raise ValueError(f"appendfsync must be one of {REDIS_APPENDFSYNC_MODES}, got {appendfsync!r}")
     datadir = datadir.resolve()
     datadir.mkdir(parents=True, exist_ok=True)
-    # AOF with fsync every second: an acknowledged batch survives a Redis restart.
     return [
         shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1",
-        "--dir", str(datadir), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+        "--dir", str(datadir), "--appendonly", "yes", "--appendfsync", appendfsync, "--save", "",
+        "--maxmemory", REDIS_MAXMEMORY, "--maxmemory-policy", "noeviction",
         "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
     ]
 
@@ -128,8 +138,10 @@ class ServiceInstances:
     the data goes with the directory.
     """
 
-    def __init__(self, root: Path, *, mosquitto: bool = False, log_dir: Path | None = None):
+    def __init__(self, root: Path, *, mosquitto: bool = False, log_dir: Path | None = None,
+                 redis_appendfsync: str = "always"):
         self.root = root
+        self.redis_appendfsync = redis_appendfsync
         self.with_mosquitto = mosquitto
         self.log_dir = log_dir or root
         self.processes: dict[str, subprocess.Popen] = {}
@@ -146,7 +158,7 @@ class ServiceInstances:
 
     def start(self) -> None:
         self.start_service("mariadb", lambda port: mariadb_argv(self.root / "mariadb", port), timeout=60)
-        self.start_service("redis", lambda port: redis_argv(self.root / "redis", port))
+        self.start_service("redis", self._redis_argv)
         if self.with_mosquitto:
             self.start_service("mosquitto", lambda port: mosquitto_argv(
                 self.root / "mosquitto", port, admin_password=self.mqtt_admin_password))
@@ -188,11 +200,14 @@ class ServiceInstances:
         self._restarted.add(name)
         starters = {
             "mariadb": lambda port: mariadb_argv(self.root / "mariadb", port),
-            "redis": lambda port: redis_argv(self.root / "redis", port),
+            "redis": self._redis_argv,
             "mosquitto": lambda port: mosquitto_argv(self.root / "mosquitto", port,
                                                      admin_password=self.mqtt_admin_password),
         }
         self.start_service(name, starters[name], timeout=60)
+
+    def _redis_argv(self, port: int) -> list[str]:
+        return redis_argv(self.root / "redis", port, appendfsync=self.redis_appendfsync)
 
     def stop(self) -> None:
         for name in list(self.processes):

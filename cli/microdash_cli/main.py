@@ -204,9 +204,12 @@ def dev_mariadb(datadir: Path, port: int) -> None:
 
 
 @dev_app.command("redis")
-def dev_redis(datadir: Path, port: int) -> None:
+def dev_redis(datadir: Path, port: int,
+              appendfsync: Annotated[str, typer.Option(envvar="MICRODASH_DEV_REDIS_APPENDFSYNC",
+                                                       help="always (an ack means on disk) or everysec")] = "always",
+              ) -> None:
     """Exec a private Redis with AOF persistence."""
-    _exec(localstack.redis_argv(datadir, port))
+    _exec(localstack.redis_argv(datadir, port, appendfsync=appendfsync))
 
 
 @dev_app.command("agent")

@@ -20,4 +20,7 @@ class Batch:
     @classmethod
     def decode(cls, payload: bytes) -> "Batch":
         tenant_id, batch_id, received_ms, samples = orjson.loads(payload)
+        if not (type(tenant_id) is int and type(batch_id) is str and type(received_ms) is int
+                and type(samples) is list):
+            raise ValueError("expected [tenant id, batch id, received ms, [samples]]")
         return cls(tenant_id, batch_id, received_ms, samples)  # [metric, labels, ts, value] lists unpack like tuples

@@ -26,6 +26,17 @@ def tenant_series_seed(tenant_id: int, seeder: str) -> str:
     return f"{PREFIX}:series-seed:{tenant_id}:{seeder}"
 
 
+def ingest_pending(queue_name: str) -> str:
+    """Sorted set of the ids of acknowledged batches not yet stored, scored by when they were
+    received: its first member is the oldest batch still to store, queued or awaiting a retry."""
+    return f"{PREFIX}:ingest-pending:{queue_name}"
+
+
+def dead_letters(tenant_id: int) -> str:
+    """Capped list of what a tenant sent that can never be stored, each entry with its reason."""
+    return f"{PREFIX}:dead-letter:{tenant_id}"
+
+
 def session(session_id: str) -> str:
     return f"{PREFIX}:session:{session_id}"
 
@@ -58,5 +69,6 @@ ROLLUP_CLAIMED = f"{PREFIX}:rollup:claimed"
 ROLLUP_LOCK = f"{PREFIX}:rollup:lock"
 
 MQTT_DEAD_LETTER = f"{PREFIX}:mqtt:dead-letter"
+
 TELEMETRY_COUNTERS = f"{PREFIX}:telemetry:counters"
 TELEMETRY_LAG_BUCKETS = f"{PREFIX}:telemetry:ingest_lag_buckets"

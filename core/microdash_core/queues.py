@@ -1,9 +1,13 @@
 """The RQ queues and how a batch is put on them. Job code lives in microdash_workers and is named
 here by its import path, so the edges (API, MQTT bridge) never import the workers."""
 
+from dataclasses import dataclass
+
 import redis
 from rq import Queue, Retry
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
+from . import keys
 from .batches import Batch
 from .settings import Settings
 
@@ -24,18 +28,79 @@ def ingest_queue(connection: redis.Redis, settings: Settings) -> Queue:
 
 
 def enqueue_batch(queue: Queue, batch: Batch, settings: Settings) -> None:
-    """Put a batch on the ingest queue; returns only once Redis has it (raises on Redis errors)."""
+    """Put a batch on the ingest queue; returns only once Redis has it (raises on Redis errors).
+
+    Failures are retried after the intervals of INGEST_RETRY_INTERVALS, the last one for ever
+    (microdash_workers.worker): a batch leaves the queue only stored or dead-lettered."""
     intervals = settings.ingest_retry_intervals
-    queue.enqueue(
-        INGEST_JOB,
-        batch.encode(),
-        job_id=batch.batch_id,
-        job_timeout=settings.ingest_job_timeout_seconds,
-        result_ttl=0,
-        failure_ttl=FAILURE_TTL_SECONDS,
-        retry=Retry(max=len(intervals), interval=intervals),
-        description=f"tenant {batch.tenant_id}: {len(batch.samples)} samples",
-    )
+    with queue.connection.pipeline() as pipe:
+        queue.enqueue(
+            INGEST_JOB,
+            batch.encode(),
+            job_id=batch.batch_id,
+            job_timeout=settings.ingest_job_timeout_seconds,
+            result_ttl=0,
+            failure_ttl=FAILURE_TTL_SECONDS,
+            retry=Retry(max=len(intervals), interval=intervals),
+            description=f"tenant {batch.tenant_id}: {len(batch.samples)} samples",
+            pipeline=pipe,
+        )
+        pipe.zadd(keys.ingest_pending(queue.name), {batch.batch_id: batch.received_ms})
+        pipe.execute()
+
+
+@dataclass(frozen=True)
+class BacklogKeys:
+    """Where the ingest queue's batches wait: queued (an RQ list), awaiting a retry (RQ's scheduled
+    registry), given up (RQ's failed registry: undecodable only), and every batch not yet stored
+    by received time (ours)."""
+
+    queued: str
+    retrying: str
+    failed: str
+    pending: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> "BacklogKeys":
+        name = settings.ingest_queue
+        return cls(Queue.redis_queue_namespace_prefix + name, ScheduledJobRegistry.key_template.format(name),
+                   FailedJobRegistry.key_template.format(name), keys.ingest_pending(name))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """How far ingest is behind: batches queued or awaiting a retry, and Redis' memory use."""
+
+    waiting: int
+    used_memory: int
+    max_memory: int  # 0: no limit
+
+    @classmethod
+    def read(cls, connection: redis.Redis, settings: Settings) -> "Backlog":
+        with connection.pipeline(transaction=False) as pipe:
+            cls.add_reads(pipe, settings)
+            return cls.from_replies(pipe.execute())
+
+    @staticmethod
+    def add_reads(pipe, settings: Settings) -> None:
+        """Queue the reads on a pipeline (sync or asyncio); from_replies makes a Backlog of the replies."""
+        keys_ = BacklogKeys.of(settings)
+        pipe.llen(keys_.queued)
+        pipe.zcard(keys_.retrying)
+        pipe.info("memory")
+
+    @classmethod
+    def from_replies(cls, replies: list) -> "Backlog":
+        queued, retrying, memory = replies
+        return cls(queued + retrying, memory["used_memory"], memory["maxmemory"])
+
+    def too_far_behind(self, settings: Settings) -> str | None:
+        """Why ingest must be held back (HTTP 503, MQTT unacknowledged), or None."""
+        if self.waiting >= settings.ingest_queue_high_water:
+            return f"{self.waiting} batches waiting to be stored"
+        if self.max_memory and self.used_memory >= settings.ingest_redis_memory_high_water * self.max_memory:
+            return f"the queue's Redis is {self.used_memory * 100 // self.max_memory}% full"
+        return None
 
 
 def notify_queue(connection: redis.Redis, settings: Settings) -> Queue:

@@ -10,6 +10,8 @@ import re
 import time
 from dataclasses import dataclass
 
+import orjson
+
 from .settings import Settings
 
 # Prometheus' metric-name charset, plus "." for dotted names such as "cpu.usage" (OpenTelemetry style).
@@ -33,6 +35,10 @@ Sample = tuple[str, dict[str, str], int, float]
 
 
 KNOWN_NAMES_LIMIT = 100_000
+# The label set is stored as canonical JSON (series.canonical_labels), where a control character
+# takes 6 bytes (\u001f); each label adds its quotes, colon and comma.
+WORST_BYTES_PER_CHAR = 6
+LABEL_OVERHEAD_BYTES = 6
 
 
 class SampleValidator:
@@ -86,9 +92,15 @@ class SampleValidator:
         if type(labels) is not dict or len(labels) > self.settings.max_labels:
             return None
         known, longest = self._known_label_names, self.settings.max_label_value_length
+        chars = 0
         for name, label_value in labels.items():
-            if name not in known or type(label_value) is not str or len(label_value) > longest:
+            # ASCII only, where characters are bytes; any other text is measured by the thorough path.
+            if (name not in known or type(label_value) is not str or len(label_value) > longest
+                    or not label_value.isascii()):
                 return None
+            chars += len(name) + len(label_value)
+        if WORST_BYTES_PER_CHAR * chars + LABEL_OVERHEAD_BYTES * len(labels) + 2 > self.settings.max_label_set_bytes:
+            return None  # might not fit: the thorough path measures it
         return metric, labels, ts, value
 
     def validate_one(self, item: object, *, now_ms: int | None = None) -> tuple[Sample | None, list[SampleError]]:
@@ -157,6 +169,7 @@ class SampleValidator:
         if len(labels) > settings.max_labels:
             errors.append(SampleError(index, "labels", f"more than {settings.max_labels} labels"))
             return {}
+        count_before = len(errors)
         for name, label_value in labels.items():
             field = f"labels.{name}"
             if len(name) > settings.max_label_name_length:
@@ -167,8 +180,16 @@ class SampleValidator:
                 _remember(self._known_label_names, name)
             if not isinstance(label_value, str):
                 errors.append(SampleError(index, field, "value must be a string"))
-            elif len(label_value) > settings.max_label_value_length:
-                errors.append(SampleError(index, field, f"value longer than {settings.max_label_value_length}"))
+            elif (size := _utf8_size(label_value)) is None:
+                errors.append(SampleError(index, field, "value must be valid Unicode text"))
+            elif size > settings.max_label_value_length:
+                errors.append(SampleError(index, field,
+                                          f"value longer than {settings.max_label_value_length} bytes (UTF-8)"))
+        if len(errors) == count_before:
+            stored_size = len(orjson.dumps(labels))
+            if stored_size > settings.max_label_set_bytes:
+                errors.append(SampleError(index, "labels", f"label set is {stored_size} bytes as stored,"
+                                                           f" more than {settings.max_label_set_bytes}"))
         return labels  # type: ignore[return-value]
 
 
@@ -179,6 +200,16 @@ def _remember(known: set[str], name: str) -> None:
     if len(known) >= KNOWN_NAMES_LIMIT:
         known.clear()
     known.add(name)
+
+
+def _utf8_size(text: str) -> int | None:
+    """Bytes of the text in UTF-8, or None if it has no UTF-8 form (a lone surrogate)."""
+    if text.isascii():
+        return len(text)
+    try:
+        return len(text.encode())
+    except UnicodeEncodeError:
+        return None
 
 
 def _int_to_float(value: int) -> float | None:

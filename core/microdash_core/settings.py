@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, PositiveInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
@@ -46,9 +46,14 @@ class Settings(BaseSettings):
     max_bulk_samples: int = Field(10_000, ge=1)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_labels: int = Field(32, ge=0)
-    max_metric_name_length: int = 200
-    max_label_name_length: int = 100
-    max_label_value_length: int = 1024
+    # Names are ASCII by their charset, so their lengths are bytes too. The bounds stop at what the
+    # series table holds (metric VARCHAR(200), labels TEXT of 65535 bytes): anything the edge accepts
+    # must be storable, or the worker would hold a batch it can never write.
+    max_metric_name_length: int = Field(200, ge=1, le=200)
+    max_label_name_length: int = Field(100, ge=1, le=1000)
+    max_label_value_length: int = Field(1024, ge=1, le=65535, description="bytes of a label value in UTF-8")
+    max_label_set_bytes: int = Field(65535, ge=64, le=65535,
+                                     description="bytes of a sample's label set as stored (canonical JSON, UTF-8)")
     max_sample_age_seconds: int = Field(7 * 24 * 3600, ge=60)
     max_sample_future_seconds: int = Field(600, ge=0)
     default_ingest_rate_limit: int = Field(100_000, ge=1, description="samples/s per tenant")
@@ -75,7 +80,15 @@ class Settings(BaseSettings):
     ingest_queue: str = "ingest"
     scheduled_queue: str = Field("scheduled", description="rollups, retention, partitions, alert evaluation")
     ingest_job_timeout_seconds: int = Field(30, ge=1)
-    ingest_retry_intervals: list[int] = [1, 5, 15, 60, 300]
+    ingest_retry_intervals: list[PositiveInt] = Field(
+        [1, 5, 15, 30, 60], min_length=1,
+        description="seconds between attempts of a batch that failed on an outage; the last repeats for ever")
+    ingest_queue_high_water: int = Field(
+        10_000, ge=1, description="batches waiting (queued or awaiting a retry) from which ingest answers 503"
+                                  " with Retry-After and the MQTT bridge stops acknowledging")
+    ingest_redis_memory_high_water: float = Field(
+        0.8, gt=0, le=1, description="share of Redis' maxmemory from which ingest is held back the same way, so"
+                                     " that Redis never fills up (noeviction would then refuse the workers too)")
     worker_maintenance_interval_seconds: int = Field(60, ge=1)
     worker_ttl_seconds: int = Field(60, ge=16, description="worker liveness TTL; an idle worker wakes every TTL-15 s")
     series_cache_size: int = Field(200_000, ge=1000)

@@ -16,12 +16,21 @@ def lag_bucket(seconds: float) -> str:
     return "+Inf"
 
 
-def record_stored_batch(pipe: redis.client.Pipeline, *, samples: int, lag_seconds: float) -> None:
+def record_stored_batch(pipe: redis.client.Pipeline, *, queue_name: str, batch_id: str, samples: int,
+                        lag_seconds: float, dead_lettered: int = 0) -> None:
+    pipe.zrem(keys.ingest_pending(queue_name), batch_id)
     pipe.hincrby(keys.TELEMETRY_COUNTERS, "batches_stored", 1)
     pipe.hincrby(keys.TELEMETRY_COUNTERS, "samples_stored", samples)
     pipe.hincrby(keys.TELEMETRY_LAG_BUCKETS, lag_bucket(lag_seconds), 1)
     pipe.hincrbyfloat(keys.TELEMETRY_LAG_BUCKETS, "sum", lag_seconds)
+    if dead_lettered:
+        pipe.hincrby(keys.TELEMETRY_COUNTERS, "batches_poisoned", 1)
+        pipe.hincrby(keys.TELEMETRY_COUNTERS, "samples_dead_lettered", dead_lettered)
 
 
-def record_failed_batch(connection: redis.Redis, *, permanent: bool) -> None:
-    connection.hincrby(keys.TELEMETRY_COUNTERS, "batches_poisoned" if permanent else "batches_retried", 1)
+def record_failed_batch(connection: redis.Redis, *, permanent: bool, queue_name: str, batch_id: str) -> None:
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.hincrby(keys.TELEMETRY_COUNTERS, "batches_poisoned" if permanent else "batches_retried", 1)
+        if permanent:
+            pipe.zrem(keys.ingest_pending(queue_name), batch_id)  # no longer waiting: in the failed registry
+        pipe.execute()

@@ -16,15 +16,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import aiomqtt
-import orjson
 import pymysql
 import redis
 import redis.asyncio as aioredis
 
-from microdash_core import keys
+from microdash_core import dead_letters, keys
 from microdash_core.batches import Batch
 from microdash_core.broker import BRIDGE_USERNAME, BrokerAddress, bridge_subscription
-from microdash_core.queues import enqueue_batch, ingest_queue
+from microdash_core.queues import Backlog, enqueue_batch, ingest_queue
 from microdash_core.rate_limit import IngestRateLimiter
 from microdash_core.series_limit import SeriesLimiter
 from microdash_core.settings import Settings
@@ -39,7 +38,8 @@ MAX_BACKOFF_SECONDS = 30.0
 # persistent session is offline right after a broker restart (see docs/decisions.md), so the
 # bridge must be back before the devices are.
 FIRST_RECONNECT_SECONDS = 0.1
-DEAD_LETTER_KEEP = 1000
+# Held back by an outage or the high-water mark, the bridge looks again at least this often.
+MAX_BACKPRESSURE_WAIT_SECONDS = 5.0
 MAX_FLUSHES_IN_FLIGHT = 4
 
 
@@ -112,12 +112,12 @@ class Bridge:
     async def _intake(self, message: aiomqtt.Message) -> tuple[Intake, KnownTenant | None]:
         """The message's samples and its tenant, or why it is refused so far."""
         intake = self.decoder.decode(str(message.topic), bytes(message.payload))
-        if intake.rejection is not None:
+        if intake.tenant is None:
             return intake, None
-        hit, tenant = self.tenants.cached(intake.tenant)
+        hit, tenant = self.tenants.cached(intake.tenant)  # a rejected message's dead letter goes to its tenant too
         if not hit:
             tenant = await asyncio.to_thread(self.tenants.find, intake.tenant)
-        if tenant is None:
+        if intake.rejection is None and tenant is None:
             return _refused(message, intake, "unknown tenant"), None
         return intake, tenant
 
@@ -153,7 +153,7 @@ class Bridge:
             pending.since = time.monotonic()
         pending.messages.append(message)
         if intake.rejection is not None:
-            await asyncio.to_thread(self._dead_letter, intake.rejection)
+            await asyncio.to_thread(self._dead_letter, intake.rejection, tenant.id if tenant else None)
         else:
             pending.samples[tenant.id].extend(intake.samples)
             pending.sample_count += len(intake.samples)
@@ -209,27 +209,33 @@ class Bridge:
                          "bridge_samples_enqueued": pending.sample_count})
 
     async def _enqueue_until_done(self, batches: list[Batch]) -> None:
-        """Redis outages are waited out: nothing is acknowledged until every batch is queued."""
+        """Redis outages and a backlog above the high-water mark are waited out: nothing is
+        acknowledged until every batch is queued, so the broker keeps the rest meanwhile."""
         backoff = 0.5
         remaining = list(batches)
         while remaining:
             try:
-                await asyncio.to_thread(enqueue_batch, self.queue, remaining[0], self.settings)
-                remaining.pop(0)
+                backlog = await asyncio.to_thread(Backlog.read, self.redis, self.settings)
+                behind = backlog.too_far_behind(self.settings)
+                if behind is None:
+                    await asyncio.to_thread(enqueue_batch, self.queue, remaining[0], self.settings)
+                    remaining.pop(0)
+                    backoff = 0.5
+                    continue
+                log.warning("ingest is behind, holding messages unacknowledged", extra={"why": behind})
             except redis.exceptions.RedisError as exc:
                 log.error("cannot enqueue, holding messages unacknowledged", extra={"error": str(exc)})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKPRESSURE_WAIT_SECONDS)
 
-    def _dead_letter(self, rejection: Rejection) -> None:
+    def _dead_letter(self, rejection: Rejection, tenant_id: int | None) -> None:
         log.warning("MQTT message rejected", extra={"tenant": rejection.tenant, "topic": rejection.topic,
                                                     "reason": rejection.reason})
-        entry = orjson.dumps({"tenant": rejection.tenant, "topic": rejection.topic, "reason": rejection.reason,
-                              "payload": rejection.payload.decode(errors="replace"), "at": int(time.time() * 1000)})
+        entry = dead_letters.message_entry(tenant=rejection.tenant, topic=rejection.topic, reason=rejection.reason,
+                                           payload=rejection.payload)
         try:
             with self.redis.pipeline() as pipe:
-                pipe.lpush(keys.MQTT_DEAD_LETTER, entry)
-                pipe.ltrim(keys.MQTT_DEAD_LETTER, 0, DEAD_LETTER_KEEP - 1)
+                dead_letters.push(pipe, tenant_id, [entry])
                 pipe.hincrby(keys.TELEMETRY_COUNTERS, "bridge_messages_rejected", 1)
                 if rejection.counter:
                     pipe.hincrby(keys.TELEMETRY_COUNTERS, rejection.counter, 1)

@@ -8,12 +8,13 @@ import orjson
 import redis
 from rq import get_current_job
 
-from microdash_core import keys, live, telemetry
+from microdash_core import dead_letters, keys, live, telemetry
 from microdash_core.batches import Batch
 from microdash_core.errors import PoisonBatch
 from microdash_core.settings import get_settings
 
 from . import rollup_marks
+from .poison import Outcome, store_isolating_poison
 from .storage import SampleStore
 
 log = logging.getLogger(__name__)
@@ -28,30 +29,38 @@ def sample_store() -> SampleStore:
 
 
 def store_batch(payload: bytes) -> int:
-    """RQ job. Idempotent: a retried or re-delivered batch overwrites its own rows."""
+    """RQ job. Idempotent: a retried or re-delivered batch overwrites its own rows. Samples the
+    database refuses are dead-lettered in the tenant's list; every other sample is stored."""
     try:
         batch = Batch.decode(payload)
     except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
         raise PoisonBatch(f"undecodable batch: {exc}") from exc
-    stored = sample_store().store(tenant_id=batch.tenant_id, samples=batch.samples)
-    publish_stored(batch)
-    return stored
+    outcome = store_isolating_poison(sample_store(), batch.tenant_id, batch.samples)
+    if outcome.refused:
+        log.error("samples refused by the database, dead-lettered",
+                  extra={"tenant_id": batch.tenant_id, "batch_id": batch.batch_id, "refused": len(outcome.refused),
+                         "stored": len(outcome.stored), "first_reason": outcome.refused[0].reason})
+    publish_outcome(batch, outcome)
+    return len(outcome.stored)
 
 
-def publish_stored(batch: Batch) -> None:
+def publish_outcome(batch: Batch, outcome: Outcome) -> None:
     settings = get_settings()
-    connection: redis.Redis = get_current_job().connection
+    job = get_current_job()
+    connection: redis.Redis = job.connection
     lag_seconds = max(0.0, time.time() - batch.received_ms / 1000)
+    stream = keys.live_stream(batch.tenant_id)
     with connection.pipeline(transaction=False) as pipe:
-        pipe.xadd(
-            keys.live_stream(batch.tenant_id),
-            {live.POINTS_FIELD: live.encode_points(batch.samples)},
-            maxlen=settings.live_stream_maxlen,
-            approximate=True,
-        )
-        # Entries are whole batches, so bound the replay window by age as well as by count.
-        pipe.xtrim(keys.live_stream(batch.tenant_id), minid=f"{int(time.time() * 1000) - settings.live_stream_window_seconds * 1000}",
-                   approximate=True)
-        rollup_marks.mark_touched(pipe, batch.tenant_id, batch.samples)
-        telemetry.record_stored_batch(pipe, samples=len(batch.samples), lag_seconds=lag_seconds)
+        if outcome.stored:
+            pipe.xadd(stream, {live.POINTS_FIELD: live.encode_points(outcome.stored)},
+                      maxlen=settings.live_stream_maxlen, approximate=True)
+            # Entries are whole batches, so bound the replay window by age as well as by count.
+            pipe.xtrim(stream, minid=f"{int(time.time() * 1000) - settings.live_stream_window_seconds * 1000}",
+                       approximate=True)
+            rollup_marks.mark_touched(pipe, batch.tenant_id, outcome.stored)
+        dead_letters.push(pipe, batch.tenant_id, [
+            dead_letters.sample_entry(refused.sample, reason=refused.reason, batch_id=batch.batch_id)
+            for refused in outcome.refused])
+        telemetry.record_stored_batch(pipe, queue_name=job.origin, batch_id=batch.batch_id, samples=len(outcome.stored),
+                                      lag_seconds=lag_seconds, dead_lettered=len(outcome.refused))
         pipe.execute()

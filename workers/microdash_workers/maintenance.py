@@ -6,7 +6,7 @@ from microdash_core import db, keys, migrate
 from microdash_core.settings import Settings, get_settings
 
 # Per-tenant Redis keys named "<prefix>:<tenant id>" that outlive a deleted tenant.
-TENANT_KEY_PATTERNS = (keys.live_stream("*"), keys.tenant_series("*"))
+TENANT_KEY_PATTERNS = (keys.live_stream("*"), keys.tenant_series("*"), keys.dead_letters("*"))
 
 
 def maintain_partitions() -> dict[str, list[str]]:
@@ -15,7 +15,7 @@ def maintain_partitions() -> dict[str, list[str]]:
 
 
 def forget_deleted_tenants(settings: Settings | None = None) -> dict[str, int]:
-    """Delete the live stream and series-limit set of tenants that no longer exist (deleted by the
+    """Delete the live stream, series-limit set and dead letters of tenants that no longer exist (deleted by the
     CLI or the operator, perhaps while Redis was away). The keys are listed before the tenants are
     read, so a tenant created meanwhile is seen as existing."""
     settings = settings or get_settings()

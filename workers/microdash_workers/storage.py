@@ -42,7 +42,10 @@ class SampleStore:
 
     def close(self) -> None:
         if self._connection is not None and self._connection.open:
-            self._connection.close()
+            try:
+                self._connection.close()
+            except (pymysql.err.MySQLError, OSError):
+                pass  # going away anyway
         self._connection = None
 
     def store(self, *, tenant_id: int, samples: list[Sample]) -> int:
@@ -50,10 +53,21 @@ class SampleStore:
         try:
             series_ids = self._with_deadlock_retry(lambda: self._resolve_series(tenant_id, samples))
             self._with_deadlock_retry(lambda: self._insert_samples(tenant_id, series_ids, samples))
-        except pymysql.err.OperationalError:
-            self.close()  # the connection may be unusable; the job is retried on a fresh one
+        except (pymysql.err.DataError, pymysql.err.IntegrityError):
+            self._roll_back()  # the data was refused, the connection is fine: end the open transaction
+            raise
+        except BaseException:
+            # Lost, or interrupted mid-reply (a job timeout): such a connection cannot be trusted
+            # again; the job is retried on a fresh one.
+            self.close()
             raise
         return len(samples)
+
+    def _roll_back(self) -> None:
+        try:
+            self.connection().rollback()
+        except pymysql.err.MySQLError:
+            self.close()
 
     def _with_deadlock_retry(self, operation):
         for attempt in range(DEADLOCK_RETRIES):

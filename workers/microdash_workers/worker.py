@@ -11,7 +11,7 @@ from rq.job import Job
 from microdash_core import telemetry
 from microdash_core.errors import PoisonBatch
 from microdash_core.queues import INGEST_JOB
-from microdash_core.settings import Settings
+from microdash_core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 HEARTBEAT_GRACE_SECONDS = 10
@@ -31,7 +31,7 @@ class IngestWorker(SimpleWorker):
 
     def handle_exception(self, job: Job, *exc_info) -> None:
         """Like RQ's, minus logging the job's arguments (for ingest, a whole batch of samples;
-        ingest failures are logged by poison_batches_are_not_retried instead)."""
+        ingest failures are logged by retry_ingest_outages_for_ever instead)."""
         if job.func_name != INGEST_JOB:
             log.error("job failed", exc_info=exc_info, extra={"job_id": job.id, "func": job.func_name})
         for handler in self._exc_handlers:
@@ -39,15 +39,21 @@ class IngestWorker(SimpleWorker):
                 break
 
 
-def poison_batches_are_not_retried(job: Job, exc_type, exc_value, traceback) -> bool:
+def retry_ingest_outages_for_ever(job: Job, exc_type, exc_value, traceback) -> bool:
+    """Ingest failures: an undecodable batch goes to the failed registry at once; anything else
+    is an outage (MariaDB away, a lock timeout, a killed worker) and is retried for ever, after
+    the last of INGEST_RETRY_INTERVALS once those are used up. Samples the database refuses never
+    get here: the job dead-letters them itself (poison.py)."""
     if job.func_name != INGEST_JOB:
         return True  # other jobs (alert evaluation, notifications): logged by the worker, retried per their Retry
     if isinstance(exc_value, PoisonBatch):
         job.retries_left = 0
         log.error("poison batch moved to the failed registry", extra={"job_id": job.id, "reason": str(exc_value)})
-        telemetry.record_failed_batch(job.connection, permanent=True)
+        telemetry.record_failed_batch(job.connection, permanent=True, queue_name=job.origin, batch_id=job.id)
     else:
-        telemetry.record_failed_batch(job.connection, permanent=False)
+        job.retries_left = max(job.retries_left or 0, 1)
+        job.retry_intervals = job.retry_intervals or get_settings().ingest_retry_intervals
+        telemetry.record_failed_batch(job.connection, permanent=False, queue_name=job.origin, batch_id=job.id)
         log.warning("batch failed, will retry", extra={"job_id": job.id, "error": repr(exc_value)})
     return True
 
@@ -60,7 +66,7 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
             worker = IngestWorker(
                 [settings.ingest_queue, settings.scheduled_queue, settings.notify_queue],
                 connection=connection,
-                exception_handlers=[poison_batches_are_not_retried],
+                exception_handlers=[retry_ingest_outages_for_ever],
                 maintenance_interval=settings.worker_maintenance_interval_seconds,
                 worker_ttl=settings.worker_ttl_seconds,
             )

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from microdash_core import keys
 
 from ..deps import StateDep
-from ..telemetry import PipelineSnapshot, SSE_CLIENTS, exposition
+from ..backpressure import oldest_waiting_age
+from ..telemetry import PipelineSnapshot, QueueFigures, SSE_CLIENTS, exposition
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT = 2.0
@@ -44,13 +45,18 @@ async def _check(awaitable) -> str:
 @router.get("/metrics", response_class=Response)
 async def metrics(state: StateDep) -> Response:
     SSE_CLIENTS.set(state.hub.client_count)
+    backlog = state.backpressure.keys
     try:
         async with state.redis.pipeline(transaction=False) as pipe:
-            pipe.llen(state.queue.key)
+            pipe.llen(backlog.queued)
+            pipe.zcard(backlog.retrying)
+            pipe.zcard(backlog.failed)
             pipe.hgetall(keys.TELEMETRY_COUNTERS)
             pipe.hgetall(keys.TELEMETRY_LAG_BUCKETS)
-            depth, counters, lag = await pipe.execute()
-        snapshot = PipelineSnapshot(depth, counters, lag)
+            queued, retrying, failed, counters, lag = await pipe.execute()
+        queue = QueueFigures(queued=queued, retrying=retrying, failed=failed,
+                             oldest_age_seconds=await oldest_waiting_age(state.redis, backlog))
+        snapshot = PipelineSnapshot(queue, counters, lag)
     except redis.exceptions.RedisError:
         snapshot = None
     return Response(exposition(snapshot), media_type="text/plain; version=0.0.4; charset=utf-8")

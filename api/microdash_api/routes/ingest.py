@@ -15,6 +15,7 @@ from microdash_core import keys
 from microdash_core.samples import Sample
 
 from ..auth import TenantContext
+from ..backpressure import RETRY_AFTER_SECONDS
 from ..body import read_json_body
 from ..deps import StateDep, WriterTenant
 from ..errors import ApiError, service_unavailable
@@ -92,6 +93,7 @@ async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: o
     except DATABASE_ERRORS as exc:
         raise service_unavailable("tenant limits") from exc
     try:
+        await _check_backlog(state, len(samples))
         await _check_rate(state, tenant, limits, len(samples))
         if idempotency_key:
             previous = await _claim_idempotency_key(state, tenant, idempotency_key, request_id)
@@ -110,6 +112,14 @@ async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: o
     INGEST_SAMPLES.inc(len(samples))
     BATCH_SIZE.observe(len(samples))
     return Accepted(accepted=len(samples), batch_id=batch_id if not idempotency_key else request_id)
+
+
+async def _check_backlog(state: AppState, count: int) -> None:
+    behind = await state.backpressure.behind()
+    if behind is not None:
+        INGEST_REJECTED.labels("backpressure").inc(count)
+        raise ApiError(503, f"ingest is behind ({behind}): retry later",
+                       headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 async def _check_rate(state: AppState, tenant: TenantContext, limits: TenantLimits, count: int) -> None:
