@@ -63,7 +63,7 @@ def test_mqtt_ingest_over_two_seconds_stays_within_rate_and_burst_and_dead_lette
             sent += 1
     finally:
         device.close()
-    mine = _dead_letters_until_settled(connection, credentials.tenant)
+    mine = _dead_letters_until_settled(connection, tenant_id)
     stored = stack.count_samples(tenant_id)
     # The bridge may still be working through the backlog after the device stopped: its clock counts.
     elapsed = (max(letter["at"] for letter in mine) - started_ms) / 1000
@@ -74,13 +74,12 @@ def test_mqtt_ingest_over_two_seconds_stays_within_rate_and_burst_and_dead_lette
     assert stored + counted == sent  # one sample a message: every one stored or dead-lettered and counted
 
 
-def _dead_letters_until_settled(connection, tenant: str, quiet_seconds: float = 2.0) -> list[dict]:
-    """The tenant's latest dead letters, once the bridge stopped adding any (the list keeps the last 1000)."""
+def _dead_letters_until_settled(connection, tenant_id: int, quiet_seconds: float = 2.0) -> list[dict]:
+    """The tenant's latest dead letters, once the bridge stopped adding any (its list keeps the last 1000)."""
     last, changed = None, time.monotonic()
     while time.monotonic() - changed < quiet_seconds:
         rejected = connection.hget(keys.TELEMETRY_COUNTERS, "bridge_messages_rejected")
         if rejected != last:
             last, changed = rejected, time.monotonic()
         time.sleep(0.2)
-    letters = [json.loads(entry) for entry in connection.lrange(keys.MQTT_DEAD_LETTER, 0, -1)]
-    return [letter for letter in letters if letter["tenant"] == tenant]
+    return [json.loads(entry) for entry in connection.lrange(keys.dead_letters(tenant_id), 0, -1)]
