@@ -105,12 +105,41 @@ class JobCompleter(_Completer):
         return [job for job in self.batch.list_namespaced_job(self.namespace).items if not job.status.conditions]
 
     def _finish(self, job, now: str) -> None:
-        conditions = [{"type": kind, "status": "True", "lastProbeTime": now, "lastTransitionTime": now,
-                       "reason": "CompletionsReached", "message": "marked complete by the test"}
-                      for kind in ("SuccessCriteriaMet", "Complete")]
-        status = {"startTime": now, "completionTime": now, "succeeded": 1, "active": 0, "ready": 0,
-                  "terminating": 0, "uncountedTerminatedPods": {}, "conditions": conditions}
-        self.batch.patch_namespaced_job_status(job.metadata.name, self.namespace, {"status": status})
+        self.batch.patch_namespaced_job_status(job.metadata.name, self.namespace, {"status": job_status(True, now)})
+
+
+def job_status(succeeded: bool, now: str) -> dict:
+    """A finished Job's status as the job controller writes it."""
+    if succeeded:
+        kinds, reason, counts = ("SuccessCriteriaMet", "Complete"), "CompletionsReached", {"succeeded": 1, "failed": 0}
+    else:
+        kinds, reason, counts = ("FailureTarget", "Failed"), "BackoffLimitExceeded", {"succeeded": 0, "failed": 1}
+    conditions = [{"type": kind, "status": "True", "lastProbeTime": now, "lastTransitionTime": now,
+                   "reason": reason, "message": "finished as the test says"} for kind in kinds]
+    return {"startTime": now, **({"completionTime": now} if succeeded else {}), **counts, "active": 0, "ready": 0,
+            "terminating": 0, "uncountedTerminatedPods": {}, "conditions": conditions}
+
+
+class DaemonSetReporter(_Completer):
+    """Plays the DaemonSet controller on a cluster of `nodes` nodes: reports every DaemonSet of one
+    namespace as rolled out to all of them, `ready` of their pods Ready."""
+
+    def __init__(self, api_client, namespace: str, *, nodes: int, ready: int):
+        import kubernetes
+
+        super().__init__(namespace)
+        self.apps = kubernetes.client.AppsV1Api(api_client)
+        self.nodes, self.ready = nodes, ready
+
+    def _pending(self) -> list:
+        return self.apps.list_namespaced_daemon_set(self.namespace).items
+
+    def _finish(self, daemonset, now: str) -> None:
+        counts = {"desiredNumberScheduled": self.nodes, "currentNumberScheduled": self.nodes,
+                  "updatedNumberScheduled": self.nodes, "numberMisscheduled": 0, "numberReady": self.ready,
+                  "numberAvailable": self.ready, "numberUnavailable": self.nodes - self.ready}
+        self.apps.patch_namespaced_daemon_set_status(daemonset.metadata.name, self.namespace, {"status": {
+            "observedGeneration": daemonset.metadata.generation, **counts}})
 
 
 class PodCompleter(_Completer):
