@@ -1,5 +1,7 @@
 """Rendering the Helm chart and talking about what it renders, for tests/test_chart*.py."""
 
+import os
+import shutil
 import subprocess
 import threading
 import time
@@ -162,6 +164,43 @@ class PodCompleter(_Completer):
                     for container in pod.spec.containers]
         self.core.patch_namespaced_pod_status(pod.metadata.name, self.namespace, {"status": {
             "phase": "Succeeded", "startTime": now, "containerStatuses": statuses}})
+
+
+class HookRunner(_Completer):
+    """Plays the kubelet for hook Jobs: runs each Job's container command here, as `microdash`,
+    authenticated as the Job's ServiceAccount, and reports the Job succeeded or failed by its exit code."""
+
+    def __init__(self, plane, namespace: str, workdir: Path):
+        import kubernetes
+
+        super().__init__(namespace)
+        self.plane, self.workdir = plane, workdir
+        self.client = plane.api_client()
+        self.batch = kubernetes.client.BatchV1Api(self.client)
+        self.results: dict[str, subprocess.CompletedProcess] = {}
+
+    def __exit__(self, *exc_info) -> None:
+        super().__exit__(*exc_info)
+        self.client.close()
+
+    def _pending(self) -> list:
+        return [job for job in self.batch.list_namespaced_job(self.namespace).items if not job.status.conditions]
+
+    def _finish(self, job, now: str) -> None:
+        from operator_support import service_account_kubeconfig
+
+        pod = job.spec.template.spec
+        [container] = pod.containers
+        kubeconfig = service_account_kubeconfig(self.plane, self.namespace, pod.service_account_name,
+                                                self.workdir / f"{job.metadata.name}.kubeconfig")
+        base = {key: value for key, value in os.environ.items() if not key.startswith("MICRODASH_")}
+        env = {**base, **{item.name: item.value for item in container.env or []}, "KUBECONFIG": str(kubeconfig)}
+        result = subprocess.run([shutil.which("microdash"), *container.args], env=env, capture_output=True, text=True,
+                                timeout=job.spec.active_deadline_seconds)
+        self.results[job.metadata.name] = result
+        (self.workdir / f"{job.metadata.name}.log").write_text(f"exit {result.returncode}\n{result.stdout}{result.stderr}")
+        self.batch.patch_namespaced_job_status(job.metadata.name, self.namespace,
+                                               {"status": job_status(result.returncode == 0, now)})
 
 
 def read_yaml(path: Path) -> list[dict]:

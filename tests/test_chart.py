@@ -214,6 +214,7 @@ BAD_VALUES = [
     ({"api": {"trustedProxyHops": -1}}, "at '/api/trustedProxyHops'"),
     ({"agent": {"maxSurge": 0}}, "at '/agent/maxSurge'"),
     ({"agent": {"maxSurge": "0%"}}, "at '/agent/maxSurge'"),
+    ({"operator": {"uninstallHook": {"timeoutSeconds": "3m"}}}, "at '/operator/uninstallHook/timeoutSeconds'"),
 ]
 
 
@@ -311,3 +312,39 @@ def test_the_test_pod_stays_after_it_succeeds_for_helm_test_logs():
     for doc in docs:
         assert doc["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "before-hook-creation"
 
+
+def _retire_hook(docs) -> dict[str, dict]:
+    return {doc["kind"]: doc for doc in docs if component(doc) == "retire"}
+
+
+def test_uninstall_first_runs_the_retire_hook_with_its_own_rbac():
+    hook = _retire_hook(render(SCENARIOS["default"]))
+    assert set(hook) == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Job"}
+    name = f"{RELEASE}-microdash-retire"
+    for kind, doc in hook.items():
+        assert doc["metadata"]["name"] == name
+        assert doc["metadata"]["annotations"] == {
+            "helm.sh/hook": "pre-delete", "helm.sh/hook-weight": "0" if kind == "Job" else "-10",
+            "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded"}, kind
+    operator = f"{RELEASE}-microdash-operator"
+    assert hook["ClusterRole"]["rules"] == [
+        {"apiGroups": ["microdash.io"], "resources": ["tenants", "alertrules"], "verbs": ["list", "delete", "patch"]}]
+    assert hook["Role"]["rules"] == [
+        {"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": [operator], "verbs": ["get"]},
+        {"apiGroups": ["apps"], "resources": ["deployments/scale"], "resourceNames": [operator], "verbs": ["patch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
+    for binding in (hook["ClusterRoleBinding"], hook["RoleBinding"]):
+        assert binding["roleRef"]["name"] == name
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": "microdash"}]
+    job = hook["Job"]["spec"]
+    pod = job["template"]["spec"]
+    assert pod["serviceAccountName"] == name and pod["automountServiceAccountToken"] is True
+    assert pod["containers"][0]["args"] == ["retire-release", "--namespace", "microdash", "--release", RELEASE,
+                                            "--operator-deployment", operator, "--timeout", "180"]
+    assert job["backoffLimit"] == 0 and job["activeDeadlineSeconds"] == 240
+
+
+def test_the_retire_hook_goes_with_the_operator_or_when_turned_off():
+    assert _retire_hook(render(SCENARIOS["agent-off"])) == {}  # no operator
+    turned_off = render(SCENARIOS["default"], extra=("--set", "operator.uninstallHook.enabled=false"))
+    assert _retire_hook(turned_off) == {}

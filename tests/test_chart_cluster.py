@@ -244,6 +244,40 @@ def test_a_no_op_upgrade_rolls_no_pod_and_a_changed_value_rolls_the_server_pods(
     assert rolled == {"api", "worker", "scheduler", "operator", "bridge"}
 
 
+def test_a_reinstall_under_the_same_name_finds_the_same_generated_passwords(cluster):
+    """The datastores' volumes outlive `helm uninstall` and keep the passwords they were set up with.
+    Uninstall leaves what docs/helm.md says it leaves (no PVCs here: no StatefulSet controller)."""
+    namespace = cluster.new_namespace("chart-reinstall")
+    release = release_for(namespace)
+    _install(cluster, namespace, SCENARIOS["default"])
+    kept = [f"{release}-microdash", f"{release}-microdash-mariadb", f"{release}-microdash-redis"]
+    with cluster.api_client() as client:
+        core = kubernetes.client.CoreV1Api(client)
+        first = {name: core.read_namespaced_secret(name, namespace).data for name in kept}
+        with PodCompleter(client, namespace):
+            assert cluster.helm("test", release, "--namespace", namespace, "--timeout", "60s", check=False).returncode == 0
+        with JobCompleter(client, namespace) as completer:
+            result = cluster.helm("uninstall", release, "--namespace", namespace, "--wait", "--timeout", "60s",
+                                  check=False)
+        assert result.returncode == 0, result.stderr
+        left = {secret.metadata.name: secret.data for secret in core.list_namespaced_secret(namespace).items}
+        assert left == first
+        assert "These resources were kept due to the resource policy" in result.stdout
+        assert completer.completed == [f"{release}-microdash-retire"]  # the pre-delete hook ran
+        test_hook = [f"{release}-microdash-smoke-test"]
+        assert [config.metadata.name for config in core.list_namespaced_config_map(namespace).items] == test_hook
+        assert [pod.metadata.name for pod in core.list_namespaced_pod(namespace).items] == test_hook
+        assert kubernetes.client.AppsV1Api(client).list_namespaced_deployment(namespace).items == []
+        assert core.list_namespaced_service(namespace).items == []
+        assert kubernetes.client.BatchV1Api(client).list_namespaced_job(namespace).items == []  # hook-succeeded
+        rbac = kubernetes.client.RbacAuthorizationV1Api(client)
+        assert [role.metadata.name for role in rbac.list_cluster_role().items if role.metadata.name.startswith(release)] == []
+        assert core.list_namespaced_service_account(namespace).items == []
+        _install(cluster, namespace, SCENARIOS["default"])
+        second = {name: core.read_namespaced_secret(name, namespace).data for name in kept}
+    assert second == first
+
+
 def _agent_only_chart(tmp_path, namespace: str):
     """A chart holding just the rendered agent DaemonSet, so that `helm --wait` waits for it alone
     (no controller here makes the other workloads ready)."""

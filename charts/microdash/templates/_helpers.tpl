@@ -371,3 +371,10 @@ seccompProfile:
   resources: [events]
   verbs: [create]
 {{- end }}
+
+{{/* The uninstall hook's objects: call with (dict "weight" "-10"). */}}
+{{- define "microdash.retireHookAnnotations" -}}
+helm.sh/hook: pre-delete
+helm.sh/hook-weight: {{ .weight | quote }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end }}
