@@ -344,6 +344,22 @@ def test_uninstall_first_runs_the_retire_hook_with_its_own_rbac():
     assert job["backoffLimit"] == 0 and job["activeDeadlineSeconds"] == 240
 
 
+def test_the_retire_hook_works_where_an_operator_limited_to_some_namespaces_works():
+    docs = [doc for doc in render(SCENARIOS["default"], extra=("--set", "operator.watchNamespaces={team-a}"))
+            if component(doc) == "retire"]
+    assert not {"ClusterRole", "ClusterRoleBinding"} & {doc["kind"] for doc in docs}
+    roles = {doc["metadata"]["namespace"]: doc["rules"] for doc in docs
+             if doc["kind"] == "Role" and doc["metadata"]["name"].endswith("-resources")}
+    assert roles == {namespace: [{"apiGroups": ["microdash.io"], "resources": ["tenants", "alertrules"],
+                                  "verbs": ["list", "delete", "patch"]}] for namespace in ("team-a", "microdash")}
+    bindings = {doc["metadata"]["namespace"] for doc in docs
+                if doc["kind"] == "RoleBinding" and doc["metadata"]["name"].endswith("-resources")}
+    assert bindings == {"team-a", "microdash"}
+    [job] = [doc for doc in docs if doc["kind"] == "Job"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"][-4:] == [
+        "--watch-namespace", "team-a", "--watch-namespace", "microdash"]
+
+
 def test_the_retire_hook_goes_with_the_operator_or_when_turned_off():
     assert _retire_hook(render(SCENARIOS["agent-off"])) == {}  # no operator
     turned_off = render(SCENARIOS["default"], extra=("--set", "operator.uninstallHook.enabled=false"))

@@ -63,19 +63,28 @@ class OperatorPod:
             time.sleep(0.3)
 
 
-def test_uninstall_retires_the_release_tenant_through_the_operator_and_leaves_user_tenants(plane, stack, tmp_path):
-    home, team = plane.new_namespace("microdash"), plane.new_namespace("team")
+@pytest.mark.parametrize("watched", [False, True], ids=["cluster-wide", "watched-namespaces"])
+def test_uninstall_retires_the_release_tenant_through_the_operator_and_leaves_user_tenants(plane, stack, tmp_path,
+                                                                                           watched):
+    """Cluster-wide, or with operator.watchNamespaces: then a Tenant outside them (another
+    operator's, say) is none of the hook's business."""
+    home, team, elsewhere = (plane.new_namespace(prefix) for prefix in ("microdash", "team", "elsewhere"))
     nodes, user_tenant = f"nodes-{home[-8:]}", f"acme-{home[-8:]}"
+    release = "mdns" if watched else RELEASE
+    scope = ("--set", f"operator.watchNamespaces={{{team}}}") if watched else ()
     with plane.api_client() as client, JobCompleter(client, home):
-        installed = plane.helm("install", RELEASE, str(CHART), "--namespace", home, "--values", str(SCENARIOS["default"]),
-                               "--set", f"agent.tenant.name={nodes}", "--timeout", "120s", check=False)
+        installed = plane.helm("install", release, str(CHART), "--namespace", home, "--values", str(SCENARIOS["default"]),
+                               "--set", f"agent.tenant.name={nodes}", *scope, "--timeout", "120s", check=False)
     assert installed.returncode == 0, installed.stderr
-    operator_kubeconfig = service_account_kubeconfig(plane, home, f"{RELEASE}-microdash-operator",
+    operator_kubeconfig = service_account_kubeconfig(plane, home, f"{release}-microdash-operator",
                                                      tmp_path / "operator.kubeconfig")
-    operator = start_operator(stack.env, operator_kubeconfig, tmp_path / "operator.log")
-    with plane.api_client() as client, OperatorPod(client, home, f"{RELEASE}-microdash-operator", operator):
-        ours, theirs = Resources(client, home), Resources(client, team)
+    operator = start_operator(stack.env, operator_kubeconfig, tmp_path / "operator.log",
+                              namespaces=[team, home] if watched else [])
+    with plane.api_client() as client, OperatorPod(client, home, f"{release}-microdash-operator", operator):
+        ours, theirs, others = Resources(client, home), Resources(client, team), Resources(client, elsewhere)
         theirs.create(example("tenant", name=user_tenant))
+        if watched:
+            others.create({"kind": "Tenant", "metadata": {"name": "foreign", "finalizers": [FINALIZER]}, "spec": {}})
         ours.wait_ready("Tenant", nodes, timeout=60)
         theirs.wait_ready("Tenant", user_tenant, timeout=60)
         assert FINALIZER in ours.get("Tenant", nodes)["metadata"]["finalizers"]
@@ -84,13 +93,15 @@ def test_uninstall_retires_the_release_tenant_through_the_operator_and_leaves_us
 
         with HookRunner(plane, home, tmp_path) as kubelet:
             started = time.monotonic()
-            result = plane.helm("uninstall", RELEASE, "--namespace", home, "--wait", "--timeout", "120s", check=False)
+            result = plane.helm("uninstall", release, "--namespace", home, "--wait", "--timeout", "120s", check=False)
             took = time.monotonic() - started
-        hook = kubelet.results[f"{RELEASE}-microdash-retire"]
+        hook = kubelet.results[f"{release}-microdash-retire"]
         assert result.returncode == 0, (result.stderr, hook.stdout, hook.stderr, operator.log()[-3000:])
-        assert list(kubelet.results) == [f"{RELEASE}-microdash-retire"]
+        assert list(kubelet.results) == [f"{release}-microdash-retire"]
         assert f"retired: Tenant {home}/{nodes}" in hook.stdout
-        assert f"without the operator's finalizer: Tenant {team}/{user_tenant}" in hook.stdout
+        assert f"without the operator's finalizer: Tenant {team}/{user_tenant}\n" in hook.stdout
+        if watched:
+            assert others.get("Tenant", "foreign")["metadata"]["finalizers"] == [FINALIZER]
 
         assert ours.get("Tenant", nodes) is None
         assert operator.process.poll() is not None  # stopped by the scale-down, before the detaching

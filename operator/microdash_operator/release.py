@@ -39,14 +39,17 @@ class Retirement:
     detached: list[str] = field(default_factory=list)  # left in place without the operator's finalizer
 
 
-def retire_release(namespace: str, release: str, operator_deployment: str, *, timeout: float) -> Retirement:
-    """The three steps above, within `timeout` seconds."""
+def retire_release(namespace: str, release: str, operator_deployment: str, *, timeout: float,
+                   watched: list[str] = ()) -> Retirement:
+    """The three steps above, within `timeout` seconds, in the namespaces the operator watches
+    (`watched`, as its --namespace options; none: every namespace)."""
     deadline = time.monotonic() + timeout
+    everything = _Listing(list(watched))
     try:
-        outcome = Retirement(retired=_delete_release_resources(namespace, release))
-        _wait(deadline, _being_retired, "the operator to retire")
+        outcome = Retirement(retired=_delete_release_resources(everything, namespace, release))
+        _wait(deadline, lambda: _being_retired(everything), "the operator to retire")
         _stop_operator(namespace, operator_deployment, deadline)
-        outcome.detached = _detach_the_rest(deadline)
+        outcome.detached = _detach_the_rest(everything, deadline)
     except kubernetes.client.ApiException as exc:
         raise ReleaseNotRetired(f"the Kubernetes API answered {exc.status} {exc.reason}: {exc.body}") from exc
     except urllib3.exceptions.HTTPError as exc:
@@ -58,9 +61,20 @@ def _custom() -> kubernetes.client.CustomObjectsApi:
     return kubernetes.client.CustomObjectsApi(kube.api_client())
 
 
-def _everything() -> list[tuple[str, dict]]:
-    return [(kind, item) for kind, plural in KINDS.items()
-            for item in _custom().list_cluster_custom_object(GROUP, VERSION, plural)["items"]]
+class _Listing:
+    """Every Tenant and AlertRule of the watched namespaces (all when none is named)."""
+
+    def __init__(self, namespaces: list[str]):
+        self.namespaces = namespaces
+
+    def __call__(self) -> list[tuple[str, dict]]:
+        return [(kind, item) for kind, plural in KINDS.items() for item in self._list(plural)]
+
+    def _list(self, plural: str) -> list[dict]:
+        if not self.namespaces:
+            return _custom().list_cluster_custom_object(GROUP, VERSION, plural)["items"]
+        return [item for namespace in self.namespaces
+                for item in _custom().list_namespaced_custom_object(GROUP, VERSION, namespace, plural)["items"]]
 
 
 def _label(kind: str, item: dict) -> str:
@@ -72,9 +86,9 @@ def _of_release(item: dict, namespace: str, release: str) -> bool:
     return annotations.get(RELEASE_NAME) == release and annotations.get(RELEASE_NAMESPACE) == namespace
 
 
-def _delete_release_resources(namespace: str, release: str) -> list[str]:
+def _delete_release_resources(everything: _Listing, namespace: str, release: str) -> list[str]:
     deleted = []
-    for kind, item in _everything():
+    for kind, item in everything():
         if _of_release(item, namespace, release):
             _ignore_gone(_custom().delete_namespaced_custom_object, GROUP, VERSION, namespace, KINDS[kind],
                          item["metadata"]["name"])
@@ -83,9 +97,9 @@ def _delete_release_resources(namespace: str, release: str) -> list[str]:
     return deleted
 
 
-def _being_retired() -> list[str]:
+def _being_retired(everything: _Listing) -> list[str]:
     """Deleted resources still holding the operator's finalizer."""
-    return [_label(kind, item) for kind, item in _everything()
+    return [_label(kind, item) for kind, item in everything()
             if item["metadata"].get("deletionTimestamp") and FINALIZER in (item["metadata"].get("finalizers") or [])]
 
 
@@ -106,11 +120,11 @@ def _stop_operator(namespace: str, name: str, deadline: float) -> None:
     log.info("operator %s/%s stopped", namespace, name)
 
 
-def _detach_the_rest(deadline: float) -> list[str]:
+def _detach_the_rest(everything: _Listing, deadline: float) -> list[str]:
     detached: set[str] = set()
 
     def still_attached() -> list[str]:
-        attached = [(kind, item) for kind, item in _everything()
+        attached = [(kind, item) for kind, item in everything()
                     if FINALIZER in (item["metadata"].get("finalizers") or [])]
         for kind, item in attached:
             _take_finalizer_off(kind, item)

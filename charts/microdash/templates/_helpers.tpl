@@ -378,3 +378,10 @@ helm.sh/hook: pre-delete
 helm.sh/hook-weight: {{ .weight | quote }}
 helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
 {{- end }}
+
+{{/* What the uninstall hook may do to Tenants and AlertRules where the operator watches them. */}}
+{{- define "microdash.retire.rules" -}}
+- apiGroups: [microdash.io]
+  resources: [tenants, alertrules]
+  verbs: [list, delete, patch]
+{{- end }}
