@@ -1,5 +1,7 @@
 """Rendering the Helm chart and talking about what it renders, for tests/test_chart*.py."""
 
+import os
+import shutil
 import subprocess
 import threading
 import time
@@ -105,12 +107,41 @@ class JobCompleter(_Completer):
         return [job for job in self.batch.list_namespaced_job(self.namespace).items if not job.status.conditions]
 
     def _finish(self, job, now: str) -> None:
-        conditions = [{"type": kind, "status": "True", "lastProbeTime": now, "lastTransitionTime": now,
-                       "reason": "CompletionsReached", "message": "marked complete by the test"}
-                      for kind in ("SuccessCriteriaMet", "Complete")]
-        status = {"startTime": now, "completionTime": now, "succeeded": 1, "active": 0, "ready": 0,
-                  "terminating": 0, "uncountedTerminatedPods": {}, "conditions": conditions}
-        self.batch.patch_namespaced_job_status(job.metadata.name, self.namespace, {"status": status})
+        self.batch.patch_namespaced_job_status(job.metadata.name, self.namespace, {"status": job_status(True, now)})
+
+
+def job_status(succeeded: bool, now: str) -> dict:
+    """A finished Job's status as the job controller writes it."""
+    if succeeded:
+        kinds, reason, counts = ("SuccessCriteriaMet", "Complete"), "CompletionsReached", {"succeeded": 1, "failed": 0}
+    else:
+        kinds, reason, counts = ("FailureTarget", "Failed"), "BackoffLimitExceeded", {"succeeded": 0, "failed": 1}
+    conditions = [{"type": kind, "status": "True", "lastProbeTime": now, "lastTransitionTime": now,
+                   "reason": reason, "message": "finished as the test says"} for kind in kinds]
+    return {"startTime": now, **({"completionTime": now} if succeeded else {}), **counts, "active": 0, "ready": 0,
+            "terminating": 0, "uncountedTerminatedPods": {}, "conditions": conditions}
+
+
+class DaemonSetReporter(_Completer):
+    """Plays the DaemonSet controller on a cluster of `nodes` nodes: reports every DaemonSet of one
+    namespace as rolled out to all of them, `ready` of their pods Ready."""
+
+    def __init__(self, api_client, namespace: str, *, nodes: int, ready: int):
+        import kubernetes
+
+        super().__init__(namespace)
+        self.apps = kubernetes.client.AppsV1Api(api_client)
+        self.nodes, self.ready = nodes, ready
+
+    def _pending(self) -> list:
+        return self.apps.list_namespaced_daemon_set(self.namespace).items
+
+    def _finish(self, daemonset, now: str) -> None:
+        counts = {"desiredNumberScheduled": self.nodes, "currentNumberScheduled": self.nodes,
+                  "updatedNumberScheduled": self.nodes, "numberMisscheduled": 0, "numberReady": self.ready,
+                  "numberAvailable": self.ready, "numberUnavailable": self.nodes - self.ready}
+        self.apps.patch_namespaced_daemon_set_status(daemonset.metadata.name, self.namespace, {"status": {
+            "observedGeneration": daemonset.metadata.generation, **counts}})
 
 
 class PodCompleter(_Completer):
@@ -133,6 +164,43 @@ class PodCompleter(_Completer):
                     for container in pod.spec.containers]
         self.core.patch_namespaced_pod_status(pod.metadata.name, self.namespace, {"status": {
             "phase": "Succeeded", "startTime": now, "containerStatuses": statuses}})
+
+
+class HookRunner(_Completer):
+    """Plays the kubelet for hook Jobs: runs each Job's container command here, as `microdash`,
+    authenticated as the Job's ServiceAccount, and reports the Job succeeded or failed by its exit code."""
+
+    def __init__(self, plane, namespace: str, workdir: Path):
+        import kubernetes
+
+        super().__init__(namespace)
+        self.plane, self.workdir = plane, workdir
+        self.client = plane.api_client()
+        self.batch = kubernetes.client.BatchV1Api(self.client)
+        self.results: dict[str, subprocess.CompletedProcess] = {}
+
+    def __exit__(self, *exc_info) -> None:
+        super().__exit__(*exc_info)
+        self.client.close()
+
+    def _pending(self) -> list:
+        return [job for job in self.batch.list_namespaced_job(self.namespace).items if not job.status.conditions]
+
+    def _finish(self, job, now: str) -> None:
+        from operator_support import service_account_kubeconfig
+
+        pod = job.spec.template.spec
+        [container] = pod.containers
+        kubeconfig = service_account_kubeconfig(self.plane, self.namespace, pod.service_account_name,
+                                                self.workdir / f"{job.metadata.name}.kubeconfig")
+        base = {key: value for key, value in os.environ.items() if not key.startswith("MICRODASH_")}
+        env = {**base, **{item.name: item.value for item in container.env or []}, "KUBECONFIG": str(kubeconfig)}
+        result = subprocess.run([shutil.which("microdash"), *container.args], env=env, capture_output=True, text=True,
+                                timeout=job.spec.active_deadline_seconds)
+        self.results[job.metadata.name] = result
+        (self.workdir / f"{job.metadata.name}.log").write_text(f"exit {result.returncode}\n{result.stdout}{result.stderr}")
+        self.batch.patch_namespaced_job_status(job.metadata.name, self.namespace,
+                                               {"status": job_status(result.returncode == 0, now)})
 
 
 def read_yaml(path: Path) -> list[dict]:

@@ -65,11 +65,16 @@ def operator_identity(plane: ControlPlane, namespace: str, workdir: Path, *helm_
             kubernetes.utils.create_from_dict(client, document, namespace=namespace)
             if document["kind"] == "ServiceAccount":
                 service_account = document["metadata"]["name"]
+    return service_account_kubeconfig(plane, namespace, service_account, workdir / "operator.kubeconfig")
+
+
+def service_account_kubeconfig(plane: ControlPlane, namespace: str, service_account: str, path: Path) -> Path:
+    """A kubeconfig holding only a TokenRequest token of the ServiceAccount: what its pods would get."""
+    with plane.api_client() as client:
         token = kubernetes.client.CoreV1Api(client).create_namespaced_service_account_token(
             service_account, namespace, {"spec": {"expirationSeconds": 24 * 3600}}).status.token
     config = yaml.safe_load(plane.kubeconfig.read_text())
     config["users"] = [{"name": "admin", "user": {"token": token}}]
-    path = workdir / "operator.kubeconfig"
     path.write_text(yaml.safe_dump(config))
     return path
 

@@ -212,6 +212,9 @@ BAD_VALUES = [
     ({"api": {"forwardedAllowIps": "everyone"}}, "at '/api/forwardedAllowIps'"),
     ({"worker": {"networkPolicy": {"enabeld": True}}}, "at '/worker/networkPolicy': additional properties 'enabeld'"),
     ({"api": {"trustedProxyHops": -1}}, "at '/api/trustedProxyHops'"),
+    ({"agent": {"maxSurge": 0}}, "at '/agent/maxSurge'"),
+    ({"agent": {"maxSurge": "0%"}}, "at '/agent/maxSurge'"),
+    ({"operator": {"uninstallHook": {"timeoutSeconds": "3m"}}}, "at '/operator/uninstallHook/timeoutSeconds'"),
 ]
 
 
@@ -243,3 +246,121 @@ def test_bundled_redis_fsyncs_every_write_and_refuses_writes_when_full_instead_o
     faster.write_text("redis:\n  appendfsync: everysec\n  maxmemory: 1gb\n")
     args = _main_container(render(faster), "StatefulSet", "redis")["args"]
     assert args[args.index("--appendfsync") + 1] == "everysec" and args[args.index("--maxmemory") + 1] == "1gb"
+
+
+SERVER_WORKLOADS = [("Deployment", "api"), ("Deployment", "worker"), ("Deployment", "scheduler"),
+                    ("Deployment", "operator"), ("StatefulSet", "bridge")]
+
+
+def _checksums(docs) -> dict[str, dict[str, str]]:
+    named = by_kind_and_name(docs)
+    return {name: {key: value for key, value in named[(kind, f"{RELEASE}-microdash-{name}")]["spec"]["template"]
+                   ["metadata"]["annotations"].items() if key.startswith("checksum/")}
+            for kind, name in SERVER_WORKLOADS}
+
+
+def _without_generated_passwords(docs) -> list[dict]:
+    """The generated passwords differ between renders: `helm template` has no cluster to look them up in."""
+    return [{**doc, "data": sorted(doc["data"])} if doc["kind"] == "Secret" else doc for doc in docs]
+
+
+def test_two_renders_are_identical_so_a_gitops_sync_rolls_nothing():
+    first, second = render(SCENARIOS["default"]), render(SCENARIOS["default"])
+    assert _without_generated_passwords(first) == _without_generated_passwords(second)
+    assert all(set(checksums) == {"checksum/config", "checksum/secret"} for checksums in _checksums(first).values())
+
+
+@pytest.mark.parametrize(("setting", "changed"), [("config.logLevel=DEBUG", "checksum/config"),
+                                                  ("secrets.secretKey=a-new-secret-key", "checksum/secret"),
+                                                  ("redis.auth.password=a-new-password", "checksum/secret")])
+def test_a_changed_value_changes_its_checksum_and_only_that_one(setting, changed):
+    before = _checksums(render(SCENARIOS["default"]))
+    after = _checksums(render(SCENARIOS["default"], extra=("--set", setting)))
+    assert _checksums(render(SCENARIOS["default"], extra=("--set", setting))) == after  # no chance in it
+    for name, checksums in after.items():
+        assert checksums[changed] != before[name][changed], name
+        assert {key: value for key, value in checksums.items() if key != changed} == {
+            key: value for key, value in before[name].items() if key != changed}, name
+
+
+def test_the_generated_secrets_are_kept_by_helm_uninstall_and_given_ones_are_not():
+    kept = {doc["metadata"]["name"] for doc in render(SCENARIOS["default"]) if doc["kind"] == "Secret"
+            and doc["metadata"].get("annotations", {}).get("helm.sh/resource-policy") == "keep"}
+    assert kept == {f"{RELEASE}-microdash", f"{RELEASE}-microdash-mariadb", f"{RELEASE}-microdash-redis"}
+    given = [doc for doc in render(SCENARIOS["external-databases"]) if doc["kind"] == "Secret"]
+    assert given and all("annotations" not in doc["metadata"] for doc in given)
+
+
+def _helm_expects_ready(strategy: dict, desired: int) -> int:
+    """helm's kube.ReadyChecker.daemonSetReady: desired minus maxUnavailable, a percentage rounded up."""
+    value = strategy["rollingUpdate"].get("maxUnavailable", 1)
+    unavailable = -(-int(value[:-1]) * desired // 100) if isinstance(value, str) else value
+    return desired - unavailable
+
+
+@pytest.mark.parametrize("scenario", ["default", "ha"])
+def test_helm_wait_waits_for_every_agent_whatever_the_cluster_size(scenario):
+    daemonset = by_kind_and_name(render(SCENARIOS[scenario]))[("DaemonSet", f"{RELEASE}-microdash-agent")]
+    strategy = daemonset["spec"]["updateStrategy"]
+    assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "10%"}}
+    assert all(_helm_expects_ready(strategy, nodes) == nodes for nodes in (1, 2, 3, 9, 10, 11, 100))
+
+
+def test_the_test_pod_stays_after_it_succeeds_for_helm_test_logs():
+    docs = [doc for doc in render(SCENARIOS["default"]) if component(doc) == "test"]
+    assert {doc["kind"] for doc in docs} == {"Pod", "ConfigMap"}
+    for doc in docs:
+        assert doc["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "before-hook-creation"
+
+
+def _retire_hook(docs) -> dict[str, dict]:
+    return {doc["kind"]: doc for doc in docs if component(doc) == "retire"}
+
+
+def test_uninstall_first_runs_the_retire_hook_with_its_own_rbac():
+    hook = _retire_hook(render(SCENARIOS["default"]))
+    assert set(hook) == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Job"}
+    name = f"{RELEASE}-microdash-retire"
+    for kind, doc in hook.items():
+        assert doc["metadata"]["name"] == name
+        assert doc["metadata"]["annotations"] == {
+            "helm.sh/hook": "pre-delete", "helm.sh/hook-weight": "0" if kind == "Job" else "-10",
+            "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded"}, kind
+    operator = f"{RELEASE}-microdash-operator"
+    assert hook["ClusterRole"]["rules"] == [
+        {"apiGroups": ["microdash.io"], "resources": ["tenants", "alertrules"], "verbs": ["list", "delete", "patch"]}]
+    assert hook["Role"]["rules"] == [
+        {"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": [operator], "verbs": ["get"]},
+        {"apiGroups": ["apps"], "resources": ["deployments/scale"], "resourceNames": [operator], "verbs": ["patch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
+    for binding in (hook["ClusterRoleBinding"], hook["RoleBinding"]):
+        assert binding["roleRef"]["name"] == name
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": "microdash"}]
+    job = hook["Job"]["spec"]
+    pod = job["template"]["spec"]
+    assert pod["serviceAccountName"] == name and pod["automountServiceAccountToken"] is True
+    assert pod["containers"][0]["args"] == ["retire-release", "--namespace", "microdash", "--release", RELEASE,
+                                            "--operator-deployment", operator, "--timeout", "180"]
+    assert job["backoffLimit"] == 0 and job["activeDeadlineSeconds"] == 240
+
+
+def test_the_retire_hook_works_where_an_operator_limited_to_some_namespaces_works():
+    docs = [doc for doc in render(SCENARIOS["default"], extra=("--set", "operator.watchNamespaces={team-a}"))
+            if component(doc) == "retire"]
+    assert not {"ClusterRole", "ClusterRoleBinding"} & {doc["kind"] for doc in docs}
+    roles = {doc["metadata"]["namespace"]: doc["rules"] for doc in docs
+             if doc["kind"] == "Role" and doc["metadata"]["name"].endswith("-resources")}
+    assert roles == {namespace: [{"apiGroups": ["microdash.io"], "resources": ["tenants", "alertrules"],
+                                  "verbs": ["list", "delete", "patch"]}] for namespace in ("team-a", "microdash")}
+    bindings = {doc["metadata"]["namespace"] for doc in docs
+                if doc["kind"] == "RoleBinding" and doc["metadata"]["name"].endswith("-resources")}
+    assert bindings == {"team-a", "microdash"}
+    [job] = [doc for doc in docs if doc["kind"] == "Job"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"][-4:] == [
+        "--watch-namespace", "team-a", "--watch-namespace", "microdash"]
+
+
+def test_the_retire_hook_goes_with_the_operator_or_when_turned_off():
+    assert _retire_hook(render(SCENARIOS["agent-off"])) == {}  # no operator
+    turned_off = render(SCENARIOS["default"], extra=("--set", "operator.uninstallHook.enabled=false"))
+    assert _retire_hook(turned_off) == {}

@@ -12,7 +12,8 @@ import kubernetes
 import pytest
 import yaml
 
-from chart_support import CHART, REPO, SCENARIOS, JobCompleter, PodCompleter, read_yaml, render
+from chart_support import (CHART, REPO, SCENARIOS, DaemonSetReporter, JobCompleter, PodCompleter, read_yaml,
+                           render)
 
 pytestmark = pytest.mark.xdist_group("kube")
 
@@ -178,7 +179,8 @@ def test_helm_test_runs_the_smoke_test_pod_with_its_script(cluster):
         configmaps = [config.metadata.name for config in core.list_namespaced_config_map(namespace).items]
     assert kubelet.completed == [f"{release}-microdash-smoke-test"]
     assert "Phase:          Succeeded" in result.stdout
-    assert left == [] and f"{release}-microdash-smoke-test" not in configmaps  # hook-succeeded cleans up
+    # kept for `helm test --logs`, which reads the log after the run; the next `helm test` replaces them
+    assert left == [f"{release}-microdash-smoke-test"] and f"{release}-microdash-smoke-test" in configmaps
 
 
 def test_an_upgrade_migrates_first_and_keeps_the_generated_secrets(cluster):
@@ -212,3 +214,89 @@ def test_helm_install_refuses_a_misspelt_values_key(cluster, tmp_path):
     assert "at '/worker': additional properties 'autoscalling' not allowed" in result.stderr
     listed = cluster.helm("list", "--namespace", namespace, "--all", "--output", "json").stdout
     assert json.loads(listed) == []
+
+
+def _generations(client, namespace: str) -> dict[str, int]:
+    apps = kubernetes.client.AppsV1Api(client)
+    workloads = [*apps.list_namespaced_deployment(namespace).items, *apps.list_namespaced_stateful_set(namespace).items,
+                 *apps.list_namespaced_daemon_set(namespace).items]
+    return {workload.metadata.name.split("-microdash-")[-1]: workload.metadata.generation for workload in workloads}
+
+
+def test_a_no_op_upgrade_rolls_no_pod_and_a_changed_value_rolls_the_server_pods(cluster):
+    namespace = cluster.new_namespace("chart-rollout")
+    release = release_for(namespace)
+    _install(cluster, namespace, SCENARIOS["default"])
+
+    def upgrade(*settings: str) -> None:
+        with cluster.api_client() as client, JobCompleter(client, namespace):
+            result = cluster.helm("upgrade", release, str(CHART), "--namespace", namespace, "--values",
+                                  str(SCENARIOS["default"]), *settings, "--timeout", "120s", check=False)
+        assert result.returncode == 0, result.stderr
+
+    with cluster.api_client() as client:
+        installed = _generations(client, namespace)
+        upgrade()
+        assert _generations(client, namespace) == installed  # the pod templates did not change
+        upgrade("--set", "config.logLevel=DEBUG")
+        changed = _generations(client, namespace)
+    rolled = {name for name, generation in changed.items() if generation != installed[name]}
+    assert rolled == {"api", "worker", "scheduler", "operator", "bridge"}
+
+
+def test_a_reinstall_under_the_same_name_finds_the_same_generated_passwords(cluster):
+    """The datastores' volumes outlive `helm uninstall` and keep the passwords they were set up with.
+    Uninstall leaves what docs/helm.md says it leaves (no PVCs here: no StatefulSet controller)."""
+    namespace = cluster.new_namespace("chart-reinstall")
+    release = release_for(namespace)
+    _install(cluster, namespace, SCENARIOS["default"])
+    kept = [f"{release}-microdash", f"{release}-microdash-mariadb", f"{release}-microdash-redis"]
+    with cluster.api_client() as client:
+        core = kubernetes.client.CoreV1Api(client)
+        first = {name: core.read_namespaced_secret(name, namespace).data for name in kept}
+        with PodCompleter(client, namespace):
+            assert cluster.helm("test", release, "--namespace", namespace, "--timeout", "60s", check=False).returncode == 0
+        with JobCompleter(client, namespace) as completer:
+            result = cluster.helm("uninstall", release, "--namespace", namespace, "--wait", "--timeout", "60s",
+                                  check=False)
+        assert result.returncode == 0, result.stderr
+        left = {secret.metadata.name: secret.data for secret in core.list_namespaced_secret(namespace).items}
+        assert left == first
+        assert "These resources were kept due to the resource policy" in result.stdout
+        assert completer.completed == [f"{release}-microdash-retire"]  # the pre-delete hook ran
+        test_hook = [f"{release}-microdash-smoke-test"]
+        assert [config.metadata.name for config in core.list_namespaced_config_map(namespace).items] == test_hook
+        assert [pod.metadata.name for pod in core.list_namespaced_pod(namespace).items] == test_hook
+        assert kubernetes.client.AppsV1Api(client).list_namespaced_deployment(namespace).items == []
+        assert core.list_namespaced_service(namespace).items == []
+        assert kubernetes.client.BatchV1Api(client).list_namespaced_job(namespace).items == []  # hook-succeeded
+        rbac = kubernetes.client.RbacAuthorizationV1Api(client)
+        assert [role.metadata.name for role in rbac.list_cluster_role().items if role.metadata.name.startswith(release)] == []
+        assert core.list_namespaced_service_account(namespace).items == []
+        _install(cluster, namespace, SCENARIOS["default"])
+        second = {name: core.read_namespaced_secret(name, namespace).data for name in kept}
+    assert second == first
+
+
+def _agent_only_chart(tmp_path, namespace: str):
+    """A chart holding just the rendered agent DaemonSet, so that `helm --wait` waits for it alone
+    (no controller here makes the other workloads ready)."""
+    chart = tmp_path / "agent-only"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: agent-only\nversion: 0.1.0\n")
+    [daemonset] = [doc for doc in render(SCENARIOS["default"], namespace=namespace) if doc["kind"] == "DaemonSet"]
+    (chart / "templates" / "daemonset.yaml").write_text(yaml.safe_dump(daemonset))
+    return chart
+
+
+@pytest.mark.parametrize(("nodes", "ready", "waits"), [(1, 0, True), (3, 2, True), (1, 1, False), (3, 3, False)])
+def test_helm_install_wait_waits_until_every_agent_is_ready(cluster, tmp_path, nodes, ready, waits):
+    namespace = cluster.new_namespace("chart-agent-wait")
+    chart = _agent_only_chart(tmp_path, namespace)
+    with cluster.api_client() as client, DaemonSetReporter(client, namespace, nodes=nodes, ready=ready):
+        result = cluster.helm("install", "agents", str(chart), "--namespace", namespace, "--wait", "--timeout", "8s",
+                              check=False)
+    if waits:
+        assert result.returncode != 0 and "context deadline exceeded" in result.stderr, result.stderr
+    else:
+        assert result.returncode == 0, result.stderr

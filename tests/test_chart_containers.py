@@ -2,6 +2,7 @@
 a restricted security context; and what the containers run is what the code understands
 (CLI subcommands, MICRODASH_* settings, agent options, the Mosquitto configuration)."""
 
+import itertools
 import os
 import re
 import subprocess
@@ -157,7 +158,7 @@ def test_every_server_container_runs_a_real_microdash_subcommand():
             ("operator", "--liveness", "http://0.0.0.0:8081/healthz")} <= commands
     runner = CliRunner()
     for args in commands:
-        subcommand = [arg for arg in args if arg.isalpha()]
+        subcommand = list(itertools.takewhile(lambda arg: not arg.startswith("--"), args))
         options = [arg for arg in args if arg.startswith("--")]
         result = runner.invoke(app, [*subcommand, "--help"])
         assert result.exit_code == 0, (args, result.output)

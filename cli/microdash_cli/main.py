@@ -160,6 +160,26 @@ def operator(namespace: Annotated[Optional[list[str]], typer.Option(help="watch 
     run_operator(_setup(), namespaces=namespace, liveness_endpoint=liveness)
 
 
+@app.command("retire-release")
+def retire_release(namespace: Annotated[str, typer.Option(help="the Helm release's namespace")],
+                   release: Annotated[str, typer.Option(help="the Helm release's name")],
+                   operator_deployment: Annotated[str, typer.Option(help="the operator's Deployment in that namespace")],
+                   watch_namespace: Annotated[Optional[list[str]], typer.Option(
+                       help="the namespaces the operator watches, as its --namespace (default: all)")] = None,
+                   timeout: Annotated[float, typer.Option(help="seconds for the whole retirement")] = 180.0) -> None:
+    """Before `helm uninstall` (the chart's pre-delete hook): the operator retires the release's
+    Tenants and AlertRules, then stops; every other one loses the operator's finalizer and stays."""
+    from microdash_operator.release import ReleaseNotRetired, retire_release as retire
+
+    _setup()
+    try:
+        outcome = retire(namespace, release, operator_deployment, timeout=timeout, watched=watch_namespace or [])
+    except ReleaseNotRetired as exc:
+        _fail(exc)
+    typer.echo(f"retired: {', '.join(outcome.retired) or 'nothing'}")
+    typer.echo(f"left in place without the operator's finalizer: {', '.join(outcome.detached) or 'nothing'}")
+
+
 @app.command()
 def prestart(credentials: Annotated[Path, typer.Option(help="where the demo credentials are kept")] = Path(".run/demo-credentials")) -> None:
     """Wait for the database, migrate, and seed the demo tenant (used by `make run`)."""

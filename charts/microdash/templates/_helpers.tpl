@@ -216,10 +216,20 @@ imagePullSecrets:
     name: {{ include "microdash.configMapName" . }}
 {{- end }}
 
-{{/* Pod annotations that roll the server pods when their configuration changes. */}}
+{{/* Pod annotations that roll the server pods when their configuration changes.
+     checksum/secret hashes what the user controls (given passwords, Secret names), never a render
+     of the Secrets: a render draws new random passwords whenever `lookup` finds nothing (always
+     under `helm template`), so the pods would roll on every upgrade or GitOps sync. Generated
+     passwords never change (they are looked up and kept), so leaving them out misses nothing. */}}
 {{- define "microdash.configChecksums" -}}
 checksum/config: {{ include (print $.Template.BasePath "/config/configmap.yaml") . | sha256sum }}
-checksum/secret: {{ include (print $.Template.BasePath "/config/secret.yaml") . | sha256sum }}
+checksum/secret: {{ include "microdash.secretInputs" . | sha256sum }}
+{{- end }}
+
+{{/* Every input of the Secrets the server pods read, as JSON (keys sorted, so stable). */}}
+{{- define "microdash.secretInputs" -}}
+{{- toJson (dict "secrets" .Values.secrets "mariadb" .Values.mariadb.auth "redis" .Values.redis.auth
+      "externalDatabase" .Values.externalDatabase "externalRedis" .Values.externalRedis) }}
 {{- end }}
 
 {{/* The init container every server pod starts with: schema migrations are idempotent and run
@@ -260,6 +270,13 @@ tolerations:
 {{- with .values.priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
+{{- end }}
+
+{{/* Generated Secrets outlive `helm uninstall`: the datastores' volumes keep the passwords they
+     were initialised with (MariaDB's users, Mosquitto's dynamic-security admin), so a reinstall
+     under the same name must find the same passwords, which `microdash.secretValue` looks up. */}}
+{{- define "microdash.keptSecretAnnotations" -}}
+helm.sh/resource-policy: keep
 {{- end }}
 
 {{/* A secret value: the one given, else the one already in the cluster (so upgrades keep it),
@@ -353,4 +370,18 @@ seccompProfile:
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+{{- end }}
+
+{{/* The uninstall hook's objects: call with (dict "weight" "-10"). */}}
+{{- define "microdash.retireHookAnnotations" -}}
+helm.sh/hook: pre-delete
+helm.sh/hook-weight: {{ .weight | quote }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end }}
+
+{{/* What the uninstall hook may do to Tenants and AlertRules where the operator watches them. */}}
+{{- define "microdash.retire.rules" -}}
+- apiGroups: [microdash.io]
+  resources: [tenants, alertrules]
+  verbs: [list, delete, patch]
 {{- end }}
