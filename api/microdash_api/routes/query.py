@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from microdash_core.bounds import MAX_EPOCH_MS
 from microdash_core.errors import InvalidInput
-from microdash_core.matchers import parse_matchers
+from microdash_core.matchers import MAX_MATCHERS, parse_matchers
 from microdash_core.samples import METRIC_NAME
 from microdash_core.settings import Settings
 
@@ -53,19 +54,23 @@ class QueryResult(BaseModel):
     series: list[SeriesPoints]
 
 
-Matchers = Annotated[list[str], Query(alias="match", description='label matchers, e.g. host=n1, env=~"prod.*"')]
+Matchers = Annotated[list[str], Query(alias="match", max_length=MAX_MATCHERS, description=(
+    'label matchers, e.g. host=n1, env=~"prod.*"; regexes are fully anchored RE2 (no backreferences or lookaround)'))]
+TimeMs = Annotated[int | None, Query(ge=0, le=MAX_EPOCH_MS)]
+MAX_METRIC_LENGTH = 200
 
 
 def _matchers(texts: list[str]):
     try:
         return parse_matchers(texts)
     except InvalidInput as exc:
-        raise ApiError(422, str(exc)) from exc
+        raise ApiError(422, str(exc), errors=[{"field": "match", "error": str(exc)}]) from exc
 
 
 def _check_metric(metric: str) -> None:
-    if not METRIC_NAME.fullmatch(metric):
-        raise ApiError(422, "metric must match [a-zA-Z_:][a-zA-Z0-9_:.]*")
+    if len(metric) > MAX_METRIC_LENGTH or not METRIC_NAME.fullmatch(metric):
+        raise ApiError(422, f"metric must match [a-zA-Z_:][a-zA-Z0-9_:.]* (at most {MAX_METRIC_LENGTH} characters)",
+                       errors=[{"field": "metric", "error": "bad metric name"}])
 
 
 @router.get("/series", response_model=SeriesList)
@@ -92,9 +97,9 @@ def pick_resolution(*, start: int, end: int, step: int, now_ms: int, settings: S
 
 @router.get("/query", response_model=QueryResult)
 async def query(tenant: ReaderTenant, state: StateDep, metric: str, match: Matchers = [],
-                start: Annotated[int | None, Query(description="epoch ms, default end - 1 h")] = None,
-                end: Annotated[int | None, Query(description="epoch ms, default now")] = None,
-                step: Annotated[int | None, Query(ge=1, description="bucket width in ms")] = None,
+                start: Annotated[TimeMs, Query(description="epoch ms, default end - 1 h")] = None,
+                end: Annotated[TimeMs, Query(description="epoch ms, default now")] = None,
+                step: Annotated[int | None, Query(ge=1, le=MAX_EPOCH_MS, description="bucket width in ms")] = None,
                 aggregation: Literal["avg", "min", "max", "sum", "count", "last"] = "avg",
                 resolution: Annotated[Literal["auto", "raw", "1m", "5m"], Query(
                     description="auto: raw for short ranges and steps, 1m rollups from a 60 s step, 5m from 300 s"
