@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for outage in (pymysql.err.OperationalError, pymysql.err.InterfaceError, redis.exceptions.ConnectionError,
                    redis.exceptions.TimeoutError):
         app.add_exception_handler(outage, _dependency_outage)
+    app.add_exception_handler(pymysql.err.DataError, _value_out_of_range)
     for module in (ingest, query, stream, sessions, tokens, health, alerts, alert_rules, alert_silences,
                    alert_channels, tenant, audit):
         app.include_router(module.router)
@@ -59,6 +60,12 @@ async def _dependency_outage(request: Request, exc: Exception) -> OrjsonResponse
     log.error("dependency unavailable", extra={"path": request.url.path, "error": repr(exc)})
     return OrjsonResponse({"detail": "a dependency is unavailable, retry later"}, status_code=503,
                           headers={"Retry-After": "5"})
+
+
+async def _value_out_of_range(request: Request, exc: Exception) -> OrjsonResponse:
+    """The safety net behind the request models' bounds: a value MariaDB refuses is the caller's fault."""
+    log.warning("database refused a value", extra={"path": request.url.path, "error": repr(exc)[:500]})
+    return OrjsonResponse({"detail": "a value is out of the range the database accepts"}, status_code=422)
 
 
 async def _api_error(request: Request, exc: ApiError) -> OrjsonResponse:

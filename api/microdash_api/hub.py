@@ -8,6 +8,7 @@ Last-Event-ID and replays), so a slow reader never grows the process's memory.
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -21,6 +22,17 @@ log = logging.getLogger(__name__)
 READ_BLOCK_MS = 200
 READ_COUNT = 500
 EntryFilter = Callable[[bytes], bytes | None]
+
+
+# A Redis stream id: milliseconds and a sequence number, each an unsigned 64-bit integer.
+_STREAM_ID = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")
+_UINT64_END = 2**64
+
+
+def is_stream_id(text: str) -> bool:
+    """Whether Redis accepts `text` as a stream id (what a client may send as Last-Event-ID)."""
+    match = _STREAM_ID.fullmatch(text)
+    return match is not None and int(match.group(1)) < _UINT64_END and int(match.group(2) or 0) < _UINT64_END
 
 
 def parse_id(stream_id: str) -> tuple[int, int]:
@@ -102,13 +114,13 @@ class LiveHub:
         if tenant_id not in self.positions:
             newest = await self.redis.xrevrange(key, count=1)
             self.positions[tenant_id] = newest[0][0].decode() if newest else "0-0"
-        start = last_event_id if last_event_id and _valid_id(last_event_id) else self.positions[tenant_id]
+        start = last_event_id if last_event_id and is_stream_id(last_event_id) else self.positions[tenant_id]
         subscriber = Subscriber(tenant_id, parse_id(start), asyncio.Queue(self.settings.sse_client_queue_size),
                                 transform)
         self.subscribers.setdefault(tenant_id, set()).add(subscriber)
         replayed: list[tuple[str, bytes]] = []
         try:
-            if last_event_id and _valid_id(last_event_id):
+            if last_event_id and is_stream_id(last_event_id):
                 entries = await self.redis.xrange(key, min=f"({start}", count=self.settings.live_stream_maxlen)
                 replayed = [(entry_id.decode(), fields[live.POINTS_FIELD]) for entry_id, fields in entries]
         except BaseException:
@@ -149,11 +161,3 @@ class LiveHub:
             self.positions[tenant_id] = entry_id
             for subscriber in list(self.subscribers.get(tenant_id, ())):
                 subscriber.offer(entry_id, fields[live.POINTS_FIELD])
-
-
-def _valid_id(stream_id: str) -> bool:
-    try:
-        parse_id(stream_id)
-        return True
-    except ValueError:
-        return False

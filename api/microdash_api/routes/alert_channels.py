@@ -10,19 +10,21 @@ from urllib.parse import urlsplit
 import orjson
 import pymysql
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from microdash_core import egress
 from microdash_core.audit import Change
+from microdash_core.bounds import has_control_characters
 
 from .. import alerts_repository as repo
 from ..audit_trail import AuditDep
 from ..auth import TenantContext
 from ..deps import ReaderTenant, StateDep, WriterTenant
 from ..errors import ApiError
+from ..fields import RowId, plain_text
 
 router = APIRouter(prefix="/api/v1/alerts/channels", tags=["alerts"])
-ChannelId = Annotated[int, Path(ge=1)]
+ChannelId = Annotated[RowId, Path()]
 REQUIRED_CONFIG = {"webhook": ("url",), "slack": ("url",), "email": ("host", "sender", "recipients")}
 MAX_CA_PEM_CHARS = 16 * 1024
 CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+(; *[\w.-]+=[\w.-]+)*")
@@ -30,13 +32,19 @@ RESOLVE_TIMEOUT_SECONDS = 2.0
 
 
 class ChannelIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: plain_text(100, min_length=1)
     kind: Literal["webhook", "email", "slack"]
     config: dict = Field(description="webhook: url, optional template, content_type and ca_pem; slack: url; email: "
                                      "host, port, sender, recipients, username, tls (none|starttls|tls), ca_pem (PEM "
                                      "text of the CA certificates a private receiver's certificate is checked with)")
     secret: str | None = Field(None, max_length=255, description="webhook HMAC key or SMTP password; never returned")
     enabled: bool = True
+
+    @field_validator("config")
+    @classmethod
+    def _config_is_bounded(cls, config: dict) -> dict:
+        _check_config_text(config)
+        return config
 
     @model_validator(mode="after")
     def _config_is_complete(self) -> "ChannelIn":
@@ -113,6 +121,27 @@ async def _refuse_internal_target(body: ChannelIn, policy: egress.EgressPolicy) 
                        errors=[{"loc": ["body", "config", where], "msg": str(exc), "type": "internal_address"}]) from exc
     except asyncio.TimeoutError:
         pass
+
+
+MAX_CONFIG_BYTES = 32_768
+MAX_RECIPIENTS = 50
+MULTILINE_CONFIG = frozenset({"template", "ca_pem"})
+
+
+def _check_config_text(config: dict) -> None:
+    """Bounded in size; no control characters in any value but the body template and ca_pem (a CR/LF in an
+    address or a header value would split the mail or HTTP header it ends up in)."""
+    if len(orjson.dumps(config)) > MAX_CONFIG_BYTES:
+        raise ValueError(f"config takes more than {MAX_CONFIG_BYTES} bytes as JSON")
+    recipients = config.get("recipients")
+    if isinstance(recipients, list) and len(recipients) > MAX_RECIPIENTS:
+        raise ValueError(f"more than {MAX_RECIPIENTS} recipients")
+    for key, value in config.items():
+        texts = value if isinstance(value, list) else [value]
+        multiline = key in MULTILINE_CONFIG
+        if any(isinstance(text, str) and has_control_characters(text, multiline=multiline) for text in texts):
+            raise ValueError(f"config.{key} must not contain control characters" + ("" if multiline else
+                                                                                     " or line breaks"))
 
 
 def _masked(config: dict) -> dict:

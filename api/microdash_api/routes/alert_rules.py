@@ -6,6 +6,7 @@ import pymysql
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
+from microdash_core.alerting import rules
 from microdash_core.alerting.rules import Rule, check_rule
 from microdash_core.audit import Change
 from microdash_core.errors import InvalidInput
@@ -14,34 +15,64 @@ from .. import alerts_repository as repo
 from ..audit_trail import AuditDep
 from ..deps import ReaderTenant, StateDep, WriterTenant
 from ..errors import ApiError
+from ..fields import FiniteFloat, MatcherList, RowId
 
 router = APIRouter(prefix="/api/v1/alerts/rules", tags=["alerts"])
-RuleId = Annotated[int, Path(ge=1)]
+RuleId = Annotated[RowId, Path()]
+
+
+Aggregation = Literal["avg", "min", "max", "sum", "count", "last"]
+Comparison = Literal[">", ">=", "<", "<=", "==", "!="]
+NodataPolicy = Literal["ok", "nodata", "firing"]
+LabelName = Annotated[str, Field(max_length=rules.MAX_NAME_LENGTH)]
 
 
 class RuleIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    metric: str
-    matchers: list[str] = Field(default=[], description='label matchers, e.g. ["host=~n.*"]')
-    aggregation: Literal["avg", "min", "max", "sum", "count", "last"] = "avg"
-    window_seconds: int = Field(60, ge=1)
-    comparison: Literal[">", ">=", "<", "<=", "==", "!="]
-    threshold: float
-    recovery_threshold: float | None = Field(None, description="hysteresis: a firing alert resolves past this")
-    for_seconds: int = Field(0, ge=0)
-    keep_firing_for_seconds: int = Field(0, ge=0)
-    nodata_policy: Literal["ok", "nodata", "firing"] = "nodata"
-    nodata_after: int = Field(1, ge=1, description="evaluations without data before the no-data policy applies")
-    severity: str = Field("warning", min_length=1, max_length=32)
-    labels: dict[str, str] = {}
-    annotations: dict[str, str] = Field(default={}, description="templates: {{ $value }}, {{ $labels.host }}")
-    channels: list[str] = Field(default=[], description="channel names; empty = every channel of the tenant")
+    name: str = Field(min_length=1, max_length=rules.MAX_NAME_LENGTH)
+    metric: str = Field(max_length=rules.MAX_NAME_LENGTH)
+    matchers: MatcherList = Field(default=[], description='label matchers, e.g. ["host=~n.*"]; regexes are fully '
+                                                          'anchored RE2 (no backreferences or lookaround)')
+    aggregation: Aggregation = "avg"
+    window_seconds: int = Field(60, ge=1, le=rules.MAX_WINDOW_SECONDS)
+    comparison: Comparison
+    threshold: FiniteFloat
+    recovery_threshold: FiniteFloat | None = Field(None, description="hysteresis: a firing alert resolves past this")
+    for_seconds: int = Field(0, ge=0, le=rules.MAX_HOLD_SECONDS)
+    keep_firing_for_seconds: int = Field(0, ge=0, le=rules.MAX_HOLD_SECONDS)
+    nodata_policy: NodataPolicy = "nodata"
+    nodata_after: int = Field(1, ge=1, le=rules.MAX_NODATA_AFTER,
+                              description="evaluations without data before the no-data policy applies")
+    severity: str = Field("warning", min_length=1, max_length=rules.MAX_SEVERITY_LENGTH)
+    labels: dict[LabelName, Annotated[str, Field(max_length=rules.MAX_LABEL_VALUE_LENGTH)]] = Field(
+        default={}, max_length=rules.MAX_LABELS)
+    annotations: dict[LabelName, Annotated[str, Field(max_length=rules.MAX_ANNOTATION_LENGTH)]] = Field(
+        default={}, max_length=rules.MAX_ANNOTATIONS, description="templates: {{ $value }}, {{ $labels.host }}")
+    channels: list[Annotated[str, Field(max_length=rules.MAX_CHANNEL_NAME_LENGTH)]] = Field(
+        default=[], max_length=rules.MAX_CHANNELS, description="channel names; empty = every channel of the tenant")
     enabled: bool = True
 
 
-class RuleOut(RuleIn):
+class RuleOut(BaseModel):
+    """Plain types: a rule stored before a bound was added still reads back."""
     id: int
     managed_by: Literal["api", "kubernetes"]
+    name: str
+    metric: str
+    matchers: list[str]
+    aggregation: Aggregation
+    window_seconds: int
+    comparison: Comparison
+    threshold: float
+    recovery_threshold: float | None
+    for_seconds: int
+    keep_firing_for_seconds: int
+    nodata_policy: NodataPolicy
+    nodata_after: int
+    severity: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    channels: list[str]
+    enabled: bool
 
 
 def _to_rule(body: RuleIn, tenant_id: int) -> Rule:

@@ -7,6 +7,7 @@ import orjson
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
+from microdash_core.alerting.rules import check_json_size
 from microdash_core.audit import Change
 from microdash_core.errors import InvalidInput
 from microdash_core.matchers import parse_matchers
@@ -15,22 +16,29 @@ from .. import alerts_repository as repo
 from ..audit_trail import AuditDep
 from ..deps import ReaderTenant, StateDep, WriterTenant
 from ..errors import ApiError
+from ..fields import EpochMs, MatcherList, RowId, plain_text
 
 router = APIRouter(prefix="/api/v1/alerts/silences", tags=["alerts"])
 
 
 class SilenceIn(BaseModel):
-    rule_id: int | None = Field(None, description="mute this rule; with matchers, only its matching alerts")
-    matchers: list[str] = Field(default=[], description="label matchers on the alert labels")
-    starts_at: int | None = Field(None, description="epoch ms, default now")
-    ends_at: int = Field(description="epoch ms")
-    created_by: str = Field(min_length=1, max_length=254)
-    comment: str = Field("", max_length=1000)
+    rule_id: RowId | None = Field(None, description="mute this rule; with matchers, only its matching alerts")
+    matchers: MatcherList = Field(default=[], description="label matchers on the alert labels")
+    starts_at: EpochMs | None = Field(None, description="epoch ms, default now")
+    ends_at: EpochMs = Field(description="epoch ms")
+    created_by: plain_text(254, min_length=1)
+    comment: plain_text(1000, multiline=True) = ""
 
 
-class SilenceOut(SilenceIn):
+class SilenceOut(BaseModel):
+    """Plain types: a silence stored before a bound was added still reads back."""
     id: int
+    rule_id: int | None
+    matchers: list[str]
     starts_at: int
+    ends_at: int
+    created_by: str
+    comment: str
 
 
 def _out(row: tuple) -> SilenceOut:
@@ -50,8 +58,9 @@ async def create_silence(body: SilenceIn, tenant: WriterTenant, state: StateDep,
         raise ApiError(422, "a silence needs a rule_id or label matchers")
     try:
         parse_matchers(body.matchers)
+        check_json_size(body.matchers, "matchers")
     except InvalidInput as exc:
-        raise ApiError(422, str(exc)) from exc
+        raise ApiError(422, str(exc), errors=[{"field": "matchers", "error": str(exc)}]) from exc
     starts_at = body.starts_at if body.starts_at is not None else int(time.time() * 1000)
     if body.ends_at <= starts_at:
         raise ApiError(422, "ends_at must be after starts_at")
@@ -66,7 +75,7 @@ async def create_silence(body: SilenceIn, tenant: WriterTenant, state: StateDep,
 
 
 @router.delete("/{silence_id}", status_code=204)
-async def expire_silence(silence_id: Annotated[int, Path(ge=1)], tenant: WriterTenant, state: StateDep,
+async def expire_silence(silence_id: Annotated[RowId, Path()], tenant: WriterTenant, state: StateDep,
                          audit: AuditDep) -> Response:
     """Ends the silence now; it stays listed as history."""
     found = [row for row in await repo.list_silences(state.db, tenant_id=tenant.id, active_at=None)

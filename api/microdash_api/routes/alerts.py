@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from .. import alerts_repository as repo
 from ..deps import ReaderTenant, StateDep
+from ..fields import BigRowId, RowId
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 StateName = Literal["OK", "PENDING", "FIRING", "NODATA"]
@@ -56,7 +57,7 @@ class DeliveryOut(BaseModel):
 
 
 @router.get("/states", response_model=list[AlertStateOut])
-async def list_states(tenant: ReaderTenant, state: StateDep, rule_id: int | None = None,
+async def list_states(tenant: ReaderTenant, state: StateDep, rule_id: RowId | None = None,
                       alert_state: Annotated[StateName | None, Query(alias="state")] = None) -> list[AlertStateOut]:
     rows = await repo.list_states(state.db, tenant_id=tenant.id, rule_id=rule_id, state=alert_state)
     return [AlertStateOut(rule_id=row[0], rule=row[1], fingerprint=bytes(row[2]).hex(), labels=orjson.loads(row[3]),
@@ -65,8 +66,8 @@ async def list_states(tenant: ReaderTenant, state: StateDep, rule_id: int | None
 
 
 @router.get("/history", response_model=list[TransitionOut])
-async def history(tenant: ReaderTenant, state: StateDep, rule_id: int | None = None,
-                  before_id: Annotated[int | None, Query(description="page: transitions older than this id")] = None,
+async def history(tenant: ReaderTenant, state: StateDep, rule_id: RowId | None = None,
+                  before_id: Annotated[BigRowId | None, Query(description="page: transitions older than this id")] = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[TransitionOut]:
     rows = await repo.list_transitions(state.db, tenant_id=tenant.id, rule_id=rule_id, before_id=before_id,
                                        limit=limit)
@@ -76,7 +77,7 @@ async def history(tenant: ReaderTenant, state: StateDep, rule_id: int | None = N
 
 
 @router.get("/deliveries", response_model=list[DeliveryOut])
-async def deliveries(tenant: ReaderTenant, state: StateDep, channel_id: int | None = None,
+async def deliveries(tenant: ReaderTenant, state: StateDep, channel_id: RowId | None = None,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[DeliveryOut]:
     rows = await repo.list_deliveries(state.db, tenant_id=tenant.id, channel_id=channel_id, limit=limit)
     return [DeliveryOut(id=row[0], notification_id=row[1], channel_id=row[2], rule_id=row[3],

@@ -15,8 +15,8 @@ from microdash_core.matchers import Matcher, all_match
 
 from ..auth import CredentialStoreUnavailable, TenantContext
 from ..deps import ReaderTenant, StateDep, bearer_token, current_session
-from ..errors import service_unavailable
-from ..hub import Subscriber
+from ..errors import ApiError, service_unavailable
+from ..hub import Subscriber, is_stream_id
 from ..sessions_store import SESSION_COOKIE
 from ..telemetry import SSE_CLIENTS
 from .query import Matchers, _check_metric, _matchers
@@ -46,9 +46,12 @@ async def stream(request: Request, tenant: ReaderTenant, state: StateDep, metric
     if metric is not None:
         _check_metric(metric)
     transform = _point_filter(metric, _matchers(match))
+    resume_after = last_event_id or last_event_id_query
+    if resume_after is not None and not is_stream_id(resume_after):
+        raise ApiError(422, "Last-Event-ID must be an event id this stream sent (milliseconds-sequence)",
+                       errors=[{"field": "Last-Event-ID", "error": "not a stream id"}])
     try:
-        subscriber = await state.hub.subscribe(tenant.id, last_event_id=last_event_id or last_event_id_query,
-                                               transform=transform)
+        subscriber = await state.hub.subscribe(tenant.id, last_event_id=resume_after, transform=transform)
     except redis.exceptions.RedisError as exc:
         raise service_unavailable("live stream") from exc
     every = _recheck_seconds(state)
