@@ -8,7 +8,7 @@ from microdash_core import db, egress
 from microdash_core.errors import MicrodashError
 from microdash_core.settings import Settings, get_settings
 
-from . import notification_store, senders
+from . import delivery_failures, notification_store, senders
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,7 @@ def deliver(notification_id: int, settings: Settings | None = None) -> str:
         notification = notification_store.claim_attempt(cursor, notification_id)
     if notification is None:
         return "skipped"
-    attempt = senders.send(notification.channel, notification.payload, timeout=settings.notify_timeout_seconds,
-                           policy=egress.policy_from(settings))
+    attempt = _attempt(notification, settings)
     now_ms = int(time.time() * 1000)
     final = not attempt.ok and notification.attempts >= settings.notify_max_attempts
     retry_at = None if attempt.ok or final else now_ms + _backoff_ms(settings, notification.attempts)
@@ -41,6 +40,18 @@ def deliver(notification_id: int, settings: Settings | None = None) -> str:
         return "failed"
     log.warning("notification attempt failed, will retry", extra=extra)
     raise DeliveryFailed(f"attempt {notification.attempts}: {attempt.error}")
+
+
+def _attempt(notification: notification_store.Notification, settings: Settings) -> notification_store.Attempt:
+    """One send. Any exception the sender lets through (a stored value it cannot use, a bug) is a
+    failed attempt with a coarse class, so every attempt leaves its delivery row and retries run."""
+    started = time.monotonic()
+    try:
+        return senders.send(notification.channel, notification.payload, timeout=settings.notify_timeout_seconds,
+                            policy=egress.policy_from(settings))
+    except Exception as exc:  # noqa: BLE001 - recorded as the attempt's failure, detail in the worker log
+        log.exception("delivery attempt raised", extra={"notification_id": notification.id})
+        return delivery_failures.failed_attempt(started, exc)
 
 
 def _backoff_ms(settings: Settings, attempts: int) -> int:
