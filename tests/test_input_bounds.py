@@ -84,7 +84,8 @@ def test_silences_out_of_bounds_are_422(stack, change, field):
     {**EMAIL, "config": {**EMAIL["config"], "recipients": [f"u{index}@example.test" for index in range(51)]}},
     {**EMAIL, "name": "mail\n"},
     {**WEBHOOK, "config": {**WEBHOOK["config"], "content_type": "text/plain\r\nX-Injected: 1"}},
-], ids=["70 KB config", "CRLF recipient", "LF sender", "51 recipients", "LF name", "CRLF header"])
+    {**WEBHOOK, "config": {**WEBHOOK["config"], "retries": -(2**63) - 1}},
+], ids=["70 KB config", "CRLF recipient", "LF sender", "51 recipients", "LF name", "CRLF header", "huge integer"])
 def test_channels_out_of_bounds_are_422(stack, channel):
     _, token = stack.new_tenant()
     with stack.client(token) as client:
@@ -139,3 +140,12 @@ def test_a_value_mariadb_refuses_is_422_not_500():
     response = TestClient(app, raise_server_exceptions=False).get("/out-of-range")  # no lifespan: no services
     assert response.status_code == 422
     assert "for_seconds" not in response.text
+
+
+def test_a_metric_that_is_a_list_or_an_object_is_a_sample_error_not_a_crash():
+    from microdash_core.samples import SampleValidator
+    from microdash_core.settings import Settings
+
+    samples, errors = SampleValidator(Settings()).validate_many(
+        [{"metric": {}, "value": 1.0}, {"metric": ["cpu"], "value": 1.0}], now_ms=recent_ms())
+    assert samples == [] and [error.index for error in errors] == [0, 1]

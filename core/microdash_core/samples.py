@@ -76,7 +76,7 @@ class SampleValidator:
         if type(item) is not dict or not item.keys() <= ALLOWED_FIELDS:
             return None
         metric = item.get("metric")
-        if metric not in self._known_metrics:
+        if type(metric) is not str or metric not in self._known_metrics:  # a list or object is unhashable
             return None
         value = item.get("value")
         if type(value) is not float or value - value != 0.0:  # also false for inf and nan

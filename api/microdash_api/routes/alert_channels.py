@@ -131,7 +131,11 @@ MULTILINE_CONFIG = frozenset({"template", "ca_pem"})
 def _check_config_text(config: dict) -> None:
     """Bounded in size; no control characters in any value but the body template and ca_pem (a CR/LF in an
     address or a header value would split the mail or HTTP header it ends up in)."""
-    if len(orjson.dumps(config)) > MAX_CONFIG_BYTES:
+    try:
+        encoded = orjson.dumps(config)
+    except TypeError as exc:  # e.g. an integer past 64 bits, which the stored JSON cannot hold
+        raise ValueError(f"config cannot be stored as JSON: {exc}") from exc
+    if len(encoded) > MAX_CONFIG_BYTES:
         raise ValueError(f"config takes more than {MAX_CONFIG_BYTES} bytes as JSON")
     recipients = config.get("recipients")
     if isinstance(recipients, list) and len(recipients) > MAX_RECIPIENTS:
