@@ -19,9 +19,16 @@ def _brief(error: dict) -> dict:
     brief = {"type": error.get("type"), "loc": [_cut(part) for part in error.get("loc", ())],
              "msg": _cut(str(error.get("msg", "")))}
     value = error.get("input")
-    if value is None or isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= MAX_TEXT):
+    if value is None or isinstance(value, bool | float) or _small(value):
         brief["input"] = value
     return brief
+
+
+def _small(value: object) -> bool:
+    """Short text, or an integer JSON (orjson) can write: past 64 bits it raises, which was a 500."""
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**64
+    return isinstance(value, str) and len(value) <= MAX_TEXT
 
 
 def _cut(part: object) -> object:
