@@ -49,7 +49,11 @@ def page(chromium: Browser, dashboard_url: str) -> Iterator[Page]:
 def dashboard_url(stack: Stack, tmp_path_factory) -> Iterator[str]:
     if not (FRONTEND_DIST / "index.html").is_file():
         pytest.fail("the dashboard is not built: run `make frontend` (make test does)")
-    with extra_api(stack, tmp_path_factory.mktemp("e2e-api"), MICRODASH_FRONTEND_DIR=str(FRONTEND_DIST)) as url:
+    # The lockout scenario's fifth failure starts a backoff long enough to see in a browser, whatever
+    # the machine's speed (with the default 1 s, a slow click could find it over already).
+    backoff = {"MICRODASH_LOGIN_FREE_FAILURES_PER_EMAIL_AND_IP": "4", "MICRODASH_LOGIN_BACKOFF_BASE_SECONDS": "30"}
+    with extra_api(stack, tmp_path_factory.mktemp("e2e-api"), MICRODASH_FRONTEND_DIR=str(FRONTEND_DIST),
+                   **backoff) as url:
         yield url
 
 

@@ -76,8 +76,7 @@ def _check_url(url) -> None:
 
 def _check_tls_config(config: dict) -> None:
     if "cert_bundle" in config:
-        raise ValueError("cert_bundle (a file path on the worker) is no longer accepted:"
-                         " give the CA certificates as PEM text in ca_pem")
+        raise ValueError("use ca_pem (CA certificates as PEM text): cert_bundle, a path on the worker, is refused")
     pem = config.get("ca_pem")
     if pem is None:
         return
