@@ -22,6 +22,7 @@ TEST_SETTINGS_ENV = {
     "MICRODASH_INGEST_JOB_TIMEOUT_SECONDS": "3",
     "MICRODASH_INGEST_RETRY_INTERVALS": "[1,1,1,2,2,2,3,3,3,3]",
     "MICRODASH_WORKER_MAINTENANCE_INTERVAL_SECONDS": "1",
+    "MICRODASH_INGEST_ORPHAN_AFTER_SECONDS": "15",
     "MICRODASH_SSE_PING_SECONDS": "1",
     # the notification tests' receivers listen here; every other internal address stays refused
     "MICRODASH_NOTIFY_ALLOWED_CIDRS": "127.0.0.1/32",

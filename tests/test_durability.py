@@ -171,3 +171,17 @@ def test_local_redis_acknowledges_only_fsynced_writes_and_never_evicts(stack):
     assert connection.config_get("appendfsync") == {"appendfsync": "always"}
     assert connection.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
     assert int(connection.config_get("maxmemory")["maxmemory"]) > 0
+
+
+def test_a_batch_rq_lost_track_of_is_stored_all_the_same(private_stack):
+    """A worker on several queues takes a job with BLPOP before it records it as started: a Redis
+    restart in between leaves the acknowledged batch in no queue and no registry. Here the BLPOP is
+    done by hand and nothing records it; the worker's maintenance finds the batch and stores it."""
+    stack = private_stack(workers=0, extra_env={"MICRODASH_INGEST_ORPHAN_AFTER_SECONDS": "2"})
+    tenant, token = stack.new_tenant()
+    with stack.client(token) as client:
+        assert client.post("/api/v1/metrics/bulk", json=batch(30, recent_ms(-60_000))).status_code == 202
+    connection = redis.Redis.from_url(stack.env["MICRODASH_REDIS_URL"])
+    assert connection.blpop([Queue("ingest", connection=connection).key], timeout=5) is not None
+    stack.processes["worker0"] = start_component(["worker"], stack.env, stack.log_dir / "worker0.log")
+    assert stack.wait_for_samples(tenant.id, 30, timeout=60) == 30

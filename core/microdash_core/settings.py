@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     ingest_queue: str = "ingest"
     scheduled_queue: str = Field("scheduled", description="rollups, retention, partitions, alert evaluation")
     ingest_job_timeout_seconds: int = Field(30, ge=1)
+    ingest_orphan_after_seconds: int = Field(
+        300, ge=1, description="a batch pending this long that RQ holds in no queue or registry is queued again")
     ingest_retry_intervals: list[PositiveInt] = Field(
         [1, 5, 15, 30, 60], min_length=1,
         description="seconds between attempts of a batch that failed on an outage; the last repeats for ever")

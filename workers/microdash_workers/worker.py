@@ -13,6 +13,8 @@ from microdash_core.errors import PoisonBatch
 from microdash_core.queues import INGEST_JOB
 from microdash_core.settings import Settings, get_settings
 
+from .orphans import requeue_orphaned_batches
+
 log = logging.getLogger(__name__)
 HEARTBEAT_GRACE_SECONDS = 10
 
@@ -28,6 +30,10 @@ class IngestWorker(SimpleWorker):
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         return int(job.timeout or self.worker_ttl) + HEARTBEAT_GRACE_SECONDS
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        requeue_orphaned_batches(self.connection, get_settings())
 
     def handle_exception(self, job: Job, *exc_info) -> None:
         """Like RQ's, minus logging the job's arguments (for ingest, a whole batch of samples;
