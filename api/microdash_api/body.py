@@ -1,5 +1,5 @@
-"""Request body size limits, enforced before a body is parsed: for every route (BodySizeLimit),
-and for ingest's JSON, read as a stream (read_json_body)."""
+"""Request body size limits, enforced before a body is parsed, for every route (BodySizeLimit),
+and reading ingest's JSON body (read_json_body) within them."""
 
 import orjson
 from fastapi import Request
@@ -12,22 +12,14 @@ class BodyTooLarge(ApiError):
         super().__init__(413, f"body larger than {max_bytes} bytes")
 
 
-async def read_json_body(request: Request, *, max_bytes: int) -> object:
+async def read_json_body(request: Request) -> object:
+    """The body's JSON; its size was already bounded by BodySizeLimit, which refuses a large
+    declared length at once and counts what is read (413 raised from request.stream())."""
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise ApiError(415, "Content-Type must be application/json")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise BodyTooLarge(max_bytes)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise BodyTooLarge(max_bytes)
-        chunks.append(chunk)
     try:
-        return orjson.loads(b"".join(chunks))
+        return orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
         raise ApiError(422, f"malformed JSON: {exc}") from exc
 

@@ -56,7 +56,7 @@ def _doc(schema: dict) -> dict:
              openapi_extra=_doc(SampleIn.model_json_schema()))
 async def ingest_one(request: Request, tenant: WriterTenant, state: StateDep,
                      idempotency_key: IdempotencyKey = None) -> Accepted:
-    body = await read_json_body(request, max_bytes=state.settings.max_body_bytes)
+    body = await read_json_body(request)
     return await _ingest(state, tenant, [body], idempotency_key, endpoint="single")
 
 
@@ -64,7 +64,7 @@ async def ingest_one(request: Request, tenant: WriterTenant, state: StateDep,
              openapi_extra=_doc({"type": "array", "items": SampleIn.model_json_schema()}))
 async def ingest_bulk(request: Request, tenant: WriterTenant, state: StateDep,
                       idempotency_key: IdempotencyKey = None) -> Accepted:
-    body = await read_json_body(request, max_bytes=state.settings.max_body_bytes)
+    body = await read_json_body(request)
     return await _ingest(state, tenant, body, idempotency_key, endpoint="bulk")
 
 
