@@ -47,7 +47,7 @@ ADMITTED = RateDecision(True)
 
 class IngestRateLimiter:
     def __init__(self, redis: aioredis.Redis, settings: Settings):
-        self.redis = redis
+        self._gcra = redis.register_script(_GCRA)  # EVALSHA: ingest does not send the script each request
         self.default_rate = settings.default_ingest_rate_limit
         self.burst_seconds = settings.ingest_rate_burst_seconds
 
@@ -63,7 +63,7 @@ class IngestRateLimiter:
         rate = rate or self.default_rate
         burst = self.burst(rate)
         per_sample_us = 1_000_000 / rate
-        waits = await self.redis.eval(_GCRA, 1, keys.ingest_rate(tenant_id), repr(per_sample_us),
-                                      repr(per_sample_us * burst), *batches)
+        waits = await self._gcra(keys=[keys.ingest_rate(tenant_id)],
+                                 args=[repr(per_sample_us), repr(per_sample_us * burst), *batches])
         return [ADMITTED if wait == 0 else RateDecision(False, int(wait) / 1_000_000, never=count > burst)
                 for count, wait in zip(batches, waits)]
