@@ -215,13 +215,14 @@ class Bridge:
         remaining = list(batches)
         while remaining:
             try:
+                # One look at the backlog per flush, not per batch (a flush holds a batch per tenant).
                 backlog = await asyncio.to_thread(Backlog.read, self.redis, self.settings)
                 behind = backlog.too_far_behind(self.settings)
                 if behind is None:
-                    await asyncio.to_thread(enqueue_batch, self.queue, remaining[0], self.settings)
-                    remaining.pop(0)
-                    backoff = 0.5
-                    continue
+                    while remaining:
+                        await asyncio.to_thread(enqueue_batch, self.queue, remaining[0], self.settings)
+                        remaining.pop(0)
+                    return
                 log.warning("ingest is behind, holding messages unacknowledged", extra={"why": behind})
             except redis.exceptions.RedisError as exc:
                 log.error("cannot enqueue, holding messages unacknowledged", extra={"error": str(exc)})
