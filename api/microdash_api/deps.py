@@ -116,14 +116,20 @@ async def writer_tenant(tenant: ReaderTenant) -> TenantContext:
 WriterTenant = Annotated[TenantContext, Depends(writer_tenant)]
 
 
-async def admin_session(request: Request, state: StateDep) -> Session:
-    """Managing API tokens takes an admin signed in to the dashboard; a token cannot mint or revoke tokens."""
-    if bearer_token(request) is not None:
-        raise ApiError(403, "API tokens cannot manage tokens; sign in to the dashboard as an admin")
-    session = await signed_in(await cookie_session(request, state))
-    if session.tenant.role != "admin":
-        raise ApiError(403, "only an admin of this tenant may manage its tokens")
-    return session
+def admin_session_to(doing: str):
+    """A dependency: the session of an admin signed in to the dashboard, for what no token may do
+    (`doing`: "manage tokens", say)."""
+
+    async def admin_session(request: Request, state: StateDep) -> Session:
+        if bearer_token(request) is not None:
+            raise ApiError(403, f"API tokens cannot {doing}; sign in to the dashboard as an admin")
+        session = await signed_in(await cookie_session(request, state))
+        if session.tenant.role != "admin":
+            raise ApiError(403, f"only an admin of this tenant may {doing}")
+        return session
+
+    return admin_session
 
 
-AdminSession = Annotated[Session, Depends(admin_session)]
+# Managing API tokens takes an admin signed in to the dashboard; a token cannot mint or revoke tokens.
+AdminSession = Annotated[Session, Depends(admin_session_to("manage tokens"))]

@@ -2,13 +2,12 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from microdash_core import audit
 
-from ..deps import StateDep, bearer_token, cookie_session, signed_in
-from ..errors import ApiError
+from ..deps import StateDep, admin_session_to
 from ..sessions_store import Session
 from ..sql import fetch
 
@@ -30,18 +29,12 @@ class AuditEntryOut(BaseModel):
     after: Any
 
 
-async def admin_reader(request: Request, state: StateDep) -> Session:
-    """The log names people and addresses: only an admin signed in to the tenant may read it."""
-    if bearer_token(request) is not None:
-        raise ApiError(403, "API tokens cannot read the audit log; sign in to the dashboard as an admin")
-    session = await signed_in(await cookie_session(request, state))
-    if session.tenant.role != "admin":
-        raise ApiError(403, "only an admin of this tenant may read its audit log")
-    return session
+# The log names people and addresses: only an admin signed in to the tenant may read it.
+AuditReader = Annotated[Session, Depends(admin_session_to("read the audit log"))]
 
 
 @router.get("/audit", response_model=list[AuditEntryOut])
-async def audit_log(session: Annotated[Session, Depends(admin_reader)], state: StateDep, action: Text = None,
+async def audit_log(session: AuditReader, state: StateDep, action: Text = None,
                     object_type: Text = None, object_id: Text = None, actor: Text = None,
                     since: EpochMs = None, until: EpochMs = None,
                     before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1,
