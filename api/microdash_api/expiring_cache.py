@@ -1,4 +1,5 @@
-"""A small in-process cache whose entries are trusted for a bounded time (credentials, memberships).
+"""A small in-process cache whose entries are trusted for a bounded time (credentials, memberships,
+tenant limits).
 
 A reader may ask for a fresher entry than the cache's own lifetime (`max_age`): open SSE streams
 re-check every half lifetime with half-lifetime entries, so a revocation ends them within one
@@ -25,6 +26,11 @@ class ExpiringCache(Generic[Value]):
         if time.monotonic() - entry[0] >= age_limit:
             return None
         return entry[1]
+
+    def last_known(self, key: Hashable) -> Value | None:
+        """The entry whatever its age: better than nothing while its source is unreachable."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry[1]
 
     def put(self, key: Hashable, value: Value) -> None:
         if len(self._entries) >= MAX_ENTRIES:

@@ -6,12 +6,12 @@ limits with the token and remember them here; while MariaDB is down the last lim
 used, so that ingest with a cached token keeps working (its batches wait in Redis).
 """
 
-import time
 from dataclasses import dataclass
 
 import aiomysql
 import pymysql
 
+from .expiring_cache import ExpiringCache
 from .sql import fetch
 
 
@@ -27,27 +27,24 @@ NO_LIMITS = TenantLimits(None, None)
 class TenantLimitsCache:
     def __init__(self, pool: aiomysql.Pool, ttl_seconds: float):
         self.pool = pool
-        self.ttl = ttl_seconds
-        self._cache: dict[int, tuple[float, TenantLimits]] = {}
+        self._cache: ExpiringCache[TenantLimits] = ExpiringCache(ttl_seconds)
 
     async def get(self, tenant_id: int) -> TenantLimits:
         """Raises the database's errors when it cannot be read and no limits are known (the caller
         answers 503)."""
         cached = self._cache.get(tenant_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        if cached is not None:
+            return cached
         try:
             rows = await fetch(self.pool, "SELECT ingest_rate_limit, max_series FROM tenants WHERE id = %s",
                                (tenant_id,))
         except (pymysql.err.MySQLError, OSError):
-            if cached is None:
+            if (last_known := self._cache.last_known(tenant_id)) is None:
                 raise
-            return cached[1]
+            return last_known
         limits = TenantLimits(*rows[0]) if rows else NO_LIMITS  # a tenant deleted meanwhile stores nothing anyway
         self.remember(tenant_id, limits)
         return limits
 
     def remember(self, tenant_id: int, limits: TenantLimits) -> None:
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[tenant_id] = (time.monotonic() + self.ttl, limits)
+        self._cache.put(tenant_id, limits)
