@@ -35,13 +35,18 @@ async def memberships(pool: aiomysql.Pool, *, user_id: int) -> list[Membership]:
     return [Membership(*row) for row in rows]
 
 
-async def tenant_of_member(pool: aiomysql.Pool, *, user_id: int, tenant_name: str | None) -> TenantContext | None:
-    """The named tenant (or, without a name, the user's first by name) with the user's role in it."""
+async def tenant_of_member(pool: aiomysql.Pool, *, user_id: int, tenant_name: str | None = None,
+                           tenant_id: int | None = None) -> TenantContext | None:
+    """The tenant named, or of that id (or, without either, the user's first by name) with the
+    user's role in it; None when the user is not a member of it."""
     sql = "SELECT t.id, t.name, m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = %s"
     params: list = [user_id]
     if tenant_name is not None:
         sql += " AND t.name = %s"
         params.append(tenant_name)
+    if tenant_id is not None:
+        sql += " AND t.id = %s"
+        params.append(tenant_id)
     rows = await fetch(pool, sql + " ORDER BY t.name LIMIT 1", params)
     if not rows:
         return None
@@ -64,13 +69,11 @@ class MembershipCache:
         if cached is not None:
             return cached
         try:
-            rows = await fetch(self.pool, "SELECT t.name, m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id"
-                                          " WHERE m.user_id = %s AND m.tenant_id = %s", (user_id, tenant_id))
+            tenant = await tenant_of_member(self.pool, user_id=user_id, tenant_id=tenant_id)
         except (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError) as exc:
             raise CredentialStoreUnavailable(str(exc)) from exc
-        if not rows:
+        if tenant is None:
             self._cache.drop((user_id, tenant_id))
             return None
-        tenant = TenantContext(id=tenant_id, name=rows[0][0], role=rows[0][1])
         self._cache.put((user_id, tenant_id), tenant)
         return tenant
