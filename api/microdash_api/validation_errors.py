@@ -9,6 +9,9 @@ from .responses import OrjsonResponse
 
 MAX_ERRORS = 20
 MAX_TEXT = 100
+# Messages are ours or Pydantic's, not the input, and a cut one loses its advice (a channel's
+# "give the CA certificates as PEM text in ca_pem", say); bounded all the same.
+MAX_MESSAGE = 300
 
 
 async def invalid_request(request: Request, exc: RequestValidationError) -> OrjsonResponse:
@@ -17,7 +20,7 @@ async def invalid_request(request: Request, exc: RequestValidationError) -> Orjs
 
 def _brief(error: dict) -> dict:
     brief = {"type": error.get("type"), "loc": [_cut(part) for part in error.get("loc", ())],
-             "msg": _cut(str(error.get("msg", "")))}
+             "msg": _cut(str(error.get("msg", "")), MAX_MESSAGE)}
     value = error.get("input")
     if value is None or isinstance(value, bool | float) or _small(value):
         brief["input"] = value
@@ -31,5 +34,5 @@ def _small(value: object) -> bool:
     return isinstance(value, str) and len(value) <= MAX_TEXT
 
 
-def _cut(part: object) -> object:
-    return part[:MAX_TEXT] + "…" if isinstance(part, str) and len(part) > MAX_TEXT else part
+def _cut(part: object, limit: int = MAX_TEXT) -> object:
+    return part[:limit] + "…" if isinstance(part, str) and len(part) > limit else part
