@@ -159,7 +159,11 @@ def test_email_channels_need_a_list_of_recipients_and_a_valid_port(stack):
     with stack.client(token) as client:
         for bad, reason in (({"recipients": "ops@example.org"}, "recipients must be a list"),
                             ({"recipients": ["not-an-address"]}, "recipients must be a list"),
-                            ({"port": "abc"}, "port must be a number"), ({"port": 70000}, "port must be a number")):
+                            ({"port": "abc"}, "port must be a number"), ({"port": 70000}, "port must be a number"),
+                            # a host or sender that is not text got to the worker, where the send raised
+                            ({"host": 5}, "host must be a host name"), ({"host": ["a"]}, "host must be a host name"),
+                            ({"host": "a" * 254}, "host must be a host name"),
+                            ({"sender": {"a": 1}}, "sender must be an email address")):
             response = client.post("/api/v1/alerts/channels", json={**email, "config": {**email["config"], **bad}})
             assert response.status_code == 422 and reason in response.text, (bad, response.text)
         assert client.post("/api/v1/alerts/channels", json=email).status_code == 201

@@ -27,6 +27,7 @@ router = APIRouter(prefix="/api/v1/alerts/channels", tags=["alerts"])
 ChannelId = Annotated[RowId, Path()]
 REQUIRED_CONFIG = {"webhook": ("url",), "slack": ("url",), "email": ("host", "sender", "recipients")}
 MAX_CA_PEM_CHARS = 16 * 1024
+MAX_HOST_CHARS = 253  # the longest DNS name
 CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+(; *[\w.-]+=[\w.-]+)*")
 RESOLVE_TIMEOUT_SECONDS = 2.0
 
@@ -89,6 +90,11 @@ def _check_tls_config(config: dict) -> None:
 
 
 def _check_email_config(config: dict) -> None:
+    host, sender = config["host"], config["sender"]
+    if not isinstance(host, str) or len(host) > MAX_HOST_CHARS:
+        raise ValueError(f"host must be a host name or address of at most {MAX_HOST_CHARS} characters")
+    if not isinstance(sender, str) or "@" not in sender:
+        raise ValueError("sender must be an email address")
     if config.get("tls", "starttls") not in ("none", "starttls", "tls"):
         raise ValueError("tls must be none, starttls or tls")
     recipients = config["recipients"]
@@ -101,7 +107,7 @@ def _check_email_config(config: dict) -> None:
 
 def _target(kind: str, config: dict) -> tuple[str, int]:
     if kind == "email":
-        return str(config["host"]), config.get("port", 25)
+        return config["host"], config.get("port", 25)
     parts = urlsplit(config["url"])
     return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
