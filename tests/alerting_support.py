@@ -2,10 +2,12 @@
 
 import http.server
 import ssl
+import subprocess
 import threading
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 
@@ -113,3 +115,15 @@ class Receiver:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def self_signed_certificate(folder: Path, name: str) -> tuple[Path, ssl.SSLContext]:
+    """A certificate for `name` only ("IP:127.0.0.1" or "DNS:localhost") and a server context
+    holding it; a channel trusts it by giving the certificate's PEM as ca_pem."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", f"/CN={name.partition(':')[2]}", "-addext", f"subjectAltName={name}",
+                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                   check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return folder / "cert.pem", context

@@ -3,15 +3,14 @@ local SMTP server (aiosmtpd) that captures the message."""
 
 import email
 import email.policy
-import ssl
-import subprocess
 import time
 
 import orjson
 import pytest
 from aiosmtpd.controller import Controller
 
-from alerting_support import Receiver, create_channel, create_rule, firing_notification, store_samples
+from alerting_support import (Receiver, create_channel, create_rule, firing_notification, self_signed_certificate,
+                              store_samples)
 from microdash_core.alerting.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from microdash_core.settings import Settings
 from microdash_cli.localstack import free_port
@@ -144,13 +143,7 @@ def test_email_to_a_server_without_starttls_is_an_error_attempt(stack):
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1; the channel trusts it through ca_pem."""
-    folder = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(folder / "key.pem"),
-                    "-out", str(folder / "cert.pem")], check=True, capture_output=True)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
-    return folder / "cert.pem", context
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"), "IP:127.0.0.1")
 
 
 @pytest.mark.parametrize("tls", ["starttls", "tls"])

@@ -4,15 +4,13 @@ coarse class of what went wrong. The test stack allows 127.0.0.1/32 (its receive
 the tests that need the default policy use settings, or an api, without that allow-list."""
 
 import socket
-import ssl
-import subprocess
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from alerting_support import Receiver, firing_notification
+from alerting_support import Receiver, firing_notification, self_signed_certificate
 from microdash_cli.localstack import free_port
 from microdash_core.settings import Settings
 from microdash_workers.notify import deliver
@@ -188,13 +186,8 @@ def test_the_delivery_log_shows_only_coarse_classes(stack):
 @pytest.fixture(scope="module")
 def localhost_certificate(tmp_path_factory):
     """A self-signed certificate for the name localhost only (no IP address in it)."""
-    folder = tmp_path_factory.mktemp("tls-localhost")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(folder / "key.pem"),
-                    "-out", str(folder / "cert.pem")], check=True, capture_output=True)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
-    return (folder / "cert.pem").read_text(), context
+    path, context = self_signed_certificate(tmp_path_factory.mktemp("tls-localhost"), "DNS:localhost")
+    return path.read_text(), context
 
 
 
