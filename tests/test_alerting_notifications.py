@@ -9,8 +9,8 @@ import orjson
 import pytest
 from aiosmtpd.controller import Controller
 
-from alerting_support import (Receiver, create_channel, create_rule, firing_notification, self_signed_certificate,
-                              store_samples)
+from alerting_support import (Captured, Receiver, create_channel, create_rule, firing_notification,
+                              self_signed_certificate, store_samples)
 from microdash_core.alerting.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from microdash_core.settings import Settings
 from microdash_cli.localstack import free_port
@@ -94,15 +94,6 @@ def test_slack_channels_get_a_text_message(stack):
     message = orjson.loads(body)
     assert list(message) == ["text"] and SIGNATURE_HEADER not in headers
     assert message["text"].startswith("[FIRING] cpu-high (warning): 1 firing") and "n1 at 97.5" in message["text"]
-
-
-class Captured:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
 
 
 def test_email_reaches_a_real_smtp_server(stack):

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from alerting_support import Receiver, firing_notification, self_signed_certificate
+from alerting_support import Captured, Receiver, firing_notification, self_signed_certificate
 from microdash_cli.localstack import free_port
 from microdash_core.settings import Settings
 from microdash_workers.notify import deliver
@@ -127,15 +127,6 @@ def test_redirects_are_not_followed(stack):
     assert len(first.requests) == 1 and elsewhere.requests == []
     assert stack.sql("SELECT http_status, error FROM deliveries WHERE notification_id = %s",
                      (notification_id,)) == [(302, "http 3xx (redirects are not followed)")]
-
-
-class Captured:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
