@@ -4,7 +4,11 @@
 # Every command run here is also run by tests/test_images.py (outside a container).
 
 # 1. The dashboard: a locked npm install, then the Vite build into frontend/dist.
-FROM node:22.11.0-bookworm-slim AS frontend
+# vite 7 needs Node.js >= 22.12.
+FROM node:22.22.0-bookworm-slim AS frontend
+# A build behind a TLS-intercepting proxy passes its CA bundle (scripts/build-images.sh mounts it
+# and sets these); unset otherwise. Only build stages see it; no layer holds it.
+ARG NODE_EXTRA_CA_CERTS
 WORKDIR /src/frontend
 COPY frontend/package.json frontend/package-lock.json ./
 RUN npm ci
@@ -14,6 +18,8 @@ RUN npm run build
 # 2. The Python environment: the locked dependencies and the workspace's own packages, installed
 #    as wheels (not editable), so nothing of /src is needed at run time.
 FROM python:3.11.10-slim-bookworm AS python
+ARG SSL_CERT_FILE
+ARG PIP_CERT
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=/app/.venv
 RUN pip install --no-cache-dir uv==0.13.8
 WORKDIR /src

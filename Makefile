@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV_BIN := $(CURDIR)/.venv/bin
 export PATH := $(VENV_BIN):$(PATH)
 
-.PHONY: help bootstrap run test lint bench clean kube frontend
+.PHONY: help bootstrap run test lint bench clean kube frontend images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ lint: bootstrap ## architecture contracts (import-linter)
 
 kube: ## build kube-apiserver, etcd and helm for the operator and chart tests (once; cached outside the repo)
 	@scripts/build-kube.sh >/dev/null
+
+images: ## build the server, agent and datastore images with podman, no registry (bases cached outside the repo)
+	@scripts/build-images.sh >/dev/null
 
 test: bootstrap lint kube frontend ## all tests (Python, Vitest, browser), against throwaway MariaDB, Redis and Mosquitto instances
 	cd frontend && npm test --silent
