@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV_BIN := $(CURDIR)/.venv/bin
 export PATH := $(VENV_BIN):$(PATH)
 
-.PHONY: help bootstrap run test lint bench clean kube frontend images
+.PHONY: help bootstrap run test lint bench clean kube frontend images node cluster cluster-down test-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,9 +43,21 @@ kube: ## build kube-apiserver, etcd and helm for the operator and chart tests (o
 images: ## build the server, agent and datastore images with podman, no registry (bases cached outside the repo)
 	@scripts/build-images.sh >/dev/null
 
+node: ## build the rest of a node (kubelet, scheduler, controller-manager, kube-proxy, kubectl, CoreDNS, pause; once, cached)
+	@scripts/build-node.sh >/dev/null
+
+cluster: bootstrap images node ## a real single-node cluster with the images imported; prints KUBECONFIG, Ctrl-C stops it
+	python tests/cluster/kubenode.py up
+
+cluster-down: ## stop a cluster `make cluster` left behind and put the host back
+	python tests/cluster/kubenode.py down
+
+test-cluster: bootstrap images node ## the end-to-end tests on a real node (helm install, a Tenant's data, upgrade, uninstall)
+	pytest tests/cluster -p no:xdist -v $(PYTEST_ARGS)
+
 test: bootstrap lint kube frontend ## all tests (Python, Vitest, browser), against throwaway MariaDB, Redis and Mosquitto instances
 	cd frontend && npm test --silent
-	pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	pytest -n 2 --dist loadgroup --ignore=tests/cluster $(PYTEST_ARGS)
 
 bench: bootstrap kube frontend ## benchmarks; figures printed and written to bench/results/latest.json
 	@command -v prometheus-node-exporter >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
