@@ -1,0 +1,27 @@
+"""The single-node cluster (kubenode.py) for the end-to-end tests: the images are built (cached) and
+imported, the node started once per session and stopped, the host put back, at the end."""
+
+import time
+
+import pytest
+
+from kubenode import REPO, TIMINGS, _run, start_cluster, stop_cluster
+
+
+@pytest.fixture(scope="session")
+def node(tmp_path_factory):
+    started = time.monotonic()
+    images = _run([str(REPO / "scripts" / "build-images.sh")], timeout=3600).stdout.split()
+    TIMINGS["images built (cached: seconds)"] = time.monotonic() - started
+    started = time.monotonic()
+    cluster = start_cluster(tmp_path_factory.mktemp("node"), images=images)
+    TIMINGS["cluster start"] = time.monotonic() - started
+    yield cluster
+    stop_cluster()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TIMINGS:
+        terminalreporter.section("cluster timings")
+        for what, seconds in TIMINGS.items():
+            terminalreporter.write_line(f"{what}: {seconds:.1f} s")
