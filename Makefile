@@ -53,7 +53,7 @@ cluster-down: ## stop a cluster `make cluster` left behind and put the host back
 	python tests/cluster/kubenode.py down
 
 test-cluster: bootstrap images node ## the end-to-end tests on a real node (helm install, a Tenant's data, upgrade, uninstall)
-	pytest tests/cluster -p no:xdist -v $(PYTEST_ARGS)
+	pytest tests/cluster -v $(PYTEST_ARGS)
 
 test: bootstrap lint kube frontend ## all tests (Python, Vitest, browser), against throwaway MariaDB, Redis and Mosquitto instances
 	cd frontend && npm test --silent

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from kubenode import REPO, TIMINGS, _run, start_cluster, stop_cluster
+from kubenode import POD_MEMORY_MIB, REPO, TIMINGS, _run, start_cluster, stop_cluster
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +25,7 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("cluster timings")
         for what, seconds in TIMINGS.items():
             terminalreporter.write_line(f"{what}: {seconds:.1f} s")
+    if POD_MEMORY_MIB:
+        terminalreporter.section("pod memory at rest (working set)")
+        for pod, mib in sorted(POD_MEMORY_MIB.items()):
+            terminalreporter.write_line(f"{pod}: {mib:.0f} MiB")

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -52,6 +53,7 @@ START_TIMEOUT_SECONDS = 120
 # they were not there before.
 # Figures of a test session (tests/cluster/conftest.py prints them; docs/kubernetes.md quotes them).
 TIMINGS: dict[str, float] = {}
+POD_MEMORY_MIB: dict[str, float] = {}
 RUNTIME_DIRS = [Path("/run/netns"), Path("/var/lib/cni")]
 # Changed by the kubelet, kube-proxy or this module; restored on stop.
 SYSCTLS = [
@@ -299,9 +301,10 @@ def _wait_apiserver(cluster: Cluster) -> None:
     ca = str(cluster.workdir / "pki" / "ca.crt")
 
     def ready() -> bool:
-        ok = httpx.get(f"{cluster.server}/readyz", headers=headers, verify=ca, timeout=2).status_code == 200
-        return ok and httpx.get(f"{cluster.server}/api/v1/namespaces/default", headers=headers, verify=ca,
-                                timeout=2).status_code == 200
+        with httpx.Client(base_url=cluster.server, headers=headers, verify=ssl.create_default_context(cafile=ca),
+                          timeout=2) as client:
+            return (client.get("/readyz").status_code == 200
+                    and client.get("/api/v1/namespaces/default").status_code == 200)
 
     _wait(cluster, "kube-apiserver ready", ready)
 
