@@ -55,9 +55,9 @@ cluster-down: ## stop a cluster `make cluster` left behind and put the host back
 test-cluster: bootstrap images node ## the end-to-end tests on a real node (helm install, a Tenant's data, upgrade, uninstall)
 	pytest tests/cluster -v $(PYTEST_ARGS)
 
-test: bootstrap lint kube frontend ## all tests (Python, Vitest, browser), against throwaway MariaDB, Redis and Mosquitto instances
+test: bootstrap lint kube frontend images node ## all tests (Python, Vitest, browser, the chart on a real node), against throwaway MariaDB, Redis and Mosquitto instances
 	cd frontend && npm test --silent
-	pytest -n 2 --dist loadgroup --ignore=tests/cluster $(PYTEST_ARGS)
+	pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: bootstrap kube frontend ## benchmarks; figures printed and written to bench/results/latest.json
 	@command -v prometheus-node-exporter >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \

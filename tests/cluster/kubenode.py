@@ -119,11 +119,15 @@ class Cluster:
 def start_cluster(workdir: Path, *, images: list[str]) -> Cluster:
     """Starts the node and imports `images` (podman names) into containerd; cleans up a crashed run first."""
     if STATE_FILE.exists():
+        owner = json.loads(STATE_FILE.read_text()).get("owner")
+        if owner and owner != os.getpid() and _alive(owner):
+            raise RuntimeError(f"a cluster started by pid {owner} is running (one per machine); "
+                               "`make cluster-down` stops it")
         stop_cluster()
     bin_dir = Path(_run([str(REPO / "scripts" / "build-node.sh")]).stdout.strip().splitlines()[-1])
-    workdir.mkdir(parents=True, exist_ok=True)
+    _start_afresh(workdir)
     cluster = Cluster(workdir=workdir, bin_dir=bin_dir)
-    _save_state({"workdir": str(workdir), "bin_dir": str(bin_dir), "pids": {}, "sysctls": _read_sysctls(),
+    _save_state({"owner": os.getpid(), "workdir": str(workdir), "bin_dir": str(bin_dir), "pids": {}, "sysctls": _read_sysctls(),
                  "root_shared": _root_is_shared(),
                  "created_dirs": [str(path) for path in RUNTIME_DIRS if not path.exists()]})
     try:
@@ -145,6 +149,14 @@ def start_cluster(workdir: Path, *, images: list[str]) -> Cluster:
         stop_cluster()
         raise
     return cluster
+
+
+def _start_afresh(workdir: Path) -> None:
+    """A new cluster each time: nothing of an earlier run's etcd, keys or volumes is reused."""
+    for name in ("etcd", "pki", "kubeconfigs", "logs", "volumes", "kubelet", "cni", "cni-ipam", "helm-cache",
+                 "helm-config", "helm-data"):
+        shutil.rmtree(workdir / name, ignore_errors=True)
+    workdir.mkdir(parents=True, exist_ok=True)
 
 
 def _prepare_host() -> None:
@@ -416,7 +428,7 @@ def stop_cluster() -> None:
         return
     state = json.loads(STATE_FILE.read_text())
     workdir, bin_dir = Path(state["workdir"]), Path(state["bin_dir"])
-    pids = state["pids"]
+    pids = {name: pid for name, pid in state["pids"].items() if _runs(pid, name)}
     _stop_pid(pids.pop("kubelet", None))
     _kill_containers()
     for name in ("kube-proxy", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd", "containerd"):
@@ -451,6 +463,15 @@ def _stop_pid(pid: int | None, timeout: float = 20) -> None:
         os.kill(pid, signal.SIGKILL)
         while _alive(pid):
             time.sleep(0.05)
+
+
+def _runs(pid: int, command: str) -> bool:
+    """The pid still runs `command`: after a crash and a reboot, a recorded pid may be someone else's."""
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return False
+    return os.path.basename(argv0.decode(errors="replace")) == command
 
 
 def _alive(pid: int) -> bool:
