@@ -203,7 +203,8 @@ def test_every_pod_at_rest_stays_within_its_memory_limit(release):
         limit_bytes = sum(parse_quantity(limit) for limit in limits if limit)
         if limit_bytes and working_set > limit_bytes:
             over.append((name, working_set, limit_bytes))
-    assert len(POD_MEMORY_MIB) >= 12, POD_MEMORY_MIB  # api, worker and bridge x2, scheduler, operator, 3 datastores, agent
+    running = {name for name, pod in pods.items() if pod["status"].get("phase") == "Running"}
+    assert len(running) >= 9 and running <= set(POD_MEMORY_MIB), (running, POD_MEMORY_MIB)
     assert over == []
 
 
@@ -237,27 +238,27 @@ def test_helm_upgrade_with_a_changed_value_rolls_the_pods_and_keeps_the_data(rel
 
 
 def test_helm_uninstall_leaves_only_the_documented_objects(release):
-    # User Tenants first, while the operator still runs to remove their finalizers; the release's
-    # own `nodes` Tenant is the chart's to delete.
+    # docs/helm.md, "Uninstall": the pre-delete hook retires the release's own Tenant; the user's
+    # Tenant is deleted first so that its token is revoked (its AlertRule stays, as documented).
     release.kubectl("delete", "tenant", TENANT, "--wait", "--timeout=120s")
-    result = release.node.helm("uninstall", RELEASE, "--namespace", NAMESPACE, "--wait", "--timeout", "90s",
+    result = release.node.helm("uninstall", RELEASE, "--namespace", NAMESPACE, "--wait", "--timeout", "5m",
                                check=False)
-    if result.returncode != 0 and stuck_on_the_nodes_tenant(release):
-        pytest.xfail("issue 14: helm uninstall hangs on the release's own `nodes` Tenant (the operator is deleted "
-                     "in the same uninstall, nobody removes its finalizer); fixed on branch h-chart")
     assert result.returncode == 0, result.stdout + result.stderr
-    leftovers = json.loads(release.kubectl("get", "all,configmap,secret,pvc,tenant,alertrule", "-o", "json").stdout)
-    # The PersistentVolumeClaims (the data) stay, and whatever the chart marks for Helm to keep;
-    # so do the CRDs (Helm never deletes them).
-    unexpected = sorted((item["kind"], item["metadata"]["name"]) for item in leftovers["items"]
-                        if item["kind"] != "PersistentVolumeClaim" and item["metadata"]["name"] != "kube-root-ca.crt"
-                        and item["metadata"].get("annotations", {}).get("helm.sh/resource-policy") != "keep")
-    assert unexpected == []
-    assert {pvc["metadata"]["name"] for pvc in release.get("pvc")["items"]} == {
-        f"data-{RELEASE}-microdash-{name}-0" for name in ("mariadb", "redis", "mosquitto")}
-    assert release.node.kubectl("get", "crd", "tenants.microdash.io").returncode == 0
+    fullname = f"{RELEASE}-microdash"
+    documented = {
+        *(("PersistentVolumeClaim", f"data-{fullname}-{name}-0") for name in ("mariadb", "redis", "mosquitto")),
+        *(("Secret", name) for name in (fullname, f"{fullname}-mariadb", f"{fullname}-redis")),
+        ("Pod", f"{fullname}-smoke-test"), ("ConfigMap", f"{fullname}-smoke-test"),
+        ("AlertRule", "e2e-http"),
+    }
 
+    def leftovers() -> set[tuple[str, str]]:
+        items = release.get("all,configmap,secret,pvc,tenant,alertrule,job,serviceaccount,role,rolebinding")["items"]
+        return {(item["kind"], item["metadata"]["name"]) for item in items
+                if item["metadata"]["name"] not in {"kube-root-ca.crt", "default"}}
 
-def stuck_on_the_nodes_tenant(release: Release) -> bool:
-    tenants = release.get("tenant")["items"]
-    return [t["metadata"]["name"] for t in tenants] == ["nodes"] and bool(tenants[0]["metadata"].get("deletionTimestamp"))
+    deadline = time.monotonic() + 120  # the garbage collector removes what the Tenants owned
+    while leftovers() != documented and time.monotonic() < deadline:
+        time.sleep(1)
+    assert leftovers() == documented
+    assert release.node.kubectl("get", "crd", "tenants.microdash.io", "alertrules.microdash.io").returncode == 0
