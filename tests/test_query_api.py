@@ -1,5 +1,7 @@
 """Series listing and range queries, against data stored by the real pipeline."""
 
+import pytest
+
 from support import recent_ms
 
 
@@ -63,3 +65,21 @@ def test_query_range_is_half_open_and_validated(stack):
         bad_metric = client.get("/api/v1/query", params={"metric": "a b"})
     assert only_first["series"][0]["points"] == [[base, 1.0]]
     assert inverted.status_code == too_many_points.status_code == bad_metric.status_code == 422
+
+
+def test_sums_of_the_largest_accepted_values_do_not_overflow(stack):
+    """MariaDB's SUM of doubles answers 0 when it overflows: values that could overflow are refused
+    at the edge (|value| <= 1e290), and the largest accepted ones sum correctly."""
+    tenant, token = stack.new_tenant()
+    base = (recent_ms(-600_000) // 60_000) * 60_000
+    with stack.client(token) as client:
+        refused = client.post("/api/v1/metrics/bulk", json=[{"metric": "huge", "value": v, "ts": base + i}
+                                                            for i, v in enumerate([1e308, 1e308])])
+        assert refused.status_code == 422 and "1e+290" in refused.text
+    samples = [{"metric": "huge", "value": 1e290, "ts": base + i * 1000} for i in range(3)]
+    stack.wait_for_samples(tenant.id, ingest(stack, token, samples))
+    with stack.client(token) as client:
+        for aggregation, wanted in (("sum", 3e290), ("avg", 1e290)):
+            result = client.get("/api/v1/query", params={"metric": "huge", "start": base, "end": base + 30_000,
+                                                         "step": 30_000, "aggregation": aggregation}).json()
+            assert result["series"][0]["points"][0][1] == pytest.approx(wanted, rel=1e-12), (aggregation, result)

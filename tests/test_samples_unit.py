@@ -133,3 +133,10 @@ def test_name_bounds_cannot_exceed_the_series_table():
         Settings(max_metric_name_length=201)
     with pytest.raises(ValueError):
         Settings(max_label_set_bytes=65536)
+
+
+@pytest.mark.parametrize("value", [1e291, -1e291, 1.7e308, 10 ** 300])
+def test_values_that_could_overflow_a_sum_are_refused(value):
+    _, errors = validator.validate_one({"metric": "m", "value": value}, now_ms=NOW)
+    assert [(e.field, e.error) for e in errors] == [("value", "must be within ±1e+290 (sums must not overflow)")]
+    assert validator.validate_one({"metric": "m", "value": 1e290}, now_ms=NOW)[1] == []

@@ -34,6 +34,12 @@ class SampleError:
 Sample = tuple[str, dict[str, str], int, float]
 
 
+# A series stores at most one sample per millisecond, so no sum over its samples (raw, a 1m or 5m
+# rollup, a query bucket, an alert window) adds more than ~1.8e18 of them before 57 million years
+# have passed: at |value| <= 1e290 such a sum cannot overflow a double. MariaDB's SUM of doubles
+# answers 0 on overflow, silently, so larger values are refused instead.
+MAX_ABS_VALUE = 1e290
+
 KNOWN_NAMES_LIMIT = 100_000
 # The label set is stored as canonical JSON (series.canonical_labels), where a control character
 # takes 6 bytes (\u001f); each label adds its quotes, colon and comma.
@@ -79,7 +85,7 @@ class SampleValidator:
         if type(metric) is not str or metric not in self._known_metrics:  # a list or object is unhashable
             return None
         value = item.get("value")
-        if type(value) is not float or value - value != 0.0:  # also false for inf and nan
+        if type(value) is not float or not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:  # also false for inf and nan
             return None
         ts = item.get("ts")
         if ts is None:
@@ -145,6 +151,8 @@ class SampleValidator:
             value = float(value) if isinstance(value, float) else _int_to_float(value)
             if value is None or not math.isfinite(value):
                 errors.append(SampleError(index, "value", "must be a finite number"))
+            elif abs(value) > MAX_ABS_VALUE:
+                errors.append(SampleError(index, "value", f"must be within ±{MAX_ABS_VALUE:g} (sums must not overflow)"))
         return value  # type: ignore[return-value]
 
     def _timestamp(self, index: int, ts: object, now_ms: int, errors: list[SampleError]) -> int:
