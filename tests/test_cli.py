@@ -7,9 +7,9 @@ import uuid
 import httpx
 
 
-def run(stack, *args, input=None, check=True):
-    result = subprocess.run(["microdash", *args], env={**os.environ, **stack.env}, capture_output=True, text=True,
-                            input=input, timeout=60)
+def run(stack, *args, input=None, check=True, env=None):
+    result = subprocess.run(["microdash", *args], env={**os.environ, **stack.env, **(env or {})}, capture_output=True,
+                            text=True, input=input, timeout=60)
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -97,3 +97,20 @@ def test_user_delete_and_revoke_sessions_end_open_sessions(stack):
     with stack.session_client(revoked) as again:
         assert again.get("/api/v1/auth/me").status_code == 200
     assert run(stack, "user", "revoke-sessions", "nobody@example.test", check=False).returncode == 1
+
+
+def test_prestart_generates_the_secret_key_on_the_first_start(stack, tmp_path):
+    """compose.yaml's prestart: every MQTT password derives from the generated key, not the public one."""
+    import re
+
+    from microdash_core.broker import mqtt_password
+    from microdash_core.settings import Settings
+
+    secrets = tmp_path / "secrets.env"
+    keep_the_bridge = {"MICRODASH_MQTT_BRIDGE_PASSWORD": Settings().mqtt_bridge_password}  # the shared stack's
+    output = run(stack, "prestart", "--credentials", str(tmp_path / "demo-credentials"), "--secrets", str(secrets),
+                 env=keep_the_bridge).stderr  # the banner
+    generated = dict(line.split("=", 1) for line in secrets.read_text().splitlines() if not line.startswith("#"))
+    username, password = re.search(r"username (\S+)\s+password (\S+)", output).groups()
+    assert password == mqtt_password(Settings(secret_key=generated["MICRODASH_SECRET_KEY"]), username)
+    assert password != mqtt_password(Settings(), username)

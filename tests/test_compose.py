@@ -71,7 +71,7 @@ def test_redis_keeps_an_append_only_file(compose):
 
 def test_microdash_services_run_real_subcommands_with_real_settings(compose):
     from microdash_cli.main import app
-    from microdash_core.settings import Settings
+    from microdash_core.settings import ENV_FILE_VARIABLE, Settings
 
     settings = {f"MICRODASH_{name.upper()}" for name in Settings.model_fields}
     runner = CliRunner()
@@ -82,7 +82,7 @@ def test_microdash_services_run_real_subcommands_with_real_settings(compose):
         assert result.exit_code == 0, (name, result.output)
         for option in (word for word in service["command"] if word.startswith("--")):
             assert option in result.output, (name, option)
-        names = set(service["environment"]) - {"MICRODASH_AGENT_PROCFS", "MICRODASH_AGENT_ROOTFS"}
+        names = set(service["environment"]) - {"MICRODASH_AGENT_PROCFS", "MICRODASH_AGENT_ROOTFS", ENV_FILE_VARIABLE}
         assert names <= settings, (name, names - settings)
 
 
@@ -111,3 +111,16 @@ def test_docker_compose_accepts_the_file():
     result = subprocess.run([*command, "--file", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True,
                             cwd=REPO)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_secret_key_is_generated_on_the_first_start_and_read_by_every_service(compose):
+    """With a public secret key every MQTT password could be computed from a token's public id."""
+    services = compose["services"]
+    command = services["prestart"]["command"]
+    secrets = command[command.index("--secrets") + 1]
+    assert secrets.startswith("/var/lib/microdash/")
+    for name in MICRODASH_SERVICES:
+        assert services[name]["environment"]["MICRODASH_ENV_FILE"] == secrets, name
+        assert any(volume.startswith("microdash-run:/var/lib/microdash") for volume in services[name]["volumes"]), name
+    for port in (*services["api"]["ports"], *services["mosquitto"]["ports"]):
+        assert port.startswith("127.0.0.1:"), port

@@ -12,7 +12,7 @@ from microdash_core.broker import BrokerCommandFailed, BrokerUnavailable
 from microdash_core.tenant_service import Credentials, TenantService
 from microdash_core.errors import MicrodashError
 from microdash_core.logs import configure_logging
-from microdash_core.settings import get_settings
+from microdash_core.settings import ENV_FILE_VARIABLE, get_settings
 
 from . import jobs, localstack, user_commands
 from .dev_secrets import ensure_secrets_file
@@ -181,8 +181,14 @@ def retire_release(namespace: Annotated[str, typer.Option(help="the Helm release
 
 
 @app.command()
-def prestart(credentials: Annotated[Path, typer.Option(help="where the demo credentials are kept")] = Path(".run/demo-credentials")) -> None:
-    """Wait for the database, migrate, and seed the demo tenant (used by `make run`)."""
+def prestart(credentials: Annotated[Path, typer.Option(help="where the demo credentials are kept")] = Path(".run/demo-credentials"),
+             secrets: Annotated[Optional[Path], typer.Option(
+                 help="generate the secret key (and broker passwords) into this env file on the first start;"
+                      " the other processes read it through MICRODASH_ENV_FILE")] = None) -> None:
+    """Wait for the database, migrate, and seed the demo tenant (used by `make run` and compose.yaml)."""
+    if secrets is not None:  # before the settings are first read, so that they include it
+        ensure_secrets_file(secrets)
+        os.environ[ENV_FILE_VARIABLE] = str(secrets)
     settings = _setup()
     url = f"http://localhost:{settings.api_port}"
     migrations.wait_for_database(settings)
