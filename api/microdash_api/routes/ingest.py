@@ -96,16 +96,13 @@ async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: o
         await _check_backlog(state, len(samples))
         await _check_rate(state, tenant, limits, len(samples))
         if idempotency_key:
-            previous = await _claim_idempotency_key(state, tenant, idempotency_key, request_id)
+            previous = await _earlier_request(state, tenant, idempotency_key)
             if previous is not None:
                 return Accepted(accepted=len(samples), batch_id=previous, duplicate=True)
-        try:
-            await _check_series_limit(state, tenant, limits, samples)
-            batch_id = await state.batcher.submit(tenant.id, samples)
-        except BaseException:
-            if idempotency_key:
-                await _release_idempotency_key(state, tenant, idempotency_key)
-            raise
+        await _check_series_limit(state, tenant, limits, samples)
+        batch_id = await state.batcher.submit(tenant.id, samples)
+        if idempotency_key:
+            await _remember_request(state, tenant, idempotency_key, request_id)
     except redis.exceptions.RedisError as exc:
         log.error("queue unavailable, ingest refused", extra={"tenant_id": tenant.id, "error": str(exc)})
         raise service_unavailable("ingest queue") from exc
@@ -150,17 +147,15 @@ async def _check_series_limit(state: AppState, tenant: TenantContext, limits: Te
             for index in exceeded.first_sample_of_new_series[:MAX_ERRORS_REPORTED]])
 
 
-async def _claim_idempotency_key(state: AppState, tenant: TenantContext, key: str, batch_id: str) -> str | None:
-    """Returns the earlier batch id if this key was already used by the tenant within the TTL."""
-    redis_key = keys.idempotency(tenant.id, key)
-    if await state.redis.set(redis_key, batch_id, nx=True, ex=state.settings.idempotency_ttl_seconds):
-        return None
-    previous = await state.redis.get(redis_key)
-    return previous.decode() if previous else batch_id
+async def _earlier_request(state: AppState, tenant: TenantContext, key: str) -> str | None:
+    """The request id under which the tenant's earlier batch with this key was queued, if any."""
+    previous = await state.redis.get(keys.idempotency(tenant.id, key))
+    return previous.decode() if previous else None
 
 
-async def _release_idempotency_key(state: AppState, tenant: TenantContext, key: str) -> None:
-    try:
-        await state.redis.delete(keys.idempotency(tenant.id, key))
-    except redis.exceptions.RedisError:
-        log.warning("could not release idempotency key after a failed enqueue", extra={"tenant_id": tenant.id})
+async def _remember_request(state: AppState, tenant: TenantContext, key: str, request_id: str) -> None:
+    """Recorded only once the batch is queued: a key claimed first and left behind by a Redis outage
+    would answer the client's retry "duplicate" for a batch that was never queued. Two requests
+    racing with one key may both be queued; storing is idempotent, so the samples are stored once."""
+    await state.redis.set(keys.idempotency(tenant.id, key), request_id, nx=True,
+                          ex=state.settings.idempotency_ttl_seconds)
