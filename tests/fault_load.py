@@ -63,7 +63,8 @@ class HttpLoad(threading.Thread):
 
 
 class MqttLoad(threading.Thread):
-    def __init__(self, port: int, credentials, base_ts: int, *, interval: float = 0.005, max_messages: int = 60_000):
+    def __init__(self, port: int, credentials, base_ts: int, *, interval: float = 0.005, max_messages: int = 60_000,
+                 host: str = "127.0.0.1"):
         super().__init__(daemon=True)
         self.base_ts, self.interval, self.max_messages = base_ts, interval, max_messages
         self.topic = credentials.topic_prefix + "fault-device"
@@ -76,7 +77,7 @@ class MqttLoad(threading.Thread):
         self.client.username_pw_set(credentials.mqtt_username, credentials.mqtt_password)
         self.client.reconnect_delay_set(min_delay=0.2, max_delay=1)
         self.client.on_publish = self._on_publish
-        self.client.connect("127.0.0.1", port)
+        self.client.connect(host, port)
         self.client.loop_start()
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:

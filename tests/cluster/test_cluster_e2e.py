@@ -237,6 +237,57 @@ def test_helm_upgrade_with_a_changed_value_rolls_the_pods_and_keeps_the_data(rel
             assert any(v == value for _, v in points), (metric, points)
 
 
+def test_pods_deleted_under_load_lose_and_duplicate_no_acknowledged_sample(release):
+    """HTTP bulk ingest through the api Service and an MQTT device through the Mosquitto Service run
+    while one api, worker, bridge and operator pod after the other is deleted (each waited back to
+    Ready); then every acknowledged sample is in MariaDB exactly once."""
+    from types import SimpleNamespace
+
+    from fault_load import HttpLoad, MqttLoad
+
+    credentials = release.tenant_secret(TENANT)
+    api_host, api_port = release.service_url("api", "http")
+    mqtt_host, mqtt_port = release.service_url("mosquitto", "mqtt")
+    device_credentials = SimpleNamespace(topic_prefix=credentials["mqtt-topic-prefix"],
+                                         mqtt_username=credentials["mqtt-username"],
+                                         mqtt_password=credentials["mqtt-password"])
+    base_ts = int(time.time() * 1000) - 600_000
+    http = HttpLoad(f"http://{api_host}:{api_port}", credentials["token"], base_ts, interval=0.1)
+    device = MqttLoad(mqtt_port, device_credentials, base_ts, host=mqtt_host, interval=0.02)
+    http.start()
+    device.start()
+    try:
+        for component in ("api", "worker", "bridge", "operator"):
+            time.sleep(3)
+            pods = release.get("pod", "-l", f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component={component}")
+            release.kubectl("delete", "pod", pods["items"][0]["metadata"]["name"], "--wait=false")
+            time.sleep(2)
+            wait_for(f"{component} back to ready", lambda: workloads_ready(release) == [])
+        time.sleep(3)
+    finally:
+        http.stop()
+        device.stop()
+    assert not http.errors, http.errors[:5]
+    for metric, acked in (("fault.http", http.acked), ("fault.mqtt", device.acked)):
+        assert acked, metric
+        wait_for(f"every acknowledged {metric} sample stored",
+                 lambda metric=metric, acked=acked: acked <= set(stored_values(release, metric)), timeout=120)
+        time.sleep(2)  # anything still on its way would land now, and show up as a duplicate
+        stored = stored_values(release, metric)
+        print(f"pods deleted under load: {metric} {len(acked)} acknowledged, {len(stored)} stored")
+        assert acked <= set(stored) and len(stored) == len(set(stored)), (metric, len(acked), len(stored))
+
+
+def stored_values(release: Release, metric: str) -> list[int]:
+    """The values of a metric's samples, read in MariaDB itself (kubectl exec)."""
+    password = release.secret(f"{RELEASE}-microdash-mariadb")["mariadb-password"]
+    query = ("SELECT p.value FROM samples p JOIN series s ON s.id = p.series_id JOIN tenants t ON t.id = s.tenant_id"
+             f" WHERE t.name = '{TENANT}' AND s.metric = '{metric}'")
+    result = release.kubectl("exec", f"{RELEASE}-microdash-mariadb-0", "--", "mariadb", "-umicrodash",
+                             f"-p{password}", "-h127.0.0.1", "microdash", "-N", "-e", query)
+    return [int(float(line)) for line in result.stdout.split()]
+
+
 def test_helm_uninstall_leaves_only_the_documented_objects(release):
     # docs/helm.md, "Uninstall": the pre-delete hook retires the release's own Tenant; the user's
     # Tenant is deleted first so that its token is revoked (its AlertRule stays, as documented).
