@@ -87,11 +87,11 @@ def test_silences_out_of_bounds_are_422(stack, change, field):
     {**WEBHOOK, "config": {**WEBHOOK["config"], "retries": -(2**63) - 1}},
 ], ids=["70 KB config", "CRLF recipient", "LF sender", "51 recipients", "LF name", "CRLF header", "huge integer"])
 def test_channels_out_of_bounds_are_422(stack, channel):
-    _, token = stack.new_tenant()
+    tenant, token = stack.new_tenant()
     with stack.client(token) as client:
         response = client.post("/api/v1/alerts/channels", json=channel)
     assert response.status_code == 422, response.text
-    assert not stack.sql("SELECT 1 FROM notification_channels WHERE name = %s", (channel["name"],))
+    assert not stack.sql("SELECT 1 FROM notification_channels WHERE tenant_id = %s", (tenant.id,))
 
 
 @pytest.mark.parametrize("params", [
