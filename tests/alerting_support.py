@@ -5,7 +5,7 @@ import ssl
 import subprocess
 import threading
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,3 +138,19 @@ class Captured:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope)
         return "250 OK"
+
+
+@contextmanager
+def smtp_server(**server_tls):
+    """A real SMTP server (aiosmtpd) on a free local port, keeping what it receives: yields (handler, port)."""
+    from aiosmtpd.controller import Controller
+
+    from microdash_cli.localstack import free_port
+
+    handler = Captured()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **server_tls)
+    controller.start()
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()

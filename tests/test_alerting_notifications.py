@@ -7,10 +7,9 @@ import time
 
 import orjson
 import pytest
-from aiosmtpd.controller import Controller
 
-from alerting_support import (Captured, Receiver, create_channel, create_rule, firing_notification,
-                              self_signed_certificate, store_samples)
+from alerting_support import (Receiver, create_channel, create_rule, firing_notification,
+                              self_signed_certificate, smtp_server, store_samples)
 from microdash_core.alerting.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from microdash_core.settings import Settings
 from microdash_cli.localstack import free_port
@@ -98,16 +97,11 @@ def test_slack_channels_get_a_text_message(stack):
 
 def test_email_reaches_a_real_smtp_server(stack):
     tenant, _ = stack.new_tenant()
-    handler = Captured()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with smtp_server() as (handler, port):
         notification_id = firing_notification(stack, tenant.id, kind="email", config={
-            "host": "127.0.0.1", "port": controller.port, "tls": "none", "sender": "alerts@microdash.test",
+            "host": "127.0.0.1", "port": port, "tls": "none", "sender": "alerts@microdash.test",
             "recipients": ["ops@example.test", "dev@example.test"]})
         assert deliver(notification_id, stack.settings) == "sent"
-    finally:
-        controller.stop()
     (envelope,) = handler.messages
     assert envelope.rcpt_tos == ["ops@example.test", "dev@example.test"]
     message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -117,16 +111,12 @@ def test_email_reaches_a_real_smtp_server(stack):
 
 def test_email_to_a_server_without_starttls_is_an_error_attempt(stack):
     tenant, _ = stack.new_tenant()
-    controller = Controller(Captured(), hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with smtp_server() as (_, port):
         notification_id = firing_notification(stack, tenant.id, kind="email", config={
-            "host": "127.0.0.1", "port": controller.port, "tls": "starttls", "sender": "a@microdash.test",
+            "host": "127.0.0.1", "port": port, "tls": "starttls", "sender": "a@microdash.test",
             "recipients": ["ops@example.test"]})
         with pytest.raises(DeliveryFailed):
             deliver(notification_id, stack.settings)
-    finally:
-        controller.stop()
     (row,) = stack.sql("SELECT status, error FROM deliveries WHERE notification_id = %s", (notification_id,))
     assert row == ("error", "tls error: server offers no STARTTLS")
 
@@ -141,17 +131,12 @@ def certificate(tmp_path_factory):
 def test_email_over_starttls_and_implicit_tls(stack, certificate, tls):
     cert_path, context = certificate
     tenant, _ = stack.new_tenant()
-    handler = Captured()
     server_tls = {"tls_context": context, "require_starttls": True} if tls == "starttls" else {"ssl_context": context}
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **server_tls)
-    controller.start()
-    try:
+    with smtp_server(**server_tls) as (handler, port):
         notification_id = firing_notification(stack, tenant.id, kind="email", config={
-            "host": "127.0.0.1", "port": controller.port, "tls": tls, "ca_pem": cert_path.read_text(),
+            "host": "127.0.0.1", "port": port, "tls": tls, "ca_pem": cert_path.read_text(),
             "sender": "alerts@microdash.test", "recipients": ["ops@example.test"]})
         assert deliver(notification_id, stack.settings) == "sent"
-    finally:
-        controller.stop()
     (envelope,) = handler.messages
     assert envelope.rcpt_tos == ["ops@example.test"]
 

@@ -8,9 +8,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
-from alerting_support import Captured, Receiver, firing_notification, self_signed_certificate
+from alerting_support import Receiver, firing_notification, self_signed_certificate, smtp_server
 from microdash_cli.localstack import free_port
 from microdash_core.settings import Settings
 from microdash_workers.notify import deliver
@@ -132,16 +131,11 @@ def test_redirects_are_not_followed(stack):
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_email_to_an_internal_address_is_refused(stack, host):
     tenant, _ = stack.new_tenant()
-    handler = Captured()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
+    with smtp_server() as (handler, port):
         notification_id = firing_notification(stack, tenant.id, kind="email", config={
-            "host": host, "port": controller.port, "tls": "none", "sender": "a@microdash.test",
+            "host": host, "port": port, "tls": "none", "sender": "a@microdash.test",
             "recipients": ["ops@example.test"]})
         assert deliver(notification_id, strict_settings(stack)) == "failed"
-    finally:
-        controller.stop()
     assert handler.messages == []
     assert stack.sql("SELECT error FROM deliveries WHERE notification_id = %s", (notification_id,)) == [(REFUSED,)]
 
