@@ -119,4 +119,22 @@ describe('api client: alert rules and channels', () => {
     const error = await api.createAlertRule({} as never).catch((caught) => caught)
     expect(error).toMatchObject({ detail: 'refused', fieldErrors: [{ field: 'labels', message: 'too many' }] })
   })
+
+  it('reads the Prometheus error envelope: the message and its errorType', async () => {
+    vi.stubGlobal('fetch', respond(400, { status: 'error', errorType: 'bad_data', error: '1:5: parse error: unexpected "}"' }))
+    const error = await api.promQueryRange({ query: 'up{}}', start: 0, end: 60_000, stepMs: 15_000 }).catch((caught) => caught)
+    expect(error).toBeInstanceOf(ApiError)
+    expect(error).toMatchObject({ status: 400, detail: '1:5: parse error: unexpected "}"', errorType: 'bad_data' })
+  })
+
+  it('asks query_range in Prometheus seconds, with the session cookie and no CSRF header', async () => {
+    setCsrfToken('secret')
+    const get = respond(200, { status: 'success', data: { resultType: 'matrix', result: [] } })
+    vi.stubGlobal('fetch', get)
+    await api.promQueryRange({ query: 'sum(rate(x[5m]))', start: 1_700_000_000_000, end: 1_700_003_600_500, stepMs: 15_000 })
+    const [url, init] = get.mock.calls[0] as unknown as [string, RequestInit]
+    expect(url).toBe('/prometheus/api/v1/query_range?query=sum%28rate%28x%5B5m%5D%29%29&start=1700000000&end=1700003600.5&step=15')
+    expect(init.credentials).toBe('same-origin')
+    expect(sentHeaders(get)['X-CSRF-Token']).toBeUndefined()
+  })
 })

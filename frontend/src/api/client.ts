@@ -1,7 +1,8 @@
 // The one module that talks to the api over HTTP. Components and stores call `api.*`, never fetch().
 import type {
   Accepted, AlertRule, AlertRuleIn, AlertState, AlertTransition, ApiToken, AuditEntry, Channel, ChannelIn, CreatedToken,
-  Delivery, Me, QueryResult, Aggregation, Sample, SeriesRef, Silence, SilenceIn, TenantUsage,
+  Delivery, Me, PromQueryData, PromSuccess, QueryResult, Aggregation, Sample, SeriesRef, Silence, SilenceIn,
+  TenantUsage,
 } from './types'
 
 /** One reason of a refused request; `field` is the body path ("window_seconds", "config.url") when known. */
@@ -16,6 +17,8 @@ export class ApiError extends Error {
     readonly detail: string,
     readonly retryAfterSeconds: number | null = null,
     readonly fieldErrors: FieldError[] = [],
+    /** The Prometheus API's `errorType` (bad_data, execution, timeout, …); null for the native API. */
+    readonly errorType: string | null = null,
   ) {
     super(detail)
     this.name = 'ApiError'
@@ -74,9 +77,14 @@ function fieldErrorOf(item: ErrorItem): FieldError {
 async function errorFrom(response: Response): Promise<ApiError> {
   let detail = response.statusText || `HTTP ${response.status}`
   let fieldErrors: FieldError[] = []
+  let errorType: string | null = null
   try {
     const body = await response.json()
-    if (typeof body?.detail === 'string') detail = body.detail
+    if (body?.status === 'error' && typeof body.error === 'string') {
+      // The Prometheus API's envelope: {"status": "error", "errorType": "bad_data", "error": "..."}
+      detail = body.error
+      errorType = typeof body.errorType === 'string' ? body.errorType : null
+    } else if (typeof body?.detail === 'string') detail = body.detail
     else if (Array.isArray(body?.detail)) {
       fieldErrors = body.detail.map(fieldErrorOf)
       detail = fieldErrors.map((e) => e.message).join('; ')
@@ -87,7 +95,7 @@ async function errorFrom(response: Response): Promise<ApiError> {
   }
   const retryAfter = Number(response.headers.get('Retry-After'))
   return new ApiError(response.status, detail, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null,
-    fieldErrors)
+    fieldErrors, errorType)
 }
 
 interface RequestOptions {
@@ -132,6 +140,17 @@ export interface RangeQuery {
   aggregation?: Aggregation
 }
 
+export interface PromRangeQuery {
+  /** A PromQL expression. */
+  query: string
+  /** Epoch ms; sent as Prometheus's unix seconds. */
+  start: number
+  end: number
+  stepMs: number
+}
+
+const seconds = (ms: number) => String(ms / 1000)
+
 export const api = {
   login: (email: string, password: string, tenant?: string) =>
     request<Me>('POST', '/api/v1/auth/login', { body: { email, password, tenant }, expectUnauthorized: true }),
@@ -147,6 +166,11 @@ export const api = {
   query: (q: RangeQuery) =>
     request<QueryResult>('GET', '/api/v1/query', {
       query: { metric: q.metric, match: q.match, start: q.start, end: q.end, step: q.step, aggregation: q.aggregation },
+    }),
+  /** The Prometheus-compatible API, with the dashboard's session like every other call. */
+  promQueryRange: (q: PromRangeQuery) =>
+    request<PromSuccess<PromQueryData>>('GET', '/prometheus/api/v1/query_range', {
+      query: { query: q.query, start: seconds(q.start), end: seconds(q.end), step: seconds(q.stepMs) },
     }),
   ingest: (sample: Sample) => request<Accepted>('POST', '/api/v1/metrics', { body: sample }),
 

@@ -204,3 +204,39 @@ export interface AuditEntry {
   before: unknown
   after: unknown
 }
+
+// The Prometheus HTTP API (/prometheus/api/v1/...): its own envelope, not the native one.
+// https://prometheus.io/docs/prometheus/latest/querying/api/#format-overview
+
+/** A sample value as Prometheus sends it: [unix seconds, "value"] ("NaN", "+Inf" and "-Inf" included). */
+export type PromSamplePair = [seconds: number, value: string]
+
+export interface PromRangeSeries {
+  /** The label set, `__name__` included when the expression keeps it. */
+  metric: Record<string, string>
+  values: PromSamplePair[]
+}
+
+export interface PromInstantSeries {
+  metric: Record<string, string>
+  value: PromSamplePair
+}
+
+export type PromQueryData =
+  | { resultType: 'matrix'; result: PromRangeSeries[] }
+  | { resultType: 'vector'; result: PromInstantSeries[] }
+  | { resultType: 'scalar'; result: PromSamplePair }
+  | { resultType: 'string'; result: PromSamplePair }
+
+export interface PromSuccess<T> {
+  status: 'success'
+  data: T
+  warnings?: string[]
+}
+
+/** What a refused query answers: `errorType` is bad_data, execution, timeout, unavailable, … */
+export interface PromFailure {
+  status: 'error'
+  errorType: string
+  error: string
+}

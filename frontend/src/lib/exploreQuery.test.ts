@@ -27,3 +27,25 @@ describe('explore deep links', () => {
     expect(exploreQuery({ metric: 'm', range: '1h', filters: [{ name: '', op: '=', value: 'x' }] })).toEqual({ metric: 'm', range: '1h' })
   })
 })
+
+describe('explore deep links with PromQL', () => {
+  it('reads the mode and the expression, and never takes them for label filters', () => {
+    const state = parseExploreQuery({ mode: 'promql', expr: 'sum by (host) (rate(x[5m]))', range: '24h' })
+    expect(state.mode).toBe('promql')
+    expect(state.expr).toBe('sum by (host) (rate(x[5m]))')
+    expect(state.filters).toEqual([])
+  })
+
+  it('is the metric picker for any other mode', () => {
+    expect(parseExploreQuery({ mode: 'sql' }).mode).toBe('metric')
+  })
+
+  it('writes an expression back to the same URL and keeps the picker state beside it', () => {
+    const query = { mode: 'promql', expr: 'up{job="node"} == 0', metric: 'm', range: '1h', host: 'n1' }
+    expect(exploreQuery(parseExploreQuery(query))).toEqual(query)
+  })
+
+  it('writes no expression in metric mode', () => {
+    expect(exploreQuery({ mode: 'metric', expr: 'up', metric: 'm', range: '1h', filters: [] })).toEqual({ metric: 'm', range: '1h' })
+  })
+})

@@ -1,5 +1,6 @@
 // The explore view's state lives in the URL, so a link opens the same view:
 // /explore?metric=cpu.usage_percent&range=24h&host=n1&match=mode!=idle
+// /explore?mode=promql&expr=sum by (host) (rate(x[5m]))&range=1h
 import { isRangeKey, type CustomRange, type RangeKey } from './ranges'
 
 export type MatchOp = '=' | '!=' | '=~' | '!~'
@@ -11,14 +12,20 @@ export interface LabelFilter {
   value: string
 }
 
+export type ExploreMode = 'metric' | 'promql'
+
 export interface ExploreState {
+  /** The metric picker with label filters, or a PromQL expression; absent means the picker. */
+  mode?: ExploreMode
+  /** The PromQL expression (mode promql). */
+  expr?: string
   metric: string
   range: RangeKey
   custom?: CustomRange
   filters: LabelFilter[]
 }
 
-const RESERVED = new Set(['metric', 'range', 'from', 'to', 'match'])
+const RESERVED = new Set(['metric', 'range', 'from', 'to', 'match', 'mode', 'expr'])
 const MATCHER = /^([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)(.*)$/s
 
 type RouteQuery = Record<string, string | null | (string | null)[] | undefined>
@@ -52,11 +59,16 @@ export function parseExploreQuery(query: RouteQuery, defaultRange: RangeKey = '1
   const start = Number(all(query.from)[0])
   const end = Number(all(query.to)[0])
   const custom = range === 'custom' && start > 0 && end > start ? { start, end } : undefined
-  return { metric: all(query.metric)[0] ?? '', range, custom, filters }
+  const mode: ExploreMode = all(query.mode)[0] === 'promql' ? 'promql' : 'metric'
+  return { mode, expr: all(query.expr)[0] ?? '', metric: all(query.metric)[0] ?? '', range, custom, filters }
 }
 
 export function exploreQuery(state: ExploreState): Record<string, string | string[]> {
   const query: Record<string, string | string[]> = {}
+  if (state.mode === 'promql') {
+    query.mode = 'promql'
+    if (state.expr) query.expr = state.expr
+  }
   if (state.metric) query.metric = state.metric
   query.range = state.range
   if (state.range === 'custom' && state.custom) {

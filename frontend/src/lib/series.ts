@@ -4,6 +4,8 @@ import type { Point } from '../api/types'
 export interface Series {
   key: string
   labels: Record<string, string>
+  /** A legend name that replaces the one made from the labels (PromQL results name the whole set). */
+  name?: string
   /** Sorted by timestamp (epoch ms), one point per timestamp. */
   points: Point[]
 }
