@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     # Alerting and notifications
     alert_eval_interval_seconds: int = Field(15, ge=1, description="how often every tenant's rules are evaluated")
     alert_repeat_interval_seconds: int = Field(3600, ge=1, description="re-notify a still-firing alert this often")
+    alert_expr_max_series: int = Field(10_000, ge=1, description="series one PromQL rule's evaluation may touch")
+    alert_expr_max_samples: int = Field(1_000_000, ge=1000,
+                                        description="samples (and engine points) one PromQL rule's evaluation may load")
+    alert_expr_timeout_seconds: float = Field(10.0, gt=0, le=600,
+                                              description="a PromQL rule still evaluating then is skipped this time")
     notify_queue: str = "notify"
     notify_max_attempts: int = Field(5, ge=1, description="delivery attempts before a notification is failed")
     notify_retry_base_seconds: int = Field(2, ge=1, description="backoff before retry n is base * 2**(n-1)")

@@ -43,7 +43,8 @@ def alert_rule(name: str, spec: dict, tenant_id: int) -> Rule:
     """The rule the AlertRule describes (the schema's defaults are applied by the API server)."""
     no_data = spec.get("noData") or {}
     return Rule(
-        id=0, tenant_id=tenant_id, name=name, metric=spec["metric"], matchers=tuple(spec.get("matchers") or ()),
+        id=0, tenant_id=tenant_id, name=name, metric=spec.get("metric", ""), expr=spec.get("expr"),
+        matchers=tuple(spec.get("matchers") or ()),
         aggregation=spec.get("aggregation", "avg"), window_seconds=seconds(spec.get("window", "1m")),
         comparison=spec["comparison"], threshold=float(spec["threshold"]),
         recovery_threshold=None if spec.get("recoveryThreshold") is None else float(spec["recoveryThreshold"]),

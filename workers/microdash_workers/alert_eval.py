@@ -21,6 +21,7 @@ from microdash_core.queues import ALERT_EVAL_JOB, FAILURE_TTL_SECONDS, enqueue_d
 from microdash_core.settings import Settings, get_settings
 
 from . import alert_store
+from .alert_expressions import expression_values
 from .alert_grouping import Group, collect_group, notify_group
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ def evaluate_rules(database, settings: Settings, *, tenant_id: int, now_ms: int,
     try:
         with database.cursor() as cursor:
             rules = alert_store.lock_rules(cursor, tenant_id)
-            values = alert_store.read_values(cursor, tenant_id, rules, now_ms)
+            values = _read_values(cursor, settings, tenant_id, rules, now_ms)
+            rules = [rule for rule in rules if rule.id in values]  # an expression that failed waits
             states = alert_store.load_states(cursor, tenant_id)
             silences = alert_store.active_silences(cursor, tenant_id, now_ms)
             transitions, notification_ids, to_save = 0, [], []
@@ -74,6 +76,13 @@ def evaluate_rules(database, settings: Settings, *, tenant_id: int, now_ms: int,
         raise
     return {"rules": len(rules), "transitions": transitions, "notifications": len(notification_ids),
             "notification_ids": notification_ids}
+
+
+def _read_values(cursor, settings: Settings, tenant_id: int, rules: list[Rule], now_ms: int) -> dict:
+    by_metric = [rule for rule in rules if rule.expr is None]
+    by_expr = [rule for rule in rules if rule.expr is not None]
+    return {**alert_store.read_values(cursor, tenant_id, by_metric, now_ms),
+            **expression_values(cursor, settings, by_expr, now_ms)}
 
 
 def _record(cursor, settings: Settings, rule: Rule, outcomes: list[Outcome], silences: list[Silence],

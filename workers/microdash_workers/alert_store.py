@@ -2,6 +2,7 @@
 transitions and silences. Every statement is scoped by tenant. A tenant's rules are evaluated
 with a handful of statements whatever their number: one per kind of read, one for all states."""
 
+import math
 from collections import defaultdict
 
 import orjson
@@ -22,6 +23,11 @@ _STATE_COLUMNS = ("rule_id, fingerprint, labels, state, since, last_value, last_
                   " missing_evaluations, fired_at, resolved_at, last_notified")
 
 
+def storable(value: float | None) -> float | None:
+    """MariaDB's DOUBLE holds no NaN or infinity, which a PromQL rule's value may be: kept as NULL."""
+    return value if value is None or math.isfinite(value) else None
+
+
 def tenants_with_rules(cursor: Cursor) -> list[int]:
     cursor.execute("SELECT DISTINCT tenant_id FROM alert_rules WHERE enabled = 1 ORDER BY tenant_id")
     return [row[0] for row in cursor.fetchall()]
@@ -36,7 +42,8 @@ def lock_rules(cursor: Cursor, tenant_id: int) -> list[Rule]:
 
 
 def read_values(cursor: Cursor, tenant_id: int, rules: list[Rule], now_ms: int) -> dict[int, Values]:
-    """Per rule: its aggregation over (now - window, now] for each series matching metric and matchers."""
+    """Per metric rule: its aggregation over (now - window, now] for each series matching metric and
+    matchers. (Expression rules are evaluated by alert_expressions.)"""
     series = _tenant_series(cursor, tenant_id, {rule.metric for rule in rules})
     by_metric: dict[str, list[int]] = defaultdict(list)
     for series_id, (metric, _labels) in series.items():
@@ -105,7 +112,7 @@ def save_states(cursor: Cursor, states: list[tuple[Rule, bytes, SeriesState]]) -
         " missing_evaluations = VALUE(missing_evaluations), fired_at = VALUE(fired_at),"
         " resolved_at = VALUE(resolved_at), last_notified = VALUE(last_notified)",
         [(rule.id, fp, rule.tenant_id, orjson.dumps(state.labels, option=orjson.OPT_SORT_KEYS).decode(), state.state,
-          state.since, state.last_value, state.last_evaluated, state.last_active, state.missing_evaluations,
+          state.since, storable(state.last_value), state.last_evaluated, state.last_active, state.missing_evaluations,
           state.fired_at, state.resolved_at, state.last_notified) for rule, fp, state in states],
     )
 
@@ -116,7 +123,7 @@ def record_transition(cursor: Cursor, rule: Rule, fp: bytes, labels: dict[str, s
         "INSERT INTO alert_transitions (tenant_id, rule_id, fingerprint, labels, from_state, to_state, value, at,"
         " evaluator, muted) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (rule.tenant_id, rule.id, fp, orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode(),
-         transition.from_state, transition.to_state, transition.value, transition.at, evaluator, int(muted)),
+         transition.from_state, transition.to_state, storable(transition.value), transition.at, evaluator, int(muted)),
     )
     return cursor.lastrowid
 

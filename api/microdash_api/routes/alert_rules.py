@@ -29,7 +29,10 @@ LabelName = Annotated[str, Field(max_length=rules.MAX_NAME_LENGTH)]
 
 class RuleIn(BaseModel):
     name: str = Field(min_length=1, max_length=rules.MAX_NAME_LENGTH)
-    metric: str = Field(max_length=rules.MAX_NAME_LENGTH)
+    metric: str = Field("", max_length=rules.MAX_NAME_LENGTH, description="the metric watched; empty with expr")
+    expr: str | None = Field(None, max_length=rules.MAX_EXPR_LENGTH,
+                             description="PromQL instead of metric, matchers, aggregation and window: every series of "
+                                         "its instant result is one alert, compared with threshold")
     matchers: MatcherList = Field(default=[], description='label matchers, e.g. ["host=~n.*"]; regexes are fully '
                                                           'anchored RE2 (no backreferences or lookaround)')
     aggregation: Aggregation = "avg"
@@ -58,6 +61,7 @@ class RuleOut(BaseModel):
     managed_by: Literal["api", "kubernetes"]
     name: str
     metric: str
+    expr: str | None
     matchers: list[str]
     aggregation: Aggregation
     window_seconds: int
@@ -78,7 +82,7 @@ class RuleOut(BaseModel):
 def _to_rule(body: RuleIn, tenant_id: int) -> Rule:
     fields = body.model_dump(exclude={"enabled"})
     rule = Rule(id=0, tenant_id=tenant_id, **{**fields, "matchers": tuple(body.matchers),
-                                              "channels": tuple(body.channels)})
+                                              "channels": tuple(body.channels), "expr": body.expr or None})
     try:
         check_rule(rule)
     except InvalidInput as exc:
@@ -90,7 +94,7 @@ def _to_rule(body: RuleIn, tenant_id: int) -> Rule:
 def _out(found: tuple[Rule, bool, str]) -> RuleOut:
     rule, enabled, managed_by = found
     return RuleOut(id=rule.id, managed_by=managed_by, enabled=enabled, name=rule.name, metric=rule.metric,
-                   matchers=list(rule.matchers), aggregation=rule.aggregation, window_seconds=rule.window_seconds,
+                   expr=rule.expr, matchers=list(rule.matchers), aggregation=rule.aggregation, window_seconds=rule.window_seconds,
                    comparison=rule.comparison, threshold=rule.threshold, recovery_threshold=rule.recovery_threshold,
                    for_seconds=rule.for_seconds, keep_firing_for_seconds=rule.keep_firing_for_seconds,
                    nodata_policy=rule.nodata_policy, nodata_after=rule.nodata_after, severity=rule.severity,

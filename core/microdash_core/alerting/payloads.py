@@ -26,7 +26,8 @@ def group_payload(rule: Rule, items: list[AlertItem], *, tenant: str, now_ms: in
         "version": 1,
         "tenant": tenant,
         "status": "firing" if firing else "resolved",
-        "rule": {"id": rule.id, "name": rule.name, "severity": rule.severity, "metric": rule.metric},
+        "rule": {"id": rule.id, "name": rule.name, "severity": rule.severity, "metric": rule.metric,
+                 "expr": rule.expr},
         "alerts": [_alert(rule, item) for item in items],
         "created_at": now_ms,
     }

@@ -7,8 +7,8 @@ from .rules import Rule
 
 RULE_COLUMNS = ("id, tenant_id, name, metric, matchers, aggregation, window_seconds, comparison, threshold,"
                 " recovery_threshold, for_seconds, keep_firing_for_seconds, nodata_policy, nodata_after, severity,"
-                " labels, annotations, channels")
-WRITABLE_COLUMNS = ("name", "metric", "matchers", "aggregation", "window_seconds", "comparison", "threshold",
+                " labels, annotations, channels, expr")
+WRITABLE_COLUMNS = ("name", "metric", "expr", "matchers", "aggregation", "window_seconds", "comparison", "threshold",
                     "recovery_threshold", "for_seconds", "keep_firing_for_seconds", "nodata_policy", "nodata_after",
                     "severity", "labels", "annotations", "channels")
 _JSON_COLUMNS = {"matchers", "labels", "annotations", "channels"}
@@ -16,13 +16,13 @@ _JSON_COLUMNS = {"matchers", "labels", "annotations", "channels"}
 
 def rule_from_row(row) -> Rule:
     (rule_id, tenant_id, name, metric, matchers, aggregation, window_seconds, comparison, threshold, recovery,
-     for_seconds, keep_firing_for, nodata_policy, nodata_after, severity, labels, annotations, channels) = row
+     for_seconds, keep_firing_for, nodata_policy, nodata_after, severity, labels, annotations, channels, expr) = row
     return Rule(id=rule_id, tenant_id=tenant_id, name=name, metric=metric, matchers=tuple(orjson.loads(matchers)),
                 aggregation=aggregation, window_seconds=window_seconds, comparison=comparison,
                 threshold=float(threshold), recovery_threshold=None if recovery is None else float(recovery),
                 for_seconds=for_seconds, keep_firing_for_seconds=keep_firing_for, nodata_policy=nodata_policy,
                 nodata_after=nodata_after, severity=severity, labels=orjson.loads(labels),
-                annotations=orjson.loads(annotations), channels=tuple(orjson.loads(channels)))
+                annotations=orjson.loads(annotations), channels=tuple(orjson.loads(channels)), expr=expr)
 
 
 def row_values(rule: Rule) -> list:

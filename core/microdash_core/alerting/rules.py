@@ -10,6 +10,8 @@ import orjson
 from ..bounds import MAX_JSON_TEXT_BYTES, has_control_characters
 from ..errors import InvalidInput
 from ..matchers import Matcher, parse_matchers
+from ..promql import PromQLError
+from .expressions import check_alert_expression
 from ..samples import LABEL_NAME, METRIC_NAME
 
 AGGREGATIONS = ("avg", "min", "max", "sum", "count", "last")
@@ -28,6 +30,7 @@ MAX_ANNOTATIONS = 32
 MAX_ANNOTATION_LENGTH = 8192
 MAX_CHANNELS = 50
 MAX_CHANNEL_NAME_LENGTH = 100
+MAX_EXPR_LENGTH = 2000
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class Rule:
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     channels: tuple[str, ...] = ()
+    # A PromQL expression instead of metric, matchers, aggregation and window: each series of its
+    # instant result is one alert instance. Exactly one of metric and expr is set.
+    expr: str | None = None
 
     def parsed_matchers(self) -> list[Matcher]:
         return parse_matchers(list(self.matchers))
@@ -67,13 +73,10 @@ class Rule:
 def check_rule(rule: Rule) -> None:
     """Raise InvalidInput with the first problem of a rule written by a user."""
     _check_text(rule.name, "name", MAX_NAME_LENGTH)
-    if not METRIC_NAME.fullmatch(rule.metric) or len(rule.metric) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"metric must match [a-zA-Z_:][a-zA-Z0-9_:.]* (at most {MAX_NAME_LENGTH})", field="metric")
-    try:
-        rule.parsed_matchers()
-    except InvalidInput as exc:
-        raise InvalidInput(str(exc), field="matchers") from exc
-    check_json_size(list(rule.matchers), "matchers")
+    if rule.expr is None:
+        _check_selection(rule)
+    else:
+        _check_expr(rule)
     if rule.aggregation not in AGGREGATIONS:
         raise InvalidInput(f"aggregation must be one of {', '.join(AGGREGATIONS)}", field="aggregation")
     if rule.comparison not in COMPARISONS:
@@ -86,6 +89,31 @@ def check_rule(rule: Rule) -> None:
     _check_labels(rule.labels)
     _check_annotations(rule.annotations)
     _check_channels(rule.channels)
+
+
+def _check_selection(rule: Rule) -> None:
+    if not METRIC_NAME.fullmatch(rule.metric) or len(rule.metric) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"metric must match [a-zA-Z_:][a-zA-Z0-9_:.]* (at most {MAX_NAME_LENGTH}),"
+                           " or give expr instead", field="metric")
+    try:
+        rule.parsed_matchers()
+    except InvalidInput as exc:
+        raise InvalidInput(str(exc), field="matchers") from exc
+    check_json_size(list(rule.matchers), "matchers")
+
+
+def _check_expr(rule: Rule) -> None:
+    """The expression is bounded, then parsed: a rule that cannot be evaluated is never stored."""
+    if rule.metric or rule.matchers:
+        raise InvalidInput("give either metric (with matchers) or expr, not both", field="expr")
+    if not 1 <= len(rule.expr) <= MAX_EXPR_LENGTH or not rule.expr.strip():
+        raise InvalidInput(f"expr must have 1 to {MAX_EXPR_LENGTH} characters", field="expr")
+    if has_control_characters(rule.expr, multiline=True):
+        raise InvalidInput("expr must not contain control characters but tab and line breaks", field="expr")
+    try:
+        check_alert_expression(rule.expr)
+    except PromQLError as exc:
+        raise InvalidInput(f"expr: {exc.message}", field="expr") from exc
 
 
 def _check_text(text: str, field_name: str, longest: int) -> None:

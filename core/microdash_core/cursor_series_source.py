@@ -1,0 +1,104 @@
+"""The PromQL engine's SeriesSource on a synchronous PyMySQL cursor, for one tenant: what the
+alert evaluator (a worker, inside its transaction) reads an expression rule's series through.
+
+Every statement is scoped by the tenant, so an expression sees that tenant's series only. The
+series table's metric column is PromQL's __name__; raw samples only (an alert looks at the last
+minutes, which the raw table always holds). Budgets are enforced as it goes: series touched and
+samples loaded per query. (The api's Prometheus endpoints read through their own async source,
+which also picks rollups for long ranges.)
+"""
+
+from collections import defaultdict
+
+import numpy as np
+import orjson
+from pymysql.cursors import Cursor
+
+from .errors import InvalidInput
+from .matchers import Matcher, make_matcher
+from .promql import LabelMatcher, PromQLError, RawSeries, SelectHints
+
+NAME = "__name__"
+_FETCH_ROWS = 10_000
+
+
+class CursorSeriesSource:
+    def __init__(self, cursor: Cursor, *, tenant_id: int, max_series: int, max_samples: int):
+        self._cursor = cursor
+        self._tenant_id = tenant_id
+        self._max_series = max_series
+        self._max_samples = max_samples
+        self.series_touched = 0
+        self.samples_loaded = 0
+
+    async def select(self, matchers: list[LabelMatcher], start_ms: int, end_ms: int,
+                     hints: SelectHints) -> list[RawSeries]:
+        found = self._find_series(_compiled(matchers))
+        samples = self._read_samples(sorted(found), start_ms, end_ms)
+        return [RawSeries(labels=found[series_id], timestamps=np.asarray(ts, dtype=np.int64),
+                          values=np.asarray(values, dtype=np.float64))
+                for series_id, (ts, values) in sorted(samples.items())]
+
+    def _find_series(self, matchers: list[Matcher]) -> dict[int, dict[str, str]]:
+        by_name = [matcher for matcher in matchers if matcher.name == NAME]
+        others = [matcher for matcher in matchers if matcher.name != NAME]
+        metrics = self._metrics_for(by_name)
+        if metrics == []:
+            return {}
+        sql, params = "SELECT id, metric, labels FROM series WHERE tenant_id = %s", [self._tenant_id]
+        if metrics is not None:
+            sql += f" AND metric IN ({','.join(['%s'] * len(metrics))})"
+            params.extend(metrics)
+        self._cursor.execute(sql, params)
+        found: dict[int, dict[str, str]] = {}
+        while rows := self._cursor.fetchmany(_FETCH_ROWS):
+            for series_id, metric, labels_json in rows:
+                labels = {**orjson.loads(labels_json), NAME: metric}
+                if all(matcher.matches(labels) for matcher in others):
+                    found[series_id] = labels
+        self.series_touched += len(found)
+        if self.series_touched > self._max_series:
+            raise PromQLError("limit", f"the expression touches more than {self._max_series} series"
+                                       " (MICRODASH_ALERT_EXPR_MAX_SERIES); narrow its selectors")
+        return found
+
+    def _metrics_for(self, by_name: list[Matcher]) -> list[str] | None:
+        """The metric names the __name__ matchers allow; None when there are none."""
+        if not by_name:
+            return None
+        equal = next((matcher.value for matcher in by_name if matcher.op == "="), None)
+        if equal is not None:
+            candidates = [equal]
+        else:
+            self._cursor.execute("SELECT DISTINCT metric FROM series WHERE tenant_id = %s", (self._tenant_id,))
+            candidates = [row[0] for row in self._cursor.fetchall()]
+        return [name for name in candidates if all(matcher.matches({NAME: name}) for matcher in by_name)]
+
+    def _read_samples(self, series_ids: list[int], start_ms: int, end_ms: int) -> dict[int, tuple[list, list]]:
+        if not series_ids or end_ms <= start_ms:
+            return {}
+        remaining = self._max_samples - self.samples_loaded
+        placeholders = ",".join(["%s"] * len(series_ids))
+        self._cursor.execute(
+            f"SELECT series_id, ts, value FROM samples WHERE tenant_id = %s AND series_id IN ({placeholders})"
+            f" AND ts > %s AND ts <= %s ORDER BY series_id, ts LIMIT {remaining + 1}",
+            [self._tenant_id, *series_ids, start_ms, end_ms])
+        rows = self._cursor.fetchall()
+        if len(rows) > remaining:
+            raise PromQLError("limit", f"the expression loads more than {self._max_samples} samples"
+                                       " (MICRODASH_ALERT_EXPR_MAX_SAMPLES); shorten its windows or narrow"
+                                       " its selectors")
+        self.samples_loaded += len(rows)
+        by_series: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
+        for series_id, ts, value in rows:
+            timestamps, values = by_series[series_id]
+            timestamps.append(ts)
+            values.append(value)
+        return by_series
+
+
+def _compiled(matchers: list[LabelMatcher]) -> list[Matcher]:
+    try:
+        return [make_matcher(matcher.name, matcher.op, matcher.value) for matcher in matchers]
+    except InvalidInput as exc:
+        raise PromQLError("bad_data", str(exc)) from None
