@@ -122,6 +122,15 @@ class Settings(BaseSettings):
     retention_5m_days: int = Field(400, ge=1)
     retention_delete_chunk: int = Field(10_000, ge=1, description="rows per bounded DELETE of a short-retention tenant")
 
+    # Prometheus query API (PromQL)
+    promql_max_series: int = Field(10_000, ge=1, description="series one query (or one /series call) may touch")
+    promql_max_samples: int = Field(5_000_000, ge=1000, description="samples one query may load from storage")
+    promql_max_points: int = Field(5_000_000, ge=1000,
+                                   description="points the engine may hold for one query (its steps x series)")
+    promql_timeout_seconds: float = Field(30.0, gt=0, le=600, description="a query still running then answers 503")
+    promql_lookback_delta_seconds: int = Field(300, ge=1, le=86_400,
+                                               description="how far back an instant selector looks for a sample")
+
     # Alerting and notifications
     alert_eval_interval_seconds: int = Field(15, ge=1, description="how often every tenant's rules are evaluated")
     alert_repeat_interval_seconds: int = Field(3600, ge=1, description="re-notify a still-firing alert this often")
