@@ -17,7 +17,7 @@ from .metrics_port import MetricsPortOnly
 from .responses import OrjsonResponse
 from .prometheus.envelope import PrometheusApiError, error_response
 from .routes import (alert_channels, alert_rules, alert_silences, alerts, audit, docs, frontend, health, ingest,
-                     prometheus, query, sessions, stream, tenant, tokens)
+                     prometheus, query, remote_write, sessions, stream, tenant, tokens)
 from .security_headers import SecurityHeaders
 from .state import AppState
 from .validation_errors import invalid_request
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    redis.exceptions.TimeoutError):
         app.add_exception_handler(outage, _dependency_outage)
     app.add_exception_handler(pymysql.err.DataError, _value_out_of_range)
-    for module in (ingest, query, stream, sessions, tokens, health, alerts, alert_rules, alert_silences,
+    for module in (ingest, remote_write, query, stream, sessions, tokens, health, alerts, alert_rules, alert_silences,
                    alert_channels, tenant, audit, prometheus):
         app.include_router(module.router)
     docs.mount(app)
@@ -53,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.metrics_port is not None:
         app.add_middleware(MetricsPortOnly, metrics_port=settings.metrics_port)
     app.add_middleware(BodySizeLimit, default=settings.max_request_body_bytes,
-                       limits={ingest.router.prefix: settings.max_body_bytes})
+                       limits={ingest.router.prefix: settings.max_body_bytes,
+                               remote_write.router.prefix: settings.max_body_bytes})
     app.add_middleware(SecurityHeaders)
     return app
 

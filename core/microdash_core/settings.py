@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Ingest limits
     max_bulk_samples: int = Field(10_000, ge=1)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_remote_write_decompressed_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="a remote-write body's snappy-declared size, checked before"
+                                               " decompressing (413 above)")
     max_labels: int = Field(32, ge=0)
     # Names are ASCII by their charset, so their lengths are bytes too. The bounds stop at what the
     # series table holds (metric VARCHAR(200), labels TEXT of 65535 bytes): anything the edge accepts
