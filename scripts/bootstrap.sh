@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs what microdash needs on a Debian machine, only what is missing:
-# MariaDB, Redis, Mosquitto and Chromium (the browser tests' headless browser) from Debian,
+# MariaDB, Redis, Mosquitto and Chromium (the browser tests' headless browser) from Debian, and the
+# real clients the protocol tests drive: Prometheus with promtool, node_exporter, vmagent (victoria-metrics),
 # uv (pinned), then the locked Python environment. Node.js (>= 20.19, for the dashboard build)
 # is checked by `make frontend`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 UV_VERSION=0.13.8
-APT_PACKAGES=(mariadb-server redis-server mosquitto mosquitto-clients chromium)
+APT_PACKAGES=(mariadb-server redis-server mosquitto mosquitto-clients chromium prometheus prometheus-node-exporter victoria-metrics)
 missing=()
-for tool in mariadbd:mariadb-server redis-server:redis-server mosquitto:mosquitto mosquitto_ctrl:mosquitto-clients chromium:chromium; do
+for tool in mariadbd:mariadb-server redis-server:redis-server mosquitto:mosquitto mosquitto_ctrl:mosquitto-clients chromium:chromium \
+            prometheus:prometheus promtool:prometheus prometheus-node-exporter:prometheus-node-exporter \
+            vmagent:victoria-metrics; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${tool%%:*}" ] || missing+=("${tool##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

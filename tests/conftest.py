@@ -36,3 +36,14 @@ def kube(tmp_path_factory):
     plane = start_control_plane(tmp_path_factory.mktemp("kube"))
     yield plane
     plane.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(stack, tmp_path_factory):
+    """A real Prometheus scraping a real node_exporter and the api's /metrics every second and
+    remote-writing to the stack as a tenant of its own (tests/prometheus_support.py)."""
+    from prometheus_support import running_prometheus
+
+    tenant, token = stack.new_tenant("prom")
+    with running_prometheus(stack, tmp_path_factory.mktemp("prometheus"), tenant_id=tenant.id, token=token) as server:
+        yield server

@@ -15,8 +15,9 @@ from .body import BodySizeLimit
 from .errors import ApiError
 from .metrics_port import MetricsPortOnly
 from .responses import OrjsonResponse
+from .prometheus.envelope import PrometheusApiError, error_response
 from .routes import (alert_channels, alert_rules, alert_silences, alerts, audit, docs, frontend, health, ingest,
-                     query, sessions, stream, tenant, tokens)
+                     prometheus, query, remote_write, sessions, stream, tenant, tokens)
 from .security_headers import SecurityHeaders
 from .state import AppState
 from .validation_errors import invalid_request
@@ -38,20 +39,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="microdash", version="0.1.0", lifespan=lifespan,
                   description="Multi-tenant metrics ingest, query and live stream.", docs_url=None, redoc_url=None)
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(PrometheusApiError, _prometheus_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     for outage in (pymysql.err.OperationalError, pymysql.err.InterfaceError, redis.exceptions.ConnectionError,
                    redis.exceptions.TimeoutError):
         app.add_exception_handler(outage, _dependency_outage)
     app.add_exception_handler(pymysql.err.DataError, _value_out_of_range)
-    for module in (ingest, query, stream, sessions, tokens, health, alerts, alert_rules, alert_silences,
-                   alert_channels, tenant, audit):
+    for module in (ingest, remote_write, query, stream, sessions, tokens, health, alerts, alert_rules, alert_silences,
+                   alert_channels, tenant, audit, prometheus):
         app.include_router(module.router)
     docs.mount(app)
     app.include_router(frontend.router_for(settings))
     if settings.metrics_port is not None:
         app.add_middleware(MetricsPortOnly, metrics_port=settings.metrics_port)
     app.add_middleware(BodySizeLimit, default=settings.max_request_body_bytes,
-                       limits={ingest.router.prefix: settings.max_body_bytes})
+                       limits={ingest.router.prefix: settings.max_body_bytes,
+                               remote_write.router.prefix: settings.max_body_bytes})
     app.add_middleware(SecurityHeaders)
     return app
 
@@ -66,6 +69,10 @@ async def _value_out_of_range(request: Request, exc: Exception) -> OrjsonRespons
     """The safety net behind the request models' bounds: a value MariaDB refuses is the caller's fault."""
     log.warning("database refused a value", extra={"path": request.url.path, "error": repr(exc)[:500]})
     return OrjsonResponse({"detail": "a value is out of the range the database accepts"}, status_code=422)
+
+
+async def _prometheus_error(request: Request, exc: PrometheusApiError) -> OrjsonResponse:
+    return error_response(exc)
 
 
 async def _api_error(request: Request, exc: ApiError) -> OrjsonResponse:

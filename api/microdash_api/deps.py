@@ -39,6 +39,10 @@ async def token_tenant(request: Request, state: StateDep) -> TenantContext:
     token = bearer_token(request)
     if token is None:
         raise _UNAUTHORIZED
+    return await tenant_of_token(request, state, token)
+
+
+async def tenant_of_token(request: Request, state: AppState, token: str) -> TenantContext:
     try:
         tenant = await state.tokens.authenticate(token)
     except CredentialStoreUnavailable as exc:

@@ -14,6 +14,9 @@ INGEST_REQUESTS = Counter("microdash_ingest_requests", "Ingest requests by endpo
 INGEST_SAMPLES = Counter("microdash_ingest_accepted_samples", "Samples accepted into the queue", registry=REGISTRY)
 INGEST_REJECTED = Counter("microdash_ingest_rejected_samples", "Samples rejected at the edge", ["reason"],
                           registry=REGISTRY)
+INGEST_DROPPED = Counter("microdash_ingest_dropped_samples",
+                         "Samples a protocol carried that are not stored by design (a stale marker, say), by reason",
+                         ["endpoint", "reason"], registry=REGISTRY)
 BATCH_SIZE = Histogram("microdash_ingest_batch_samples", "Samples per accepted batch", registry=REGISTRY,
                        buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000))
 SSE_CLIENTS = Gauge("microdash_sse_clients", "Connected SSE clients in this process", registry=REGISTRY)

@@ -79,18 +79,26 @@ def parse_matcher(text: str) -> Matcher:
     if not match or not LABEL_NAME.fullmatch(match.group(1)):
         raise InvalidInput(f"bad label matcher {text!r}: expected name=value, name!=value, name=~regex or name!~regex")
     name, op, value = match.groups()
-    value = value.strip().strip('"')
+    return make_matcher(name, op, value.strip().strip('"'), shown_as=text)
+
+
+def make_matcher(name: str, op: str, value: str, *, shown_as: str | None = None) -> Matcher:
+    """A matcher from its parts (a PromQL parser's, say); regexes compiled by RE2. `shown_as` is
+    how errors quote it (default name op "value")."""
+    shown_as = shown_as if shown_as is not None else f'{name}{op}"{value}"'
+    if op not in ("=", "!=", "=~", "!~"):
+        raise InvalidInput(f"bad label matcher {shown_as!r}: unknown operator {op!r}")
     regex = None
     if op in ("=~", "!~"):
         if len(value) > MAX_REGEX_LENGTH:
-            raise InvalidInput(f"regex in matcher {text!r} is longer than {MAX_REGEX_LENGTH}")
+            raise InvalidInput(f"regex in matcher {shown_as!r} is longer than {MAX_REGEX_LENGTH}")
         try:
             regex = compile_regex(value)
         except re2.error as exc:
-            raise InvalidInput(f"bad regex in matcher {text!r}: {_reason(exc)}; regexes use RE2 syntax, "
+            raise InvalidInput(f"bad regex in matcher {shown_as!r}: {_reason(exc)}; regexes use RE2 syntax, "
                                "without backreferences or lookaround") from exc
         except UnicodeEncodeError as exc:
-            raise InvalidInput(f"regex in matcher {text!r} is not valid Unicode text") from exc
+            raise InvalidInput(f"regex in matcher {shown_as!r} is not valid Unicode text") from exc
     return Matcher(name, op, value, regex)
 
 

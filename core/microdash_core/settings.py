@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Ingest limits
     max_bulk_samples: int = Field(10_000, ge=1)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_remote_write_decompressed_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="a remote-write body's snappy-declared size, checked before"
+                                               " decompressing (413 above)")
     max_labels: int = Field(32, ge=0)
     # Names are ASCII by their charset, so their lengths are bytes too. The bounds stop at what the
     # series table holds (metric VARCHAR(200), labels TEXT of 65535 bytes): anything the edge accepts
@@ -121,6 +124,15 @@ class Settings(BaseSettings):
     retention_1m_days: int = Field(30, ge=1)
     retention_5m_days: int = Field(400, ge=1)
     retention_delete_chunk: int = Field(10_000, ge=1, description="rows per bounded DELETE of a short-retention tenant")
+
+    # Prometheus query API (PromQL)
+    promql_max_series: int = Field(10_000, ge=1, description="series one query (or one /series call) may touch")
+    promql_max_samples: int = Field(5_000_000, ge=1000, description="samples one query may load from storage")
+    promql_max_points: int = Field(5_000_000, ge=1000,
+                                   description="points the engine may hold for one query (its steps x series)")
+    promql_timeout_seconds: float = Field(30.0, gt=0, le=600, description="a query still running then answers 503")
+    promql_lookback_delta_seconds: int = Field(300, ge=1, le=86_400,
+                                               description="how far back an instant selector looks for a sample")
 
     # Alerting and notifications
     alert_eval_interval_seconds: int = Field(15, ge=1, description="how often every tenant's rules are evaluated")

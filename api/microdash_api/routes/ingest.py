@@ -1,33 +1,17 @@
-"""POST /api/v1/metrics and /api/v1/metrics/bulk: validate, rate-limit, enqueue, answer 202."""
+"""POST /api/v1/metrics and /api/v1/metrics/bulk: microdash's own JSON samples, admitted through the
+shared ingest path (ingest_pipeline), answered 202 once queued."""
 
-import logging
-import math
-import time
-import uuid
 from typing import Annotated
 
-import pymysql
-import redis.exceptions
 from fastapi import APIRouter, Header, Request, status
 from pydantic import BaseModel, Field
 
-from microdash_core import keys
-from microdash_core.samples import Sample
-
-from ..auth import TenantContext
-from ..backpressure import RETRY_AFTER_SECONDS
 from ..body import read_json_body
 from ..deps import StateDep, WriterTenant
-from ..errors import ApiError, service_unavailable
-from ..state import AppState
-from ..tenant_limits import TenantLimits
-from ..telemetry import BATCH_SIZE, INGEST_REJECTED, INGEST_REQUESTS, INGEST_SAMPLES
+from ..ingest_pipeline import admit
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/metrics", tags=["ingest"])
 MAX_IDEMPOTENCY_KEY = 200
-MAX_ERRORS_REPORTED = 100
-DATABASE_ERRORS = (pymysql.err.MySQLError, OSError)
 
 
 class SampleIn(BaseModel):
@@ -57,7 +41,8 @@ def _doc(schema: dict) -> dict:
 async def ingest_one(request: Request, tenant: WriterTenant, state: StateDep,
                      idempotency_key: IdempotencyKey = None) -> Accepted:
     body = await read_json_body(request)
-    return await _ingest(state, tenant, [body], idempotency_key, endpoint="single")
+    admitted = await admit(state, tenant, [body], endpoint="single", idempotency_key=idempotency_key)
+    return Accepted(accepted=admitted.accepted, batch_id=admitted.batch_id, duplicate=admitted.duplicate)
 
 
 @router.post("/bulk", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
@@ -65,97 +50,5 @@ async def ingest_one(request: Request, tenant: WriterTenant, state: StateDep,
 async def ingest_bulk(request: Request, tenant: WriterTenant, state: StateDep,
                       idempotency_key: IdempotencyKey = None) -> Accepted:
     body = await read_json_body(request)
-    return await _ingest(state, tenant, body, idempotency_key, endpoint="bulk")
-
-
-async def _ingest(state: AppState, tenant: TenantContext, items: object, idempotency_key: str | None,
-                  *, endpoint: str) -> Accepted:
-    try:
-        accepted = await _validate_and_enqueue(state, tenant, items, idempotency_key)
-    except ApiError as exc:
-        INGEST_REQUESTS.labels(endpoint, str(exc.status_code)).inc()
-        raise
-    INGEST_REQUESTS.labels(endpoint, "202").inc()
-    return accepted
-
-
-async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: object,
-                                idempotency_key: str | None) -> Accepted:
-    received_ms = int(time.time() * 1000)
-    samples, errors = state.validator.validate_many(items, now_ms=received_ms)
-    if errors:
-        INGEST_REJECTED.labels("invalid").inc(len(items) if isinstance(items, list) else 1)
-        raise ApiError(422, f"{len(errors)} invalid field(s); nothing was stored",
-                       errors=[error.as_dict() for error in errors[:MAX_ERRORS_REPORTED]])
-    request_id = uuid.uuid4().hex
-    try:
-        limits = await state.limits.get(tenant.id)
-    except DATABASE_ERRORS as exc:
-        raise service_unavailable("tenant limits") from exc
-    try:
-        await _check_backlog(state, len(samples))
-        await _check_rate(state, tenant, limits, len(samples))
-        if idempotency_key:
-            previous = await _earlier_request(state, tenant, idempotency_key)
-            if previous is not None:
-                return Accepted(accepted=len(samples), batch_id=previous, duplicate=True)
-        await _check_series_limit(state, tenant, limits, samples)
-        batch_id = await state.batcher.submit(tenant.id, samples)
-        if idempotency_key:
-            await _remember_request(state, tenant, idempotency_key, request_id)
-    except redis.exceptions.RedisError as exc:
-        log.error("queue unavailable, ingest refused", extra={"tenant_id": tenant.id, "error": str(exc)})
-        raise service_unavailable("ingest queue") from exc
-    INGEST_SAMPLES.inc(len(samples))
-    BATCH_SIZE.observe(len(samples))
-    return Accepted(accepted=len(samples), batch_id=batch_id if not idempotency_key else request_id)
-
-
-async def _check_backlog(state: AppState, count: int) -> None:
-    behind = await state.backpressure.behind()
-    if behind is not None:
-        INGEST_REJECTED.labels("backpressure").inc(count)
-        raise ApiError(503, f"ingest is behind ({behind}): retry later",
-                       headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-
-
-async def _check_rate(state: AppState, tenant: TenantContext, limits: TenantLimits, count: int) -> None:
-    decision = await state.rate_limiter.admit(tenant.id, count, limits.ingest_rate_limit)
-    if decision.admitted:
-        return
-    INGEST_REJECTED.labels("rate_limited").inc(count)
-    rate = limits.ingest_rate_limit or state.settings.default_ingest_rate_limit
-    if decision.never:
-        raise ApiError(413, f"{count} samples in one request exceed the tenant's burst of"
-                            f" {state.rate_limiter.burst(rate)} samples; send smaller batches")
-    raise ApiError(429, f"ingest rate limit of {rate} samples/s exceeded",
-                   headers={"Retry-After": str(max(1, math.ceil(decision.retry_after_seconds)))})
-
-
-async def _check_series_limit(state: AppState, tenant: TenantContext, limits: TenantLimits,
-                              samples: list[Sample]) -> None:
-    if limits.max_series is None:
-        return
-    try:
-        exceeded = await state.series_limiter.check(tenant.id, limits.max_series, samples)
-    except DATABASE_ERRORS as exc:  # seeding the count reads the stored series
-        raise service_unavailable("series index") from exc
-    if exceeded is not None:
-        INGEST_REJECTED.labels("series_limit").inc(len(samples))
-        raise ApiError(422, exceeded.reason, errors=[
-            {"index": index, "field": "labels", "error": "a new series beyond the tenant's series limit"}
-            for index in exceeded.first_sample_of_new_series[:MAX_ERRORS_REPORTED]])
-
-
-async def _earlier_request(state: AppState, tenant: TenantContext, key: str) -> str | None:
-    """The request id under which the tenant's earlier batch with this key was queued, if any."""
-    previous = await state.redis.get(keys.idempotency(tenant.id, key))
-    return previous.decode() if previous else None
-
-
-async def _remember_request(state: AppState, tenant: TenantContext, key: str, request_id: str) -> None:
-    """Recorded only once the batch is queued: a key claimed first and left behind by a Redis outage
-    would answer the client's retry "duplicate" for a batch that was never queued. Two requests
-    racing with one key may both be queued; storing is idempotent, so the samples are stored once."""
-    await state.redis.set(keys.idempotency(tenant.id, key), request_id, nx=True,
-                          ex=state.settings.idempotency_ttl_seconds)
+    admitted = await admit(state, tenant, body, endpoint="bulk", idempotency_key=idempotency_key)
+    return Accepted(accepted=admitted.accepted, batch_id=admitted.batch_id, duplicate=admitted.duplicate)

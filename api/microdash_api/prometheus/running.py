@@ -1,0 +1,63 @@
+"""Runs one PromQL query for one tenant with its budgets, and turns every way it can fail into
+the Prometheus error it is: the engine's kinds, a timeout, an unavailable database."""
+
+import asyncio
+import time
+
+import pymysql
+
+from microdash_core.promql import PromQLError, QueryLimits, instant_query, range_query
+from microdash_core.settings import Settings
+
+from ..state import AppState
+from .envelope import PrometheusApiError
+from .read_plan import RetentionDays
+from .source import MariaDBSeriesSource, QueryBudget
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _limits(settings: Settings, timeout_seconds: float) -> QueryLimits:
+    return QueryLimits(max_series=settings.promql_max_series, max_points=settings.promql_max_points,
+                       timeout_seconds=timeout_seconds)
+
+
+def _source(state: AppState, tenant_id: int, timeout_seconds: float) -> MariaDBSeriesSource:
+    settings = state.settings
+    return MariaDBSeriesSource(
+        state.db, tenant_id=tenant_id,
+        budget=QueryBudget(max_series=settings.promql_max_series, max_samples=settings.promql_max_samples,
+                           timeout_seconds=timeout_seconds),
+        retention=RetentionDays(raw=settings.retention_raw_days, one_minute=settings.retention_1m_days),
+        lookback_ms=settings.promql_lookback_delta_seconds * 1000)
+
+
+async def run_instant(state: AppState, tenant_id: int, text: str, *, time_ms: int, timeout_seconds: float):
+    source = _source(state, tenant_id, timeout_seconds)
+    return await _guarded(instant_query(text, source=source, time_ms=time_ms,
+                                        limits=_limits(state.settings, timeout_seconds),
+                                        lookback_ms=state.settings.promql_lookback_delta_seconds * 1000),
+                          timeout_seconds)
+
+
+async def run_range(state: AppState, tenant_id: int, text: str, *, start_ms: int, end_ms: int, step_ms: int,
+                    timeout_seconds: float):
+    source = _source(state, tenant_id, timeout_seconds)
+    return await _guarded(range_query(text, source=source, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms,
+                                      limits=_limits(state.settings, timeout_seconds),
+                                      lookback_ms=state.settings.promql_lookback_delta_seconds * 1000),
+                          timeout_seconds)
+
+
+async def _guarded(running, timeout_seconds: float):
+    try:
+        return await asyncio.wait_for(running, timeout_seconds)
+    except PromQLError as exc:
+        raise PrometheusApiError(exc.kind, str(exc)) from None
+    except TimeoutError:
+        raise PrometheusApiError("timeout", f"the query ran longer than {timeout_seconds:g} s"
+                                            " (MICRODASH_PROMQL_TIMEOUT_SECONDS)") from None
+    except (pymysql.err.OperationalError, pymysql.err.InterfaceError):
+        raise PrometheusApiError("unavailable", "the database is unavailable, retry later") from None

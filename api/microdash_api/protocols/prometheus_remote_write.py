@@ -1,0 +1,101 @@
+"""Prometheus remote-write 1.0: a snappy-compressed (block format) protobuf WriteRequest, decoded into
+the common sample items. Every size is checked before the work it bounds: the declared decompressed
+length before decompressing, the series and sample counts before any item is built.
+
+`__name__` becomes the metric and the other labels stay as they are (Prometheus' charsets are
+subsets of microdash's). Values microdash cannot store as numbers are dropped and counted, not
+refused: stale markers (Prometheus' "this series ended" NaN) and other NaN or infinite values, which
+real targets expose (a summary's quantiles with no observations); refusing them would make Prometheus
+drop every good sample of the same request, since a 4xx is never retried."""
+
+import math
+import struct
+from collections import Counter
+from dataclasses import dataclass, field
+
+import cramjam
+from google.protobuf.message import DecodeError
+
+from .remote_write_messages import WriteRequest
+
+STALE_MARKER_BITS = 0x7FF0000000000002
+METRIC_LABEL = "__name__"
+MAX_NAME_IN_ERRORS = 300
+_DOUBLE_BITS = struct.Struct("<Q")
+_DOUBLE = struct.Struct("<d")
+
+
+class UndecodableWrite(ValueError):
+    """The body is not a remote-write request microdash can take; the message says why."""
+
+
+class WriteTooLarge(UndecodableWrite):
+    pass
+
+
+@dataclass
+class DecodedWrite:
+    items: list[dict] = field(default_factory=list)
+    # The position in the WriteRequest of the series each item came from, to name it in errors.
+    series_of_item: list[int] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    request: object = None
+
+    def series_of(self, item_index: int) -> str:
+        """The item's series as Prometheus writes it, `metric{name="value",...}` (for error messages)."""
+        labels = {label.name: label.value for label in self.request.timeseries[self.series_of_item[item_index]].labels}
+        metric = labels.pop(METRIC_LABEL, "")
+        inner = ",".join(f'{name}="{value}"' for name, value in labels.items())
+        return f"{metric}{{{inner}}}"[:MAX_NAME_IN_ERRORS]
+
+
+def decode(body: bytes, *, max_decompressed_bytes: int, max_samples: int, max_labels: int) -> DecodedWrite:
+    request = _parse(_decompress(body, max_decompressed_bytes))
+    timeseries = request.timeseries
+    if len(timeseries) > max_samples:
+        raise WriteTooLarge(f"{len(timeseries)} series in one request, more than {max_samples}")
+    total = sum(len(series.samples) for series in timeseries)
+    if total > max_samples:
+        raise WriteTooLarge(f"{total} samples in one request, more than {max_samples}:"
+                            f" lower queue_config.max_samples_per_send")
+    decoded = DecodedWrite(request=request)
+    items, series_of_item, dropped = decoded.items, decoded.series_of_item, decoded.dropped
+    for position, series in enumerate(timeseries):
+        if len(series.labels) > max_labels + 1:  # + __name__
+            raise UndecodableWrite(f"series {position} has {len(series.labels)} labels, more than {max_labels + 1}")
+        labels = {label.name: label.value for label in series.labels}
+        metric = labels.pop(METRIC_LABEL, None)
+        for sample in series.samples:
+            value = sample.value
+            if not math.isfinite(value):
+                dropped[_why_not_stored(value)] += 1
+                continue
+            items.append({"metric": metric, "labels": labels, "ts": sample.timestamp, "value": value})
+            series_of_item.append(position)
+    return decoded
+
+
+def _decompress(body: bytes, max_bytes: int) -> bytes:
+    try:
+        length = cramjam.snappy.decompress_raw_len(body)
+    except cramjam.DecompressionError as exc:
+        raise UndecodableWrite(f"not snappy (block format): {exc}") from exc
+    if length > max_bytes:
+        raise WriteTooLarge(f"decompressed body of {length} bytes, more than {max_bytes}")
+    try:
+        return cramjam.snappy.decompress_raw(body)
+    except cramjam.DecompressionError as exc:
+        raise UndecodableWrite(f"corrupt snappy data: {exc}") from exc
+
+
+def _parse(data) -> WriteRequest:
+    try:
+        return WriteRequest.FromString(memoryview(data))
+    except DecodeError as exc:
+        raise UndecodableWrite(f"not a remote-write WriteRequest: {exc}") from exc
+
+
+def _why_not_stored(value: float) -> str:
+    if math.isnan(value):
+        return "stale_marker" if _DOUBLE_BITS.unpack(_DOUBLE.pack(value))[0] == STALE_MARKER_BITS else "nan"
+    return "infinite"
