@@ -77,7 +77,10 @@ export type NodataPolicy = 'ok' | 'nodata' | 'firing'
 /** What POST and PUT /api/v1/alerts/rules accept (RuleIn). */
 export interface AlertRuleIn {
   name: string
+  /** The metric watched; '' when the rule is a PromQL expression. */
   metric: string
+  /** PromQL instead of metric, matchers, aggregation and window: each result series is one alert. */
+  expr?: string | null
   matchers: string[]
   aggregation: Aggregation
   window_seconds: number

@@ -5,7 +5,7 @@ import { serverErrors } from './formErrors'
 import { emptyRuleForm, formToRule, ruleFieldOf, ruleToForm, type RuleForm } from './ruleForm'
 
 const RULE: AlertRuleIn = {
-  name: 'cpu-high', metric: 'cpu.usage_percent', matchers: ['host=~web-.*', 'cpu!=total', 'x=~a{1,3}'],
+  name: 'cpu-high', metric: 'cpu.usage_percent', expr: null, matchers: ['host=~web-.*', 'cpu!=total', 'x=~a{1,3}'],
   aggregation: 'max', window_seconds: 300, comparison: '>', threshold: 90, recovery_threshold: 80,
   for_seconds: 90, keep_firing_for_seconds: 3600, nodata_policy: 'firing', nodata_after: 3, severity: 'critical',
   labels: { team: 'ops' }, annotations: { summary: '{{ $labels.host }} at {{ $value }}', 'runbook url': 'a=b' },
@@ -19,6 +19,22 @@ function form(overrides: Partial<RuleForm>): RuleForm {
 describe('rule form', () => {
   it('round-trips every field of a rule', () => {
     expect(formToRule(ruleToForm(RULE))).toEqual({ rule: RULE, errors: null })
+  })
+
+  it('round-trips a PromQL rule, and sends neither metric nor matchers with it', () => {
+    const byExpr: AlertRuleIn = { ...RULE, metric: '', matchers: [], expr: 'sum by (host) (rate(errors_total[5m]))' }
+    expect(ruleToForm(byExpr)).toMatchObject({ watch: 'expr', expr: byExpr.expr })
+    expect(formToRule(ruleToForm(byExpr))).toEqual({ rule: byExpr, errors: null })
+    const switched = formToRule(form({ watch: 'expr', metric: 'left.over', matchers: 'host=a', expr: ' up == 0 ' }))
+    expect(switched.rule).toMatchObject({ metric: '', matchers: [], expr: 'up == 0' })
+    expect(formToRule(form({ watch: 'metric', expr: 'up' })).rule?.expr).toBeNull()
+  })
+
+  it('asks for an expression of at most 2,000 characters, and leaves its parsing to the server', () => {
+    expect(formToRule(form({ watch: 'expr', expr: '  ' })).errors).toHaveProperty('expr')
+    expect(formToRule(form({ watch: 'expr', expr: 'x'.repeat(2001) })).errors).toHaveProperty('expr')
+    expect(formToRule(form({ watch: 'expr', expr: 'sum(' })).errors).toBeNull()
+    expect(ruleFieldOf('expr', 'expr: parse error: unexpected end of input')).toBe('expr')
   })
 
   it('shows durations in their short spelling', () => {

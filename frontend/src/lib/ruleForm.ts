@@ -8,6 +8,7 @@ export const AGGREGATIONS: Aggregation[] = ['avg', 'min', 'max', 'sum', 'count',
 export const COMPARISONS: Comparison[] = ['>', '>=', '<', '<=', '==', '!=']
 export const NODATA_POLICIES: NodataPolicy[] = ['nodata', 'ok', 'firing']
 export const MAX_WINDOW_SECONDS = 7 * 24 * 3600
+export const MAX_EXPR_LENGTH = 2000
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:.]*$/
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 const MATCHER = /^([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)(.*)$/s
@@ -19,7 +20,10 @@ export interface KeyValueRow {
 
 export interface RuleForm {
   name: string
+  /** What the rule watches: a metric with matchers and an aggregation, or a PromQL expression. */
+  watch: 'metric' | 'expr'
   metric: string
+  expr: string
   /** one matcher per line: a regex may hold commas */
   matchers: string
   aggregation: Aggregation
@@ -49,7 +53,7 @@ const rowsOf = (record: Record<string, string>): KeyValueRow[] =>
 
 export function emptyRuleForm(): RuleForm {
   return {
-    name: '', metric: '', matchers: '', aggregation: 'avg', window: '1m', comparison: '>', threshold: '',
+    name: '', watch: 'metric', metric: '', expr: '', matchers: '', aggregation: 'avg', window: '1m', comparison: '>', threshold: '',
     recoveryThreshold: '', forDuration: '0s', keepFiringFor: '0s', nodataPolicy: 'nodata', nodataAfter: '1',
     severity: 'warning', labels: [], annotations: [], channelMode: 'all', channels: [], enabled: true,
   }
@@ -58,7 +62,9 @@ export function emptyRuleForm(): RuleForm {
 export function ruleToForm(rule: AlertRuleIn): RuleForm {
   return {
     name: rule.name,
+    watch: rule.expr ? 'expr' : 'metric',
     metric: rule.metric,
+    expr: rule.expr ?? '',
     matchers: rule.matchers.join('\n'),
     aggregation: rule.aggregation,
     window: formatDurationInput(rule.window_seconds),
@@ -120,11 +126,18 @@ export function formToRule(form: RuleForm): RuleCheck {
   const errors: RuleErrors = {}
   const name = form.name.trim()
   if (!name || name.length > 200) errors.name = 'a name of 1 to 200 characters'
-  const metric = form.metric.trim()
-  if (!METRIC_NAME.test(metric)) errors.metric = 'a metric name such as cpu.usage_percent ([a-zA-Z_:][a-zA-Z0-9_:.]*)'
-  const matchers = form.matchers.split('\n').map((line) => line.trim()).filter(Boolean)
-  const matcherError = checkMatchers(matchers)
-  if (matcherError) errors.matchers = matcherError
+  const byExpr = form.watch === 'expr'
+  // Only the chosen way is sent: an expression rule has no metric and no matchers.
+  const metric = byExpr ? '' : form.metric.trim()
+  const matchers = byExpr ? [] : form.matchers.split('\n').map((line) => line.trim()).filter(Boolean)
+  const expr = byExpr ? form.expr.trim() : null
+  if (byExpr) {
+    if (!expr || expr.length > MAX_EXPR_LENGTH) errors.expr = `a PromQL expression of 1 to ${MAX_EXPR_LENGTH} characters`
+  } else {
+    if (!METRIC_NAME.test(metric)) errors.metric = 'a metric name such as cpu.usage_percent ([a-zA-Z_:][a-zA-Z0-9_:.]*)'
+    const matcherError = checkMatchers(matchers)
+    if (matcherError) errors.matchers = matcherError
+  }
 
   const window = durationIn(form.window, 1, MAX_WINDOW_SECONDS, null)
   if (typeof window === 'string') errors.window_seconds = window
@@ -157,7 +170,7 @@ export function formToRule(form: RuleForm): RuleCheck {
   return {
     errors: null,
     rule: {
-      name, metric, matchers, aggregation: form.aggregation, window_seconds: window as number,
+      name, metric, expr, matchers, aggregation: form.aggregation, window_seconds: window as number,
       comparison: form.comparison, threshold: threshold as number, recovery_threshold: recovery,
       for_seconds: forSeconds as number, keep_firing_for_seconds: keepFiring as number,
       nodata_policy: form.nodataPolicy, nodata_after: nodataAfter, severity,
@@ -167,7 +180,7 @@ export function formToRule(form: RuleForm): RuleCheck {
 }
 
 const RULE_FIELDS: RuleField[] = [
-  'name', 'metric', 'matchers', 'aggregation', 'window_seconds', 'comparison', 'threshold', 'recovery_threshold',
+  'name', 'metric', 'expr', 'matchers', 'aggregation', 'window_seconds', 'comparison', 'threshold', 'recovery_threshold',
   'for_seconds', 'keep_firing_for_seconds', 'nodata_policy', 'nodata_after', 'severity', 'labels', 'annotations',
   'channels', 'enabled',
 ]
