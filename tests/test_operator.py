@@ -165,6 +165,12 @@ def test_the_secret_is_owned_by_the_tenant(team):
     ("AlertRule", {"tenantRef": {"name": "x"}, "metric": "m", "comparison": ">", "threshold": 80,
                    "recoveryThreshold": 90}, "recoveryThreshold must not be above threshold"),
     ("AlertRule", {"metric": "m", "comparison": ">", "threshold": 1}, "spec.tenantRef: Required value"),
+    ("AlertRule", {"tenantRef": {"name": "x"}, "metric": "m", "expr": "up", "comparison": ">", "threshold": 1},
+     "give exactly one of metric and expr"),
+    ("AlertRule", {"tenantRef": {"name": "x"}, "comparison": ">", "threshold": 1}, "give exactly one of metric and expr"),
+    ("AlertRule", {"tenantRef": {"name": "x"}, "expr": "up", "matchers": ["a=b"], "comparison": ">", "threshold": 1},
+     "matchers go with metric"),
+    ("AlertRule", {"tenantRef": {"name": "x"}, "expr": "x" * 2001, "comparison": ">", "threshold": 1}, "spec.expr"),
 ])
 def test_invalid_manifests_are_rejected_by_the_api_server(kube, team, kind, spec, message):
     manifest = {"kind": kind, "metadata": {"name": unique("bad")}, "spec": spec}
@@ -371,6 +377,40 @@ def test_an_alert_rule_becomes_a_row_follows_updates_and_reports_the_engines_sta
     team.delete("AlertRule", "high-cpu")
     team.wait_gone("AlertRule", "high-cpu")
     assert rule_row(stack, tenant_id, "high-cpu") is None
+
+
+def test_an_alert_rule_in_promql_becomes_an_expression_rule_and_a_bad_one_is_refused(stack, team):
+    from microdash_workers.alert_eval import evaluate_tenant
+
+    tenant = unique("promql")
+    team.create(example("tenant", name=tenant))
+    tenant_id = team.wait_ready("Tenant", tenant)["tenantId"]
+    team.create(example("alertrule-promql", name="errors", tenantRef={"name": tenant}))
+    status = team.wait_ready("AlertRule", "errors")
+    ((rule_id, metric, expr, for_seconds),) = stack.sql(
+        "SELECT id, metric, expr, for_seconds FROM alert_rules WHERE tenant_id = %s AND name = 'errors'", (tenant_id,))
+    assert (rule_id, metric, for_seconds) == (status["ruleId"], "", 600)
+    assert expr.startswith("sum by (service) (rate(http_requests_total{code=~\"5..\"}[5m]))")
+
+    team.patch_spec("AlertRule", "errors", {"expr": "max(node_load1)", "threshold": 1, "for": "0s"})
+    wait_for(lambda: stack.sql("SELECT expr FROM alert_rules WHERE id = %s", (rule_id,)) == [("max(node_load1)",)],
+             what="expr updated")
+    secret = team.secret(f"{tenant}-microdash-token")
+    with stack.client(secret["token"]) as http:
+        assert http.post("/api/v1/metrics", json={"metric": "node_load1", "value": 3.0, "ts": recent_ms(-2000),
+                                                  "labels": {"host": "n1"}}).status_code == 202
+    stack.wait_for_samples(tenant_id, 1)
+    evaluate_tenant(tenant_id, settings=stack.settings)
+    wait_for(lambda: team.status("AlertRule", "errors").get("state") == "FIRING", timeout=15,
+             what="FIRING in status", detail=lambda: team.status("AlertRule", "errors"))
+
+    team.create(example("alertrule-promql", name="broken", tenantRef={"name": tenant}, expr="sum(rate(x[5m])"))
+    wait_for(lambda: team.condition("AlertRule", "broken", "Ready").get("reason") == "InvalidRule", what="refused")
+    assert "parse error" in team.condition("AlertRule", "broken", "Ready")["message"]
+    team.create(example("alertrule-promql", name="ranged", tenantRef={"name": tenant}, expr="node_load1[5m]"))
+    wait_for(lambda: team.condition("AlertRule", "ranged", "Ready").get("reason") == "InvalidRule", what="refused")
+    assert "instant vector or a scalar" in team.condition("AlertRule", "ranged", "Ready")["message"]
+    assert stack.sql("SELECT name FROM alert_rules WHERE tenant_id = %s ORDER BY name", (tenant_id,)) == [("errors",)]
 
 
 def test_alert_rule_drift_is_repaired_and_other_namespaces_cannot_use_the_tenant(stack, kube, team):
