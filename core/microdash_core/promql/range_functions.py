@@ -1,0 +1,232 @@
+"""Functions of a range vector (rate, increase, *_over_time, ...), for every series and step at
+once. Each takes a Windows and its scalar parameters (one value per step) and returns the values
+and presence, both of shape (series, steps). Formulas follow Prometheus 2.4x's functions.go."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .values import SampleSet
+from .windows import reduce_windows
+
+Result = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass
+class Windows:
+    samples: SampleSet
+    lo: np.ndarray  # (series, steps)
+    hi: np.ndarray
+    ends: np.ndarray  # (steps,) each window's end: the step's time less the offset
+    steps: np.ndarray  # (steps,) the evaluation times themselves
+    range_ms: int
+    tick: Callable[[], None]
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.hi - self.lo
+
+    def at(self, index: np.ndarray, array: np.ndarray) -> np.ndarray:
+        return array[np.clip(index, 0, max(len(array) - 1, 0))] if len(array) else np.zeros(index.shape)
+
+    def columns(self, cols: np.ndarray) -> "Windows":
+        return Windows(self.samples, self.lo[:, cols], self.hi[:, cols], self.ends[cols], self.steps[cols],
+                       self.range_ms, self.tick)
+
+    def reduce(self, fill: float, reducer) -> np.ndarray:
+        return reduce_windows(self.samples, self.lo, self.hi, fill, reducer, self.tick)
+
+
+def _pair_prefix(samples: SampleSet, pair_value: np.ndarray) -> np.ndarray:
+    """Prefix sums over consecutive pairs (i, i+1) of one series; pairs that straddle two series
+    count 0. The pairs inside window [lo, hi) sum to prefix[hi - 1] - prefix[lo]."""
+    if len(pair_value):
+        pair_value = pair_value.copy()
+        boundaries = samples.starts[1:-1] - 1
+        pair_value[boundaries[(boundaries >= 0) & (boundaries < len(pair_value))]] = 0
+    prefix = np.zeros(len(pair_value) + 1, dtype=pair_value.dtype)
+    np.cumsum(pair_value, out=prefix[1:])
+    return prefix
+
+
+def _pairs_in_windows(w: Windows, prefix: np.ndarray) -> np.ndarray:
+    has_pairs = w.counts >= 2
+    upper = w.at(np.where(has_pairs, w.hi - 1, 0), prefix)
+    lower = w.at(np.where(has_pairs, w.lo, 0), prefix)
+    return np.where(has_pairs, upper - lower, 0)
+
+
+def extrapolated_rate(w: Windows, is_counter: bool, is_rate: bool) -> Result:
+    v, t = w.samples.values, w.samples.timestamps
+    present = w.counts >= 2
+    first, last = np.where(present, w.lo, 0), np.where(present, w.hi - 1, 0)
+    v_first, v_last = w.at(first, v), w.at(last, v)
+    t_first, t_last = w.at(first, t), w.at(last, t)
+    result = v_last - v_first
+    if is_counter and len(v) > 1:
+        drops = np.where(v[1:] < v[:-1], v[:-1], 0.0)
+        result = result + _pairs_in_windows(w, _pair_prefix(w.samples, drops))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        to_start = (t_first - (w.ends - w.range_ms)) / 1000
+        to_end = (w.ends - t_last) / 1000
+        sampled = (t_last - t_first) / 1000
+        average = sampled / (w.counts - 1)
+        if is_counter:
+            to_zero = sampled * (v_first / result)
+            use_zero = (result > 0) & (v_first >= 0) & (to_zero < to_start)
+            to_start = np.where(use_zero, to_zero, to_start)
+        threshold = average * 1.1
+        interval = (sampled + np.where(to_start < threshold, to_start, average / 2)
+                    + np.where(to_end < threshold, to_end, average / 2))
+        factor = interval / sampled
+        if is_rate:
+            factor = factor / (w.range_ms / 1000)
+        return result * factor, present
+
+
+def instant_value(w: Windows, is_rate: bool) -> Result:
+    v, t = w.samples.values, w.samples.timestamps
+    present = w.counts >= 2
+    last, previous = np.where(present, w.hi - 1, 0), np.where(present, w.hi - 2, 0)
+    v_last, v_previous = w.at(last, v), w.at(previous, v)
+    result = v_last - v_previous
+    if is_rate:
+        result = np.where(v_last < v_previous, v_last, result)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result = result / ((w.at(last, t) - w.at(previous, t)) / 1000)
+    return result, present
+
+
+def _regression(values: np.ndarray, times: np.ndarray, mask: np.ndarray, want_slope: bool) -> np.ndarray:
+    """Least squares over each row as Prometheus's linearRegression computes it, with x in
+    seconds since the row's first sample; the slope, or the intercept at that first sample."""
+    x = np.where(mask, (times - times[:, :1]) / 1e3, 0.0)
+    y = np.where(mask, values, 0.0)
+    n = mask.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sum_x, sum_y = x.sum(axis=1), y.sum(axis=1)
+        cov = (x * y).sum(axis=1) - sum_x * sum_y / n
+        var = (x * x).sum(axis=1) - sum_x * sum_x / n
+        slope = cov / var
+        intercept = sum_y / n - slope * sum_x / n
+    first = values[:, 0]
+    constant = ((values == first[:, None]) | ~mask).all(axis=1)
+    infinite = np.isinf(first)
+    if want_slope:
+        return np.where(constant, np.where(infinite, np.nan, 0.0), slope)
+    return np.where(constant, np.where(infinite, np.nan, first), intercept)
+
+
+def deriv(w: Windows) -> Result:
+    return w.reduce(0.0, lambda v, t, m: _regression(v, t, m, True)), w.counts >= 2
+
+
+def predict_linear(w: Windows, seconds: np.ndarray) -> Result:
+    def per_value(part: Windows, duration: float) -> np.ndarray:
+        slope = part.reduce(0.0, lambda v, t, m: _regression(v, t, m, True))
+        at_first = part.reduce(0.0, lambda v, t, m: _regression(v, t, m, False))
+        t_first = part.at(part.lo, part.samples.timestamps)
+        # Prometheus takes the intercept at the evaluation time, then adds slope * duration.
+        intercept = at_first + slope * ((part.steps[None, :] - t_first) / 1000)
+        return intercept + slope * duration
+    return by_parameter(w, seconds, per_value), w.counts >= 2
+
+
+def by_parameter(w: Windows, parameter: np.ndarray, compute) -> np.ndarray:
+    """compute(windows, value) for each distinct value a per-step parameter takes (nearly always one)."""
+    out = np.full(w.lo.shape, np.nan)
+    for value in np.unique(parameter):
+        cols = np.flatnonzero((parameter == value) | (np.isnan(parameter) & np.isnan(value)))
+        out[:, cols] = compute(w.columns(cols), float(value))
+    return out
+
+
+def _sum_rows(v, t, m):
+    return v.sum(axis=1)
+
+
+def _stdvar_rows(v, t, m):
+    n = m.sum(axis=1)
+    mean = v.sum(axis=1) / n
+    deviation = np.where(m, v - mean[:, None], 0.0)
+    return (deviation * deviation).sum(axis=1) / n
+
+
+def _quantile_rows(q: float):
+    def rows(v, t, m):
+        n = m.sum(axis=1)
+        ordered = np.sort(v, axis=1)  # the NaN padding sorts last
+        rank = q * (n - 1)
+        lower = np.maximum(0, np.floor(rank)).astype(np.int64)
+        upper = np.minimum(n - 1, lower + 1)
+        weight = rank - np.floor(rank)
+        at = np.arange(len(n))
+        return ordered[at, lower] * (1 - weight) + ordered[at, upper] * weight
+    return rows
+
+
+def quantile_over_time(w: Windows, q: np.ndarray) -> Result:
+    def per_value(part: Windows, phi: float) -> np.ndarray:
+        if np.isnan(phi):
+            return np.full(part.lo.shape, np.nan)
+        if phi < 0 or phi > 1:
+            return np.full(part.lo.shape, -np.inf if phi < 0 else np.inf)
+        return part.reduce(np.nan, _quantile_rows(phi))
+    return by_parameter(w, q, per_value), w.counts >= 1
+
+
+def over_time(name: str, w: Windows) -> Result:
+    present = w.counts >= 1
+    v = w.samples.values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if name == "count_over_time":
+            return w.counts.astype(np.float64), present
+        if name == "present_over_time":
+            return np.ones(w.lo.shape), present
+        if name == "last_over_time":
+            return w.at(w.hi - 1, v), present
+        if name == "sum_over_time":
+            return w.reduce(0.0, _sum_rows), present
+        if name == "avg_over_time":
+            return w.reduce(0.0, _sum_rows) / w.counts, present
+        if name == "min_over_time":
+            return w.reduce(np.nan, lambda v_, t, m: np.fmin.reduce(v_, axis=1)), present
+        if name == "max_over_time":
+            return w.reduce(np.nan, lambda v_, t, m: np.fmax.reduce(v_, axis=1)), present
+        if name == "stdvar_over_time":
+            return w.reduce(0.0, _stdvar_rows), present
+        if name == "stddev_over_time":
+            return np.sqrt(w.reduce(0.0, _stdvar_rows)), present
+        if name in ("changes", "resets"):
+            return _changes_or_resets(name, w), present
+    raise KeyError(name)
+
+
+def _changes_or_resets(name: str, w: Windows) -> np.ndarray:
+    v = w.samples.values
+    if len(v) < 2:
+        return np.zeros(w.lo.shape)
+    if name == "changes":
+        both_nan = np.isnan(v[1:]) & np.isnan(v[:-1])
+        pairs = ((v[1:] != v[:-1]) & ~both_nan).astype(np.int64)
+    else:
+        pairs = (v[1:] < v[:-1]).astype(np.int64)
+    return _pairs_in_windows(w, _pair_prefix(w.samples, pairs)).astype(np.float64)
+
+
+RANGE_FUNCTIONS = {
+    "rate": lambda w, args: extrapolated_rate(w, True, True),
+    "increase": lambda w, args: extrapolated_rate(w, True, False),
+    "delta": lambda w, args: extrapolated_rate(w, False, False),
+    "irate": lambda w, args: instant_value(w, True),
+    "idelta": lambda w, args: instant_value(w, False),
+    "deriv": lambda w, args: deriv(w),
+    "predict_linear": lambda w, args: predict_linear(w, args[0]),
+    "quantile_over_time": lambda w, args: quantile_over_time(w, args[0]),
+    **{name: (lambda w, args, name=name: over_time(name, w)) for name in (
+        "count_over_time", "present_over_time", "last_over_time", "sum_over_time", "avg_over_time",
+        "min_over_time", "max_over_time", "stdvar_over_time", "stddev_over_time", "changes", "resets")},
+}
+# The matrix argument's position: quantile_over_time(phi, m) takes it second.
+MATRIX_ARGUMENT = {"quantile_over_time": 1}
