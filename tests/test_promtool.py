@@ -34,8 +34,8 @@ def promtool(*args: str) -> str:
 def test_promtool_query_instant(server):
     url, end = server
     output = promtool("instant", f"--time={end / 1000:.3f}", url, "sum by (room) (door_open)")
-    assert sorted(output.strip().splitlines()) == [f'{{room="garage"}} => 0 @[{end / 1000:.3f}]',
-                                                  f'{{room="hall"}} => 0 @[{end / 1000:.3f}]']
+    assert sorted(output.strip().splitlines()) == [f'{{room="garage"}} => 0 @[{end // 1000}]',
+                                                  f'{{room="hall"}} => 0 @[{end // 1000}]']
 
 
 def test_promtool_query_range(server):
