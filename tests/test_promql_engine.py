@@ -5,7 +5,6 @@ import asyncio
 import math
 import time
 
-import numpy as np
 import pytest
 
 from microdash_core.promql import PromQLError, QueryLimits, instant_query, parse, range_query
