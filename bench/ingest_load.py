@@ -4,10 +4,12 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+import cramjam
 import orjson
 import redis
 
-from rawhttp import ProtocolError, RawHttpConnection
+from microdash_api.protocols.remote_write_messages import Label, Sample, TimeSeries, WriteRequest
+from rawhttp import JSON_CONTENT, ProtocolError, RawHttpConnection
 from report import percentile
 
 SERIES = 10_000
@@ -16,6 +18,8 @@ RETRY_PAUSE_S = 0.2
 POLL_FAST_S = 0.02
 POLL_COUNT_S = 0.5
 TELEMETRY_KEY = "microdash:telemetry:counters"
+REMOTE_WRITE_CONTENT = ("Content-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\n"
+                        "X-Prometheus-Remote-Write-Version: 0.1.0\r\n")
 
 
 def json_headers(token: str) -> dict[str, str]:
@@ -38,7 +42,7 @@ class PostOutcome:
     def record(self, status: int, samples: int, started: float) -> None:
         now = time.perf_counter()
         self.statuses[status] = self.statuses.get(status, 0) + 1
-        if status == 202:
+        if 200 <= status < 300:  # 202 for JSON, 204 for remote-write
             self.accepted_requests += 1
             self.accepted_samples += samples
             self.last_accept = max(self.last_accept, now)
@@ -56,6 +60,22 @@ def bulk_bodies(total: int, batch_size: int, *, base_ts: int) -> list[tuple[byte
         batch = [{"metric": "bench.load", "labels": labels[k % SERIES], "ts": base_ts + k // SERIES,
                   "value": (k % 1000) * 0.25} for k in range(start, stop)]
         bodies.append((orjson.dumps(batch), stop - start))
+    return bodies
+
+
+def remote_write_bodies(total: int, batch_size: int, *, base_ts: int) -> list[tuple[bytes, int]]:
+    """The bulk load as Prometheus would send it: the same samples and series (metric bench_load, as
+    a Prometheus name), each batch a snappy-compressed WriteRequest of one sample per series."""
+    labels = [[Label(name="__name__", value="bench_load"), Label(name="core", value=f"c{i // 100 % 100}"),
+               Label(name="host", value=f"h{i % 100}")] for i in range(SERIES)]
+    bodies = []
+    for start in range(0, total, batch_size):
+        stop = min(total, start + batch_size)
+        request = WriteRequest(timeseries=[
+            TimeSeries(labels=labels[k % SERIES], samples=[Sample(timestamp=base_ts + k // SERIES,
+                                                                  value=(k % 1000) * 0.25)])
+            for k in range(start, stop)])
+        bodies.append((bytes(cramjam.snappy.compress_raw(request.SerializeToString())), stop - start))
     return bodies
 
 
@@ -83,14 +103,14 @@ async def post_with_retry(connection: RawHttpConnection, path: str, body: bytes)
 
 
 async def post_all(port: int, token: str, path: str, bodies: list[tuple[bytes, int]],
-                   concurrency: int, *, deadline_s: float) -> PostOutcome:
+                   concurrency: int, *, deadline_s: float, content_headers: str = JSON_CONTENT) -> PostOutcome:
     """POST every body over `concurrency` connections; bodies not started before the deadline are skipped."""
     outcome = PostOutcome()
     deadline = time.monotonic() + deadline_s
     pending = iter(bodies)
 
     async def client_loop() -> None:
-        connection = RawHttpConnection("127.0.0.1", port, token=token)
+        connection = RawHttpConnection("127.0.0.1", port, token=token, content_headers=content_headers)
         try:
             for body, samples in pending:  # the shared iterator hands each body to exactly one loop
                 if time.monotonic() > deadline:
@@ -98,7 +118,7 @@ async def post_all(port: int, token: str, path: str, bodies: list[tuple[bytes, i
                     continue
                 status, started = await post_with_retry(connection, path, body)
                 outcome.record(status, samples, started)
-                if status != 202:
+                if not 200 <= status < 300:
                     outcome.failed_requests += 1
         finally:
             await connection.close()
@@ -174,11 +194,13 @@ class Throughput:
 
 
 def measure_throughput(stack, tenant, path: str, bodies: list[tuple[bytes, int]], clients: int, *,
-                       post_deadline_s: float, durable_timeout_s: float) -> Throughput:
+                       post_deadline_s: float, durable_timeout_s: float,
+                       content_headers: str = JSON_CONTENT) -> Throughput:
     """POST the bodies, then wait until every accepted sample is a row in MariaDB; all timed from the start."""
     baseline = stored_baseline(stack)
     started = time.perf_counter()
-    outcome = asyncio.run(post_all(stack.api_port, tenant.token, path, bodies, clients, deadline_s=post_deadline_s))
+    outcome = asyncio.run(post_all(stack.api_port, tenant.token, path, bodies, clients, deadline_s=post_deadline_s,
+                                   content_headers=content_headers))
     durable_at, rows = wait_durable(stack, tenant.id, outcome.accepted_samples, baseline=baseline,
                                     timeout_s=durable_timeout_s)
     return Throughput(outcome, rows, outcome.last_accept - started if outcome.accepted_requests else None,
@@ -196,6 +218,20 @@ def run_bulk(stack, tenant, *, samples: int, batch_size: int, clients: int, name
         f"{name}_detail": {"samples_sent": samples, "samples_accepted": result.outcome.accepted_samples,
                         "batch_size": batch_size, "clients": clients, "series": min(SERIES, samples),
                         **result.detail()},
+    }
+
+
+def run_remote_write(stack, tenant, *, samples: int, batch_size: int, clients: int) -> dict:
+    """The bulk load through Prometheus remote-write (POST /api/v1/write), to compare with JSON bulk."""
+    bodies = remote_write_bodies(samples, batch_size, base_ts=int(time.time() * 1000) - 300_000)
+    result = measure_throughput(stack, tenant, "/api/v1/write", bodies, clients, content_headers=REMOTE_WRITE_CONTENT,
+                                post_deadline_s=max(120.0, samples / 2_000), durable_timeout_s=max(60.0, samples / 5_000))
+    return {
+        "remote_write_ingest_samples_per_s": result.rate(result.rows, result.durable_s),
+        "remote_write_accept_samples_per_s": result.rate(result.outcome.accepted_samples, result.accept_s),
+        "remote_write_detail": {"samples_sent": samples, "samples_accepted": result.outcome.accepted_samples,
+                                "batch_size": batch_size, "clients": clients, "series": min(SERIES, samples),
+                                "body_bytes_total": sum(len(body) for body, _ in bodies), **result.detail()},
     }
 
 

@@ -10,6 +10,7 @@ import asyncio
 CONNECT_TIMEOUT_S = 5.0
 RESPONSE_TIMEOUT_S = 30.0
 MAX_HEADER_LINES = 100
+JSON_CONTENT = "Content-Type: application/json\r\n"
 
 
 class ProtocolError(Exception):
@@ -17,15 +18,15 @@ class ProtocolError(Exception):
 
 
 class RawHttpConnection:
-    def __init__(self, host: str, port: int, *, token: str):
+    def __init__(self, host: str, port: int, *, token: str, content_headers: str = JSON_CONTENT):
         self.host, self.port = host, port
         self._fixed_headers = (f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
-                               "Content-Type: application/json\r\n").encode()
+                               f"{content_headers}").encode()
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: bytes) -> int:
-        """POST a JSON body; returns the status code (the response body is read and dropped)."""
+        """POST a body (JSON unless content_headers say otherwise); returns the status code (the response body is read and dropped)."""
         if self._writer is None:
             await self._connect()
         request = (f"POST {path} HTTP/1.1\r\n".encode() + self._fixed_headers

@@ -1,11 +1,11 @@
 """microdash benchmarks (`make bench`): start a private stack, load it, print and save the figures.
 
     python bench/run.py [--workers N] [--samples N] [--quick] [--output PATH]
-                        [--scenarios bulk,single,sse,query] [--profile DIR] [--keep]
+                        [--scenarios bulk,remote_write,single,sse,query] [--profile DIR] [--keep]
                         [--redis-appendfsync always|everysec]
 
-Scenarios, in order, each with its own tenant: bulk ingest until durable in MariaDB, one sample
-per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> queryable latency,
+Scenarios, in order, each with its own tenant: bulk ingest until durable in MariaDB (JSON, then
+the same load through Prometheus remote-write), one sample per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> queryable latency,
 MQTT ingest from 1,000 simulated devices (one sample per message) until durable, and the node
 rollup throughput and 24 h query latency at 1m/5m, one alert evaluation cycle of 10,000 rules
 over 100 tenants, and the node
@@ -49,7 +49,7 @@ import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "bulk_limited", "single", "sse", "query", "mqtt", "rollup", "alerts", "agent", "dashboard", "operator")
+SCENARIOS = ("bulk", "bulk_limited", "remote_write", "single", "sse", "query", "mqtt", "rollup", "alerts", "agent", "dashboard", "operator")
 SETTLE_TIMEOUT_S = 120.0
 
 
@@ -168,6 +168,10 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
         "bulk_limited": lambda: ingest_load.run_bulk(
             stack, stack.create_tenant("bench-bulk-limited", max_series=10 * ingest_load.SERIES),
             samples=sizes.bulk_samples, batch_size=sizes.bulk_batch, clients=sizes.bulk_clients, name="bulk_limited"),
+        # The same load again through Prometheus remote-write (protobuf + snappy).
+        "remote_write": lambda: ingest_load.run_remote_write(
+            stack, stack.create_tenant("bench-remote-write"), samples=sizes.bulk_samples,
+            batch_size=sizes.bulk_batch, clients=sizes.bulk_clients),
         "single": lambda: ingest_load.run_single(stack, stack.create_tenant("bench-single"),
                                                  requests=sizes.single_requests, clients=sizes.single_clients),
         "sse": lambda: latency.run_sse_latency(stack, stack.create_tenant("bench-sse"), duration_s=sizes.sse_seconds),

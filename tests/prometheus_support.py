@@ -83,28 +83,35 @@ def prometheus_config(*, api_url: str, token: str, node_exporter: str) -> dict:
 def running_prometheus(stack: Stack, directory: Path, *, tenant_id: int, token: str) -> Iterator[PrometheusServer]:
     directory.mkdir(parents=True, exist_ok=True)
     with ExitStack() as started:
-        node_port = free_port()
-        node_log = directory / "node_exporter.log"
-        started.enter_context(_process(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{node_port}"],
-                                       node_log))
-        _wait_http(f"http://127.0.0.1:{node_port}/metrics", node_log)
+        node_exporter = started.enter_context(running_node_exporter(directory))
         config_path = directory / "prometheus.yml"
         config_path.write_text(yaml.safe_dump(prometheus_config(
-            api_url=stack.api_url, token=token, node_exporter=f"127.0.0.1:{node_port}")))
+            api_url=stack.api_url, token=token, node_exporter=node_exporter.removeprefix("http://"))))
         port = free_port()
         log_path = directory / "prometheus.log"
-        started.enter_context(_process(
+        started.enter_context(managed_process(
             ["prometheus", f"--config.file={config_path}", f"--storage.tsdb.path={directory / 'tsdb'}",
              f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle"], log_path))
         url = f"http://127.0.0.1:{port}"
-        _wait_http(url + "/-/ready", log_path)
-        yield PrometheusServer(url, tenant_id, token, f"http://127.0.0.1:{node_port}", config_path, log_path)
+        wait_http(url + "/-/ready", log_path)
+        yield PrometheusServer(url, tenant_id, token, node_exporter, config_path, log_path)
 
 
 @contextmanager
-def _process(command: list[str], log_path: Path) -> Iterator[subprocess.Popen]:
+def running_node_exporter(directory: Path) -> Iterator[str]:
+    """Debian's prometheus-node-exporter on a free port; yields its URL."""
+    port = free_port()
+    log_path = directory / f"node_exporter-{port}.log"
+    with managed_process(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}"], log_path):
+        wait_http(f"http://127.0.0.1:{port}/metrics", log_path)
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def managed_process(command: list[str], log_path: Path, **popen) -> Iterator[subprocess.Popen]:
+    """A process of the test's own, output to log_path, terminated (killed if need be) at the end."""
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
     try:
         yield process
     finally:
@@ -116,7 +123,7 @@ def _process(command: list[str], log_path: Path) -> Iterator[subprocess.Popen]:
             process.wait()
 
 
-def _wait_http(url: str, log_path: Path) -> None:
+def wait_http(url: str, log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         try:

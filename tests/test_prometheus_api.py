@@ -179,3 +179,53 @@ def test_too_many_series_is_a_clear_422(stack, tmp_path):
 def test_format_query_prettifies(stack, shop):
     data = get(stack, shop[0], "/format_query", query="sum(rate(x[5m]))by(job)").json()["data"]
     assert data == "sum by (job) (rate(x[5m]))"
+
+
+def test_queries_read_only_the_callers_tenant(stack, shop):
+    token, other_token = shop
+    at = f"{recent_ms() / 1000:.3f}"
+    mine = get(stack, token, "/query", query="sum(http_requests_total)", time=at).json()
+    theirs = get(stack, other_token, "/query", query="sum(http_requests_total)", time=at).json()
+    regex = get(stack, other_token, "/query", query='count({__name__=~".+"})', time=at).json()
+    assert mine["data"]["result"][0]["value"][1] == "21"
+    assert theirs["data"]["result"][0]["value"][1] == "1"
+    assert regex["data"]["result"][0]["value"][1] == "1"
+    with stack.client(other_token) as client:
+        ranged = client.post(BASE + "/query_range", data={"query": "http_requests_total", "start": float(at) - 60,
+                                                          "end": at, "step": "15s"}).json()
+    assert [series["metric"]["method"] for series in ranged["data"]["result"]] == ["SECRET"]
+
+
+def test_an_unsupported_function_is_a_422_naming_it(stack, shop):
+    response = get(stack, shop[0], "/query", query="holt_winters_nonexistent(up[5m], 0.5, 0.5)")
+    assert response.status_code == 400, response.text  # an unknown name does not parse
+    response = get(stack, shop[0], "/query", query='sort_by_label(up, "job")')
+    assert response.status_code in (400, 422), response.text
+    assert "sort_by_label" in response.json()["error"]
+
+
+def test_query_limits_answer_clear_errors_and_the_server_keeps_answering(stack, tmp_path):
+    import httpx
+
+    from support import extra_api
+
+    tenant, token = stack.new_tenant("limits")
+    now = recent_ms(-1000)
+    stack.wait_for_samples(tenant.id, ingest(stack, token, [
+        {"metric": "load", "value": i, "ts": now - i * 1000, "labels": {"n": str(i % 50)}} for i in range(2000)]))
+    headers = {"Authorization": f"Bearer {token}"}
+    at = f"{now / 1000:.3f}"
+    cases = {
+        "series": ({"MICRODASH_PROMQL_MAX_SERIES": "10"}, 422, "MICRODASH_PROMQL_MAX_SERIES"),
+        "samples": ({"MICRODASH_PROMQL_MAX_SAMPLES": "1000"}, 422, "MICRODASH_PROMQL_MAX_SAMPLES"),
+        "timeout": ({"MICRODASH_PROMQL_TIMEOUT_SECONDS": "0.001"}, 503, "longer than"),
+    }
+    for name, (env, status, message) in cases.items():
+        with extra_api(stack, tmp_path / name, **env) as url:
+            refused = httpx.get(url + BASE + "/query", params={"query": "sum(count_over_time(load[1h]))", "time": at},
+                                headers=headers, timeout=30)
+            assert refused.status_code == status, (name, refused.text)
+            assert message in refused.json()["error"], (name, refused.text)
+            assert httpx.get(url + BASE + "/labels", headers=headers, timeout=30).status_code == 200
+    answered = get(stack, token, "/query", query="sum(count_over_time(load[1h]))", time=at).json()
+    assert answered["data"]["result"][0]["value"][1] == "2000"

@@ -13,8 +13,9 @@ from . import binary, calls
 from .aggregations import aggregate
 from .budget import Budget
 from .errors import BAD_DATA, UNSUPPORTED, PromQLError
+from .labels import drop_name
 from .model import SelectHints, SeriesSource
-from .parsing import SCALAR, STRING, VECTOR, millis, op_name, selector_matchers, value_type
+from .parsing import millis, op_name, selector_matchers
 from .range_functions import Windows
 from .values import SampleSet, StepScalar, StepString, StepVector
 from .windows import window_bounds
@@ -74,7 +75,6 @@ class Evaluator:
     def _negate(self, value):
         if isinstance(value, StepScalar):
             return StepScalar(-value.values)
-        from .labels import drop_name
         labels = [drop_name(x) for x in value.labels]
         return StepVector(labels, -value.values, value.present).relabelled(labels)
 
@@ -213,5 +213,3 @@ def _check_regex(op: str, pattern: str) -> None:
         raise PromQLError(BAD_DATA, f"invalid regular expression {pattern!r}: RE2 syntax, without "
                                     "backreferences or lookaround") from exc
 
-
-__all__ = ["Context", "Evaluator", "SCALAR", "STRING", "VECTOR", "value_type"]

@@ -33,12 +33,24 @@ class QueryResult:
             return {"resultType": "vector", "result": [
                 {"metric": s.labels, "value": [format_time(int(s.timestamps[0])), format_value(float(s.values[0]))]}
                 for s in self.series]}
+        times: dict[int, int | float] = {}  # a range query's series share one grid of steps
         return {"resultType": "matrix", "result": [
-            {"metric": s.labels, "values": _points(s.timestamps, s.values)} for s in self.series]}
+            {"metric": s.labels, "values": _points(s.timestamps, s.values, times)} for s in self.series]}
 
 
-def _points(timestamps: np.ndarray, values: np.ndarray) -> list[list]:
-    return [[format_time(t), format_value(v)] for t, v in zip(timestamps.tolist(), values.tolist())]
+def _points(timestamps: np.ndarray, values: np.ndarray, times: dict) -> list[list]:
+    out = []
+    for t, v in zip(timestamps.tolist(), values.tolist()):
+        stamp = times.get(t)
+        if stamp is None:
+            stamp = times[t] = format_time(t)
+        text = repr(v)
+        if text[-2:] == ".0":
+            text = text[:-2]
+        elif "e" in text or "n" in text:  # an exponent, nan or inf
+            text = format_value(v)
+        out.append([stamp, text])
+    return out
 
 
 def format_time(ms: int) -> int | float:
