@@ -285,6 +285,49 @@ def open_deep_link(page: Page, path: str):
     page.goto(path)
 
 
+@when(parsers.parse('the user runs the PromQL expression "{expr}" over the last hour'))
+def run_promql(page: Page, expr: str):
+    if "/explore" not in page.url:
+        page.goto("/explore?range=1h")
+    by_testid(page, "explore-mode-promql").click()
+    by_testid(page, "explore-promql").fill(expr)
+    with page.expect_response(lambda response: "/prometheus/api/v1/query_range" in response.url):
+        by_testid(page, "explore-promql").press("Enter")
+
+
+@when("the user switches the explore view back to the metric picker")
+def back_to_metric_picker(page: Page):
+    by_testid(page, "explore-mode-metric").click()
+    by_testid(page, "explore-metric").fill("e2e_requests")
+    by_testid(page, "explore-metric").press("Enter")
+
+
+@then(parsers.parse("the legend names the series '{name}'"))
+def legend_names(page: Page, name: str):
+    expect(page.locator("figcaption button", has_text=name)).to_have_count(1, timeout=TIMEOUT_MS)
+
+
+@then(parsers.parse('the address is a deep link to the expression "{expr}"'))
+def address_is_expression_link(page: Page, expr: str):
+    expect(page).to_have_url(re.compile(rf"/explore\?(?=.*mode=promql)(?=.*expr={re.escape(expr)})"))
+
+
+@then(parsers.parse('the PromQL error is "{error_type}" and says "{text}"'))
+def promql_error(page: Page, error_type: str, text: str):
+    error = by_testid(page, "explore-promql-error")
+    expect(error).to_have_attribute("data-error-type", error_type, timeout=TIMEOUT_MS)
+    expect(error).to_contain_text(text)
+    expect(by_testid(page, "chart")).to_have_count(0)
+
+
+@then("the PromQL query finds no series")
+def promql_finds_nothing(page: Page):
+    expect(by_testid(page, "explore-series-count")).to_have_text("0 series", timeout=TIMEOUT_MS)
+    expect(page.get_by_text("The expression returned no series")).to_be_visible()
+    expect(by_testid(page, "chart")).to_have_count(0)
+    expect(page.locator("body")).not_to_contain_text("rival-1")
+
+
 @then(parsers.parse("the chart shows {count:d} series"))
 def chart_series(page: Page, count: int):
     expect(by_testid(page, "chart")).to_have_attribute("data-series", str(count), timeout=TIMEOUT_MS)

@@ -54,6 +54,8 @@ Feature: The web dashboard
     And the tenant switcher offers only "acme"
     When the user explores "e2e.rival_secret" over the last hour
     Then no chart is drawn
+    When the user runs the PromQL expression "{__name__=~"e2e.rival.*"}" over the last hour
+    Then the PromQL query finds no series
 
   Scenario: Switching tenant is explicit and changes what is shown
     Given the tenant "acme" has host metrics for "web-1"
@@ -104,3 +106,19 @@ Feature: The web dashboard
     Then the chart still plots the same points
     When the user resumes the live chart
     Then the chart plots one more point without a reload
+
+  Scenario: Exploring with a PromQL expression
+    Given the tenant "acme" has a sample of "e2e_requests" for "web-1"
+    And the tenant "acme" has a sample of "e2e_requests" for "web-2"
+    And the admin of "acme" is signed in
+    When the user runs the PromQL expression "e2e_requests" over the last hour
+    Then the chart shows 2 series
+    And the legend names the series 'e2e_requests{host="web-1"}'
+    And the address is a deep link to the expression "e2e_requests"
+    When the user runs the PromQL expression "sum(e2e_requests" over the last hour
+    Then the PromQL error is "bad_data" and says "parse error"
+    When the user runs the PromQL expression "sum by (host) (e2e_requests * 2)" over the last hour
+    Then the chart shows 2 series
+    And the legend names the series '{host="web-2"}'
+    When the user switches the explore view back to the metric picker
+    Then the chart shows 2 series
