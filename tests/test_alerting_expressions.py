@@ -96,8 +96,13 @@ def test_infinite_and_nan_values_compare_as_in_prometheus_and_are_stored_as_null
     assert instance_states(stack, rule.id) == {'{"host":"a"}': ("FIRING", None), '{"host":"z"}': ("OK", None)}
 
 
+def eval_errors(stack, token: str) -> dict[str, str | None]:
+    with stack.client(token) as client:
+        return {rule["name"]: rule["eval_error"] for rule in client.get("/api/v1/alerts/rules").json()}
+
+
 def test_an_expression_over_its_budget_waits_and_the_other_rules_go_on(stack):
-    tenant, _ = stack.new_tenant()
+    tenant, token = stack.new_tenant()
     now = recent_ms(-120 * S)
     store_samples(stack, tenant.id, [load("a", now - 5 * S, 3.0), load("b", now - 5 * S, 3.0)])
     too_wide = expr_rule(stack, tenant.id, "node_load1", name="too-wide")
@@ -109,12 +114,16 @@ def test_an_expression_over_its_budget_waits_and_the_other_rules_go_on(stack):
     assert instance_states(stack, too_wide.id) == {}  # no state written, no transition: it waits
     assert instance_states(stack, narrow.id) == {'{"host":"a"}': ("FIRING", 3.0)}
     assert {state for state, _ in instance_states(stack, plain.id).values()} == {"FIRING"}
+    errors = eval_errors(stack, token)
+    assert errors["too-wide"].startswith("limit: the expression touches more than 1 series")
+    assert errors["narrow"] is None and errors["plain"] is None
     evaluate_tenant(tenant.id, now_ms=now + 15 * S, settings=stack.settings)  # the budget back: it is evaluated
     assert set(instance_states(stack, too_wide.id)) == {'{"host":"a"}', '{"host":"b"}'}
+    assert eval_errors(stack, token)["too-wide"] is None
 
 
 def test_two_series_that_differ_only_in_their_name_are_refused(stack):
-    tenant, _ = stack.new_tenant()
+    tenant, token = stack.new_tenant()
     now = recent_ms(-120 * S)
     store_samples(stack, tenant.id, [load("a", now - 5 * S, 3.0), ("other_load", {"host": "a"}, now - 5 * S, 3.0)])
     clash = expr_rule(stack, tenant.id, '{__name__=~"node_load1|other_load"}', name="clash")
@@ -122,6 +131,7 @@ def test_two_series_that_differ_only_in_their_name_are_refused(stack):
                                              ' "__name__", "(.+)")', name="told-apart")
     assert evaluate_tenant(tenant.id, now_ms=now, settings=stack.settings)["rules"] == 1
     assert instance_states(stack, clash.id) == {}
+    assert "once __name__ is dropped" in eval_errors(stack, token)["clash"]
     assert set(instance_states(stack, told_apart.id)) == {'{"host":"a","metric":"node_load1"}',
                                                           '{"host":"a","metric":"other_load"}'}
 

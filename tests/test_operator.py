@@ -403,6 +403,19 @@ def test_an_alert_rule_in_promql_becomes_an_expression_rule_and_a_bad_one_is_ref
     evaluate_tenant(tenant_id, settings=stack.settings)
     wait_for(lambda: team.status("AlertRule", "errors").get("state") == "FIRING", timeout=15,
              what="FIRING in status", detail=lambda: team.status("AlertRule", "errors"))
+    assert "evaluationError" not in team.status("AlertRule", "errors")
+
+    # Two series with one label set once __name__ is dropped: not evaluated, and the status says why.
+    with stack.client(secret["token"]) as http:
+        assert http.post("/api/v1/metrics", json={"metric": "other_load", "value": 3.0, "ts": recent_ms(-2000),
+                                                  "labels": {"host": "n1"}}).status_code == 202
+    stack.wait_for_samples(tenant_id, 2)
+    team.patch_spec("AlertRule", "errors", {"expr": '{__name__=~"node_load1|other_load"}'})
+    wait_for(lambda: stack.sql("SELECT expr FROM alert_rules WHERE id = %s", (rule_id,))[0][0].startswith("{"),
+             what="expr updated")
+    evaluate_tenant(tenant_id, settings=stack.settings)
+    wait_for(lambda: "once __name__ is dropped" in team.status("AlertRule", "errors").get("evaluationError", ""),
+             timeout=20, what="evaluationError in status", detail=lambda: team.status("AlertRule", "errors"))
 
     team.create(example("alertrule-promql", name="broken", tenantRef={"name": tenant}, expr="sum(rate(x[5m])"))
     wait_for(lambda: team.condition("AlertRule", "broken", "Ready").get("reason") == "InvalidRule", what="refused")

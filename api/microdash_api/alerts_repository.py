@@ -1,6 +1,8 @@
 """Tenant-scoped reads and writes of alerting data for the API. Every function takes the tenant id
 and every statement filters by it: an id of another tenant's row finds nothing."""
 
+from typing import NamedTuple
+
 import orjson
 
 from microdash_core.alerting.rule_rows import RULE_COLUMNS, WRITABLE_COLUMNS, row_values, rule_from_row
@@ -11,16 +13,30 @@ from .sql import execute, fetch
 
 # Rules
 
-async def list_rules(pool, *, tenant_id: int) -> list[tuple[Rule, bool, str]]:
-    rows = await fetch(pool, f"SELECT {RULE_COLUMNS}, enabled, managed_by FROM alert_rules WHERE tenant_id = %s"
-                             " ORDER BY name", (tenant_id,))
-    return [(rule_from_row(row[:-2]), bool(row[-2]), row[-1]) for row in rows]
+class StoredRule(NamedTuple):
+    rule: Rule
+    enabled: bool
+    managed_by: str
+    eval_error: str | None  # the evaluator's, for an expression rule whose last evaluation failed
 
 
-async def get_rule(pool, *, tenant_id: int, rule_id: int) -> tuple[Rule, bool, str] | None:
-    rows = await fetch(pool, f"SELECT {RULE_COLUMNS}, enabled, managed_by FROM alert_rules"
-                             " WHERE tenant_id = %s AND id = %s", (tenant_id, rule_id))
-    return (rule_from_row(rows[0][:-2]), bool(rows[0][-2]), rows[0][-1]) if rows else None
+_STORED_RULE_COLUMNS = f"{RULE_COLUMNS}, enabled, managed_by, eval_error"
+
+
+def _stored(row) -> StoredRule:
+    return StoredRule(rule_from_row(row[:-3]), bool(row[-3]), row[-2], row[-1])
+
+
+async def list_rules(pool, *, tenant_id: int) -> list[StoredRule]:
+    rows = await fetch(pool, f"SELECT {_STORED_RULE_COLUMNS} FROM alert_rules WHERE tenant_id = %s ORDER BY name",
+                       (tenant_id,))
+    return [_stored(row) for row in rows]
+
+
+async def get_rule(pool, *, tenant_id: int, rule_id: int) -> StoredRule | None:
+    rows = await fetch(pool, f"SELECT {_STORED_RULE_COLUMNS} FROM alert_rules WHERE tenant_id = %s AND id = %s",
+                       (tenant_id, rule_id))
+    return _stored(rows[0]) if rows else None
 
 
 async def insert_rule(pool, *, tenant_id: int, rule: Rule, enabled: bool) -> int:

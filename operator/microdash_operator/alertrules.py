@@ -90,7 +90,8 @@ class AlertRuleReconciler:
             return
         with db.transaction(self.settings) as cursor:
             summary = managed_rules.summarize(cursor, rule_id=rule_id)
-        observed = {"state": summary.state, "activeAlerts": summary.active_alerts, "series": summary.series}
+        observed = {"state": summary.state, "activeAlerts": summary.active_alerts, "series": summary.series,
+                    "evaluationError": summary.eval_error}  # None removes it from the status
         changed = any(status.get(key) != value for key, value in observed.items())
         evaluated_again = summary.last_evaluated_ms is not None and _stale(status.get("lastEvaluation"))
         if not changed and not evaluated_again:

@@ -81,8 +81,9 @@ def evaluate_rules(database, settings: Settings, *, tenant_id: int, now_ms: int,
 def _read_values(cursor, settings: Settings, tenant_id: int, rules: list[Rule], now_ms: int) -> dict:
     by_metric = [rule for rule in rules if rule.expr is None]
     by_expr = [rule for rule in rules if rule.expr is not None]
-    return {**alert_store.read_values(cursor, tenant_id, by_metric, now_ms),
-            **expression_values(cursor, settings, by_expr, now_ms)}
+    by_expr_values, errors = expression_values(cursor, settings, by_expr, now_ms)
+    alert_store.save_eval_errors(cursor, tenant_id, errors)
+    return {**alert_store.read_values(cursor, tenant_id, by_metric, now_ms), **by_expr_values}
 
 
 def _record(cursor, settings: Settings, rule: Rule, outcomes: list[Outcome], silences: list[Silence],

@@ -20,24 +20,32 @@ from microdash_core.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def expression_values(cursor: Cursor, settings: Settings, rules: list[Rule], now_ms: int) -> dict[int, Values]:
-    """Per rule that evaluated: its value per alert instance. Rules that failed are absent."""
+MAX_ERROR_LENGTH = 1000  # alert_rules.eval_error
+
+
+def expression_values(cursor: Cursor, settings: Settings, rules: list[Rule],
+                      now_ms: int) -> tuple[dict[int, Values], dict[int, str | None]]:
+    """Per rule that evaluated: its value per alert instance (rules that failed are absent); and
+    per rule: why it failed, or None."""
     if not rules:
-        return {}
+        return {}, {}
     return asyncio.run(_evaluate_all(cursor, settings, rules, now_ms))
 
 
-async def _evaluate_all(cursor: Cursor, settings: Settings, rules: list[Rule], now_ms: int) -> dict[int, Values]:
+async def _evaluate_all(cursor: Cursor, settings: Settings, rules: list[Rule],
+                        now_ms: int) -> tuple[dict[int, Values], dict[int, str | None]]:
     limits = QueryLimits(max_series=settings.alert_expr_max_series, max_points=settings.alert_expr_max_samples,
                          timeout_seconds=settings.alert_expr_timeout_seconds)
-    values = {}
+    values, errors = {}, {}
     for rule in rules:
         source = CursorSeriesSource(cursor, tenant_id=rule.tenant_id, max_series=settings.alert_expr_max_series,
                                     max_samples=settings.alert_expr_max_samples)
         try:
             values[rule.id] = await evaluate_expression(rule.expr, source=source, now_ms=now_ms, limits=limits)
+            errors[rule.id] = None
         except PromQLError as exc:
+            errors[rule.id] = f"{exc.kind}: {exc.message}"[:MAX_ERROR_LENGTH]
             log.warning("alert rule expression not evaluated", extra={
                 "tenant_id": rule.tenant_id, "rule_id": rule.id, "rule": rule.name, "kind": exc.kind,
                 "reason": exc.message})
-    return values
+    return values, errors

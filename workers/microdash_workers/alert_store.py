@@ -90,6 +90,18 @@ def _aggregate(cursor: Cursor, tenant_id: int, aggregation: str, window_seconds:
     return cursor.fetchall()
 
 
+def save_eval_errors(cursor: Cursor, tenant_id: int, errors: dict[int, str | None]) -> None:
+    """Each expression rule's last failure (None: it evaluated), in one statement; a row whose
+    error did not change is not touched (its updated_at stays)."""
+    if not errors:
+        return
+    ids = sorted(errors)
+    cases = " ".join(["WHEN %s THEN %s"] * len(ids))
+    cursor.execute(f"UPDATE alert_rules SET eval_error = CASE id {cases} END WHERE tenant_id = %s"
+                   f" AND id IN ({','.join(['%s'] * len(ids))})",
+                   [*(value for rule_id in ids for value in (rule_id, errors[rule_id])), tenant_id, *ids])
+
+
 def load_states(cursor: Cursor, tenant_id: int) -> dict[int, dict[bytes, SeriesState]]:
     """Per rule id: its series' states."""
     cursor.execute(f"SELECT {_STATE_COLUMNS} FROM alert_states WHERE tenant_id = %s", (tenant_id,))

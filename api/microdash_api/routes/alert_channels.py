@@ -201,8 +201,8 @@ async def get_channel(channel_id: ChannelId, tenant: ReaderTenant, state: StateD
 
 async def _refuse_if_named_by_rules(state, tenant_id: int, channel: ChannelOut, change: str) -> None:
     """Rules name channels: renaming or deleting one they name would silently stop their notifications."""
-    naming = sorted(rule.name for rule, _enabled, _managed in await repo.list_rules(state.db, tenant_id=tenant_id)
-                    if channel.name in rule.channels)
+    naming = sorted(stored.rule.name for stored in await repo.list_rules(state.db, tenant_id=tenant_id)
+                    if channel.name in stored.rule.channels)
     if naming:
         raise ApiError(409, f"cannot {change} channel {channel.name!r}: the rules {', '.join(naming)} name it;"
                             " change them first")

@@ -77,6 +77,12 @@ class RuleOut(BaseModel):
     annotations: dict[str, str]
     channels: list[str]
     enabled: bool
+    eval_error: str | None = Field(description="why the expression's last evaluation failed (its alerts then keep "
+                                               "their states); null when it succeeded, and for a metric rule")
+
+
+# The audit log records what a writer changed, not what the evaluator observed.
+_AUDITED = {"exclude": {"eval_error"}}
 
 
 def _to_rule(body: RuleIn, tenant_id: int) -> Rule:
@@ -91,21 +97,22 @@ def _to_rule(body: RuleIn, tenant_id: int) -> Rule:
     return rule
 
 
-def _out(found: tuple[Rule, bool, str]) -> RuleOut:
-    rule, enabled, managed_by = found
-    return RuleOut(id=rule.id, managed_by=managed_by, enabled=enabled, name=rule.name, metric=rule.metric,
-                   expr=rule.expr, matchers=list(rule.matchers), aggregation=rule.aggregation, window_seconds=rule.window_seconds,
+def _out(found: repo.StoredRule) -> RuleOut:
+    rule, enabled, managed_by, eval_error = found
+    return RuleOut(id=rule.id, managed_by=managed_by, enabled=enabled, eval_error=eval_error, name=rule.name,
+                   metric=rule.metric, expr=rule.expr, matchers=list(rule.matchers), aggregation=rule.aggregation,
+                   window_seconds=rule.window_seconds,
                    comparison=rule.comparison, threshold=rule.threshold, recovery_threshold=rule.recovery_threshold,
                    for_seconds=rule.for_seconds, keep_firing_for_seconds=rule.keep_firing_for_seconds,
                    nodata_policy=rule.nodata_policy, nodata_after=rule.nodata_after, severity=rule.severity,
                    labels=rule.labels, annotations=rule.annotations, channels=list(rule.channels))
 
 
-async def _existing(state, tenant_id: int, rule_id: int, *, for_change: bool = False) -> tuple[Rule, bool, str]:
+async def _existing(state, tenant_id: int, rule_id: int, *, for_change: bool = False) -> repo.StoredRule:
     found = await repo.get_rule(state.db, tenant_id=tenant_id, rule_id=rule_id)
     if found is None:
         raise ApiError(404, "no such rule")
-    if for_change and found[2] != "api":
+    if for_change and found.managed_by != "api":
         raise ApiError(409, "this rule is managed by Kubernetes; change its AlertRule resource instead")
     return found
 
@@ -138,7 +145,7 @@ async def create_rule(body: RuleIn, tenant: WriterTenant, state: StateDep, audit
     except pymysql.err.IntegrityError as exc:
         raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
     created = _out(await _existing(state, tenant.id, rule_id))
-    await audit.record(tenant, Change("rule.create", rule_id, after=created.model_dump()))
+    await audit.record(tenant, Change("rule.create", rule_id, after=created.model_dump(**_AUDITED)))
     return created
 
 
@@ -153,7 +160,8 @@ async def replace_rule(rule_id: RuleId, body: RuleIn, tenant: WriterTenant, stat
     except pymysql.err.IntegrityError as exc:
         raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
     after = _out(await _existing(state, tenant.id, rule_id))
-    await audit.record(tenant, Change("rule.update", rule_id, before=before.model_dump(), after=after.model_dump()))
+    await audit.record(tenant, Change("rule.update", rule_id, before=before.model_dump(**_AUDITED),
+                                      after=after.model_dump(**_AUDITED)))
     return after
 
 
@@ -161,5 +169,5 @@ async def replace_rule(rule_id: RuleId, body: RuleIn, tenant: WriterTenant, stat
 async def delete_rule(rule_id: RuleId, tenant: WriterTenant, state: StateDep, audit: AuditDep) -> Response:
     before = _out(await _existing(state, tenant.id, rule_id, for_change=True))
     await repo.delete_rule(state.db, tenant_id=tenant.id, rule_id=rule_id)
-    await audit.record(tenant, Change("rule.delete", rule_id, before=before.model_dump()))
+    await audit.record(tenant, Change("rule.delete", rule_id, before=before.model_dump(**_AUDITED)))
     return Response(status_code=204)

@@ -21,6 +21,7 @@ class RuleSummary:
     active_alerts: int
     series: int
     last_evaluated_ms: int | None
+    eval_error: str | None = None  # an expression rule whose last evaluation failed
 
 
 def upsert_rule(cursor: Cursor, rule: Rule, *, enabled: bool, actor: audit.Actor | None = None) -> int:
@@ -95,11 +96,15 @@ def missing_channels(cursor: Cursor, *, tenant_id: int, names: tuple[str, ...]) 
 
 
 def summarize(cursor: Cursor, *, rule_id: int) -> RuleSummary:
+    cursor.execute("SELECT eval_error FROM alert_rules WHERE id = %s", (rule_id,))
+    found = cursor.fetchone()
+    eval_error = found[0] if found else None
     cursor.execute("SELECT state, COUNT(*), MAX(last_evaluated) FROM alert_states WHERE rule_id = %s GROUP BY state",
                    (rule_id,))
     rows = cursor.fetchall()
     if not rows:
-        return RuleSummary("Unknown", 0, 0, None)
+        return RuleSummary("Unknown", 0, 0, None, eval_error)
     counts = {state: count for state, count, _ in rows}
     worst = max(counts, key=STATE_SEVERITY.index)
-    return RuleSummary(worst, counts.get("FIRING", 0), sum(counts.values()), max(int(row[2]) for row in rows))
+    return RuleSummary(worst, counts.get("FIRING", 0), sum(counts.values()), max(int(row[2]) for row in rows),
+                       eval_error)

@@ -4,4 +4,6 @@
 -- depends: 0008_audit_log
 
 ALTER TABLE alert_rules
-    ADD COLUMN expr TEXT NULL COMMENT 'PromQL (at most 2,000 characters); NULL = the metric rule' AFTER metric;
+    ADD COLUMN expr TEXT NULL COMMENT 'PromQL (at most 2,000 characters); NULL = the metric rule' AFTER metric,
+    ADD COLUMN eval_error VARCHAR(1000) NULL
+        COMMENT 'why the last evaluation of expr failed (its states then stay as they were); NULL = it succeeded';

@@ -178,7 +178,7 @@ export const api = {
   createAlertRule: (rule: AlertRuleIn) => request<AlertRule>('POST', '/api/v1/alerts/rules', { body: rule }),
   updateAlertRule: (id: number, rule: AlertRuleIn) =>
     request<AlertRule>('PUT', `/api/v1/alerts/rules/${id}`, { body: rule }),
-  replaceAlertRule: ({ id, managed_by: _managedBy, ...rule }: AlertRule) =>
+  replaceAlertRule: ({ id, managed_by: _managedBy, eval_error: _evalError, ...rule }: AlertRule) =>
     request<AlertRule>('PUT', `/api/v1/alerts/rules/${id}`, { body: rule }),
   deleteAlertRule: (id: number) => request<void>('DELETE', `/api/v1/alerts/rules/${id}`),
   alertStates: () => request<AlertState[]>('GET', '/api/v1/alerts/states'),

@@ -102,6 +102,8 @@ export interface AlertRuleIn {
 export interface AlertRule extends AlertRuleIn {
   id: number
   managed_by: 'api' | 'kubernetes'
+  /** Why the expression's last evaluation failed (its alerts keep their states meanwhile); null when it succeeded. */
+  eval_error?: string | null
 }
 
 export interface AlertState {
