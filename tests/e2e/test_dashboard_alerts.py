@@ -168,6 +168,29 @@ def create_refused_rule(page: Page, name: str, matcher: str):
     assert answered.value.status == 422
 
 
+@when(parsers.parse('the admin tries to create the rule "{name}" on the PromQL expression "{expr}"'))
+def create_refused_expression_rule(page: Page, name: str, expr: str):
+    open_tab(page, "Rules & state")
+    by_testid(page, "rule-new").click()
+    form = by_testid(page, "rule-form")
+    field(form, "Name").fill(name)
+    field(form, "A PromQL expression").check()
+    expect(field(form, "Metric")).to_have_count(0)
+    expect(field(form, "Aggregation")).to_have_count(0)
+    field(form, "PromQL expression").fill(expr)
+    field(form, "Threshold").fill("1")
+    with page.expect_response("**/api/v1/alerts/rules") as answered:
+        form.get_by_test_id("rule-save").click()
+    assert answered.value.status == 422
+
+
+@when(parsers.parse('the admin corrects the expression to "{expr}" and saves'))
+def correct_expression(page: Page, expr: str):
+    form = by_testid(page, "rule-form")
+    field(form, "PromQL expression").fill(expr)
+    save(form, "rule-save")
+
+
 @when(parsers.parse('the admin changes the URL of the channel "{name}" to "{url}"'))
 def edit_channel_url(page: Page, name: str, url: str):
     open_tab(page, "Channels")
@@ -249,15 +272,36 @@ def rule_gone(world: World, label: str, name: str):
     assert api_rule(world, label, name) is None
 
 
-@then(parsers.parse('the rule form shows the server\'s reason "{reason}" at the label matchers'))
-def server_reason_shown(page: Page, reason: str):
+def reason_at(page: Page, reason: str, label: str) -> None:
     form = by_testid(page, "rule-form")
     expect(form.get_by_test_id("rule-form-error")).to_contain_text(reason, timeout=TIMEOUT_MS)
-    matchers = field(form, "Label matchers")
-    expect(matchers).to_have_attribute("aria-invalid", "true")
-    expect(matchers).to_be_focused()
-    error_id = matchers.get_attribute("aria-describedby").split()[0]
+    input_field = field(form, label)
+    expect(input_field).to_have_attribute("aria-invalid", "true")
+    expect(input_field).to_be_focused()
+    error_id = input_field.get_attribute("aria-describedby").split()[0]
     expect(page.locator(f'[id="{error_id}"]')).to_contain_text(reason)
+
+
+@then(parsers.parse('the rule form shows the server\'s reason "{reason}" at the label matchers'))
+def server_reason_shown(page: Page, reason: str):
+    reason_at(page, reason, "Label matchers")
+
+
+@then(parsers.parse('the rule form shows the server\'s reason "{reason}" at the PromQL expression'))
+def server_reason_at_expression(page: Page, reason: str):
+    reason_at(page, reason, "PromQL expression")
+
+
+@then(parsers.parse('the api lists the rule "{name}" of "{label}" with the expression "{expr}" and no metric'))
+def rule_with_expression(world: World, label: str, name: str, expr: str):
+    rule = api_rule(world, label, name)
+    assert rule is not None
+    assert (rule["expr"], rule["metric"], rule["matchers"], rule["threshold"]) == (expr, "", [], 1.0)
+
+
+@then(parsers.parse('the rule "{name}" is listed as "{text}"'))
+def rule_listed_as(page: Page, name: str, text: str):
+    expect(rule_row(page, name)).to_contain_text(text, timeout=TIMEOUT_MS)
 
 
 @then(parsers.parse('the api lists the channel "{name}" of "{label}" as disabled'))

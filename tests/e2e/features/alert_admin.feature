@@ -24,6 +24,14 @@ Feature: Managing alert rules and notification channels in the dashboard
     Then the rule form shows the server's reason "bad regex in matcher" at the label matchers
     And the api lists no rule "bad-regex" of "acme"
 
+  Scenario: An admin writes a rule in PromQL, and the parser's reason lands on the expression
+    Given the admin of "acme" is signed in
+    When the admin tries to create the rule "error-rate" on the PromQL expression "sum by (host) (rate(http_errors_total[5m])"
+    Then the rule form shows the server's reason "parse error" at the PromQL expression
+    When the admin corrects the expression to "sum by (host) (rate(http_errors_total[5m]))" and saves
+    Then the api lists the rule "error-rate" of "acme" with the expression "sum by (host) (rate(http_errors_total[5m]))" and no metric
+    And the rule "error-rate" is listed as "(sum by (host) (rate(http_errors_total[5m]))) > 1"
+
   Scenario: An admin changes, disables and deletes a channel without ever seeing its secret
     Given the tenant "acme" has the webhook channel "ops" with the secret "old-hmac-key"
     And the admin of "acme" is signed in
