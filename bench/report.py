@@ -164,6 +164,15 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
     for stat in ("p50", "p99"):
         add(f"query 24 h, 1 series, 1m {stat}", f"query_24h_1m_ms.{stat}", "ms", "{:,.1f}")
         add(f"query 24 h, 100 series, 5m {stat}", f"query_24h_5m_100_series_ms.{stat}", "ms", "{:,.1f}")
+    for stat in ("p50", "p99"):
+        add(f"PromQL sum by (host) (rate[5m]), 24 h x 100 series, step 60 s {stat}",
+            f"promql_24h_100_series_step60_ms.{stat}", "ms", "{:,.1f}")
+        add(f"PromQL same, step 30 s (raw samples) {stat}", f"promql_24h_100_series_step30_raw_ms.{stat}", "ms",
+            "{:,.1f}")
+        add(f"/prometheus/api/v1/series, all of 10,000 series {stat}", f"promql_series_10k_all_ms.{stat}", "ms",
+            "{:,.1f}")
+        add(f"/prometheus/api/v1/series, regex, 100 of 10,000 {stat}", f"promql_series_10k_regex_ms.{stat}", "ms",
+            "{:,.1f}")
     add("alert evaluation, 10k rules / 100 tenants", "alert_eval_rules_per_s", "rules/s")
     add("alert evaluation, one full cycle", "alert_eval_cycle_s", "s", "{:,.2f}")
     add("agent steady RSS", "agent_footprint.agent_rss_mb", "MB", "{:,.1f}")

@@ -43,13 +43,14 @@ import ingest_load
 import latency
 import mqtt_load
 import operator_load
+import promql_query
 import rollup_query
 from agent_footprint import measure_agent_footprint
 import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "bulk_limited", "remote_write", "single", "sse", "query", "mqtt", "rollup", "alerts", "agent", "dashboard", "operator")
+SCENARIOS = ("bulk", "bulk_limited", "remote_write", "single", "sse", "query", "mqtt", "rollup", "promql", "alerts", "agent", "dashboard", "operator")
 SETTLE_TIMEOUT_S = 120.0
 
 
@@ -182,6 +183,10 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
         "rollup": lambda: rollup_query.run_rollup_and_queries(stack, stack.create_tenant("bench-rollup"),
                                                               samples=sizes.rollup_samples, probes=sizes.query_probes // 4,
                                                               percentile=report.percentile),
+        "promql": lambda: promql_query.run_promql(stack, stack.create_tenant("bench-promql"),
+                                                  stack.create_tenant("bench-promql-catalog"),
+                                                  samples=sizes.rollup_samples, probes=sizes.query_probes // 4,
+                                                  percentile=report.percentile),
         "alerts": lambda: alert_eval_load.run_alert_eval(stack, tenants=sizes.alert_tenants,
                                                          rules_per_tenant=sizes.alert_rules_per_tenant),
         "agent": lambda: {"agent_footprint": measure_agent_footprint(duration_s=sizes.agent_seconds)},
