@@ -88,6 +88,13 @@ EXPRESSIONS = [
     # subqueries
     'max_over_time(rate(http_requests_total[5m])[10m:1m])',
     'rate(http_requests_total[5m:30s])',
+    # edges: short windows, gaps, @ inside a function, on() with a single series
+    'rate(http_requests_total[45s])', 'increase(node_cpu_seconds_total[2m])',
+    'min_over_time(http_requests_total{job="web"}[2m])', 'changes(http_requests_total[10m])',
+    'delta(node_memory_MemAvailable_bytes[15m])', 'rate(http_requests_total[5m] @ 900)',
+    'count by (job) (http_requests_total > 100)',
+    'http_requests_total{job="api"} - on(instance, code) http_requests_total offset 10m',
+    'sum by (job) (rate(http_requests_total[5m])) / on() group_left sum(rate(http_requests_total[5m]))',
 ]
 
 
