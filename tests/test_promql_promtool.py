@@ -95,6 +95,11 @@ EXPRESSIONS = [
     'count by (job) (http_requests_total > 100)',
     'http_requests_total{job="api"} - on(instance, code) http_requests_total offset 10m',
     'sum by (job) (rate(http_requests_total[5m])) / on() group_left sum(rate(http_requests_total[5m]))',
+    # Prometheus 2.x extras
+    'holt_winters(temp[10m], 0.3, 0.6)', 'holt_winters(http_requests_total[5m], 0.5, 0.1)',
+    'hour(temp * 3000)', 'minute(http_requests_total * 7)', 'day_of_week(temp * 86400)',
+    'day_of_month(temp * 1e6)', 'day_of_year(temp * 1e6)', 'days_in_month(temp * 3e6)', 'month(temp * 1e6)',
+    'year(temp * 1e8)', 'hour()', 'year()', 'sgn(delta(temp[5m]))', 'pi() * 2',
 ]
 
 

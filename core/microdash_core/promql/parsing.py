@@ -9,6 +9,9 @@ from .errors import BAD_DATA, UNSUPPORTED, PromQLError
 from .model import LabelMatcher
 
 Expr = pp.Expr
+# Prometheus 2.x's name for double_exponential_smoothing, which promql-parser knows only by 3.x's.
+pp.register_extra_functions([pp.Function("holt_winters", [pp.ValueType.Matrix, pp.ValueType.Scalar,
+                                                          pp.ValueType.Scalar], pp.ValueType.Vector)])
 MAX_QUERY_LENGTH = 16_384
 
 _OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}

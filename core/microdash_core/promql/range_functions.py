@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import EXECUTION, PromQLError
 from .values import SampleSet
 from .windows import reduce_windows
 
@@ -151,6 +152,32 @@ def by_parameter(w: Windows, parameter: np.ndarray, compute) -> np.ndarray:
     return out
 
 
+def _smoothing_rows(smoothing: float, trend: float):
+    """Prometheus's holt_winters (3.x: double_exponential_smoothing): a recurrence along each
+    window, run for all windows at once, one sample position at a time."""
+    def rows(v, t, m):
+        n = m.sum(axis=1)
+        previous, smoothed = np.zeros(len(v)), v[:, 0].copy()
+        slope = v[:, 1] - v[:, 0] if v.shape[1] > 1 else np.zeros(len(v))
+        for i in range(1, v.shape[1]):
+            active = i < n
+            if i > 1:
+                slope = np.where(active, trend * (smoothed - previous) + (1 - trend) * slope, slope)
+            updated = smoothing * v[:, i] + (1 - smoothing) * (smoothed + slope)
+            previous = np.where(active, smoothed, previous)
+            smoothed = np.where(active, updated, smoothed)
+        return smoothed
+    return rows
+
+
+def double_exponential_smoothing(w: Windows, smoothing: np.ndarray, trend: np.ndarray) -> Result:
+    sf, tf = float(smoothing[0]), float(trend[0])
+    for name, factor in (("smoothing", sf), ("trend", tf)):
+        if not 0 < factor < 1:
+            raise PromQLError(EXECUTION, f"invalid {name} factor. Expected: 0 < {name[0]}f < 1, got: {factor:f}")
+    return w.reduce(0.0, _smoothing_rows(sf, tf)), w.counts >= 2
+
+
 def _stdvar_rows(v, t, m):
     n = m.sum(axis=1)
     mean = v.sum(axis=1) / n
@@ -229,6 +256,8 @@ RANGE_FUNCTIONS = {
     "deriv": lambda w, args: deriv(w),
     "predict_linear": lambda w, args: predict_linear(w, args[0]),
     "quantile_over_time": lambda w, args: quantile_over_time(w, args[0]),
+    "holt_winters": lambda w, args: double_exponential_smoothing(w, args[0], args[1]),
+    "double_exponential_smoothing": lambda w, args: double_exponential_smoothing(w, args[0], args[1]),
     **{name: (lambda w, args, name=name: over_time(name, w)) for name in (
         "count_over_time", "present_over_time", "last_over_time", "sum_over_time", "avg_over_time",
         "min_over_time", "max_over_time", "stdvar_over_time", "stddev_over_time", "changes", "resets")},
