@@ -93,14 +93,15 @@ def _select_k(vector: StepVector, groups, k_param: np.ndarray, largest: bool, ti
     ordered_rows = []
     for _, rows in groups.values():
         tick()
-        v, p = vector.values[rows], vector.present[rows]
-        tier = np.where(p, np.where(np.isnan(v), 1, 0), 2)
+        # One row per step, contiguous, so each step sorts its own small row.
+        v, p = vector.values[rows].T, vector.present[rows].T
+        tier = np.where(p, np.isnan(v).view(np.int8), 2)
         secondary = np.nan_to_num(-v if largest else v, nan=0.0)
-        order = np.lexsort((secondary, tier), axis=0)
+        order = np.lexsort((secondary, tier), axis=-1)
         rank = np.empty_like(order)
-        np.put_along_axis(rank, order, np.broadcast_to(np.arange(len(rows))[:, None], order.shape), axis=0)
-        keep[rows] = p & (rank < k[None, :])
-        ordered_rows.extend(np.asarray(rows)[order[:, 0]].tolist())
+        np.put_along_axis(rank, order, np.broadcast_to(np.arange(len(rows)), order.shape), axis=-1)
+        keep[rows] = (p & (rank < k[:, None])).T
+        ordered_rows.extend(np.asarray(rows)[order[0]].tolist())
     kept = StepVector(vector.labels, vector.values, keep, vector.sample_times).rows(ordered_rows)
     return kept.without_absent()
 
