@@ -330,3 +330,36 @@ def test_a_query_whose_time_budget_is_spent_stops_with_a_timeout():
     caught = error_of("quantile_over_time(0.5, x[1h])", source, at_s=20_000,
                       limits=QueryLimits(max_series=100, max_points=10**9, timeout_seconds=1e-9))
     assert caught.kind == "timeout"
+
+
+# Bad input never escapes as anything but a PromQLError.
+
+TOKENS = list('abxy(){}[]"=~!<>+-*/^%,019 .:@') + ["rate", "sum", "by", "on", "offset", "5m", "bool", "and",
+                                                   "topk", "[5m:1m]", "group_left", "label_replace", "__name__"]
+
+
+def test_random_token_soup_is_answered_or_refused_cleanly():
+    from hypothesis import given, settings, strategies as st
+
+    source = _fleet()
+
+    @settings(max_examples=400, deadline=None, database=None)
+    @given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=20))
+    def check(tokens):
+        try:
+            instant("".join(tokens), source, 600).to_prometheus()
+        except PromQLError as exc:
+            assert exc.kind in ("bad_data", "execution", "unsupported")
+    check()
+
+
+def test_every_oracle_expression_survives_no_data_and_far_times():
+    from test_promql_promtool import EXPRESSIONS
+
+    empty, fleet = InMemorySource([]), _fleet()
+    for expr in EXPRESSIONS:
+        for source in (empty, fleet):
+            for at_s in (-1e6, 0, 1e10):
+                instant(expr, source, at_s).to_prometheus()
+        asyncio.run(range_query(expr, source=empty, start_ms=-600_000, end_ms=600_000, step_ms=7_000,
+                                limits=LIMITS)).to_prometheus()
