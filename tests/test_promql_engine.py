@@ -3,6 +3,7 @@ documented semantics (the promtool oracle test checks many more against Promethe
 
 import asyncio
 import math
+import re
 import time
 
 import pytest
@@ -363,3 +364,18 @@ def test_every_oracle_expression_survives_no_data_and_far_times():
                 instant(expr, source, at_s).to_prometheus()
         asyncio.run(range_query(expr, source=empty, start_ms=-600_000, end_ms=600_000, step_ms=7_000,
                                 limits=LIMITS)).to_prometheus()
+
+
+def test_the_docs_list_every_supported_function():
+    from pathlib import Path
+
+    from microdash_core.promql.aggregations import SUPPORTED as AGGREGATIONS
+    from microdash_core.promql.calls import SUPPORTED as FUNCTIONS
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "promql-engine.md").read_text()
+    listed = set(re.findall(r"[a-z_0-9]+", page))
+    expanded = {name for name in FUNCTIONS if not name.endswith("_over_time")} | AGGREGATIONS
+    missing = sorted(name for name in expanded if name not in listed
+                     and name not in ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+                                      "asinh", "acosh", "atanh"))  # "the trigonometric functions"
+    assert not missing, missing

@@ -5,7 +5,7 @@ import numpy as np
 from . import labels as lbl
 from .values import StepScalar, StepVector
 
-_MATH = {
+MATH = {
     "abs": np.abs, "ceil": np.ceil, "floor": np.floor, "exp": np.exp, "sqrt": np.sqrt,
     "ln": np.log, "log2": np.log2, "log10": np.log10, "sgn": np.sign,
     "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
@@ -21,7 +21,7 @@ def _mapped(vector: StepVector, values: np.ndarray, present: np.ndarray | None =
 
 def math_function(name: str, vector: StepVector) -> StepVector:
     with np.errstate(all="ignore"):
-        return _mapped(vector, _MATH[name](vector.values))
+        return _mapped(vector, MATH[name](vector.values))
 
 
 def clamp(vector: StepVector, low: np.ndarray | None, high: np.ndarray | None) -> StepVector:
