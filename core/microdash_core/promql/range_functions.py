@@ -48,23 +48,20 @@ class Windows:
         return ufunc.reduceat(values, bounds)[0::2].reshape(self.lo.shape)
 
 
-def _pair_prefix(samples: SampleSet, pair_value: np.ndarray) -> np.ndarray:
-    """Prefix sums over consecutive pairs (i, i+1) of one series; pairs that straddle two series
-    count 0. The pairs inside window [lo, hi) sum to prefix[hi - 1] - prefix[lo]."""
-    if len(pair_value):
-        pair_value = pair_value.copy()
-        boundaries = samples.starts[1:-1] - 1
-        pair_value[boundaries[(boundaries >= 0) & (boundaries < len(pair_value))]] = 0
-    prefix = np.zeros(len(pair_value) + 1, dtype=pair_value.dtype)
-    np.cumsum(pair_value, out=prefix[1:])
-    return prefix
+def _in_windows(w: Windows, pair_index: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Sums weights (or counts) over the marked pairs (i, i+1) that lie inside each window: the
+    pairs lo .. hi - 2. Pairs are sparse (counter resets) or few, so their prefix sums are short
+    and exact; a pair straddling two series is never inside a window."""
+    prefix = np.zeros(len(pair_index) + 1)
+    np.cumsum(np.ones(len(pair_index)) if weights is None else weights, out=prefix[1:])
+    upper = np.searchsorted(pair_index, w.hi - 1, side="left")
+    lower = np.searchsorted(pair_index, w.lo, side="left")
+    return np.where(w.counts >= 2, prefix[upper] - prefix[lower], 0.0)
 
 
-def _pairs_in_windows(w: Windows, prefix: np.ndarray) -> np.ndarray:
-    has_pairs = w.counts >= 2
-    upper = w.at(np.where(has_pairs, w.hi - 1, 0), prefix)
-    lower = w.at(np.where(has_pairs, w.lo, 0), prefix)
-    return np.where(has_pairs, upper - lower, 0)
+def _drops(w: Windows) -> np.ndarray:
+    v = w.samples.values
+    return np.flatnonzero(v[1:] < v[:-1])
 
 
 def extrapolated_rate(w: Windows, is_counter: bool, is_rate: bool) -> Result:
@@ -74,9 +71,10 @@ def extrapolated_rate(w: Windows, is_counter: bool, is_rate: bool) -> Result:
     v_first, v_last = w.at(first, v), w.at(last, v)
     t_first, t_last = w.at(first, t), w.at(last, t)
     result = v_last - v_first
-    if is_counter and len(v) > 1:
-        drops = np.where(v[1:] < v[:-1], v[:-1], 0.0)
-        result = result + _pairs_in_windows(w, _pair_prefix(w.samples, drops))
+    if is_counter:
+        drops = _drops(w)
+        if len(drops):
+            result = result + _in_windows(w, drops, v[drops])
     with np.errstate(divide="ignore", invalid="ignore"):
         to_start = (t_first - (w.ends - w.range_ms)) / 1000
         to_end = (w.ends - t_last) / 1000
@@ -236,15 +234,11 @@ def over_time(name: str, w: Windows) -> Result:
 
 
 def _changes_or_resets(name: str, w: Windows) -> np.ndarray:
+    if name == "resets":
+        return _in_windows(w, _drops(w), None)
     v = w.samples.values
-    if len(v) < 2:
-        return np.zeros(w.lo.shape)
-    if name == "changes":
-        both_nan = np.isnan(v[1:]) & np.isnan(v[:-1])
-        pairs = ((v[1:] != v[:-1]) & ~both_nan).astype(np.int64)
-    else:
-        pairs = (v[1:] < v[:-1]).astype(np.int64)
-    return _pairs_in_windows(w, _pair_prefix(w.samples, pairs)).astype(np.float64)
+    changed = (v[1:] != v[:-1]) & ~(np.isnan(v[1:]) & np.isnan(v[:-1]))
+    return _in_windows(w, np.flatnonzero(changed), None)
 
 
 RANGE_FUNCTIONS = {
