@@ -60,8 +60,11 @@ def _in_windows(w: Windows, pair_index: np.ndarray, weights: np.ndarray | None) 
 
 
 def _drops(w: Windows) -> np.ndarray:
+    """The pairs (i, i+1) of one series whose value falls: the counter resets."""
     v = w.samples.values
-    return np.flatnonzero(v[1:] < v[:-1])
+    drops = np.flatnonzero(v[1:] < v[:-1])
+    straddling = w.samples.starts[1:-1] - 1  # the last sample of a series and the next one's first
+    return drops[~np.isin(drops, straddling)] if len(drops) else drops
 
 
 def extrapolated_rate(w: Windows, is_counter: bool, is_rate: bool) -> Result:
