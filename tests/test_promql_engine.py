@@ -379,3 +379,16 @@ def test_the_docs_list_every_supported_function():
                      and name not in ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
                                       "asinh", "acosh", "atanh"))  # "the trigonometric functions"
     assert not missing, missing
+
+
+def test_a_long_evaluation_stops_at_its_deadline_between_chunks():
+    # 50 series x 10,000 steps x 240-sample windows to sort: far more than 0.5 s of work anywhere,
+    # and the source answers at once, so only the checks inside the evaluation can stop it.
+    source = InMemorySource([counter(host=str(i), count=12_000) for i in range(50)])
+    limits = QueryLimits(max_series=100, max_points=10**9, timeout_seconds=0.5)
+    started = time.monotonic()
+    with pytest.raises(PromQLError) as caught:
+        asyncio.run(range_query("quantile_over_time(0.5, x[1h])", source=source, start_ms=0,
+                                end_ms=9_999 * 15_000, step_ms=15_000, limits=limits))
+    assert caught.value.kind == "timeout"
+    assert time.monotonic() - started < 30  # stopped, not run to the end
