@@ -50,8 +50,8 @@ class Windows:
 
 def _in_windows(w: Windows, pair_index: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     """Sums weights (or counts) over the marked pairs (i, i+1) that lie inside each window: the
-    pairs lo .. hi - 2. Pairs are sparse (counter resets) or few, so their prefix sums are short
-    and exact; a pair straddling two series is never inside a window."""
+    pairs lo .. hi - 2. Counts are exact, and resets are sparse, so the prefix sums of their
+    values are short; a pair straddling two series is never inside a window."""
     prefix = np.zeros(len(pair_index) + 1)
     np.cumsum(np.ones(len(pair_index)) if weights is None else weights, out=prefix[1:])
     upper = np.searchsorted(pair_index, w.hi - 1, side="left")
