@@ -6,6 +6,7 @@ import math
 import re
 import time
 
+import numpy as np
 import pytest
 
 from microdash_core.promql import PromQLError, QueryLimits, instant_query, parse, range_query
@@ -392,3 +393,18 @@ def test_a_long_evaluation_stops_at_its_deadline_between_chunks():
                                 end_ms=9_999 * 15_000, step_ms=15_000, limits=limits))
     assert caught.value.kind == "timeout"
     assert time.monotonic() - started < 30  # stopped, not run to the end
+
+
+class UnorderedSource(InMemorySource):
+    async def select(self, matchers, start_ms, end_ms, hints):
+        found = await super().select(matchers, start_ms, end_ms, hints)
+        for s in found:  # reversed, and the last sample repeated with another value
+            s.timestamps = np.append(s.timestamps[::-1], s.timestamps[-1])
+            s.values = np.append(s.values[::-1], -1.0)
+        return found
+
+
+def test_samples_out_of_order_or_repeated_are_put_in_order():
+    source = UnorderedSource([counter()])
+    assert one("count_over_time(x[1m])", source, 120) == 5
+    assert one("x", source, 120) == -1  # the last value given for a time wins
