@@ -408,3 +408,12 @@ def test_samples_out_of_order_or_repeated_are_put_in_order():
     source = UnorderedSource([counter()])
     assert one("count_over_time(x[1m])", source, 120) == 5
     assert one("x", source, 120) == -1  # the last value given for a time wins
+
+
+def test_count_values_is_charged_for_every_distinct_value():
+    source = InMemorySource([counter(count=2000)])  # a new value at every step
+    with pytest.raises(PromQLError) as caught:
+        asyncio.run(range_query('count_values("v", x)', source=source, start_ms=0, end_ms=1999 * 15_000,
+                                step_ms=15_000, limits=QueryLimits(max_series=10, max_points=1_000_000,
+                                                                   timeout_seconds=30)))
+    assert caught.value.kind == "limit"

@@ -184,7 +184,7 @@ class Evaluator:
         if node.modifier is not None:
             grouping = list(node.modifier.labels)
             is_without = node.modifier.type == pp.AggModifierType.Without
-        return aggregate(op, vector, grouping, is_without, param, self.budget.tick)
+        return aggregate(op, vector, grouping, is_without, param, self.budget.tick, self.budget.add_points)
 
     async def _binary(self, node: pp.BinaryExpr):
         op = op_name(node)
