@@ -88,6 +88,8 @@ EXPRESSIONS = [
     # subqueries
     'max_over_time(rate(http_requests_total[5m])[10m:1m])',
     'rate(http_requests_total[5m:30s])',
+    'max_over_time(temp[10m:1m] offset 5m)', 'min_over_time(rate(http_requests_total[5m])[15m:2m] @ 1200)',
+    'temp offset -1m', 'avg_over_time((temp > 20)[10m:])',
     # edges: short windows, gaps, @ inside a function, on() with a single series
     'rate(http_requests_total[45s])', 'increase(node_cpu_seconds_total[2m])',
     'min_over_time(http_requests_total{job="web"}[2m])', 'changes(http_requests_total[10m])',
