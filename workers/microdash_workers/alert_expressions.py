@@ -2,8 +2,9 @@
 engine, reading the tenant's series through the evaluator's own cursor (inside its transaction).
 
 A rule whose expression fails (a limit, the timeout, a result that cannot be alerted on) is left
-out of this evaluation: its states stay as they were, and the reason is logged. Data that merely
-vanished is not an error; the no-data policy handles it.
+out of this evaluation: its states stay as they were, and the reason is logged and kept on the rule
+(alert_rules.eval_error) until it evaluates again. Data that merely vanished is not an error; the
+no-data policy handles it.
 """
 
 import asyncio

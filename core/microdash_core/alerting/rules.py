@@ -11,8 +11,8 @@ from ..bounds import MAX_JSON_TEXT_BYTES, has_control_characters
 from ..errors import InvalidInput
 from ..matchers import Matcher, parse_matchers
 from ..promql import PromQLError
-from .expressions import check_alert_expression
 from ..samples import LABEL_NAME, METRIC_NAME
+from .expressions import check_alert_expression
 
 AGGREGATIONS = ("avg", "min", "max", "sum", "count", "last")
 NODATA_POLICIES = ("ok", "nodata", "firing")
