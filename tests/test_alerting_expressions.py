@@ -5,7 +5,9 @@ one alert per result series."""
 import orjson
 
 from alerting_support import create_rule, store_samples, transitions
-from microdash_workers.alert_eval import evaluate_tenant
+from microdash_core import db
+from microdash_workers import alert_store
+from microdash_workers.alert_eval import evaluate_tenant, evaluation_timeout
 from support import recent_ms
 
 S = 1000
@@ -183,3 +185,15 @@ def test_a_rule_saved_through_the_api_is_evaluated_and_notifies_with_its_express
     (alert,) = sent["alerts"]
     assert alert["labels"]["host"] == "n1" and "__name__" not in alert["labels"]
     assert alert["annotations"]["summary"] == "n1 at 7"
+
+
+def test_each_expression_rule_lengthens_its_tenants_evaluation_job(stack):
+    tenant, _ = stack.new_tenant()
+    expr_rule(stack, tenant.id, "node_load1", name="one")
+    expr_rule(stack, tenant.id, "node_load1", name="two")
+    create_rule(stack, tenant.id, name="by-metric")
+    with db.transaction(stack.settings) as cursor:
+        assert alert_store.tenants_with_rules(cursor)[tenant.id] == 2
+    settings = stack.settings.model_copy(update={"alert_eval_interval_seconds": 15, "alert_expr_timeout_seconds": 2.5})
+    # A killed job would roll back every rule of the tenant: room for each expression's own timeout.
+    assert evaluation_timeout(settings, 0) == 60 and evaluation_timeout(settings, 2) == 66

@@ -4,6 +4,7 @@ their rows, so two evaluators of the same tenant take turns and the second sees 
 states: a transition is never recorded (or notified) twice."""
 
 import logging
+import math
 import os
 import socket
 import time
@@ -33,11 +34,18 @@ def schedule_evaluations(settings: Settings | None = None) -> int:
     with db.transaction(settings) as cursor:
         tenants = alert_store.tenants_with_rules(cursor)
     queue = Queue(settings.scheduled_queue, connection=redis.Redis.from_url(settings.redis_url))
-    for tenant_id in tenants:
-        queue.enqueue(ALERT_EVAL_JOB, tenant_id, job_timeout=max(30, settings.alert_eval_interval_seconds * 4),
+    for tenant_id, expression_rules in tenants.items():
+        queue.enqueue(ALERT_EVAL_JOB, tenant_id, job_timeout=evaluation_timeout(settings, expression_rules),
                       result_ttl=settings.alert_eval_interval_seconds * 2, failure_ttl=FAILURE_TTL_SECONDS,
                       description=f"alert evaluation of tenant {tenant_id}")
     return len(tenants)
+
+
+def evaluation_timeout(settings: Settings, expression_rules: int) -> int:
+    """Seconds a tenant's evaluation job may run: a killed job rolls back every rule of the tenant,
+    so each PromQL rule adds the time its query may take."""
+    return max(30, settings.alert_eval_interval_seconds * 4) + expression_rules * math.ceil(
+        settings.alert_expr_timeout_seconds)
 
 
 def evaluate_tenant(tenant_id: int, *, now_ms: int | None = None, settings: Settings | None = None,

@@ -28,9 +28,11 @@ def storable(value: float | None) -> float | None:
     return value if value is None or math.isfinite(value) else None
 
 
-def tenants_with_rules(cursor: Cursor) -> list[int]:
-    cursor.execute("SELECT DISTINCT tenant_id FROM alert_rules WHERE enabled = 1 ORDER BY tenant_id")
-    return [row[0] for row in cursor.fetchall()]
+def tenants_with_rules(cursor: Cursor) -> dict[int, int]:
+    """Per tenant with enabled rules: how many of them are PromQL expressions."""
+    cursor.execute("SELECT tenant_id, SUM(expr IS NOT NULL) FROM alert_rules WHERE enabled = 1"
+                   " GROUP BY tenant_id ORDER BY tenant_id")
+    return {tenant_id: int(expressions) for tenant_id, expressions in cursor.fetchall()}
 
 
 def lock_rules(cursor: Cursor, tenant_id: int) -> list[Rule]:
