@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response, status
 from ..deps import StateDep, WriterTenant
 from ..errors import ApiError
 from ..ingest_pipeline import admit
-from ..protocols.prometheus_remote_write import DecodedWrite, UndecodableWrite, WriteTooLarge, decode
+from ..protocols.prometheus_remote_write import DecodedWrite, LabelSetCache, UndecodableWrite, WriteTooLarge, decode
 from ..telemetry import INGEST_DROPPED, INGEST_REQUESTS
 from ..text_errors import TextErrorsRoute, error_text
 
@@ -15,6 +15,8 @@ router = APIRouter(prefix="/api/v1/write", tags=["ingest"], route_class=TextErro
 ENDPOINT = "remote_write"
 # A remote-write 2.0 sender that gets 415 falls back to 1.0.
 WRITE_REQUEST_PROTO = "prometheus.WriteRequest"
+# Series seen lately, per api process; ~2 KB each at node_exporter's label sets.
+LABEL_SETS = LabelSetCache(max_entries=20_000)
 
 _DOC = {"requestBody": {"required": True, "content": {"application/x-protobuf": {"schema": {
     "type": "string", "format": "binary",
@@ -65,7 +67,7 @@ def _parameter(text: str) -> tuple[str, str]:
 def _decode(body: bytes, state: StateDep) -> DecodedWrite:
     settings = state.settings
     try:
-        return decode(body, max_decompressed_bytes=settings.max_remote_write_decompressed_bytes,
+        return decode(body, label_sets=LABEL_SETS, max_decompressed_bytes=settings.max_remote_write_decompressed_bytes,
                       max_samples=settings.max_bulk_samples, max_labels=settings.max_labels)
     except WriteTooLarge as exc:
         raise ApiError(413, f"{exc}; nothing was stored") from exc
