@@ -147,3 +147,16 @@ def test_writing_needs_a_token_or_an_admin_and_refusals_are_text(stack):
     assert no_token.text.startswith("missing or invalid API token") and "only read" in as_viewer.text
     time.sleep(0.5)
     assert stack.count_samples(tenant.id) == 0
+
+
+def test_a_write_beyond_the_series_limit_is_refused_whole_naming_a_new_series(stack):
+    tenant, token = stack.new_tenant(max_series=2)
+    now = recent_ms()
+    assert post(stack, token, body([({"__name__": "kept", "n": "1"}, [(now, 1.0)])])).status_code == 204
+    response = post(stack, token, body([({"__name__": "kept", "n": "1"}, [(now + 1, 2.0)]),
+                                        ({"__name__": "new", "n": "2"}, [(now, 1.0)]),
+                                        ({"__name__": "new", "n": "3"}, [(now, 1.0)])]))
+    assert response.status_code == 400, response.text
+    assert 'new{n="3"}' in response.text.splitlines()[0] or 'new{n="2"}' in response.text.splitlines()[0]
+    time.sleep(1)
+    assert stack.count_samples(tenant.id) == 1

@@ -38,7 +38,10 @@ async def remote_write(request: Request, tenant: WriterTenant, state: StateDep) 
         raise
     if decoded.items:
         try:
-            await admit(state, tenant, decoded.items, endpoint=ENDPOINT, ok_status=status.HTTP_204_NO_CONTENT)
+            # 400, not JSON ingest's 422: vmagent drops a refused block only on 400 (or 409) and
+            # would retry any other 4xx for ever.
+            await admit(state, tenant, decoded.items, endpoint=ENDPOINT, ok_status=status.HTTP_204_NO_CONTENT,
+                        invalid_status=status.HTTP_400_BAD_REQUEST)
         except ApiError as exc:
             raise _naming_series(exc, decoded) from exc
     else:  # only metadata, or only stale markers: nothing to queue, nothing wrong
@@ -76,13 +79,10 @@ def _decode(body: bytes, state: StateDep) -> DecodedWrite:
 
 
 def _naming_series(exc: ApiError, decoded: DecodedWrite) -> ApiError:
-    """The shared path reports errors by item index; the sender knows series, not items. Invalid
-    samples answer 400, not JSON ingest's 422: vmagent drops a refused block only on 400 (or 409)
-    and would retry any other 4xx forever."""
+    """The shared path reports errors by item index; the sender knows series, not items."""
     if not exc.errors:
         return exc
     errors = [{**error, "series": decoded.series_of(error["index"])} if error.get("index", -1) >= 0 else error
               for error in exc.errors]
     first = error_text(ApiError(exc.status_code, "", errors=errors[:1])).strip()
-    status_code = status.HTTP_400_BAD_REQUEST if exc.status_code == 422 else exc.status_code
-    return ApiError(status_code, f"{exc.detail}: {first}", errors=errors, headers=exc.headers)
+    return ApiError(exc.status_code, f"{exc.detail}: {first}", errors=errors, headers=exc.headers)
