@@ -132,3 +132,24 @@ def test_budgets_end_a_query_with_a_clear_error(stack, counters):
     too_many_samples = asyncio.run(_with_pool(stack, lambda pool: attempt(pool, max_samples=1000)))
     assert too_many_series.kind == too_many_samples.kind == "limit"
     assert "more than 1 series" in str(too_many_series) and "more than 1000 samples" in str(too_many_samples)
+
+
+def test_a_read_too_large_for_one_text_falls_back_to_rows_with_the_same_answer(stack, counters, monkeypatch):
+    from microdash_api import sample_reads
+
+    tenant, start, end, _ = counters
+    matcher = [LabelMatcher("__name__", "=", "requests_total")]
+    hints = SelectHints(start, end, 15_000, None, None)
+
+    async def read(pool):
+        return {series.labels["host"]: series for series in await _source(pool, tenant.id).select(
+            matcher, start, end, hints)}
+
+    as_texts = asyncio.run(_with_pool(stack, read))
+    monkeypatch.setattr(sample_reads, "_TEXT_BOUND", 1000)
+    as_rows = asyncio.run(_with_pool(stack, read))
+    assert as_texts.keys() == as_rows.keys() == {"a", "b"}
+    for host in ("a", "b"):
+        assert len(as_texts[host].timestamps) == 8 * 240
+        assert np.array_equal(as_texts[host].timestamps, as_rows[host].timestamps)
+        assert np.array_equal(as_texts[host].values, as_rows[host].values)
