@@ -175,6 +175,8 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
             "{:,.1f}")
     add("alert evaluation, 10k rules / 100 tenants", "alert_eval_rules_per_s", "rules/s")
     add("alert evaluation, one full cycle", "alert_eval_cycle_s", "s", "{:,.2f}")
+    add("alert evaluation in PromQL, 10k rules / 100 tenants", "alert_eval_promql_rules_per_s", "rules/s")
+    add("alert evaluation in PromQL, one full cycle", "alert_eval_promql_cycle_s", "s", "{:,.2f}")
     add("agent steady RSS", "agent_footprint.agent_rss_mb", "MB", "{:,.1f}")
     add("node_exporter steady RSS", "agent_footprint.node_exporter_rss_mb", "MB", "{:,.1f}")
     add("agent CPU per collection", "agent_footprint.agent_cpu_ms_per_cycle", "ms", "{:,.2f}")

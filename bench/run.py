@@ -50,7 +50,7 @@ import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "bulk_limited", "remote_write", "single", "sse", "query", "mqtt", "rollup", "promql", "alerts", "agent", "dashboard", "operator")
+SCENARIOS = ("bulk", "bulk_limited", "remote_write", "single", "sse", "query", "mqtt", "rollup", "promql", "alerts", "alerts_promql", "agent", "dashboard", "operator")
 SETTLE_TIMEOUT_S = 120.0
 
 
@@ -189,6 +189,10 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
                                                   percentile=report.percentile),
         "alerts": lambda: alert_eval_load.run_alert_eval(stack, tenants=sizes.alert_tenants,
                                                          rules_per_tenant=sizes.alert_rules_per_tenant),
+        # The same rules written in PromQL: one instant query per rule instead of one SQL per kind.
+        "alerts_promql": lambda: alert_eval_load.run_alert_eval(stack, tenants=sizes.alert_tenants,
+                                                                rules_per_tenant=sizes.alert_rules_per_tenant,
+                                                                promql=True),
         "agent": lambda: {"agent_footprint": measure_agent_footprint(duration_s=sizes.agent_seconds)},
         "dashboard": lambda: dashboard.run_dashboard(stack, stack.create_tenant("bench-dashboard"),
                                                      loads=sizes.dashboard_loads,
