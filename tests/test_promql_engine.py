@@ -3,8 +3,10 @@ documented semantics (the promtool oracle test checks many more against Promethe
 
 import asyncio
 import math
+import re
 import time
 
+import numpy as np
 import pytest
 
 from microdash_core.promql import PromQLError, QueryLimits, instant_query, parse, range_query
@@ -279,7 +281,7 @@ def test_numbers_are_written_as_prometheus_writes_them():
 
 def test_parse_and_type_errors_are_bad_data():
     assert parse("sum(rate(x[5m]))") is not None
-    for text in ("sum(x", "", "rate(x)", "x{a=~\"(\"}", "x" * 20_000):
+    for text in ("sum(x", "", "rate(x)", "x{a=~\"(\"}", "x" * 70_000):
         with pytest.raises(PromQLError) as caught:
             asyncio.run(instant_query(text, source=InMemorySource([]), time_ms=0, limits=LIMITS))
         assert caught.value.kind == "bad_data", text
@@ -297,7 +299,7 @@ def test_backreferences_are_refused_as_re2_cannot_run_them():
 
 
 def test_unsupported_functions_are_named():
-    for text, name in (('sort_by_label(x, "a")', "sort_by_label"), ("day_of_week()", "day_of_week"),
+    for text, name in (('sort_by_label(x, "a")', "sort_by_label"), ("histogram_count(x)", "histogram_count"),
                        ("limitk(1, x)", "limitk"), ('x{a="b" or c="d"}', "'or'")):
         caught = error_of(text, _fleet())
         assert caught.kind == "unsupported" and name in caught.message, (text, caught.message)
@@ -330,3 +332,88 @@ def test_a_query_whose_time_budget_is_spent_stops_with_a_timeout():
     caught = error_of("quantile_over_time(0.5, x[1h])", source, at_s=20_000,
                       limits=QueryLimits(max_series=100, max_points=10**9, timeout_seconds=1e-9))
     assert caught.kind == "timeout"
+
+
+# Bad input never escapes as anything but a PromQLError.
+
+TOKENS = list('abxy(){}[]"=~!<>+-*/^%,019 .:@') + ["rate", "sum", "by", "on", "offset", "5m", "bool", "and",
+                                                   "topk", "[5m:1m]", "group_left", "label_replace", "__name__"]
+
+
+def test_random_token_soup_is_answered_or_refused_cleanly():
+    from hypothesis import given, settings, strategies as st
+
+    source = _fleet()
+
+    @settings(max_examples=400, deadline=None, database=None)
+    @given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=20))
+    def check(tokens):
+        try:
+            instant("".join(tokens), source, 600).to_prometheus()
+        except PromQLError as exc:
+            assert exc.kind in ("bad_data", "execution", "unsupported")
+    check()
+
+
+def test_every_oracle_expression_survives_no_data_and_far_times():
+    from test_promql_promtool import EXPRESSIONS
+
+    empty, fleet = InMemorySource([]), _fleet()
+    for expr in EXPRESSIONS:
+        for source in (empty, fleet):
+            for at_s in (-1e6, 0, 1e10):
+                instant(expr, source, at_s).to_prometheus()
+        asyncio.run(range_query(expr, source=empty, start_ms=-600_000, end_ms=600_000, step_ms=7_000,
+                                limits=LIMITS)).to_prometheus()
+
+
+def test_the_docs_list_every_supported_function():
+    from pathlib import Path
+
+    from microdash_core.promql.aggregations import SUPPORTED as AGGREGATIONS
+    from microdash_core.promql.calls import SUPPORTED as FUNCTIONS
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "promql-engine.md").read_text()
+    listed = set(re.findall(r"[a-z_0-9]+", page))
+    expanded = {name for name in FUNCTIONS if not name.endswith("_over_time")} | AGGREGATIONS
+    missing = sorted(name for name in expanded if name not in listed
+                     and name not in ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+                                      "asinh", "acosh", "atanh"))  # "the trigonometric functions"
+    assert not missing, missing
+
+
+def test_a_long_evaluation_stops_at_its_deadline_between_chunks():
+    # 50 series x 10,000 steps x 240-sample windows to sort: far more than 0.5 s of work anywhere,
+    # and the source answers at once, so only the checks inside the evaluation can stop it.
+    source = InMemorySource([counter(host=str(i), count=12_000) for i in range(50)])
+    limits = QueryLimits(max_series=100, max_points=10**9, timeout_seconds=0.5)
+    started = time.monotonic()
+    with pytest.raises(PromQLError) as caught:
+        asyncio.run(range_query("quantile_over_time(0.5, x[1h])", source=source, start_ms=0,
+                                end_ms=9_999 * 15_000, step_ms=15_000, limits=limits))
+    assert caught.value.kind == "timeout"
+    assert time.monotonic() - started < 30  # stopped, not run to the end
+
+
+class UnorderedSource(InMemorySource):
+    async def select(self, matchers, start_ms, end_ms, hints):
+        found = await super().select(matchers, start_ms, end_ms, hints)
+        for s in found:  # reversed, and the last sample repeated with another value
+            s.timestamps = np.append(s.timestamps[::-1], s.timestamps[-1])
+            s.values = np.append(s.values[::-1], -1.0)
+        return found
+
+
+def test_samples_out_of_order_or_repeated_are_put_in_order():
+    source = UnorderedSource([counter()])
+    assert one("count_over_time(x[1m])", source, 120) == 5
+    assert one("x", source, 120) == -1  # the last value given for a time wins
+
+
+def test_count_values_is_charged_for_every_distinct_value():
+    source = InMemorySource([counter(count=2000)])  # a new value at every step
+    with pytest.raises(PromQLError) as caught:
+        asyncio.run(range_query('count_values("v", x)', source=source, start_ms=0, end_ms=1999 * 15_000,
+                                step_ms=15_000, limits=QueryLimits(max_series=10, max_points=1_000_000,
+                                                                   timeout_seconds=30)))
+    assert caught.value.kind == "limit"

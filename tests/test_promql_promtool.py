@@ -88,6 +88,20 @@ EXPRESSIONS = [
     # subqueries
     'max_over_time(rate(http_requests_total[5m])[10m:1m])',
     'rate(http_requests_total[5m:30s])',
+    'max_over_time(temp[10m:1m] offset 5m)', 'min_over_time(rate(http_requests_total[5m])[15m:2m] @ 1200)',
+    'temp offset -1m', 'avg_over_time((temp > 20)[10m:])',
+    # edges: short windows, gaps, @ inside a function, on() with a single series
+    'rate(http_requests_total[45s])', 'increase(node_cpu_seconds_total[2m])',
+    'min_over_time(http_requests_total{job="web"}[2m])', 'changes(http_requests_total[10m])',
+    'delta(node_memory_MemAvailable_bytes[15m])', 'rate(http_requests_total[5m] @ 900)',
+    'count by (job) (http_requests_total > 100)',
+    'http_requests_total{job="api"} - on(instance, code) http_requests_total offset 10m',
+    'sum by (job) (rate(http_requests_total[5m])) / on() group_left sum(rate(http_requests_total[5m]))',
+    # Prometheus 2.x extras
+    'holt_winters(temp[10m], 0.3, 0.6)', 'holt_winters(http_requests_total[5m], 0.5, 0.1)',
+    'hour(temp * 3000)', 'minute(http_requests_total * 7)', 'day_of_week(temp * 86400)',
+    'day_of_month(temp * 1e6)', 'day_of_year(temp * 1e6)', 'days_in_month(temp * 3e6)', 'month(temp * 1e6)',
+    'year(temp * 1e8)', 'hour()', 'year()', 'sgn(delta(temp[5m]))', 'pi() * 2',
 ]
 
 

@@ -21,7 +21,9 @@ def group_labels(labels: Labels, grouping: list[str] | None, is_without: bool) -
 
 
 def aggregate(op: str, vector: StepVector, grouping: list[str] | None, is_without: bool,
-              param, tick) -> StepVector:
+              param, tick, charge) -> StepVector:
+    """tick() is called between groups; charge(points) before count_values builds its rows,
+    which may number one per distinct value."""
     if op not in SUPPORTED:
         raise PromQLError(UNSUPPORTED, f"aggregation {op} is not supported")
     groups: dict[tuple, tuple[Labels, list[int]]] = {}
@@ -31,7 +33,7 @@ def aggregate(op: str, vector: StepVector, grouping: list[str] | None, is_withou
     if op in ("topk", "bottomk"):
         return _select_k(vector, groups, param, op == "topk", tick)
     if op == "count_values":
-        return _count_values(vector, groups, param, tick)
+        return _count_values(vector, groups, param, tick, charge)
     labels, values, present = [], [], []
     for out, rows in groups.values():
         tick()
@@ -93,26 +95,29 @@ def _select_k(vector: StepVector, groups, k_param: np.ndarray, largest: bool, ti
     ordered_rows = []
     for _, rows in groups.values():
         tick()
-        v, p = vector.values[rows], vector.present[rows]
-        tier = np.where(p, np.where(np.isnan(v), 1, 0), 2)
+        # One row per step, contiguous, so each step sorts its own small row.
+        v, p = vector.values[rows].T, vector.present[rows].T
+        tier = np.where(p, np.isnan(v).view(np.int8), 2)
         secondary = np.nan_to_num(-v if largest else v, nan=0.0)
-        order = np.lexsort((secondary, tier), axis=0)
+        order = np.lexsort((secondary, tier), axis=-1)
         rank = np.empty_like(order)
-        np.put_along_axis(rank, order, np.broadcast_to(np.arange(len(rows))[:, None], order.shape), axis=0)
-        keep[rows] = p & (rank < k[None, :])
-        ordered_rows.extend(np.asarray(rows)[order[:, 0]].tolist())
+        np.put_along_axis(rank, order, np.broadcast_to(np.arange(len(rows)), order.shape), axis=-1)
+        keep[rows] = (p & (rank < k[:, None])).T
+        ordered_rows.extend(np.asarray(rows)[order[0]].tolist())
     kept = StepVector(vector.labels, vector.values, keep, vector.sample_times).rows(ordered_rows)
     return kept.without_absent()
 
 
-def _count_values(vector: StepVector, groups, label: str, tick) -> StepVector:
+def _count_values(vector: StepVector, groups, label: str, tick, charge) -> StepVector:
     if not LABEL_NAME.fullmatch(label):
         raise PromQLError(EXECUTION, f"invalid label name {label!r} in count_values")
     labels, values, present = [], [], []
     for out, rows in groups.values():
         tick()
         v, p = vector.values[rows], vector.present[rows]
-        for distinct in np.unique(v[p]):
+        distinct_values = np.unique(v[p])
+        charge(len(distinct_values) * vector.steps)
+        for distinct in distinct_values:
             hits = (p & ((v == distinct) | (np.isnan(v) & np.isnan(distinct)))).sum(axis=0)
             labels.append({**out, label: format_value(float(distinct))})
             values.append(hits.astype(np.float64))

@@ -79,7 +79,8 @@ def _presence_by_signature(vector: StepVector, sigs: list[tuple]) -> dict[tuple,
     return seen
 
 
-def vector_vector(op: str, lhs: StepVector, rhs: StepVector, modifier) -> StepVector:
+def vector_vector(op: str, lhs: StepVector, rhs: StepVector, modifier, charge) -> StepVector:
+    """charge(points) is told the size of the matched pairs before they are built."""
     card = modifier.card if modifier is not None else pp.VectorMatchCardinality.OneToOne
     return_bool = bool(modifier is not None and modifier.return_bool)
     include = list(modifier.group_labels or []) if modifier is not None else []
@@ -91,6 +92,7 @@ def vector_vector(op: str, lhs: StepVector, rhs: StepVector, modifier) -> StepVe
              for o in one_rows.get(lbl.signature(labels, on, names), ())]
     if not pairs:
         return StepVector.empty(lhs.steps)
+    charge(len(pairs) * lhs.steps)
     many_idx, one_idx = (np.array(x, dtype=np.int64) for x in zip(*pairs))
     left_values, right_values = many.values[many_idx], one.values[one_idx]
     if swapped:

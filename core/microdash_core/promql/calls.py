@@ -13,7 +13,7 @@ from .parsing import selector_matchers
 from .range_functions import MATRIX_ARGUMENT, RANGE_FUNCTIONS
 from .values import StepScalar, StepVector
 
-SUPPORTED = sorted({*RANGE_FUNCTIONS, *fn._MATH, "absent", "absent_over_time", "clamp", "clamp_max",
+SUPPORTED = sorted({*RANGE_FUNCTIONS, *fn.MATH, *fn.CALENDAR, "absent", "absent_over_time", "clamp", "clamp_max",
                     "clamp_min", "histogram_quantile", "label_join", "label_replace", "pi", "round",
                     "scalar", "sort", "sort_desc", "time", "timestamp", "vector"})
 
@@ -141,6 +141,16 @@ async def _histogram_quantile(ev, args):
     return histogram_quantile(q, await ev.vector_value(args[1]), ev.budget.tick)
 
 
+def _calendar(name):
+    async def handler(ev, args):
+        if args:
+            vector = await ev.vector_value(args[0])
+        else:
+            vector = fn.vector_of(StepScalar(ev.times / 1000))
+        return fn.calendar(name, vector)
+    return handler
+
+
 def _math(name):
     async def handler(ev, args):
         return fn.math_function(name, await ev.vector_value(args[0]))
@@ -151,5 +161,6 @@ _INSTANT = {
     "absent": _absent, "time": _time, "pi": _pi, "vector": _vector, "scalar": _scalar, "clamp": _clamp,
     "clamp_min": _clamp_min, "clamp_max": _clamp_max, "round": _round, "timestamp": _timestamp,
     "sort": _sort, "sort_desc": _sort_desc, "label_replace": _label_replace, "label_join": _label_join,
-    "histogram_quantile": _histogram_quantile, **{name: _math(name) for name in fn._MATH},
+    "histogram_quantile": _histogram_quantile, **{name: _math(name) for name in fn.MATH},
+    **{name: _calendar(name) for name in fn.CALENDAR},
 }

@@ -153,6 +153,7 @@ class Evaluator:
             samples = await self._subquery(node, ends, range_ms)
         else:
             raise PromQLError(BAD_DATA, f"expected a range vector in call to {func}")
+        self.budget.add_points(samples.size * len(ends))  # the window bounds, one per series and step
         lo, hi = window_bounds(samples, ends, range_ms)
         return Windows(samples, lo, hi, ends, self.times, range_ms, self.budget.tick)
 
@@ -183,7 +184,7 @@ class Evaluator:
         if node.modifier is not None:
             grouping = list(node.modifier.labels)
             is_without = node.modifier.type == pp.AggModifierType.Without
-        return aggregate(op, vector, grouping, is_without, param, self.budget.tick)
+        return aggregate(op, vector, grouping, is_without, param, self.budget.tick, self.budget.add_points)
 
     async def _binary(self, node: pp.BinaryExpr):
         op = op_name(node)
@@ -199,7 +200,7 @@ class Evaluator:
             raise PromQLError(BAD_DATA, f"binary operator {op} needs scalar or instant vector operands")
         if op in binary.SET_OPERATORS:
             return binary.set_operation(op, lhs, rhs, node.modifier)
-        return binary.vector_vector(op, lhs, rhs, node.modifier)
+        return binary.vector_vector(op, lhs, rhs, node.modifier, self.budget.add_points)
 
 
 def _check_regex(op: str, pattern: str) -> None:

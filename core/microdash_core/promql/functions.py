@@ -5,7 +5,7 @@ import numpy as np
 from . import labels as lbl
 from .values import StepScalar, StepVector
 
-_MATH = {
+MATH = {
     "abs": np.abs, "ceil": np.ceil, "floor": np.floor, "exp": np.exp, "sqrt": np.sqrt,
     "ln": np.log, "log2": np.log2, "log10": np.log10, "sgn": np.sign,
     "sin": np.sin, "cos": np.cos, "tan": np.tan, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
@@ -21,7 +21,7 @@ def _mapped(vector: StepVector, values: np.ndarray, present: np.ndarray | None =
 
 def math_function(name: str, vector: StepVector) -> StepVector:
     with np.errstate(all="ignore"):
-        return _mapped(vector, _MATH[name](vector.values))
+        return _mapped(vector, MATH[name](vector.values))
 
 
 def clamp(vector: StepVector, low: np.ndarray | None, high: np.ndarray | None) -> StepVector:
@@ -87,3 +87,28 @@ def label_join(vector: StepVector, dst: str, separator: str, sources: list[str])
 def absent(vector: StepVector, labels: dict[str, str], steps: int) -> StepVector:
     missing = ~vector.present.any(axis=0) if vector.labels else np.ones(steps, dtype=bool)
     return StepVector([labels], np.ones((1, steps)), missing.reshape(1, steps))
+
+
+def _calendar(name: str, seconds: np.ndarray) -> np.ndarray:
+    whole = np.trunc(np.nan_to_num(seconds, nan=0.0, posinf=0.0, neginf=0.0)).astype(np.int64)
+    instant = whole.astype("datetime64[s]")
+    days, months, years = (instant.astype(f"datetime64[{unit}]") for unit in ("D", "M", "Y"))
+    parts = {
+        "year": lambda: years.astype(np.int64) + 1970,
+        "month": lambda: months.astype(np.int64) % 12 + 1,
+        "day_of_month": lambda: (days - months.astype("datetime64[D]")).astype(np.int64) + 1,
+        "day_of_year": lambda: (days - years.astype("datetime64[D]")).astype(np.int64) + 1,
+        "day_of_week": lambda: (days.astype(np.int64) + 4) % 7,  # 1970-01-01 was a Thursday
+        "days_in_month": lambda: ((months + 1).astype("datetime64[D]") - months.astype("datetime64[D]")).astype(np.int64),
+        "hour": lambda: whole // 3600 % 24,
+        "minute": lambda: whole // 60 % 60,
+    }
+    return np.where(np.isfinite(seconds), parts[name]().astype(np.float64), np.nan)
+
+
+CALENDAR = ("year", "month", "day_of_month", "day_of_year", "day_of_week", "days_in_month", "hour", "minute")
+
+
+def calendar(name: str, vector: StepVector) -> StepVector:
+    """The UTC calendar field of each value read as Unix seconds (Prometheus's hour(), year()...)."""
+    return _mapped(vector, _calendar(name, vector.values))

@@ -26,7 +26,8 @@ class LabelMatcher:
 @dataclass(frozen=True)
 class SelectHints:
     """What the evaluation will do with the samples, so a source may choose a rollup.
-    start_ms/end_ms: the evaluation times the selector is read at (before its range or lookback);
+    start_ms/end_ms: the first and last time the selector is read at (the steps' times less its
+    offset, or its @ time), before its range or lookback reaches back;
     step_ms: the step between them (None for one instant); range_ms: the range of a range
     selector (None for an instant selector, which looks back up to the lookback delta);
     func: the function the range selector feeds (e.g. "rate"), None for none."""

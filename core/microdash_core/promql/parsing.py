@@ -9,7 +9,19 @@ from .errors import BAD_DATA, UNSUPPORTED, PromQLError
 from .model import LabelMatcher
 
 Expr = pp.Expr
-MAX_QUERY_LENGTH = 16_384
+
+
+def _register_holt_winters() -> None:
+    """Prometheus 2.x's name for double_exponential_smoothing; promql-parser knows only 3.x's."""
+    try:
+        pp.register_extra_functions([pp.Function("holt_winters", [pp.ValueType.Matrix, pp.ValueType.Scalar,
+                                                                  pp.ValueType.Scalar], pp.ValueType.Vector)])
+    except ValueError:  # already registered, or a parser that knows it itself
+        pass
+
+
+_register_holt_winters()
+MAX_QUERY_LENGTH = 65_536  # characters; the HTTP API bounds the request to the same
 
 _OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
 

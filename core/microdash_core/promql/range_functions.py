@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import EXECUTION, PromQLError
 from .values import SampleSet
 from .windows import reduce_windows
 
@@ -47,23 +48,23 @@ class Windows:
         return ufunc.reduceat(values, bounds)[0::2].reshape(self.lo.shape)
 
 
-def _pair_prefix(samples: SampleSet, pair_value: np.ndarray) -> np.ndarray:
-    """Prefix sums over consecutive pairs (i, i+1) of one series; pairs that straddle two series
-    count 0. The pairs inside window [lo, hi) sum to prefix[hi - 1] - prefix[lo]."""
-    if len(pair_value):
-        pair_value = pair_value.copy()
-        boundaries = samples.starts[1:-1] - 1
-        pair_value[boundaries[(boundaries >= 0) & (boundaries < len(pair_value))]] = 0
-    prefix = np.zeros(len(pair_value) + 1, dtype=pair_value.dtype)
-    np.cumsum(pair_value, out=prefix[1:])
-    return prefix
+def _in_windows(w: Windows, pair_index: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Sums weights (or counts) over the marked pairs (i, i+1) that lie inside each window: the
+    pairs lo .. hi - 2. Counts are exact, and resets are sparse, so the prefix sums of their
+    values are short; a pair straddling two series is never inside a window."""
+    prefix = np.zeros(len(pair_index) + 1)
+    np.cumsum(np.ones(len(pair_index)) if weights is None else weights, out=prefix[1:])
+    upper = np.searchsorted(pair_index, w.hi - 1, side="left")
+    lower = np.searchsorted(pair_index, w.lo, side="left")
+    return np.where(w.counts >= 2, prefix[upper] - prefix[lower], 0.0)
 
 
-def _pairs_in_windows(w: Windows, prefix: np.ndarray) -> np.ndarray:
-    has_pairs = w.counts >= 2
-    upper = w.at(np.where(has_pairs, w.hi - 1, 0), prefix)
-    lower = w.at(np.where(has_pairs, w.lo, 0), prefix)
-    return np.where(has_pairs, upper - lower, 0)
+def _drops(w: Windows) -> np.ndarray:
+    """The pairs (i, i+1) of one series whose value falls: the counter resets."""
+    v = w.samples.values
+    drops = np.flatnonzero(v[1:] < v[:-1])
+    straddling = w.samples.starts[1:-1] - 1  # the last sample of a series and the next one's first
+    return drops[~np.isin(drops, straddling)] if len(drops) else drops
 
 
 def extrapolated_rate(w: Windows, is_counter: bool, is_rate: bool) -> Result:
@@ -73,9 +74,10 @@ def extrapolated_rate(w: Windows, is_counter: bool, is_rate: bool) -> Result:
     v_first, v_last = w.at(first, v), w.at(last, v)
     t_first, t_last = w.at(first, t), w.at(last, t)
     result = v_last - v_first
-    if is_counter and len(v) > 1:
-        drops = np.where(v[1:] < v[:-1], v[:-1], 0.0)
-        result = result + _pairs_in_windows(w, _pair_prefix(w.samples, drops))
+    if is_counter:
+        drops = _drops(w)
+        if len(drops):
+            result = result + _in_windows(w, drops, v[drops])
     with np.errstate(divide="ignore", invalid="ignore"):
         to_start = (t_first - (w.ends - w.range_ms)) / 1000
         to_end = (w.ends - t_last) / 1000
@@ -151,6 +153,32 @@ def by_parameter(w: Windows, parameter: np.ndarray, compute) -> np.ndarray:
     return out
 
 
+def _smoothing_rows(smoothing: float, trend: float):
+    """Prometheus's holt_winters (3.x: double_exponential_smoothing): a recurrence along each
+    window, run for all windows at once, one sample position at a time."""
+    def rows(v, t, m):
+        n = m.sum(axis=1)
+        previous, smoothed = np.zeros(len(v)), v[:, 0].copy()
+        slope = v[:, 1] - v[:, 0] if v.shape[1] > 1 else np.zeros(len(v))
+        for i in range(1, v.shape[1]):
+            active = i < n
+            if i > 1:
+                slope = np.where(active, trend * (smoothed - previous) + (1 - trend) * slope, slope)
+            updated = smoothing * v[:, i] + (1 - smoothing) * (smoothed + slope)
+            previous = np.where(active, smoothed, previous)
+            smoothed = np.where(active, updated, smoothed)
+        return smoothed
+    return rows
+
+
+def double_exponential_smoothing(w: Windows, smoothing: np.ndarray, trend: np.ndarray) -> Result:
+    sf, tf = float(smoothing[0]), float(trend[0])
+    for name, factor in (("smoothing", sf), ("trend", tf)):
+        if not 0 < factor < 1:
+            raise PromQLError(EXECUTION, f"invalid {name} factor. Expected: 0 < {name[0]}f < 1, got: {factor:f}")
+    return w.reduce(0.0, _smoothing_rows(sf, tf)), w.counts >= 2
+
+
 def _stdvar_rows(v, t, m):
     n = m.sum(axis=1)
     mean = v.sum(axis=1) / n
@@ -209,15 +237,11 @@ def over_time(name: str, w: Windows) -> Result:
 
 
 def _changes_or_resets(name: str, w: Windows) -> np.ndarray:
+    if name == "resets":
+        return _in_windows(w, _drops(w), None)
     v = w.samples.values
-    if len(v) < 2:
-        return np.zeros(w.lo.shape)
-    if name == "changes":
-        both_nan = np.isnan(v[1:]) & np.isnan(v[:-1])
-        pairs = ((v[1:] != v[:-1]) & ~both_nan).astype(np.int64)
-    else:
-        pairs = (v[1:] < v[:-1]).astype(np.int64)
-    return _pairs_in_windows(w, _pair_prefix(w.samples, pairs)).astype(np.float64)
+    changed = (v[1:] != v[:-1]) & ~(np.isnan(v[1:]) & np.isnan(v[:-1]))
+    return _in_windows(w, np.flatnonzero(changed), None)
 
 
 RANGE_FUNCTIONS = {
@@ -229,6 +253,8 @@ RANGE_FUNCTIONS = {
     "deriv": lambda w, args: deriv(w),
     "predict_linear": lambda w, args: predict_linear(w, args[0]),
     "quantile_over_time": lambda w, args: quantile_over_time(w, args[0]),
+    "holt_winters": lambda w, args: double_exponential_smoothing(w, args[0], args[1]),
+    "double_exponential_smoothing": lambda w, args: double_exponential_smoothing(w, args[0], args[1]),
     **{name: (lambda w, args, name=name: over_time(name, w)) for name in (
         "count_over_time", "present_over_time", "last_over_time", "sum_over_time", "avg_over_time",
         "min_over_time", "max_over_time", "stdvar_over_time", "stddev_over_time", "changes", "resets")},

@@ -13,6 +13,9 @@ class ResultSeries:
     timestamps: np.ndarray  # int64 ms; one element in a vector result
     values: np.ndarray  # float64
 
+    def __repr__(self) -> str:  # arrays of thousands of points make a useless, slow repr
+        return f"ResultSeries({self.labels!r}, {len(self.values)} points)"
+
 
 @dataclass
 class QueryResult:
@@ -23,6 +26,11 @@ class QueryResult:
     time_ms: int = 0
     scalar: float | None = None
     string: str | None = None
+
+    def __repr__(self) -> str:
+        if self.result_type in ("matrix", "vector"):
+            return f"QueryResult({self.result_type}, {len(self.series)} series)"
+        return f"QueryResult({self.result_type}, {self.scalar if self.string is None else self.string!r})"
 
     def to_prometheus(self) -> dict:
         if self.result_type == "scalar":

@@ -91,12 +91,12 @@ class SampleSet:
 
     @classmethod
     def from_raw(cls, series: list[RawSeries]) -> "SampleSet":
-        lengths = [len(s.timestamps) for s in series]
         starts = np.zeros(len(series) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=starts[1:])
         if series:
-            timestamps = np.concatenate([np.asarray(s.timestamps, dtype=np.int64) for s in series])
-            values = np.concatenate([np.asarray(s.values, dtype=np.float64) for s in series])
+            pairs = [_ascending(s) for s in series]
+            np.cumsum([len(t) for t, _ in pairs], out=starts[1:])
+            timestamps = np.concatenate([t for t, _ in pairs])
+            values = np.concatenate([v for _, v in pairs])
         else:
             timestamps, values = np.zeros(0, dtype=np.int64), np.zeros(0)
         return cls([dict(s.labels) for s in series], timestamps, values, starts)
@@ -117,3 +117,18 @@ class SampleSet:
 
     def series_ids(self) -> np.ndarray:
         return np.repeat(np.arange(self.size, dtype=np.int64), np.diff(self.starts))
+
+
+def _ascending(series: RawSeries) -> tuple[np.ndarray, np.ndarray]:
+    """The samples in strictly ascending time, as windows need: a source that breaks its promise
+    (a repeated or out-of-order sample) gets them sorted, keeping the last value per time."""
+    timestamps = np.asarray(series.timestamps, dtype=np.int64)
+    values = np.asarray(series.values, dtype=np.float64)
+    if len(timestamps) != len(values):
+        raise ValueError("a RawSeries has more timestamps than values, or fewer")
+    if len(timestamps) > 1 and not (np.diff(timestamps) > 0).all():
+        order = np.argsort(timestamps, kind="stable")
+        timestamps, values = timestamps[order], values[order]
+        last = np.append(timestamps[1:] != timestamps[:-1], True)
+        timestamps, values = timestamps[last], values[last]
+    return timestamps, values
