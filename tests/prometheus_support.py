@@ -29,11 +29,17 @@ START_TIMEOUT_S = 60
 
 
 @dataclass
+class NodeExporter:
+    url: str
+    process: subprocess.Popen
+
+
+@dataclass
 class PrometheusServer:
     url: str  # Prometheus' own HTTP API, e.g. url + "/api/v1/query"
     tenant_id: int  # the microdash tenant it writes to
     token: str  # that tenant's token, to read the same data back from microdash
-    node_exporter_url: str
+    node_exporter: NodeExporter  # the target besides the api (a test may stop it)
     config_path: Path
     log_path: Path
 
@@ -86,7 +92,7 @@ def running_prometheus(stack: Stack, directory: Path, *, tenant_id: int, token: 
         node_exporter = started.enter_context(running_node_exporter(directory))
         config_path = directory / "prometheus.yml"
         config_path.write_text(yaml.safe_dump(prometheus_config(
-            api_url=stack.api_url, token=token, node_exporter=node_exporter.removeprefix("http://"))))
+            api_url=stack.api_url, token=token, node_exporter=node_exporter.url.removeprefix("http://"))))
         port = free_port()
         log_path = directory / "prometheus.log"
         started.enter_context(managed_process(
@@ -98,13 +104,13 @@ def running_prometheus(stack: Stack, directory: Path, *, tenant_id: int, token: 
 
 
 @contextmanager
-def running_node_exporter(directory: Path) -> Iterator[str]:
-    """Debian's prometheus-node-exporter on a free port; yields its URL."""
+def running_node_exporter(directory: Path) -> Iterator[NodeExporter]:
+    """Debian's prometheus-node-exporter on a free port."""
     port = free_port()
     log_path = directory / f"node_exporter-{port}.log"
-    with managed_process(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}"], log_path):
+    with managed_process(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}"], log_path) as process:
         wait_http(f"http://127.0.0.1:{port}/metrics", log_path)
-        yield f"http://127.0.0.1:{port}"
+        yield NodeExporter(f"http://127.0.0.1:{port}", process)
 
 
 @contextmanager

@@ -5,7 +5,7 @@ import struct
 
 import cramjam
 
-from microdash_api.protocols.remote_write_messages import Label, Sample, TimeSeries, WriteRequest
+from microdash_api.protocols.remote_write_messages import Label, Sample, TimeSeries, WriteRequest, WriteRequestRawLabels
 
 STALE_MARKER = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
@@ -26,3 +26,14 @@ def snappy(data: bytes) -> bytes:
 
 def body(series: list[tuple[dict[str, str], list[tuple[int, float]]]]) -> bytes:
     return snappy(write_request(series))
+
+
+def with_raw_label(labels: dict[str, str], raw_label: bytes, sample: tuple[int, float]) -> bytes:
+    """A serialized WriteRequest of one series whose labels include one given as its encoded bytes
+    (to send what the message classes refuse to build, e.g. a value that is not UTF-8)."""
+    request = WriteRequestRawLabels()
+    series = request.timeseries.add()
+    series.labels.extend([Label(name=name, value=value).SerializeToString() for name, value in labels.items()]
+                         + [raw_label])
+    series.samples.add(timestamp=sample[0], value=sample[1])
+    return request.SerializeToString()

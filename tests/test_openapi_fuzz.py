@@ -47,6 +47,12 @@ def api_schema(fuzz_stack):
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+@schemathesis.serializer("application/x-protobuf")
+def _opaque_bytes(ctx, value) -> bytes:
+    """Remote-write bodies (snappy-compressed protobuf) are opaque binary strings in the schema."""
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
 def _authenticated(kwargs: dict, path: str, credentials: dict) -> dict:
     headers = dict(kwargs.get("headers") or {})
     if path.startswith(ANONYMOUS_PREFIX):

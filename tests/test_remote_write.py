@@ -8,7 +8,7 @@ import time
 import orjson
 import pytest
 
-from remote_write_payloads import HEADERS, STALE_MARKER, body, snappy, write_request
+from remote_write_payloads import HEADERS, STALE_MARKER, body, snappy, with_raw_label, write_request
 from support import recent_ms
 
 
@@ -95,6 +95,8 @@ def _bad_payloads(stack) -> dict[str, tuple[bytes, dict, int, str]]:
         "too old": (body([({"__name__": "old", "job": "x"}, [(now - 8 * 86_400_000, 1.0)])]),
                     {}, 400, 'old{job="x"} ts: older than'),
         "out of range value": (body([({"__name__": "huge"}, [(now, 1e300)])]), {}, 400, "huge{} value"),
+        "label value not UTF-8": (snappy(with_raw_label({"__name__": "m"}, b"\n\x01a\x12\x01\xff", (now, 1.0))),
+                                  {}, 400, "a label is not a remote-write Label"),
         "too many labels": (body([({"__name__": "wide", **{f"l{k}": "v" for k in range(40)}}, [(now, 1.0)])]),
                             {}, 400, "labels, more than 33"),
     }
@@ -103,7 +105,7 @@ def _bad_payloads(stack) -> dict[str, tuple[bytes, dict, int, str]]:
 BAD_CASES = ["garbage snappy", "truncated protobuf", "json content type", "no content encoding", "remote-write 2.0",
              "declared size beyond the bound", "decompresses beyond the bound", "body beyond 8 MiB",
              "too many samples", "invalid label name", "no metric name", "too old", "out of range value",
-             "too many labels"]
+             "too many labels", "label value not UTF-8"]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
@@ -145,3 +147,16 @@ def test_writing_needs_a_token_or_an_admin_and_refusals_are_text(stack):
     assert no_token.text.startswith("missing or invalid API token") and "only read" in as_viewer.text
     time.sleep(0.5)
     assert stack.count_samples(tenant.id) == 0
+
+
+def test_a_write_beyond_the_series_limit_is_refused_whole_naming_a_new_series(stack):
+    tenant, token = stack.new_tenant(max_series=2)
+    now = recent_ms()
+    assert post(stack, token, body([({"__name__": "kept", "n": "1"}, [(now, 1.0)])])).status_code == 204
+    response = post(stack, token, body([({"__name__": "kept", "n": "1"}, [(now + 1, 2.0)]),
+                                        ({"__name__": "new", "n": "2"}, [(now, 1.0)]),
+                                        ({"__name__": "new", "n": "3"}, [(now, 1.0)])]))
+    assert response.status_code == 400, response.text
+    assert 'new{n="3"}' in response.text.splitlines()[0] or 'new{n="2"}' in response.text.splitlines()[0]
+    time.sleep(1)
+    assert stack.count_samples(tenant.id) == 1

@@ -45,7 +45,8 @@ def test_promtool_refuses_a_broken_config(tmp_path):
 
 def test_vmagent_with_the_documented_flags_remote_writes_node_exporter(stack, tmp_path):
     tenant, token = stack.new_tenant("vmagent")
-    with running_node_exporter(tmp_path) as node_exporter:
+    with running_node_exporter(tmp_path) as exporter:
+        node_exporter = exporter.url
         scrape_config = tmp_path / "prometheus.yml"
         scrape_config.write_text(yaml.safe_dump({"scrape_configs": [{
             "job_name": "node", "scrape_interval": "1s",

@@ -6,6 +6,7 @@ import math
 import time
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from prometheus_support import PrometheusServer
 
@@ -107,3 +108,33 @@ def _wait_for(condition, what: str, timeout: float = CATCH_UP_TIMEOUT_S) -> None
             pass
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.5)
+
+
+def test_stale_markers_of_a_target_that_went_away_are_dropped_and_counted(stack, tmp_path):
+    """A Prometheus of its own (the shared one must keep its targets): when node_exporter stops
+    answering, Prometheus writes a stale marker for each series its last scrape had."""
+    from prometheus_support import running_prometheus
+
+    tenant, token = stack.new_tenant("stale")
+    with running_prometheus(stack, tmp_path, tenant_id=tenant.id, token=token) as prometheus:
+        _wait_for(lambda: _scrapes_in_window(prometheus) >= 3, "scrapes of the node job")
+        before = _dropped_stale_markers(stack)
+        prometheus.node_exporter.process.terminate()
+        prometheus.node_exporter.process.wait(timeout=15)
+        # the series of node_exporter's last scrape (Prometheus' own up and scrape_* of the job go on)
+        at = f"{time.time() - 2:.3f}"
+        node_series = len(prometheus.api("/api/v1/series", **{"match[]": '{job="node",__name__!~"up|scrape_.*"}'},
+                                         start=at, end=at))
+        _wait_for(lambda: _dropped_stale_markers(stack) - before >= node_series, "the stale markers")
+        assert prometheus.remote_write_total("samples_failed_total") == 0
+    assert node_series > 100
+
+
+def _dropped_stale_markers(stack) -> float:
+    text = httpx.get(stack.api_url + "/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if (sample.name == "microdash_ingest_dropped_samples_total"
+                    and sample.labels == {"endpoint": "remote_write", "reason": "stale_marker"}):
+                return sample.value
+    return 0.0

@@ -35,11 +35,12 @@ class Admitted:
 
 
 async def admit(state: AppState, tenant: TenantContext, items: object, *, endpoint: str,
-                idempotency_key: str | None = None, ok_status: int = 202) -> Admitted:
+                idempotency_key: str | None = None, ok_status: int = 202, invalid_status: int = 422) -> Admitted:
     """Queue the items as one batch of the tenant's, or raise ApiError saying why not; the request
-    is counted under `endpoint` with its status (`ok_status`: what the protocol answers when queued)."""
+    is counted under `endpoint` with its status. `ok_status` and `invalid_status` are what the
+    protocol answers when the batch is queued and when a sample is invalid or over the series limit."""
     try:
-        admitted = await _validate_and_enqueue(state, tenant, items, idempotency_key)
+        admitted = await _validate_and_enqueue(state, tenant, items, idempotency_key, invalid_status)
     except ApiError as exc:
         INGEST_REQUESTS.labels(endpoint, str(exc.status_code)).inc()
         raise
@@ -48,12 +49,12 @@ async def admit(state: AppState, tenant: TenantContext, items: object, *, endpoi
 
 
 async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: object,
-                                idempotency_key: str | None) -> Admitted:
+                                idempotency_key: str | None, invalid_status: int) -> Admitted:
     received_ms = int(time.time() * 1000)
     samples, errors = state.validator.validate_many(items, now_ms=received_ms)
     if errors:
         INGEST_REJECTED.labels("invalid").inc(len(items) if isinstance(items, list) else 1)
-        raise ApiError(422, f"{len(errors)} invalid field(s); nothing was stored",
+        raise ApiError(invalid_status, f"{len(errors)} invalid field(s); nothing was stored",
                        errors=[error.as_dict() for error in errors[:MAX_ERRORS_REPORTED]])
     request_id = uuid.uuid4().hex
     try:
@@ -67,7 +68,7 @@ async def _validate_and_enqueue(state: AppState, tenant: TenantContext, items: o
             previous = await _earlier_request(state, tenant, idempotency_key)
             if previous is not None:
                 return Admitted(accepted=len(samples), batch_id=previous, duplicate=True)
-        await _check_series_limit(state, tenant, limits, samples)
+        await _check_series_limit(state, tenant, limits, samples, invalid_status)
         batch_id = await state.batcher.submit(tenant.id, samples)
         if idempotency_key:
             await _remember_request(state, tenant, idempotency_key, request_id)
@@ -101,7 +102,7 @@ async def _check_rate(state: AppState, tenant: TenantContext, limits: TenantLimi
 
 
 async def _check_series_limit(state: AppState, tenant: TenantContext, limits: TenantLimits,
-                              samples: list[Sample]) -> None:
+                              samples: list[Sample], refused_status: int) -> None:
     if limits.max_series is None:
         return
     try:
@@ -110,7 +111,7 @@ async def _check_series_limit(state: AppState, tenant: TenantContext, limits: Te
         raise service_unavailable("series index") from exc
     if exceeded is not None:
         INGEST_REJECTED.labels("series_limit").inc(len(samples))
-        raise ApiError(422, exceeded.reason, errors=[
+        raise ApiError(refused_status, exceeded.reason, errors=[
             {"index": index, "field": "labels", "error": "a new series beyond the tenant's series limit"}
             for index in exceeded.first_sample_of_new_series[:MAX_ERRORS_REPORTED]])
 

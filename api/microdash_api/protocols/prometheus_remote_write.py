@@ -16,13 +16,16 @@ from dataclasses import dataclass, field
 import cramjam
 from google.protobuf.message import DecodeError
 
-from .remote_write_messages import WriteRequest
+from .remote_write_messages import Label, WriteRequestRawLabels
 
 STALE_MARKER_BITS = 0x7FF0000000000002
 METRIC_LABEL = "__name__"
 MAX_NAME_IN_ERRORS = 300
 _DOUBLE_BITS = struct.Struct("<Q")
 _DOUBLE = struct.Struct("<d")
+
+# (metric, labels) of one series, decoded from the raw bytes of its labels.
+LabelSet = tuple[str | None, dict[str, str]]
 
 
 class UndecodableWrite(ValueError):
@@ -33,38 +36,58 @@ class WriteTooLarge(UndecodableWrite):
     pass
 
 
+class LabelSetCache:
+    """Decoded label sets by their raw bytes. A sender writes the same series on every scrape, so
+    after the first request a series' labels cost one dict lookup instead of a protobuf message and
+    two strings per label. Bounded: cleared when full (a few tens of MB at typical label sets). The
+    decoded dicts are shared by the samples that carry them and must not be changed."""
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._known: dict[tuple[bytes, ...], LabelSet] = {}
+
+    def get(self, raw: tuple[bytes, ...]) -> LabelSet:
+        known = self._known.get(raw)
+        if known is None:
+            known = _decode_labels(raw)
+            if len(self._known) >= self.max_entries:
+                self._known.clear()
+            self._known[raw] = known
+        return known
+
+
 @dataclass
 class DecodedWrite:
     items: list[dict] = field(default_factory=list)
     # The position in the WriteRequest of the series each item came from, to name it in errors.
     series_of_item: list[int] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
-    request: object = None
+    label_sets: list[LabelSet] = field(default_factory=list)
 
     def series_of(self, item_index: int) -> str:
         """The item's series as Prometheus writes it, `metric{name="value",...}` (for error messages)."""
-        labels = {label.name: label.value for label in self.request.timeseries[self.series_of_item[item_index]].labels}
-        metric = labels.pop(METRIC_LABEL, "")
+        metric, labels = self.label_sets[self.series_of_item[item_index]]
         inner = ",".join(f'{name}="{value}"' for name, value in labels.items())
-        return f"{metric}{{{inner}}}"[:MAX_NAME_IN_ERRORS]
+        return f"{metric or ''}{{{inner}}}"[:MAX_NAME_IN_ERRORS]
 
 
-def decode(body: bytes, *, max_decompressed_bytes: int, max_samples: int, max_labels: int) -> DecodedWrite:
-    request = _parse(_decompress(body, max_decompressed_bytes))
-    timeseries = request.timeseries
+def decode(body: bytes, *, label_sets: LabelSetCache, max_decompressed_bytes: int, max_samples: int,
+           max_labels: int) -> DecodedWrite:
+    timeseries = _parse(_decompress(body, max_decompressed_bytes)).timeseries
     if len(timeseries) > max_samples:
         raise WriteTooLarge(f"{len(timeseries)} series in one request, more than {max_samples}")
     total = sum(len(series.samples) for series in timeseries)
     if total > max_samples:
         raise WriteTooLarge(f"{total} samples in one request, more than {max_samples}:"
                             f" lower queue_config.max_samples_per_send")
-    decoded = DecodedWrite(request=request)
+    decoded = DecodedWrite()
     items, series_of_item, dropped = decoded.items, decoded.series_of_item, decoded.dropped
     for position, series in enumerate(timeseries):
-        if len(series.labels) > max_labels + 1:  # + __name__
-            raise UndecodableWrite(f"series {position} has {len(series.labels)} labels, more than {max_labels + 1}")
-        labels = {label.name: label.value for label in series.labels}
-        metric = labels.pop(METRIC_LABEL, None)
+        raw_labels = tuple(series.labels)
+        if len(raw_labels) > max_labels + 1:  # + __name__
+            raise UndecodableWrite(f"series {position} has {len(raw_labels)} labels, more than {max_labels + 1}")
+        metric, labels = label_set = label_sets.get(raw_labels)
+        decoded.label_sets.append(label_set)
         for sample in series.samples:
             value = sample.value
             if not math.isfinite(value):
@@ -88,11 +111,23 @@ def _decompress(body: bytes, max_bytes: int) -> bytes:
         raise UndecodableWrite(f"corrupt snappy data: {exc}") from exc
 
 
-def _parse(data) -> WriteRequest:
+def _parse(data) -> WriteRequestRawLabels:
     try:
-        return WriteRequest.FromString(memoryview(data))
+        return WriteRequestRawLabels.FromString(memoryview(data))
     except DecodeError as exc:
         raise UndecodableWrite(f"not a remote-write WriteRequest: {exc}") from exc
+
+
+def _decode_labels(raw: tuple[bytes, ...]) -> LabelSet:
+    labels = {}
+    for encoded in raw:
+        try:
+            label = Label.FromString(encoded)
+        except DecodeError as exc:
+            raise UndecodableWrite(f"a label is not a remote-write Label: {exc}") from exc
+        labels[label.name] = label.value
+    metric = labels.pop(METRIC_LABEL, None)
+    return metric, labels
 
 
 def _why_not_stored(value: float) -> str:

@@ -10,11 +10,11 @@ _FIELD = descriptor_pb2.FieldDescriptorProto
 _PACKAGE = "prometheus"
 
 
-def _message(file: descriptor_pb2.FileDescriptorProto, name: str, *fields: tuple[str, int, int, str | None]) -> None:
+def _message(file: descriptor_pb2.FileDescriptorProto, name: str, *fields: tuple[str, int, int, str | None, bool]) -> None:
     message = file.message_type.add(name=name)
-    for field_name, number, kind, message_type in fields:
+    for field_name, number, kind, message_type, repeated in fields:
         field = message.field.add(name=field_name, number=number, type=kind,
-                                  label=_FIELD.LABEL_REPEATED if message_type else _FIELD.LABEL_OPTIONAL)
+                                  label=_FIELD.LABEL_REPEATED if repeated else _FIELD.LABEL_OPTIONAL)
         if message_type:
             field.type_name = f".{_PACKAGE}.{message_type}"
 
@@ -22,11 +22,18 @@ def _message(file: descriptor_pb2.FileDescriptorProto, name: str, *fields: tuple
 def _file() -> descriptor_pb2.FileDescriptorProto:
     file = descriptor_pb2.FileDescriptorProto(name="microdash/prometheus_remote_write.proto", package=_PACKAGE,
                                               syntax="proto3")
-    _message(file, "Label", ("name", 1, _FIELD.TYPE_STRING, None), ("value", 2, _FIELD.TYPE_STRING, None))
-    _message(file, "Sample", ("value", 1, _FIELD.TYPE_DOUBLE, None), ("timestamp", 2, _FIELD.TYPE_INT64, None))
-    _message(file, "TimeSeries", ("labels", 1, _FIELD.TYPE_MESSAGE, "Label"),
-             ("samples", 2, _FIELD.TYPE_MESSAGE, "Sample"))
-    _message(file, "WriteRequest", ("timeseries", 1, _FIELD.TYPE_MESSAGE, "TimeSeries"))
+    _message(file, "Label", ("name", 1, _FIELD.TYPE_STRING, None, False), ("value", 2, _FIELD.TYPE_STRING, None, False))
+    _message(file, "Sample", ("value", 1, _FIELD.TYPE_DOUBLE, None, False),
+             ("timestamp", 2, _FIELD.TYPE_INT64, None, False))
+    _message(file, "TimeSeries", ("labels", 1, _FIELD.TYPE_MESSAGE, "Label", True),
+             ("samples", 2, _FIELD.TYPE_MESSAGE, "Sample", True))
+    _message(file, "WriteRequest", ("timeseries", 1, _FIELD.TYPE_MESSAGE, "TimeSeries", True))
+    # The same wire format read with each label left as its encoded bytes (an embedded message and
+    # a bytes field are both length-delimited): a label set is then a hashable tuple, looked up in
+    # a cache of decoded sets instead of decoded again on every scrape of the same series.
+    _message(file, "TimeSeriesRawLabels", ("labels", 1, _FIELD.TYPE_BYTES, None, True),
+             ("samples", 2, _FIELD.TYPE_MESSAGE, "Sample", True))
+    _message(file, "WriteRequestRawLabels", ("timeseries", 1, _FIELD.TYPE_MESSAGE, "TimeSeriesRawLabels", True))
     return file
 
 
@@ -43,3 +50,4 @@ Label = _class("Label")
 Sample = _class("Sample")
 TimeSeries = _class("TimeSeries")
 WriteRequest = _class("WriteRequest")
+WriteRequestRawLabels = _class("WriteRequestRawLabels")

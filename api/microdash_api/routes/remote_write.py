@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response, status
 from ..deps import StateDep, WriterTenant
 from ..errors import ApiError
 from ..ingest_pipeline import admit
-from ..protocols.prometheus_remote_write import DecodedWrite, UndecodableWrite, WriteTooLarge, decode
+from ..protocols.prometheus_remote_write import DecodedWrite, LabelSetCache, UndecodableWrite, WriteTooLarge, decode
 from ..telemetry import INGEST_DROPPED, INGEST_REQUESTS
 from ..text_errors import TextErrorsRoute, error_text
 
@@ -15,6 +15,8 @@ router = APIRouter(prefix="/api/v1/write", tags=["ingest"], route_class=TextErro
 ENDPOINT = "remote_write"
 # A remote-write 2.0 sender that gets 415 falls back to 1.0.
 WRITE_REQUEST_PROTO = "prometheus.WriteRequest"
+# Series seen lately, per api process; ~2 KB each at node_exporter's label sets.
+LABEL_SETS = LabelSetCache(max_entries=20_000)
 
 _DOC = {"requestBody": {"required": True, "content": {"application/x-protobuf": {"schema": {
     "type": "string", "format": "binary",
@@ -36,7 +38,10 @@ async def remote_write(request: Request, tenant: WriterTenant, state: StateDep) 
         raise
     if decoded.items:
         try:
-            await admit(state, tenant, decoded.items, endpoint=ENDPOINT, ok_status=status.HTTP_204_NO_CONTENT)
+            # 400, not JSON ingest's 422: vmagent drops a refused block only on 400 (or 409) and
+            # would retry any other 4xx for ever.
+            await admit(state, tenant, decoded.items, endpoint=ENDPOINT, ok_status=status.HTTP_204_NO_CONTENT,
+                        invalid_status=status.HTTP_400_BAD_REQUEST)
         except ApiError as exc:
             raise _naming_series(exc, decoded) from exc
     else:  # only metadata, or only stale markers: nothing to queue, nothing wrong
@@ -65,7 +70,7 @@ def _parameter(text: str) -> tuple[str, str]:
 def _decode(body: bytes, state: StateDep) -> DecodedWrite:
     settings = state.settings
     try:
-        return decode(body, max_decompressed_bytes=settings.max_remote_write_decompressed_bytes,
+        return decode(body, label_sets=LABEL_SETS, max_decompressed_bytes=settings.max_remote_write_decompressed_bytes,
                       max_samples=settings.max_bulk_samples, max_labels=settings.max_labels)
     except WriteTooLarge as exc:
         raise ApiError(413, f"{exc}; nothing was stored") from exc
@@ -74,13 +79,10 @@ def _decode(body: bytes, state: StateDep) -> DecodedWrite:
 
 
 def _naming_series(exc: ApiError, decoded: DecodedWrite) -> ApiError:
-    """The shared path reports errors by item index; the sender knows series, not items. Invalid
-    samples answer 400, not JSON ingest's 422: vmagent drops a refused block only on 400 (or 409)
-    and would retry any other 4xx forever."""
+    """The shared path reports errors by item index; the sender knows series, not items."""
     if not exc.errors:
         return exc
     errors = [{**error, "series": decoded.series_of(error["index"])} if error.get("index", -1) >= 0 else error
               for error in exc.errors]
     first = error_text(ApiError(exc.status_code, "", errors=errors[:1])).strip()
-    status_code = status.HTTP_400_BAD_REQUEST if exc.status_code == 422 else exc.status_code
-    return ApiError(status_code, f"{exc.detail}: {first}", errors=errors, headers=exc.headers)
+    return ApiError(exc.status_code, f"{exc.detail}: {first}", errors=errors, headers=exc.headers)
