@@ -96,7 +96,7 @@ def test_string_fields_only_is_204_and_counted(stack):
     assert response.headers["X-Microdash-Skipped-String-Fields"] == "3"
     assert response.headers["X-Microdash-Accepted-Samples"] == "0"
     with stack.client() as client:
-        assert "microdash_influx_string_fields_skipped_total" in client.get("/metrics").text
+        assert 'microdash_ingest_dropped_samples_total{endpoint="influx_v2",reason="string_field"}' in client.get("/metrics").text
 
 
 def test_a_bad_line_refuses_the_whole_batch_naming_it(stack):

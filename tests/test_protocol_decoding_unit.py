@@ -7,14 +7,14 @@ import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
-from microdash_api import influx_lines, otlp_metrics
+from microdash_api.protocols import influx_line_protocol, otlp_metrics
 from microdash_api.body import gunzip_bounded
 from microdash_api.errors import ApiError
-from microdash_api.protocol_names import label_name, labels_from, metric_name
+from microdash_api.protocols.names import label_name, labels_from, metric_name
 
 
-def decode(text: str, precision: str = "ns", max_samples: int = 1000) -> influx_lines.DecodedLines:
-    return influx_lines.decode(text.encode(), precision=precision, max_samples=max_samples)
+def decode(text: str, precision: str = "ns", max_samples: int = 1000) -> influx_line_protocol.DecodedLines:
+    return influx_line_protocol.decode(text.encode(), precision=precision, max_samples=max_samples)
 
 
 def test_each_numeric_field_is_a_sample_named_measurement_dot_field():
@@ -43,8 +43,8 @@ def test_precision(precision, stamp, expected_ms):
 
 
 def test_one_letter_precisions_are_v1_only():
-    assert influx_lines.V1_PRECISIONS["n"] == "ns" and influx_lines.V1_PRECISIONS["u"] == "us"
-    assert "n" not in influx_lines.V2_PRECISIONS and "h" not in influx_lines.V2_PRECISIONS
+    assert influx_line_protocol.V1_PRECISIONS["n"] == "ns" and influx_line_protocol.V1_PRECISIONS["u"] == "us"
+    assert "n" not in influx_line_protocol.V2_PRECISIONS and "h" not in influx_line_protocol.V2_PRECISIONS
 
 
 def test_comments_blank_lines_and_crlf_are_skipped_and_lines_keep_their_numbers():
@@ -63,25 +63,25 @@ def test_a_newline_inside_a_string_field_does_not_end_the_line():
     ("ok v=1\nbroken", 2), ("ok v=1\nok v=2\nm v=NaN", 3), ("m v=1 notatime", 1), ("m,t= v=1", 1),
     ("ok v=1\n\nm v=1e400", 3), ("m v=99999999999999999999i", 1), ("m v=\"unterminated", 1)])
 def test_malformed_lines_are_named(text, line):
-    with pytest.raises(influx_lines.LineError) as raised:
+    with pytest.raises(influx_line_protocol.LineError) as raised:
         decode(text)
     assert raised.value.line == line and str(raised.value).startswith(f"line {line}: ")
 
 
 def test_invalid_utf8_names_its_line():
-    with pytest.raises(influx_lines.LineError) as raised:
-        influx_lines.decode(b"a v=1\nb,t=\xff v=1", precision="ns", max_samples=10)
+    with pytest.raises(influx_line_protocol.LineError) as raised:
+        influx_line_protocol.decode(b"a v=1\nb,t=\xff v=1", precision="ns", max_samples=10)
     assert raised.value.line == 2
 
 
 def test_sample_count_is_bounded_while_decoding():
-    with pytest.raises(influx_lines.TooManySamples):
+    with pytest.raises(influx_line_protocol.TooManySamples):
         decode("m a=1,b=2,c=3\nm a=1,b=2,c=3", max_samples=5)
 
 
 def test_an_unterminated_quote_costs_linear_time():
     text = 'm s="' + "x\n" * 200_000
-    with pytest.raises(influx_lines.LineError):
+    with pytest.raises(influx_line_protocol.LineError):
         decode(text)
 
 
@@ -166,7 +166,7 @@ def test_bad_points_are_rejected_alone():
     ])
     decoded = otlp_decode(request)
     assert [item["metric"] for item in decoded.items] == ["ok"]
-    assert decoded.rejected_points == {2, 3, 4} and decoded.total_points == 5
+    assert decoded.rejected_points == {2, 3, 4} and decoded.total_points == 5 and decoded.no_recorded_value == 1
     assert any("exponential" in reason for reason in decoded.reasons)
 
 

@@ -19,10 +19,6 @@ INGEST_DROPPED = Counter("microdash_ingest_dropped_samples",
                          ["endpoint", "reason"], registry=REGISTRY)
 BATCH_SIZE = Histogram("microdash_ingest_batch_samples", "Samples per accepted batch", registry=REGISTRY,
                        buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000))
-INFLUX_STRING_FIELDS_SKIPPED = Counter("microdash_influx_string_fields_skipped",
-                                      "Line protocol string fields not stored (only numbers are)", registry=REGISTRY)
-OTLP_REJECTED_POINTS = Counter("microdash_otlp_rejected_data_points",
-                               "OTLP data points refused and reported in partial_success", registry=REGISTRY)
 SSE_CLIENTS = Gauge("microdash_sse_clients", "Connected SSE clients in this process", registry=REGISTRY)
 
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from .. import influx_lines
+from ..protocols import influx_line_protocol
 from ..body import read_decoded_body
 from ..deps import ProtocolTenant, StateDep
 from ..errors import ApiError
 from ..ingest_pipeline import admit
 from ..responses import OrjsonResponse
-from ..telemetry import INFLUX_STRING_FIELDS_SKIPPED, INGEST_REJECTED, INGEST_REQUESTS
+from ..telemetry import INGEST_DROPPED, INGEST_REJECTED, INGEST_REQUESTS
 
 LINE_PROTOCOL_TYPES = frozenset(("", "text/plain", "application/octet-stream",
                                  # what curl --data-binary sends, as in InfluxDB's own examples
@@ -57,7 +57,7 @@ async def write_v2(request: Request, tenant: ProtocolTenant, state: StateDep,
                    precision: str = Query("ns", max_length=8, description="ns, us, ms or s"),
                    org: str | None = Query(None, max_length=256, description=IGNORED),
                    bucket: str | None = Query(None, max_length=256, description=IGNORED)) -> Response:
-    return await _write(request, tenant, state, _precision(precision, influx_lines.V2_PRECISIONS), "influx_v2")
+    return await _write(request, tenant, state, _precision(precision, influx_line_protocol.V2_PRECISIONS), "influx_v2")
 
 
 @router.post("/write", status_code=204, responses=_ANSWERS, openapi_extra=_BODY)
@@ -65,7 +65,7 @@ async def write_v1(request: Request, tenant: ProtocolTenant, state: StateDep,
                    precision: str = Query("ns", max_length=8, description="n or ns, u or us, ms, s, m, h"),
                    db: str | None = Query(None, max_length=256, description=IGNORED),
                    rp: str | None = Query(None, max_length=256, description=IGNORED)) -> Response:
-    return await _write(request, tenant, state, _precision(precision, influx_lines.V1_PRECISIONS), "influx_v1")
+    return await _write(request, tenant, state, _precision(precision, influx_line_protocol.V1_PRECISIONS), "influx_v1")
 
 
 async def _write(request: Request, tenant, state, precision: str, endpoint: str) -> Response:
@@ -77,7 +77,7 @@ async def _write(request: Request, tenant, state, precision: str, endpoint: str)
     except ApiError as exc:
         INGEST_REQUESTS.labels(endpoint, str(exc.status_code)).inc()
         raise
-    INFLUX_STRING_FIELDS_SKIPPED.inc(decoded.skipped_string_fields)
+    INGEST_DROPPED.labels(endpoint, "string_field").inc(decoded.skipped_string_fields)
     accepted = 0
     if decoded.items:  # a body of comments or string fields only has nothing to queue
         try:
@@ -106,13 +106,13 @@ def _check_content_type(request: Request) -> None:
         raise ApiError(415, "line protocol must be UTF-8")
 
 
-def _decode(body: bytes, precision: str, max_samples: int) -> influx_lines.DecodedLines:
+def _decode(body: bytes, precision: str, max_samples: int) -> influx_line_protocol.DecodedLines:
     try:
-        return influx_lines.decode(body, precision=precision, max_samples=max_samples)
-    except influx_lines.LineError as exc:
+        return influx_line_protocol.decode(body, precision=precision, max_samples=max_samples)
+    except influx_line_protocol.LineError as exc:
         INGEST_REJECTED.labels("invalid").inc()
         raise _LineApiError(400, f"{exc}; nothing was stored", exc.line) from exc
-    except influx_lines.TooManySamples as exc:
+    except influx_line_protocol.TooManySamples as exc:
         raise ApiError(413, f"{exc}; send smaller batches (Telegraf: a smaller metric_batch_size)") from exc
 
 

@@ -14,12 +14,12 @@ from google.protobuf import json_format
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
-from .. import otlp_metrics
+from ..protocols import otlp_metrics
 from ..body import read_decoded_body
 from ..deps import ProtocolTenant, StateDep
 from ..errors import ApiError
 from ..ingest_pipeline import admit
-from ..telemetry import INGEST_REJECTED, INGEST_REQUESTS, OTLP_REJECTED_POINTS
+from ..telemetry import INGEST_DROPPED, INGEST_REJECTED, INGEST_REQUESTS
 
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 ENDPOINT = "otlp"
@@ -66,6 +66,7 @@ async def export_metrics(request: Request, tenant: ProtocolTenant, state: StateD
         await admit(state, tenant, items, endpoint=ENDPOINT, ok_status=200)
     else:
         INGEST_REQUESTS.labels(ENDPOINT, "200").inc()
+    INGEST_DROPPED.labels(ENDPOINT, "no_recorded_value").inc(decoded.no_recorded_value)
     return _export_response(decoded, json)
 
 
@@ -95,8 +96,7 @@ def _storable(state, decoded: otlp_metrics.DecodedMetrics) -> list[dict]:
     for error in errors:
         decoded.reject(decoded.points[error.index], f"{error.field or 'sample'}: {error.error}")
     if decoded.rejected_points:
-        INGEST_REJECTED.labels("invalid").inc(len(decoded.rejected_points))
-        OTLP_REJECTED_POINTS.inc(len(decoded.rejected_points))
+        INGEST_REJECTED.labels("invalid").inc(len(decoded.rejected_points))  # data points, as OTLP counts them
     rejected = decoded.rejected_points
     items = [item for item, point in zip(decoded.items, decoded.points) if point not in rejected]
     if not items and rejected:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from line_protocol_parser import LineFormatError, parse_line
 
-from .protocol_names import labels_from, metric_name
+from .names import labels_from, metric_name
 
 NS_PER_MS = 1_000_000
 # Timestamp unit -> (multiplier, divisor) to milliseconds.

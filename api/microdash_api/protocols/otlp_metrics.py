@@ -16,7 +16,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
-from .protocol_names import labels_from, metric_name
+from .names import labels_from, metric_name
 
 NS_PER_MS = 1_000_000
 DELTA = metrics_pb2.AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
@@ -56,6 +56,7 @@ class DecodedMetrics:
     rejected_points: set[int] = field(default_factory=set)
     reasons: list[str] = field(default_factory=list)
     total_points: int = 0
+    no_recorded_value: int = 0  # points flagged as holding no value (staleness): nothing to store
 
     def reject(self, point: int, reason: str) -> None:
         self.rejected_points.add(point)
@@ -125,7 +126,8 @@ class _MetricDecoder:
         decoded.total_points += 1
         number = decoded.total_points
         if point.flags & NO_RECORDED_VALUE:
-            return  # a staleness marker: there is nothing to store
+            decoded.no_recorded_value += 1
+            return
         if len(point.attributes) > self.max_labels:
             decoded.reject(number, f"{self.metric.name!r}: more than {self.max_labels} attributes")
             return
