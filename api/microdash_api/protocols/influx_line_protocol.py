@@ -40,19 +40,21 @@ def decode(body: bytes, *, precision: str, max_samples: int) -> DecodedLines:
     """Raises LineError (a malformed line, naming it) or TooManySamples (more than `max_samples`)."""
     multiplier, divisor = _TO_MS[precision]
     decoded = DecodedLines()
+    names: dict[tuple[str, str], str] = {}  # (measurement, field) -> metric name, for this request
     for number, line in logical_lines(_text(body)):
         try:
             point = parse_line(line)
         except LineFormatError as exc:
             raise LineError(number, str(exc)) from None
         if point is not None:  # None: a comment
-            _add_point(decoded, number, point, multiplier, divisor)
+            _add_point(decoded, number, point, multiplier, divisor, names)
             if len(decoded.items) > max_samples:
                 raise TooManySamples(f"more than {max_samples} samples in one request")
     return decoded
 
 
-def _add_point(decoded: DecodedLines, number: int, point: dict, multiplier: int, divisor: int) -> None:
+def _add_point(decoded: DecodedLines, number: int, point: dict, multiplier: int, divisor: int,
+               names: dict[tuple[str, str], str]) -> None:
     measurement = point["measurement"]
     labels = labels_from(point["tags"])
     time = point["time"]
@@ -61,7 +63,10 @@ def _add_point(decoded: DecodedLines, number: int, point: dict, multiplier: int,
         if type(value) is str:
             decoded.skipped_string_fields += 1
             continue
-        item = {"metric": metric_name(f"{measurement}.{name}"), "value": float(value), "labels": labels}
+        metric = names.get((measurement, name))
+        if metric is None:
+            metric = names[measurement, name] = metric_name(f"{measurement}.{name}")
+        item = {"metric": metric, "value": float(value), "labels": labels}
         if ts is not None:
             item["ts"] = ts
         decoded.items.append(item)

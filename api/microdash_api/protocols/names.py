@@ -28,9 +28,23 @@ def label_name(name: str) -> str:
     return name if _LABEL_NAME.fullmatch(name) else "_" + name
 
 
+# Names found valid as they are: most requests repeat a few, so a set lookup replaces the regexes
+# on the hot path (bounded; cleared when full).
+_VALID_LABEL_NAMES: set[str] = set()
+KNOWN_NAMES_LIMIT = 100_000
+
+
 def labels_from(pairs: dict[str, str]) -> dict[str, str]:
     """Labels with sanitised names; values of names that become one ("a-b" and "a_b") are joined
-    with ";" in the order of their original names, as Prometheus's OpenTelemetry translation does."""
+    with ";" in the order of their original names, as Prometheus's OpenTelemetry translation does.
+    Returns `pairs` itself when every name is valid already."""
+    if _VALID_LABEL_NAMES.issuperset(pairs):
+        return pairs
+    if all(_LABEL_NAME.fullmatch(name) for name in pairs):
+        if len(_VALID_LABEL_NAMES) > KNOWN_NAMES_LIMIT:
+            _VALID_LABEL_NAMES.clear()
+        _VALID_LABEL_NAMES.update(pairs)
+        return pairs
     labels: dict[str, str] = {}
     clashing = False
     for name, value in pairs.items():
