@@ -72,8 +72,6 @@ def decode(request: ExportMetricsServiceRequest, *, max_samples: int, max_labels
         raise TooManySamples(f"{expected} samples in one request, more than {max_samples}")
     decoded = DecodedMetrics()
     for resource in request.resource_metrics:
-        if len(resource.resource.attributes) > 10 * max_labels:
-            raise TooManySamples(f"more than {10 * max_labels} resource attributes")
         base = _resource_labels(resource.resource.attributes)
         for scope in resource.scope_metrics:
             for metric in scope.metrics:
