@@ -171,9 +171,13 @@ def test_tenants_are_kept_apart(stack):
         with influx_client(stack, token) as client:
             client.write_api(write_options=SYNCHRONOUS).write(
                 bucket="shared", org="shared", record=f"shared,host=x v={value} {now}", write_precision=WritePrecision.MS)
-    assert stack.wait_for_samples(first.id, 1) == 1 and stack.wait_for_samples(second.id, 1) == 1
+    basic = "Basic " + base64.b64encode(f"first:{second_token}".encode()).decode()  # the user name is no tenant
+    with stack.client() as client:
+        assert client.post("/write", params={"db": "first", "precision": "ms"}, headers={"Authorization": basic},
+                           content=f"shared,host=x v=3 {now + 1}").status_code == 204
+    assert stack.wait_for_samples(first.id, 1) == 1 and stack.wait_for_samples(second.id, 2) == 2
     assert raw_points(stack, first_token, "shared.v") == {(("host", "x"),): [[now, 1.0]]}
-    assert raw_points(stack, second_token, "shared.v") == {(("host", "x"),): [[now, 2.0]]}
+    assert raw_points(stack, second_token, "shared.v") == {(("host", "x"),): [[now, 2.0], [now + 1, 3.0]]}
 
 
 def test_the_series_limit_holds_for_line_protocol(stack):
