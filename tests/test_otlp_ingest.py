@@ -66,7 +66,7 @@ def labelled(**labels) -> tuple:
     return tuple(sorted({**BASE_LABELS, **labels}.items()))
 
 
-@pytest.mark.parametrize("compression", [Compression.NoCompression, Compression.Gzip])
+@pytest.mark.parametrize("compression", [Compression.NoCompression, Compression.Gzip, Compression.Deflate])
 def test_sdk_gauges_counters_and_histograms_are_stored(stack, compression):
     tenant, token = stack.new_tenant()
     assert exporter(stack, token, compression=compression).export(record_metrics()) == MetricExportResult.SUCCESS

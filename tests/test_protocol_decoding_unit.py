@@ -2,13 +2,14 @@
 
 import gzip
 import math
+import zlib
 
 import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
 from microdash_api.protocols import influx_line_protocol, otlp_metrics
-from microdash_api.body import gunzip_bounded
+from microdash_api.body import decompress_bounded
 from microdash_api.errors import ApiError
 from microdash_api.protocols.names import label_name, labels_from, metric_name
 
@@ -93,17 +94,19 @@ def test_names():
     assert labels_from({"a-b": "1", "a_b": "2", "c": "3"}) == {"a_b": "1;2", "c": "3"}  # sorted by original name
 
 
-def test_gunzip_is_bounded_while_decompressing():
-    bomb = gzip.compress(b"0" * 5_000_000)
-    assert len(bomb) < 10_000
-    with pytest.raises(ApiError) as raised:
-        gunzip_bounded(bomb, 1_000_000)
-    assert raised.value.status_code == 413
-    assert gunzip_bounded(gzip.compress(b"a v=1\n") + gzip.compress(b"b v=2\n"), 100) == b"a v=1\nb v=2\n"
-    for garbage in (b"not gzip at all", gzip.compress(b"a v=1")[:-6]):
+def test_decompression_is_bounded_while_decompressing():
+    for compress, encoding in ((gzip.compress, "gzip"), (zlib.compress, "deflate")):
+        bomb = compress(b"0" * 5_000_000)
+        assert len(bomb) < 10_000
         with pytest.raises(ApiError) as raised:
-            gunzip_bounded(garbage, 100)
-        assert raised.value.status_code == 400
+            decompress_bounded(bomb, 1_000_000, encoding)
+        assert raised.value.status_code == 413
+        assert decompress_bounded(compress(b"a v=1\n"), 6, encoding) == b"a v=1\n"
+        for garbage in (b"not compressed at all", compress(b"a v=1")[:-3]):
+            with pytest.raises(ApiError) as raised:
+                decompress_bounded(garbage, 100, encoding)
+            assert raised.value.status_code == 400
+    assert decompress_bounded(gzip.compress(b"a v=1\n") + gzip.compress(b"b v=2\n"), 100) == b"a v=1\nb v=2\n"
 
 
 # ---- OTLP ----------------------------------------------------------------------------------------
