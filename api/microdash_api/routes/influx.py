@@ -9,12 +9,14 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from ..protocols import influx_line_protocol
+from ..auth import TenantContext
 from ..body import read_decoded_body
 from ..deps import ProtocolTenant, StateDep
 from ..errors import ApiError
 from ..ingest_pipeline import admit
+from ..protocols import influx_line_protocol
 from ..responses import OrjsonResponse
+from ..state import AppState
 from ..telemetry import INGEST_DROPPED, INGEST_REJECTED, INGEST_REQUESTS
 
 LINE_PROTOCOL_TYPES = frozenset(("", "text/plain", "application/octet-stream",
@@ -68,7 +70,8 @@ async def write_v1(request: Request, tenant: ProtocolTenant, state: StateDep,
     return await _write(request, tenant, state, _precision(precision, influx_line_protocol.V1_PRECISIONS), "influx_v1")
 
 
-async def _write(request: Request, tenant, state, precision: str, endpoint: str) -> Response:
+async def _write(request: Request, tenant: TenantContext, state: AppState, precision: str,
+                 endpoint: str) -> Response:
     max_bytes = state.settings.max_body_bytes
     try:
         _check_content_type(request)

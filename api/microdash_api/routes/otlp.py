@@ -15,6 +15,7 @@ from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
 
 from ..protocols import otlp_metrics
+from ..state import AppState
 from ..body import read_decoded_body
 from ..deps import ProtocolTenant, StateDep
 from ..errors import ApiError
@@ -89,7 +90,7 @@ async def _decode(body: bytes, json: bool, max_samples: int, max_labels: int) ->
         raise ApiError(413, f"{exc}; send smaller batches (Collector: send_batch_max_size)") from exc
 
 
-def _storable(state, decoded: otlp_metrics.DecodedMetrics) -> list[dict]:
+def _storable(state: AppState, decoded: otlp_metrics.DecodedMetrics) -> list[dict]:
     """The items of points with no invalid sample; the others are rejected whole, and when nothing is
     left the request is a 400 naming the reasons."""
     _, errors = state.validator.validate_many(decoded.items) if decoded.items else ([], [])
