@@ -180,3 +180,13 @@ def test_credentials_and_tenant_isolation(stack):
     assert series(stack, first_token, "only.second") == {}
     assert series(stack, second_token, "orders.placed") == {}
     assert series(stack, second_token, "only.second")[labelled(payment_method="card")] == [5.0]
+
+
+def test_the_series_limit_refuses_the_whole_request(stack):
+    tenant, token = stack.new_tenant(max_series=3)
+    with stack.client(token, headers={"Content-Type": "application/x-protobuf"}) as client:
+        response = client.post("/v1/metrics", content=encode_metrics(record_metrics()).SerializeToString())
+    assert response.status_code == 400, response.content
+    assert "series" in status_pb2.Status.FromString(response.content).message
+    time.sleep(1)
+    assert stack.count_samples(tenant.id) == 0

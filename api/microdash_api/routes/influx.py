@@ -84,7 +84,8 @@ async def _write(request: Request, tenant: TenantContext, state: AppState, preci
     accepted = 0
     if decoded.items:  # a body of comments or string fields only has nothing to queue
         try:
-            accepted = (await admit(state, tenant, decoded.items, endpoint=endpoint, ok_status=204)).accepted
+            accepted = (await admit(state, tenant, decoded.items, endpoint=endpoint, ok_status=204,
+                                    invalid_status=400)).accepted
         except ApiError as exc:
             raise _by_line(exc, decoded.lines) from exc
     else:
@@ -126,8 +127,8 @@ class _LineApiError(ApiError):
 
 
 def _by_line(exc: ApiError, lines: list[int]) -> ApiError:
-    """The shared path's sample indexes made into line numbers; a 422 (invalid samples, new series
-    beyond the limit) is InfluxDB's 400 for a batch with bad points."""
+    """The shared path's sample indexes made into line numbers (it answers invalid samples and new
+    series beyond the limit with InfluxDB's 400 for a batch with bad points)."""
     if not exc.errors:
         return exc
     named = [f"line {lines[error['index']]}: {error['field'] or 'sample'}: {error['error']}"

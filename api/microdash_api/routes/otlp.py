@@ -64,7 +64,8 @@ async def export_metrics(request: Request, tenant: ProtocolTenant, state: StateD
         INGEST_REQUESTS.labels(ENDPOINT, str(exc.status_code)).inc()
         raise
     if items:
-        await admit(state, tenant, items, endpoint=ENDPOINT, ok_status=200)
+        # 400: OTLP's answer to a request that will never be taken (here, new series beyond the limit)
+        await admit(state, tenant, items, endpoint=ENDPOINT, ok_status=200, invalid_status=400)
     else:
         INGEST_REQUESTS.labels(ENDPOINT, "200").inc()
     INGEST_DROPPED.labels(ENDPOINT, "no_recorded_value").inc(decoded.no_recorded_value)
