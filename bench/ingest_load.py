@@ -18,6 +18,7 @@ RETRY_PAUSE_S = 0.2
 POLL_FAST_S = 0.02
 POLL_COUNT_S = 0.5
 TELEMETRY_KEY = "microdash:telemetry:counters"
+LINE_PROTOCOL_CONTENT = "Content-Type: text/plain; charset=utf-8\r\n"
 REMOTE_WRITE_CONTENT = ("Content-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\n"
                         "X-Prometheus-Remote-Write-Version: 0.1.0\r\n")
 
@@ -42,7 +43,7 @@ class PostOutcome:
     def record(self, status: int, samples: int, started: float) -> None:
         now = time.perf_counter()
         self.statuses[status] = self.statuses.get(status, 0) + 1
-        if 200 <= status < 300:  # 202 for JSON, 204 for remote-write
+        if 200 <= status < 300:  # 202 for JSON, 204 for remote-write and line protocol
             self.accepted_requests += 1
             self.accepted_samples += samples
             self.last_accept = max(self.last_accept, now)
@@ -76,6 +77,18 @@ def remote_write_bodies(total: int, batch_size: int, *, base_ts: int) -> list[tu
                                                                   value=(k % 1000) * 0.25)])
             for k in range(start, stop)])
         bodies.append((bytes(cramjam.snappy.compress_raw(request.SerializeToString())), stop - start))
+    return bodies
+
+
+def line_protocol_bodies(total: int, batch_size: int, *, base_ts: int) -> list[tuple[bytes, int]]:
+    """The bulk load as line protocol (precision=ms), one field per line: the same 10,000 series
+    (bench_lp.load{host, core}), timestamps and values as bulk_bodies."""
+    tags = [f"bench_lp,core=c{i // 100 % 100},host=h{i % 100}" for i in range(SERIES)]
+    bodies = []
+    for start in range(0, total, batch_size):
+        stop = min(total, start + batch_size)
+        lines = [f"{tags[k % SERIES]} load={(k % 1000) * 0.25!r} {base_ts + k // SERIES}" for k in range(start, stop)]
+        bodies.append(("\n".join(lines).encode(), stop - start))
     return bodies
 
 
@@ -232,6 +245,21 @@ def run_remote_write(stack, tenant, *, samples: int, batch_size: int, clients: i
         "remote_write_detail": {"samples_sent": samples, "samples_accepted": result.outcome.accepted_samples,
                                 "batch_size": batch_size, "clients": clients, "series": min(SERIES, samples),
                                 "body_bytes_total": sum(len(body) for body, _ in bodies), **result.detail()},
+    }
+
+
+def run_line_protocol(stack, tenant, *, samples: int, batch_size: int, clients: int) -> dict:
+    """The bulk load sent as Influx line protocol to /api/v2/write."""
+    bodies = line_protocol_bodies(samples, batch_size, base_ts=int(time.time() * 1000) - 300_000)
+    result = measure_throughput(stack, tenant, "/api/v2/write?precision=ms", bodies, clients,
+                                content_headers=LINE_PROTOCOL_CONTENT,
+                                post_deadline_s=max(120.0, samples / 2_000), durable_timeout_s=max(60.0, samples / 5_000))
+    return {
+        "line_protocol_ingest_samples_per_s": result.rate(result.rows, result.durable_s),
+        "line_protocol_accept_samples_per_s": result.rate(result.outcome.accepted_samples, result.accept_s),
+        "line_protocol_detail": {"samples_sent": samples, "samples_accepted": result.outcome.accepted_samples,
+                                 "batch_size": batch_size, "clients": clients, "series": min(SERIES, samples),
+                                 **result.detail()},
     }
 
 

@@ -30,6 +30,7 @@ TARGETS = {
     "bulk_ingest_samples_per_s": Target(100_000, higher_is_better=True),
     # remote-write must not be slower than JSON bulk: the same bound (compare the two figures too)
     "remote_write_ingest_samples_per_s": Target(100_000, higher_is_better=True),
+    "line_protocol_ingest_samples_per_s": Target(100_000, higher_is_better=True),  # the same bound, likewise
     "ingest_to_sse_ms.p99": Target(50, higher_is_better=False),
     "ingest_to_query_ms.p99": Target(100, higher_is_better=False),
     "mqtt_ingest_samples_per_s": Target(20_000, higher_is_better=True),
@@ -153,6 +154,8 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
     add("bulk ingest, tenant with a series limit, accepted", "bulk_limited_accept_samples_per_s", "samples/s")
     add("remote-write ingest (same load), durable", "remote_write_ingest_samples_per_s", "samples/s")
     add("remote-write ingest (same load), accepted (204)", "remote_write_accept_samples_per_s", "samples/s")
+    add("line protocol ingest (same load), durable", "line_protocol_ingest_samples_per_s", "samples/s")
+    add("line protocol ingest (same load), accepted (204)", "line_protocol_accept_samples_per_s", "samples/s")
     add("single-sample POSTs accepted", "single_ingest_requests_per_s", "req/s")
     add("single-sample POSTs durable", "single_ingest_durable_requests_per_s", "req/s")
     for stat in ("p50", "p95", "p99"):

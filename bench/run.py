@@ -1,11 +1,11 @@
 """microdash benchmarks (`make bench`): start a private stack, load it, print and save the figures.
 
     python bench/run.py [--workers N] [--samples N] [--quick] [--output PATH]
-                        [--scenarios bulk,remote_write,single,sse,query] [--profile DIR] [--keep]
+                        [--scenarios bulk,remote_write,line_protocol,single,sse,query] [--profile DIR] [--keep]
                         [--redis-appendfsync always|everysec]
 
 Scenarios, in order, each with its own tenant: bulk ingest until durable in MariaDB (JSON, then
-the same load through Prometheus remote-write), one sample per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> queryable latency,
+the same load through Prometheus remote-write and as Influx line protocol), one sample per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> queryable latency,
 MQTT ingest from 1,000 simulated devices (one sample per message) until durable, and the node
 rollup throughput and 24 h query latency at 1m/5m, one alert evaluation cycle of 10,000 rules
 over 100 tenants, and the node
@@ -50,7 +50,7 @@ import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "bulk_limited", "remote_write", "single", "sse", "query", "mqtt", "rollup", "promql", "alerts", "alerts_promql", "agent", "dashboard", "operator")
+SCENARIOS = ("bulk", "bulk_limited", "remote_write", "line_protocol", "single", "sse", "query", "mqtt", "rollup", "promql", "alerts", "alerts_promql", "agent", "dashboard", "operator")
 SETTLE_TIMEOUT_S = 120.0
 
 
@@ -172,6 +172,10 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
         # The same load again through Prometheus remote-write (protobuf + snappy).
         "remote_write": lambda: ingest_load.run_remote_write(
             stack, stack.create_tenant("bench-remote-write"), samples=sizes.bulk_samples,
+            batch_size=sizes.bulk_batch, clients=sizes.bulk_clients),
+        # The same load again as Influx line protocol (one field per line, so one sample per line).
+        "line_protocol": lambda: ingest_load.run_line_protocol(
+            stack, stack.create_tenant("bench-line-protocol"), samples=sizes.bulk_samples,
             batch_size=sizes.bulk_batch, clients=sizes.bulk_clients),
         "single": lambda: ingest_load.run_single(stack, stack.create_tenant("bench-single"),
                                                  requests=sizes.single_requests, clients=sizes.single_clients),

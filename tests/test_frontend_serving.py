@@ -49,7 +49,7 @@ def test_files_outside_dist_are_not_reachable(dashboard_api):
         assert "outside dist" not in response.text, path
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nope", "/api", "/api/v1/metrics/unknown"])
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api", "/api/v1/metrics/unknown", "/write", "/v1/metrics"])
 def test_unknown_api_paths_stay_json_404(dashboard_api, path):
     response = httpx.get(dashboard_api + path)
     assert response.status_code == 404 and response.json() == {"detail": "Not Found"}

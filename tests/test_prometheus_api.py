@@ -229,3 +229,12 @@ def test_query_limits_answer_clear_errors_and_the_server_keeps_answering(stack, 
             assert httpx.get(url + BASE + "/labels", headers=headers, timeout=30).status_code == 200
     answered = get(stack, token, "/query", query="sum(count_over_time(load[1h]))", time=at).json()
     assert answered["data"]["result"][0]["value"][1] == "2000"
+
+
+def test_named_values_narrow_in_sql_and_still_match_exactly(stack, shop):
+    token, _ = shop
+    alternatives = get(stack, token, "/series", **{"match[]": '{method=~"GET|POST", code="200"}'}).json()["data"]
+    assert sorted(labels["method"] for labels in alternatives) == ["GET", "POST"]
+    assert get(stack, token, "/series", **{"match[]": '{room="KITCHEN"}'}).json()["data"] == []
+    assert get(stack, token, "/series", **{"match[]": '{room=~"KITCHEN|hall"}'}).json()["data"] == []
+    assert len(get(stack, token, "/series", **{"match[]": 'http_requests_total{method=~"GET|"}'}).json()["data"]) == 2

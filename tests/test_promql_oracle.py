@@ -144,3 +144,21 @@ def test_range_query_agrees_with_prometheus(stack, prometheus, delivered, expres
 
 def test_the_expression_set_is_large_enough():
     assert len(set(EXPRESSIONS)) >= 30
+
+
+def test_the_comparison_catches_every_kind_of_difference():
+    reference = {"resultType": "matrix", "result": [{"metric": {"job": "a"}, "values": [[1, "1.5"], [2, "2"]]}]}
+    different = [
+        {"resultType": "vector", "result": []},
+        {"resultType": "matrix", "result": [{"metric": {"job": "b"}, "values": [[1, "1.5"], [2, "2"]]}]},
+        {"resultType": "matrix", "result": [{"metric": {"job": "a"}, "values": [[1, "1.5"]]}]},
+        {"resultType": "matrix", "result": [{"metric": {"job": "a"}, "values": [[1, "1.5"], [3, "2"]]}]},
+        {"resultType": "matrix", "result": [{"metric": {"job": "a"}, "values": [[1, "1.5"], [2, "2.00000001"]]}]},
+        {"resultType": "matrix", "result": [{"metric": {"job": "a"}, "values": [[1, "NaN"], [2, "2"]]}]},
+    ]
+    _assert_same("x", {**reference}, reference)
+    _assert_same("x", {"resultType": "matrix", "result": [
+        {"metric": {"job": "a"}, "values": [[1, "1.5000000000001"], [2, "2"]]}]}, reference)
+    for ours in different:
+        with pytest.raises(AssertionError):
+            _assert_same("x", ours, reference)

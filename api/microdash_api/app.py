@@ -16,13 +16,15 @@ from .errors import ApiError
 from .metrics_port import MetricsPortOnly
 from .responses import OrjsonResponse
 from .prometheus.envelope import PrometheusApiError, error_response
-from .routes import (alert_channels, alert_rules, alert_silences, alerts, audit, docs, frontend, health, ingest,
-                     prometheus, query, remote_write, sessions, stream, tenant, tokens)
+from .routes import (alert_channels, alert_rules, alert_silences, alerts, audit, docs, frontend, health, influx,
+                     ingest, otlp, prometheus, query, remote_write, sessions, stream, tenant, tokens)
 from .security_headers import SecurityHeaders
 from .state import AppState
 from .validation_errors import invalid_request
 
 log = logging.getLogger(__name__)
+# Paths whose bodies are batches of samples: they take max_body_bytes, every other route less.
+INGEST_PATHS = (ingest.router.prefix, remote_write.router.prefix, "/api/v2/write", "/write", "/v1/metrics")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,16 +47,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    redis.exceptions.TimeoutError):
         app.add_exception_handler(outage, _dependency_outage)
     app.add_exception_handler(pymysql.err.DataError, _value_out_of_range)
-    for module in (ingest, remote_write, query, stream, sessions, tokens, health, alerts, alert_rules, alert_silences,
-                   alert_channels, tenant, audit, prometheus):
+    for module in (ingest, remote_write, influx, otlp, query, stream, sessions, tokens, health, alerts, alert_rules,
+                   alert_silences, alert_channels, tenant, audit, prometheus):
         app.include_router(module.router)
     docs.mount(app)
     app.include_router(frontend.router_for(settings))
     if settings.metrics_port is not None:
         app.add_middleware(MetricsPortOnly, metrics_port=settings.metrics_port)
     app.add_middleware(BodySizeLimit, default=settings.max_request_body_bytes,
-                       limits={ingest.router.prefix: settings.max_body_bytes,
-                               remote_write.router.prefix: settings.max_body_bytes})
+                       limits={path: settings.max_body_bytes for path in INGEST_PATHS})
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -1,5 +1,8 @@
 """Request body size limits, enforced before a body is parsed, for every route (BodySizeLimit),
-and reading ingest's JSON body (read_json_body) within them."""
+and reading ingest's JSON body (read_json_body) and the protocols' compressed bodies (read_decoded_body)
+within them."""
+
+import zlib
 
 import orjson
 from fastapi import Request
@@ -22,6 +25,44 @@ async def read_json_body(request: Request) -> object:
         return orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
         raise ApiError(422, f"malformed JSON: {exc}") from exc
+
+
+# Content-Encoding -> zlib's wbits: gzip's header and trailer, or HTTP's "deflate" (a zlib stream).
+DECODINGS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+async def read_decoded_body(request: Request, max_bytes: int) -> bytes:
+    """The body, decompressed when its Content-Encoding is gzip (Telegraf's and the OTLP exporters'
+    default) or deflate; never more than `max_bytes` once decompressed, counted while decompressing."""
+    raw = await request.body()
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in DECODINGS:
+        raise ApiError(415, "Content-Encoding must be gzip, deflate or absent")
+    return decompress_bounded(raw, max_bytes, encoding)
+
+
+def decompress_bounded(data: bytes, max_bytes: int, encoding: str = "gzip") -> bytes:
+    """Every member of `data` decompressed (a gzip stream may hold several, as Go's reader accepts);
+    413 past `max_bytes` of output, 400 for bytes that are not of the encoding or stop early."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        decompressor = zlib.decompressobj(wbits=DECODINGS[encoding])
+        try:
+            part = decompressor.decompress(data, max_bytes - size + 1)
+        except zlib.error as exc:
+            raise ApiError(400, f"body is not valid {encoding}: {exc}") from exc
+        size += len(part)
+        if size > max_bytes:
+            raise ApiError(413, f"body larger than {max_bytes} bytes once decompressed")
+        if not decompressor.eof:
+            raise ApiError(400, f"{encoding} body is truncated")
+        parts.append(part)
+        data = decompressor.unused_data
+        if not data:
+            return b"".join(parts)
 
 
 class BodySizeLimit:

@@ -1,5 +1,7 @@
 """Typed dependencies: the app state, the calling tenant and the dashboard session."""
 
+import base64
+import binascii
 import hmac
 from dataclasses import replace
 from typing import Annotated
@@ -35,8 +37,29 @@ def bearer_token(request: Request) -> str | None:
     return credential.strip() if scheme.lower() == "bearer" and credential.strip() else None
 
 
-async def token_tenant(request: Request, state: StateDep) -> TenantContext:
-    token = bearer_token(request)
+def protocol_token(request: Request) -> str | None:
+    """The API token as the ecosystem's clients send it: `Bearer <token>`, InfluxDB's `Token <token>`,
+    or HTTP basic auth with the token as the password (InfluxDB 1.x clients, Telegraf's username and
+    password settings); the user name is ignored. A token in the URL (`?p=`) is refused: URLs end
+    up in access logs and proxies."""
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    scheme, credential = scheme.lower(), credential.strip()
+    if scheme in ("bearer", "token") and credential:
+        return credential
+    if scheme == "basic" and credential:
+        try:
+            _, _, password = base64.b64decode(credential, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return password or None
+    if "p" in request.query_params:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "send the API token in the Authorization header"
+                            " (Token, Bearer or basic auth password), never in the URL",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return None
+
+
+async def _tenant_of(request: Request, state: AppState, token: str | None) -> TenantContext:
     if token is None:
         raise _UNAUTHORIZED
     return await tenant_of_token(request, state, token)
@@ -51,6 +74,14 @@ async def tenant_of_token(request: Request, state: AppState, token: str) -> Tena
         raise _UNAUTHORIZED
     request.state.actor = f"token:{token_public_id(token)}"
     return tenant
+
+
+async def token_tenant(request: Request, state: StateDep) -> TenantContext:
+    return await _tenant_of(request, state, bearer_token(request))
+
+
+async def protocol_tenant(request: Request, state: StateDep) -> TenantContext:
+    return await _tenant_of(request, state, protocol_token(request))
 
 
 async def current_session(state: AppState, session_id: str, *, max_age: float | None = None) -> Session | None:
@@ -107,6 +138,8 @@ async def token_or_session_tenant(request: Request, state: StateDep) -> TenantCo
 
 
 IngestTenant = Annotated[TenantContext, Depends(token_tenant)]
+# The standard protocols' writers (Influx, OTLP): a token only, in any form protocol_token accepts.
+ProtocolTenant = Annotated[TenantContext, Depends(protocol_tenant)]
 ReaderTenant = Annotated[TenantContext, Depends(token_or_session_tenant)]
 
 

@@ -1,5 +1,11 @@
 """Runs one PromQL query for one tenant with its budgets, and turns every way it can fail into
-the Prometheus error it is: the engine's kinds, a timeout, an unavailable database."""
+the Prometheus error it is: the engine's kinds, a timeout, an unavailable database.
+
+The evaluation runs on a thread of its own (with its own event loop), so a query's seconds of
+numpy work do not stall the server's loop, which keeps serving ingest, SSE and other queries;
+the engine's selects are handed back to the server's loop, where the database pool lives. The
+thread stops at the engine's own deadline (the same timeout), and the default executor's few
+threads bound how many queries evaluate at once."""
 
 import asyncio
 import time
@@ -34,26 +40,38 @@ def _source(state: AppState, tenant_id: int, timeout_seconds: float) -> MariaDBS
         lookback_ms=settings.promql_lookback_delta_seconds * 1000)
 
 
+class _OnServerLoop:
+    """The source as seen from the query's thread: each select runs on the server's loop."""
+
+    def __init__(self, source: MariaDBSeriesSource, loop: asyncio.AbstractEventLoop):
+        self._source = source
+        self._loop = loop
+
+    async def select(self, *args):
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._source.select(*args), self._loop))
+
+
 async def run_instant(state: AppState, tenant_id: int, text: str, *, time_ms: int, timeout_seconds: float):
-    source = _source(state, tenant_id, timeout_seconds)
-    return await _guarded(instant_query(text, source=source, time_ms=time_ms,
-                                        limits=_limits(state.settings, timeout_seconds),
-                                        lookback_ms=state.settings.promql_lookback_delta_seconds * 1000),
-                          timeout_seconds)
+    source = _OnServerLoop(_source(state, tenant_id, timeout_seconds), asyncio.get_running_loop())
+    limits = _limits(state.settings, timeout_seconds)
+    lookback_ms = state.settings.promql_lookback_delta_seconds * 1000
+    return await _guarded(lambda: instant_query(text, source=source, time_ms=time_ms, limits=limits,
+                                                lookback_ms=lookback_ms), timeout_seconds)
 
 
 async def run_range(state: AppState, tenant_id: int, text: str, *, start_ms: int, end_ms: int, step_ms: int,
                     timeout_seconds: float):
-    source = _source(state, tenant_id, timeout_seconds)
-    return await _guarded(range_query(text, source=source, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms,
-                                      limits=_limits(state.settings, timeout_seconds),
-                                      lookback_ms=state.settings.promql_lookback_delta_seconds * 1000),
+    source = _OnServerLoop(_source(state, tenant_id, timeout_seconds), asyncio.get_running_loop())
+    limits = _limits(state.settings, timeout_seconds)
+    lookback_ms = state.settings.promql_lookback_delta_seconds * 1000
+    return await _guarded(lambda: range_query(text, source=source, start_ms=start_ms, end_ms=end_ms,
+                                              step_ms=step_ms, limits=limits, lookback_ms=lookback_ms),
                           timeout_seconds)
 
 
-async def _guarded(running, timeout_seconds: float):
+async def _guarded(query, timeout_seconds: float):
     try:
-        return await asyncio.wait_for(running, timeout_seconds)
+        return await asyncio.wait_for(asyncio.to_thread(lambda: asyncio.run(query())), timeout_seconds)
     except PromQLError as exc:
         raise PrometheusApiError(exc.kind, str(exc)) from None
     except TimeoutError:

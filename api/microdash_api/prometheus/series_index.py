@@ -2,10 +2,14 @@
 (PromQL's __name__) and the other labels as canonical JSON.
 
 Matchers on __name__ narrow the SQL first (an equality is one indexed lookup, any other name
-matcher filters the tenant's distinct metric names, also read from the index); the remaining
-matchers run on the decoded labels with RE2.
+matcher filters the tenant's distinct metric names, also read from the index). A label matcher
+that names its values (`job="a"`, or a regex that is only literals joined by `|`, as Grafana's
+variables write them) also narrows the SQL, with JSON_VALUE, so MariaDB drops most rows before
+Python decodes them. Every matcher then runs on the decoded labels with RE2: the SQL only ever
+narrows, the answer comes from RE2 (MariaDB's own REGEXP is not linear-time, so never used).
 """
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -14,8 +18,10 @@ import aiomysql
 import orjson
 
 from microdash_core.matchers import Matcher
+from microdash_core.samples import LABEL_NAME
 
 NAME = "__name__"
+_LITERAL_ALTERNATIVES = re.compile(r"[A-Za-z0-9_\-:/ ]+(?:\|[A-Za-z0-9_\-:/ ]+)*")
 _FETCH_ROWS = 2_000
 
 
@@ -70,10 +76,26 @@ async def _matching(pool: aiomysql.Pool, tenant_id: int, matchers: list[Matcher]
     if metrics is not None:
         sql += f" AND metric IN ({','.join(['%s'] * len(metrics))})"
         params.extend(metrics)
+    for name, values in _named_values(others):
+        sql += f" AND JSON_VALUE(labels, '$.{name}') IN ({','.join(['%s'] * len(values))})"
+        params.extend(values)
     async with aclosing(_rows(pool, sql, params)) as rows:
         async for series in rows:
             if all(matcher.matches(series.labels) for matcher in others):
                 yield series
+
+
+def _named_values(matchers: list[Matcher]) -> list[tuple[str, list[str]]]:
+    """(label, the only values it may have) for each matcher that names them, none of them ""."""
+    named = []
+    for matcher in matchers:
+        if not LABEL_NAME.fullmatch(matcher.name):
+            continue
+        if matcher.op == "=" and matcher.value:
+            named.append((matcher.name, [matcher.value]))
+        elif matcher.op == "=~" and _LITERAL_ALTERNATIVES.fullmatch(matcher.value):
+            named.append((matcher.name, matcher.value.split("|")))
+    return named
 
 
 async def _metrics_for(pool: aiomysql.Pool, tenant_id: int, by_name: list[Matcher]) -> list[str] | None:

@@ -13,7 +13,9 @@ from ..errors import ApiError
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-SERVER_PREFIXES = ("api/", "docs/", "redoc/", "prometheus/")
+# The API's paths outside /api/ too: InfluxDB 1.x's /write, OTLP's /v1/metrics and the Prometheus API.
+SERVER_PREFIXES = ("api/", "docs/", "redoc/", "v1/", "prometheus/")
+SERVER_PATHS = frozenset(("api", "write", "prometheus"))
 ASSETS_PREFIX = "assets/"
 DEFAULT_DIST = Path(__file__).resolve().parents[3] / "frontend" / "dist"
 NOT_BUILT = ("<!doctype html><title>microdash</title><h1>The dashboard is not built</h1>"
@@ -32,7 +34,7 @@ def router_for(settings: Settings) -> APIRouter:
 
     @router.api_route("/{path:path}", methods=["GET", "HEAD"])
     async def dashboard(path: str, request: Request):
-        if path in ("api", "prometheus") or path.startswith(SERVER_PREFIXES):
+        if path in SERVER_PATHS or path.startswith(SERVER_PREFIXES):
             raise ApiError(404, "Not Found")
         index = dist / "index.html"
         if not index.is_file():
