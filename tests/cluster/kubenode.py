@@ -97,16 +97,17 @@ class Cluster:
     def helm(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
         return _run([str(self.helm_binary), *args], check=check, env=self.env(), timeout=timeout)
 
-    def add_volumes(self, count: int, size: str) -> None:
-        """`local` PersistentVolumes of one size, bound by any claim that fits (no StorageClass)."""
+    def add_volumes(self, count: int, size: str, storage_class: str = "") -> None:
+        """`local` PersistentVolumes of one size, bound by any claim of `storage_class` that fits
+        ("": claims without a StorageClass)."""
         documents = []
         for _ in range(count):
-            name = f"local-{size.lower()}-{os.urandom(3).hex()}"
+            name = f"local-{storage_class or 'none'}-{size.lower()}-{os.urandom(3).hex()}"
             path = self.workdir / "volumes" / name
             path.mkdir(parents=True)
             documents.append({
                 "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
-                "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
+                "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
                          "persistentVolumeReclaimPolicy": "Retain", "local": {"path": str(path)},
                          "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
                              {"key": "kubernetes.io/hostname", "operator": "In", "values": [NODE_NAME]}]}]}}},
@@ -115,6 +116,11 @@ class Cluster:
 
 
 # ---- start -------------------------------------------------------------------------------------------------------
+
+def build_images(env: dict[str, str] | None = None) -> list[str]:
+    """scripts/build-images.sh (`make images`, cached); returns the images the chart needs."""
+    return _run([str(REPO / "scripts" / "build-images.sh")], env=env, timeout=3600).stdout.split()
+
 
 def start_cluster(workdir: Path, *, images: list[str]) -> Cluster:
     """Starts the node and imports `images` (podman names) into containerd; cleans up a crashed run first."""
@@ -392,7 +398,7 @@ def _deploy_addons(cluster: Cluster) -> None:
     manifest = (Path(__file__).with_name("coredns.yaml").read_text()
                 .replace("COREDNS_IMAGE", COREDNS_IMAGE).replace("DNS_IP", DNS_IP))
     cluster.kubectl("apply", "-f", "-", input=manifest)
-    for size, count in (("1Gi", 4), ("2Gi", 4), ("8Gi", 4)):
+    for size, count in (("1Gi", 6), ("2Gi", 4), ("8Gi", 4)):
         cluster.add_volumes(count, size)
     cluster.kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", f"--timeout={START_TIMEOUT_SECONDS}s")
 
@@ -641,7 +647,7 @@ def main() -> int:
         stop_cluster()
         return 0
     workdir = Path(os.environ.get("MICRODASH_CLUSTER_DIR", "/tmp/microdash-cluster"))
-    images = _run([str(REPO / "scripts" / "build-images.sh")]).stdout.split()
+    images = build_images()
     started = time.monotonic()
     cluster = start_cluster(workdir, images=images)
     print(f"cluster ready in {time.monotonic() - started:.0f} s\nexport KUBECONFIG={cluster.kubeconfig}\n"
