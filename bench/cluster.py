@@ -21,6 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "cluster"))
 
 import kubenode  # noqa: E402
+from nodebase import run  # noqa: E402
+from nodehost import unmount_under  # noqa: E402
 from release import Release  # noqa: E402
 
 RELEASE, NAMESPACE, TENANT = "bench", "microdash-bench", "bench"
@@ -83,6 +85,6 @@ def measure_cold_build() -> float:
         kubenode.build_images(env=env)
         return time.monotonic() - started
     finally:
-        kubenode._run(["podman", "rmi", "--all", "--force"], env=env, check=False)
-        kubenode._unmount_under([root])
+        run(["podman", "rmi", "--all", "--force"], env=env, check=False)
+        unmount_under([root])
         shutil.rmtree(root, ignore_errors=True)
