@@ -160,6 +160,7 @@ def test_pods_deleted_under_load_lose_and_duplicate_no_acknowledged_sample(relea
             time.sleep(3)
             pods = release.get("pod", "-l", f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component={component}")
             release.kubectl("delete", "pod", pods["items"][0]["metadata"]["name"], "--wait=false")
+            print(f"{component} pod deleted after MQTT sample {device.sent}")
             time.sleep(2)
             wait_for(f"{component} back to ready", lambda: release.workloads_not_ready() == [])
         time.sleep(3)
@@ -169,12 +170,28 @@ def test_pods_deleted_under_load_lose_and_duplicate_no_acknowledged_sample(relea
     assert not http.errors, http.errors[:5]
     for metric, acked in (("fault.http", http.acked), ("fault.mqtt", device.acked)):
         assert acked, metric
-        wait_for(f"every acknowledged {metric} sample stored",
-                 lambda metric=metric, acked=acked: acked <= set(stored_values(release, metric)), timeout=120)
+        try:
+            wait_for(f"every acknowledged {metric} sample stored",
+                     lambda metric=metric, acked=acked: acked <= set(stored_values(release, metric)), timeout=120)
+        except AssertionError:
+            missing = sorted(acked - set(stored_values(release, metric)))
+            raise AssertionError(f"{metric}: {len(missing)} of {len(acked)} acknowledged samples not stored: "
+                                 f"{missing_ranges(missing)}") from None
         time.sleep(2)  # anything still on its way would land now, and show up as a duplicate
         stored = stored_values(release, metric)
         print(f"pods deleted under load: {metric} {len(acked)} acknowledged, {len(stored)} stored")
         assert acked <= set(stored) and len(stored) == len(set(stored)), (metric, len(acked), len(stored))
+
+
+def missing_ranges(values: list[int]) -> str:
+    """1, 2, 3, 7 -> '1-3, 7': lost samples come in runs (one per outage), which tell which pod lost them."""
+    runs: list[list[int]] = []
+    for value in values:
+        if runs and value == runs[-1][1] + 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])
+    return ", ".join(f"{first}-{last}" if first != last else f"{first}" for first, last in runs[:20])
 
 
 def stored_values(release: Release, metric: str) -> list[int]:
