@@ -59,7 +59,7 @@ test: bootstrap lint kube frontend images node ## all tests (Python, Vitest, bro
 	cd frontend && npm test --silent
 	pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-bench: bootstrap kube frontend ## benchmarks; figures printed and written to bench/results/latest.json
+bench: bootstrap kube frontend ## benchmarks (the last, cluster, on a real node: root); figures printed and written to bench/results/latest.json
 	@command -v prometheus-node-exporter >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends prometheus-node-exporter >/dev/null)  # the agent's yardstick
 	python bench/run.py $(BENCH_ARGS)

@@ -194,6 +194,13 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
     add("operator: Tenant created -> working token, p50", "operator.tenant_to_working_token_ms.p50", "ms", "{:,.0f}")
     add("operator: Tenant created -> working token, max", "operator.tenant_to_working_token_ms.max", "ms", "{:,.0f}")
     add("operator: Tenants created at once, all Ready after", "operator.reconcile_at_once.seconds", "s", "{:,.1f}")
+    add("cluster: cold image build (empty podman storage)", "cluster.image_build_cold_s", "s", "{:,.0f}")
+    add("cluster: image build, unchanged tree", "cluster.image_build_cached_s", "s", "{:,.0f}")
+    add("cluster: node start from cache", "cluster.start_from_cache_s", "s", "{:,.0f}")
+    add("cluster: helm install --wait, default values", "cluster.helm_install_wait_s", "s", "{:,.0f}")
+    add("cluster: helm install until the agent is Ready", "cluster.helm_install_until_agent_ready_s", "s", "{:,.0f}")
+    add("cluster: Tenant apply -> first sample queryable", "cluster.tenant_apply_to_first_sample_s", "s", "{:,.1f}")
+    add("cluster: all pods' memory at rest", "cluster.pod_memory_mib_total", "MiB", "{:,.0f}")
     add("api peak RSS", "api_peak_rss_mb", "MB", "{:,.1f}")
     add("bridge peak RSS", "bridge_peak_rss_mb", "MB", "{:,.1f}")
     add("worker peak RSS (max)", "worker_peak_rss_mb", "MB", "{:,.1f}")
@@ -226,6 +233,10 @@ def format_context(results: dict) -> str:
         lines.append("machine CPU during each scenario (busy / iowait / used by other jobs, % of all CPUs): " + "; ".join(
             f"{name} {share.get('busy_pct')}/{share.get('iowait_pct')}/{share.get('others_pct')}"
             for name, share in shares.items()))
+    memory = (results.get("cluster") or {}).get("pod_memory_mib")
+    if memory:
+        lines.append("cluster pods' memory at rest (working set, MiB): " + "; ".join(
+            f"{component} {'/'.join(f'{mib:.0f}' for mib in values)}" for component, values in memory.items()))
     lines.append(f"Figures are noisy: the load generator, api, workers, MariaDB and Redis share the same "
                  f"{machine.get('nproc')} CPU(s), and other jobs on the machine add to that.")
     return "\n".join(lines)

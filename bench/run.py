@@ -12,7 +12,10 @@ over 100 tenants, and the node
 agent's footprint next to Prometheus node_exporter's (when installed: make bench installs it), and
 the dashboard in Debian's Chromium (first chart over 24 h x 20 series, frames while 20 series update
 10 times a second, gzipped bundle size; see bench/dashboard.py), and the operator against a real
-kube-apiserver (Tenant -> working token, 200 Tenants at once; see bench/operator_load.py).
+kube-apiserver (Tenant -> working token, 200 Tenants at once; see bench/operator_load.py), and
+the chart on a real single-node cluster (scenario `cluster`, after the stack has stopped: a cold
+image build, the node's start from cache, `helm install --wait`, a Tenant's first sample, each pod's
+memory at rest; needs root; see bench/cluster.py).
 Figures go to stdout as a table and to bench/results/latest.json, with the CPU each process used
 per scenario and how busy the machine was (other jobs on it make the figures noisy). Nothing is
 asserted: targets are printed next to the figures with PASS/MISS. All traffic stays on 127.0.0.1.
@@ -38,6 +41,7 @@ from pathlib import Path
 import redis
 
 import alert_eval_load
+import cluster
 import dashboard
 import ingest_load
 import latency
@@ -50,7 +54,10 @@ import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "bulk_limited", "remote_write", "line_protocol", "single", "sse", "query", "mqtt", "rollup", "promql", "alerts", "alerts_promql", "agent", "dashboard", "operator")
+SCENARIOS = ("bulk", "bulk_limited", "remote_write", "line_protocol", "single", "sse", "query", "mqtt", "rollup",
+             "promql", "alerts", "alerts_promql", "agent", "dashboard", "operator", "cluster")
+# Scenarios that need no BenchStack: they run after it has stopped.
+STACKLESS_SCENARIOS = ("cluster",)
 SETTLE_TIMEOUT_S = 120.0
 
 
@@ -207,7 +214,7 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
                                                             percentile=report.percentile),
     }
     for name in SCENARIOS:
-        if name in chosen:
+        if name in chosen and name in actions:
             run_scenario(stack, name, results, actions[name])
             wait_settled(stack)
     results.update(redis_state(stack))
@@ -218,6 +225,24 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
     results["worker_peak_rss_mb"] = max(workers) if workers else None
     results["worker_peak_rss_mb_each"] = rss["workers"]
     results["bridge_peak_rss_mb"] = rss["bridge"]
+
+
+def run_stackless(chosen: list[str], quick: bool, results: dict) -> None:
+    """The scenarios with a world of their own (a Kubernetes node); --quick skips the cold image build."""
+    if "cluster" not in chosen:
+        return
+    say("cluster ...")
+    started, machine_before = time.monotonic(), report.machine_cpu_ticks()
+    try:
+        results.update(cluster.run_cluster(cold_build=not quick, say=say))
+    except Exception as exc:  # noqa: BLE001 - the other scenarios' figures are still written
+        traceback.print_exc()
+        results.setdefault("errors", {})["cluster"] = f"{type(exc).__name__}: {exc}"
+    wall = time.monotonic() - started
+    results.setdefault("cpu_seconds", {})["cluster"] = {"wall": round(wall, 2)}
+    results.setdefault("machine_cpu_pct", {})["cluster"] = report.machine_cpu_share(
+        machine_before, report.machine_cpu_ticks(), 0.0)
+    say(f"cluster done in {wall:.1f} s")
 
 
 def summarise_profiles(directory: Path, top: int = 30) -> None:
@@ -299,7 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     stack = BenchStack(Path(tempfile.mkdtemp(prefix="microdash-bench-")), args.workers, profile_dir=args.profile,
                        redis_appendfsync=args.redis_appendfsync)
     results = results_header(args, sizes, chosen)
-    run_with_stack(stack, args, sizes, chosen, results)
+    if set(chosen) - set(STACKLESS_SCENARIOS):
+        run_with_stack(stack, args, sizes, chosen, results)
+    else:
+        shutil.rmtree(stack.root, ignore_errors=True)
+    run_stackless(chosen, args.quick, results)
     results["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     report.write_json(results, args.output)
     print_results(results, args.output)

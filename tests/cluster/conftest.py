@@ -5,13 +5,13 @@ import time
 
 import pytest
 
-from kubenode import POD_MEMORY_MIB, REPO, TIMINGS, _run, start_cluster, stop_cluster
+from kubenode import POD_MEMORY_MIB, TIMINGS, build_images, start_cluster, stop_cluster
 
 
 @pytest.fixture(scope="session")
 def node(tmp_path_factory):
     started = time.monotonic()
-    images = _run([str(REPO / "scripts" / "build-images.sh")], timeout=3600).stdout.split()
+    images = build_images()
     TIMINGS["images built (cached: seconds)"] = time.monotonic() - started
     started = time.monotonic()
     cluster = start_cluster(tmp_path_factory.mktemp("node"), images=images)

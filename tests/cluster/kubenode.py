@@ -24,121 +24,49 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-STATE_DIR = Path("/run/microdash-node")
-STATE_FILE = STATE_DIR / "state.json"
-# containerd's content and snapshots stay between runs, so imported images are not imported again
-PERSISTENT_DIR = Path.home() / ".cache" / "microdash" / "node"
-NODE_NAME = "microdash-node"
-NODE_IP = "10.231.0.1"
-NODE_LINK = "mdnode0"
-BRIDGE = "mdcni0"
-POD_CIDR = "10.232.0.0/24"
-SERVICE_CIDR = "10.96.0.0/24"
-KUBERNETES_SERVICE_IP = "10.96.0.1"
-DNS_IP = "10.96.0.10"
-KUBELET_PORT = 10250
-FORWARD_CHAIN = "MICRODASH-NODE"
-CHAIN_PREFIXES = ("KUBE-", "CNI-", FORWARD_CHAIN)
-PAUSE_IMAGE = "localhost/microdash-node/pause:3.10"
-COREDNS_IMAGE = "localhost/microdash-node/coredns:v1.15.0"
-START_TIMEOUT_SECONDS = 120
-# Made by containerd and the CNI plugins (network namespaces, cached results); removed on stop when
-# they were not there before.
+from nodebase import (BRIDGE, COREDNS_IMAGE, DNS_IP, KUBELET_PORT, NODE_IP, NODE_LINK, NODE_NAME, PAUSE_IMAGE,
+                      PERSISTENT_DIR, POD_CIDR, REPO, RUNTIME_DIRS, SERVICE_CIDR, START_TIMEOUT_SECONDS, STATE_DIR,
+                      STATE_FILE, Cluster, read_sysctls, root_is_shared, run, wait_until, write_sysctl)
+from nodehost import (alive, kill_containers, kill_shims, prepare_host, remove_chains, remove_pod_cgroups, runs,
+                      stop_pid, unmount_under)
+from nodeimages import build_images, import_images
+from nodepki import make_pki, write_kubeconfigs
+
+__all__ = ["NODE_NAME", "POD_MEMORY_MIB", "REPO", "TIMINGS", "Cluster", "build_images", "start_cluster", "stop_cluster"]
+
 # Figures of a test session (tests/cluster/conftest.py prints them; docs/kubernetes.md quotes them).
 TIMINGS: dict[str, float] = {}
 POD_MEMORY_MIB: dict[str, float] = {}
-RUNTIME_DIRS = [Path("/run/netns"), Path("/var/lib/cni")]
-# Changed by the kubelet, kube-proxy or this module; restored on stop.
-SYSCTLS = [
-    "net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables",
-    "vm.overcommit_memory", "vm.panic_on_oom", "kernel.panic", "kernel.panic_on_oops", "kernel.keys.root_maxkeys",
-    "kernel.keys.root_maxbytes", "net.ipv4.conf.all.route_localnet",
-    "net.netfilter.nf_conntrack_tcp_timeout_established", "net.netfilter.nf_conntrack_tcp_timeout_close_wait",
-    "net.netfilter.nf_conntrack_max",
-]
-COMPONENT_USERS = {
-    "admin": "admin", "kubelet": f"system:node:{NODE_NAME}", "scheduler": "system:kube-scheduler",
-    "controller-manager": "system:kube-controller-manager", "kube-proxy": "system:kube-proxy",
-}
 
-
-@dataclass
-class Cluster:
-    workdir: Path
-    bin_dir: Path
-    server: str = ""
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.workdir / "kubeconfigs" / "admin.kubeconfig"
-
-    @property
-    def helm_binary(self) -> Path:
-        return self.bin_dir / "helm"
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "KUBECONFIG": str(self.kubeconfig), "HELM_CACHE_HOME": str(self.workdir / "helm-cache"),
-                "HELM_CONFIG_HOME": str(self.workdir / "helm-config"),
-                "HELM_DATA_HOME": str(self.workdir / "helm-data")}
-
-    def kubectl(self, *args: str, check: bool = True, input: str | None = None,
-                timeout: float = 300) -> subprocess.CompletedProcess:
-        return _run([str(self.bin_dir / "kubectl"), *args], check=check, input=input, env=self.env(),
-                    timeout=timeout)
-
-    def helm(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-        return _run([str(self.helm_binary), *args], check=check, env=self.env(), timeout=timeout)
-
-    def add_volumes(self, count: int, size: str) -> None:
-        """`local` PersistentVolumes of one size, bound by any claim that fits (no StorageClass)."""
-        documents = []
-        for _ in range(count):
-            name = f"local-{size.lower()}-{os.urandom(3).hex()}"
-            path = self.workdir / "volumes" / name
-            path.mkdir(parents=True)
-            documents.append({
-                "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
-                "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
-                         "persistentVolumeReclaimPolicy": "Retain", "local": {"path": str(path)},
-                         "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-                             {"key": "kubernetes.io/hostname", "operator": "In", "values": [NODE_NAME]}]}]}}},
-            })
-        self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(documents))
-
-
-# ---- start -------------------------------------------------------------------------------------------------------
 
 def start_cluster(workdir: Path, *, images: list[str]) -> Cluster:
     """Starts the node and imports `images` (podman names) into containerd; cleans up a crashed run first."""
     if STATE_FILE.exists():
         owner = json.loads(STATE_FILE.read_text()).get("owner")
-        if owner and owner != os.getpid() and _alive(owner):
+        if owner and owner != os.getpid() and alive(owner):
             raise RuntimeError(f"a cluster started by pid {owner} is running (one per machine); "
                                "`make cluster-down` stops it")
         stop_cluster()
-    bin_dir = Path(_run([str(REPO / "scripts" / "build-node.sh")]).stdout.strip().splitlines()[-1])
+    bin_dir = Path(run([str(REPO / "scripts" / "build-node.sh")]).stdout.strip().splitlines()[-1])
     _start_afresh(workdir)
     cluster = Cluster(workdir=workdir, bin_dir=bin_dir)
-    _save_state({"owner": os.getpid(), "workdir": str(workdir), "bin_dir": str(bin_dir), "pids": {}, "sysctls": _read_sysctls(),
-                 "root_shared": _root_is_shared(),
+    _save_state({"owner": os.getpid(), "workdir": str(workdir), "bin_dir": str(bin_dir), "pids": {}, "sysctls": read_sysctls(),
+                 "root_shared": root_is_shared(),
                  "created_dirs": [str(path) for path in RUNTIME_DIRS if not path.exists()]})
     try:
-        _prepare_host()
-        pki = _make_pki(workdir)
-        _write_kubeconfigs(cluster, pki)
+        prepare_host()
+        pki = make_pki(workdir)
+        write_kubeconfigs(cluster, pki)
         _spawn(cluster, "containerd", ["containerd", "--config", str(_write_containerd_config(workdir))])
         etcd_url = _start_etcd(cluster)
         _start_apiserver(cluster, pki, etcd_url)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            imported = pool.submit(_import_images, cluster, [PAUSE_IMAGE, COREDNS_IMAGE, *images])
+            imported = pool.submit(import_images, cluster, [PAUSE_IMAGE, COREDNS_IMAGE, *images])
             _wait_apiserver(cluster)
             _start_controllers(cluster, pki)
             imported.result()
@@ -157,84 +85,6 @@ def _start_afresh(workdir: Path) -> None:
                  "helm-config", "helm-data"):
         shutil.rmtree(workdir / name, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
-
-
-def _prepare_host() -> None:
-    # A bridge without ports stands in for a dummy interface (this kernel has no dummy driver).
-    _run(["ip", "link", "add", NODE_LINK, "type", "bridge"])
-    _run(["ip", "addr", "add", f"{NODE_IP}/32", "dev", NODE_LINK])
-    _run(["ip", "link", "set", NODE_LINK, "up"])
-    # Service addresses without a kube-proxy rule end on that link, not on the default route.
-    _run(["ip", "route", "add", SERVICE_CIDR, "dev", NODE_LINK, "src", NODE_IP])
-    for name in ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"):
-        _write_sysctl(name, "1")
-    # Forwarding is on for the pods' sake only: pod traffic may go back to the bridge, nowhere else.
-    _run(["iptables", "-N", FORWARD_CHAIN])
-    _run(["iptables", "-A", FORWARD_CHAIN, "-s", POD_CIDR, "!", "-o", BRIDGE, "-j", "DROP"])
-    _run(["iptables", "-I", "FORWARD", "-j", FORWARD_CHAIN])
-    # The agent mounts the host's / with HostToContainer propagation, which needs a shared mount.
-    if not _root_is_shared():
-        _run(["mount", "--make-shared", "/"])
-    for path in (STATE_DIR, PERSISTENT_DIR / "containerd"):
-        path.mkdir(parents=True, exist_ok=True)
-
-
-def _make_pki(workdir: Path) -> dict[str, Path]:
-    pki = workdir / "pki"
-    pki.mkdir(exist_ok=True)
-    paths = {name: pki / name for name in ("ca.crt", "ca.key", "sa.key", "sa.pub", "apiserver.crt", "apiserver.key",
-                                           "kubelet.crt", "kubelet.key", "apiserver-kubelet.crt",
-                                           "apiserver-kubelet.key", "tokens.csv")}
-    openssl = ["openssl"]
-    _run([*openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "7", "-subj", "/CN=microdash-node-ca",
-          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
-          "-keyout", str(paths["ca.key"]), "-out", str(paths["ca.crt"])])
-    _run([*openssl, "genrsa", "-out", str(paths["sa.key"]), "2048"])
-    _run([*openssl, "rsa", "-in", str(paths["sa.key"]), "-pubout", "-out", str(paths["sa.pub"])])
-    api_names = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
-                 "localhost"]
-    api_ips = [KUBERNETES_SERVICE_IP, NODE_IP, "127.0.0.1"]
-    _sign(paths, "apiserver", "/CN=kube-apiserver", server_names=api_names, server_ips=api_ips)
-    _sign(paths, "kubelet", f"/CN={NODE_NAME}", server_names=[NODE_NAME], server_ips=[NODE_IP])
-    _sign(paths, "apiserver-kubelet", "/O=system:masters/CN=kube-apiserver-kubelet-client")
-    tokens = {component: os.urandom(16).hex() for component in COMPONENT_USERS}
-    lines = [f'{tokens[c]},{user},{user},"system:masters,system:nodes"' if c == "kubelet"
-             else f'{tokens[c]},{user},{user},"system:masters"' for c, user in COMPONENT_USERS.items()]
-    paths["tokens.csv"].write_text("\n".join(lines) + "\n")
-    (pki / "tokens.json").write_text(json.dumps(tokens))
-    return paths
-
-
-def _sign(paths: dict[str, Path], name: str, subject: str, *, server_names: list[str] = (),
-          server_ips: list[str] = ()) -> None:
-    key, csr, cert = paths[f"{name}.key"], paths[f"{name}.crt"].with_suffix(".csr"), paths[f"{name}.crt"]
-    _run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", str(key),
-          "-out", str(csr)])
-    alt = [f"DNS:{n}" for n in server_names] + [f"IP:{ip}" for ip in server_ips]
-    usage = "serverAuth" if alt else "clientAuth"
-    extensions = cert.with_suffix(".ext")
-    extensions.write_text(f"basicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n"
-                          + (f"subjectAltName={','.join(alt)}\n" if alt else ""))
-    _run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(paths["ca.crt"]), "-CAkey", str(paths["ca.key"]),
-          "-CAcreateserial", "-days", "7", "-extfile", str(extensions), "-out", str(cert)])
-
-
-def _write_kubeconfigs(cluster: Cluster, pki: dict[str, Path]) -> None:
-    from microdash_cli.localstack import free_port
-
-    cluster.server = f"https://{NODE_IP}:{free_port()}"
-    tokens = json.loads((pki["ca.crt"].parent / "tokens.json").read_text())
-    directory = cluster.workdir / "kubeconfigs"
-    directory.mkdir(exist_ok=True)
-    for component, token in tokens.items():
-        config = {
-            "apiVersion": "v1", "kind": "Config", "current-context": component,
-            "clusters": [{"name": "microdash-node", "cluster": {"server": cluster.server,
-                                                                 "certificate-authority": str(pki["ca.crt"])}}],
-            "users": [{"name": component, "user": {"token": token}}],
-            "contexts": [{"name": component, "context": {"cluster": "microdash-node", "user": component}}],
-        }
-        (directory / f"{component}.kubeconfig").write_text(yaml.safe_dump(config))
 
 
 def _write_containerd_config(workdir: Path) -> Path:
@@ -318,7 +168,7 @@ def _wait_apiserver(cluster: Cluster) -> None:
             return (client.get("/readyz").status_code == 200
                     and client.get("/api/v1/namespaces/default").status_code == 200)
 
-    _wait(cluster, "kube-apiserver ready", ready)
+    wait_until(cluster, "kube-apiserver ready", ready)
 
 
 def _start_controllers(cluster: Cluster, pki: dict[str, Path]) -> None:
@@ -385,42 +235,17 @@ def _wait_node_ready(cluster: Cluster) -> None:
                                  "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False)
         return result.stdout.strip() == "True"
 
-    _wait(cluster, "node Ready", ready)
+    wait_until(cluster, "node Ready", ready)
 
 
 def _deploy_addons(cluster: Cluster) -> None:
     manifest = (Path(__file__).with_name("coredns.yaml").read_text()
                 .replace("COREDNS_IMAGE", COREDNS_IMAGE).replace("DNS_IP", DNS_IP))
     cluster.kubectl("apply", "-f", "-", input=manifest)
-    for size, count in (("1Gi", 4), ("2Gi", 4), ("8Gi", 4)):
+    for size, count in (("1Gi", 6), ("2Gi", 4), ("8Gi", 4)):
         cluster.add_volumes(count, size)
     cluster.kubectl("-n", "kube-system", "rollout", "status", "deployment/coredns", f"--timeout={START_TIMEOUT_SECONDS}s")
 
-
-def _import_images(cluster: Cluster, images: list[str]) -> None:
-    """`podman save` into containerd's k8s.io namespace, skipping images already there at the same id."""
-    marks = PERSISTENT_DIR / "imported"
-    marks.mkdir(parents=True, exist_ok=True)
-    _wait(cluster, "containerd", lambda: _ctr("version", check=False).returncode == 0)
-    present = set(_ctr("-n", "k8s.io", "images", "ls", "-q").stdout.split())
-    env = {**os.environ, "CONTAINERS_CONF": str(REPO / "scripts" / "images" / "podman" / "containers.conf")}
-    for image in images:
-        image_id = _run(["podman", "image", "inspect", "--format", "{{.Id}}", image], env=env).stdout.strip()
-        mark = marks / image.replace("/", "_").replace(":", "_")
-        if image in present and mark.exists() and mark.read_text() == image_id:
-            continue
-        archive = cluster.workdir / "image.tar"
-        _run(["podman", "save", "--format", "docker-archive", "-o", str(archive), image], env=env)
-        _ctr("-n", "k8s.io", "images", "import", str(archive))
-        archive.unlink()
-        mark.write_text(image_id)
-
-
-def _ctr(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return _run(["ctr", "--address", str(STATE_DIR / "containerd.sock"), *args], check=check)
-
-
-# ---- stop --------------------------------------------------------------------------------------------------------
 
 def stop_cluster() -> None:
     """Stops what STATE_FILE names and puts the host back; safe to run twice or after a crash."""
@@ -428,146 +253,29 @@ def stop_cluster() -> None:
         return
     state = json.loads(STATE_FILE.read_text())
     workdir, bin_dir = Path(state["workdir"]), Path(state["bin_dir"])
-    pids = {name: pid for name, pid in state["pids"].items() if _runs(pid, name)}
-    _stop_pid(pids.pop("kubelet", None))
-    _kill_containers()
+    pids = {name: pid for name, pid in state["pids"].items() if runs(pid, name)}
+    stop_pid(pids.pop("kubelet", None))
+    kill_containers()
     for name in ("kube-proxy", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd", "containerd"):
-        _stop_pid(pids.pop(name, None))
-    _kill_shims()
+        stop_pid(pids.pop(name, None))
+    kill_shims()
     if (bin_dir / "kube-proxy").exists():
-        _run([str(bin_dir / "kube-proxy"), "--cleanup", "--proxy-mode=iptables"], check=False)
-    _remove_chains()
-    _unmount_under([workdir, STATE_DIR, PERSISTENT_DIR, Path("/run/netns"), Path("/var/run/netns")])
+        run([str(bin_dir / "kube-proxy"), "--cleanup", "--proxy-mode=iptables"], check=False)
+    remove_chains()
+    unmount_under([workdir, STATE_DIR, PERSISTENT_DIR, Path("/run/netns"), Path("/var/run/netns")])
     for link in (BRIDGE, NODE_LINK):
-        _run(["ip", "link", "delete", link], check=False)
-    _remove_pod_cgroups()
+        run(["ip", "link", "delete", link], check=False)
+    remove_pod_cgroups()
     for name, value in state["sysctls"].items():
-        _write_sysctl(name, value)
-    if not state["root_shared"] and _root_is_shared():
-        _run(["mount", "--make-private", "/"])
+        write_sysctl(name, value)
+    if not state["root_shared"] and root_is_shared():
+        run(["mount", "--make-private", "/"])
     shutil.rmtree(workdir / "volumes", ignore_errors=True)
     shutil.rmtree(workdir / "kubelet", ignore_errors=True)
     for directory in state["created_dirs"]:
         shutil.rmtree(directory, ignore_errors=True)
     shutil.rmtree(STATE_DIR, ignore_errors=True)
 
-
-def _stop_pid(pid: int | None, timeout: float = 20) -> None:
-    if not pid or not _alive(pid):
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
-        while _alive(pid):
-            time.sleep(0.05)
-
-
-def _runs(pid: int, command: str) -> bool:
-    """The pid still runs `command`: after a crash and a reboot, a recorded pid may be someone else's."""
-    try:
-        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-    except OSError:
-        return False
-    return os.path.basename(argv0.decode(errors="replace")) == command
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie (a zombie child of ours is reaped here)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    if state == "Z":
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        return False
-    return True
-
-
-def _kill_containers() -> None:
-    """Every container and pod sandbox of the node, removed from containerd (its store outlives the run)."""
-    if _ctr("version", check=False).returncode != 0:
-        return
-    for task in _ctr("-n", "k8s.io", "tasks", "ls", "-q", check=False).stdout.split():
-        _ctr("-n", "k8s.io", "tasks", "kill", "-a", "-s", "SIGKILL", task, check=False)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        tasks = _ctr("-n", "k8s.io", "tasks", "ls", "-q", check=False).stdout.split()
-        for task in tasks:
-            _ctr("-n", "k8s.io", "tasks", "delete", "-f", task, check=False)
-        if not tasks:
-            break
-        time.sleep(0.5)
-    containers = _ctr("-n", "k8s.io", "containers", "ls", "-q", check=False).stdout.split()
-    if containers:
-        _ctr("-n", "k8s.io", "containers", "delete", *containers, check=False)
-
-
-def _kill_shims() -> None:
-    """containerd's shims outlive it by design; ours are the ones started with our socket's address."""
-    address = str(STATE_DIR / "containerd.sock")
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"containerd-shim-runc-v2") and address.encode() in argv:
-            _stop_pid(int(proc.name), timeout=5)
-
-
-def _remove_chains() -> None:
-    for tool in ("iptables", "ip6tables"):
-        for table in ("filter", "nat", "mangle", "raw"):
-            rules = _run([tool, "-t", table, "-S"], check=False).stdout.splitlines()
-            ours = [line.split()[1] for line in rules if line.startswith("-N ") and line.split()[1].startswith(CHAIN_PREFIXES)]
-            for rule in rules:
-                parts = rule.split()
-                if parts[0] == "-A" and parts[1] not in ours and any(t in ours for t in parts[2:]):
-                    _run([tool, "-t", table, "-D", *parts[1:]], check=False)
-            for chain in ours:
-                _run([tool, "-t", table, "-F", chain], check=False)
-            for chain in ours:
-                _run([tool, "-t", table, "-X", chain], check=False)
-
-
-def _unmount_under(roots: list[Path]) -> None:
-    prefixes = tuple(str(root.resolve()) + "/" for root in roots if root.exists())
-    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-    for mount in reversed(mounts):
-        mount = mount.replace("\\040", " ")
-        if mount.startswith(prefixes):
-            if _run(["umount", mount], check=False).returncode != 0:
-                _run(["umount", "-l", mount], check=False)
-    for netns in ("/run/netns", "/var/run/netns"):
-        for entry in Path(netns).glob("cni-*"):
-            entry.unlink(missing_ok=True)
-
-
-def _remove_pod_cgroups() -> None:
-    for hierarchy in Path("/sys/fs/cgroup").iterdir():
-        for root in (hierarchy / "kubepods", hierarchy / "kubepods.slice"):
-            if root.is_dir():
-                for directory in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-                    if directory.is_dir():
-                        _rmdir(directory)
-                _rmdir(root)
-
-
-def _rmdir(path: Path) -> None:
-    try:
-        path.rmdir()
-    except OSError:
-        pass
-
-
-# ---- helpers -----------------------------------------------------------------------------------------------------
 
 def _spawn(cluster: Cluster, name: str, argv: list[str]) -> subprocess.Popen:
     logs = cluster.workdir / "logs"
@@ -582,57 +290,11 @@ def _spawn(cluster: Cluster, name: str, argv: list[str]) -> subprocess.Popen:
     return process
 
 
-def _wait(cluster: Cluster, what: str, check) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    last_error = ""
-    while time.monotonic() < deadline:
-        for name, process in cluster.processes.items():
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited ({process.returncode}); see {cluster.workdir / 'logs' / name}.log")
-        try:
-            if check():
-                return
-        except (httpx.HTTPError, OSError) as error:
-            last_error = repr(error)
-        time.sleep(0.5)
-    raise TimeoutError(f"{what}: not after {START_TIMEOUT_SECONDS} s {last_error}; logs in {cluster.workdir / 'logs'}")
-
-
 def _save_state(state: dict) -> None:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     temporary = STATE_FILE.with_suffix(".tmp")
     temporary.write_text(json.dumps(state, indent=1))
     temporary.replace(STATE_FILE)
-
-
-def _sysctl_path(name: str) -> Path:
-    return Path("/proc/sys") / name.replace(".", "/")
-
-
-def _read_sysctls() -> dict[str, str]:
-    return {name: _sysctl_path(name).read_text().strip() for name in SYSCTLS if _sysctl_path(name).exists()}
-
-
-def _write_sysctl(name: str, value: str) -> None:
-    path = _sysctl_path(name)
-    if path.exists() and path.read_text().strip() != value:
-        path.write_text(value)
-
-
-def _root_is_shared() -> bool:
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split()
-        if fields[4] == "/":
-            return any(f.startswith("shared:") for f in fields[6:fields.index("-")])
-    return False
-
-
-def _run(argv: list[str], *, check: bool = True, input: str | None = None, env: dict | None = None,
-         timeout: float = 600) -> subprocess.CompletedProcess:
-    result = subprocess.run(argv, capture_output=True, text=True, input=input, env=env, timeout=timeout)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[:6])} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
-    return result
 
 
 def main() -> int:
@@ -641,7 +303,7 @@ def main() -> int:
         stop_cluster()
         return 0
     workdir = Path(os.environ.get("MICRODASH_CLUSTER_DIR", "/tmp/microdash-cluster"))
-    images = _run([str(REPO / "scripts" / "build-images.sh")]).stdout.split()
+    images = build_images()
     started = time.monotonic()
     cluster = start_cluster(workdir, images=images)
     print(f"cluster ready in {time.monotonic() - started:.0f} s\nexport KUBECONFIG={cluster.kubeconfig}\n"
@@ -653,7 +315,3 @@ def main() -> int:
         time.sleep(1)
     stop_cluster()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,111 +6,37 @@ The steps run in file order on one release and each builds on the ones before; w
 later ones fail for the same reason (read the first failure).
 """
 
-import base64
 import json
 import time
 
-import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from kubenode import NODE_NAME, POD_MEMORY_MIB, REPO, TIMINGS, Cluster
+from kubenode import POD_MEMORY_MIB, TIMINGS
+from release import CHART, Release, mariadb_rows, query_points, wait_for
 
-CHART = REPO / "charts" / "microdash"
 RELEASE = "md"
 NAMESPACE = "microdash"
 TENANT = "acme"
-WAIT_SECONDS = 180
 
 # one worker runs them all, in this order (`make test` runs pytest -n 2 --dist loadgroup)
 # the first step also waits for the images (a changed tree rebuilds them) and the node to start
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800), pytest.mark.xdist_group("cluster")]
 
 
-class Release:
-    """What the steps learn about the installed release and hand to the next ones."""
-
-    def __init__(self, node: Cluster):
-        self.node = node
-        self.samples: dict[str, float] = {}  # metric -> value stored through the api
-
-    def kubectl(self, *args: str, **kwargs):
-        return self.node.kubectl("-n", NAMESPACE, *args, **kwargs)
-
-    def get(self, *args: str) -> dict:
-        return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
-
-    def service_url(self, name: str, port_name: str) -> tuple[str, int]:
-        service = self.get("service", f"{RELEASE}-microdash-{name}")
-        port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == port_name)
-        return service["spec"]["clusterIP"], port
-
-    def api(self, token: str) -> httpx.Client:
-        host, port = self.service_url("api", "http")
-        return httpx.Client(base_url=f"http://{host}:{port}", headers={"Authorization": f"Bearer {token}"},
-                            timeout=10)
-
-    def secret(self, name: str) -> dict[str, str]:
-        data = self.get("secret", name)["data"]
-        return {key: base64.b64decode(value).decode() for key, value in data.items()}
-
-    def tenant_secret(self, tenant: str) -> dict[str, str]:
-        return self.secret(f"{tenant}-microdash-token")
-
-
 @pytest.fixture(scope="module")
 def release(node) -> Release:
-    return Release(node)
-
-
-def wait_for(what: str, check, timeout: float = WAIT_SECONDS, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except (httpx.HTTPError, KeyError, ValueError, RuntimeError) as error:
-            last = repr(error)
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout} s (last: {last})")
-
-
-def query_points(client: httpx.Client, metric: str, match: str | None = None, *, since_ms: int) -> list:
-    params = {"metric": metric, "start": since_ms, "end": int(time.time() * 1000) + 60_000, "step": 1000,
-              "resolution": "raw", "aggregation": "max"}
-    if match:
-        params["match"] = match
-    answer = client.get("/api/v1/query", params=params)
-    answer.raise_for_status()
-    return [point for series in answer.json()["series"] for point in series["points"]]
-
-
-def workloads_ready(release: Release) -> list[str]:
-    """The Deployments, StatefulSets and DaemonSets of the release not (yet) fully ready."""
-    waiting = []
-    for kind in ("deployment", "statefulset", "daemonset"):
-        for item in release.get(kind, "-l", f"app.kubernetes.io/instance={RELEASE}")["items"]:
-            status, name = item["status"], f"{kind}/{item['metadata']['name']}"
-            wanted = status.get("desiredNumberScheduled") if kind == "daemonset" else item["spec"]["replicas"]
-            ready = status.get("numberReady" if kind == "daemonset" else "readyReplicas", 0)
-            if not wanted or ready != wanted:
-                waiting.append(f"{name} {ready}/{wanted}")
-    return waiting
+    return Release(node, RELEASE, NAMESPACE)
 
 
 def test_helm_install_wait_brings_every_workload_ready(release):
     started = time.monotonic()
-    release.node.helm("install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace", "--wait",
-                      "--timeout", "10m")
-    TIMINGS["helm install --wait"] = time.monotonic() - started
+    TIMINGS["helm install --wait"] = release.install()
     # The migration Job is a post-install hook: --wait returned, so it completed (and was deleted).
     assert not release.get("job", "-l", f"app.kubernetes.io/instance={RELEASE}")["items"]
-    # --wait does not cover the agent DaemonSet (maxUnavailable rounds to 0 unavailable on one node).
-    release.kubectl("rollout", "status", "daemonset", f"{RELEASE}-microdash-agent", f"--timeout={WAIT_SECONDS}s")
+    release.wait_agent_ready()
     TIMINGS["helm install until the agent is ready"] = time.monotonic() - started
-    assert workloads_ready(release) == []
+    assert release.workloads_not_ready() == []
     kinds = {item["kind"] for kind in ("deployment", "statefulset", "daemonset")
              for item in release.get(kind, "-l", f"app.kubernetes.io/instance={RELEASE}")["items"]}
     assert kinds == {"Deployment", "StatefulSet", "DaemonSet"}
@@ -118,18 +44,10 @@ def test_helm_install_wait_brings_every_workload_ready(release):
 
 def test_a_tenant_gets_a_token_and_its_http_samples_come_back(release):
     started = time.monotonic()
-    release.kubectl("apply", "-f", str(REPO / "docs" / "examples" / "tenant.yaml"))
-    wait_for("Tenant Ready", lambda: release.get("tenant", TENANT).get("status", {}).get("phase") == "Ready")
-    credentials = wait_for("token Secret", lambda: release.tenant_secret(TENANT))
+    credentials = release.apply_tenant(TENANT)
     assert credentials["tenant"] == TENANT and credentials["token"]
-    since_ms = int(time.time() * 1000) - 60_000
-    with release.api(credentials["token"]) as api:
-        answer = api.post("/api/v1/metrics", json={"metric": "e2e.http", "value": 12.5, "labels": {"via": "http"}})
-        assert answer.status_code == 202, answer.text
-        wait_for("HTTP sample queryable",
-                 lambda: any(v == 12.5 for _, v in query_points(api, "e2e.http", since_ms=since_ms)))
+    release.post_and_read_back(credentials["token"], "e2e.http", 12.5)
     TIMINGS["Tenant apply until its first sample is queryable"] = time.monotonic() - started
-    release.samples["e2e.http"] = 12.5
 
 
 def test_the_agent_delivers_this_nodes_cpu_and_memory(release):
@@ -190,30 +108,11 @@ def test_helm_test_passes(release):
 
 def test_every_pod_at_rest_stays_within_its_memory_limit(release):
     """The kubelet's own figures (its summary API, through the API server), once ingest has settled."""
-    summary = json.loads(release.node.kubectl("get", "--raw", f"/api/v1/nodes/{NODE_NAME}/proxy/stats/summary").stdout)
-    pods = {pod["metadata"]["name"]: pod for pod in release.get("pod")["items"]}
-    over = []
-    for stats in summary["pods"]:
-        name = stats["podRef"]["name"]
-        if stats["podRef"]["namespace"] != NAMESPACE or name not in pods:
-            continue
-        working_set = sum(c.get("memory", {}).get("workingSetBytes", 0) for c in stats["containers"])
-        POD_MEMORY_MIB[name] = working_set / 2**20
-        limits = [c["resources"].get("limits", {}).get("memory") for c in pods[name]["spec"]["containers"]]
-        limit_bytes = sum(parse_quantity(limit) for limit in limits if limit)
-        if limit_bytes and working_set > limit_bytes:
-            over.append((name, working_set, limit_bytes))
-    running = {name for name, pod in pods.items() if pod["status"].get("phase") == "Running"}
-    assert len(running) >= 9 and running <= set(POD_MEMORY_MIB), (running, POD_MEMORY_MIB)
+    memory, over = release.pod_memory_mib()
+    POD_MEMORY_MIB.update(memory)
+    running = release.running_pods()
+    assert len(running) >= 9 and running <= set(memory), (running, memory)
     assert over == []
-
-
-def parse_quantity(quantity: str) -> int:
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
-    for suffix, factor in units.items():
-        if quantity.endswith(suffix):
-            return int(float(quantity[:-2]) * factor)
-    return int(quantity)
 
 
 def test_helm_upgrade_with_a_changed_value_rolls_the_pods_and_keeps_the_data(release):
@@ -225,7 +124,7 @@ def test_helm_upgrade_with_a_changed_value_rolls_the_pods_and_keeps_the_data(rel
     before = pod_uids()
     release.node.helm("upgrade", RELEASE, str(CHART), "--namespace", NAMESPACE, "--reuse-values", "--set",
                       "config.logLevel=DEBUG", "--wait", "--timeout", "10m")
-    wait_for("every workload ready after the upgrade", lambda: workloads_ready(release) == [])
+    wait_for("every workload ready after the upgrade", lambda: release.workloads_not_ready() == [])
     after = pod_uids()
     rolled = {component for uid, component in before.items() if uid not in after}
     assert {"api", "worker", "scheduler", "bridge", "operator"} <= rolled, rolled
@@ -261,8 +160,9 @@ def test_pods_deleted_under_load_lose_and_duplicate_no_acknowledged_sample(relea
             time.sleep(3)
             pods = release.get("pod", "-l", f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component={component}")
             release.kubectl("delete", "pod", pods["items"][0]["metadata"]["name"], "--wait=false")
+            print(f"{component} pod deleted after MQTT sample {device.sent}")
             time.sleep(2)
-            wait_for(f"{component} back to ready", lambda: workloads_ready(release) == [])
+            wait_for(f"{component} back to ready", lambda: release.workloads_not_ready() == [])
         time.sleep(3)
     finally:
         http.stop()
@@ -270,12 +170,28 @@ def test_pods_deleted_under_load_lose_and_duplicate_no_acknowledged_sample(relea
     assert not http.errors, http.errors[:5]
     for metric, acked in (("fault.http", http.acked), ("fault.mqtt", device.acked)):
         assert acked, metric
-        wait_for(f"every acknowledged {metric} sample stored",
-                 lambda metric=metric, acked=acked: acked <= set(stored_values(release, metric)), timeout=120)
+        try:
+            wait_for(f"every acknowledged {metric} sample stored",
+                     lambda metric=metric, acked=acked: acked <= set(stored_values(release, metric)), timeout=120)
+        except AssertionError:
+            missing = sorted(acked - set(stored_values(release, metric)))
+            raise AssertionError(f"{metric}: {len(missing)} of {len(acked)} acknowledged samples not stored: "
+                                 f"{missing_ranges(missing)}") from None
         time.sleep(2)  # anything still on its way would land now, and show up as a duplicate
         stored = stored_values(release, metric)
         print(f"pods deleted under load: {metric} {len(acked)} acknowledged, {len(stored)} stored")
         assert acked <= set(stored) and len(stored) == len(set(stored)), (metric, len(acked), len(stored))
+
+
+def missing_ranges(values: list[int]) -> str:
+    """1, 2, 3, 7 -> '1-3, 7': lost samples come in runs (one per outage), which tell which pod lost them."""
+    runs: list[list[int]] = []
+    for value in values:
+        if runs and value == runs[-1][1] + 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])
+    return ", ".join(f"{first}-{last}" if first != last else f"{first}" for first, last in runs[:20])
 
 
 def stored_values(release: Release, metric: str) -> list[int]:
@@ -283,9 +199,9 @@ def stored_values(release: Release, metric: str) -> list[int]:
     password = release.secret(f"{RELEASE}-microdash-mariadb")["mariadb-password"]
     query = ("SELECT p.value FROM samples p JOIN series s ON s.id = p.series_id JOIN tenants t ON t.id = s.tenant_id"
              f" WHERE t.name = '{TENANT}' AND s.metric = '{metric}'")
-    result = release.kubectl("exec", f"{RELEASE}-microdash-mariadb-0", "--", "mariadb", "-umicrodash",
-                             f"-p{password}", "-h127.0.0.1", "microdash", "-N", "-e", query)
-    return [int(float(line)) for line in result.stdout.split()]
+    rows = mariadb_rows(release.node, NAMESPACE, f"{RELEASE}-microdash-mariadb-0", username="microdash",
+                        password=password, database="microdash", query=query)
+    return [int(float(line)) for line in rows]
 
 
 def test_helm_uninstall_leaves_only_the_documented_objects(release):
