@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what `make images` and `make cluster` need from Debian, only what is missing: podman and
 # buildah (image builds), containerd, runc and the CNI plugins (the node), debootstrap (base
-# images), conntrack and iptables (kube-proxy). Retries while another apt holds the lock.
+# images), conntrack and iptables (kube-proxy), and the CNI dnsname plugin (podman's CNI networks
+# resolve compose.yaml's service names with it). Retries while another apt holds the lock.
 set -euo pipefail
 
 PACKAGES=(podman buildah runc containerd debootstrap fuse-overlayfs slirp4netns uidmap
-          containernetworking-plugins conntrack iptables)
+          containernetworking-plugins golang-github-containernetworking-plugin-dnsname conntrack iptables)
 missing=()
 for package in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

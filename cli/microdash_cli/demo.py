@@ -1,5 +1,6 @@
 """The demo tenant and admin that `make run` creates when absent."""
 
+import os
 import secrets
 from pathlib import Path
 
@@ -30,8 +31,11 @@ def seed_demo(settings: Settings, credentials_file: Path) -> dict[str, str]:
     saved.setdefault("password", "(set before; see the first run's output)")
     saved["login"] = DEMO_ADMIN
     credentials_file.parent.mkdir(parents=True, exist_ok=True)
-    credentials_file.write_text("".join(f"{key}={value}\n" for key, value in saved.items()))
-    credentials_file.chmod(0o600)
+    # replaced whole: a reader (the compose agent, a second prestart) never sees half a file
+    partial = credentials_file.with_name(f".{credentials_file.name}.{os.getpid()}")
+    partial.write_text("".join(f"{key}={value}\n" for key, value in saved.items()))
+    partial.chmod(0o600)
+    os.replace(partial, credentials_file)
     return saved
 
 

@@ -184,17 +184,19 @@ def retire_release(namespace: Annotated[str, typer.Option(help="the Helm release
 def prestart(credentials: Annotated[Path, typer.Option(help="where the demo credentials are kept")] = Path(".run/demo-credentials"),
              secrets: Annotated[Optional[Path], typer.Option(
                  help="generate the secret key (and broker passwords) into this env file on the first start;"
-                      " the other processes read it through MICRODASH_ENV_FILE")] = None) -> None:
+                      " the other processes read it through MICRODASH_ENV_FILE")] = None,
+             wait: Annotated[float, typer.Option(help="seconds to wait for the database, and then for the broker")] = 60.0,
+             ) -> None:
     """Wait for the database, migrate, and seed the demo tenant (used by `make run` and compose.yaml)."""
     if secrets is not None:  # before the settings are first read, so that they include it
         ensure_secrets_file(secrets)
         os.environ[ENV_FILE_VARIABLE] = str(secrets)
     settings = _setup()
     url = f"http://localhost:{settings.api_port}"
-    migrations.wait_for_database(settings)
+    migrations.wait_for_database(settings, timeout=wait)
     migrations.migrate(settings)
     saved = seed_demo(settings, credentials)
-    _sync_broker_when_up(settings)
+    _sync_broker_when_up(settings, timeout=wait)
     mqtt = TenantService(settings).credentials("demo", saved["token"])
     banner = (f"\n  microdash is starting on {url}\n  login:  {saved['login']} / {saved['password']}\n"
               f"  tenant: demo   token: {saved['token']}\n"
