@@ -1,10 +1,12 @@
-"""compose.yaml: the whole stack in containers. No container engine runs here, so the file is
-checked for what it must hold (services, pinned images, healthchecks, named volumes, real
-subcommands and settings), and by `docker compose config` where the Compose plugin exists."""
+"""compose.yaml: what the file must hold (services, the images `make images` builds, healthchecks,
+named volumes, real subcommands and settings), and `docker compose config` where the Compose
+plugin exists. tests/compose runs it for real with podman-compose."""
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,8 +29,23 @@ def test_it_runs_the_whole_stack(compose):
     assert set(compose["services"]) == MICRODASH_SERVICES | set(DATASTORES)
     for name, image in DATASTORES.items():
         assert re.fullmatch(image, compose["services"][name]["image"]), name
+    server_image = "${MICRODASH_IMAGE:-ghcr.io/microdash/microdash:%s}" % chart_app_version()
     for name in MICRODASH_SERVICES:
-        assert compose["services"][name]["build"] == "." and compose["services"][name]["image"] == "microdash:dev"
+        assert compose["services"][name]["build"] == "." and compose["services"][name]["image"] == server_image
+
+
+def chart_app_version() -> str:
+    return yaml.safe_load((REPO / "charts" / "microdash" / "Chart.yaml").read_text())["appVersion"]
+
+
+def test_the_images_are_the_ones_make_images_builds(compose):
+    """No registry here: `podman-compose up` must find every image in the local storage."""
+    script = (REPO / "scripts" / "build-images.sh").read_text()
+    assert "server=ghcr.io/microdash/microdash:$version" in script and "version=$(app_version)" in script
+    values = yaml.safe_load((REPO / "charts" / "microdash" / "values.yaml").read_text())
+    for name in DATASTORES:
+        image = values[name]["image"]
+        assert compose["services"][name]["image"] == f"{image['repository']}:{image['tag']}", name
 
 
 def test_servers_have_healthchecks_and_dependents_wait_for_them(compose):
@@ -42,6 +59,16 @@ def test_servers_have_healthchecks_and_dependents_wait_for_them(compose):
             assert dependency == "prestart" or "healthcheck" in services[dependency], (name, dependency)
     for name in MICRODASH_SERVICES - {"prestart"}:
         assert services[name]["depends_on"]["prestart"] == {"condition": "service_completed_successfully"}
+
+
+def test_prestart_waits_for_the_database_and_the_broker_itself(compose):
+    """podman 4.3 cannot start a service whose exited --requires dependency (prestart) has
+    dependencies of its own; prestart waits with --wait instead, longer than MariaDB's healthcheck."""
+    prestart = compose["services"]["prestart"]
+    assert prestart["depends_on"] == {}
+    wait = float(prestart["command"][prestart["command"].index("--wait") + 1])
+    mariadb = compose["services"]["mariadb"]["healthcheck"]
+    assert wait >= mariadb["retries"] * float(mariadb["interval"].rstrip("s"))
 
 
 def test_data_lives_in_named_volumes(compose):
@@ -96,21 +123,23 @@ def test_the_agent_reads_the_hosts_trees_read_only(compose):
     assert (str(config.procfs), str(config.rootfs)) == ("/host/proc", "/host/root")
 
 
-def _compose_command() -> list[str] | None:
+def _compose_command() -> list[str]:
+    """Docker Compose where its plugin is installed, else podman-compose (the root dev group's pin)."""
     docker = shutil.which("docker")
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
         return [docker, "compose"]
-    return None
+    return [str(Path(sys.executable).with_name("podman-compose"))]
 
 
-def test_docker_compose_accepts_the_file():
-    command = _compose_command()
-    if command is None:
-        pytest.skip("the Docker Compose plugin is not installed (`docker compose version` fails): "
-                    "compose.yaml is checked by the other tests only")
-    result = subprocess.run([*command, "--file", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True,
-                            cwd=REPO)
+def test_compose_accepts_and_resolves_the_file():
+    result = subprocess.run([*_compose_command(), "--file", str(COMPOSE), "config"], capture_output=True, text=True,
+                            cwd=REPO, env={**os.environ, "API_PORT": "18080"}, timeout=60)
     assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)["services"]
+    assert resolved["api"]["image"] == f"ghcr.io/microdash/microdash:{chart_app_version()}"
+    assert "$CONTROL/dynamic-security/v1/response" in resolved["mosquitto"]["healthcheck"]["test"]
+    published = resolved["api"]["ports"][0]
+    assert published == "127.0.0.1:18080:8080" or (published["host_ip"], str(published["published"])) == ("127.0.0.1", "18080")
 
 
 def test_the_secret_key_is_generated_on_the_first_start_and_read_by_every_service(compose):

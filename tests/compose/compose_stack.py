@@ -8,6 +8,7 @@ containers.conf (runc, rlimits within the host's), and healthchecks run only whe
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,7 @@ PODMAN_COMPOSE = REPO / ".venv" / "bin" / "podman-compose"
 CONTAINERS_CONF = REPO / "scripts" / "images" / "podman" / "containers.conf"
 PROJECT = "microdash-compose-test"
 DNSNAME_STATE = Path("/run/containers/cni/dnsname")
+CNI_IPAM_STATE = Path("/var/lib/cni/networks")
 # compose.yaml's services: the long-running ones, those with a healthcheck, the one-off step
 LONG_RUNNING = ("mariadb", "redis", "mosquitto", "api", "worker", "scheduler", "bridge", "agent")
 HEALTHCHECKED = ("mariadb", "redis", "mosquitto", "api")
@@ -39,6 +41,7 @@ class ComposeStack:
     api_port: int
     mqtt_port: int
     sysctls: dict[str, str] = field(default_factory=dict)
+    bridge_seen: str | None = None  # the project network's bridge while it was up
 
     @property
     def environment(self) -> dict[str, str]:
@@ -71,6 +74,10 @@ class ComposeStack:
         assert found, f"no login banner in prestart's log:\n{logs[-3000:]}"
         return found[-1].groupdict()
 
+    def bridge(self) -> str | None:
+        found = self.podman("network", "inspect", "--format", "{{.NetworkInterface}}", f"{PROJECT}_default", check=False)
+        return found.stdout.strip() or None if found.returncode == 0 else None
+
     def project_objects(self) -> dict[str, list[str]]:
         label = f"label=io.podman.compose.project={PROJECT}"
         return {
@@ -79,6 +86,26 @@ class ComposeStack:
             "networks": self.podman("network", "ls", "--filter", label, "--format", "{{.Name}}").stdout.split(),
             "volumes": self.podman("volume", "ls", "--filter", label, "--format", "{{.Name}}").stdout.split(),
         }
+
+
+def remove_network_leftovers(bridge: str | None) -> None:
+    """What the project's CNI network leaves on the host after `down`: the DNS rule for its bridge
+    (INPUT, udp 53), per-container rules of a run that could not be torn down, and the host-local
+    IPAM directory. The plugins' shared base chains (CNI-FORWARD, CNI-HOSTPORT-*) stay, as after
+    any podman container with a published port; a real node (tests/cluster) uses them too."""
+    marks = [f'name: "{PROJECT}_default"', *([f"-i {bridge} ", f"-o {bridge} "] if bridge else [])]
+    for table in ("filter", "nat"):
+        rules = _run(["iptables", "-t", table, "-S"], env=dict(os.environ)).stdout.splitlines()
+        for rule in rules:
+            if rule.startswith("-A ") and any(mark in rule + " " for mark in marks):
+                _run(["iptables", "-t", table, "-D", *shlex.split(rule)[1:]], env=dict(os.environ), check=False)
+    shutil.rmtree(CNI_IPAM_STATE / f"{PROJECT}_default", ignore_errors=True)
+
+
+def project_dns_running() -> bool:
+    pidfile = DNSNAME_STATE / f"{PROJECT}_default" / "pidfile"
+    pid = pidfile.read_text().strip() if pidfile.exists() else ""
+    return bool(pid) and Path(f"/proc/{pid}").exists()
 
 
 def stop_stale_dns() -> None:

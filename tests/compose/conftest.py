@@ -6,7 +6,8 @@ import subprocess
 import time
 
 import pytest
-from compose_stack import REPO, TIMINGS, ComposeStack, read_sysctls, stop_stale_dns, write_sysctls
+from compose_stack import (REPO, TIMINGS, ComposeStack, read_sysctls, remove_network_leftovers, stop_stale_dns,
+                           write_sysctls)
 
 from microdash_cli.localstack import free_port
 
@@ -20,10 +21,12 @@ def compose_stack():
     stack = ComposeStack(api_port=free_port(), mqtt_port=free_port(), sysctls=read_sysctls())
     stack.compose("down", "--volumes")  # what a crashed run left behind
     stop_stale_dns()
+    remove_network_leftovers(bridge=None)
     try:
         yield stack
     finally:
         stack.compose("down", "--volumes")
+        remove_network_leftovers(stack.bridge_seen)
         write_sysctls(stack.sysctls)
 
 

@@ -11,10 +11,12 @@ later ones fail for the same reason (read the first failure).
 
 import json
 import time
+from pathlib import Path
 
 import httpx
 import pytest
-from compose_stack import HEALTHCHECKED, LONG_RUNNING, ONE_OFF, PROJECT, TIMINGS, ComposeStack, wait_for
+from compose_stack import (HEALTHCHECKED, LONG_RUNNING, ONE_OFF, PROJECT, TIMINGS, ComposeStack, project_dns_running,
+                           wait_for)
 
 from mqtt_client import TestClient
 
@@ -63,6 +65,8 @@ def test_up_starts_every_service_and_each_healthcheck_passes(smoke):
     for service in HEALTHCHECKED:
         wait_for(f"{service} healthy", lambda service=service: stack.healthy(service), timeout=UP_SECONDS)
     TIMINGS["up until every healthcheck passes"] = time.monotonic() - started
+    stack.bridge_seen = stack.bridge()
+    assert stack.bridge_seen and project_dns_running()  # service names resolve through the dnsname plugin
     for service in LONG_RUNNING:
         assert stack.state(service)["status"] == "running", (service, stack.podman("logs", stack.container(service)).stderr[-2000:])
     assert set(stack.project_objects()["containers"]) == {stack.container(s) for s in LONG_RUNNING + ONE_OFF}
@@ -122,6 +126,7 @@ def test_down_removes_the_containers_and_the_network_and_down_volumes_the_data(s
     TIMINGS["podman-compose down"] = time.monotonic() - started
     left = stack.project_objects()
     assert (left["containers"], left["pods"], left["networks"]) == ([], [], [])
+    assert not project_dns_running() and not Path(f"/sys/class/net/{stack.bridge_seen}").exists()
     assert sorted(left["volumes"]) == [f"{PROJECT}_{name}" for name in
                                        ("mariadb-data", "microdash-run", "mosquitto-data", "redis-data")]
     stack.compose("down", "--volumes")
