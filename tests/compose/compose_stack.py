@@ -12,6 +12,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[2]
-PODMAN_COMPOSE = REPO / ".venv" / "bin" / "podman-compose"
+PODMAN_COMPOSE = Path(sys.executable).with_name("podman-compose")  # the dev group's pin
 CONTAINERS_CONF = REPO / "scripts" / "images" / "podman" / "containers.conf"
 PROJECT = "microdash-compose-test"
 DNSNAME_STATE = Path("/run/containers/cni/dnsname")
@@ -68,8 +69,8 @@ class ComposeStack:
 
     def demo_login(self) -> dict[str, str]:
         """The last banner prestart printed (podman-compose may run it again when a dependant starts)."""
-        logs = self.podman("logs", self.container("prestart")).stderr + self.podman(
-            "logs", self.container("prestart")).stdout
+        printed = self.podman("logs", self.container("prestart"))
+        logs = printed.stdout + printed.stderr
         found = list(BANNER.finditer(logs))
         assert found, f"no login banner in prestart's log:\n{logs[-3000:]}"
         return found[-1].groupdict()
