@@ -72,12 +72,16 @@ def mariadb_argv(datadir: Path, port: int) -> list[str]:
     datadir = datadir.resolve()
     if not (datadir / "mysql").is_dir():
         install_mariadb_datadir(datadir)
+    # Its own temporary directory: instances sharing /tmp have had their temporary tables removed
+    # by another instance's (or a test's) clean-up, which fails the statement using them.
+    tmpdir = datadir.parent / f"{datadir.name}-tmp"
+    tmpdir.mkdir(exist_ok=True)
     return [
         shutil.which("mariadbd") or "/usr/sbin/mariadbd", "--no-defaults", f"--datadir={datadir}",
         f"--socket={datadir}/mariadb.sock", f"--port={port}", "--bind-address=127.0.0.1", "--user=root",
         f"--pid-file={datadir}/mariadb.pid", "--skip-name-resolve", "--innodb-buffer-pool-size=512M",
         "--innodb-log-file-size=256M", "--innodb-flush-log-at-trx-commit=1", "--max-connections=500",
-        "--log-error=" + str(datadir / "error.log"),
+        "--log-error=" + str(datadir / "error.log"), f"--tmpdir={tmpdir}",
     ]
 
 
