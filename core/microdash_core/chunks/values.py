@@ -19,6 +19,7 @@ MAX_DECIMALS = 6
 # Integers up to 2^53 convert to float64 exactly; above it the decimal check would still be exact
 # but the deltas stop being small, so XOR is as good.
 _EXACT_INTEGER = float(2**53)
+_PROBE = 16
 
 
 def xor_shuffle(values: np.ndarray) -> np.ndarray:
@@ -37,14 +38,22 @@ def scaled_integers(values: np.ndarray) -> tuple[int, np.ndarray] | None:
     if not np.isfinite(values).all():
         return None
     for decimals in range(MAX_DECIMALS + 1):
-        scale = 10.0 ** decimals
-        scaled = np.rint(values * scale)
-        if np.abs(scaled).max() >= _EXACT_INTEGER:
-            return None
-        integers_ = scaled.astype(np.int64)
-        if np.array_equal(unscale(integers_, decimals).view(np.uint64), values.view(np.uint64)):
+        # The first few values rule most scales out before the whole array is scaled.
+        if _exact_at(values[:_PROBE], decimals) is None:
+            continue
+        integers_ = _exact_at(values, decimals)
+        if integers_ is not None:
             return decimals, integers_
     return None
+
+
+def _exact_at(values: np.ndarray, decimals: int) -> np.ndarray | None:
+    with np.errstate(over="ignore"):  # an overflow gives inf, refused by the range check below
+        scaled = np.rint(values * 10.0 ** decimals)
+    if np.abs(scaled).max() >= _EXACT_INTEGER:
+        return None
+    integers_ = scaled.astype(np.int64)
+    return integers_ if np.array_equal(unscale(integers_, decimals).view(np.uint64), values.view(np.uint64)) else None
 
 
 def unscale(integers_: np.ndarray, decimals: int) -> np.ndarray:
