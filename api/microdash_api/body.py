@@ -1,6 +1,6 @@
 """Request body size limits, enforced before a body is parsed, for every route (BodySizeLimit),
-and reading ingest's JSON body (read_json_body) and the protocols' compressed bodies (read_decoded_body)
-within them."""
+and reading ingest's JSON body (read_json_body, or read_json_bytes and parse_json) and the
+protocols' compressed bodies (read_decoded_body) within them."""
 
 import zlib
 
@@ -18,11 +18,20 @@ class BodyTooLarge(ApiError):
 async def read_json_body(request: Request) -> object:
     """The body's JSON; its size was already bounded by BodySizeLimit, which refuses a large
     declared length at once and counts what is read (413 raised from request.stream())."""
+    return parse_json(await read_json_bytes(request))
+
+
+async def read_json_bytes(request: Request) -> bytes:
+    """The body of a request that declares JSON, not yet decoded (bounded as read_json_body's)."""
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise ApiError(415, "Content-Type must be application/json")
+    return await request.body()
+
+
+def parse_json(body: bytes) -> object:
     try:
-        return orjson.loads(await request.body())
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ApiError(422, f"malformed JSON: {exc}") from exc
 

@@ -3,6 +3,12 @@
 A sample is ``{"metric": str, "value": number, "ts": epoch ms (optional), "labels": {str: str}}``.
 Validation is hand-written rather than a pydantic model because it runs for every sample at
 100k+/s and must report every problem of every item, with its index, in one pass.
+
+Request bodies take a faster road (accept_json): msgspec decodes the JSON straight into typed
+structs, each label set is parsed and checked once per distinct text (cached), and the same
+plain-validity checks as the dict fast path run on the structs. Anything not plainly valid, or
+not JSON at all, returns None: the caller then decodes with orjson and validate_many reports
+exactly what it reports for decoded objects, so the rules and messages have one source.
 """
 
 import math
@@ -10,8 +16,10 @@ import re
 import time
 from dataclasses import dataclass
 
+import msgspec
 import orjson
 
+from .series import LabelSet
 from .settings import Settings
 
 # Prometheus' metric-name charset, plus "." for dotted names such as "cpu.usage" (OpenTelemetry style).
@@ -47,6 +55,27 @@ WORST_BYTES_PER_CHAR = 6
 LABEL_OVERHEAD_BYTES = 6
 
 
+class JsonSample(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """One sample as msgspec decodes it from a request body. The labels stay raw JSON text: a
+    label set repeats from sample to sample, and is parsed and checked once per distinct text."""
+
+    metric: str
+    value: int | float  # an int keeps its exact digits, converted as the dict path converts them
+    ts: int | None = None
+    labels: msgspec.Raw = msgspec.Raw(b"null")
+
+
+_decode_sample_list = msgspec.json.Decoder(list[JsonSample]).decode
+_decode_one_sample = msgspec.json.Decoder(JsonSample).decode
+_NULL = b"null"
+KNOWN_LABEL_SETS_LIMIT = 50_000
+
+
+class PlainlyValid(list):
+    """Samples accept_json found plainly valid: validate_many hands them back as they are, so an
+    edge passes either these or decoded JSON to the one validation call."""
+
+
 class SampleValidator:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -54,9 +83,74 @@ class SampleValidator:
         # lookup replaces the regexes on the hot path (bounded; cleared when full).
         self._known_metrics: set[str] = set()
         self._known_label_names: set[str] = set()
+        # Label sets (as their JSON text) already found valid, parsed: one dict lookup per sample.
+        self._known_label_sets: dict[bytes, LabelSet] = {_NULL: LabelSet({})}
+
+    def accept_json(self, body: bytes, *, single: bool = False, now_ms: int | None = None) -> PlainlyValid | None:
+        """The samples of a request body (a JSON array, or one object when single) if every one
+        is plainly valid; else None, and validate_many on the orjson-decoded body says why."""
+        try:
+            items = [_decode_one_sample(body)] if single else _decode_sample_list(body)
+        except (msgspec.DecodeError, ValueError, RecursionError):  # e.g. invalid UTF-8, or nested deep
+            return None
+        if not items or len(items) > self.settings.max_bulk_samples:
+            return None
+        now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+        oldest = now_ms - self.settings.max_sample_age_seconds * 1000
+        newest = now_ms + self.settings.max_sample_future_seconds * 1000
+        known_metrics, label_sets = self._known_metrics, self._known_label_sets
+        samples = PlainlyValid()
+        append = samples.append
+        for item in items:
+            metric, value, ts = item.metric, item.value, item.ts
+            if metric not in known_metrics and not self._valid_metric(metric):
+                return None
+            if type(value) is not float:
+                value = _int_to_float(value)
+                if value is None:
+                    return None
+            if not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:
+                return None
+            if ts is None:
+                ts = now_ms
+            elif not oldest <= ts <= newest:
+                return None
+            raw_labels = bytes(item.labels)
+            labels = label_sets.get(raw_labels)
+            if labels is None:
+                labels = self._plainly_valid_labels(raw_labels)
+                if labels is None:
+                    return None
+            append((metric, labels, ts, value))
+        return samples
+
+    def _valid_metric(self, metric: str) -> bool:
+        errors: list[SampleError] = []
+        self._metric(0, metric, errors)  # remembers it when valid
+        return not errors
+
+    def _plainly_valid_labels(self, raw_labels: bytes) -> LabelSet | None:
+        """The label set of this JSON text if it passes every label rule, remembered; else None."""
+        try:
+            labels = orjson.loads(raw_labels)
+        except orjson.JSONDecodeError:
+            return None
+        errors: list[SampleError] = []
+        if type(labels) is not dict:
+            return None
+        self._labels(0, labels, errors)
+        if errors:
+            return None
+        if len(self._known_label_sets) >= KNOWN_LABEL_SETS_LIMIT:
+            self._known_label_sets.clear()
+            self._known_label_sets[_NULL] = LabelSet({})
+        label_set = self._known_label_sets[raw_labels] = LabelSet(labels)
+        return label_set
 
     def validate_many(self, items: object, *, now_ms: int | None = None) -> tuple[list[Sample], list[SampleError]]:
         """Validate a decoded JSON array; return the samples and every error found (all or nothing)."""
+        if type(items) is PlainlyValid:
+            return items, []
         if not isinstance(items, list):
             return [], [SampleError(-1, "", "expected a JSON array of samples")]
         if not items:
