@@ -1,4 +1,5 @@
-"""Profile the worker's storage path alone: SampleStore.store() on synthetic batches, no HTTP, no RQ.
+"""Profile the worker's storage path alone: decoding a queued batch and SampleStore.store() on
+synthetic batches, no HTTP, no RQ.
 
     python bench/profile_storage.py [--batches 100] [--batch-size 5000] [--profile] [--top 25]
 
@@ -19,28 +20,30 @@ from pathlib import Path
 
 from microdash_cli.localstack import ServiceInstances
 from microdash_core import db, migrate, tenancy
+from microdash_core.batches import Batch
 from microdash_core.settings import Settings
 from microdash_workers.storage import SampleStore
 
 SERIES = 10_000
 
 
-def synthetic_batches(count: int, size: int, *, base_ts: int) -> list[list[tuple]]:
-    """Validated-sample tuples (metric, labels, ts, value), like Batch.decode() hands to the store."""
+def synthetic_batches(count: int, size: int, *, base_ts: int) -> list[bytes]:
+    """Batches as the edges queue them (Batch.encode of validated samples)."""
     labels = [{"host": f"h{i % 100}", "core": f"c{i // 100 % 100}"} for i in range(SERIES)]
     batches = []
     for index in range(count):
         start = index * size
-        batches.append([("bench.load", labels[k % SERIES], base_ts + k // SERIES, (k % 1000) * 0.25)
-                        for k in range(start, start + size)])
+        samples = [("bench.load", labels[k % SERIES], base_ts + k // SERIES, (k % 1000) * 0.25)
+                   for k in range(start, start + size)]
+        batches.append(Batch(0, f"bench-{index}", base_ts, samples).encode())
     return batches
 
 
-def store_all(store: SampleStore, tenant_id: int, batches: list[list[tuple]]) -> list[float]:
+def store_all(store: SampleStore, tenant_id: int, batches: list[bytes]) -> list[float]:
     durations = []
-    for batch in batches:
+    for payload in batches:
         started = time.perf_counter()
-        store.store(tenant_id=tenant_id, samples=batch)
+        store.store(tenant_id=tenant_id, samples=Batch.decode(payload).samples)
         durations.append(time.perf_counter() - started)
     return durations
 

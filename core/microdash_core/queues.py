@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import redis
 from rq import Queue, Retry
+from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from . import keys
@@ -23,8 +24,27 @@ NOTIFY_JOB = "microdash_workers.notify.deliver"
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
 
 
+class UncompressedJob(Job):
+    """An RQ job saved without zlib. RQ compresses a job's data (its pickled arguments) each time
+    it saves the job; for an ingest batch of compact MessagePack that took more CPU than encoding
+    the batch itself (docs/decisions.md: the queue's Redis holds more bytes per waiting sample in
+    exchange). Pickling one bytes argument is a copy. Any Job class reads such a job back: RQ
+    falls back to the raw data when it does not decompress, and pickled data (0x80...) is never
+    a zlib stream (0x78...)."""
+
+    def to_dict(self, include_meta: bool = True, include_result: bool = True) -> dict:
+        data = self.data
+        self._data = b""  # RQ's to_dict compresses self.data: give it nothing to compress
+        try:
+            saved = super().to_dict(include_meta=include_meta, include_result=include_result)
+        finally:
+            self._data = data
+        saved["data"] = data
+        return saved
+
+
 def ingest_queue(connection: redis.Redis, settings: Settings) -> Queue:
-    return Queue(settings.ingest_queue, connection=connection)
+    return Queue(settings.ingest_queue, connection=connection, job_class=UncompressedJob)
 
 
 def enqueue_batch(queue: Queue, batch: Batch, settings: Settings) -> None:

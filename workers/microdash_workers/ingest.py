@@ -33,7 +33,7 @@ def store_batch(payload: bytes) -> int:
     database refuses are dead-lettered in the tenant's list; every other sample is stored."""
     try:
         batch = Batch.decode(payload)
-    except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+    except (orjson.JSONDecodeError, TypeError, ValueError) as exc:  # msgspec.DecodeError is a ValueError
         raise PoisonBatch(f"undecodable batch: {exc}") from exc
     outcome = store_isolating_poison(sample_store(), batch.tenant_id, batch.samples)
     if outcome.refused:

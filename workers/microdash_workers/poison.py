@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pymysql
 
-from microdash_core.samples import Sample
+from microdash_core.batches import QueuedSample
 
 from .storage import SampleStore
 
@@ -21,17 +21,17 @@ ER_NO_REFERENCED_ROW_2 = 1452  # the tenant's row is gone: the batch of a delete
 
 @dataclass
 class Refused:
-    sample: Sample
+    sample: QueuedSample
     reason: str
 
 
 @dataclass
 class Outcome:
-    stored: list[Sample] = field(default_factory=list)
+    stored: list[QueuedSample] = field(default_factory=list)
     refused: list[Refused] = field(default_factory=list)
 
 
-def store_isolating_poison(store: SampleStore, tenant_id: int, samples: list[Sample]) -> Outcome:
+def store_isolating_poison(store: SampleStore, tenant_id: int, samples: list[QueuedSample]) -> Outcome:
     outcome = Outcome()
     well_formed = []
     for sample in samples:
@@ -57,7 +57,7 @@ def store_isolating_poison(store: SampleStore, tenant_id: int, samples: list[Sam
 
 
 def malformation(sample: object) -> str | None:
-    """Why a queued sample is not the (metric, labels, ts, value) the edge validator produces, or None.
+    """Why a queued sample is not the (metric, canonical labels JSON, ts, value) an edge queues, or None.
 
     The edges validate fully; this only keeps a batch put on the queue some other way from
     reaching SQL, where ts and value are formatted as literals."""
@@ -65,7 +65,7 @@ def malformation(sample: object) -> str | None:
         metric, labels, ts, value = sample  # type: ignore[misc]
     except (TypeError, ValueError):
         return "malformed sample: expected [metric, labels, ts, value]"
-    if type(metric) is not str or type(labels) is not dict or type(ts) is not int:
+    if type(metric) is not str or type(labels) is not str or type(ts) is not int:
         return "malformed sample: metric, labels or ts of the wrong type"
     if type(value) is not float or value - value != 0.0:
         return "malformed sample: value must be a finite float"

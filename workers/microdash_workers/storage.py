@@ -2,9 +2,11 @@
 
 import logging
 
+import orjson
 import pymysql
 
 from microdash_core import db
+from microdash_core.batches import QueuedSample
 from microdash_core.samples import Sample
 from microdash_core.series import canonical_labels, series_hash
 from microdash_core.settings import Settings
@@ -48,8 +50,9 @@ class SampleStore:
                 pass  # going away anyway
         self._connection = None
 
-    def store(self, *, tenant_id: int, samples: list[Sample]) -> int:
-        """Insert the samples of one tenant; re-storing the same samples changes nothing."""
+    def store(self, *, tenant_id: int, samples: list[Sample] | list[QueuedSample]) -> int:
+        """Insert the samples of one tenant; re-storing the same samples changes nothing. Their
+        labels are dicts or, as queued, canonical JSON text."""
         try:
             series_ids = self._with_deadlock_retry(lambda: self._resolve_series(tenant_id, samples))
             self._with_deadlock_retry(lambda: self._insert_samples(tenant_id, series_ids, samples))
@@ -79,19 +82,18 @@ class SampleStore:
                     raise
                 log.warning("deadlock while storing, retrying", extra={"attempt": attempt + 1})
 
-    def _resolve_series(self, tenant_id: int, samples: list[Sample]) -> list[int]:
+    def _resolve_series(self, tenant_id: int, samples: list[Sample] | list[QueuedSample]) -> list[int]:
         """Series id of every sample, in order. Misses are resolved into a batch-local map, so a
         cache smaller than the batch's number of new series cannot lose any."""
-        cached = self.cache.ids
-        series_ids: list[int | None] = []
-        missing: dict[tuple[int, str, str], list[int]] = {}
-        for position, (metric, labels, _ts, _value) in enumerate(samples):
-            key = (tenant_id, metric, canonical_labels(labels))
-            series_id = cached.get(key)
-            if series_id is None:
-                missing.setdefault(key, []).append(position)
-            series_ids.append(series_id)
-        if missing:
+        # Queued samples carry the canonical label text already (batches.QueuedSample).
+        keys = [(tenant_id, metric, labels if type(labels) is str else canonical_labels(labels))
+                for metric, labels, _ts, _value in samples]
+        series_ids: list[int | None] = list(map(self.cache.ids.get, keys))
+        if None in series_ids:
+            missing: dict[tuple[int, str, str], list[int]] = {}
+            for position, series_id in enumerate(series_ids):
+                if series_id is None:
+                    missing.setdefault(keys[position], []).append(position)
             for key, series_id in self._create_series(tenant_id, list(missing)).items():
                 for position in missing[key]:
                     series_ids[position] = series_id
@@ -125,17 +127,19 @@ class SampleStore:
 
     def _insert_samples(self, tenant_id: int, series_ids: list[int], samples: list[Sample]) -> None:
         # Rows sorted by primary key touch each index page once instead of once per series.
-        rows = sorted(zip(series_ids, (sample[2] for sample in samples), (sample[3] for sample in samples)))
+        rows = sorted(zip(series_ids, [sample[2] for sample in samples], [sample[3] for sample in samples]))
+        row_start = b"(%d," % tenant_id
         connection = self.connection()
         with connection.cursor() as cursor:
             for start in range(0, len(rows), INSERT_CHUNK_ROWS):
-                # Every value is an int or a finite float (validated at the edge), so literal
-                # formatting is safe and several times faster than driver-side escaping.
-                values = ",".join(f"({tenant_id},{series_id},{ts},{value!r})"
-                                  for series_id, ts, value in rows[start:start + INSERT_CHUNK_ROWS])
+                # Every value is an int or a finite float (validated at the edge, checked again by
+                # poison.malformation), so literals are safe. orjson writes the rows as JSON arrays
+                # of numbers, "[[1,2,0.5],...]", several times faster than formatting them one by
+                # one; the brackets become the tuples of the VALUES list.
+                values = orjson.dumps(rows[start:start + INSERT_CHUNK_ROWS])[1:-1]
                 cursor.execute(
-                    "INSERT INTO samples (tenant_id, series_id, ts, value) VALUES "
-                    + values
-                    + " ON DUPLICATE KEY UPDATE value = VALUE(value)"
+                    b"INSERT INTO samples (tenant_id, series_id, ts, value) VALUES "
+                    + values.replace(b"[", row_start).replace(b"]", b")")
+                    + b" ON DUPLICATE KEY UPDATE value = VALUE(value)"
                 )
         connection.commit()

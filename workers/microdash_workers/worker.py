@@ -10,7 +10,7 @@ from rq.job import Job
 
 from microdash_core import telemetry
 from microdash_core.errors import PoisonBatch
-from microdash_core.queues import INGEST_JOB
+from microdash_core.queues import INGEST_JOB, UncompressedJob
 from microdash_core.settings import Settings, get_settings
 
 from .orphans import requeue_orphaned_batches
@@ -73,6 +73,7 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
                 [settings.ingest_queue, settings.scheduled_queue, settings.notify_queue],
                 connection=connection,
                 exception_handlers=[retry_ingest_outages_for_ever],
+                job_class=UncompressedJob,  # a batch re-saved on a retry stays uncompressed too
                 maintenance_interval=settings.worker_maintenance_interval_seconds,
                 worker_ttl=settings.worker_ttl_seconds,
             )
