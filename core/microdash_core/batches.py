@@ -31,13 +31,12 @@ class Batch:
     batch_id: str
     received_ms: int
     samples: list  # Sample (label dicts) when built at an edge; QueuedSample once decoded
+    typed: bool = False  # decoded, and every sample is (str, str, int, float) (its values may not be finite)
 
     def encode(self) -> bytes:
         texts: dict[int, str] = {}  # label sets repeat within a batch: serialised once per object
 
         def text_of(labels) -> object:
-            if type(labels) is LabelSet:
-                return labels.canonical
             if type(labels) is not dict:
                 return labels  # not a label set: left for the worker to refuse (poison.malformation)
             key = id(labels)
@@ -47,7 +46,8 @@ class Batch:
             return text
 
         return _encode([self.tenant_id, self.batch_id, self.received_ms,
-                        [(metric, text_of(labels), ts, value) for metric, labels, ts, value in self.samples]])
+                        [(metric, labels.canonical if type(labels) is LabelSet else text_of(labels), ts, value)
+                         for metric, labels, ts, value in self.samples]])
 
     @classmethod
     def decode(cls, payload: bytes) -> "Batch":
@@ -56,7 +56,7 @@ class Batch:
         if payload[:1] != _MSGPACK_ARRAY_OF_4:
             return cls.decode_json(payload)
         try:
-            return cls(*_decode_typed(payload))
+            return cls(*_decode_typed(payload), typed=True)
         except msgspec.ValidationError:
             envelope = _decode_any(payload)
         return cls(*_checked_envelope(envelope))

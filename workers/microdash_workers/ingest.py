@@ -35,7 +35,7 @@ def store_batch(payload: bytes) -> int:
         batch = Batch.decode(payload)
     except (orjson.JSONDecodeError, TypeError, ValueError) as exc:  # msgspec.DecodeError is a ValueError
         raise PoisonBatch(f"undecodable batch: {exc}") from exc
-    outcome = store_isolating_poison(sample_store(), batch.tenant_id, batch.samples)
+    outcome = store_isolating_poison(sample_store(), batch.tenant_id, batch.samples, typed=batch.typed)
     if outcome.refused:
         log.error("samples refused by the database, dead-lettered",
                   extra={"tenant_id": batch.tenant_id, "batch_id": batch.batch_id, "refused": len(outcome.refused),

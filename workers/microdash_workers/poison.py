@@ -6,6 +6,7 @@ Only data errors split a batch. An outage (lost connection, lock timeouts, a mis
 is raised whole, and the job is retried later: storing is idempotent, so the parts already
 stored are simply written again."""
 
+import math
 from dataclasses import dataclass, field
 
 import pymysql
@@ -31,15 +32,21 @@ class Outcome:
     refused: list[Refused] = field(default_factory=list)
 
 
-def store_isolating_poison(store: SampleStore, tenant_id: int, samples: list[QueuedSample]) -> Outcome:
+def store_isolating_poison(store: SampleStore, tenant_id: int, samples: list[QueuedSample], *,
+                           typed: bool = False) -> Outcome:
+    """typed: the samples were decoded into (str, str, int, float) already (Batch.typed), so only
+    their values remain to check."""
     outcome = Outcome()
-    well_formed = []
-    for sample in samples:
-        reason = malformation(sample)
-        if reason is None:
-            well_formed.append(sample)
-        else:
-            outcome.refused.append(Refused(sample, reason))
+    if typed and _all_finite([sample[3] for sample in samples]):
+        well_formed = samples
+    else:
+        well_formed = []
+        for sample in samples:
+            reason = malformation(sample)
+            if reason is None:
+                well_formed.append(sample)
+            else:
+                outcome.refused.append(Refused(sample, reason))
     parts = [well_formed] if well_formed else []
     while parts:
         part = parts.pop()
@@ -70,6 +77,15 @@ def malformation(sample: object) -> str | None:
     if type(value) is not float or value - value != 0.0:
         return "malformed sample: value must be a finite float"
     return None
+
+
+def _all_finite(values: list[float]) -> bool:
+    """True only if no value is infinite or NaN (either makes the sum so); an overflowing sum of
+    finite values answers False, and the caller then checks them one by one."""
+    try:
+        return math.isfinite(math.fsum(values))
+    except (OverflowError, ValueError):
+        return False
 
 
 def _reason(exc: pymysql.err.MySQLError) -> str:
