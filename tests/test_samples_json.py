@@ -109,3 +109,19 @@ def test_random_mutations_of_a_valid_body_agree():
                 body[position:position] = bytes([rng.choice(alphabet)])
         accepted += assert_agrees(bytes(body))
     assert accepted > 100  # the mutations must also exercise the accepting side
+
+
+def test_the_label_set_cache_is_bounded_by_count_and_by_text(monkeypatch):
+    import microdash_core.samples as samples_module
+
+    monkeypatch.setattr(samples_module, "KNOWN_LABEL_SETS_LIMIT", 10)
+    monkeypatch.setattr(samples_module, "KNOWN_LABEL_TEXT_LIMIT", 400)
+    validator = SampleValidator(Settings())
+    for n in range(100):
+        body = b'[{"metric":"m","value":1,"labels":{"k":"%d"}}]' % n
+        assert validator.accept_json(body, now_ms=NOW)[0][1] == {"k": str(n)}
+        assert len(validator._known_label_sets) <= 10
+    for n in range(20):
+        body = b'[{"metric":"m","value":1,"labels":{"k":"%s"}}]' % (b"%03d" % n * 30)
+        assert validator.accept_json(body, now_ms=NOW) is not None
+        assert validator._known_label_text <= 400

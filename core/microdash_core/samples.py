@@ -68,7 +68,10 @@ class JsonSample(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 _decode_sample_list = msgspec.json.Decoder(list[JsonSample]).decode
 _decode_one_sample = msgspec.json.Decoder(JsonSample).decode
 _NULL = b"null"
+# The label-set cache is emptied when it holds this many sets or this much label text, whichever
+# comes first: a tenant sending ever new, large label sets must not grow the api's memory.
 KNOWN_LABEL_SETS_LIMIT = 50_000
+KNOWN_LABEL_TEXT_LIMIT = 4 * 2**20
 
 
 class PlainlyValid(list):
@@ -85,6 +88,7 @@ class SampleValidator:
         self._known_label_names: set[str] = set()
         # Label sets (as their JSON text) already found valid, parsed: one dict lookup per sample.
         self._known_label_sets: dict[bytes, LabelSet] = {_NULL: LabelSet({})}
+        self._known_label_text = 0
 
     def accept_json(self, body: bytes, *, single: bool = False, now_ms: int | None = None) -> PlainlyValid | None:
         """The samples of a request body (a JSON array, or one object when single) if every one
@@ -141,10 +145,12 @@ class SampleValidator:
         self._labels(0, labels, errors)
         if errors:
             return None
-        if len(self._known_label_sets) >= KNOWN_LABEL_SETS_LIMIT:
-            self._known_label_sets.clear()
-            self._known_label_sets[_NULL] = LabelSet({})
+        if (len(self._known_label_sets) >= KNOWN_LABEL_SETS_LIMIT
+                or self._known_label_text + len(raw_labels) > KNOWN_LABEL_TEXT_LIMIT):
+            self._known_label_sets = {_NULL: LabelSet({})}
+            self._known_label_text = 0
         label_set = self._known_label_sets[raw_labels] = LabelSet(labels)
+        self._known_label_text += len(raw_labels)
         return label_set
 
     def validate_many(self, items: object, *, now_ms: int | None = None) -> tuple[list[Sample], list[SampleError]]:
