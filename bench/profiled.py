@@ -2,7 +2,9 @@
 
 Used by `bench/run.py --profile DIR`. Active only when MICRODASH_BENCH_PROFILE names the output
 file; otherwise it behaves exactly like the `microdash` command. Every thread started after launch
-(e.g. the API's thread pool that enqueues batches) gets its own profiler. On SIGUSR2 (sent by the
+(e.g. the API's thread pool that enqueues batches) gets its own profiler. Profilers count each
+thread's CPU time (time.thread_time), not wall time: on a shared machine, and with threads
+waiting for the GIL, wall time charged functions for time they spent waiting. On SIGUSR2 (sent by the
 bench before it stops the stack) or at normal exit, all of them are merged into one pstats file.
 """
 
@@ -12,6 +14,7 @@ import pstats
 import signal
 import sys
 import threading
+import time
 
 _thread_profiles: list[cProfile.Profile] = []
 _dumped: list[str] = []
@@ -33,7 +36,7 @@ def _profile_new_threads() -> None:
     original_bootstrap = threading.Thread._bootstrap_inner
 
     def profiled_bootstrap(self):
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.thread_time)
         _thread_profiles.append(profile)
         profile.enable()
         try:
@@ -67,7 +70,7 @@ def main() -> None:
         app()
         return
     _profile_new_threads()
-    profile = cProfile.Profile()
+    profile = cProfile.Profile(time.thread_time)
     signal.signal(signal.SIGUSR2, lambda signum, frame: _dump(profile, output))
     profile.enable()
     try:
