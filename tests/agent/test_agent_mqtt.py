@@ -88,6 +88,7 @@ def test_an_outage_is_buffered_and_replayed_exactly_once_in_order(broker, subscr
     broker.stop()
     backlog = []
     for _ in range(4):
+        time.sleep(0.002)  # a real agent's cycles are seconds apart; two in one millisecond give identical own samples
         agent.cycle()
         backlog.append(len(agent.buffer))
     cycle_size = 700 + OWN_SAMPLES_PER_CYCLE
