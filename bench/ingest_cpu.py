@@ -5,6 +5,10 @@ marks). The SQL is built but not sent, so the figures leave out MariaDB, Redis a
 
     python bench/ingest_cpu.py [--samples 200000] [--rounds 3]
 
+The edge is measured for each protocol's body: JSON bulk, Prometheus remote-write (snappy
+protobuf, one sample per series as Prometheus sends a scrape) and Influx line protocol, all the
+same samples and series; the worker's share is the same for all of them.
+
 Process CPU time over the samples, the best of the rounds: on a machine shared with other jobs
 it moves far less than a throughput figure. To compare with an earlier version, put that
 version's core and workers first on PYTHONPATH (e.g. from `git archive <commit> core workers`).
@@ -18,7 +22,8 @@ import orjson
 import redis
 from rq.job import Job
 
-from ingest_load import bulk_bodies
+from ingest_load import bulk_bodies, line_protocol_bodies, remote_write_bodies
+from microdash_api.protocols import influx_line_protocol, prometheus_remote_write
 from microdash_core import live, queues
 from microdash_core.batches import Batch
 from microdash_core.samples import SampleValidator
@@ -59,11 +64,29 @@ class IngestCode:
         self.store = SampleStore(settings)
         self.store._connection = CapturingConnection()
         self.now_ms = int(time.time() * 1000)
+        self.remote_write_label_sets = prometheus_remote_write.LabelSetCache(max_entries=20_000)
+        # Versions with the remote-write fast path take the validator (and its clock) to use it.
+        fast = "validator" in prometheus_remote_write.decode.__code__.co_varnames
+        self.remote_write_fast_path = {"validator": self.validator, "now_ms": self.now_ms} if fast else {}
 
     def edge(self, body: bytes) -> bytes:
         """What the api does for a bulk body; returns the job's data as RQ saves it."""
         accept_json = getattr(self.validator, "accept_json", None)  # absent in versions before msgspec
-        items = (accept_json(body) if accept_json else None) or orjson.loads(body)
+        return self._queued((accept_json(body) if accept_json else None) or orjson.loads(body))
+
+    def remote_write_edge(self, body: bytes) -> bytes:
+        settings = self.validator.settings
+        decoded = prometheus_remote_write.decode(
+            body, label_sets=self.remote_write_label_sets, max_samples=settings.max_bulk_samples,
+            max_decompressed_bytes=settings.max_remote_write_decompressed_bytes, max_labels=settings.max_labels,
+            **self.remote_write_fast_path)
+        return self._queued(decoded.items)
+
+    def line_protocol_edge(self, body: bytes) -> bytes:
+        decoded = influx_line_protocol.decode(body, precision="ms", max_samples=self.validator.settings.max_bulk_samples)
+        return self._queued(decoded.items)
+
+    def _queued(self, items) -> bytes:
         samples, errors = self.validator.validate_many(items, now_ms=self.now_ms)
         assert not errors, errors[:3]
         batch = Batch(1, "b" * 32, self.now_ms, samples)
@@ -109,13 +132,28 @@ def main() -> None:
     bodies = [body for body, _ in bulk_bodies(args.samples, BATCH, base_ts=code.now_ms - 300_000)]
     saved = [code.edge(body) for body in bodies]  # the names and label sets become known, as in a running api
     code.warm_series_cache(saved)
+    base_ts = code.now_ms - 300_000
+    protocols = {"remote-write": (code.remote_write_edge, remote_write_bodies(args.samples, BATCH, base_ts=base_ts)),
+                 "line protocol": (code.line_protocol_edge, line_protocol_bodies(args.samples, BATCH, base_ts=base_ts))}
+    for action, protocol_bodies in protocols.values():
+        for body, _ in protocol_bodies:
+            action(body)  # warm, as JSON's
     edge, worker = [], []
+    protocol_edge: dict[str, list[float]] = {name: [] for name in protocols}
     for _ in range(args.rounds):
         spent, saved = cpu_per_sample(code.edge, bodies, args.samples)
         edge.append(spent)
         worker.append(cpu_per_sample(code.worker, saved, args.samples)[0])
-    print(f"edge   {min(edge):.2f} us/sample (rounds: {', '.join(f'{x:.2f}' for x in edge)})")
-    print(f"worker {min(worker):.2f} us/sample (rounds: {', '.join(f'{x:.2f}' for x in worker)})")
+        for name, (action, protocol_bodies) in protocols.items():
+            protocol_edge[name].append(cpu_per_sample(action, [body for body, _ in protocol_bodies], args.samples)[0])
+    _print("edge (JSON bulk)", edge)
+    for name, spent in protocol_edge.items():
+        _print(f"edge ({name})", spent)
+    _print("worker", worker)
+
+
+def _print(name: str, spent: list[float]) -> None:
+    print(f"{name:<26} {min(spent):.2f} us/sample (rounds: {', '.join(f'{x:.2f}' for x in spent)})")
 
 
 if __name__ == "__main__":

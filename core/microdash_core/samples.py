@@ -14,6 +14,7 @@ exactly what it reports for decoded objects, so the rules and messages have one 
 import math
 import re
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import msgspec
@@ -89,6 +90,42 @@ class SampleValidator:
         # Label sets (as their JSON text) already found valid, parsed: one dict lookup per sample.
         self._known_label_sets: dict[bytes, LabelSet] = {_NULL: LabelSet({})}
         self._known_label_text = 0
+        # Series decoded by a protocol edge (remote-write, line protocol), by the edge's own hashable
+        # form of the label set (raw bytes or text): (metric, LabelSet) once found plainly valid.
+        self._known_series: dict[object, tuple[str, LabelSet]] = {}
+        self._known_series_text = 0
+
+    def sample_window(self, now_ms: int) -> tuple[int, int]:
+        """The oldest and newest timestamps validate_many accepts at now_ms."""
+        return (now_ms - self.settings.max_sample_age_seconds * 1000,
+                now_ms + self.settings.max_sample_future_seconds * 1000)
+
+    def plainly_valid_series(self, key: Hashable, decode: Callable[[Hashable], tuple[object, dict]]
+                             ) -> tuple[str, LabelSet] | None:
+        """The series (metric, LabelSet) an edge's raw form of it (`key`, e.g. its bytes) stands
+        for, if the metric and labels pass every rule validate_many applies to them; else None,
+        and validate_many on the edge's sample items says why. decode(key) gives the metric and
+        labels, called only for a series not seen lately. The caller still checks each sample's
+        value (finite, within ±MAX_ABS_VALUE) and timestamp (sample_window)."""
+        known = self._known_series.get(key)
+        if known is not None:
+            return known
+        metric, labels = decode(key)
+        errors: list[SampleError] = []
+        self._metric(0, metric, errors)
+        if not errors:
+            self._labels(0, labels, errors)
+        if errors:
+            return None
+        label_set = LabelSet(labels)
+        size = len(metric) + len(label_set.canonical)  # type: ignore[arg-type]
+        if (len(self._known_series) >= KNOWN_LABEL_SETS_LIMIT
+                or self._known_series_text + size > KNOWN_LABEL_TEXT_LIMIT):
+            self._known_series = {}
+            self._known_series_text = 0
+        series = self._known_series[key] = (metric, label_set)  # type: ignore[assignment]
+        self._known_series_text += size
+        return series
 
     def accept_json(self, body: bytes, *, single: bool = False, now_ms: int | None = None) -> PlainlyValid | None:
         """The samples of a request body (a JSON array, or one object when single) if every one

@@ -2,6 +2,8 @@
 ingest path like JSON and answered as the protocol's senders expect: 204 once queued; 4xx, never
 retried, with the reason in a plain-text body; 5xx and 429 (with Retry-After), which they retry."""
 
+import time
+
 from fastapi import APIRouter, Request, Response, status
 
 from ..deps import StateDep, WriterTenant
@@ -70,8 +72,11 @@ def _parameter(text: str) -> tuple[str, str]:
 def _decode(body: bytes, state: StateDep) -> DecodedWrite:
     settings = state.settings
     try:
+        # Plainly valid samples come back validated (validate_many passes them through); anything
+        # else as sample items, for validate_many to say what is wrong.
         return decode(body, label_sets=LABEL_SETS, max_decompressed_bytes=settings.max_remote_write_decompressed_bytes,
-                      max_samples=settings.max_bulk_samples, max_labels=settings.max_labels)
+                      max_samples=settings.max_bulk_samples, max_labels=settings.max_labels,
+                      validator=state.validator, now_ms=int(time.time() * 1000))
     except WriteTooLarge as exc:
         raise ApiError(413, f"{exc}; nothing was stored") from exc
     except UndecodableWrite as exc:
