@@ -68,6 +68,8 @@ class IngestCode:
         # Versions with the remote-write fast path take the validator (and its clock) to use it.
         fast = "validator" in prometheus_remote_write.decode.__code__.co_varnames
         self.remote_write_fast_path = {"validator": self.validator, "now_ms": self.now_ms} if fast else {}
+        fast = "validator" in influx_line_protocol.decode.__code__.co_varnames
+        self.line_protocol_fast_path = {"validator": self.validator, "now_ms": self.now_ms} if fast else {}
 
     def edge(self, body: bytes) -> bytes:
         """What the api does for a bulk body; returns the job's data as RQ saves it."""
@@ -83,7 +85,8 @@ class IngestCode:
         return self._queued(decoded.items)
 
     def line_protocol_edge(self, body: bytes) -> bytes:
-        decoded = influx_line_protocol.decode(body, precision="ms", max_samples=self.validator.settings.max_bulk_samples)
+        decoded = influx_line_protocol.decode(body, precision="ms", max_samples=self.validator.settings.max_bulk_samples,
+                                              **self.line_protocol_fast_path)
         return self._queued(decoded.items)
 
     def _queued(self, items) -> bytes:

@@ -5,6 +5,8 @@ as `{"code", "message"}` (with `line`, the first bad line). A batch is stored wh
 like JSON bulk: one bad line answers 400 naming it. `org`, `bucket`, `db` and `rp` are accepted and
 ignored: the tenant comes from the token (docs/integrations.md)."""
 
+import time
+
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -76,7 +78,7 @@ async def _write(request: Request, tenant: TenantContext, state: AppState, preci
     try:
         _check_content_type(request)
         body = await read_decoded_body(request, max_bytes)
-        decoded = _decode(body, precision, state.settings.max_bulk_samples)
+        decoded = _decode(body, precision, state)
     except ApiError as exc:
         INGEST_REQUESTS.labels(endpoint, str(exc.status_code)).inc()
         raise
@@ -110,9 +112,13 @@ def _check_content_type(request: Request) -> None:
         raise ApiError(415, "line protocol must be UTF-8")
 
 
-def _decode(body: bytes, precision: str, max_samples: int) -> influx_line_protocol.DecodedLines:
+def _decode(body: bytes, precision: str, state: AppState) -> influx_line_protocol.DecodedLines:
+    max_samples = state.settings.max_bulk_samples
     try:
-        return influx_line_protocol.decode(body, precision=precision, max_samples=max_samples)
+        # Plainly valid samples come back validated (validate_many passes them through); anything
+        # else as sample items, for validate_many to say what is wrong.
+        return influx_line_protocol.decode(body, precision=precision, max_samples=max_samples,
+                                           validator=state.validator, now_ms=int(time.time() * 1000))
     except influx_line_protocol.LineError as exc:
         INGEST_REJECTED.labels("invalid").inc()
         raise _LineApiError(400, f"{exc}; nothing was stored", exc.line) from exc
