@@ -17,6 +17,8 @@ from .orphans import requeue_orphaned_batches
 
 log = logging.getLogger(__name__)
 HEARTBEAT_GRACE_SECONDS = 10
+# An idle worker looks for a stop request this often (it cannot be interrupted safely in BLPOP).
+STOP_CHECK_SECONDS = 2
 
 
 class IngestWorker(SimpleWorker):
@@ -30,6 +32,29 @@ class IngestWorker(SimpleWorker):
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         return int(job.timeout or self.worker_ttl) + HEARTBEAT_GRACE_SECONDS
+
+    def _shutdown(self) -> None:
+        """A warm stop (SIGTERM, as Kubernetes sends) ends the loop only between jobs.
+
+        RQ raises StopRequested from the signal handler whenever the worker is not busy, which
+        includes the moment after BLPOP has taken a job off the queue and before the started
+        registry records it: that batch would be in no queue and no registry, found only by the
+        orphan sweep minutes later. Here the handler only asks; the job in hand runs first."""
+        self._stop_requested = True
+        if self.scheduler:
+            self.stop_scheduler()
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None):
+        """RQ's, in short blocking waits so that an idle worker notices a stop request promptly;
+        None once a stop is requested (the job taken by the last wait, if any, is returned)."""
+        if timeout is None or max_idle_time is not None:  # burst mode, or RQ's own idle limit
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        wait = min(timeout, STOP_CHECK_SECONDS)
+        while not self._stop_requested:
+            result = super().dequeue_job_and_maintain_ttl(wait, max_idle_time=wait)
+            if result is not None:
+                return result
+        return None
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
