@@ -175,12 +175,26 @@ def test_pods_deleted_under_load_lose_and_duplicate_no_acknowledged_sample(relea
                      lambda metric=metric, acked=acked: acked <= set(stored_values(release, metric)), timeout=120)
         except AssertionError:
             missing = sorted(acked - set(stored_values(release, metric)))
+            print_delivery_diagnostics(release)
             raise AssertionError(f"{metric}: {len(missing)} of {len(acked)} acknowledged samples not stored: "
                                  f"{missing_ranges(missing)}") from None
         time.sleep(2)  # anything still on its way would land now, and show up as a duplicate
         stored = stored_values(release, metric)
         print(f"pods deleted under load: {metric} {len(acked)} acknowledged, {len(stored)} stored")
         assert acked <= set(stored) and len(stored) == len(set(stored)), (metric, len(acked), len(stored))
+
+
+def print_delivery_diagnostics(release: Release) -> None:
+    """What the broker saw of its clients (connections, kicks, denials) and where RQ holds batches."""
+    broker = release.kubectl("logs", f"{release.fullname}-mosquitto-0", check=False).stdout.splitlines()
+    print("mosquitto:", *[line for line in broker if "fault-device" in line or "bridge" in line
+                          or "denied" in line.lower()][-60:], sep="\n  ")
+    bridge = release.kubectl("logs", f"{release.fullname}-bridge-0", "--all-containers", check=False).stdout
+    print("bridge:", *bridge.splitlines()[-40:], sep="\n  ")
+    redis = release.kubectl("exec", f"{release.fullname}-redis-0", "--", "sh", "-c",
+                            "for k in $(redis-cli --scan --pattern 'rq:*registry*'); do echo $k $(redis-cli zcard $k);"
+                            " done; redis-cli llen rq:queue:ingest", check=False)
+    print("redis:", redis.stdout, redis.stderr)
 
 
 def missing_ranges(values: list[int]) -> str:
