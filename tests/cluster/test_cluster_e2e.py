@@ -191,9 +191,11 @@ def print_delivery_diagnostics(release: Release) -> None:
                           or "denied" in line.lower()][-60:], sep="\n  ")
     bridge = release.kubectl("logs", f"{release.fullname}-bridge-0", "--all-containers", check=False).stdout
     print("bridge:", *bridge.splitlines()[-40:], sep="\n  ")
-    redis = release.kubectl("exec", f"{release.fullname}-redis-0", "--", "sh", "-c",
-                            "for k in $(redis-cli --scan --pattern 'rq:*registry*'); do echo $k $(redis-cli zcard $k);"
-                            " done; redis-cli llen rq:queue:ingest", check=False)
+    # Batches acknowledged but not stored, and where RQ holds them (pending yet held nowhere: lost track of)
+    sets = ("rq:wip:ingest", "rq:scheduled:ingest", "rq:failed:ingest", "microdash:ingest-pending:ingest")
+    script = "; ".join([f"echo {key} $(redis-cli zcard {key})" for key in sets]
+                       + ["echo rq:queue:ingest $(redis-cli llen rq:queue:ingest)"])
+    redis = release.kubectl("exec", f"{release.fullname}-redis-0", "--", "sh", "-c", script, check=False)
     print("redis:", redis.stdout, redis.stderr)
 
 
