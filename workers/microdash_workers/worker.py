@@ -57,6 +57,8 @@ class IngestWorker(SimpleWorker):
         return None
 
     def run_maintenance_tasks(self) -> None:
+        if self._stop_requested:
+            return  # RQ's would start the scheduler process again, which the stop request ended
         super().run_maintenance_tasks()
         requeue_orphaned_batches(self.connection, get_settings())
 
