@@ -10,35 +10,17 @@ import time
 import httpx
 
 from microdash_workers.storage import SampleStore
-from rollup_query import DAY_MS, STORE_BATCH, _store, _time_rollups
+from rollup_query import DAY_MS, SERIES, STORE_BATCH, _time_rollups, fill_day
 
-SERIES = 100
 HOSTS = 10
 CATALOG_SERIES = 10_000
 BASE = "/prometheus/api/v1"
 QUERY = "sum by (host) (rate(bench_requests_total[5m]))"
 
 
-def _fill_counters(stack, tenant, samples: int, end_ms: int) -> int:
-    per_series = samples // SERIES
-    spacing = DAY_MS // per_series
-    start = end_ms - DAY_MS
-    store = SampleStore(stack.settings)
-    redis_connection = stack.connect_redis()
-    batch: list = []
-    try:
-        for i in range(per_series):
-            ts = start + i * spacing
-            batch.extend(("bench_requests_total", {"host": f"h{n % HOSTS}", "instance": f"i{n}"}, ts,
-                          float(i * (n + 1))) for n in range(SERIES))
-            if len(batch) >= STORE_BATCH:
-                _store(store, redis_connection, tenant.id, batch)
-                batch = []
-        if batch:
-            _store(store, redis_connection, tenant.id, batch)
-    finally:
-        store.close()
-    return per_series * SERIES
+def _counter_samples(i: int, ts: int):
+    return (("bench_requests_total", {"host": f"h{n % HOSTS}", "instance": f"i{n}"}, ts, float(i * (n + 1)))
+            for n in range(SERIES))
 
 
 def _fill_catalog(stack, tenant, now_ms: int) -> None:
@@ -72,7 +54,7 @@ def _summary(latencies: list[float], percentile) -> dict:
 
 def run_promql(stack, tenant, catalog_tenant, *, samples: int, probes: int, percentile) -> dict:
     end_ms = (int(time.time() * 1000) // 300_000) * 300_000 - 300_000
-    stored = _fill_counters(stack, tenant, samples, end_ms)
+    stored = fill_day(stack, tenant, samples, end_ms, _counter_samples)
     _time_rollups(stack, now_ms=end_ms + 120_000)
     _fill_catalog(stack, catalog_tenant, end_ms)
     day = {"query": QUERY, "start": str((end_ms - DAY_MS) / 1000), "end": str(end_ms / 1000)}

@@ -19,7 +19,9 @@ STORE_BATCH = 5_000
 MAX_ROLLUP_RUNS = 1_000
 
 
-def _fill(stack, tenant, samples: int, end_ms: int) -> int:
+def fill_day(stack, tenant, samples: int, end_ms: int, samples_at) -> int:
+    """Store `samples` over the 24 h before end_ms, SERIES at each step: samples_at(step, ts) gives
+    one step's samples. Straight through the worker's store, minutes marked for the rollups."""
     per_series = samples // SERIES
     spacing = DAY_MS // per_series
     start = end_ms - DAY_MS
@@ -28,8 +30,7 @@ def _fill(stack, tenant, samples: int, end_ms: int) -> int:
     batch: list = []
     try:
         for i in range(per_series):
-            ts = start + i * spacing
-            batch.extend(("bench.rollup", {"series": f"s{n}"}, ts, float((i + n) % 97)) for n in range(SERIES))
+            batch.extend(samples_at(i, start + i * spacing))
             if len(batch) >= STORE_BATCH:
                 _store(store, redis_connection, tenant.id, batch)
                 batch = []
@@ -38,6 +39,10 @@ def _fill(stack, tenant, samples: int, end_ms: int) -> int:
     finally:
         store.close()
     return per_series * SERIES
+
+
+def _rollup_samples(i: int, ts: int):
+    return (("bench.rollup", {"series": f"s{n}"}, ts, float((i + n) % 97)) for n in range(SERIES))
 
 
 def _store(store, redis_connection, tenant_id: int, batch: list) -> None:
@@ -75,7 +80,7 @@ def _summary(latencies: list[float], percentile) -> dict:
 
 def run_rollup_and_queries(stack, tenant, *, samples: int, probes: int, percentile) -> dict:
     end_ms = (int(time.time() * 1000) // 300_000) * 300_000 - 300_000
-    stored = _fill(stack, tenant, samples, end_ms)
+    stored = fill_day(stack, tenant, samples, end_ms, _rollup_samples)
     rollup_seconds = _time_rollups(stack, now_ms=end_ms + 120_000)
     day = {"metric": "bench.rollup", "start": end_ms - DAY_MS, "end": end_ms}
     one_series = _query_latencies(stack, tenant, {**day, "match": "series=s0", "step": 60_000, "resolution": "1m"},
