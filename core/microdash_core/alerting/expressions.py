@@ -5,8 +5,7 @@ As in Prometheus, an alert instance is a result series' labels without __name__;
 that only differ in __name__ would be one instance, so that result is refused.
 """
 
-from ..promql import PromQLError, QueryLimits, QueryResult, SeriesSource, instant_query, parse
-from ..promql.parsing import value_type
+from ..promql import PromQLError, QueryLimits, QueryResult, SeriesSource, instant_query, parse, value_type
 from .fingerprints import fingerprint
 
 Values = dict[bytes, tuple[dict[str, str], float | None]]

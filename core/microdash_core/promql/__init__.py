@@ -26,8 +26,9 @@ selectors and the lookback window include their left boundary. docs/promql.md li
 from .engine import instant_query, range_query
 from .errors import PromQLError
 from .model import LabelMatcher, QueryLimits, RawSeries, SelectHints, SeriesSource
-from .parsing import Expr, parse
+from .parsing import Expr, parse, value_type
 from .result import QueryResult, ResultSeries
 
 __all__ = ["Expr", "LabelMatcher", "PromQLError", "QueryLimits", "QueryResult", "RawSeries",
-           "ResultSeries", "SelectHints", "SeriesSource", "instant_query", "parse", "range_query"]
+           "ResultSeries", "SelectHints", "SeriesSource", "instant_query", "parse", "range_query",
+           "value_type"]
