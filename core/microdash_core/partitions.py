@@ -10,7 +10,7 @@ log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
 FUTURE = "p_future"
 # Every table range-partitioned by day on its time column.
-PARTITIONED_TABLES = ("samples", "samples_1m", "samples_5m")
+PARTITIONED_TABLES = ("samples", "samples_1m", "samples_5m", "sample_chunks")
 
 
 def day_partition_name(day: dt.date) -> str:

@@ -1,0 +1,200 @@
+"""Raw sample reads: sealed chunks plus the head, as one pair of numpy arrays per series.
+
+Where raw samples live (docs/storage.md): windows that are over are sealed into `sample_chunks`
+rows; the rest, and anything written after its window was sealed, is in the head (`samples`, one
+row per sample). A read is ONE statement (a UNION ALL of both tables), so it sees one consistent
+snapshot even under READ COMMITTED: a seal inserts the chunk and deletes its head rows in one
+transaction, so every sample is in exactly one of the two, except a sample re-written after its
+window was sealed. That one is in the head and newer than the chunk, so the head value wins.
+
+Head rows are not sent one by one: MariaDB concatenates each series-hour's timestamps and values
+into two texts (GROUP_CONCAT) and numpy parses them, about ten times faster than one Python tuple
+per sample. A DOUBLE prints as its shortest round-trip decimal, so nothing is lost. A text that
+reaches its length bound is detected, and the whole read is repeated with one row per head sample
+(again one statement, so again one snapshot).
+
+This module builds the statements and assembles the rows; `read_series` runs them on a PyMySQL
+cursor, and an asyncio caller runs the same `statements()` on its own cursor and hands the rows
+to `assemble`.
+"""
+
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+import numpy as np
+
+from microdash_core import chunks
+
+Arrays = tuple[np.ndarray, np.ndarray]
+Shape = Literal["texts", "rows"]
+TEXT_BOUND = 16 * 1024 * 1024  # within MariaDB's default max_allowed_packet
+_HEAD_GROUP_MS = 3_600_000
+_CHUNK, _HEAD_TEXT, _HEAD_ROW = 0, 1, 2
+_EMPTY = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
+
+
+class TextBoundReached(Exception):
+    """A head text reached TEXT_BOUND: read again with shape="rows"."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """Samples with first_ms <= ts <= last_ms (both inclusive)."""
+    first_ms: int
+    last_ms: int
+
+    @classmethod
+    def half_open(cls, start_ms: int, end_ms: int) -> "Span":
+        """[start, end), as rollups and step buckets see time."""
+        return cls(start_ms, end_ms - 1)
+
+    @classmethod
+    def left_open(cls, start_ms: int, end_ms: int) -> "Span":
+        """(start, end], as PromQL selectors see time."""
+        return cls(start_ms + 1, end_ms)
+
+
+def _series_filter(series_ids: list[int] | None) -> tuple[str, list]:
+    if series_ids is None:
+        return "", []
+    return f" AND series_id IN ({','.join(['%s'] * len(series_ids))})", list(series_ids)
+
+
+def statements(*, tenant_id: int, series_ids: list[int] | None, span: Span, shape: Shape = "texts",
+               timeout_seconds: float | None = None) -> tuple[str, list]:
+    """The one statement that reads the span: (sql, params). series_ids None reads every series of
+    the tenant. Each row is (series_id, kind, sort key, a, b): a chunk's blob, a head group's two
+    texts, or a head sample's ts and value."""
+    in_series, series_params = _series_filter(series_ids)
+    chunk_part = ("SELECT series_id, %s AS kind, window_start * 1000 + part AS k, data AS a, NULL AS b"
+                  " FROM sample_chunks WHERE tenant_id = %s" + in_series +
+                  " AND window_start >= %s AND window_start <= %s AND last_ts >= %s AND first_ts <= %s")
+    chunk_params = [_CHUNK, tenant_id, *series_params, chunks.window_of(span.first_ms), span.last_ms,
+                    span.first_ms, span.last_ms]
+    head_where = "tenant_id = %s" + in_series + " AND ts >= %s AND ts <= %s"
+    head_params = [tenant_id, *series_params, span.first_ms, span.last_ms]
+    if shape == "texts":
+        order = "ORDER BY ts SEPARATOR ','"
+        head_part = (f"SELECT series_id, %s, ts DIV {_HEAD_GROUP_MS}, GROUP_CONCAT(ts {order}),"
+                     f" GROUP_CONCAT(value {order}) FROM samples WHERE {head_where}"
+                     f" GROUP BY series_id, ts DIV {_HEAD_GROUP_MS}")
+        head_params = [_HEAD_TEXT, *head_params]
+    else:
+        head_part = f"SELECT series_id, %s, ts, ts, value FROM samples WHERE {head_where}"
+        head_params = [_HEAD_ROW, *head_params]
+    options = [f"group_concat_max_len={TEXT_BOUND}"] if shape == "texts" else []
+    if timeout_seconds is not None:
+        options.append(f"max_statement_time={max(timeout_seconds, 0.001):.3f}")
+    prefix = f"SET STATEMENT {', '.join(options)} FOR " if options else ""
+    # No ORDER BY: it would sort the union in a temporary table; assemble orders by the key.
+    sql = f"{prefix}{chunk_part} UNION ALL {head_part}"
+    return sql, [*chunk_params, *head_params]
+
+
+def count_statement(*, tenant_id: int, series_ids: list[int] | None, span: Span,
+                    timeout_seconds: float | None = None) -> tuple[str, list]:
+    """(sql, params) of one row: the samples a read of the span loads, whole chunks counted whole."""
+    in_series, series_params = _series_filter(series_ids)
+    prefix = (f"SET STATEMENT max_statement_time={max(timeout_seconds, 0.001):.3f} FOR "
+              if timeout_seconds is not None else "")
+    sql = (f"{prefix}SELECT (SELECT COALESCE(SUM(sample_count), 0) FROM sample_chunks WHERE tenant_id = %s{in_series}"
+           " AND window_start >= %s AND window_start <= %s AND last_ts >= %s AND first_ts <= %s)"
+           f" + (SELECT COUNT(*) FROM samples WHERE tenant_id = %s{in_series} AND ts >= %s AND ts <= %s)")
+    params = [tenant_id, *series_params, chunks.window_of(span.first_ms), span.last_ms, span.first_ms,
+              span.last_ms, tenant_id, *series_params, span.first_ms, span.last_ms]
+    return sql, params
+
+
+def assemble(rows: Iterable[tuple], span: Span) -> dict[int, Arrays]:
+    """(timestamps int64 ascending and unique, values float64) per series with samples in the
+    span, from the rows of `statements()`, in any order. Raises TextBoundReached (read again as
+    rows) and chunks.ChunkError for a corrupt chunk."""
+    sealed: dict[int, list[tuple[int, Arrays]]] = {}
+    head: dict[int, list[tuple[int, Arrays]]] = {}
+    head_rows: dict[int, tuple[list, list]] = {}
+    for series_id, kind, key, a, b in rows:
+        if kind == _CHUNK:
+            sealed.setdefault(series_id, []).append((key, chunks.decode(a)))
+        elif kind == _HEAD_TEXT:
+            head.setdefault(series_id, []).append((key, _parsed_texts(a, b)))
+        else:  # the union makes the timestamp column a blob: its digits come back as bytes
+            pair = head_rows.setdefault(series_id, ([], []))
+            pair[0].append(int(a))
+            pair[1].append(b)
+    for series_id, (timestamps, values) in head_rows.items():
+        ts, vs = np.array(timestamps, dtype=np.int64), np.array(values, dtype=np.float64)
+        order = np.argsort(ts, kind="stable")
+        head[series_id] = [(0, (ts[order], vs[order]))]
+    found = {}
+    for series_id in sealed.keys() | head.keys():
+        ts, vs = _combined(_in_order(sealed.get(series_id)), _in_order(head.get(series_id)), span)
+        if ts.size:
+            found[series_id] = (ts, vs)
+    return found
+
+
+def _in_order(keyed: list[tuple[int, Arrays]] | None) -> list[Arrays]:
+    if not keyed:
+        return []
+    if len(keyed) > 1:
+        keyed.sort(key=lambda item: item[0])
+    return [pair for _key, pair in keyed]
+
+
+def read_series(cursor, *, tenant_id: int, series_ids: list[int] | None, span: Span,
+                timeout_seconds: float | None = None) -> dict[int, Arrays]:
+    """The samples of the series (every series of the tenant if None) in the span, on a PyMySQL
+    cursor. Safe inside the caller's transaction: it only runs one SELECT."""
+    if series_ids is not None and not series_ids or span.last_ms < span.first_ms:
+        return {}
+    for shape in ("texts", "rows"):
+        sql, params = statements(tenant_id=tenant_id, series_ids=series_ids, span=span, shape=shape,
+                                 timeout_seconds=timeout_seconds)
+        cursor.execute(sql, params)
+        try:
+            return assemble(cursor.fetchall(), span)
+        except TextBoundReached:
+            continue
+    raise AssertionError("unreachable: a read of rows has no text bound")
+
+
+def _parsed_texts(ts_text, value_text) -> Arrays:
+    if ts_text is None or value_text is None or max(len(ts_text), len(value_text)) >= TEXT_BOUND:
+        raise TextBoundReached()
+    timestamps = np.fromstring(ts_text, dtype=np.int64, sep=",")
+    values = np.array((value_text.decode() if isinstance(value_text, bytes) else value_text).split(","),
+                      dtype=np.float64)
+    if len(timestamps) != len(values):
+        raise TextBoundReached()  # a cut text: the counts disagree
+    return timestamps, values
+
+
+def _combined(sealed: list[Arrays], head: list[Arrays], span: Span) -> Arrays:
+    """Chunks come in window order and do not overlap, head groups in time order; a head sample
+    replaces a sealed one at the same timestamp."""
+    parts = [_clipped(pair, span) for pair in sealed] + head
+    if not parts:
+        return _EMPTY
+    if len(parts) == 1:
+        return parts[0]
+    ts = np.concatenate([pair[0] for pair in parts])
+    vs = np.concatenate([pair[1] for pair in parts])
+    if ts.size and np.all(ts[1:] > ts[:-1]):
+        return ts, vs
+    return _last_written_wins(ts, vs)
+
+
+def _clipped(pair: Arrays, span: Span) -> Arrays:
+    ts, vs = pair
+    if ts.size and span.first_ms <= ts[0] and ts[-1] <= span.last_ms:
+        return pair
+    lo, hi = np.searchsorted(ts, span.first_ms, "left"), np.searchsorted(ts, span.last_ms, "right")
+    return ts[lo:hi], vs[lo:hi]
+
+
+def _last_written_wins(ts: np.ndarray, vs: np.ndarray) -> Arrays:
+    """Sorted by time, one sample per timestamp: the one latest in the input (the head's)."""
+    order = np.argsort(ts[::-1], kind="stable")
+    ts, vs = ts[::-1][order], vs[::-1][order]
+    keep = np.concatenate(([True], ts[1:] != ts[:-1]))
+    return ts[keep], vs[keep]

@@ -1,0 +1,97 @@
+"""microdash_core.store.reads against a real MariaDB: chunks plus head as one series, the head
+winning over a sealed sample at the same time, spans, tenancy, and the row fallback."""
+
+import numpy as np
+import pytest
+
+from microdash_core import chunks, db
+from microdash_core.store import reads
+
+WINDOW = chunks.WINDOW_MS
+BASE = 1_700_006_400_000 - 1_700_006_400_000 % WINDOW  # a window start
+
+
+def _seal(cursor, tenant_id: int, series_id: int, ts: list[int], vs: list[float], part: int = 0) -> None:
+    blob = chunks.encode(np.array(ts, dtype=np.int64), np.array(vs, dtype=np.float64))
+    cursor.execute("INSERT INTO sample_chunks VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                   (tenant_id, series_id, chunks.window_of(ts[0]), part, len(ts), min(ts), max(ts), blob))
+
+
+def _head(cursor, tenant_id: int, series_id: int, ts: list[int], vs: list[float]) -> None:
+    cursor.executemany("INSERT INTO samples VALUES (%s, %s, %s, %s)",
+                       [(tenant_id, series_id, t, v) for t, v in zip(ts, vs)])
+
+
+@pytest.fixture
+def two_tenants(stack):
+    mine, _ = stack.new_tenant("reads")
+    theirs, _ = stack.new_tenant("reads-other")
+    return mine.id, theirs.id
+
+
+def _read(stack, tenant_id, series_ids, span, **kwargs):
+    with db.transaction(stack.settings) as cursor:
+        return reads.read_series(cursor, tenant_id=tenant_id, series_ids=series_ids, span=span, **kwargs)
+
+
+def test_chunks_and_head_read_as_one_series_and_the_head_wins(stack, two_tenants):
+    tenant, _ = two_tenants
+    first = [BASE + i * 10_000 for i in range(720)]
+    second = [BASE + WINDOW + i * 10_000 for i in range(10)]
+    with db.transaction(stack.settings) as cursor:
+        _seal(cursor, tenant, 1, first, [float(i) for i in range(720)])
+        _seal(cursor, tenant, 1, second, [1000.0 + i for i in range(10)])
+        # the head: newer samples, and one re-written after its window was sealed
+        _head(cursor, tenant, 1, [BASE + WINDOW + 200_000, first[5]], [7.5, -1.0])
+    found = _read(stack, tenant, [1], reads.Span(BASE, BASE + 2 * WINDOW))
+    ts, vs = found[1]
+    assert ts.tolist() == first + second + [BASE + WINDOW + 200_000]
+    assert vs[5] == -1.0 and vs[6] == 6.0 and vs[-1] == 7.5
+    assert vs[720:730].tolist() == [1000.0 + i for i in range(10)]
+
+
+def test_spans_clip_chunks_and_head(stack, two_tenants):
+    tenant, _ = two_tenants
+    ts = [BASE + i * 1000 for i in range(100)]
+    with db.transaction(stack.settings) as cursor:
+        _seal(cursor, tenant, 2, ts[:50], [float(i) for i in range(50)])
+        _head(cursor, tenant, 2, ts[50:], [float(i) for i in range(50, 100)])
+    found = _read(stack, tenant, [2], reads.Span.left_open(ts[10], ts[60]))
+    assert found[2][0].tolist() == ts[11:61]
+    found = _read(stack, tenant, None, reads.Span.half_open(ts[10], ts[60]))
+    assert found[2][0].tolist() == ts[10:60]
+    assert _read(stack, tenant, [2], reads.Span(ts[-1] + 1, ts[-1] + 10_000)) == {}
+
+
+def test_another_tenant_reads_nothing(stack, two_tenants):
+    mine, theirs = two_tenants
+    with db.transaction(stack.settings) as cursor:
+        _seal(cursor, mine, 3, [BASE, BASE + 1000], [1.0, 2.0])
+        _head(cursor, mine, 3, [BASE + 2000], [3.0])
+    span = reads.Span(BASE, BASE + WINDOW)
+    assert _read(stack, theirs, [3], span) == {}
+    assert _read(stack, theirs, None, span) == {}
+    assert _read(stack, mine, [3], span)[3][1].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_a_head_text_at_its_bound_is_read_again_as_rows(stack, two_tenants, monkeypatch):
+    tenant, _ = two_tenants
+    ts = [BASE + i for i in range(2000)]
+    values = [i / 7 for i in range(2000)]
+    with db.transaction(stack.settings) as cursor:
+        _seal(cursor, tenant, 4, [BASE - 5000], [0.5])
+        _head(cursor, tenant, 4, ts, values)
+    monkeypatch.setattr(reads, "TEXT_BOUND", 1000)
+    found = _read(stack, tenant, [4], reads.Span(BASE - WINDOW, BASE + WINDOW))
+    assert found[4][0].tolist() == [BASE - 5000, *ts]
+    assert found[4][1].tolist() == [0.5, *values]  # exact: doubles round-trip through the text
+
+
+def test_counts_whole_chunks_and_head_rows(stack, two_tenants):
+    tenant, _ = two_tenants
+    with db.transaction(stack.settings) as cursor:
+        _seal(cursor, tenant, 5, [BASE + i for i in range(30)], [1.0] * 30)
+        _head(cursor, tenant, 5, [BASE + 100, BASE + 101], [1.0, 2.0])
+        sql, params = reads.count_statement(tenant_id=tenant, series_ids=[5], span=reads.Span(BASE + 10, BASE + 100))
+        cursor.execute(sql, params)
+        assert int(cursor.fetchone()[0]) == 31
