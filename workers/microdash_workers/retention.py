@@ -1,6 +1,8 @@
-"""The retention job. Per resolution: drop the daily partitions past the longest retention any
-tenant has (instant, no row scan), then delete the older rows of tenants whose retention is
-shorter in bounded chunks, committing after each, so no statement holds locks for long."""
+"""The retention job. Per resolution and each of its tables: drop the daily partitions past the
+longest retention any tenant has (instant, no row scan), then delete the older rows of tenants
+whose retention is shorter in bounded chunks, committing after each, so no statement holds locks
+for long. Raw samples are two tables, the head and the sealed chunks, cut at one instant
+(retention_policy.RAW)."""
 
 import logging
 import time
@@ -12,32 +14,43 @@ from microdash_core import db
 from microdash_core.partitions import drop_partitions_before
 from microdash_core.settings import Settings, get_settings
 
-from .retention_policy import RESOLUTIONS, Resolution, cutoff_ms, tenant_days
+from .retention_policy import RESOLUTIONS, Resolution, Table, tenant_days
 
 log = logging.getLogger(__name__)
 Connection = pymysql.connections.Connection
 
 
 def enforce_retention(settings: Settings | None = None, *, now_ms: int | None = None) -> dict[str, dict]:
-    """RQ job (scheduled). Returns, per resolution, the partitions dropped and the rows deleted."""
+    """RQ job (scheduled). Returns, per table, the partitions dropped and the rows deleted."""
     settings = settings or get_settings()
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    report: dict[str, dict] = {}
     with closing(db.connect(settings)) as database:
-        return {resolution.name: enforce_for(database, settings, resolution, now_ms) for resolution in RESOLUTIONS}
+        for resolution in RESOLUTIONS:
+            report.update(enforce_for(database, settings, resolution, now_ms))
+    return report
 
 
-def enforce_for(database: Connection, settings: Settings, resolution: Resolution, now_ms: int) -> dict:
+def enforce_for(database: Connection, settings: Settings, resolution: Resolution, now_ms: int) -> dict[str, dict]:
     with database.cursor() as cursor:
         days = tenant_days(cursor, settings, resolution)
     longest = partition_keep_days(settings, resolution, days.values())
+    shorter = {tenant_id: resolution.cutoff(now_ms, tenant_retention)
+               for tenant_id, tenant_retention in days.items() if tenant_retention < longest}
+    return {table.name: enforce_on_table(database, settings, table, partition_cutoff=resolution.cutoff(now_ms, longest),
+                                         tenant_cutoffs=shorter)
+            for table in resolution.tables}
+
+
+def enforce_on_table(database: Connection, settings: Settings, table: Table, *, partition_cutoff: int,
+                     tenant_cutoffs: dict[int, int]) -> dict:
     with database.cursor() as cursor:
-        dropped = drop_partitions_before(cursor, table=resolution.table, cutoff_ms=cutoff_ms(now_ms, longest))
+        dropped = drop_partitions_before(cursor, table=table.name, cutoff_ms=partition_cutoff)
     database.commit()
-    deleted = sum(delete_older_rows(database, settings, resolution, tenant_id=tenant_id,
-                                    before_ms=cutoff_ms(now_ms, tenant_retention))
-                  for tenant_id, tenant_retention in days.items() if tenant_retention < longest)
+    deleted = sum(delete_older_rows(database, settings, table, tenant_id=tenant_id, before_ms=before_ms)
+                  for tenant_id, before_ms in tenant_cutoffs.items())
     if dropped or deleted:
-        log.info("retention enforced", extra={"resolution": resolution.name, "dropped_partitions": dropped,
+        log.info("retention enforced", extra={"table": table.name, "dropped_partitions": dropped,
                                               "deleted_rows": deleted})
     return {"dropped_partitions": dropped, "deleted_rows": deleted}
 
@@ -49,17 +62,15 @@ def partition_keep_days(settings: Settings, resolution: Resolution, tenant_reten
     return max(resolution.default_days(settings), accepted_days, *tenant_retentions)
 
 
-def delete_older_rows(database: Connection, settings: Settings, resolution: Resolution, *,
-                      tenant_id: int, before_ms: int) -> int:
-    sql = (f"DELETE FROM {resolution.table} WHERE tenant_id = %s AND {resolution.time_column} < %s"
-           " LIMIT %s")
-    chunk = settings.retention_delete_chunk
+def delete_older_rows(database: Connection, settings: Settings, table: Table, *, tenant_id: int, before_ms: int) -> int:
+    sql = f"DELETE FROM {table.name} WHERE tenant_id = %s AND {table.time_column} < %s LIMIT %s"
+    limit = table.delete_limit(settings)
     deleted = 0
     while True:
         with database.cursor() as cursor:
-            cursor.execute(sql, (tenant_id, before_ms, chunk))
+            cursor.execute(sql, (tenant_id, before_ms, limit))
             count = cursor.rowcount
         database.commit()
         deleted += count
-        if count < chunk:
+        if count < limit:
             return deleted
