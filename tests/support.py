@@ -12,8 +12,11 @@ from pathlib import Path
 import httpx
 
 from microdash_cli.localstack import ServiceInstances, free_port, start_component
-from microdash_core import db, tenancy
+import numpy as np
+
+from microdash_core import chunks, db, tenancy
 from microdash_core.settings import Settings
+from microdash_core.store.reads import Span, read_series
 
 # Tests shorten the timings that production keeps long, so failures and recovery show quickly.
 TEST_SETTINGS_ENV = {
@@ -27,6 +30,8 @@ TEST_SETTINGS_ENV = {
     # the notification tests' receivers listen here; every other internal address stays refused
     "MICRODASH_NOTIFY_ALLOWED_CIDRS": "127.0.0.1/32",
 }
+# Every raw sample a test may have stored, sealed or not.
+ALL_TIME = Span(-(2**62), 2**62)
 # The components are started as `microdash ...` processes from the project's venv.
 os.environ["PATH"] = f"{Path(__file__).resolve().parents[1] / '.venv' / 'bin'}:{os.environ['PATH']}"
 
@@ -95,8 +100,23 @@ class Stack:
             cursor.execute(query, params)
             return list(cursor.fetchall())
 
-    def count_samples(self, tenant_id: int) -> int:
-        return self.sql("SELECT COUNT(*) FROM samples WHERE tenant_id = %s", (tenant_id,))[0][0]
+    def stored_samples(self, tenant_id: int, span: Span = ALL_TIME) -> list[tuple[int, int, float]]:
+        """The tenant's raw samples (series id, ts, value) by series and time, wherever they are
+        stored: the head (`samples`) or sealed chunks, read as the api reads them, so a sealer
+        moving them between the two changes nothing a test sees."""
+        with db.transaction(self.settings) as cursor:
+            found = read_series(cursor, tenant_id=tenant_id, series_ids=None, span=span)
+        return [(series_id, int(ts), float(value))
+                for series_id in sorted(found) for ts, value in zip(*found[series_id])]
+
+    def stored_samples_of_series(self, tenant_id: int, span: Span = ALL_TIME) -> list[tuple[str, str, int, float]]:
+        """stored_samples as (metric, canonical labels JSON, ts, value)."""
+        names = {series_id: (metric, labels) for series_id, metric, labels in
+                 self.sql("SELECT id, metric, labels FROM series WHERE tenant_id = %s", (tenant_id,))}
+        return [(*names[series_id], ts, value) for series_id, ts, value in self.stored_samples(tenant_id, span)]
+
+    def count_samples(self, tenant_id: int, span: Span = ALL_TIME) -> int:
+        return len(self.stored_samples(tenant_id, span))
 
     def wait_for_samples(self, tenant_id: int, expected: int, timeout: float = 30) -> int:
         deadline = time.monotonic() + timeout
@@ -188,6 +208,15 @@ def stop_stack(stack: Stack, *, services: bool = True) -> None:
             process.kill()
     if services:
         stack.services.stop()
+
+
+def insert_chunk(cursor, *, tenant_id: int, series_id: int, timestamps: list[int], values: list[float],
+                 part: int = 0) -> None:
+    """A sealed chunk row, as the sealer writes it (the timestamps lie in one window)."""
+    blob = chunks.encode(np.array(timestamps, dtype=np.int64), np.array(values, dtype=np.float64))
+    cursor.execute("INSERT INTO sample_chunks VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                   (tenant_id, series_id, chunks.window_of(timestamps[0]), part, len(timestamps), min(timestamps),
+                    max(timestamps), blob))
 
 
 def recent_ms(offset_ms: int = 0) -> int:

@@ -1,0 +1,35 @@
+"""Deleting a tenant (the one path of the CLI, the api's admin and the operator) empties its raw
+samples wherever they are stored, the head and the sealed chunks, in bounded deletes, and
+counts them; another tenant's stay. Real MariaDB; chunk rows inserted as the sealer writes them."""
+
+from microdash_core import chunks, db, tenancy
+from support import insert_chunk, recent_ms
+
+WINDOW = chunks.WINDOW_MS
+
+
+def _store(stack, tenant_id: int, base: int) -> None:
+    with db.transaction(stack.settings) as cursor:
+        for index in range(5):
+            start = base + index * WINDOW
+            insert_chunk(cursor, tenant_id=tenant_id, series_id=1, timestamps=[start, start + 1000], values=[1.0, 2.0])
+        cursor.executemany("INSERT INTO samples VALUES (%s, 1, %s, 3.0)",
+                           [(tenant_id, base + 5 * WINDOW + offset) for offset in range(3)])
+
+
+def test_deleting_a_tenant_empties_its_head_and_sealed_chunks(stack, monkeypatch):
+    monkeypatch.setattr(tenancy, "SEALED_CHUNK_DELETE_CHUNK", 2)  # several bounded deletes
+    gone, _ = stack.new_tenant("gone")
+    kept, _ = stack.new_tenant("kept")
+    base = chunks.window_of(recent_ms()) - 10 * WINDOW
+    _store(stack, gone.id, base)
+    _store(stack, kept.id, base)
+    assert stack.count_samples(gone.id) == 13
+
+    with db.transaction(stack.settings) as cursor:
+        assert tenancy.delete_tenant(cursor, tenant=gone) == 13
+
+    for table in ("samples", "sample_chunks"):
+        assert stack.sql(f"SELECT COUNT(*) FROM {table} WHERE tenant_id = %s", (gone.id,)) == [(0,)]
+    assert stack.sql("SELECT COUNT(*) FROM sample_chunks WHERE tenant_id = %s", (kept.id,)) == [(5,)]
+    assert stack.count_samples(kept.id) == 13
