@@ -3,6 +3,7 @@
 import os
 import subprocess
 import time
+from collections import Counter
 
 from sse_reader import StreamReader
 
@@ -50,11 +51,13 @@ def test_agent_cycles_all_arrive_across_broker_and_bridge_restarts(private_stack
              "--mqtt-username", credentials.mqtt_username, "--host", "restart-node",
              "--interval", str(interval_ms / 1000), "--no-jitter"],
             env=env, stdout=log, stderr=subprocess.STDOUT)
-    query = ("SELECT p.ts FROM samples p JOIN series s ON s.id = p.series_id"
-             " WHERE p.tenant_id = %s AND s.metric = 'system.uptime_seconds' ORDER BY p.ts")
+
+    def uptime_stamps() -> list[int]:
+        return sorted(ts for metric, _labels, ts, _value in stack.stored_samples_of_series(tenant_id)
+                      if metric == "system.uptime_seconds")
 
     def stored_cycles() -> int:
-        return len(stack.sql(query, (tenant_id,)))
+        return len(uptime_stamps())
 
     def wait_for_cycles(count: int) -> None:
         # Paced by what arrives, not by the clock: on a loaded machine the agent starts slowly.
@@ -80,27 +83,26 @@ def test_agent_cycles_all_arrive_across_broker_and_bridge_restarts(private_stack
     cycles = []
     while time.monotonic() < deadline:
         time.sleep(1)
-        latest = [ts for (ts,) in stack.sql(query, (tenant_id,))]
+        latest = uptime_stamps()
         if latest and latest == cycles:
             break  # nothing new arrived for a second: the pipeline has drained
         cycles = latest
     assert len(cycles) >= 15, log_tail
+    stored = stack.stored_samples_of_series(tenant_id)
     own = {}
-    for metric, ts, value in stack.sql(
-            "SELECT s.metric, p.ts, p.value FROM samples p JOIN series s ON s.id = p.series_id WHERE p.tenant_id = %s"
-            " AND s.metric IN ('agent.sent_samples_total', 'agent.buffered_samples', 'agent.dropped_samples_total')",
-            (tenant_id,)):
-        own.setdefault(ts, {})[metric] = value
+    for metric, _labels, ts, value in stored:
+        if metric in ("agent.sent_samples_total", "agent.buffered_samples", "agent.dropped_samples_total"):
+            own.setdefault(ts, {})[metric] = value
     settled = max(ts for ts, values in own.items() if values.get("agent.buffered_samples") == 0.0)
-    (stored_before,), = stack.sql("SELECT COUNT(*) FROM samples WHERE tenant_id = %s AND ts < %s", (tenant_id, settled))
+    stored_before = sum(1 for _metric, _labels, ts, _value in stored if ts < settled)
     assert stored_before == own[settled]["agent.sent_samples_total"], log_tail
     assert own[settled]["agent.dropped_samples_total"] == 0.0
     assert settled > cycles[len(cycles) // 2]  # the check covers the restarts
     # Disks and interfaces come and go with the host (a test cluster's pods add mounts and veths
     # while this runs), so cycles are compared on the series that do not name one.
-    per_cycle = stack.sql("SELECT p.ts, COUNT(*) FROM samples p JOIN series s ON s.id = p.series_id"
-                          " WHERE p.tenant_id = %s AND s.labels NOT LIKE '%%\"device\"%%' AND p.ts IN ("
-                          + ",".join(["%s"] * len(cycles)) + ") GROUP BY p.ts", (tenant_id, *cycles))
+    cycle_stamps = set(cycles)
+    per_cycle = Counter(ts for _metric, labels, ts, _value in stored
+                        if '"device"' not in labels and ts in cycle_stamps).items()
     # Every cycle whole; the first has no rates yet (they need two readings), so it is smaller.
     sizes = {count for _ts, count in sorted(per_cycle)[1:]}
     assert len(per_cycle) == len(cycles) and max(sizes) - min(sizes) <= 2, sizes

@@ -114,5 +114,5 @@ def test_batches_queued_by_earlier_versions_are_stored_after_an_upgrade(stack):
     queues.enqueue_batch(queues.ingest_queue(connection, stack.settings),
                          Batch(tenant.id, uuid.uuid4().hex, received, new), stack.settings)
     assert stack.wait_for_samples(tenant.id, 90) == 90
-    stored = stack.sql("SELECT s.ts, s.value FROM samples s WHERE s.tenant_id = %s ORDER BY s.ts", (tenant.id,))
+    stored = sorted((ts, value) for _series, ts, value in stack.stored_samples(tenant.id))
     assert stored == [(ts, value) for _m, _l, ts, value in samples]

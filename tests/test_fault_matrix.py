@@ -85,12 +85,11 @@ def _account(stack, tenant_id: int, acked: set[int], timeout: float = 120) -> di
     """Wait until every acknowledged sample is stored (or the time is up), then compare."""
     deadline = time.monotonic() + timeout
     while True:
-        rows = stack.sql("SELECT value FROM samples WHERE tenant_id = %s", (tenant_id,))
-        stored = [int(value) for (value,) in rows]
+        stored = [int(value) for _series, _ts, value in stack.stored_samples(tenant_id)]
         if acked <= set(stored) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     time.sleep(1)  # anything still queued would land now and show up as a duplicate
-    stored = [int(value) for (value,) in stack.sql("SELECT value FROM samples WHERE tenant_id = %s", (tenant_id,))]
+    stored = [int(value) for _series, _ts, value in stack.stored_samples(tenant_id)]
     return {"acked": len(acked), "stored": len(stored), "lost": len(acked - set(stored)),
             "duplicated": len(stored) - len(set(stored)), "stored_unacked": len(set(stored) - acked)}

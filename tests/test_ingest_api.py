@@ -45,7 +45,7 @@ def test_timestamp_defaults_to_server_time(stack):
     with stack.client(token) as client:
         assert client.post("/api/v1/metrics", json={"metric": "up", "value": 1}).status_code == 202
     stack.wait_for_samples(tenant.id, 1)
-    (ts,), = stack.sql("SELECT ts FROM samples WHERE tenant_id = %s", (tenant.id,))
+    (_series, ts, _value), = stack.stored_samples(tenant.id)
     assert before <= ts <= recent_ms()
 
 
@@ -179,7 +179,7 @@ def test_idempotency_key_acknowledges_without_reenqueueing(stack):
     assert again.json() == {"accepted": 1, "batch_id": first.json()["batch_id"], "duplicate": True}
     assert stack.wait_for_samples(tenant.id, 2) == 2
     time.sleep(0.5)
-    values = sorted(value for (value,) in stack.sql("SELECT value FROM samples WHERE tenant_id = %s", (tenant.id,)))
+    values = sorted(value for _series, _ts, value in stack.stored_samples(tenant.id))
     assert values == [1.0, 3.0]
 
 

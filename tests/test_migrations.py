@@ -20,6 +20,16 @@ def test_migrate_is_idempotent_and_partitions_cover_the_window(stack):
         assert partitions["p_future"] is None
 
 
+def test_sealed_chunks_are_page_compressed_with_daily_partitions(stack):
+    (options,), = stack.sql("SELECT CREATE_OPTIONS FROM information_schema.TABLES"
+                            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sample_chunks'")
+    assert "page_compressed" in options.lower() and "partitioned" in options.lower()
+    assert "sample_chunks" in PARTITIONED_TABLES
+    (expression,), = stack.sql("SELECT DISTINCT PARTITION_EXPRESSION FROM information_schema.PARTITIONS"
+                               " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sample_chunks'")
+    assert expression.strip("`") == "window_start"
+
+
 def test_partitions_are_added_for_later_days_without_touching_existing(stack):
     settings = stack.settings
     later = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=3)

@@ -14,6 +14,8 @@ import time
 import httpx
 import pytest
 
+from microdash_core.store.reads import Span
+
 RANGE_S = 40
 STEP_S = 5
 WIDEST_WINDOW_S = 60
@@ -88,8 +90,7 @@ def _sample_counts(stack, prometheus, end: float) -> tuple[int, int]:
     matrix = prometheus.api("/api/v1/query", query=f'{{__name__=~".+"}}[{seconds}s]', time=f"{end:.3f}")["result"]
     theirs = sum(1 for series in matrix for _, value in series["values"] if math.isfinite(float(value)))
     end_ms = round(end * 1000)
-    ours = stack.sql("SELECT COUNT(*) FROM samples WHERE tenant_id = %s AND ts >= %s AND ts <= %s",
-                     (prometheus.tenant_id, end_ms - seconds * 1000, end_ms))[0][0]
+    ours = stack.count_samples(prometheus.tenant_id, Span(end_ms - seconds * 1000, end_ms))
     return theirs, ours
 
 

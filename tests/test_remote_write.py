@@ -25,8 +25,7 @@ def dropped_counter(stack, reason: str) -> float:
 
 
 def stored(stack, tenant_id: int) -> list[tuple]:
-    return stack.sql("SELECT s.metric, s.labels, v.ts, v.value FROM samples v JOIN series s ON s.id = v.series_id"
-                     " WHERE v.tenant_id = %s ORDER BY s.metric, v.ts", (tenant_id,))
+    return sorted(stack.stored_samples_of_series(tenant_id), key=lambda row: (row[0], row[2]))
 
 
 def test_samples_are_stored_with_name_as_metric_and_labels_as_they_are(stack):
