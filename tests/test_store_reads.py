@@ -95,3 +95,19 @@ def test_counts_whole_chunks_and_head_rows(stack, two_tenants):
         sql, params = reads.count_statement(tenant_id=tenant, series_ids=[5], span=reads.Span(BASE + 10, BASE + 100))
         cursor.execute(sql, params)
         assert int(cursor.fetchone()[0]) == 31
+
+
+def test_same_series_id_and_window_in_two_tenants_stay_apart_in_reads_and_counts(stack, two_tenants):
+    mine, theirs = two_tenants
+    with db.transaction(stack.settings) as cursor:
+        _seal(cursor, mine, 6, [BASE, BASE + 1000], [1.0, 2.0])
+        _seal(cursor, theirs, 6, [BASE, BASE + 1000, BASE + 2000], [-1.0, -2.0, -3.0])
+        _head(cursor, theirs, 6, [BASE + 1000], [-9.0])  # would win over mine's chunk if tenants mixed
+    span = reads.Span(BASE, BASE + WINDOW)
+    assert _read(stack, mine, [6], span)[6][1].tolist() == [1.0, 2.0]
+    assert _read(stack, mine, None, span)[6][1].tolist() == [1.0, 2.0]
+    assert _read(stack, theirs, [6], span)[6][1].tolist() == [-1.0, -9.0, -3.0]
+    with db.transaction(stack.settings) as cursor:
+        for tenant, expected in ((mine, 2), (theirs, 4)):
+            cursor.execute(*reads.count_statement(tenant_id=tenant, series_ids=None, span=span))
+            assert int(cursor.fetchone()[0]) == expected
