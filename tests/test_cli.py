@@ -6,6 +6,9 @@ import uuid
 
 import httpx
 
+from microdash_core import chunks, db
+from support import insert_chunk, recent_ms
+
 
 def run(stack, *args, input=None, check=True, env=None):
     result = subprocess.run(["microdash", *args], env={**os.environ, **stack.env, **(env or {})}, capture_output=True,
@@ -38,8 +41,13 @@ def test_tenant_lifecycle(stack):
         "SELECT id, ingest_rate_limit, max_series FROM tenants WHERE name = %s", (name,))
     assert (rate_limit, max_series) == (500, 1)
     stack.wait_for_samples(tenant_id, 1)
+    (series_id,), = stack.sql("SELECT id FROM series WHERE tenant_id = %s", (tenant_id,))
+    sealed_window = chunks.window_of(recent_ms()) - chunks.WINDOW_MS
+    with db.transaction(stack.settings) as cursor:  # as if the sealer had sealed two earlier samples
+        insert_chunk(cursor, tenant_id=tenant_id, series_id=series_id, timestamps=[sealed_window, sealed_window + 1],
+                     values=[1.0, 2.0])
     deleted = run(stack, "tenant", "delete", name, "--yes")
-    assert "1 samples" in deleted.stdout
+    assert "3 samples" in deleted.stdout
     assert stack.sql("SELECT COUNT(*) FROM series WHERE tenant_id = %s", (tenant_id,)) == [(0,)]
     assert stack.count_samples(tenant_id) == 0
     assert run(stack, "tenant", "delete", "no-such-tenant", "--yes", check=False).returncode == 1
