@@ -29,6 +29,8 @@ PIPELINE_COUNTERS = {
     "batches_poisoned": "Batches holding data that can never be stored: their refused samples are dead-lettered"
                         " (an undecodable batch goes to the failed registry whole)",
     "samples_dead_lettered": "Samples the database refused, kept in their tenant's dead-letter list",
+    "samples_sealed": "Head samples the sealing job moved into chunks (docs/storage.md)",
+    "chunks_written": "Chunk rows (parts) the sealing job wrote, new or merged",
     "bridge_messages_received": "MQTT messages taken by the bridges (acknowledged once queued)",
     "bridge_samples_enqueued": "Samples the MQTT bridges put on the ingest queue",
     "bridge_messages_rejected": "MQTT messages rejected (dead-lettered) by the bridges",

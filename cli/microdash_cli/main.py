@@ -65,8 +65,12 @@ def scheduler() -> None:
 
 
 @app.command()
-def migrate(wait: Annotated[float, typer.Option(help="seconds to wait for the database")] = 60.0) -> None:
-    """Apply schema migrations and create upcoming partitions (idempotent)."""
+def migrate(wait: Annotated[float, typer.Option(help="seconds to wait for the database")] = 60.0,
+            schema_only: Annotated[bool, typer.Option(
+                "--schema-only", help="only the schema and partitions: leave raw rows of past windows for the"
+                                      " sealing job to convert into chunks in the background")] = False) -> None:
+    """Apply schema migrations, create upcoming partitions, then seal every raw window that is over
+    into chunks (idempotent and resumable: an interrupted run continues where it stopped)."""
     settings = _setup()
     try:
         migrations.wait_for_database(settings, timeout=wait)
@@ -74,6 +78,33 @@ def migrate(wait: Annotated[float, typer.Option(help="seconds to wait for the da
         _fail(exc)
     applied = migrations.migrate(settings)
     typer.echo(f"schema up to date ({len(applied)} migration(s) applied)")
+    if not schema_only:
+        progress = SealProgress()
+        sealed = migrations.seal_backlog(settings, on_batch=progress.batch_done)
+        typer.echo(f"raw samples of past windows sealed into chunks: {sealed.samples} samples,"
+                   f" {sealed.series_windows} series-windows, {sealed.chunks} chunk rows in {sealed.seconds:.1f} s")
+
+
+class SealProgress:
+    """Prints what the backlog conversion has done, at most once a second."""
+
+    def __init__(self, every_seconds: float = 1.0):
+        import time
+
+        self.clock, self.every = time.monotonic, every_seconds
+        self.printed_at = self.clock()
+        self.samples = self.series_windows = 0
+
+    def batch_done(self, batch, sealed) -> None:
+        import datetime as dt
+
+        self.samples += sealed.samples
+        self.series_windows += sealed.series_windows
+        if self.clock() - self.printed_at >= self.every:
+            window = dt.datetime.fromtimestamp(batch.window_start / 1000, tz=dt.timezone.utc)
+            typer.echo(f"sealing: {self.samples} samples in {self.series_windows} series-windows so far;"
+                       f" at tenant {batch.tenant_id}, window {window:%Y-%m-%d %H:%M}Z")
+            self.printed_at = self.clock()
 
 
 @tenant_app.command("create")

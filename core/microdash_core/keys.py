@@ -67,6 +67,8 @@ def login_backoff_by_email_and_ip(email_digest: str, ip: str) -> str:
 ROLLUP_DIRTY = f"{PREFIX}:rollup:dirty"
 ROLLUP_CLAIMED = f"{PREFIX}:rollup:claimed"
 ROLLUP_LOCK = f"{PREFIX}:rollup:lock"
+# Held by the sealing job while it runs (one run at a time; a second sealer would only wait on locks).
+SEAL_LOCK = f"{PREFIX}:seal:lock"
 
 MQTT_DEAD_LETTER = f"{PREFIX}:mqtt:dead-letter"
 

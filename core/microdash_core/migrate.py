@@ -4,6 +4,7 @@ import datetime as dt
 import logging
 import time
 from pathlib import Path
+from typing import Callable
 
 import pymysql
 from yoyo import get_backend, read_migrations
@@ -12,6 +13,7 @@ from . import db
 from .errors import MicrodashError
 from .partitions import PARTITIONED_TABLES, ensure_partitions
 from .settings import Settings
+from .store import sealing
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -68,6 +70,21 @@ def maintain_partitions(settings: Settings, *, today: dt.date | None = None) -> 
             created[table] = ensure_partitions(cursor, table=table, today=today, days_back=days_back,
                                                days_ahead=settings.partition_days_ahead)
     return created
+
+
+def seal_backlog(settings: Settings, *, now_ms: int | None = None,
+                 on_batch: Callable[[sealing.Batch, sealing.Sealed], None] | None = None) -> sealing.Sealed:
+    """Convert the raw rows of every window that is over into chunks (the schema before 0010 kept
+    every sample as a row). Resumable: each batch commits on its own, so an interrupted run leaves
+    sealed windows sealed and the rest in the head, where reads find them too; the next run (or
+    the sealing job) seals what is left."""
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    connection = db.connect(settings)
+    try:
+        return sealing.seal_due(connection, cutoff_ms=sealing.sealed_before(now, settings.seal_grace_seconds * 1000),
+                                batch_series=settings.seal_batch_series, on_batch=on_batch)
+    finally:
+        connection.close()
 
 
 class DatabaseRefused(MicrodashError):

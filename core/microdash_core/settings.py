@@ -115,6 +115,13 @@ class Settings(BaseSettings):
 
     # Storage
     partition_days_ahead: int = Field(7, ge=1)
+    # Sealing: windows that are over move from the head (samples) into chunks (docs/storage.md)
+    seal_interval_seconds: int = Field(60, ge=1, description="how often the sealing job runs")
+    seal_grace_seconds: int = Field(
+        600, ge=0, le=7 * 24 * 3600, description="a 2 h window is sealed this long after it ends; later samples"
+                                                 " for it wait in the head and are merged by the next seal")
+    seal_batch_series: int = Field(500, ge=1, le=5000, description="series of one tenant and window per seal transaction")
+    seal_time_budget_seconds: float = Field(30.0, gt=0, description="a sealing job stops taking batches after this")
 
     # Rollups and retention
     rollup_grace_seconds: int = Field(10, ge=0, description="wait after a minute closes before rolling it up")

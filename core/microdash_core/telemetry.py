@@ -34,3 +34,11 @@ def record_failed_batch(connection: redis.Redis, *, permanent: bool, queue_name:
         if permanent:
             pipe.zrem(keys.ingest_pending(queue_name), batch_id)  # no longer waiting: in the failed registry
         pipe.execute()
+
+
+def record_sealed(connection: redis.Redis, *, samples: int, chunks: int) -> None:
+    """One committed seal: head samples moved into chunks, and the chunk rows (parts) written."""
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.hincrby(keys.TELEMETRY_COUNTERS, "samples_sealed", samples)
+        pipe.hincrby(keys.TELEMETRY_COUNTERS, "chunks_written", chunks)
+        pipe.execute()

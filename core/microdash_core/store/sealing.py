@@ -1,0 +1,266 @@
+"""Sealing: windows that are over move from the head (`samples`) into chunks (`sample_chunks`).
+
+One batch is one transaction: up to `batch_series` series of one tenant and one window. It reads
+their head rows in the window with a locking read, reads the window's chunk parts FOR UPDATE,
+merges (a head value replaces a sealed one at the same timestamp), rewrites parts 0..k of at most
+SEAL_MAX_SAMPLES samples each, deletes exactly the head rows it read (by primary key), and commits.
+A crash anywhere before COMMIT leaves the head as it was; after it, the chunk holds the samples
+and the head rows are gone, together. Sealing an empty head changes nothing, so any number of
+sealers may run and a killed one is simply run again (docs/storage.md).
+
+READ COMMITTED: the locking read takes record locks only, so ingest keeps inserting into the
+window while it is sealed; a sample that lands after the read stays in the head (the delete names
+the rows read, not the range) and the next seal merges it. Two sealers of one series serialise on
+the head rows they both read; one that finds no head row for a series writes nothing for it.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import Callable, Sequence
+
+import numpy as np
+import pymysql
+
+from microdash_core import chunks
+
+log = logging.getLogger(__name__)
+DEFAULT_BATCH_SERIES = 500
+# Primary keys per DELETE statement: few enough that the range optimizer keeps every point.
+DELETE_KEYS_PER_STATEMENT = 4_096
+RETRIED_ERRORS = frozenset({1205, 1213})  # lock wait timeout, deadlock
+ATTEMPTS = 6
+LOCK_WAIT_SECONDS = 10
+
+TEXT_BOUND = 256 * 1024 * 1024  # a series' texts for one window; 8 M samples of 30 bytes fit
+
+Arrays = tuple[np.ndarray, np.ndarray]
+
+
+class HeadTooLarge(Exception):
+    """A series holds more head samples in one window than one read returns."""
+
+
+class SealConflict(Exception):
+    """The head rows deleted are not the rows read: the transaction is rolled back."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Series of one tenant whose head holds samples of the window starting at window_start."""
+    tenant_id: int
+    window_start: int
+    series_ids: tuple[int, ...]
+
+
+@dataclass
+class Sealed:
+    """What a run sealed: head samples moved, chunk rows written, batches (transactions) committed."""
+    samples: int = 0
+    chunks: int = 0
+    batches: int = 0
+    series_windows: int = 0
+    seconds: float = field(default=0.0, compare=False)
+
+    def add(self, other: "Sealed") -> None:
+        self.samples += other.samples
+        self.chunks += other.chunks
+        self.batches += other.batches
+        self.series_windows += other.series_windows
+
+
+def sealed_before(now_ms: int, grace_ms: int = chunks.SEAL_GRACE_MS) -> int:
+    """The cutoff of a normal run: windows ending at or before now - grace are over."""
+    return now_ms - grace_ms
+
+
+def due_batches(cursor, *, cutoff_ms: int, batch_series: int = DEFAULT_BATCH_SERIES,
+                tenant_ids: Sequence[int] | None = None) -> list[Batch]:
+    """The oldest due window of every series with head rows in a window that ends at or before
+    cutoff_ms, in batches. One index dive per series (a loose index scan on the primary key), and
+    `ts <` prunes the head's daily partitions; a series' later due windows come in the next call.
+    tenant_ids limits the search to those tenants (tests, a tenant's own backlog)."""
+    only = f" AND tenant_id IN ({_in_list(tenant_ids)})" if tenant_ids else ""
+    cursor.execute("SELECT tenant_id, series_id, MIN(ts) FROM samples WHERE ts < %s" + only +
+                   " GROUP BY tenant_id, series_id", (chunks.window_of(cutoff_ms), *(tenant_ids or ())))
+    by_window = sorted((tenant_id, chunks.window_of(first), series_id)
+                       for tenant_id, series_id, first in cursor.fetchall())
+    batches = []
+    for (tenant_id, window_start), rows in groupby(by_window, key=lambda row: row[:2]):
+        series = [row[2] for row in rows]
+        for start in range(0, len(series), batch_series):
+            batches.append(Batch(tenant_id, window_start, tuple(series[start:start + batch_series])))
+    return batches
+
+
+def seal_due(connection: pymysql.connections.Connection, *, cutoff_ms: int,
+             batch_series: int = DEFAULT_BATCH_SERIES, deadline: float | None = None,
+             tenant_ids: Sequence[int] | None = None, on_batch: Callable[[Batch, Sealed], None] | None = None) -> Sealed:
+    """Seal every window that ends at or before cutoff_ms, oldest first, until none is left or
+    time.monotonic() passes deadline (checked between batches). A cutoff in the future seals open
+    windows too (the bench, tests): what arrives for them later is merged by the next seal."""
+    started = time.monotonic()
+    prepare_session(connection)
+    total = Sealed()
+    while True:
+        with connection.cursor() as cursor:
+            batches = due_batches(cursor, cutoff_ms=cutoff_ms, batch_series=batch_series, tenant_ids=tenant_ids)
+        connection.commit()
+        if not batches:
+            break
+        sealed_before_pass = total.samples
+        for batch in batches:
+            done = seal_batch(connection, batch)
+            total.add(done)
+            if on_batch is not None:
+                on_batch(batch, done)
+            if deadline is not None and time.monotonic() > deadline:
+                break
+        # A pass that found work but sealed none: another sealer has it; do not spin on it.
+        if total.samples == sealed_before_pass or deadline is not None and time.monotonic() > deadline:
+            break
+    total.seconds = time.monotonic() - started
+    return total
+
+
+def prepare_session(connection: pymysql.connections.Connection) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        cursor.execute("SET SESSION innodb_lock_wait_timeout = %s", (LOCK_WAIT_SECONDS,))
+    connection.commit()
+
+
+def seal_batch(connection: pymysql.connections.Connection, batch: Batch) -> Sealed:
+    """One transaction, retried on a deadlock or lock wait timeout (it is idempotent)."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with connection.cursor() as cursor:
+                sealed = _seal_in_transaction(cursor, batch)
+            connection.commit()
+            return sealed
+        except pymysql.err.OperationalError as exc:
+            connection.rollback()
+            if exc.args[0] not in RETRIED_ERRORS or attempt == ATTEMPTS:
+                raise
+            log.warning("seal batch lost a lock race, retrying",
+                        extra={"tenant_id": batch.tenant_id, "window_start": batch.window_start,
+                               "attempt": attempt, "error": exc.args[1]})
+            time.sleep(0.05 * attempt)
+        except BaseException:
+            connection.rollback()
+            raise
+    raise AssertionError("unreachable")
+
+
+def _seal_in_transaction(cursor, batch: Batch) -> Sealed:
+    head = _locked_head(cursor, batch)
+    if not head:
+        return Sealed(batches=1)
+    stored = _locked_parts(cursor, batch, list(head))
+    rows, stale = [], []
+    for series_id, (head_ts, head_vs) in head.items():
+        old_parts = stored.get(series_id, [])
+        ts, vs = _merged([chunks.decode(blob) for blob in old_parts], (head_ts, head_vs))
+        parts = _split(ts, vs)
+        rows.extend((batch.tenant_id, series_id, batch.window_start, number, len(part_ts), int(part_ts[0]),
+                     int(part_ts[-1]), chunks.encode(part_ts, part_vs))
+                    for number, (part_ts, part_vs) in enumerate(parts))
+        if len(old_parts) > len(parts):
+            stale.append((series_id, len(parts)))
+    cursor.executemany(
+        "INSERT INTO sample_chunks (tenant_id, series_id, window_start, part, sample_count, first_ts, last_ts, data)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE sample_count = VALUES(sample_count),"
+        " first_ts = VALUES(first_ts), last_ts = VALUES(last_ts), data = VALUES(data)", rows)
+    for series_id, first_stale in stale:
+        cursor.execute("DELETE FROM sample_chunks WHERE tenant_id = %s AND series_id = %s AND window_start = %s"
+                       " AND part >= %s", (batch.tenant_id, series_id, batch.window_start, first_stale))
+    _delete_head_rows(cursor, batch.tenant_id, {series_id: pair[0] for series_id, pair in head.items()})
+    return Sealed(samples=sum(pair[0].size for pair in head.values()), chunks=len(rows), batches=1,
+                  series_windows=len(head))
+
+
+def _in_list(values) -> str:
+    return ",".join(["%s"] * len(values))
+
+
+def _locked_head(cursor, batch: Batch) -> dict[int, Arrays]:
+    """The head rows of the batch's series in its window, locked until COMMIT, per series.
+
+    Each series' timestamps and values come as two texts (GROUP_CONCAT) that numpy parses: a
+    Python tuple per row costs ten times more. A DOUBLE prints as its shortest round-trip decimal,
+    so the values are exact; a text cut at its bound shows as counts that disagree."""
+    cursor.execute(
+        f"SET STATEMENT group_concat_max_len = {TEXT_BOUND} FOR"
+        " SELECT series_id, COUNT(*), GROUP_CONCAT(ts ORDER BY ts SEPARATOR ','),"
+        " GROUP_CONCAT(value ORDER BY ts SEPARATOR ',') FROM samples"
+        f" WHERE tenant_id = %s AND series_id IN ({_in_list(batch.series_ids)}) AND ts >= %s AND ts < %s"
+        " GROUP BY series_id FOR UPDATE",
+        (batch.tenant_id, *batch.series_ids, batch.window_start, chunks.window_end(batch.window_start)))
+    head = {}
+    for series_id, count, ts_text, value_text in cursor.fetchall():
+        timestamps = np.array(_text(ts_text).split(","), dtype=np.int64)
+        values = np.array(_text(value_text).split(","), dtype=np.float64)
+        if not count == timestamps.size == values.size:
+            raise HeadTooLarge(f"series {series_id}: {count} head samples in one window do not fit one read")
+        head[series_id] = (timestamps, values)
+    return head
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, (bytes, bytearray)) else value
+
+
+def _locked_parts(cursor, batch: Batch, series_ids: list[int]) -> dict[int, list[bytes]]:
+    """The stored parts (in part order) of the window of each series that has head rows."""
+    cursor.execute(
+        f"SELECT series_id, part, data FROM sample_chunks WHERE tenant_id = %s AND series_id IN ({_in_list(series_ids)})"
+        " AND window_start = %s ORDER BY series_id, part FOR UPDATE",
+        (batch.tenant_id, *series_ids, batch.window_start))
+    parts: dict[int, list[bytes]] = {}
+    for series_id, _part, data in cursor.fetchall():
+        parts.setdefault(series_id, []).append(data)
+    return parts
+
+
+def _merged(stored: list[Arrays], head: Arrays) -> Arrays:
+    """Sealed parts (in order, not overlapping) plus the head (sorted, unique): sorted, one value
+    per timestamp, the head's where both have one."""
+    if not stored:
+        return head
+    ts = np.concatenate([pair[0] for pair in stored] + [head[0]])
+    vs = np.concatenate([pair[1] for pair in stored] + [head[1]])
+    order = np.argsort(ts[::-1], kind="stable")  # the last given (the head's) first among equals
+    ts, vs = ts[::-1][order], vs[::-1][order]
+    keep = np.concatenate(([True], ts[1:] != ts[:-1]))
+    return ts[keep], vs[keep]
+
+
+def _split(ts: np.ndarray, vs: np.ndarray) -> list[Arrays]:
+    size = chunks.SEAL_MAX_SAMPLES
+    return [(ts[start:start + size], vs[start:start + size]) for start in range(0, ts.size, size)]
+
+
+def _delete_head_rows(cursor, tenant_id: int, consumed: dict[int, np.ndarray]) -> None:
+    """Delete exactly the rows read, by primary key: a row inserted since (READ COMMITTED takes no
+    gap locks) is not among them and stays in the head for the next seal. The keys are integers
+    from int64 arrays, written as literals (escaping 400 k parameters costs more than the delete)."""
+    clauses: list[str] = []
+    keys = deleted = 0
+    for series_id, timestamps in consumed.items():
+        for start in range(0, timestamps.size, DELETE_KEYS_PER_STATEMENT):
+            piece = timestamps[start:start + DELETE_KEYS_PER_STATEMENT]
+            if clauses and keys + piece.size > DELETE_KEYS_PER_STATEMENT:
+                deleted += _delete(cursor, tenant_id, clauses)
+                clauses, keys = [], 0
+            clauses.append(f"(series_id = {int(series_id)} AND ts IN ({','.join(map(str, piece.tolist()))}))")
+            keys += piece.size
+    if clauses:
+        deleted += _delete(cursor, tenant_id, clauses)
+    expected = sum(timestamps.size for timestamps in consumed.values())
+    if deleted != expected:  # the rows are locked since the read: only a bug gets here
+        raise SealConflict(f"deleted {deleted} head rows of the {expected} sealed; rolled back")
+
+
+def _delete(cursor, tenant_id: int, clauses: list[str]) -> int:
+    return cursor.execute(f"DELETE FROM samples WHERE tenant_id = %s AND ({' OR '.join(clauses)})", (tenant_id,))

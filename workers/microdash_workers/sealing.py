@@ -1,0 +1,46 @@
+"""The sealing job: moves every 2 h window that is over (its end plus MICRODASH_SEAL_GRACE_SECONDS)
+from the head into compressed chunks (microdash_core.store.sealing; docs/storage.md)."""
+
+import logging
+import time
+from contextlib import closing, suppress
+
+import redis
+from redis.exceptions import LockNotOwnedError
+
+from microdash_core import db, keys, telemetry
+from microdash_core.settings import Settings, get_settings
+from microdash_core.store import sealing
+
+log = logging.getLogger(__name__)
+
+
+def seal_windows(settings: Settings | None = None, *, now_ms: int | None = None) -> int:
+    """RQ job (scheduled). Seals due windows, oldest first, until none is left or the time budget
+    is spent; returns the samples sealed. One run at a time (a Redis lock): a second run would
+    only wait on the first one's row locks. Each batch commits on its own, so a run that is killed
+    or times out keeps what it committed and the next run seals the rest."""
+    settings = settings or get_settings()
+    connection = redis.Redis.from_url(settings.redis_url)
+    budget = settings.seal_time_budget_seconds
+    # Expires on its own if the worker dies; long enough for the batch running at the budget's end.
+    lock = connection.lock(keys.SEAL_LOCK, timeout=budget * 6 + 60, blocking=False)
+    if not lock.acquire():
+        log.info("another sealing run holds the lock; skipping")
+        return 0
+    try:
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        with closing(db.connect(settings)) as database:
+            sealed = sealing.seal_due(
+                database, cutoff_ms=sealing.sealed_before(now, settings.seal_grace_seconds * 1000),
+                batch_series=settings.seal_batch_series, deadline=time.monotonic() + budget,
+                on_batch=lambda _batch, done: telemetry.record_sealed(connection, samples=done.samples,
+                                                                      chunks=done.chunks))
+        if sealed.samples:
+            log.info("sealed windows", extra={"samples": sealed.samples, "chunks": sealed.chunks,
+                                              "series_windows": sealed.series_windows,
+                                              "seconds": round(sealed.seconds, 3)})
+        return sealed.samples
+    finally:
+        with suppress(LockNotOwnedError):
+            lock.release()
