@@ -1,0 +1,111 @@
+"""Support for the sealing tests: databases of their own on the stack's MariaDB (a forced seal of
+the shared database would seal other tests' samples), samples written as rows, and what the store
+holds compared sample by sample."""
+
+import uuid
+from contextlib import closing
+
+import numpy as np
+
+from microdash_core import chunks, db, migrate
+from microdash_core.settings import Settings
+from microdash_core.store import reads
+
+WINDOW = chunks.WINDOW_MS
+EVERYTHING = reads.Span(-(2 ** 62), 2 ** 62)
+Expected = dict[tuple[int, int], dict[int, float]]  # (tenant, series) -> {ts: value}
+
+
+def database_settings(stack, prefix: str = "seal") -> Settings:
+    url = stack.env["MICRODASH_DATABASE_URL"].rsplit("/", 1)[0] + f"/{prefix}_{uuid.uuid4().hex[:10]}"
+    return Settings(database_url=url, redis_url=stack.env["MICRODASH_REDIS_URL"])
+
+
+def migrated_database(stack, prefix: str = "seal") -> Settings:
+    settings = database_settings(stack, prefix)
+    migrate.migrate(settings)
+    return settings
+
+
+def write_head(settings: Settings, rows: list[tuple[int, int, int, float]], expected: Expected | None = None) -> None:
+    """Rows (tenant, series, ts, value) into the head as the ingest writes them: a re-written
+    sample replaces the row's value."""
+    with closing(db.connect(settings)) as connection, connection.cursor() as cursor:
+        for start in range(0, len(rows), 5000):
+            cursor.executemany("INSERT INTO samples (tenant_id, series_id, ts, value) VALUES (%s, %s, %s, %s)"
+                               " ON DUPLICATE KEY UPDATE value = VALUE(value)", rows[start:start + 5000])
+            connection.commit()
+    if expected is not None:
+        for tenant, series, ts, value in rows:
+            expected.setdefault((tenant, series), {})[ts] = value
+
+
+def read_all(settings: Settings, tenants: list[int]) -> Expected:
+    found: Expected = {}
+    with db.transaction(settings) as cursor:
+        for tenant in tenants:
+            for series, (ts, vs) in reads.read_series(cursor, tenant_id=tenant, series_ids=None, span=EVERYTHING).items():
+                found[(tenant, series)] = dict(zip(ts.tolist(), vs.tolist()))
+    return found
+
+
+def assert_reads_exactly(settings: Settings, expected: Expected) -> None:
+    found = read_all(settings, sorted({tenant for tenant, _series in expected}))
+    assert found.keys() == expected.keys()
+    for key, samples in expected.items():
+        if found[key] != samples:
+            missing = samples.keys() - found[key].keys()
+            extra = found[key].keys() - samples.keys()
+            changed = [ts for ts in samples.keys() & found[key].keys() if samples[ts] != found[key][ts]]
+            raise AssertionError(f"{key}: {len(missing)} missing, {len(extra)} extra, {len(changed)} changed values")
+
+
+def stored_samples(settings: Settings) -> tuple[dict[tuple[int, int], np.ndarray], dict[tuple[int, int], list[int]]]:
+    """Every chunk decoded (timestamps per tenant and series, in part order) and the head's
+    timestamps per tenant and series; checks that every part is a well-formed chunk of its window."""
+    sealed: dict[tuple[int, int], list[np.ndarray]] = {}
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT tenant_id, series_id, window_start, part, sample_count, first_ts, last_ts, data"
+                       " FROM sample_chunks ORDER BY tenant_id, series_id, window_start, part")
+        for tenant, series, window_start, part, count, first, last, data in cursor.fetchall():
+            ts, _vs = chunks.decode(data)
+            assert (count, first, last) == (ts.size, ts[0], ts[-1])
+            assert chunks.window_of(first) == window_start == chunks.window_of(last)
+            assert count <= chunks.SEAL_MAX_SAMPLES
+            sealed.setdefault((tenant, series), []).append(ts)
+        cursor.execute("SELECT tenant_id, series_id, ts FROM samples ORDER BY tenant_id, series_id, ts")
+        head: dict[tuple[int, int], list[int]] = {}
+        for tenant, series, ts in cursor.fetchall():
+            head.setdefault((tenant, series), []).append(ts)
+    return {key: np.concatenate(parts) for key, parts in sealed.items()}, head
+
+
+def assert_nothing_doubled(settings: Settings, expected: Expected) -> None:
+    """Within the chunks every sample is stored once (parts in order, never overlapping), and
+    chunks plus head hold exactly the expected timestamps."""
+    sealed, head = stored_samples(settings)
+    for key, ts in sealed.items():
+        assert np.all(ts[1:] > ts[:-1]), f"{key}: a sample is sealed twice or out of order"
+    for key, samples in expected.items():
+        held = set(sealed.get(key, np.empty(0, dtype=np.int64)).tolist()) | set(head.get(key, []))
+        assert held == samples.keys(), key
+
+
+def head_count(settings: Settings, before_ms: int | None = None) -> int:
+    with db.transaction(settings) as cursor:
+        if before_ms is None:
+            cursor.execute("SELECT COUNT(*) FROM samples")
+        else:
+            cursor.execute("SELECT COUNT(*) FROM samples WHERE ts < %s", (before_ms,))
+        return cursor.fetchone()[0]
+
+
+def chunk_rows(settings: Settings) -> int:
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT COUNT(*) FROM sample_chunks")
+        return cursor.fetchone()[0]
+
+
+def drop_database(settings: Settings) -> None:
+    with closing(db.connect(settings, with_database=False)) as connection, connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{db.DatabaseAddress.from_url(settings.database_url).database}`")
