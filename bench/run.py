@@ -4,7 +4,8 @@
                         [--scenarios bulk,remote_write,line_protocol,single,sse,query] [--profile DIR] [--keep]
                         [--redis-appendfsync always|everysec]
 
-Scenarios, in order, each with its own tenant: bulk ingest until durable in MariaDB (JSON, then
+Scenarios, in order, each with its own tenant: bulk ingest until durable in MariaDB (then `seal`
+force-seals that load into chunks: bytes on disk per sample and sealing throughput; JSON, then
 the same load through Prometheus remote-write and as Influx line protocol), one sample per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> queryable latency,
 MQTT ingest from 1,000 simulated devices (one sample per message) until durable, and the node
 rollup throughput and 24 h query latency at 1m/5m, one alert evaluation cycle of 10,000 rules
@@ -49,12 +50,13 @@ import mqtt_load
 import operator_load
 import promql_query
 import rollup_query
+import seal_disk
 from agent_footprint import measure_agent_footprint
 import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "bulk_limited", "remote_write", "line_protocol", "single", "sse", "query", "mqtt", "rollup",
+SCENARIOS = ("bulk", "seal", "bulk_limited", "remote_write", "line_protocol", "single", "sse", "query", "mqtt", "rollup",
              "promql", "alerts", "alerts_promql", "agent", "dashboard", "operator", "cluster")
 # Scenarios that need no BenchStack: they run after it has stopped.
 STACKLESS_SCENARIOS = ("cluster",)
@@ -172,6 +174,8 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
     actions = {
         "bulk": lambda: ingest_load.run_bulk(stack, stack.create_tenant("bench-bulk"), samples=sizes.bulk_samples,
                                              batch_size=sizes.bulk_batch, clients=sizes.bulk_clients),
+        # The bulk load sealed into chunks: bytes on disk per sample and sealing throughput.
+        "seal": lambda: seal_disk.run_seal(stack),
         # The same load for a tenant with a series limit: what enforcing it costs.
         "bulk_limited": lambda: ingest_load.run_bulk(
             stack, stack.create_tenant("bench-bulk-limited", max_series=10 * ingest_load.SERIES),
