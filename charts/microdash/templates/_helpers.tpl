@@ -234,12 +234,14 @@ checksum/secret: {{ include "microdash.secretInputs" . | sha256sum }}
 
 {{/* The init container every server pod starts with: schema migrations are idempotent and run
      under a lock, so pods started together on a fresh install wait here for the database instead
-     of crash-looping; upgrades are migrated by the hook Job before any pod rolls. */}}
+     of crash-looping; upgrades are migrated by the hook Job before any pod rolls. The schema only:
+     raw rows of past windows are sealed into chunks by the scheduled sealing job, in the
+     background (reads see both), so no pod waits on a backlog conversion. */}}
 {{- define "microdash.migrateInitContainer" -}}
 - name: migrate
   image: {{ include "microdash.image" . }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
-  args: [migrate, --wait, "300"]
+  args: [migrate, --schema-only, --wait, "300"]
   envFrom:
     {{- include "microdash.serverEnvFrom" . | nindent 4 }}
   env:
