@@ -169,3 +169,27 @@ def test_due_windows_come_oldest_first_per_series_in_batches(database):
         batches = sealing.due_batches(cursor, cutoff_ms=NOW, batch_series=2)
     assert batches == [sealing.Batch(1, CURRENT - 3 * WINDOW, (1, 2)), sealing.Batch(1, CURRENT - 3 * WINDOW, (3, 4)),
                        sealing.Batch(1, CURRENT - 3 * WINDOW, (5,)), sealing.Batch(3, CURRENT - WINDOW, (9,))]
+
+
+def test_a_head_text_at_its_bound_is_read_again_row_by_row(database, monkeypatch):
+    rng = np.random.default_rng(6)
+    expected = {}
+    write_head(database, _rows(1, 3, CURRENT - WINDOW, 500, 1000, rng) + _rows(1, 4, CURRENT - WINDOW, 3, 1000, rng),
+               expected)
+    monkeypatch.setattr(sealing, "TEXT_BOUND", 200)
+    assert _seal(database, NOW).samples == 503
+    assert head_count(database) == 0
+    assert_reads_exactly(database, expected)
+
+
+def test_a_chunk_that_does_not_decode_blocks_only_its_own_window(database):
+    window = CURRENT - WINDOW
+    write_head(database, [(1, 1, window, 1.0), (1, 2, window, 2.0)])
+    _seal(database, NOW)
+    with db.transaction(database) as cursor:
+        cursor.execute("UPDATE sample_chunks SET data = CONCAT(data, 'x') WHERE series_id = 1")
+    write_head(database, [(1, 1, window + 1, 3.0), (1, 2, window + 1, 4.0)])
+    assert _seal(database, NOW).samples == 1
+    with db.transaction(database) as cursor:
+        cursor.execute("SELECT series_id, ts FROM samples")
+        assert cursor.fetchall() == ((1, window + 1),)

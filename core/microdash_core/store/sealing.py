@@ -33,13 +33,15 @@ RETRIED_ERRORS = frozenset({1205, 1213})  # lock wait timeout, deadlock
 ATTEMPTS = 6
 LOCK_WAIT_SECONDS = 10
 
-TEXT_BOUND = 256 * 1024 * 1024  # a series' texts for one window; 8 M samples of 30 bytes fit
+# A series' texts for one window, within MariaDB's default max_allowed_packet (~600 k samples);
+# a longer one is read again row by row.
+TEXT_BOUND = 16 * 1024 * 1024
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
 
-class HeadTooLarge(Exception):
-    """A series holds more head samples in one window than one read returns."""
+class TextBoundReached(Exception):
+    """A head text reached its bound: read the batch's head again row by row."""
 
 
 class SealConflict(Exception):
@@ -159,15 +161,26 @@ def _seal_in_transaction(cursor, batch: Batch) -> Sealed:
         return Sealed(batches=1)
     stored = _locked_parts(cursor, batch, list(head))
     rows, stale = [], []
-    for series_id, (head_ts, head_vs) in head.items():
+    for series_id, (head_ts, head_vs) in list(head.items()):
         old_parts = stored.get(series_id, [])
-        ts, vs = _merged([chunks.decode(blob) for blob in old_parts], (head_ts, head_vs))
+        try:
+            decoded = [chunks.decode(blob) for blob in old_parts]
+        except chunks.ChunkError as exc:
+            # Left as it is (reads of it fail loudly too), so that it blocks no other series.
+            log.error("a stored chunk does not decode; its window is not sealed",
+                      extra={"tenant_id": batch.tenant_id, "series_id": series_id,
+                             "window_start": batch.window_start, "error": str(exc)})
+            del head[series_id]
+            continue
+        ts, vs = _merged(decoded, (head_ts, head_vs))
         parts = _split(ts, vs)
         rows.extend((batch.tenant_id, series_id, batch.window_start, number, len(part_ts), int(part_ts[0]),
                      int(part_ts[-1]), chunks.encode(part_ts, part_vs))
                     for number, (part_ts, part_vs) in enumerate(parts))
         if len(old_parts) > len(parts):
             stale.append((series_id, len(parts)))
+    if not rows:
+        return Sealed(batches=1)
     cursor.executemany(
         "INSERT INTO sample_chunks (tenant_id, series_id, window_start, part, sample_count, first_ts, last_ts, data)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE sample_count = VALUES(sample_count),"
@@ -189,22 +202,46 @@ def _locked_head(cursor, batch: Batch) -> dict[int, Arrays]:
 
     Each series' timestamps and values come as two texts (GROUP_CONCAT) that numpy parses: a
     Python tuple per row costs ten times more. A DOUBLE prints as its shortest round-trip decimal,
-    so the values are exact; a text cut at its bound shows as counts that disagree."""
+    so the values are exact. A text cut at its bound (NULL, or counts that disagree) makes the
+    batch read again row by row, in the same transaction."""
+    where, params = _head_where(batch)
     cursor.execute(
         f"SET STATEMENT group_concat_max_len = {TEXT_BOUND} FOR"
         " SELECT series_id, COUNT(*), GROUP_CONCAT(ts ORDER BY ts SEPARATOR ','),"
-        " GROUP_CONCAT(value ORDER BY ts SEPARATOR ',') FROM samples"
-        f" WHERE tenant_id = %s AND series_id IN ({_in_list(batch.series_ids)}) AND ts >= %s AND ts < %s"
-        " GROUP BY series_id FOR UPDATE",
-        (batch.tenant_id, *batch.series_ids, batch.window_start, chunks.window_end(batch.window_start)))
-    head = {}
-    for series_id, count, ts_text, value_text in cursor.fetchall():
-        timestamps = np.array(_text(ts_text).split(","), dtype=np.int64)
-        values = np.array(_text(value_text).split(","), dtype=np.float64)
-        if not count == timestamps.size == values.size:
-            raise HeadTooLarge(f"series {series_id}: {count} head samples in one window do not fit one read")
-        head[series_id] = (timestamps, values)
-    return head
+        f" GROUP_CONCAT(value ORDER BY ts SEPARATOR ',') FROM samples WHERE {where} GROUP BY series_id FOR UPDATE",
+        params)
+    try:
+        return {series_id: _parsed(count, ts_text, value_text)
+                for series_id, count, ts_text, value_text in cursor.fetchall()}
+    except TextBoundReached:
+        return _locked_head_rows(cursor, batch)
+
+
+def _head_where(batch: Batch) -> tuple[str, tuple]:
+    return (f"tenant_id = %s AND series_id IN ({_in_list(batch.series_ids)}) AND ts >= %s AND ts < %s",
+            (batch.tenant_id, *batch.series_ids, batch.window_start, chunks.window_end(batch.window_start)))
+
+
+def _parsed(count: int, ts_text, value_text) -> Arrays:
+    if ts_text is None or value_text is None:
+        raise TextBoundReached()
+    timestamps = np.array(_text(ts_text).split(","), dtype=np.int64)
+    values = np.array(_text(value_text).split(","), dtype=np.float64)
+    if not count == timestamps.size == values.size:
+        raise TextBoundReached()
+    return timestamps, values
+
+
+def _locked_head_rows(cursor, batch: Batch) -> dict[int, Arrays]:
+    where, params = _head_where(batch)
+    cursor.execute(f"SELECT series_id, ts, value FROM samples WHERE {where} ORDER BY series_id, ts FOR UPDATE", params)
+    rows: dict[int, tuple[list, list]] = {}
+    for series_id, ts, value in cursor.fetchall():
+        pair = rows.setdefault(series_id, ([], []))
+        pair[0].append(ts)
+        pair[1].append(value)
+    return {series_id: (np.array(ts, dtype=np.int64), np.array(vs, dtype=np.float64))
+            for series_id, (ts, vs) in rows.items()}
 
 
 def _text(value) -> str:
