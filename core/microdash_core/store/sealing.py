@@ -101,7 +101,8 @@ def seal_due(connection: pymysql.connections.Connection, *, cutoff_ms: int,
              tenant_ids: Sequence[int] | None = None, on_batch: Callable[[Batch, Sealed], None] | None = None) -> Sealed:
     """Seal every window that ends at or before cutoff_ms, oldest first, until none is left or
     time.monotonic() passes deadline (checked between batches). A cutoff in the future seals open
-    windows too (the bench, tests): what arrives for them later is merged by the next seal."""
+    windows too (the bench, tests): what arrives for them later is merged by the next seal.
+    Sets the connection's session to READ COMMITTED (prepare_session)."""
     started = time.monotonic()
     prepare_session(connection)
     total = Sealed()
