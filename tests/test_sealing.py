@@ -4,6 +4,7 @@ becomes several parts; a repeated seal is a no-op; the scheduled job, its lock a
 
 from contextlib import closing
 
+import httpx
 import numpy as np
 import pytest
 
@@ -130,6 +131,8 @@ def test_the_sealing_job_seals_what_is_over_counts_it_and_runs_once_at_a_time(st
     assert seal_windows(database, now_ms=NOW) == 60
     assert int(redis_client.hget(keys.TELEMETRY_COUNTERS, "samples_sealed")) - counted["samples_sealed"] == 60
     assert int(redis_client.hget(keys.TELEMETRY_COUNTERS, "chunks_written")) - counted["chunks_written"] == 2
+    exposed = httpx.get(stack.api_url + "/metrics").text.splitlines()
+    assert f"microdash_samples_sealed_total {float(counted['samples_sealed'] + 60)}" in exposed
     assert head_count(database) == 1
     assert_reads_exactly(database, expected)
 
