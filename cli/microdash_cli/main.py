@@ -1,7 +1,9 @@
 """The `microdash` command: one entry point for every server process and admin task."""
 
+import datetime as dt
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -89,22 +91,18 @@ class SealProgress:
     """Prints what the backlog conversion has done, at most once a second."""
 
     def __init__(self, every_seconds: float = 1.0):
-        import time
-
-        self.clock, self.every = time.monotonic, every_seconds
-        self.printed_at = self.clock()
+        self.every = every_seconds
+        self.printed_at = time.monotonic()
         self.samples = self.series_windows = 0
 
     def batch_done(self, batch, sealed) -> None:
-        import datetime as dt
-
         self.samples += sealed.samples
         self.series_windows += sealed.series_windows
-        if self.clock() - self.printed_at >= self.every:
+        if time.monotonic() - self.printed_at >= self.every:
             window = dt.datetime.fromtimestamp(batch.window_start / 1000, tz=dt.timezone.utc)
             typer.echo(f"sealing: {self.samples} samples in {self.series_windows} series-windows so far;"
                        f" at tenant {batch.tenant_id}, window {window:%Y-%m-%d %H:%M}Z")
-            self.printed_at = self.clock()
+            self.printed_at = time.monotonic()
 
 
 @tenant_app.command("create")
