@@ -60,20 +60,23 @@ def assert_reads_exactly(settings: Settings, expected: Expected) -> None:
             raise AssertionError(f"{key}: {len(missing)} missing, {len(extra)} extra, {len(changed)} changed values")
 
 
-def stored_samples(settings: Settings) -> tuple[dict[tuple[int, int], np.ndarray], dict[tuple[int, int], list[int]]]:
+def stored_samples(settings: Settings, tenants: list[int] | None = None
+                   ) -> tuple[dict[tuple[int, int], np.ndarray], dict[tuple[int, int], list[int]]]:
     """Every chunk decoded (timestamps per tenant and series, in part order) and the head's
-    timestamps per tenant and series; checks that every part is a well-formed chunk of its window."""
+    timestamps per tenant and series (of the given tenants, or all); checks that every part is a
+    well-formed chunk of its window."""
     sealed: dict[tuple[int, int], list[np.ndarray]] = {}
+    only = f" WHERE tenant_id IN ({','.join(str(int(t)) for t in tenants)})" if tenants else ""
     with db.transaction(settings) as cursor:
         cursor.execute("SELECT tenant_id, series_id, window_start, part, sample_count, first_ts, last_ts, data"
-                       " FROM sample_chunks ORDER BY tenant_id, series_id, window_start, part")
+                       f" FROM sample_chunks{only} ORDER BY tenant_id, series_id, window_start, part")
         for tenant, series, window_start, part, count, first, last, data in cursor.fetchall():
             ts, _vs = chunks.decode(data)
             assert (count, first, last) == (ts.size, ts[0], ts[-1])
             assert chunks.window_of(first) == window_start == chunks.window_of(last)
             assert count <= chunks.SEAL_MAX_SAMPLES
             sealed.setdefault((tenant, series), []).append(ts)
-        cursor.execute("SELECT tenant_id, series_id, ts FROM samples ORDER BY tenant_id, series_id, ts")
+        cursor.execute(f"SELECT tenant_id, series_id, ts FROM samples{only} ORDER BY tenant_id, series_id, ts")
         head: dict[tuple[int, int], list[int]] = {}
         for tenant, series, ts in cursor.fetchall():
             head.setdefault((tenant, series), []).append(ts)
@@ -83,7 +86,7 @@ def stored_samples(settings: Settings) -> tuple[dict[tuple[int, int], np.ndarray
 def assert_nothing_doubled(settings: Settings, expected: Expected) -> None:
     """Within the chunks every sample is stored once (parts in order, never overlapping), and
     chunks plus head hold exactly the expected timestamps."""
-    sealed, head = stored_samples(settings)
+    sealed, head = stored_samples(settings, sorted({tenant for tenant, _series in expected}))
     for key, ts in sealed.items():
         assert np.all(ts[1:] > ts[:-1]), f"{key}: a sample is sealed twice or out of order"
     for key, samples in expected.items():

@@ -17,10 +17,10 @@ from contextlib import closing
 import numpy as np
 import pytest
 
-from microdash_core import db, tenancy
+from microdash_core import chunks, db, tenancy
 from microdash_core.store import sealing
 from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, drop_database, head_count,
-                          migrated_database, stored_samples, write_head)
+                          migrated_database, read_all, stored_samples, write_head)
 
 NOW = 1_765_000_000_000 - 1_765_000_000_000 % WINDOW + WINDOW // 2
 CURRENT = NOW - NOW % WINDOW
@@ -160,3 +160,62 @@ def test_samples_stored_into_a_window_while_it_is_sealed_are_read_exactly_once_n
         expected.setdefault((tenant.id, series_of[f'{{"k":"{label}"}}']), {})[ts] = value
     assert_reads_exactly(database, expected)
     assert_nothing_doubled(database, expected)
+
+
+def test_samples_posted_to_the_api_while_their_window_is_sealed_are_read_once_newest_value(stack):
+    """The same through the real api and worker, into the shared database (the seals take only
+    this tenant). One worker stores the batches in the order they were accepted."""
+    tenant, token = stack.new_tenant("seal-api")
+    settings = stack.settings
+    windows = [chunks.window_of(int(time.time() * 1000)) - w * WINDOW for w in (2, 1)]  # over, and recent
+    rng = random.Random(6)
+    written: dict[tuple[str, int], float] = {}
+    done = threading.Event()
+    sealed_batches: list[int] = []
+
+    def sealer():
+        with closing(db.connect(settings)) as connection:
+            while not done.is_set():
+                sealing.seal_due(connection, cutoff_ms=windows[-1] + 2 * WINDOW, batch_series=3,
+                                 tenant_ids=[tenant.id], on_batch=lambda _b, s: sealed_batches.append(s.samples))
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=sealer, daemon=True)
+    thread.start()
+    value = 0.0
+    try:
+        with stack.client(token) as client:
+            for _request in range(60):
+                body = []
+                for _ in range(150):
+                    key = (f"h{rng.randrange(10)}", rng.choice(windows) + rng.randrange(300) * 24_000)
+                    value += 1
+                    body.append({"metric": "sealed_race", "value": value, "ts": key[1], "labels": {"host": key[0]}})
+                    written[key] = value
+                assert client.post("/api/v1/metrics/bulk", json=body).status_code == 202
+        deadline = time.monotonic() + 60
+        while True:  # until the worker has stored every batch
+            expected = _expected_by_series(settings, tenant.id, written)
+            if read_all(settings, [tenant.id]) == expected or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    finally:
+        done.set()
+        thread.join(timeout=60)
+    assert sum(1 for samples in sealed_batches if samples) >= 5, "the seals did not overlap the writes"
+    with closing(db.connect(settings)) as connection:
+        sealing.seal_due(connection, cutoff_ms=windows[-1] + 2 * WINDOW, tenant_ids=[tenant.id])
+    assert stack.count_samples(tenant.id) == 0
+    assert_reads_exactly(settings, expected)
+    assert_nothing_doubled(settings, expected)
+
+
+def _expected_by_series(settings, tenant_id: int, written: dict[tuple[str, int], float]) -> dict:
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT id, labels FROM series WHERE tenant_id = %s", (tenant_id,))
+        series_of = {labels: series_id for series_id, labels in cursor.fetchall()}
+    expected: dict = {}
+    for (host, ts), value in written.items():
+        series_id = series_of.get(f'{{"host":"{host}"}}', -1)  # -1: not stored yet
+        expected.setdefault((tenant_id, series_id), {})[ts] = value
+    return expected
