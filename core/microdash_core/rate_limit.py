@@ -59,11 +59,18 @@ class IngestRateLimiter:
 
     async def admit_each(self, tenant_id: int, batches: list[int], rate: int | None) -> list[RateDecision]:
         """Each batch (a sample count) in order, admitted whole or refused: one Redis call for many
-        (the bridge checks a burst of messages at once)."""
+        (the bridge checks a burst of messages at once).
+
+        The TAT only grows from batch to batch, so all of them pass in order exactly when their
+        sum passes as one: that is asked first (three arguments instead of one per message, which
+        cost the bridge microseconds per message), and only a refusal is decided batch by batch."""
         rate = rate or self.default_rate
         burst = self.burst(rate)
         per_sample_us = 1_000_000 / rate
-        waits = await self._gcra(keys=[keys.ingest_rate(tenant_id)],
-                                 args=[repr(per_sample_us), repr(per_sample_us * burst), *batches])
+        limits = [repr(per_sample_us), repr(per_sample_us * burst)]
+        key = [keys.ingest_rate(tenant_id)]
+        if len(batches) > 1 and (await self._gcra(keys=key, args=[*limits, sum(batches)]))[0] == 0:
+            return [ADMITTED] * len(batches)
+        waits = await self._gcra(keys=key, args=[*limits, *batches])
         return [ADMITTED if wait == 0 else RateDecision(False, int(wait) / 1_000_000, never=count > burst)
                 for count, wait in zip(batches, waits)]

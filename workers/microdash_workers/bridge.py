@@ -100,7 +100,8 @@ class Bridge:
             flusher = asyncio.create_task(self._flush_periodically(client))
             try:
                 async for burst in message_bursts(client):
-                    intakes = await self._within_rate_limits(burst, [await self._intake(m) for m in burst])
+                    now_ms = int(time.time() * 1000)
+                    intakes = await self._within_rate_limits(burst, [await self._intake(m, now_ms) for m in burst])
                     for message, (intake, tenant) in zip(burst, intakes):
                         await self._receive(client, message, intake, tenant)
             finally:
@@ -109,9 +110,9 @@ class Bridge:
                     task.cancel()
                 self._flushes = []
 
-    async def _intake(self, message: aiomqtt.Message) -> tuple[Intake, KnownTenant | None]:
+    async def _intake(self, message: aiomqtt.Message, now_ms: int) -> tuple[Intake, KnownTenant | None]:
         """The message's samples and its tenant, or why it is refused so far."""
-        intake = self.decoder.decode(str(message.topic), bytes(message.payload))
+        intake = self.decoder.decode(str(message.topic), bytes(message.payload), now_ms=now_ms)
         if intake.tenant is None:
             return intake, None
         hit, tenant = self.tenants.cached(intake.tenant)  # a rejected message's dead letter goes to its tenant too
