@@ -135,7 +135,7 @@ def test_budgets_end_a_query_with_a_clear_error(stack, counters):
 
 
 def test_a_read_too_large_for_one_text_falls_back_to_rows_with_the_same_answer(stack, counters, monkeypatch):
-    from microdash_api import sample_reads
+    from microdash_core.store import reads
 
     tenant, start, end, _ = counters
     matcher = [LabelMatcher("__name__", "=", "requests_total")]
@@ -146,7 +146,7 @@ def test_a_read_too_large_for_one_text_falls_back_to_rows_with_the_same_answer(s
             matcher, start, end, hints)}
 
     as_texts = asyncio.run(_with_pool(stack, read))
-    monkeypatch.setattr(sample_reads, "_TEXT_BOUND", 1000)
+    monkeypatch.setattr(reads, "TEXT_BOUND", 1000)  # the one bound, raw and rollup reads
     as_rows = asyncio.run(_with_pool(stack, read))
     assert as_texts.keys() == as_rows.keys() == {"a", "b"}
     for host in ("a", "b"):

@@ -1,15 +1,15 @@
 """Sample reads for PromQL: series ids and a time range in, one pair of numpy arrays per series out.
 
-This is the only module that knows where samples live (the raw `samples` table and the 1m/5m
-rollups); issue 13 moves them to a chunked store behind the same function. A rollup resolution
-yields each bucket's last sample at its own timestamp (`last_ts`, `last_value`): a thinned copy
-of the raw series, never a made-up point.
+This is the api's only module that knows where samples live. Raw samples are read through
+microdash_core.store.reads (sealed chunks plus the head, one statement, so one snapshot); the 1m
+and 5m rollups from their tables here. A rollup resolution yields each bucket's last sample at
+its own timestamp (`last_ts`, `last_value`): a thinned copy of the raw series, never a made-up
+point.
 
-Rows are not sent one by one: MariaDB concatenates each series-hour's timestamps and values into
-two texts (GROUP_CONCAT) and numpy parses them, about ten times faster than decoding a row per
-sample in Python. MariaDB prints a DOUBLE as its shortest round-trip decimal, so nothing is lost.
-A text that reached its length bound is detected and that read falls back to one row per sample.
-Every statement runs under MariaDB's max_statement_time, so a slow read ends with
+Rollup rows are not sent one by one: MariaDB concatenates each series-hour's timestamps and
+values into two texts (GROUP_CONCAT), parsed by store.reads' parse_texts (the technique and its
+bound are described there); a text that reached its bound makes that read fall back to one row
+per sample. Every statement runs under MariaDB's max_statement_time, so a slow read ends with
 SampleReadTimeout instead of holding the query; the samples are counted before they are read.
 """
 
@@ -20,12 +20,15 @@ import aiomysql
 import numpy as np
 import pymysql
 
+from microdash_core import chunks
+from microdash_core.store import reads
+
 Resolution = Literal["raw", "1m", "5m"]
 BUCKET_MS = {"1m": 60_000, "5m": 300_000}
 _STATEMENT_TIMEOUT_ERRORS = (1969, 3024)  # MariaDB, MySQL: max_statement_time exceeded
-_CHUNK_MS = 3_600_000
-_TEXT_BOUND = 16 * 1024 * 1024  # within MariaDB's default max_allowed_packet
+_GROUP_MS = 3_600_000
 _FETCH_ROWS = 20_000
+Arrays = reads.Arrays
 
 
 class SampleBudgetExceeded(Exception):
@@ -36,6 +39,10 @@ class SampleReadTimeout(Exception):
     """A read ran past its time budget."""
 
 
+class SampleDecodeError(Exception):
+    """A stored chunk could not be decoded (corrupt, or written by a newer format version)."""
+
+
 @dataclass(frozen=True)
 class TimeRange:
     """Samples with start_ms < ts <= end_ms, as PromQL's selectors see them."""
@@ -44,76 +51,98 @@ class TimeRange:
 
 
 @dataclass(frozen=True)
-class _Table:
+class _Rollup:
     name: str
-    ts: str
-    value: str
-    order: str
+    width_ms: int
 
 
-_TABLES = {"raw": _Table("samples", "ts", "value", "ts"),
-           "1m": _Table("samples_1m", "last_ts", "last_value", "bucket_ts"),
-           "5m": _Table("samples_5m", "last_ts", "last_value", "bucket_ts")}
-Arrays = tuple[np.ndarray, np.ndarray]
+_ROLLUPS = {"1m": _Rollup("samples_1m", BUCKET_MS["1m"]), "5m": _Rollup("samples_5m", BUCKET_MS["5m"])}
 
 
 async def read_samples(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[int], span: TimeRange,
                        resolution: Resolution, max_samples: int, timeout_seconds: float) -> dict[int, Arrays]:
     """(timestamps int64 ms ascending, values float64) per series id that has samples in the span.
-    Raises SampleBudgetExceeded past max_samples and SampleReadTimeout past timeout_seconds."""
+    Raises SampleBudgetExceeded past max_samples, SampleReadTimeout past timeout_seconds and
+    SampleDecodeError for a chunk that cannot be decoded."""
     if not series_ids or span.end_ms <= span.start_ms:
         return {}
-    table = _TABLES[resolution]
-    where, params = _where(table, tenant_id, series_ids, span, resolution)
-    timeout = f"max_statement_time={max(timeout_seconds, 0.001):.3f}"
     async with pool.acquire() as connection, connection.cursor() as cursor:
         try:
-            await cursor.execute(f"SET STATEMENT {timeout} FOR SELECT COUNT(*) FROM {table.name} WHERE {where}", params)
-            (count,), = await cursor.fetchall()
-            if count > max_samples:
-                raise SampleBudgetExceeded(f"more than {max_samples} samples")
-            if count == 0:
-                return {}
-            found = await _read_as_texts(cursor, table, where, params, timeout)
-            return found if found is not None else await _read_as_rows(cursor, table, where, params, timeout)
+            if resolution == "raw":
+                return await _read_raw(cursor, tenant_id, series_ids, span, max_samples, timeout_seconds)
+            return await _read_rollup(cursor, _ROLLUPS[resolution], tenant_id, series_ids, span, max_samples,
+                                      timeout_seconds)
         except pymysql.err.OperationalError as exc:
             if exc.args and exc.args[0] in _STATEMENT_TIMEOUT_ERRORS:
                 raise SampleReadTimeout(str(exc)) from exc
             raise
+        except chunks.ChunkError as exc:
+            raise SampleDecodeError(str(exc)) from exc
 
 
-def _where(table: _Table, tenant_id: int, series_ids: list[int], span: TimeRange, resolution: Resolution):
+async def _read_raw(cursor, tenant_id: int, series_ids: list[int], span: TimeRange, max_samples: int,
+                    timeout_seconds: float) -> dict[int, Arrays]:
+    selection = {"tenant_id": tenant_id, "series_ids": series_ids, "timeout_seconds": timeout_seconds,
+                 "span": reads.Span.left_open(span.start_ms, span.end_ms)}
+    await cursor.execute(*reads.count_statement(**selection))
+    (count,), = await cursor.fetchall()
+    if not _within_budget(int(count or 0), max_samples):
+        return {}
+    for shape in ("texts", "rows"):
+        await cursor.execute(*reads.statements(**selection, shape=shape))
+        try:
+            return reads.assemble(await cursor.fetchall(), selection["span"])
+        except reads.TextBoundReached:
+            continue
+    raise AssertionError("unreachable: a read of rows has no text bound")
+
+
+def _within_budget(count: int, max_samples: int) -> bool:
+    """False when there is nothing to read; raises past the budget."""
+    if count > max_samples:
+        raise SampleBudgetExceeded(f"more than {max_samples} samples")
+    return count > 0
+
+
+async def _read_rollup(cursor, table: _Rollup, tenant_id: int, series_ids: list[int], span: TimeRange,
+                       max_samples: int, timeout_seconds: float) -> dict[int, Arrays]:
     placeholders = ",".join(["%s"] * len(series_ids))
-    where = f"tenant_id = %s AND series_id IN ({placeholders}) AND {table.ts} > %s AND {table.ts} <= %s"
-    params = [tenant_id, *series_ids, span.start_ms, span.end_ms]
-    if resolution != "raw":  # the bucket bounds let the primary key narrow the scan
-        where += " AND bucket_ts >= %s AND bucket_ts <= %s"
-        params += [span.start_ms - span.start_ms % BUCKET_MS[resolution], span.end_ms]
-    return where, params
+    # the bucket bounds let the primary key narrow the scan
+    where = (f"tenant_id = %s AND series_id IN ({placeholders}) AND last_ts > %s AND last_ts <= %s"
+             " AND bucket_ts >= %s AND bucket_ts <= %s")
+    params = [tenant_id, *series_ids, span.start_ms, span.end_ms, span.start_ms - span.start_ms % table.width_ms,
+              span.end_ms]
+    timeout = f"max_statement_time={max(timeout_seconds, 0.001):.3f}"
+    await cursor.execute(f"SET STATEMENT {timeout} FOR SELECT COUNT(*) FROM {table.name} WHERE {where}", params)
+    (count,), = await cursor.fetchall()
+    if not _within_budget(count, max_samples):
+        return {}
+    found = await _rollup_as_texts(cursor, table, where, params, timeout)
+    return found if found is not None else await _rollup_as_rows(cursor, table, where, params, timeout)
 
 
-async def _read_as_texts(cursor, table: _Table, where: str, params: list, timeout: str) -> dict[int, Arrays] | None:
-    order = f"ORDER BY {table.order} SEPARATOR ','"
+async def _rollup_as_texts(cursor, table: _Rollup, where: str, params: list, timeout: str) -> dict[int, Arrays] | None:
+    order = "ORDER BY bucket_ts SEPARATOR ','"
     await cursor.execute(
-        f"SET STATEMENT {timeout}, group_concat_max_len={_TEXT_BOUND} FOR"
-        f" SELECT series_id, COUNT(*), GROUP_CONCAT({table.ts} {order}), GROUP_CONCAT({table.value} {order})"
-        f" FROM {table.name} WHERE {where} GROUP BY series_id, {table.order} DIV {_CHUNK_MS}"
-        f" ORDER BY series_id, {table.order} DIV {_CHUNK_MS}", params)
+        f"SET STATEMENT {timeout}, group_concat_max_len={reads.TEXT_BOUND} FOR"
+        f" SELECT series_id, COUNT(*), GROUP_CONCAT(last_ts {order}), GROUP_CONCAT(last_value {order})"
+        f" FROM {table.name} WHERE {where} GROUP BY series_id, bucket_ts DIV {_GROUP_MS}"
+        f" ORDER BY series_id, bucket_ts DIV {_GROUP_MS}", params)
     parts: dict[int, list[Arrays]] = {}
     for series_id, count, ts_text, value_text in await cursor.fetchall():
-        if ts_text is None or value_text is None or max(len(ts_text), len(value_text)) >= _TEXT_BOUND:
+        try:
+            timestamps, values = reads.parse_texts(ts_text, value_text)
+        except reads.TextBoundReached:
             return None
-        timestamps = np.fromstring(ts_text, dtype=np.int64, sep=",")
-        values = np.array(value_text.split(","), dtype=np.float64)
-        if len(timestamps) != count or len(values) != count:
+        if len(timestamps) != count:
             return None
         parts.setdefault(series_id, []).append((timestamps, values))
     return {series_id: _joined(pairs) for series_id, pairs in parts.items()}
 
 
-async def _read_as_rows(cursor, table: _Table, where: str, params: list, timeout: str) -> dict[int, Arrays]:
-    await cursor.execute(f"SET STATEMENT {timeout} FOR SELECT series_id, {table.ts}, {table.value}"
-                         f" FROM {table.name} WHERE {where} ORDER BY series_id, {table.order}", params)
+async def _rollup_as_rows(cursor, table: _Rollup, where: str, params: list, timeout: str) -> dict[int, Arrays]:
+    await cursor.execute(f"SET STATEMENT {timeout} FOR SELECT series_id, last_ts, last_value"
+                         f" FROM {table.name} WHERE {where} ORDER BY series_id, bucket_ts", params)
     rows: list[tuple] = []
     while batch := await cursor.fetchmany(_FETCH_ROWS):
         rows.extend(batch)

@@ -3,20 +3,20 @@ alert evaluator (a worker, inside its transaction) reads an expression rule's se
 
 Every statement is scoped by the tenant, so an expression sees that tenant's series only. The
 series table's metric column is PromQL's __name__; raw samples only (an alert looks at the last
-minutes, which the raw table always holds). Budgets are enforced as it goes: series touched and
-samples loaded per query. (The api's Prometheus endpoints read through their own async source,
+minutes, which raw retention always holds), read through store.reads: sealed chunks plus the head
+in one statement. Budgets are enforced as it goes: series touched, and samples counted before they
+are loaded (a sealed chunk counts whole). (The api's Prometheus endpoints read through their own async source,
 which also picks rollups for long ranges.)
 """
 
-from collections import defaultdict
-
-import numpy as np
 import orjson
 from pymysql.cursors import Cursor
 
+from . import chunks
 from .errors import InvalidInput
 from .matchers import Matcher, make_matcher
 from .promql import LabelMatcher, PromQLError, RawSeries, SelectHints
+from .store import reads
 
 NAME = "__name__"
 _FETCH_ROWS = 10_000
@@ -35,8 +35,7 @@ class CursorSeriesSource:
                      hints: SelectHints) -> list[RawSeries]:
         found = self._find_series(_compiled(matchers))
         samples = self._read_samples(sorted(found), start_ms, end_ms)
-        return [RawSeries(labels=found[series_id], timestamps=np.asarray(ts, dtype=np.int64),
-                          values=np.asarray(values, dtype=np.float64))
+        return [RawSeries(labels=found[series_id], timestamps=ts, values=values)
                 for series_id, (ts, values) in sorted(samples.items())]
 
     def _find_series(self, matchers: list[Matcher]) -> dict[int, dict[str, str]]:
@@ -74,27 +73,22 @@ class CursorSeriesSource:
             candidates = [row[0] for row in self._cursor.fetchall()]
         return [name for name in candidates if all(matcher.matches({NAME: name}) for matcher in by_name)]
 
-    def _read_samples(self, series_ids: list[int], start_ms: int, end_ms: int) -> dict[int, tuple[list, list]]:
+    def _read_samples(self, series_ids: list[int], start_ms: int, end_ms: int) -> dict[int, reads.Arrays]:
         if not series_ids or end_ms <= start_ms:
             return {}
-        remaining = self._max_samples - self.samples_loaded
-        placeholders = ",".join(["%s"] * len(series_ids))
-        self._cursor.execute(
-            f"SELECT series_id, ts, value FROM samples WHERE tenant_id = %s AND series_id IN ({placeholders})"
-            f" AND ts > %s AND ts <= %s ORDER BY series_id, ts LIMIT {remaining + 1}",
-            [self._tenant_id, *series_ids, start_ms, end_ms])
-        rows = self._cursor.fetchall()
-        if len(rows) > remaining:
+        selection = {"tenant_id": self._tenant_id, "series_ids": series_ids,
+                     "span": reads.Span.left_open(start_ms, end_ms)}
+        self._cursor.execute(*reads.count_statement(**selection))
+        if int(self._cursor.fetchone()[0] or 0) > self._max_samples - self.samples_loaded:
             raise PromQLError("limit", f"the expression loads more than {self._max_samples} samples"
                                        " (MICRODASH_ALERT_EXPR_MAX_SAMPLES); shorten its windows or narrow"
                                        " its selectors")
-        self.samples_loaded += len(rows)
-        by_series: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
-        for series_id, ts, value in rows:
-            timestamps, values = by_series[series_id]
-            timestamps.append(ts)
-            values.append(value)
-        return by_series
+        try:
+            found = reads.read_series(self._cursor, **selection)
+        except chunks.ChunkError as exc:  # the rule waits, its reason shown on the rule, until repaired
+            raise PromQLError("internal", f"stored samples could not be decoded ({exc})") from None
+        self.samples_loaded += sum(len(ts) for ts, _values in found.values())
+        return found
 
 
 def _compiled(matchers: list[LabelMatcher]) -> list[Matcher]:

@@ -1,24 +1,36 @@
 """Database access of the alert evaluator: rules, series values over a window, states,
 transitions and silences. Every statement is scoped by tenant. A tenant's rules are evaluated
-with a handful of statements whatever their number: one per kind of read, one for all states."""
+with a handful of statements whatever their number: one per kind of read, one for all states.
+
+A metric rule's value (avg, min, max, sum, count or last over its window) is computed from the raw
+samples as store.reads returns them (sealed chunks plus the head): one read per window length
+serves every rule with that window. Reads go by at most SERIES_PER_READ series and SLICE_MS of
+time, so a week-long window over many series never holds more than one slice in memory; the
+aggregates carry over from slice to slice. The sum adds the samples one by one in time order, as
+MariaDB's SUM and AVG did when these were SQL aggregates, so the values are the same to the bit.
+"""
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
+import numpy as np
 import orjson
 from pymysql.cursors import Cursor
 
+from microdash_core import chunks
 from microdash_core.alerting.fingerprints import fingerprint
 from microdash_core.alerting.rule_rows import RULE_COLUMNS, rule_from_row
 from microdash_core.alerting.rules import Rule
 from microdash_core.alerting.silences import Silence
 from microdash_core.alerting.state_machine import SeriesState, Transition
 from microdash_core.matchers import all_match
+from microdash_core.store import reads
 
 Values = dict[bytes, tuple[dict[str, str], float | None]]
 
-_AGGREGATES = {"avg": "AVG(value)", "min": "MIN(value)", "max": "MAX(value)", "sum": "SUM(value)",
-               "count": "COUNT(*)"}
+SERIES_PER_READ = 500
+SLICE_MS = 6 * chunks.WINDOW_MS  # 12 h: 4,320 samples a series at 10 s; whole chunks per slice
 _STATE_COLUMNS = ("rule_id, fingerprint, labels, state, since, last_value, last_evaluated, last_active,"
                   " missing_evaluations, fired_at, resolved_at, last_notified")
 
@@ -55,15 +67,16 @@ def read_values(cursor: Cursor, tenant_id: int, rules: list[Rule], now_ms: int) 
         matchers = rule.parsed_matchers()
         matched[rule.id] = [series_id for series_id in by_metric[rule.metric]
                             if all_match(matchers, series[series_id][1])]
-    by_query: dict[tuple[str, int], set[int]] = defaultdict(set)
+    by_window: dict[int, set[int]] = defaultdict(set)
     for rule in rules:
-        by_query[(rule.aggregation, rule.window_seconds)].update(matched[rule.id])
-    aggregated = {key: dict(_aggregate(cursor, tenant_id, *key, sorted(ids), now_ms)) if ids else {}
-                  for key, ids in by_query.items()}
+        by_window[rule.window_seconds].update(matched[rule.id])
+    summaries = {window: _summaries(cursor, tenant_id, sorted(ids), reads.Span.left_open(now_ms - window * 1000,
+                                                                                         now_ms))
+                 for window, ids in by_window.items() if ids}
     values = {}
     for rule in rules:
-        found = aggregated[(rule.aggregation, rule.window_seconds)]
-        values[rule.id] = {fingerprint(series[sid][1]): (series[sid][1], float(found[sid]))
+        found = summaries.get(rule.window_seconds, {})
+        values[rule.id] = {fingerprint(series[sid][1]): (series[sid][1], found[sid].value(rule.aggregation))
                            for sid in matched[rule.id] if sid in found}
     return values
 
@@ -77,19 +90,47 @@ def _tenant_series(cursor: Cursor, tenant_id: int, metrics: set[str]) -> dict[in
     return {series_id: (metric, orjson.loads(labels)) for series_id, metric, labels in cursor.fetchall()}
 
 
-def _aggregate(cursor: Cursor, tenant_id: int, aggregation: str, window_seconds: int, series_ids: list[int],
-               now_ms: int):
-    placeholders = ",".join(["%s"] * len(series_ids))
-    where = f"tenant_id = %s AND series_id IN ({placeholders}) AND ts > %s AND ts <= %s"
-    params = [tenant_id, *series_ids, now_ms - window_seconds * 1000, now_ms]
-    if aggregation == "last":
-        cursor.execute(f"SELECT s.series_id, s.value FROM samples s JOIN (SELECT series_id, MAX(ts) AS ts FROM samples"
-                       f" WHERE {where} GROUP BY series_id) newest ON s.tenant_id = %s"
-                       " AND s.series_id = newest.series_id AND s.ts = newest.ts", [*params, tenant_id])
-    else:
-        cursor.execute(f"SELECT series_id, {_AGGREGATES[aggregation]} FROM samples WHERE {where}"
-                       " GROUP BY series_id", params)
-    return cursor.fetchall()
+@dataclass
+class _Summary:
+    """A series' samples in a window, folded slice by slice in time order."""
+    count: int = 0
+    total: float = 0.0
+    low: float = math.inf
+    high: float = -math.inf
+    last: float = math.nan
+
+    def add(self, values: np.ndarray) -> None:
+        self.count += len(values)
+        # cumsum adds one by one (np.sum adds pairwise, which rounds differently)
+        self.total = float(np.cumsum(np.concatenate(([self.total], values)))[-1])
+        self.low = min(self.low, float(values.min()))
+        self.high = max(self.high, float(values.max()))
+        self.last = float(values[-1])
+
+    def value(self, aggregation: str) -> float:
+        if aggregation == "avg":
+            return self.total / self.count
+        return {"min": self.low, "max": self.high, "sum": self.total, "count": float(self.count),
+                "last": self.last}[aggregation]
+
+
+def _summaries(cursor: Cursor, tenant_id: int, series_ids: list[int], span: reads.Span) -> dict[int, _Summary]:
+    """Per series with samples in the span."""
+    found: dict[int, _Summary] = {}
+    for offset in range(0, len(series_ids), SERIES_PER_READ):
+        batch = series_ids[offset:offset + SERIES_PER_READ]
+        for piece in _slices(span):
+            for series_id, (_timestamps, values) in reads.read_series(cursor, tenant_id=tenant_id, series_ids=batch,
+                                                                       span=piece).items():
+                found.setdefault(series_id, _Summary()).add(values)
+    return found
+
+
+def _slices(span: reads.Span) -> list[reads.Span]:
+    """The span cut at multiples of SLICE_MS (chunk windows never straddle a cut), in time order."""
+    cuts = range(span.first_ms - span.first_ms % SLICE_MS + SLICE_MS, span.last_ms + 1, SLICE_MS)
+    starts, ends = [span.first_ms, *cuts], [*(cut - 1 for cut in cuts), span.last_ms]
+    return [reads.Span(first, last) for first, last in zip(starts, ends)]
 
 
 def save_eval_errors(cursor: Cursor, tenant_id: int, errors: dict[int, str | None]) -> None:

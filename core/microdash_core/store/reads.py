@@ -114,9 +114,9 @@ def assemble(rows: Iterable[tuple], span: Span) -> dict[int, Arrays]:
     head_rows: dict[int, tuple[list, list]] = {}
     for series_id, kind, key, a, b in rows:
         if kind == _CHUNK:
-            sealed.setdefault(series_id, []).append((key, chunks.decode(a)))
+            sealed.setdefault(series_id, []).append((key, _decoded(series_id, key, a)))
         elif kind == _HEAD_TEXT:
-            head.setdefault(series_id, []).append((key, _parsed_texts(a, b)))
+            head.setdefault(series_id, []).append((key, parse_texts(a, b)))
         else:  # the union makes the timestamp column a blob: its digits come back as bytes
             pair = head_rows.setdefault(series_id, ([], []))
             pair[0].append(int(a))
@@ -158,7 +158,9 @@ def read_series(cursor, *, tenant_id: int, series_ids: list[int] | None, span: S
     raise AssertionError("unreachable: a read of rows has no text bound")
 
 
-def _parsed_texts(ts_text, value_text) -> Arrays:
+def parse_texts(ts_text, value_text) -> Arrays:
+    """Two GROUP_CONCAT texts (str or bytes) of one group as arrays. Raises TextBoundReached when
+    a text reached TEXT_BOUND or was cut (its counts disagree): read that again as rows."""
     if ts_text is None or value_text is None or max(len(ts_text), len(value_text)) >= TEXT_BOUND:
         raise TextBoundReached()
     timestamps = np.fromstring(ts_text, dtype=np.int64, sep=",")
@@ -167,6 +169,14 @@ def _parsed_texts(ts_text, value_text) -> Arrays:
     if len(timestamps) != len(values):
         raise TextBoundReached()  # a cut text: the counts disagree
     return timestamps, values
+
+
+def _decoded(series_id: int, key: int, blob: bytes) -> Arrays:
+    try:
+        return chunks.decode(blob)
+    except chunks.ChunkError as exc:  # the same class (a version error stays one), naming the chunk
+        window_start, part = divmod(key, 1000)
+        raise type(exc)(f"the chunk of series {series_id}, window {window_start}, part {part}: {exc}") from exc
 
 
 def _combined(sealed: list[Arrays], head: list[Arrays], span: Span) -> Arrays:
