@@ -30,8 +30,8 @@ def _sql_aggregates(stack, tenant_id: int, aggregation: str, window_seconds: int
     where = "s.tenant_id = %s AND s.ts > %s AND s.ts <= %s"
     params = (tenant_id, now - window_seconds * 1000, now)
     if aggregation == "last":
-        rows = stack.sql(f"SELECT JSON_VALUE(r.labels, '$.host'), s.value FROM samples s JOIN series r ON r.id = s.series_id"
-                         f" WHERE {where} AND s.ts = (SELECT MAX(ts) FROM samples t WHERE t.tenant_id = s.tenant_id"
+        rows = stack.sql("SELECT JSON_VALUE(r.labels, '$.host'), s.value FROM samples s"
+                         f" JOIN series r ON r.id = s.series_id WHERE {where} AND s.ts = (SELECT MAX(ts) FROM samples t WHERE t.tenant_id = s.tenant_id"
                          " AND t.series_id = s.series_id AND t.ts > %s AND t.ts <= %s)", (*params, *params[1:]))
     else:
         rows = stack.sql(f"SELECT JSON_VALUE(r.labels, '$.host'), {SQL_AGGREGATES[aggregation]} FROM samples s"
@@ -63,7 +63,8 @@ def test_metric_rule_values_are_the_sql_aggregates_to_the_bit_wherever_the_sampl
 def test_a_window_over_a_chunk_and_the_head_fires_and_a_rewritten_sample_wins(stack):
     tenant, _ = stack.new_tenant("alertspan")
     now = recent_ms(-120 * S)
-    store_samples(stack, tenant.id, [("cpu", {"host": "a"}, now - 40 * S, 99.0), ("cpu", {"host": "a"}, now - 30 * S, 99.0)])
+    store_samples(stack, tenant.id, [("cpu", {"host": "a"}, now - 40 * S, 99.0),
+                                     ("cpu", {"host": "a"}, now - 30 * S, 99.0)])
     seal_head(stack.settings, tenant.id, before_ms=now - 20 * S)
     store_samples(stack, tenant.id, [("cpu", {"host": "a"}, now - 10 * S, 90.0)])
     rule = create_rule(stack, tenant.id)  # avg over 60 s > 90: only with the sealed samples
