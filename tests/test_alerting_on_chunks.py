@@ -32,7 +32,8 @@ def _sql_aggregates(stack, tenant_id: int, aggregation: str, window_seconds: int
     if aggregation == "last":
         rows = stack.sql("SELECT JSON_VALUE(r.labels, '$.host'), s.value FROM samples s"
                          f" JOIN series r ON r.id = s.series_id WHERE {where} AND s.ts = (SELECT MAX(ts)"
-                         " FROM samples t WHERE t.tenant_id = s.tenant_id AND t.series_id = s.series_id AND t.ts > %s AND t.ts <= %s)", (*params, *params[1:]))
+                         " FROM samples t WHERE t.tenant_id = s.tenant_id AND t.series_id = s.series_id"
+                         " AND t.ts > %s AND t.ts <= %s)", (*params, *params[1:]))
     else:
         rows = stack.sql(f"SELECT JSON_VALUE(r.labels, '$.host'), {SQL_AGGREGATES[aggregation]} FROM samples s"
                          f" JOIN series r ON r.id = s.series_id WHERE {where} GROUP BY s.series_id", params)
