@@ -6,6 +6,9 @@ same series, same timestamps, values within 1e-9 relative.
 
 Values that are NaN or infinite are never stored by microdash (remote-write drops them), so a
 series carrying one in the range would differ; the delivery check below would then never pass.
+
+Then the older half of the range (and all history before it) is sealed into chunks, and every
+expression is compared again: now each query reads sealed chunks and the head together.
 """
 
 import math
@@ -15,6 +18,7 @@ import httpx
 import pytest
 
 from microdash_core.store.reads import Span
+from store_support import seal_head
 
 RANGE_S = 40
 STEP_S = 5
@@ -141,6 +145,25 @@ def test_range_query_agrees_with_prometheus(stack, prometheus, delivered, expres
               "step": str(STEP_S)}
     _assert_same(expression, _microdash(stack, prometheus, "/query_range", params),
                  prometheus.api("/api/v1/query_range", **params))
+
+
+@pytest.fixture(scope="module")
+def half_sealed(stack, prometheus, delivered) -> float:
+    """`delivered`, with every sample before the middle of the compared range moved into chunks."""
+    assert seal_head(stack.settings, prometheus.tenant_id, before_ms=round((delivered - RANGE_S / 2) * 1000)) > 0
+    return delivered
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_over_chunks_and_head_instant_and_range_queries_agree_with_prometheus(stack, prometheus, half_sealed,
+                                                                               expression):
+    instant = {"query": expression, "time": f"{half_sealed:.3f}"}
+    _assert_same(expression, _microdash(stack, prometheus, "/query", instant),
+                 prometheus.api("/api/v1/query", **instant))
+    ranged = {"query": expression, "start": f"{half_sealed - RANGE_S:.3f}", "end": f"{half_sealed:.3f}",
+              "step": str(STEP_S)}
+    _assert_same(expression, _microdash(stack, prometheus, "/query_range", ranged),
+                 prometheus.api("/api/v1/query_range", **ranged))
 
 
 def test_the_expression_set_is_large_enough():
