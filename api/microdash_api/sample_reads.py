@@ -86,9 +86,10 @@ async def _read_raw(cursor, tenant_id: int, series_ids: list[int], span: TimeRan
                  "span": reads.Span.left_open(span.start_ms, span.end_ms)}
     await cursor.execute(*reads.count_statement(**selection))
     (count,), = await cursor.fetchall()
-    if not _within_budget(int(count or 0), max_samples):
+    counted = int(count or 0)
+    if not _within_budget(counted, max_samples):
         return {}
-    for shape in ("texts", "rows"):
+    for shape in reads.shapes_for(counted):
         await cursor.execute(*reads.statements(**selection, shape=shape))
         try:
             return reads.assemble(await cursor.fetchall(), selection["span"])

@@ -79,12 +79,13 @@ class CursorSeriesSource:
         selection = {"tenant_id": self._tenant_id, "series_ids": series_ids,
                      "span": reads.Span.left_open(start_ms, end_ms)}
         self._cursor.execute(*reads.count_statement(**selection))
-        if int(self._cursor.fetchone()[0] or 0) > self._max_samples - self.samples_loaded:
+        counted = int(self._cursor.fetchone()[0] or 0)
+        if counted > self._max_samples - self.samples_loaded:
             raise PromQLError("limit", f"the expression loads more than {self._max_samples} samples"
                                        " (MICRODASH_ALERT_EXPR_MAX_SAMPLES); shorten its windows or narrow"
                                        " its selectors")
         try:
-            found = reads.read_series(self._cursor, **selection)
+            found = reads.read_series(self._cursor, **selection, counted=counted)
         except chunks.ChunkError as exc:  # the rule waits, its reason shown on the rule, until repaired
             raise PromQLError("internal", f"stored samples could not be decoded ({exc})") from None
         self.samples_loaded += sum(len(ts) for ts, _values in found.values())
