@@ -12,6 +12,8 @@ into two texts (GROUP_CONCAT) and numpy parses them, about ten times faster than
 per sample. A DOUBLE prints as its shortest round-trip decimal, so nothing is lost. A text that
 reaches its length bound is detected, and the whole read is repeated with one row per head sample
 (again one statement, so again one snapshot).
+A read the caller counted small (count_statement, shapes_for) asks for rows straight away: for a
+few samples, grouping costs MariaDB more than it saves.
 
 This module builds the statements and assembles the rows; `read_series` runs them on a PyMySQL
 cursor, and an asyncio caller runs the same `statements()` on its own cursor and hands the rows
