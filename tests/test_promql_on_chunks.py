@@ -4,6 +4,7 @@ wins; another tenant reaches none of it; a chunk that cannot be decoded is a cle
 budget counts a chunk whole."""
 
 import asyncio
+from contextlib import closing
 
 import aiomysql
 import numpy as np
@@ -11,7 +12,8 @@ import pytest
 
 from alerting_support import store_samples
 from microdash_api.sample_reads import SampleBudgetExceeded, TimeRange, read_samples
-from microdash_core import chunks
+from microdash_core import chunks, db
+from microdash_core.store import sealing
 from microdash_core.db import DatabaseAddress
 from store_support import chunk_samples, seal_head
 from support import recent_ms
@@ -71,6 +73,20 @@ def test_answers_are_the_same_from_the_head_from_chunks_and_head_and_from_chunks
 
     seal_head(stack.settings, tenant.id, before_ms=end + 1)
     assert _head_samples(stack, tenant.id) == 0 and chunk_samples(stack, tenant.id) == total
+    assert _answers(stack, token, end) == from_head
+
+
+def test_answers_are_the_same_after_the_real_sealer_sealed_the_windows_that_are_over(stack):
+    tenant, token = stack.new_tenant("sealer")
+    end = recent_ms(-2 * MINUTE) // MINUTE * MINUTE
+    _store_three_hours(stack, tenant.id, end)
+    from_head = _answers(stack, token, end)
+    with closing(db.connect(stack.settings)) as connection:
+        over = sealing.seal_due(connection, cutoff_ms=sealing.sealed_before(recent_ms()), tenant_ids=[tenant.id])
+        assert over.samples > 0 and _head_samples(stack, tenant.id) > 0  # a window over, the current one open
+        assert _answers(stack, token, end) == from_head
+        sealing.seal_due(connection, cutoff_ms=end + chunks.WINDOW_MS, tenant_ids=[tenant.id])
+    assert _head_samples(stack, tenant.id) == 0
     assert _answers(stack, token, end) == from_head
 
 
