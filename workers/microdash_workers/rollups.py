@@ -6,39 +6,32 @@ import time
 from contextlib import closing, suppress
 from itertools import groupby
 
+import numpy as np
 import pymysql
 import redis
 from redis.exceptions import LockNotOwnedError
 
-from microdash_core import db, keys
+from microdash_core import chunks, db, keys
 from microdash_core.settings import Settings, get_settings
+from microdash_core.store import reads
 
-from . import rollup_marks
+from . import minute_rollups, rollup_marks
 from .retention_policy import RAW, cutoff_ms, days_of_tenant
 
 log = logging.getLogger(__name__)
 MINUTE_MS = rollup_marks.MINUTE_MS
 FIVE_MINUTES_MS = 5 * MINUTE_MS
-# One statement reads at most this much of a tenant's history, so a backlog stays in small steps.
+# One 5m statement reads at most this much of a tenant's history, so a backlog stays in small steps.
 MAX_RANGE_MS = 60 * MINUTE_MS
+# One raw read covers at most one chunk window (so each chunk is decoded once per run) of this many
+# series: at one sample per 10 s that is 720,000 samples, ~12 MB of arrays.
+SERIES_PER_READ = 1_000
 
 # Re-running a range rewrites its rows with freshly computed aggregates, so a re-roll after a
-# late sample (or after a crash) converges to the same rows. `last` comes from the row with the
+# late sample (or after a crash) converges to the same rows. The 1m rows are computed from the raw
+# samples (sealed chunks plus head, read through microdash_core.store.reads) with numpy
+# (minute_rollups); the 5m rows from the 1m rows, in SQL: `last` comes from the 1m row holding the
 # greatest timestamp, looked up by primary key.
-ROLL_1M_SQL = """
-INSERT INTO samples_1m (tenant_id, series_id, bucket_ts, sample_count, value_sum, value_min, value_max,
-                        last_value, last_ts)
-SELECT %(tenant)s, agg.series_id, agg.bucket, agg.n, agg.total, agg.lo, agg.hi, s.value, agg.last_ts
-FROM (SELECT series_id, ts - ts MOD 60000 AS bucket, COUNT(*) AS n, SUM(value) AS total, MIN(value) AS lo,
-             MAX(value) AS hi, MAX(ts) AS last_ts
-      FROM samples WHERE tenant_id = %(tenant)s AND ts >= %(start)s AND ts < %(end)s
-      GROUP BY series_id, bucket) AS agg
-JOIN samples AS s ON s.tenant_id = %(tenant)s AND s.series_id = agg.series_id AND s.ts = agg.last_ts
-ON DUPLICATE KEY UPDATE sample_count = VALUES(sample_count), value_sum = VALUES(value_sum),
-    value_min = VALUES(value_min), value_max = VALUES(value_max), last_value = VALUES(last_value),
-    last_ts = VALUES(last_ts)
-"""
-
 ROLL_5M_SQL = """
 INSERT INTO samples_5m (tenant_id, series_id, bucket_ts, sample_count, value_sum, value_min, value_max,
                         last_value, last_ts)
@@ -110,11 +103,41 @@ def roll_tenant(database: pymysql.connections.Connection, settings: Settings, *,
         if len(kept) < len(minutes):
             log.warning("late samples behind raw retention not rolled up",
                         extra={"tenant_id": tenant_id, "buckets": len(minutes) - len(kept)})
-        for start, end in merged_ranges(kept, MINUTE_MS):
-            cursor.execute(ROLL_1M_SQL, {"tenant": tenant_id, "start": start, "end": end})
+        roll_minutes(cursor, tenant_id=tenant_id, minutes=kept)
         for start, end in merged_ranges(kept, FIVE_MINUTES_MS):
             cursor.execute(ROLL_5M_SQL, {"tenant": tenant_id, "start": start, "end": end})
     database.commit()
+
+
+def roll_minutes(cursor, *, tenant_id: int, minutes: list[int]) -> int:
+    """Write the tenant's 1m rows of the given minutes from its raw samples; returns the rows written.
+    A minute without samples keeps whatever row it had (as the SQL rollup did)."""
+    if not minutes:
+        return 0
+    cursor.execute("SELECT id FROM series WHERE tenant_id = %s ORDER BY id", (tenant_id,))
+    series_ids = [row[0] for row in cursor.fetchall()]
+    written = 0
+    for first, end, window_minutes in window_spans(minutes):
+        span = reads.Span.half_open(first, end)
+        for i in range(0, len(series_ids), SERIES_PER_READ):
+            found = reads.read_series(cursor, tenant_id=tenant_id, series_ids=series_ids[i:i + SERIES_PER_READ],
+                                      span=span)
+            rows = minute_rollups.minute_rows(found, window_minutes)
+            for statement in minute_rollups.insert_statements(tenant_id, rows):
+                cursor.execute(statement)
+            written += len(rows)
+    return written
+
+
+def window_spans(minutes: list[int]) -> list[tuple[int, int, np.ndarray]]:
+    """(first, end, minutes) per chunk window the minutes fall in: [first, end) spans the window's
+    first to last given minute, so a chunk is read once for all of its minutes."""
+    spans = []
+    ordered = sorted(set(minutes))
+    for _window, group in groupby(ordered, key=chunks.window_of):
+        in_window = list(group)
+        spans.append((in_window[0], in_window[-1] + MINUTE_MS, np.array(in_window, dtype=np.int64)))
+    return spans
 
 
 def merged_ranges(minutes: list[int], width_ms: int) -> list[tuple[int, int]]:
