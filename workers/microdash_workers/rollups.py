@@ -30,15 +30,18 @@ SERIES_PER_READ = 1_000
 # Re-running a range rewrites its rows with freshly computed aggregates, so a re-roll after a
 # late sample (or after a crash) converges to the same rows. The 1m rows are computed from the raw
 # samples (sealed chunks plus head, read through microdash_core.store.reads) with numpy
-# (minute_rollups); the 5m rows from the 1m rows, in SQL: `last` comes from the 1m row holding the
-# greatest timestamp, looked up by primary key.
+# (minute_rollups). A 5m bucket whose five minutes are all being rolled comes from those 1m rows in
+# memory; one with some minutes not rolled now (the usual case at the head of time: a run rolls
+# the last minute or two) from samples_1m, in SQL, where `last` comes from the 1m row holding the
+# greatest timestamp, looked up by primary key. Both give the same rows.
 ROLL_5M_SQL = """
 INSERT INTO samples_5m (tenant_id, series_id, bucket_ts, sample_count, value_sum, value_min, value_max,
                         last_value, last_ts)
 SELECT %(tenant)s, agg.series_id, agg.bucket, agg.n, agg.total, agg.lo, agg.hi, m.last_value, agg.last_ts
 FROM (SELECT series_id, bucket_ts - bucket_ts MOD 300000 AS bucket, SUM(sample_count) AS n,
              SUM(value_sum) AS total, MIN(value_min) AS lo, MAX(value_max) AS hi, MAX(last_ts) AS last_ts
-      FROM samples_1m WHERE tenant_id = %(tenant)s AND bucket_ts >= %(start)s AND bucket_ts < %(end)s
+      FROM samples_1m WHERE tenant_id = %(tenant)s AND series_id IN ({series})
+                            AND bucket_ts >= %(start)s AND bucket_ts < %(end)s
       GROUP BY series_id, bucket) AS agg
 JOIN samples_1m AS m ON m.tenant_id = %(tenant)s AND m.series_id = agg.series_id
                      AND m.bucket_ts = agg.last_ts - agg.last_ts MOD 60000
@@ -104,29 +107,45 @@ def roll_tenant(database: pymysql.connections.Connection, settings: Settings, *,
             log.warning("late samples behind raw retention not rolled up",
                         extra={"tenant_id": tenant_id, "buckets": len(minutes) - len(kept)})
         roll_minutes(cursor, tenant_id=tenant_id, minutes=kept)
-        for start, end in merged_ranges(kept, FIVE_MINUTES_MS):
-            cursor.execute(ROLL_5M_SQL, {"tenant": tenant_id, "start": start, "end": end})
     database.commit()
 
 
 def roll_minutes(cursor, *, tenant_id: int, minutes: list[int]) -> int:
-    """Write the tenant's 1m rows of the given minutes from its raw samples; returns the rows written.
-    A minute without samples keeps whatever row it had (as the SQL rollup did)."""
+    """Write the tenant's 1m rows of the given minutes from its raw samples, and the 5m rows that
+    enclose them; returns the 1m rows written. A minute without samples keeps whatever row it had
+    (as the SQL rollup did)."""
     if not minutes:
         return 0
     cursor.execute("SELECT id FROM series WHERE tenant_id = %s ORDER BY id", (tenant_id,))
     series_ids = [row[0] for row in cursor.fetchall()]
     written = 0
     for first, end, window_minutes in window_spans(minutes):
-        span = reads.Span.half_open(first, end)
+        whole, partial = five_minute_buckets(window_minutes)
         for i in range(0, len(series_ids), SERIES_PER_READ):
-            found = reads.read_series(cursor, tenant_id=tenant_id, series_ids=series_ids[i:i + SERIES_PER_READ],
-                                      span=span)
-            rows = minute_rollups.minute_rows(found, window_minutes)
-            for statement in minute_rollups.insert_statements(tenant_id, rows):
-                cursor.execute(statement)
-            written += len(rows)
+            group = series_ids[i:i + SERIES_PER_READ]
+            found = reads.read_series(cursor, tenant_id=tenant_id, series_ids=group,
+                                      span=reads.Span.half_open(first, end))
+            one_minute = minute_rollups.minute_rows(found, window_minutes)
+            _write(cursor, "samples_1m", tenant_id, one_minute)
+            _write(cursor, "samples_5m", tenant_id, minute_rollups.five_minute_rows(one_minute, whole))
+            for start, stop in merged_ranges(partial.tolist(), FIVE_MINUTES_MS):
+                cursor.execute(ROLL_5M_SQL.format(series=",".join(str(int(s)) for s in group)),
+                               {"tenant": tenant_id, "start": start, "end": stop})
+            written += len(one_minute)
     return written
+
+
+def _write(cursor, table: str, tenant_id: int, rows: minute_rollups.MinuteRows) -> None:
+    for statement in minute_rollups.insert_statements(table, tenant_id, rows):
+        cursor.execute(statement)
+
+
+def five_minute_buckets(minutes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 5m buckets (starts) enclosing the sorted minutes: those whose five minutes are all
+    among them, and the others."""
+    buckets, counts = np.unique(minutes - minutes % FIVE_MINUTES_MS, return_counts=True)
+    whole = counts == FIVE_MINUTES_MS // MINUTE_MS
+    return buckets[whole], buckets[~whole]
 
 
 def window_spans(minutes: list[int]) -> list[tuple[int, int, np.ndarray]]:
