@@ -3,6 +3,7 @@ rows whether a sample is sealed or in the head, bit for bit what MariaDB's own G
 late sample merged after sealing re-rolls its minute, and another tenant's rows stay untouched."""
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
 import numpy as np
@@ -54,9 +55,13 @@ def _head(cursor, tenant_id: int, series_id: int, ts, vs) -> None:
                        [(tenant_id, series_id, int(t), float(v)) for t, v in zip(ts, vs)])
 
 
-def _roll(stack, tenant_id: int, minutes) -> None:
-    with closing(db.connect(stack.settings)) as database:
-        rollups.roll_tenant(database, stack.settings, tenant_id=tenant_id, minutes=sorted(set(minutes)), now_ms=NOW)
+def _roll(stack, tenant_id: int, minutes, *, read_ahead: bool = False) -> None:
+    """roll_tenant as the job calls it, reading on its own connection (or, read_ahead, on a second
+    connection one step ahead, as roll_up does)."""
+    with closing(db.connect(stack.settings)) as database, closing(db.connect(stack.settings)) as reader, \
+            ThreadPoolExecutor(max_workers=1) as executor:
+        rollups.roll_tenant(database, stack.settings, tenant_id=tenant_id, minutes=sorted(set(minutes)), now_ms=NOW,
+                            read_ahead=rollups.ReadAhead(reader, executor) if read_ahead else None)
 
 
 def _rows(stack, table: str, tenant_id: int, series_ids: list[int]) -> list[tuple]:
@@ -111,13 +116,14 @@ def _minutes(data) -> list[int]:
     return sorted({int(t) - int(t) % MINUTE for ts, _vs in data for t in ts})
 
 
-def test_rollups_over_chunks_and_head_equal_the_sql_rollups_over_the_head(stack, tenants):
+def test_rollups_over_chunks_and_head_equal_the_sql_rollups_over_the_head(stack, tenants, monkeypatch):
     sealed_tenant, head_tenant, _ = tenants
+    monkeypatch.setattr(rollups, "SERIES_PER_READ", 2)  # several reads per window
     data = _series_data(np.random.default_rng(13))
     sealed_ids = _store(stack, sealed_tenant, "rc-sealed-", data, sealed_windows=2)
     head_ids = _store(stack, head_tenant, "rc-head-", data, sealed_windows=0)
     minutes = _minutes(data)
-    _roll(stack, sealed_tenant, minutes)
+    _roll(stack, sealed_tenant, minutes, read_ahead=True)
     _roll(stack, head_tenant, minutes)
 
     from_chunks = _rows(stack, "samples_1m", sealed_tenant, sealed_ids)

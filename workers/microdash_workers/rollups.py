@@ -3,7 +3,10 @@ samples touched (see rollup_marks), tenant by tenant, idempotently."""
 
 import logging
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import closing, suppress
+from dataclasses import dataclass
 from itertools import groupby
 
 import numpy as np
@@ -65,17 +68,34 @@ def roll_up(settings: Settings | None = None, *, now_ms: int | None = None) -> i
         log.info("another rollup run holds the lock; skipping")
         return 0
     try:
-        with closing(db.connect(settings)) as database:
-            with database.cursor() as cursor:
-                # Reads see committed samples only and take no locks that would stall ingest.
-                cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            return _roll_rounds(settings, connection, database, now_ms)
+        with closing(_connect(settings)) as database, closing(_connect(settings)) as reader, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollup-read") as executor:
+            reader.autocommit(True)  # one SELECT at a time: no transaction to keep open
+            return _roll_rounds(settings, connection, database, now_ms, ReadAhead(reader, executor))
     finally:
         with suppress(LockNotOwnedError):
             lock.release()
 
 
-def _roll_rounds(settings: Settings, connection: redis.Redis, database, now_ms: int | None) -> int:
+def _connect(settings: Settings) -> pymysql.connections.Connection:
+    database = db.connect(settings)
+    with database.cursor() as cursor:
+        # Reads see committed samples only and take no locks that would stall ingest.
+        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    return database
+
+
+@dataclass(frozen=True)
+class ReadAhead:
+    """A second connection and one thread that reads the next step's raw samples while this step's
+    rows are written: the job otherwise waits for MariaDB one statement at a time, and reading
+    (MariaDB, then decoding in Python) and writing (MariaDB) can use both of two cores."""
+    connection: pymysql.connections.Connection
+    executor: ThreadPoolExecutor
+
+
+def _roll_rounds(settings: Settings, connection: redis.Redis, database, now_ms: int | None,
+                 read_ahead: ReadAhead | None = None) -> int:
     deadline = time.monotonic() + settings.rollup_time_budget_seconds
     rolled = 0
     while True:
@@ -87,7 +107,7 @@ def _roll_rounds(settings: Settings, connection: redis.Redis, database, now_ms: 
             return rolled
         for tenant_id, tenant_buckets in groupby(sorted(buckets), key=lambda bucket: bucket[0]):
             minutes = [minute for _tenant, minute in tenant_buckets]
-            roll_tenant(database, settings, tenant_id=tenant_id, minutes=minutes, now_ms=now)
+            roll_tenant(database, settings, tenant_id=tenant_id, minutes=minutes, now_ms=now, read_ahead=read_ahead)
             rollup_marks.release(connection, [(tenant_id, minute) for minute in minutes])
         rolled += len(buckets)
         if time.monotonic() > deadline:
@@ -96,8 +116,9 @@ def _roll_rounds(settings: Settings, connection: redis.Redis, database, now_ms: 
 
 
 def roll_tenant(database: pymysql.connections.Connection, settings: Settings, *, tenant_id: int,
-                minutes: list[int], now_ms: int) -> None:
-    """Recompute the tenant's 1m rows for the given minutes and the 5m rows that enclose them."""
+                minutes: list[int], now_ms: int, read_ahead: ReadAhead | None = None) -> None:
+    """Recompute the tenant's 1m rows for the given minutes and the 5m rows that enclose them
+    (raw reads on `database` one after the other, or ahead on read_ahead's connection)."""
     with database.cursor() as cursor:
         # Raw rows older than the tenant's raw retention may be partly deleted already; re-rolling
         # from what is left would shrink a complete rollup row, so such buckets keep their rows.
@@ -106,11 +127,11 @@ def roll_tenant(database: pymysql.connections.Connection, settings: Settings, *,
         if len(kept) < len(minutes):
             log.warning("late samples behind raw retention not rolled up",
                         extra={"tenant_id": tenant_id, "buckets": len(minutes) - len(kept)})
-        roll_minutes(cursor, tenant_id=tenant_id, minutes=kept)
+        roll_minutes(cursor, tenant_id=tenant_id, minutes=kept, read_ahead=read_ahead)
     database.commit()
 
 
-def roll_minutes(cursor, *, tenant_id: int, minutes: list[int]) -> int:
+def roll_minutes(cursor, *, tenant_id: int, minutes: list[int], read_ahead: ReadAhead | None = None) -> int:
     """Write the tenant's 1m rows of the given minutes from its raw samples, and the 5m rows that
     enclose them; returns the 1m rows written. A minute without samples keeps whatever row it had
     (as the SQL rollup did)."""
@@ -118,21 +139,42 @@ def roll_minutes(cursor, *, tenant_id: int, minutes: list[int]) -> int:
         return 0
     cursor.execute("SELECT id FROM series WHERE tenant_id = %s ORDER BY id", (tenant_id,))
     series_ids = [row[0] for row in cursor.fetchall()]
+    steps = [(span, window_minutes, series_ids[i:i + SERIES_PER_READ])
+             for first, end, window_minutes in window_spans(minutes)
+             for span in [reads.Span.half_open(first, end)] for i in range(0, len(series_ids), SERIES_PER_READ)]
     written = 0
-    for first, end, window_minutes in window_spans(minutes):
+    for (_span, window_minutes, group), found in zip(steps, _raw_reads(cursor, tenant_id, steps, read_ahead)):
         whole, partial = five_minute_buckets(window_minutes)
-        for i in range(0, len(series_ids), SERIES_PER_READ):
-            group = series_ids[i:i + SERIES_PER_READ]
-            found = reads.read_series(cursor, tenant_id=tenant_id, series_ids=group,
-                                      span=reads.Span.half_open(first, end))
-            one_minute = minute_rollups.minute_rows(found, window_minutes)
-            _write(cursor, "samples_1m", tenant_id, one_minute)
-            _write(cursor, "samples_5m", tenant_id, minute_rollups.five_minute_rows(one_minute, whole))
-            for start, stop in merged_ranges(partial.tolist(), FIVE_MINUTES_MS):
-                cursor.execute(ROLL_5M_SQL.format(series=",".join(str(int(s)) for s in group)),
-                               {"tenant": tenant_id, "start": start, "end": stop})
-            written += len(one_minute)
+        one_minute = minute_rollups.minute_rows(found, window_minutes)
+        _write(cursor, "samples_1m", tenant_id, one_minute)
+        _write(cursor, "samples_5m", tenant_id, minute_rollups.five_minute_rows(one_minute, whole))
+        for start, stop in merged_ranges(partial.tolist(), FIVE_MINUTES_MS):
+            cursor.execute(ROLL_5M_SQL.format(series=",".join(str(int(s)) for s in group)),
+                           {"tenant": tenant_id, "start": start, "end": stop})
+        written += len(one_minute)
     return written
+
+
+def _raw_reads(cursor, tenant_id: int, steps: list, read_ahead: ReadAhead | None) -> Iterator[dict]:
+    """The raw samples of each step, in order; with read_ahead, the next step's read runs while the
+    caller works on this one."""
+    def read(step, on_cursor) -> dict:
+        span, _minutes, group = step
+        return reads.read_series(on_cursor, tenant_id=tenant_id, series_ids=group, span=span)
+
+    if read_ahead is None:
+        yield from (read(step, cursor) for step in steps)
+        return
+    with read_ahead.connection.cursor() as reader:
+        pending = read_ahead.executor.submit(read, steps[0], reader) if steps else None
+        try:
+            for n in range(len(steps)):
+                found = pending.result()
+                pending = read_ahead.executor.submit(read, steps[n + 1], reader) if n + 1 < len(steps) else None
+                yield found
+        finally:
+            if pending is not None:  # the caller stopped early: the reader's cursor is free only after this
+                wait([pending])
 
 
 def _write(cursor, table: str, tenant_id: int, rows: minute_rollups.MinuteRows) -> None:
