@@ -1,13 +1,16 @@
 """Where the rollup job's time goes: a day of raw samples (as the `rollup` scenario stores it), then
 the job, with the wall and MariaDB CPU seconds of each kind of statement, and optionally cProfile.
 
-    python bench/profile_rollups.py [--samples 1000000] [--sealed] [--profile] [--top 25]
-
 Starts a throwaway MariaDB + Redis, migrates, creates a tenant, fills the day straight through the
 worker's store, with --sealed seals it into chunks (microdash_core.store.sealing, as the sealing
 job would once the windows are over), then runs the rollup job until nothing is left. Statement
 kinds: the raw reads (chunks plus head), the 1m INSERTs, the 5m INSERT ... SELECT, the rest (the
-series list, retention lookups). "python" is the job's time outside MariaDB statements.
+series list, retention lookups). "python" is the job's time outside MariaDB statements. The job
+reads one step ahead on a second connection, so statements overlap and their figures add up to
+more than the whole; --sequential runs the same rounds without the read-ahead (use it with
+--profile: cProfile sees only the main thread).
+
+    python bench/profile_rollups.py [--samples 1000000] [--sealed] [--sequential] [--profile] [--top 25]
 """
 
 import argparse
@@ -84,10 +87,16 @@ class StatementClock:
         pymysql.cursors.Cursor.execute = self._original
 
 
-def roll_everything(settings: Settings, now_ms: int) -> None:
+def roll_everything(settings: Settings, now_ms: int, *, sequential: bool) -> None:
     settings = settings.model_copy(update={"rollup_time_budget_seconds": 600.0, "rollup_grace_seconds": 0})
-    while rollups.roll_up(settings, now_ms=now_ms):
-        pass
+    if not sequential:
+        while rollups.roll_up(settings, now_ms=now_ms):
+            pass
+        return
+    # the job's rounds without its read-ahead: every statement waits for the one before
+    with closing(rollups._connect(settings)) as database, closing(redis.Redis.from_url(settings.redis_url)) as red:
+        while rollups._roll_rounds(settings, red, database, now_ms):
+            pass
 
 
 def run(args: argparse.Namespace, settings: Settings, mariadb_pid: int) -> None:
@@ -106,7 +115,7 @@ def run(args: argparse.Namespace, settings: Settings, mariadb_pid: int) -> None:
     with StatementClock(mariadb_pid) as clock:
         if profile:
             profile.enable()
-        roll_everything(settings, end_ms + 120_000)
+        roll_everything(settings, end_ms + 120_000, sequential=args.sequential)
         if profile:
             profile.disable()
     wall = time.perf_counter() - started
@@ -130,6 +139,8 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--sealed", action="store_true", help="seal the day into chunks before rolling it up")
     parser.add_argument("--profile", action="store_true", help="run the rollup job under cProfile")
+    parser.add_argument("--sequential", action="store_true",
+                        help="without the job's read-ahead thread (per-statement figures do not overlap then)")
     parser.add_argument("--top", type=int, default=25, help="functions to list per ordering")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="microdash-rollups-"))

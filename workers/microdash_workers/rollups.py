@@ -87,9 +87,10 @@ def _connect(settings: Settings) -> pymysql.connections.Connection:
 
 @dataclass(frozen=True)
 class ReadAhead:
-    """A second connection and one thread that reads the next step's raw samples while this step's
-    rows are written: the job otherwise waits for MariaDB one statement at a time, and reading
-    (MariaDB, then decoding in Python) and writing (MariaDB) can use both of two cores."""
+    """A second connection and one thread that reads and prepares the next step (raw samples, numpy,
+    INSERT text) while this step's rows are written: the job otherwise waits for MariaDB one
+    statement at a time, and preparing (MariaDB reading, then Python) and writing (MariaDB) can
+    use two cores. Two steps are in memory at once."""
     connection: pymysql.connections.Connection
     executor: ThreadPoolExecutor
 
@@ -143,43 +144,43 @@ def roll_minutes(cursor, *, tenant_id: int, minutes: list[int], read_ahead: Read
              for first, end, window_minutes in window_spans(minutes)
              for span in [reads.Span.half_open(first, end)] for i in range(0, len(series_ids), SERIES_PER_READ)]
     written = 0
-    for (_span, window_minutes, group), found in zip(steps, _raw_reads(cursor, tenant_id, steps, read_ahead)):
-        whole, partial = five_minute_buckets(window_minutes)
-        one_minute = minute_rollups.minute_rows(found, window_minutes)
-        _write(cursor, "samples_1m", tenant_id, one_minute)
-        _write(cursor, "samples_5m", tenant_id, minute_rollups.five_minute_rows(one_minute, whole))
-        for start, stop in merged_ranges(partial.tolist(), FIVE_MINUTES_MS):
+    prepared = _prepared(cursor, tenant_id, steps, read_ahead)
+    for (_span, window_minutes, group), (rows, statements) in zip(steps, prepared):
+        for statement in statements:
+            cursor.execute(statement)
+        for start, stop in merged_ranges(five_minute_buckets(window_minutes)[1].tolist(), FIVE_MINUTES_MS):
             cursor.execute(ROLL_5M_SQL.format(series=",".join(str(int(s)) for s in group)),
                            {"tenant": tenant_id, "start": start, "end": stop})
-        written += len(one_minute)
+        written += rows
     return written
 
 
-def _raw_reads(cursor, tenant_id: int, steps: list, read_ahead: ReadAhead | None) -> Iterator[dict]:
-    """The raw samples of each step, in order; with read_ahead, the next step's read runs while the
-    caller works on this one."""
-    def read(step, on_cursor) -> dict:
-        span, _minutes, group = step
-        return reads.read_series(on_cursor, tenant_id=tenant_id, series_ids=group, span=span)
+def _prepared(cursor, tenant_id: int, steps: list, read_ahead: ReadAhead | None) -> Iterator[tuple[int, list[str]]]:
+    """Per step, in order: its 1m row count and the INSERTs of its 1m rows and of its whole 5m
+    buckets. With read_ahead, the next step is read and prepared (MariaDB, then numpy and the
+    statement text) in the other thread while the caller writes this one."""
+    def prepare(step, on_cursor) -> tuple[int, list[str]]:
+        span, window_minutes, group = step
+        found = reads.read_series(on_cursor, tenant_id=tenant_id, series_ids=group, span=span)
+        one_minute = minute_rollups.minute_rows(found, window_minutes)
+        whole, _partial = five_minute_buckets(window_minutes)
+        five_minutes = minute_rollups.five_minute_rows(one_minute, whole)
+        return len(one_minute), (minute_rollups.insert_statements("samples_1m", tenant_id, one_minute)
+                                 + minute_rollups.insert_statements("samples_5m", tenant_id, five_minutes))
 
     if read_ahead is None:
-        yield from (read(step, cursor) for step in steps)
+        yield from (prepare(step, cursor) for step in steps)
         return
     with read_ahead.connection.cursor() as reader:
-        pending = read_ahead.executor.submit(read, steps[0], reader) if steps else None
+        pending = read_ahead.executor.submit(prepare, steps[0], reader) if steps else None
         try:
             for n in range(len(steps)):
-                found = pending.result()
-                pending = read_ahead.executor.submit(read, steps[n + 1], reader) if n + 1 < len(steps) else None
-                yield found
+                done = pending.result()
+                pending = read_ahead.executor.submit(prepare, steps[n + 1], reader) if n + 1 < len(steps) else None
+                yield done
         finally:
             if pending is not None:  # the caller stopped early: the reader's cursor is free only after this
                 wait([pending])
-
-
-def _write(cursor, table: str, tenant_id: int, rows: minute_rollups.MinuteRows) -> None:
-    for statement in minute_rollups.insert_statements(table, tenant_id, rows):
-        cursor.execute(statement)
 
 
 def five_minute_buckets(minutes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
