@@ -28,7 +28,7 @@ INSERT_SQL = (
 
 @dataclass(frozen=True)
 class MinuteRows:
-    """One entry per (series, minute), columns as in samples_1m."""
+    """One entry per (series, bucket), columns as in samples_1m and samples_5m."""
     series_id: np.ndarray
     bucket_ts: np.ndarray
     sample_count: np.ndarray
