@@ -2,8 +2,8 @@
 the job, with the wall and MariaDB CPU seconds of each kind of statement, and optionally cProfile.
 
 Starts a throwaway MariaDB + Redis, migrates, creates a tenant, fills the day straight through the
-worker's store, with --sealed seals it into chunks (rollup_query.seal_day: the chunk rows a
-sealer writes once the windows are over), then runs the rollup job until nothing is left. Statement
+worker's store, with --sealed seals it into chunks (microdash_core.store.sealing, as the sealing
+job would once the windows are over), then runs the rollup job until nothing is left. Statement
 kinds: the raw reads (chunks plus head), the 1m INSERTs, the 5m INSERT ... SELECT, the rest (the
 series list, retention lookups). "python" is the job's time outside MariaDB statements. The job
 reads one step ahead on a second connection, so statements overlap and their figures add up to
@@ -30,8 +30,9 @@ import redis
 
 import rollup_query
 from microdash_cli.localstack import ServiceInstances
-from microdash_core import db, migrate, tenancy
+from microdash_core import chunks, db, migrate, tenancy
 from microdash_core.settings import Settings
+from microdash_core.store import sealing
 from microdash_workers import rollups
 from stack import cpu_seconds
 
@@ -106,8 +107,8 @@ def run(args: argparse.Namespace, settings: Settings, mariadb_pid: int) -> None:
     stored = rollup_query.fill_day(_Filler(settings), tenant, args.samples, end_ms, rollup_query._rollup_samples)
     if args.sealed:
         with closing(db.connect(settings)) as connection:
-            sealed = rollup_query.seal_day(connection, tenant.id, end_ms - rollup_query.DAY_MS, end_ms)
-        print(f"sealed {sealed['samples']:,} of {stored:,} samples in {sealed['seconds']:.1f} s")
+            sealed = sealing.seal_due(connection, cutoff_ms=end_ms + chunks.WINDOW_MS, tenant_ids=[tenant.id])
+        print(f"sealed {sealed.samples:,} of {stored:,} samples in {sealed.seconds:.1f} s")
     # CPU time, not wall time: on a shared machine wall time charges functions for waiting for a CPU
     profile = cProfile.Profile(time.process_time) if args.profile else None
     cpu_before, started, own_before = cpu_seconds(mariadb_pid), time.perf_counter(), os.times()

@@ -4,7 +4,7 @@
 (not timed), their minutes marked dirty as the ingest job does, then the rollup job is timed until
 nothing is left. Then /api/v1/query is timed for one series over 24 h at 1-minute resolution and
 for all 100 series at 5-minute resolution. `run_rollup_sealed` (scenario rollup_sealed) times the
-rollups of the same day sealed into chunks first (by seal_day, the chunk rows a sealer writes). The job runs in this process: its CPU seconds
+rollups of the same day sealed into chunks first. The job runs in this process: its CPU seconds
 are the bench client's plus MariaDB's (recorded with the load average, the machine is shared).
 """
 
@@ -15,7 +15,7 @@ from contextlib import closing
 import httpx
 
 from microdash_core import chunks, keys
-from microdash_core.store import reads
+from microdash_core.store import sealing
 from microdash_workers import rollup_marks, rollups
 from microdash_workers.storage import SampleStore
 
@@ -94,31 +94,11 @@ def _sealed_samples(stack, tenant_id: int) -> int:
         connection.close()
 
 
-def seal_day(connection, tenant_id: int, start_ms: int, end_ms: int) -> dict:
-    """Move the tenant's samples of [start_ms, end_ms) from the head into chunk rows, window by
-    window, one transaction each: the rows the sealer writes (one per series and window, parts of
-    at most SEAL_MAX_SAMPLES). Bench-only: no locks against concurrent ingest or sealing."""
-    started, moved = time.monotonic(), 0
-    for window in range(chunks.window_of(start_ms), end_ms, chunks.WINDOW_MS):
-        with connection.cursor() as cursor:
-            span = reads.Span.half_open(window, window + chunks.WINDOW_MS)
-            found = reads.read_series(cursor, tenant_id=tenant_id, series_ids=None, span=span)
-            rows = [(tenant_id, series_id, window, part, len(ts[i:i + chunks.SEAL_MAX_SAMPLES]),
-                     int(ts[i]), int(ts[i:i + chunks.SEAL_MAX_SAMPLES][-1]),
-                     chunks.encode(ts[i:i + chunks.SEAL_MAX_SAMPLES], vs[i:i + chunks.SEAL_MAX_SAMPLES]))
-                    for series_id, (ts, vs) in found.items()
-                    for part, i in enumerate(range(0, len(ts), chunks.SEAL_MAX_SAMPLES))]
-            cursor.executemany("REPLACE INTO sample_chunks VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
-            cursor.execute("DELETE FROM samples WHERE tenant_id = %s AND ts >= %s AND ts < %s",
-                           (tenant_id, window, window + chunks.WINDOW_MS))
-            moved += sum(len(ts) for ts, _vs in found.values())
-        connection.commit()
-    return {"samples": moved, "seconds": round(time.monotonic() - started, 2)}
-
-
 def _seal_all(stack, tenant_id: int, end_ms: int) -> dict:
+    """Seal the tenant's day into chunks (as the sealing job does once its windows are over)."""
     with closing(stack.connect_db()) as connection:
-        return seal_day(connection, tenant_id, end_ms - DAY_MS, end_ms)
+        sealed = sealing.seal_due(connection, cutoff_ms=end_ms + chunks.WINDOW_MS, tenant_ids=[tenant_id])
+    return {"samples": sealed.samples, "seconds": round(sealed.seconds, 2)}
 
 
 def run_rollup_sealed(stack, tenant, *, samples: int) -> dict:
@@ -154,7 +134,7 @@ def _summary(latencies: list[float], percentile) -> dict:
 def run_rollup_and_queries(stack, tenant, *, samples: int, probes: int, percentile) -> dict:
     end_ms = (int(time.time() * 1000) // 300_000) * 300_000 - 300_000
     stored = fill_day(stack, tenant, samples, end_ms, _rollup_samples)
-    in_chunks = _sealed_samples(stack, tenant.id)  # a sealing job in the workers may have sealed some
+    in_chunks = _sealed_samples(stack, tenant.id)  # the workers' sealing job may have sealed some
     rollup_seconds, rollup_cost = _time_rollups(stack, now_ms=end_ms + 120_000)
     day = {"metric": "bench.rollup", "start": end_ms - DAY_MS, "end": end_ms}
     one_series = _query_latencies(stack, tenant, {**day, "match": "series=s0", "step": 60_000, "resolution": "1m"},
