@@ -11,6 +11,7 @@ import pytest
 
 from microdash_core import chunks, db
 from microdash_workers import rollups
+from support import insert_chunk
 
 WINDOW = chunks.WINDOW_MS
 MINUTE = 60_000
@@ -45,9 +46,7 @@ def _new_series(cursor, tenant_id: int, name: str) -> int:
 
 
 def _seal(cursor, tenant_id: int, series_id: int, ts: np.ndarray, vs: np.ndarray) -> None:
-    cursor.execute("INSERT INTO sample_chunks VALUES (%s, %s, %s, 0, %s, %s, %s, %s)",
-                   (tenant_id, series_id, chunks.window_of(int(ts[0])), len(ts), int(ts.min()), int(ts.max()),
-                    chunks.encode(ts, vs)))
+    insert_chunk(cursor, tenant_id=tenant_id, series_id=series_id, timestamps=ts.tolist(), values=vs.tolist())
 
 
 def _head(cursor, tenant_id: int, series_id: int, ts, vs) -> None:
