@@ -36,6 +36,8 @@ TARGETS = {
     "ingest_to_sse_ms.p99": Target(50, higher_is_better=False),
     "ingest_to_query_ms.p99": Target(100, higher_is_better=False),
     "mqtt_ingest_samples_per_s": Target(40_000, higher_is_better=True),
+    "rollup_samples_per_s": Target(1_000_000, higher_is_better=True),
+    "rollup_sealed_samples_per_s": Target(1_000_000, higher_is_better=True),
     "alert_eval_cycle_s": Target(2, higher_is_better=False),
     "dashboard_first_chart_ms.p50": Target(1000, higher_is_better=False),
     "dashboard_live_frames.main_thread_ms_per_frame": Target(16, higher_is_better=False),
@@ -171,6 +173,7 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
         add(f"ingest -> queryable {stat}", f"ingest_to_query_ms.{stat}", "ms", "{:,.1f}")
     add("MQTT ingest (1 sample/message), durable", "mqtt_ingest_samples_per_s", "samples/s")
     add("rollup of raw samples (1m + 5m)", "rollup_samples_per_s", "samples/s")
+    add("rollup of raw samples, day sealed into chunks", "rollup_sealed_samples_per_s", "samples/s")
     for stat in ("p50", "p99"):
         add(f"query 24 h, 1 series, 1m {stat}", f"query_24h_1m_ms.{stat}", "ms", "{:,.1f}")
         add(f"query 24 h, 100 series, 5m {stat}", f"query_24h_5m_100_series_ms.{stat}", "ms", "{:,.1f}")

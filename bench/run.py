@@ -8,7 +8,7 @@ Scenarios, in order, each with its own tenant: bulk ingest until durable in Mari
 force-seals that load into chunks: bytes on disk per sample and sealing throughput; JSON, then
 the same load through Prometheus remote-write and as Influx line protocol), one sample per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> queryable latency,
 MQTT ingest from 1,000 simulated devices (one sample per message) until durable, and the node
-rollup throughput and 24 h query latency at 1m/5m, one alert evaluation cycle of 10,000 rules
+rollup throughput and 24 h query latency at 1m/5m, the rollup throughput of a day sealed into chunks, one alert evaluation cycle of 10,000 rules
 over 100 tenants, and the node
 agent's footprint next to Prometheus node_exporter's (when installed: make bench installs it), and
 the dashboard in Debian's Chromium (first chart over 24 h x 20 series, frames while 20 series update
@@ -56,8 +56,8 @@ import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "seal", "bulk_limited", "remote_write", "line_protocol", "single", "sse", "query", "mqtt", "rollup",
-             "promql", "alerts", "alerts_promql", "agent", "dashboard", "operator", "cluster")
+SCENARIOS = ("bulk", "seal", "bulk_limited", "remote_write", "line_protocol", "single", "sse", "query", "mqtt",
+             "rollup", "rollup_sealed", "promql", "alerts", "alerts_promql", "agent", "dashboard", "operator", "cluster")
 # Scenarios that need no BenchStack: they run after it has stopped.
 STACKLESS_SCENARIOS = ("cluster",)
 SETTLE_TIMEOUT_S = 120.0
@@ -198,6 +198,8 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
         "rollup": lambda: rollup_query.run_rollup_and_queries(stack, stack.create_tenant("bench-rollup"),
                                                               samples=sizes.rollup_samples, probes=sizes.query_probes // 4,
                                                               percentile=report.percentile),
+        "rollup_sealed": lambda: rollup_query.run_rollup_sealed(stack, stack.create_tenant("bench-rollup-sealed"),
+                                                                samples=sizes.rollup_samples),
         "promql": lambda: promql_query.run_promql(stack, stack.create_tenant("bench-promql"),
                                                   stack.create_tenant("bench-promql-catalog"),
                                                   samples=sizes.rollup_samples, probes=sizes.query_probes // 4,
