@@ -54,15 +54,29 @@ async def find_series(pool: aiomysql.Pool, *, tenant_id: int, metric: str | None
 async def aggregate_points(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[int], start_ms: int,
                            end_ms: int, step_ms: int, aggregation: str, resolution: str = "raw",
                            max_raw_samples: int = DEFAULT_MAX_RAW_SAMPLES) -> dict[int, list[tuple[int, float]]]:
-    """Points per series: (bucket start ms, aggregated value), buckets of step_ms over [start, end).
+    """aggregate_arrays as (bucket start ms, value) pairs, a list (maybe empty) for every series id."""
+    arrays = await aggregate_arrays(pool, tenant_id=tenant_id, series_ids=series_ids, start_ms=start_ms,
+                                    end_ms=end_ms, step_ms=step_ms, aggregation=aggregation, resolution=resolution,
+                                    max_raw_samples=max_raw_samples)
+    return {series_id: _pairs(arrays[series_id]) if series_id in arrays else [] for series_id in series_ids}
+
+
+def _pairs(points: step_buckets.Points) -> list[tuple[int, float]]:
+    starts, values = points
+    return list(zip(starts.tolist(), values.tolist()))
+
+
+async def aggregate_arrays(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[int], start_ms: int,
+                           end_ms: int, step_ms: int, aggregation: str, resolution: str = "raw",
+                           max_raw_samples: int = DEFAULT_MAX_RAW_SAMPLES) -> dict[int, step_buckets.Points]:
+    """(bucket starts ms, values) per series that has points, buckets of step_ms over [start, end).
 
     At a rollup resolution each rollup bucket counts where it starts: the range and the steps
     are effectively aligned to the rollup width. Raises TooManySamples when a raw read would load
     more than max_raw_samples.
     """
-    points: dict[int, list[tuple[int, float]]] = {series_id: [] for series_id in series_ids}
     if not series_ids:
-        return points
+        return {}
     async with pool.acquire() as connection, connection.cursor() as cursor:
         if resolution == "raw":
             span = reads.Span.half_open(start_ms, end_ms)
@@ -73,13 +87,11 @@ async def aggregate_points(pool: aiomysql.Pool, *, tenant_id: int, series_ids: l
             rows = await read_rollup_rows(cursor, resolution=resolution, aggregation=aggregation, tenant_id=tenant_id,
                                           series_ids=series_ids, start_ms=start_ms, end_ms=end_ms)
         else:
-            return await aggregated_by_mariadb(cursor, points, resolution=resolution, aggregation=aggregation,
-                                               tenant_id=tenant_id, start_ms=start_ms, end_ms=end_ms,
-                                               step_ms=step_ms)
-    for series_id, series_rows in rows.items():
-        starts, values = step_buckets.aggregate(series_rows, step_ms, aggregation)
-        points[series_id] = list(zip(starts.tolist(), values.tolist()))
-    return points
+            return await aggregated_by_mariadb(cursor, resolution=resolution, aggregation=aggregation,
+                                               tenant_id=tenant_id, series_ids=series_ids, start_ms=start_ms,
+                                               end_ms=end_ms, step_ms=step_ms)
+    return {series_id: step_buckets.aggregate(series_rows, step_ms, aggregation)
+            for series_id, series_rows in rows.items()}
 
 
 def _rollup_rows_at_most(resolution: str, series: int, start_ms: int, end_ms: int) -> int:
