@@ -17,6 +17,7 @@ TABLES = {"1m": "samples_1m", "5m": "samples_5m"}
 BUCKET_MS = {"1m": 60_000, "5m": 300_000}
 TEXT_BOUND = 16 * 1024 * 1024  # within MariaDB's default max_allowed_packet
 _FETCH_ROWS = 20_000
+_INTEGER_COLUMNS = ("sample_count",)
 
 
 def _where(series_ids: list[int]) -> str:
@@ -45,7 +46,8 @@ def _parsed(rows, columns: tuple[str, ...]) -> dict[int, Rows] | None:
     found = {}
     for series_id, count, ts_text, *column_texts in rows:
         ts = _numbers(ts_text, np.int64, count)
-        parsed = [_numbers(text, np.float64, count) for text in column_texts]
+        parsed = [_numbers(text, np.int64 if column in _INTEGER_COLUMNS else np.float64, count)
+                  for column, text in zip(columns, column_texts)]
         if ts is None or any(values is None for values in parsed):
             return None
         order = None if np.all(ts[1:] > ts[:-1]) else np.argsort(ts, kind="stable")
