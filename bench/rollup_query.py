@@ -2,21 +2,18 @@
 
 1,000,000 raw samples over 24 h for 100 series are stored straight through the worker's store
 (not timed), their minutes marked dirty as the ingest job does, then the rollup job is timed until
-nothing is left. Then /api/v1/query is timed for one series over 24 h at 1-minute resolution, for
-all 100 series at 5-minute resolution, and for one series' raw samples at a 10 s step (8,640
-points of 10,000 samples): first with the whole day in the head (`samples`), then again after
-every window of the day that is over has been sealed into `sample_chunks` (only the current
-window stays in the head, as the sealer leaves it).
+nothing is left. Then /api/v1/query is timed for one series over 24 h at 1-minute resolution and
+for all 100 series at 5-minute resolution.
 """
 
 import time
 
 import httpx
-import numpy as np
 
-from microdash_core import chunks, db
 from microdash_workers import rollup_marks, rollups
 from microdash_workers.storage import SampleStore
+
+import raw_query
 
 SERIES = 100
 DAY_MS = 86_400_000
@@ -66,36 +63,6 @@ def _time_rollups(stack, now_ms: int) -> float:
     return time.monotonic() - started
 
 
-def seal_day(stack, tenant_id: int, start_ms: int, end_ms: int) -> int:
-    """Every window of [start, end) that is over by end_ms becomes chunk rows, one transaction per
-    window (chunk inserted, head rows deleted), as the sealer does. A bench stand-in until the
-    sealer (microdash_core.store.sealing) lands. Returns the chunk rows written."""
-    written = 0
-    for window in range(chunks.window_of(start_ms), end_ms - chunks.WINDOW_MS + 1, chunks.WINDOW_MS):
-        with db.transaction(stack.settings) as cursor:
-            where = "tenant_id = %s AND ts >= %s AND ts < %s"
-            params = (tenant_id, window, window + chunks.WINDOW_MS)
-            cursor.execute(f"SELECT series_id, ts, value FROM samples WHERE {where} ORDER BY series_id, ts", params)
-            rows = cursor.fetchall()
-            if not rows:
-                continue
-            chunk_rows = [(tenant_id, series_id, window, 0, len(ts), int(ts[0]), int(ts[-1]), chunks.encode(ts, vs))
-                          for series_id, ts, vs in _per_series(rows)]
-            cursor.executemany("INSERT INTO sample_chunks VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", chunk_rows)
-            cursor.execute(f"DELETE FROM samples WHERE {where}", params)
-            written += len(chunk_rows)
-    return written
-
-
-def _per_series(rows):
-    ids = np.array([row[0] for row in rows], dtype=np.int64)
-    ts = np.array([row[1] for row in rows], dtype=np.int64)
-    values = np.array([row[2] for row in rows], dtype=np.float64)
-    firsts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
-    for first, end in zip(firsts, np.concatenate((firsts[1:], [len(rows)]))):
-        yield int(ids[first]), ts[first:end], values[first:end]
-
-
 def _query_latencies(stack, tenant, params: dict, probes: int) -> list[float]:
     latencies = []
     with httpx.Client(base_url=stack.base_url, headers={"Authorization": f"Bearer {tenant.token}"},
@@ -121,15 +88,11 @@ def run_rollup_and_queries(stack, tenant, *, samples: int, probes: int, percenti
     one_series = _query_latencies(stack, tenant, {**day, "match": "series=s0", "step": 60_000, "resolution": "1m"},
                                   probes)
     hundred_series = _query_latencies(stack, tenant, {**day, "step": 300_000, "resolution": "5m"}, probes)
-    raw = {**day, "match": "series=s0", "step": 10_000, "resolution": "raw"}
-    raw_in_head = _query_latencies(stack, tenant, raw, probes)
-    chunk_rows = seal_day(stack, tenant.id, end_ms - DAY_MS, end_ms)
-    raw_sealed = _query_latencies(stack, tenant, raw, probes)
     return {
         "rollup_samples_per_s": round(stored / rollup_seconds),
         "rollup_detail": {"samples": stored, "series": SERIES, "seconds": round(rollup_seconds, 3)},
         "query_24h_1m_ms": _summary(one_series, percentile),
         "query_24h_5m_100_series_ms": _summary(hundred_series, percentile),
-        "query_24h_raw_head_ms": _summary(raw_in_head, percentile),
-        "query_24h_raw_sealed_ms": {**_summary(raw_sealed, percentile), "chunk_rows": chunk_rows},
+        **raw_query.raw_day_figures(stack, tenant, day, lambda params: _summary(
+            _query_latencies(stack, tenant, params, probes), percentile)),
     }
