@@ -36,6 +36,12 @@ async def find_series(pool: aiomysql.Pool, *, tenant_id: int, metric: str | None
     if metric is not None:
         sql += " AND metric = %s"
         params.append(metric)
+    for matcher in matchers:
+        # A prefilter, so that a query for one series of many does not decode them all here:
+        # labels is canonical JSON compared byte for byte (utf8mb4_bin); all_match below decides.
+        if matcher.op == "=" and matcher.value != "":
+            sql += " AND JSON_VALUE(labels, %s) = %s"
+            params += [f'$."{matcher.name}"', matcher.value]
     sql += " ORDER BY metric, id"
     found: list[SeriesRow] = []
     async with pool.acquire() as connection, connection.cursor() as cursor:
