@@ -39,6 +39,12 @@ TARGETS = {
     "rollup_samples_per_s": Target(1_000_000, higher_is_better=True),
     "rollup_sealed_samples_per_s": Target(1_000_000, higher_is_better=True),
     "alert_eval_cycle_s": Target(2, higher_is_better=False),
+    # issue 13: the native query API over the compressed store
+    "query_24h_1m_ms.p50": Target(3, higher_is_better=False),
+    "query_24h_1m_ms.p99": Target(10, higher_is_better=False),
+    "query_24h_5m_100_series_ms.p50": Target(30, higher_is_better=False),
+    "query_24h_5m_100_series_ms.p99": Target(60, higher_is_better=False),
+    "query_24h_raw_sealed_ms.p50": Target(5, higher_is_better=False),
     "dashboard_first_chart_ms.p50": Target(1000, higher_is_better=False),
     "dashboard_live_frames.main_thread_ms_per_frame": Target(16, higher_is_better=False),
     "dashboard_bundle_gzip_kb.total": Target(150, higher_is_better=False),
@@ -177,6 +183,10 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
     for stat in ("p50", "p99"):
         add(f"query 24 h, 1 series, 1m {stat}", f"query_24h_1m_ms.{stat}", "ms", "{:,.1f}")
         add(f"query 24 h, 100 series, 5m {stat}", f"query_24h_5m_100_series_ms.{stat}", "ms", "{:,.1f}")
+        add(f"query 24 h, 1 series raw (8,640 points), all in the head {stat}", f"query_24h_raw_head_ms.{stat}", "ms",
+            "{:,.1f}")
+        add(f"query 24 h, 1 series raw (8,640 points), sealed {stat}", f"query_24h_raw_sealed_ms.{stat}", "ms",
+            "{:,.1f}")
     for stat in ("p50", "p99"):
         add(f"PromQL sum by (host) (rate[5m]), 24 h x 100 series, step 60 s {stat}",
             f"promql_24h_100_series_step60_ms.{stat}", "ms", "{:,.1f}")

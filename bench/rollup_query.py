@@ -19,6 +19,8 @@ from microdash_core.store import sealing
 from microdash_workers import rollup_marks, rollups
 from microdash_workers.storage import SampleStore
 
+import raw_query
+
 SERIES = 100
 DAY_MS = 86_400_000
 STORE_BATCH = 5_000
@@ -146,4 +148,6 @@ def run_rollup_and_queries(stack, tenant, *, samples: int, probes: int, percenti
                           "seconds": round(rollup_seconds, 3), **rollup_cost},
         "query_24h_1m_ms": _summary(one_series, percentile),
         "query_24h_5m_100_series_ms": _summary(hundred_series, percentile),
+        **raw_query.raw_day_figures(stack, tenant, day, lambda params: _summary(
+            _query_latencies(stack, tenant, params, probes), percentile)),
     }

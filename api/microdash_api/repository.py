@@ -7,30 +7,19 @@ import aiomysql
 import orjson
 
 from microdash_core.matchers import Matcher, all_match
+from microdash_core.store import reads
 
-from .sql import fetch
+from . import step_buckets
+from .raw_samples import read_raw_samples
+from .rollup_aggregation import aggregated_by_mariadb
+from .rollup_rows import BUCKET_MS, read_rollup_rows
+from .step_buckets import Rows
 
-
-@dataclass(frozen=True)
-class PointSource:
-    """Where points of one resolution come from and how each aggregation is computed from its rows."""
-    table: str
-    time_column: str
-    aggregations: dict[str, str]
-    last_ts_column: str
-    last_value_column: str
-
-
-RAW = PointSource("samples", "ts", {"avg": "AVG(value)", "min": "MIN(value)", "max": "MAX(value)",
-                                    "sum": "SUM(value)", "count": "COUNT(*)"}, "ts", "value")
-# Merged rollup buckets: avg is the total over the total count, never an average of averages.
-_ROLLUP_AGGREGATIONS = {"avg": "SUM(value_sum) / SUM(sample_count)", "min": "MIN(value_min)",
-                        "max": "MAX(value_max)", "sum": "SUM(value_sum)", "count": "SUM(sample_count)"}
-SOURCES = {
-    "raw": RAW,
-    "1m": PointSource("samples_1m", "bucket_ts", _ROLLUP_AGGREGATIONS, "last_ts", "last_value"),
-    "5m": PointSource("samples_5m", "bucket_ts", _ROLLUP_AGGREGATIONS, "last_ts", "last_value"),
-}
+DEFAULT_MAX_RAW_SAMPLES = 5_000_000
+# Up to this many rollup rows are read into the api and aggregated with numpy (fast: no GROUP BY,
+# no row decoding); past it (a long range of many series at a large step) MariaDB aggregates and
+# sends one row per point, so the api never holds more rows than points.
+ROLLUP_ROWS_IN_API = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -47,6 +36,12 @@ async def find_series(pool: aiomysql.Pool, *, tenant_id: int, metric: str | None
     if metric is not None:
         sql += " AND metric = %s"
         params.append(metric)
+    for matcher in matchers:
+        # A prefilter, so that a query for one series of many does not decode them all here:
+        # labels is canonical JSON compared byte for byte (utf8mb4_bin); all_match below decides.
+        if matcher.op == "=" and matcher.value != "":
+            sql += " AND JSON_VALUE(labels, %s) = %s"
+            params += [f'$."{matcher.name}"', matcher.value]
     sql += " ORDER BY metric, id"
     found: list[SeriesRow] = []
     async with pool.acquire() as connection, connection.cursor() as cursor:
@@ -63,41 +58,48 @@ async def find_series(pool: aiomysql.Pool, *, tenant_id: int, metric: str | None
 
 
 async def aggregate_points(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[int], start_ms: int,
-                           end_ms: int, step_ms: int, aggregation: str,
-                           resolution: str = "raw") -> dict[int, list[list[float]]]:
-    """Points per series: [bucket start ms, aggregated value], buckets of step_ms over [start, end).
+                           end_ms: int, step_ms: int, aggregation: str, resolution: str = "raw",
+                           max_raw_samples: int = DEFAULT_MAX_RAW_SAMPLES) -> dict[int, list[tuple[int, float]]]:
+    """aggregate_arrays as (bucket start ms, value) pairs, a list (maybe empty) for every series id."""
+    arrays = await aggregate_arrays(pool, tenant_id=tenant_id, series_ids=series_ids, start_ms=start_ms,
+                                    end_ms=end_ms, step_ms=step_ms, aggregation=aggregation, resolution=resolution,
+                                    max_raw_samples=max_raw_samples)
+    return {series_id: _pairs(arrays[series_id]) if series_id in arrays else [] for series_id in series_ids}
+
+
+def _pairs(points: step_buckets.Points) -> list[tuple[int, float]]:
+    starts, values = points
+    return list(zip(starts.tolist(), values.tolist()))
+
+
+async def aggregate_arrays(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[int], start_ms: int,
+                           end_ms: int, step_ms: int, aggregation: str, resolution: str = "raw",
+                           max_raw_samples: int = DEFAULT_MAX_RAW_SAMPLES) -> dict[int, step_buckets.Points]:
+    """(bucket starts ms, values) per series that has points, buckets of step_ms over [start, end).
 
     At a rollup resolution each rollup bucket counts where it starts: the range and the steps
-    are effectively aligned to the rollup width.
+    are effectively aligned to the rollup width. Raises TooManySamples when a raw read would load
+    more than max_raw_samples.
     """
-    points: dict[int, list[list[float]]] = {series_id: [] for series_id in series_ids}
     if not series_ids:
-        return points
-    source = SOURCES[resolution]
-    placeholders = ",".join(["%s"] * len(series_ids))
-    where = (f"tenant_id = %s AND series_id IN ({placeholders})"
-             f" AND {source.time_column} >= %s AND {source.time_column} < %s")
-    params = [step_ms, tenant_id, *series_ids, start_ms, end_ms]
-    if aggregation == "last":
-        sql = (f"SELECT series_id, {source.time_column} DIV %s, {source.last_value_column} FROM {source.table}"
-               f" WHERE {where} ORDER BY series_id, {source.last_ts_column}")
-    else:
-        sql = (f"SELECT series_id, {source.time_column} DIV %s AS bucket, {source.aggregations[aggregation]}"
-               f" FROM {source.table} WHERE {where} GROUP BY series_id, bucket ORDER BY series_id, bucket")
-    rows = await fetch(pool, sql, params)
-    if aggregation == "last":
-        _keep_last_per_bucket(points, rows, step_ms)
-    else:
-        for series_id, bucket, value in rows:
-            points[series_id].append([bucket * step_ms, float(value)])
-    return points
-
-
-def _keep_last_per_bucket(points: dict[int, list[list[float]]], rows, step_ms: int) -> None:
-    """Rows come ordered by their own timestamp, so the last row of each step bucket wins."""
-    for series_id, bucket, value in rows:
-        series_points = points[series_id]
-        if series_points and series_points[-1][0] == bucket * step_ms:
-            series_points[-1][1] = value
+        return {}
+    async with pool.acquire() as connection, connection.cursor() as cursor:
+        if resolution == "raw":
+            span = reads.Span.half_open(start_ms, end_ms)
+            samples = await read_raw_samples(cursor, tenant_id=tenant_id, series_ids=series_ids, span=span,
+                                             max_samples=max_raw_samples)
+            rows = {series_id: Rows.of_samples(ts, vs) for series_id, (ts, vs) in samples.items()}
+        elif _rollup_rows_at_most(resolution, len(series_ids), start_ms, end_ms) <= ROLLUP_ROWS_IN_API:
+            rows = await read_rollup_rows(cursor, resolution=resolution, aggregation=aggregation, tenant_id=tenant_id,
+                                          series_ids=series_ids, start_ms=start_ms, end_ms=end_ms)
         else:
-            series_points.append([bucket * step_ms, value])
+            return await aggregated_by_mariadb(cursor, resolution=resolution, aggregation=aggregation,
+                                               tenant_id=tenant_id, series_ids=series_ids, start_ms=start_ms,
+                                               end_ms=end_ms, step_ms=step_ms)
+    return {series_id: step_buckets.aggregate(series_rows, step_ms, aggregation)
+            for series_id, series_rows in rows.items()}
+
+
+def _rollup_rows_at_most(resolution: str, series: int, start_ms: int, end_ms: int) -> int:
+    width = BUCKET_MS[resolution]
+    return series * ((end_ms - 1) // width - start_ms // width + 1)

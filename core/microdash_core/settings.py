@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     retention_5m_days: int = Field(400, ge=1)
     retention_delete_chunk: int = Field(10_000, ge=1, description="rows per bounded DELETE of a short-retention tenant")
 
+    # Native query API (/api/v1/query)
+    query_max_raw_samples: int = Field(5_000_000, ge=1000,
+                                       description="raw samples one query may load; more answers 422 (use a rollup)")
+
     # Prometheus query API (PromQL)
     promql_max_series: int = Field(10_000, ge=1, description="series one query (or one /series call) may touch")
     promql_max_samples: int = Field(5_000_000, ge=1000, description="samples one query may load from storage")

@@ -15,7 +15,8 @@ from microdash_core.settings import Settings
 from .. import repository
 from ..deps import ReaderTenant, StateDep
 from ..errors import ApiError
-from ..responses import OrjsonResponse
+from ..raw_samples import TooManySamples
+from ..points_response import points_response
 
 router = APIRouter(prefix="/api/v1", tags=["query"])
 MAX_POINTS_PER_SERIES = 11_000
@@ -119,11 +120,14 @@ async def query(tenant: ReaderTenant, state: StateDep, metric: str, match: Match
         raise ApiError(422, f"more than {MAX_QUERY_SERIES} series match; add label matchers")
     if resolution == "auto":
         resolution = pick_resolution(start=start, end=end, step=step, now_ms=now_ms, settings=state.settings)
-    points = await repository.aggregate_points(state.db, tenant_id=tenant.id, series_ids=[row.id for row in rows],
-                                               start_ms=start, end_ms=end, step_ms=step, aggregation=aggregation,
-                                               resolution=resolution)
-    # Built as a plain response: validating tens of thousands of points against QueryResult (which
-    # still documents the shape) cost more than the query itself.
-    return OrjsonResponse({"metric": metric, "start": start, "end": end, "step": step, "aggregation": aggregation,
-                           "resolution": resolution,
-                           "series": [{"labels": row.labels, "points": points[row.id]} for row in rows]})
+    try:
+        points = await repository.aggregate_arrays(
+            state.db, tenant_id=tenant.id, series_ids=[row.id for row in rows], start_ms=start, end_ms=end,
+            step_ms=step, aggregation=aggregation, resolution=resolution,
+            max_raw_samples=state.settings.query_max_raw_samples)
+    except TooManySamples as exc:
+        raise ApiError(422, f"{exc}; use resolution=1m or 5m, a shorter range or fewer series") from exc
+    # Built by hand, not validated against QueryResult (which still documents the shape): that
+    # validation of tens of thousands of points cost more than the query itself.
+    return points_response({"metric": metric, "start": start, "end": end, "step": step, "aggregation": aggregation,
+                            "resolution": resolution}, [(row.labels, points.get(row.id)) for row in rows])
