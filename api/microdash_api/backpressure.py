@@ -14,6 +14,9 @@ from microdash_core.settings import Settings
 
 REFRESH_SECONDS = 0.5
 RETRY_AFTER_SECONDS = 5
+# From this many batches waiting, the workers are behind: new batches may wait for company
+# (batcher.py), as their samples would wait in the queue anyway.
+WORKERS_BEHIND_FROM_BATCHES = 4
 # Entries of batches whose job is gone (deleted by hand, say) are dropped when met; a scrape
 # looks at a few at most.
 STALE_ENTRIES_PER_SCRAPE = 20
@@ -35,6 +38,10 @@ class Backpressure:
                 self.backlog = Backlog.from_replies(await pipe.execute())
             self._read_at = time.monotonic()
         return self.backlog.too_far_behind(self.settings)
+
+    def workers_behind(self) -> bool:
+        """Whether batches were waiting for a worker when the backlog was last read (no Redis call)."""
+        return self.backlog.waiting >= WORKERS_BEHIND_FROM_BATCHES
 
 
 async def oldest_waiting_age(redis: aioredis.Redis, keys: BacklogKeys) -> float:

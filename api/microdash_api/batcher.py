@@ -1,12 +1,17 @@
-"""Coalescing of small ingest requests: the samples of many requests of one API process become one
-queued batch per tenant every few milliseconds, so a thousand single-sample requests cost the
-workers one job, not a thousand. Each request still gets its 202 only once Redis has its samples.
+"""Coalescing of small ingest requests (group commit): while one batch is on its way to Redis, the
+samples of the requests that arrive meanwhile wait and then travel together as the next batch.
+A request that finds nothing on its way is sent at once, so a quiet API adds no delay, and a busy
+one sends as many jobs as Redis can take one after another, each carrying every request that came
+during the last. When the workers are behind (`workers_behind()`), a new batch also waits up to
+`max_wait_ms` for company: its samples would wait in the queue anyway, and fewer, larger jobs
+let the workers catch up. Each request still gets its 202 only once Redis has its samples.
 """
 
 import asyncio
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 from rq import Queue
@@ -16,16 +21,29 @@ from microdash_core.queues import enqueue_batch
 from microdash_core.samples import Sample
 from microdash_core.settings import Settings
 
+Waiting = list[tuple[list[Sample], asyncio.Future]]
+
+
+def _never_behind() -> bool:
+    return False
+
 
 class IngestBatcher:
-    def __init__(self, queue: Queue, settings: Settings, *, max_wait_ms: float = 5.0, max_samples: int = 2_000):
+    def __init__(self, queue: Queue, settings: Settings, *, max_wait_ms: float = 5.0, max_samples: int = 2_000,
+                 workers_behind: Callable[[], bool] = _never_behind):
         self.queue = queue
         self.settings = settings
         self.max_wait = max_wait_ms / 1000
         self.max_samples = max_samples
-        self._pending: dict[int, list[tuple[list[Sample], asyncio.Future]]] = defaultdict(list)
+        self.workers_behind = workers_behind
+        self._pending: dict[int, Waiting] = defaultdict(list)
         self._pending_samples = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._scheduled: asyncio.Handle | None = None
+        self._in_flight = 0
+
+    @property
+    def batches_in_flight(self) -> int:
+        return self._in_flight
 
     async def submit(self, tenant_id: int, samples: list[Sample]) -> str:
         """Queue the samples; returns the id of the batch that carried them, once it is in Redis."""
@@ -37,23 +55,32 @@ class IngestBatcher:
         self._pending[tenant_id].append((samples, future))
         self._pending_samples += len(samples)
         if self._pending_samples >= self.max_samples:
-            self._flush_soon(0)
-        elif self._timer is None:
-            self._flush_soon(self.max_wait)
+            self._flush_after(0)
+        elif self._scheduled is None and not self._in_flight:
+            self._flush_after(self.max_wait if self.workers_behind() else 0)
         return await future
 
-    def _flush_soon(self, delay: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+    def _flush_after(self, delay: float) -> None:
+        """Flush the waiting requests after `delay` seconds; 0 means once the event loop has taken
+        in what already arrived (call_soon), so requests read in one loop iteration share a batch."""
+        if self._scheduled is not None:
+            self._scheduled.cancel()
         loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(delay, lambda: loop.create_task(self._flush()))
+        flush = lambda: loop.create_task(self._flush())  # noqa: E731 - a callback for the loop
+        self._scheduled = loop.call_soon(flush) if delay <= 0 else loop.call_later(delay, flush)
 
     async def _flush(self) -> None:
         pending, self._pending = self._pending, defaultdict(list)
-        self._pending_samples, self._timer = 0, None
-        await asyncio.gather(*(self._enqueue(tenant_id, requests) for tenant_id, requests in pending.items()))
+        self._pending_samples, self._scheduled = 0, None
+        self._in_flight += 1
+        try:
+            await asyncio.gather(*(self._enqueue(tenant_id, requests) for tenant_id, requests in pending.items()))
+        finally:
+            self._in_flight -= 1
+        if self._pending and self._scheduled is None and not self._in_flight:
+            self._flush_after(self.max_wait if self.workers_behind() else 0)
 
-    async def _enqueue(self, tenant_id: int, requests: list[tuple[list[Sample], asyncio.Future]]) -> None:
+    async def _enqueue(self, tenant_id: int, requests: Waiting) -> None:
         samples = [sample for request_samples, _ in requests for sample in request_samples]
         batch = Batch(tenant_id, uuid.uuid4().hex, int(time.time() * 1000), samples)
         try:

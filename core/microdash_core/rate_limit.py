@@ -16,7 +16,11 @@ from .settings import Settings
 
 # KEYS[1] the TAT (µs); ARGV[1] µs per sample, ARGV[2] burst in µs, ARGV[3..] the sample counts of
 # batches, in order. Returns per batch 0 when admitted (and recorded), else the µs until it would be.
+# The TAT is kept out of the AOF (and replicas): with appendfsync always, a write makes Redis fsync
+# before it answers, and the check is on every ingest request's path before the enqueue's own fsync.
+# A Redis restart forgets the TATs, which gives each tenant at most one more burst.
 _GCRA = """
+redis.set_repl(redis.REPL_NONE)
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
