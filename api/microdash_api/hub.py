@@ -92,6 +92,7 @@ class LiveHub:
         self.subscribers: dict[int, set[Subscriber]] = {}
         self.positions: dict[int, str] = {}
         self._task: asyncio.Task | None = None
+        self._streams_wanted = asyncio.Event()  # set while some tenant has clients
 
     @property
     def client_count(self) -> int:
@@ -114,6 +115,7 @@ class LiveHub:
         if tenant_id not in self.positions:
             newest = await self.redis.xrevrange(key, count=1)
             self.positions[tenant_id] = newest[0][0].decode() if newest else "0-0"
+            self._streams_wanted.set()
         start = last_event_id if last_event_id and is_stream_id(last_event_id) else self.positions[tenant_id]
         subscriber = Subscriber(tenant_id, parse_id(start), asyncio.Queue(self.settings.sse_client_queue_size),
                                 transform)
@@ -140,8 +142,9 @@ class LiveHub:
 
     async def _read_forever(self) -> None:
         while True:
-            if not self.positions:
-                await asyncio.sleep(READ_BLOCK_MS / 1000)
+            if not self.positions:  # nobody listens: wait for the first client instead of polling
+                self._streams_wanted.clear()
+                await self._streams_wanted.wait()
                 continue
             streams = {keys.live_stream(tenant_id): position for tenant_id, position in self.positions.items()}
             try:

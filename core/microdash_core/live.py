@@ -2,13 +2,42 @@
 
 Each entry holds the batch's points as ready-to-send JSON so that API processes can forward it
 to SSE clients without re-encoding; its stream id is the SSE event id used for replay.
+
+Entries are appended outside the AOF (and replicas): with `appendfsync always`, Redis answers
+no client before the fsync of the writes it just ran, and that includes the API's blocked XREAD,
+so a logged append would add an fsync to every point's way to the dashboards. The points are
+durable in MariaDB already; a Redis restart only empties the replay window.
 """
 
 import orjson
+import redis
 
 from .samples import Sample
 
 POINTS_FIELD = b"points"
+
+# KEYS[1] the tenant's stream; ARGV[1] its MAXLEN, ARGV[2] the oldest id kept, ARGV[3] the field, ARGV[4]
+# the points.
+_APPEND = """
+redis.set_repl(redis.REPL_NONE)
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', ARGV[3], ARGV[4])
+redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[2])
+return id
+"""
+
+
+class LiveAppender:
+    """Appends a stored batch's points to its tenant's stream, bounded by count and by age."""
+
+    def __init__(self, connection: redis.Redis, *, maxlen: int, window_seconds: int):
+        self._append = connection.register_script(_APPEND)
+        self.maxlen = maxlen
+        self.window_ms = window_seconds * 1000
+
+    def append(self, stream: str, samples: list[Sample], *, now_ms: int) -> bytes:
+        """The entry's id. One round trip of its own: an fsync for other writes must not delay it."""
+        return self._append(keys=[stream], args=[self.maxlen, now_ms - self.window_ms, POINTS_FIELD,
+                                                        encode_points(samples)])
 
 
 def encode_points(samples: list[Sample]) -> bytes:

@@ -49,14 +49,13 @@ def publish_outcome(batch: Batch, outcome: Outcome) -> None:
     job = get_current_job()
     connection: redis.Redis = job.connection
     lag_seconds = max(0.0, time.time() - batch.received_ms / 1000)
-    stream = keys.live_stream(batch.tenant_id)
+    if outcome.stored:
+        # Entries are whole batches, so the replay window is bounded by age as well as by count.
+        appender = live.LiveAppender(connection, maxlen=settings.live_stream_maxlen,
+                                     window_seconds=settings.live_stream_window_seconds)
+        appender.append(keys.live_stream(batch.tenant_id), outcome.stored, now_ms=int(time.time() * 1000))
     with connection.pipeline(transaction=False) as pipe:
         if outcome.stored:
-            pipe.xadd(stream, {live.POINTS_FIELD: live.encode_points(outcome.stored)},
-                      maxlen=settings.live_stream_maxlen, approximate=True)
-            # Entries are whole batches, so bound the replay window by age as well as by count.
-            pipe.xtrim(stream, minid=f"{int(time.time() * 1000) - settings.live_stream_window_seconds * 1000}",
-                       approximate=True)
             rollup_marks.mark_touched(pipe, batch.tenant_id, outcome.stored)
         dead_letters.push(pipe, batch.tenant_id, [
             dead_letters.sample_entry(refused.sample, reason=refused.reason, batch_id=batch.batch_id)
