@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_GRACE_SECONDS = 10
 # An idle worker looks for a stop request this often (it cannot be interrupted safely in BLPOP).
 STOP_CHECK_SECONDS = 2
+WORKER_HEARTBEAT_EVERY_SECONDS = 1.0
 
 
 class IngestWorker(SimpleWorker):
@@ -29,6 +30,8 @@ class IngestWorker(SimpleWorker):
     of any worker then re-queues it under its Retry policy. Storing is idempotent, so the
     re-run cannot duplicate samples.
     """
+
+    _heartbeat_sent_at = float("-inf")  # time.monotonic() of the last heartbeat sent alone
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         return int(job.timeout or self.worker_ttl) + HEARTBEAT_GRACE_SECONDS
@@ -57,15 +60,21 @@ class IngestWorker(SimpleWorker):
         return None
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
-        """RQ's, in one round trip when RQ sends it alone (it sends its two writes one by one, and with
-        the queue's `appendfsync always` each write waits for its own fsync; the heartbeat after a
-        dequeue is on every batch's way to MariaDB)."""
+        """RQ's, except that the worker's own heartbeat (RQ sends it three times per job: before and
+        after each dequeue and after each job, as two writes one by one) goes at most once a
+        second, in one round trip. With the queue's `appendfsync always` each of those writes waits
+        for an fsync, one of them on every batch's way from the queue to MariaDB. The worker's key
+        lives `worker_ttl` + 60 s, so a second between refreshes loses nothing; the heartbeats RQ
+        sends in its pipelines (with a job's) are untouched."""
         if pipeline is not None:
             super().heartbeat(timeout, pipeline=pipeline)
+            return
+        if timeout is None and time.monotonic() - self._heartbeat_sent_at < WORKER_HEARTBEAT_EVERY_SECONDS:
             return
         with self.connection.pipeline() as own:
             super().heartbeat(timeout, pipeline=own)
             own.execute()
+        self._heartbeat_sent_at = time.monotonic()
 
     def run_maintenance_tasks(self) -> None:
         if self._stop_requested:
