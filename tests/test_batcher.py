@@ -72,7 +72,7 @@ def test_submissions_made_while_a_batch_is_on_its_way_travel_together_in_the_nex
 
     async def submit_during_first():
         first = asyncio.ensure_future(batcher.submit(7, [("m", {}, 1_000, 1.0)]))
-        while not batcher.batches_in_flight:
+        while not batcher.sending:
             await asyncio.sleep(0)
         later = [asyncio.ensure_future(batcher.submit(7, [("m", {}, 2_000 + i, 2.0)])) for i in range(3)]
         return await asyncio.wait_for(first, 30), await asyncio.wait_for(asyncio.gather(*later), 30)

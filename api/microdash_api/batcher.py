@@ -40,10 +40,12 @@ class IngestBatcher:
         self._pending_samples = 0
         self._scheduled: asyncio.Handle | None = None
         self._in_flight = 0
+        self._flushes: set[asyncio.Task] = set()
 
     @property
-    def batches_in_flight(self) -> int:
-        return self._in_flight
+    def sending(self) -> bool:
+        """Whether batches are on their way to Redis (requests submitted now wait for them)."""
+        return self._in_flight > 0
 
     async def submit(self, tenant_id: int, samples: list[Sample]) -> str:
         """Queue the samples; returns the id of the batch that carried them, once it is in Redis."""
@@ -66,8 +68,12 @@ class IngestBatcher:
         if self._scheduled is not None:
             self._scheduled.cancel()
         loop = asyncio.get_running_loop()
-        flush = lambda: loop.create_task(self._flush())  # noqa: E731 - a callback for the loop
-        self._scheduled = loop.call_soon(flush) if delay <= 0 else loop.call_later(delay, flush)
+        self._scheduled = loop.call_soon(self._start_flush) if delay <= 0 else loop.call_later(delay, self._start_flush)
+
+    def _start_flush(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._flush())
+        self._flushes.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._flushes.discard)
 
     async def _flush(self) -> None:
         pending, self._pending = self._pending, defaultdict(list)
