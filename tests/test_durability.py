@@ -271,10 +271,14 @@ def test_workers_stopped_by_sigterm_under_steady_ingest_lose_nothing(private_sta
 
 
 def start_listening_worker(log_path, stack) -> subprocess.Popen:
-    """A worker process, returned once it listens (its signal handlers are in place by then)."""
+    """A worker process, returned once it waits for jobs (state "idle", written after RQ installed
+    its signal handlers; its "Listening on" log line comes before them, and a SIGTERM sent then
+    killed the worker under load)."""
     worker = start_component(["worker"], stack.env, log_path)
+    connection = redis.Redis.from_url(stack.env["MICRODASH_REDIS_URL"])
     deadline = time.monotonic() + 60
-    while "Listening on" not in log_path.read_text():
+    while not any(connection.hget(key, "state") == b"idle" and connection.hget(key, "pid") == str(worker.pid).encode()
+                  for key in connection.scan_iter("rq:worker:*")):
         assert time.monotonic() < deadline and worker.poll() is None, log_path.read_text()[-3000:]
         time.sleep(0.1)
     return worker
