@@ -3,7 +3,8 @@ the way the workers insert them, while MariaDB's own CPU time is measured.
 
     python bench/mariadb_insert.py [--samples 1000000] [--statement odku|ignore|plain|replace|json_table]
         [--rows-per-statement 5000] [--statements-per-commit 1] [--connections 2]
-        [--driver pymysql|mariadb-bulk] [--server-flag=--innodb-adaptive-hash-index=OFF ...] [--unpartitioned] [--perf FILE] [--status]
+        [--driver pymysql|mariadb-bulk] [--server-flag=--innodb-adaptive-hash-index=OFF ...]
+        [--unpartitioned] [--perf FILE] [--status]
 
 Starts a throwaway MariaDB (cli/microdash_cli/localstack.py's flags plus --server-flag ones),
 migrates, creates a tenant and its 10,000 series, then inserts sample k as series k % 10000 at
@@ -11,7 +12,10 @@ ts base + k // 10000 (as bench/ingest_load.py sends them) from --connections thr
 taking the next 5,000-sample batch. Prints mariadbd's CPU seconds (user + system, from /proc)
 per 1,000,000 rows, the wall time and, with --status, the SHOW GLOBAL STATUS counters that moved.
 With --perf, `perf record -g` samples mariadbd during the inserts (read it with `perf report`).
-No Python worker code is timed here; bench/profile_storage.py does the worker's side.
+No Python worker code is timed here; bench/profile_storage.py does the worker's side. The
+client's own CPU is printed too: it matters for --driver mariadb-bulk, which needs MariaDB
+Connector/Python (`mariadb`, not a project dependency: libmariadb-dev, then a venv of its own on
+PYTHONPATH). Figures and what they showed: docs/benchmarks.md, "Durable bulk ingest".
 """
 
 import argparse
@@ -25,7 +29,6 @@ import time
 from pathlib import Path
 
 import orjson
-import pymysql
 
 from microdash_cli import localstack
 from microdash_cli.localstack import ServiceInstances
