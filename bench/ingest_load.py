@@ -9,6 +9,7 @@ import orjson
 import redis
 
 from microdash_api.protocols.remote_write_messages import Label, Sample, TimeSeries, WriteRequest
+from microdash_core.store import reads
 from rawhttp import JSON_CONTENT, ProtocolError, RawHttpConnection
 from report import percentile
 
@@ -150,8 +151,10 @@ def stored_counter(redis_client: redis.Redis) -> int:
 
 
 def count_rows(connection, tenant_id: int) -> int:
+    """The tenant's stored samples, head and sealed chunks (the workers' sealing job may run)."""
+    sql, params = reads.count_statement(tenant_id=tenant_id, series_ids=None, span=reads.Span(0, 2**62))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT COUNT(*) FROM samples WHERE tenant_id = %s", (tenant_id,))
+        cursor.execute(sql, params)
         return int(cursor.fetchone()[0])
 
 

@@ -12,6 +12,7 @@ import struct
 import time
 
 from microdash_core.tenant_service import TenantService
+from ingest_load import count_rows
 
 WINDOW = 20  # unacknowledged messages per device
 CONNECT_CONCURRENCY = 100
@@ -128,8 +129,7 @@ def run_mqtt(stack, *, devices: int, messages_per_device: int, timeout_s: float 
     stored, deadline = 0, time.monotonic() + timeout_s
     with connection.cursor() as cursor:
         while stored < total and time.monotonic() < deadline:
-            cursor.execute("SELECT COUNT(*) FROM samples WHERE tenant_id = %s", (tenant_id,))
-            stored = cursor.fetchone()[0]
+            stored = count_rows(connection, tenant_id)
             if stored < total:
                 time.sleep(0.1)
     durable_s = time.monotonic() - started
