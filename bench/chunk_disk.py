@@ -17,9 +17,7 @@ show the per-sample figure once InnoDB's allocation steps are amortised. Nothing
 """
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +27,7 @@ import pymysql
 sys.path.insert(0, str(Path(__file__).parent))
 from chunk_codec import SHAPES, shape_values, timestamps  # noqa: E402
 
-from microdash_cli.localstack import ServiceInstances  # noqa: E402
+from throwaway import throwaway_services  # noqa: E402
 from microdash_core import chunks  # noqa: E402
 
 ROWS_TABLE = """CREATE TABLE rows_{name} (
@@ -146,10 +144,7 @@ def main() -> int:
     parser.add_argument("--large", type=int, default=10_000_000,
                         help="samples of a last, chunks-only data set in 2 h windows (0: skip)")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="microdash-chunkdisk-"))
-    services = ServiceInstances(root)
-    try:
-        services.start()
+    with throwaway_services("microdash-chunkdisk-") as (services, _settings, root):
         connection = pymysql.connect(host="127.0.0.1", port=services.ports["mariadb"], user="root", autocommit=False)
         with connection.cursor() as cursor:
             cursor.execute("CREATE DATABASE chunkdisk")
@@ -165,9 +160,6 @@ def main() -> int:
             series = args.large // 720
             measure(connection, datadir, "node2h_large", node_load(series * 720, series), series * 720, rows=False)
         connection.close()
-    finally:
-        services.stop()
-        shutil.rmtree(root, ignore_errors=True)
     return 0
 
 

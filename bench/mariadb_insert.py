@@ -20,10 +20,8 @@ PYTHONPATH). Figures and what they showed: docs/benchmarks.md, "Durable bulk ing
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -31,7 +29,7 @@ from pathlib import Path
 import orjson
 
 from microdash_cli import localstack
-from microdash_cli.localstack import ServiceInstances
+from throwaway import throwaway_services
 from microdash_core import db, migrate, tenancy
 from microdash_core.series import canonical_labels, series_hash
 from microdash_core.settings import Settings
@@ -216,18 +214,10 @@ def main() -> int:
     parser.add_argument("--status", action="store_true", help="print the global status counters that moved")
     parser.add_argument("--perf", type=Path, default=None, help="perf record mariadbd into this file")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="microdash-mariadb-insert-"))
     original_argv = localstack.mariadb_argv
     localstack.mariadb_argv = lambda datadir, port: original_argv(datadir, port) + args.server_flag
-    services = ServiceInstances(root)
-    try:
-        services.start()
-        env = services.environment()
-        settings = Settings(database_url=env["MICRODASH_DATABASE_URL"], redis_url=env["MICRODASH_REDIS_URL"])
+    with throwaway_services("microdash-mariadb-insert-") as (services, settings, _root):
         run(args, settings, services.processes["mariadb"].pid)
-    finally:
-        services.stop()
-        shutil.rmtree(root, ignore_errors=True)
     return 0
 
 

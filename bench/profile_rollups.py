@@ -17,19 +17,16 @@ import argparse
 import cProfile
 import os
 import pstats
-import shutil
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from contextlib import closing
-from pathlib import Path
 
 import pymysql
 import redis
 
 import rollup_query
-from microdash_cli.localstack import ServiceInstances
+from throwaway import throwaway_services
 from microdash_core import chunks, db, migrate, tenancy
 from microdash_core.settings import Settings
 from microdash_core.store import sealing
@@ -143,16 +140,8 @@ def main() -> int:
                         help="without the job's read-ahead thread (per-statement figures do not overlap then)")
     parser.add_argument("--top", type=int, default=25, help="functions to list per ordering")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="microdash-rollups-"))
-    services = ServiceInstances(root)
-    try:
-        services.start()
-        env = services.environment()
-        run(args, Settings(database_url=env["MICRODASH_DATABASE_URL"], redis_url=env["MICRODASH_REDIS_URL"]),
-            services.processes["mariadb"].pid)
-    finally:
-        services.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with throwaway_services("microdash-rollups-") as (services, settings, _root):
+        run(args, settings, services.processes["mariadb"].pid)
     return 0
 
 

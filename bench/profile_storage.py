@@ -12,13 +12,10 @@ printed (time in `recv_into` is time spent waiting for MariaDB).
 import argparse
 import cProfile
 import pstats
-import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from microdash_cli.localstack import ServiceInstances
+from throwaway import throwaway_services
 from microdash_core import db, migrate, tenancy
 from microdash_core.batches import Batch
 from microdash_core.settings import Settings
@@ -83,15 +80,8 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="run the store loop under cProfile")
     parser.add_argument("--top", type=int, default=25, help="functions to list per ordering")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="microdash-storage-"))
-    services = ServiceInstances(root)
-    try:
-        services.start()
-        env = services.environment()
-        run(args, Settings(database_url=env["MICRODASH_DATABASE_URL"], redis_url=env["MICRODASH_REDIS_URL"]))
-    finally:
-        services.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with throwaway_services("microdash-storage-") as (_services, settings, _root):
+        run(args, settings)
     return 0
 
 

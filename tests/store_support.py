@@ -6,9 +6,11 @@ the window in a chunk, the rest in the head, which every reader must handle."""
 
 from itertools import groupby
 
+import aiomysql
 import numpy as np
 
 from microdash_core import chunks, db
+from microdash_core.db import DatabaseAddress
 
 
 def seal_head(settings, tenant_id: int, *, before_ms: int) -> int:
@@ -47,3 +49,16 @@ def chunk_samples(stack, tenant_id: int) -> int:
     (count,), = stack.sql("SELECT COALESCE(SUM(sample_count), 0) FROM sample_chunks WHERE tenant_id = %s",
                           (tenant_id,))
     return int(count)
+
+
+async def with_pool(stack, work):
+    """work(pool) on an aiomysql pool of the stack's database, closed afterwards."""
+    address = DatabaseAddress.from_url(stack.settings.database_url)
+    pool = await aiomysql.create_pool(host=address.host, port=address.port, user=address.user,
+                                      password=address.password, db=address.database, unix_socket=address.unix_socket,
+                                      autocommit=True, minsize=0, maxsize=2)
+    try:
+        return await work(pool)
+    finally:
+        pool.close()
+        await pool.wait_closed()

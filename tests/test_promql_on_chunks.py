@@ -6,7 +6,6 @@ budget counts a chunk whole."""
 import asyncio
 from contextlib import closing
 
-import aiomysql
 import numpy as np
 import pytest
 
@@ -14,8 +13,7 @@ from alerting_support import store_samples
 from microdash_api.sample_reads import SampleBudgetExceeded, TimeRange, read_samples
 from microdash_core import chunks, db
 from microdash_core.store import sealing
-from microdash_core.db import DatabaseAddress
-from store_support import chunk_samples, seal_head
+from store_support import chunk_samples, seal_head, with_pool
 from support import recent_ms
 
 BASE = "/prometheus/api/v1"
@@ -109,18 +107,6 @@ def test_a_sample_rewritten_after_its_window_was_sealed_wins(stack):
     assert total["result"][0]["value"][1] == str(59 + 5)  # 60 samples in the window, one of them 5
 
 
-async def _with_pool(stack, work):
-    address = DatabaseAddress.from_url(stack.settings.database_url)
-    pool = await aiomysql.create_pool(host=address.host, port=address.port, user=address.user,
-                                      password=address.password, db=address.database, unix_socket=address.unix_socket,
-                                      autocommit=True, minsize=0, maxsize=2)
-    try:
-        return await work(pool)
-    finally:
-        pool.close()
-        await pool.wait_closed()
-
-
 def test_another_tenant_reaches_no_chunk(stack):
     tenant, token = stack.new_tenant("chunkowner")
     other, other_token = stack.new_tenant("chunkreader")
@@ -137,7 +123,7 @@ def test_another_tenant_reaches_no_chunk(stack):
         return (await read_samples(pool, tenant_id=tenant.id, **reads),
                 await read_samples(pool, tenant_id=other.id, **reads))
 
-    mine, theirs = asyncio.run(_with_pool(stack, both))
+    mine, theirs = asyncio.run(with_pool(stack, both))
     assert len(mine[series_ids[0]][0]) == 12 and theirs == {}
     with stack.client(other_token) as client:
         for query in ("secret_total", '{__name__=~".+"}', "count_over_time(secret_total[10m])"):
@@ -160,10 +146,10 @@ def test_the_budget_counts_a_sealed_chunk_whole(stack):
                                   span=TimeRange(window + 100 * S, window + 110 * S), max_samples=max_samples,
                                   timeout_seconds=30)
 
-    found = asyncio.run(_with_pool(stack, lambda pool: read(pool, 200)))
+    found = asyncio.run(with_pool(stack, lambda pool: read(pool, 200)))
     assert found[series_id][0].tolist() == [window + offset * S for offset in range(101, 111)]
     with pytest.raises(SampleBudgetExceeded):
-        asyncio.run(_with_pool(stack, lambda pool: read(pool, 199)))
+        asyncio.run(with_pool(stack, lambda pool: read(pool, 199)))
 
 
 def test_a_chunk_that_cannot_be_decoded_is_a_clear_internal_error(stack):

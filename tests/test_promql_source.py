@@ -5,17 +5,16 @@ rollups against the same query on raw samples."""
 import asyncio
 import time
 
-import aiomysql
 import numpy as np
 import pytest
 
 from microdash_api.prometheus.read_plan import RAW_TAIL_MS, ReadRequest, RetentionDays, plan_reads
 from microdash_api.prometheus.source import MariaDBSeriesSource, QueryBudget
 from microdash_api.sample_reads import TimeRange
-from microdash_core.db import DatabaseAddress
 from microdash_core.promql import LabelMatcher, PromQLError, QueryLimits, SelectHints, range_query
 from microdash_workers import rollup_marks, rollups
 from microdash_workers.storage import SampleStore
+from store_support import with_pool
 
 HOUR_MS = 3_600_000
 RETENTION = RetentionDays(raw=7, one_minute=30)
@@ -62,18 +61,6 @@ def counters(stack):
     return tenant, start, end, batch
 
 
-async def _with_pool(stack, work):
-    address = DatabaseAddress.from_url(stack.settings.database_url)
-    pool = await aiomysql.create_pool(host=address.host, port=address.port, user=address.user,
-                                      password=address.password, db=address.database, unix_socket=address.unix_socket,
-                                      autocommit=True, minsize=0, maxsize=2)
-    try:
-        return await work(pool)
-    finally:
-        pool.close()
-        await pool.wait_closed()
-
-
 def _source(pool, tenant_id, **budget) -> MariaDBSeriesSource:
     budget = {"max_series": 100, "max_samples": 1_000_000, "timeout_seconds": 30, **budget}
     return MariaDBSeriesSource(pool, tenant_id=tenant_id, budget=QueryBudget(**budget), retention=RETENTION,
@@ -91,7 +78,7 @@ def test_rollup_reads_are_the_raw_series_thinned_to_each_buckets_last_sample(sta
         rolled = await rolled_source.select(matcher, start, end, SelectHints(start, end, 60_000, 300_000, "rate"))
         return raw, rolled, rolled_source.resolutions_read
 
-    (raw,), (rolled,), resolutions = asyncio.run(_with_pool(stack, both))
+    (raw,), (rolled,), resolutions = asyncio.run(with_pool(stack, both))
     assert resolutions == {"1m"}
     assert raw.labels == {"__name__": "requests_total", "host": "a"} == rolled.labels
     assert len(raw.timestamps) == sum(1 for metric, labels, *_ in batch if labels["host"] == "a")
@@ -112,7 +99,7 @@ def test_a_day_long_rate_from_rollups_matches_raw_within_extrapolation(stack, co
                                    start_ms=start + HOUR_MS, end_ms=end, step_ms=60_000, limits=limits)
         return result, source.resolutions_read
 
-    result, resolutions = asyncio.run(_with_pool(stack, run))
+    result, resolutions = asyncio.run(with_pool(stack, run))
     assert resolutions == {"1m"}
     slopes = {series.labels["host"]: series.values for series in result.series}
     assert np.allclose(slopes["a"], 1.0, rtol=1e-9) and np.allclose(slopes["b"], 3.0, rtol=1e-9)
@@ -128,8 +115,8 @@ def test_budgets_end_a_query_with_a_clear_error(stack, counters):
             await _source(pool, tenant.id, **budget).select(matcher, start, end, hints)
         return caught.value
 
-    too_many_series = asyncio.run(_with_pool(stack, lambda pool: attempt(pool, max_series=1)))
-    too_many_samples = asyncio.run(_with_pool(stack, lambda pool: attempt(pool, max_samples=1000)))
+    too_many_series = asyncio.run(with_pool(stack, lambda pool: attempt(pool, max_series=1)))
+    too_many_samples = asyncio.run(with_pool(stack, lambda pool: attempt(pool, max_samples=1000)))
     assert too_many_series.kind == too_many_samples.kind == "limit"
     assert "more than 1 series" in str(too_many_series) and "more than 1000 samples" in str(too_many_samples)
 
@@ -145,9 +132,9 @@ def test_a_read_too_large_for_one_text_falls_back_to_rows_with_the_same_answer(s
         return {series.labels["host"]: series for series in await _source(pool, tenant.id).select(
             matcher, start, end, hints)}
 
-    as_texts = asyncio.run(_with_pool(stack, read))
+    as_texts = asyncio.run(with_pool(stack, read))
     monkeypatch.setattr(reads, "TEXT_BOUND", 1000)  # the one bound, raw and rollup reads
-    as_rows = asyncio.run(_with_pool(stack, read))
+    as_rows = asyncio.run(with_pool(stack, read))
     assert as_texts.keys() == as_rows.keys() == {"a", "b"}
     for host in ("a", "b"):
         assert len(as_texts[host].timestamps) == 8 * 240
