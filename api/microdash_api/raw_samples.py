@@ -13,20 +13,21 @@ class TooManySamples(Exception):
 
 
 async def read_raw_samples(cursor, *, tenant_id: int, series_ids: list[int], span: reads.Span,
-                           max_samples: int) -> dict[int, reads.Arrays]:
-    """(timestamps ascending, values) per series with samples in the span."""
+                           max_samples: int, timeout_seconds: float | None = None) -> dict[int, reads.Arrays]:
+    """(timestamps ascending, values) per series with samples in the span; each statement ends
+    after timeout_seconds (MariaDB's max_statement_time) when given."""
     if not series_ids or span.last_ms < span.first_ms:
         return {}
-    sql, params = reads.count_statement(tenant_id=tenant_id, series_ids=series_ids, span=span)
-    await cursor.execute(sql, params)
+    selection = {"tenant_id": tenant_id, "series_ids": series_ids, "span": span, "timeout_seconds": timeout_seconds}
+    await cursor.execute(*reads.count_statement(**selection))
     (count,), = await cursor.fetchall()
-    if int(count) > max_samples:
+    counted = int(count or 0)
+    if counted > max_samples:
         raise TooManySamples(f"the range holds more than {max_samples} raw samples")
-    if not count:
+    if not counted:
         return {}
-    for shape in ("texts", "rows"):
-        sql, params = reads.statements(tenant_id=tenant_id, series_ids=series_ids, span=span, shape=shape)
-        await cursor.execute(sql, params)
+    for shape in reads.shapes_for(counted):
+        await cursor.execute(*reads.statements(**selection, shape=shape))
         try:
             return reads.assemble(await cursor.fetchall(), span)
         except reads.TextBoundReached:

@@ -23,6 +23,8 @@ import pymysql
 from microdash_core import chunks
 from microdash_core.store import reads
 
+from .raw_samples import TooManySamples, read_raw_samples
+
 Resolution = Literal["raw", "1m", "5m"]
 BUCKET_MS = {"1m": 60_000, "5m": 300_000}
 _STATEMENT_TIMEOUT_ERRORS = (1969, 3024)  # MariaDB, MySQL: max_statement_time exceeded
@@ -82,20 +84,12 @@ async def read_samples(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[
 
 async def _read_raw(cursor, tenant_id: int, series_ids: list[int], span: TimeRange, max_samples: int,
                     timeout_seconds: float) -> dict[int, Arrays]:
-    selection = {"tenant_id": tenant_id, "series_ids": series_ids, "timeout_seconds": timeout_seconds,
-                 "span": reads.Span.left_open(span.start_ms, span.end_ms)}
-    await cursor.execute(*reads.count_statement(**selection))
-    (count,), = await cursor.fetchall()
-    counted = int(count or 0)
-    if not _within_budget(counted, max_samples):
-        return {}
-    for shape in reads.shapes_for(counted):
-        await cursor.execute(*reads.statements(**selection, shape=shape))
-        try:
-            return reads.assemble(await cursor.fetchall(), selection["span"])
-        except reads.TextBoundReached:
-            continue
-    raise AssertionError("unreachable: a read of rows has no text bound")
+    try:
+        return await read_raw_samples(cursor, tenant_id=tenant_id, series_ids=series_ids, max_samples=max_samples,
+                                      span=reads.Span.left_open(span.start_ms, span.end_ms),
+                                      timeout_seconds=timeout_seconds)
+    except TooManySamples as exc:
+        raise SampleBudgetExceeded(f"more than {max_samples} samples") from exc
 
 
 def _within_budget(count: int, max_samples: int) -> bool:
