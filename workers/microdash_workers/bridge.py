@@ -75,10 +75,10 @@ class Bridge:
         self._flush_lock = asyncio.Lock()
         self._flushes: list[asyncio.Task] = []
         self.client_id = settings.bridge_client_id or f"bridge-{socket.gethostname()}"
+        self.stopping = asyncio.Event()  # set by SIGTERM or SIGINT
 
     async def run(self) -> None:
         """Bridges until SIGTERM or SIGINT, then stops within the stop timeout."""
-        self.stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signal_number, self._stop_requested, signal_number)
