@@ -122,3 +122,35 @@ def test_prestart_generates_the_secret_key_on_the_first_start(stack, tmp_path):
     username, password = re.search(r"username (\S+)\s+password (\S+)", output).groups()
     assert password == mqtt_password(Settings(secret_key=generated["MICRODASH_SECRET_KEY"]), username)
     assert password != mqtt_password(Settings(), username)
+
+
+def test_samples_export_prints_a_tenants_samples_from_the_head_and_sealed_chunks(stack):
+    import json
+
+    tenant, token = stack.new_tenant("export")
+    other, other_token = stack.new_tenant("export-other")
+    now = recent_ms()
+    samples = [{"metric": "export.m", "value": float(i), "ts": now - 1000 + i, "labels": {"host": "a"}} for i in range(3)]
+    for client_token, body in ((token, samples), (other_token, [{**samples[0], "value": 99.0}])):
+        with stack.client(client_token) as client:
+            assert client.post("/api/v1/metrics/bulk", json=body).status_code == 202
+    stack.wait_for_samples(tenant.id, 3)
+    stack.wait_for_samples(other.id, 1)
+    (series_id,), = stack.sql("SELECT id FROM series WHERE tenant_id = %s", (tenant.id,))
+    sealed_window = chunks.window_of(now) - chunks.WINDOW_MS
+    with db.transaction(stack.settings) as cursor:  # as if the sealer had sealed an earlier sample
+        insert_chunk(cursor, tenant_id=tenant.id, series_id=series_id, timestamps=[sealed_window], values=[-1.0])
+
+    exported = [json.loads(line) for line in run(stack, "samples", "export", tenant.name, "export.m").stdout.splitlines()]
+    sealed = {"metric": "export.m", "value": -1.0, "ts": sealed_window, "labels": {"host": "a"}}
+    assert exported == [sealed, *samples]  # the other tenant's sample of the same metric is not there
+    since = run(stack, "samples", "export", tenant.name, "export.m", "--start", str(now - 999)).stdout.splitlines()
+    assert [json.loads(line)["value"] for line in since] == [1.0, 2.0]
+
+    too_many = run(stack, "samples", "export", tenant.name, "export.m", "--limit", "2", check=False)
+    assert too_many.returncode == 1 and "exceed --limit 2" in too_many.stderr and not too_many.stdout
+    for args, reason in (((tenant.name, "no such metric!"), "metric must match"),
+                         (("no-such-tenant", "export.m"), "does not exist")):
+        refused = run(stack, "samples", "export", *args, check=False)
+        assert refused.returncode == 1 and reason in refused.stderr, refused.stderr
+    assert run(stack, "samples", "export", tenant.name, "unknown.metric").stdout == ""

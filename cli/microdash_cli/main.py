@@ -16,7 +16,7 @@ from microdash_core.errors import MicrodashError
 from microdash_core.logs import configure_logging
 from microdash_core.settings import ENV_FILE_VARIABLE, get_settings
 
-from . import jobs, localstack, user_commands
+from . import jobs, localstack, sample_commands, user_commands
 from .dev_secrets import ensure_secrets_file
 from .demo import seed_demo
 
@@ -29,6 +29,7 @@ app.add_typer(user_commands.app, name="user")
 app.add_typer(broker_app, name="broker")
 app.add_typer(dev_app, name="dev")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(sample_commands.app, name="samples")
 
 
 def _setup():

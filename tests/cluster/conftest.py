@@ -2,22 +2,45 @@
 imported, the node started once per session and stopped, the host put back, at the end."""
 
 import time
+from contextlib import contextmanager
 
 import pytest
 
 from kubenode import POD_MEMORY_MIB, TIMINGS, build_images, start_cluster, stop_cluster
+from nodebase import run
+from nodechains import prefixed_chains
+
+# Stands for the chains other software on the host made (podman's CNI networks): it has the node's
+# prefix, and stopping the node must leave it alone.
+OTHER_SOFTWARES_CHAIN = "CNI-OTHER-SOFTWARE"
 
 
 @pytest.fixture(scope="session")
 def node(tmp_path_factory):
-    started = time.monotonic()
-    images = build_images()
-    TIMINGS["images built (cached: seconds)"] = time.monotonic() - started
-    started = time.monotonic()
-    cluster = start_cluster(tmp_path_factory.mktemp("node"), images=images)
-    TIMINGS["cluster start"] = time.monotonic() - started
-    yield cluster
-    stop_cluster()
+    with chains_of_other_software_kept():
+        started = time.monotonic()
+        images = build_images()
+        TIMINGS["images built (cached: seconds)"] = time.monotonic() - started
+        started = time.monotonic()
+        cluster = start_cluster(tmp_path_factory.mktemp("node"), images=images)
+        TIMINGS["cluster start"] = time.monotonic() - started
+        yield cluster
+        stop_cluster()
+
+
+@contextmanager
+def chains_of_other_software_kept():
+    """After the node stopped, the host has exactly the chains with the node's prefixes it had before."""
+    run(["iptables", "-N", OTHER_SOFTWARES_CHAIN])
+    try:
+        run(["iptables", "-A", OTHER_SOFTWARES_CHAIN, "-j", "RETURN"])
+        before = prefixed_chains()
+        yield
+        after = prefixed_chains()
+    finally:
+        run(["iptables", "-F", OTHER_SOFTWARES_CHAIN], check=False)
+        run(["iptables", "-X", OTHER_SOFTWARES_CHAIN], check=False)
+    assert after == before, f"removed: {sorted(before - after)}, left behind: {sorted(after - before)}"
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -29,11 +29,11 @@ from pathlib import Path
 import httpx
 import yaml
 
-from nodebase import (BRIDGE, COREDNS_IMAGE, DNS_IP, KUBELET_PORT, NODE_IP, NODE_LINK, NODE_NAME, PAUSE_IMAGE,
-                      PERSISTENT_DIR, POD_CIDR, REPO, RUNTIME_DIRS, SERVICE_CIDR, START_TIMEOUT_SECONDS, STATE_DIR,
-                      STATE_FILE, Cluster, read_sysctls, root_is_shared, run, wait_until, write_sysctl)
-from nodehost import (alive, kill_containers, kill_shims, prepare_host, remove_chains, remove_pod_cgroups, runs,
-                      stop_pid, unmount_under)
+from nodebase import (BRIDGE, CNI_NETWORK, COREDNS_IMAGE, DNS_IP, KUBELET_PORT, NODE_IP, NODE_LINK, NODE_NAME,
+                      PAUSE_IMAGE, PERSISTENT_DIR, POD_CIDR, REPO, RUNTIME_DIRS, SERVICE_CIDR, START_TIMEOUT_SECONDS,
+                      STATE_DIR, STATE_FILE, Cluster, read_sysctls, root_is_shared, run, wait_until, write_sysctl)
+from nodechains import remove_chains, snapshot
+from nodehost import alive, kill_containers, kill_shims, prepare_host, remove_pod_cgroups, runs, stop_pid, unmount_under
 from nodeimages import build_images, import_images
 from nodepki import make_pki, write_kubeconfigs
 
@@ -56,7 +56,7 @@ def start_cluster(workdir: Path, *, images: list[str]) -> Cluster:
     _start_afresh(workdir)
     cluster = Cluster(workdir=workdir, bin_dir=bin_dir)
     _save_state({"owner": os.getpid(), "workdir": str(workdir), "bin_dir": str(bin_dir), "pids": {}, "sysctls": read_sysctls(),
-                 "root_shared": root_is_shared(),
+                 "root_shared": root_is_shared(), "iptables": snapshot(),
                  "created_dirs": [str(path) for path in RUNTIME_DIRS if not path.exists()]})
     try:
         prepare_host()
@@ -91,7 +91,7 @@ def _write_containerd_config(workdir: Path) -> Path:
     cni = workdir / "cni"
     cni.mkdir(exist_ok=True)
     (cni / "10-microdash.conflist").write_text(json.dumps({
-        "cniVersion": "1.0.0", "name": "microdash",
+        "cniVersion": "1.0.0", "name": CNI_NETWORK,
         "plugins": [
             {"type": "bridge", "bridge": BRIDGE, "isGateway": True, "ipMasq": False, "hairpinMode": True,
              "ipam": {"type": "host-local", "ranges": [[{"subnet": POD_CIDR}]], "routes": [{"dst": "0.0.0.0/0"}],
@@ -261,7 +261,8 @@ def stop_cluster() -> None:
     kill_shims()
     if (bin_dir / "kube-proxy").exists():
         run([str(bin_dir / "kube-proxy"), "--cleanup", "--proxy-mode=iptables"], check=False)
-    remove_chains()
+    # a state without a snapshot (written before there was one): every chain with the node's prefixes
+    remove_chains(state.get("iptables", {}))
     unmount_under([workdir, STATE_DIR, PERSISTENT_DIR, Path("/run/netns"), Path("/var/run/netns")])
     for link in (BRIDGE, NODE_LINK):
         run(["ip", "link", "delete", link], check=False)

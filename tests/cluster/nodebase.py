@@ -19,12 +19,14 @@ NODE_NAME = "microdash-node"
 NODE_IP = "10.231.0.1"
 NODE_LINK = "mdnode0"
 BRIDGE = "mdcni0"
+CNI_NETWORK = "microdash"  # the conflist's name; the CNI plugins tag their iptables rules with it
 POD_CIDR = "10.232.0.0/24"
 SERVICE_CIDR = "10.96.0.0/24"
 KUBERNETES_SERVICE_IP = "10.96.0.1"
 DNS_IP = "10.96.0.10"
 KUBELET_PORT = 10250
 FORWARD_CHAIN = "MICRODASH-NODE"
+# Chains the node may make (nodechains.py removes the ones it made)
 CHAIN_PREFIXES = ("KUBE-", "CNI-", FORWARD_CHAIN)
 PAUSE_IMAGE = "localhost/microdash-node/pause:3.10"
 COREDNS_IMAGE = "localhost/microdash-node/coredns:v1.15.0"

@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from nodebase import (BRIDGE, CHAIN_PREFIXES, FORWARD_CHAIN, NODE_IP, NODE_LINK, PERSISTENT_DIR, POD_CIDR,
+from nodebase import (BRIDGE, FORWARD_CHAIN, NODE_IP, NODE_LINK, PERSISTENT_DIR, POD_CIDR,
                       SERVICE_CIDR, STATE_DIR, ctr, root_is_shared, run, write_sysctl)
 
 
@@ -99,21 +99,6 @@ def kill_shims() -> None:
             continue
         if argv and argv[0].endswith(b"containerd-shim-runc-v2") and address.encode() in argv:
             stop_pid(int(proc.name), timeout=5)
-
-
-def remove_chains() -> None:
-    for tool in ("iptables", "ip6tables"):
-        for table in ("filter", "nat", "mangle", "raw"):
-            rules = run([tool, "-t", table, "-S"], check=False).stdout.splitlines()
-            ours = [line.split()[1] for line in rules if line.startswith("-N ") and line.split()[1].startswith(CHAIN_PREFIXES)]
-            for rule in rules:
-                parts = rule.split()
-                if parts[0] == "-A" and parts[1] not in ours and any(t in ours for t in parts[2:]):
-                    run([tool, "-t", table, "-D", *parts[1:]], check=False)
-            for chain in ours:
-                run([tool, "-t", table, "-F", chain], check=False)
-            for chain in ours:
-                run([tool, "-t", table, "-X", chain], check=False)
 
 
 def unmount_under(roots: list[Path]) -> None:

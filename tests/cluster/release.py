@@ -146,6 +146,53 @@ def query_points(client: httpx.Client, metric: str, match: str | None = None, *,
     return [point for series in answer.json()["series"] for point in series["points"]]
 
 
+# The native query API's raw read (step 1 ms) serves at most this many steps a query.
+RAW_WINDOW_MS = 10_000
+
+
+def stored_samples(client: httpx.Client, metric: str, *, first_ms: int, last_ms: int) -> list[tuple[int, float]]:
+    """Every stored sample (ts, value) of the metric in [first_ms, last_ms], read through the api as
+    a client reads it (raw resolution, one 1 ms step per timestamp); a timestamp the api counts
+    twice comes twice. Wherever the store keeps them (head, chunks), the test sees what the api serves."""
+    found = []
+    for start in range(first_ms, last_ms + 1, RAW_WINDOW_MS):
+        end = min(start + RAW_WINDOW_MS, last_ms + 1)
+        counts = dict(_raw_points(client, metric, start, end, "count"))
+        found += [(ts, value) for ts, value in _raw_points(client, metric, start, end, "max")
+                  for _ in range(int(counts.get(ts, 1)))]
+    return found
+
+
+def _raw_points(client: httpx.Client, metric: str, start: int, end: int, aggregation: str) -> list:
+    params = {"metric": metric, "start": start, "end": end, "step": 1, "resolution": "raw",
+              "aggregation": aggregation}
+    answer = client.get("/api/v1/query", params=params, timeout=60)
+    answer.raise_for_status()
+    return [tuple(point) for series in answer.json()["series"] for point in series["points"]]
+
+
+def exported_samples(node: Cluster, namespace: str, *, image: str, database_url: str, tenant: str,
+                     metric: str) -> list[dict]:
+    """`microdash samples export` run in a pod of the server image against `database_url`: the
+    tenant's samples as the product reads them, with no api running."""
+    name = f"samples-export-{int(time.time() * 1000) % 100_000}"
+    node.kubectl("-n", namespace, "run", name, f"--image={image}", "--image-pull-policy=IfNotPresent",
+                 "--restart=Never", f"--env=MICRODASH_DATABASE_URL={database_url}", "--",
+                 "samples", "export", tenant, metric)
+
+    def finished() -> str | None:
+        phase = node.kubectl("-n", namespace, "get", "pod", name, "-o", "jsonpath={.status.phase}").stdout
+        return phase if phase in ("Succeeded", "Failed") else None
+
+    try:
+        phase = wait_for(f"pod {name} done", finished)
+        logs = node.kubectl("-n", namespace, "logs", name).stdout
+        assert phase == "Succeeded", logs
+        return [json.loads(line) for line in logs.splitlines()]
+    finally:
+        node.kubectl("-n", namespace, "delete", "pod", name, "--wait=false", check=False)
+
+
 def parse_quantity(quantity: str) -> int:
     units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
     for suffix, factor in units.items():

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from kubenode import POD_MEMORY_MIB, TIMINGS
-from release import CHART, Release, mariadb_rows, query_points, wait_for
+from release import CHART, Release, query_points, stored_samples, wait_for
 
 RELEASE = "md"
 NAMESPACE = "microdash"
@@ -139,7 +139,7 @@ def test_helm_upgrade_with_a_changed_value_rolls_the_pods_and_keeps_the_data(rel
 def test_pods_deleted_under_load_lose_and_duplicate_no_acknowledged_sample(release):
     """HTTP bulk ingest through the api Service and an MQTT device through the Mosquitto Service run
     while one api, worker, bridge and operator pod after the other is deleted (each waited back to
-    Ready); then every acknowledged sample is in MariaDB exactly once."""
+    Ready); then the api serves every acknowledged sample exactly once, with its value."""
     from types import SimpleNamespace
 
     from fault_load import HttpLoad, MqttLoad
@@ -168,20 +168,24 @@ def test_pods_deleted_under_load_lose_and_duplicate_no_acknowledged_sample(relea
         http.stop()
         device.stop()
     assert not http.errors, http.errors[:5]
-    for metric, acked in (("fault.http", http.acked), ("fault.mqtt", device.acked)):
-        assert acked, metric
-        try:
-            wait_for(f"every acknowledged {metric} sample stored",
-                     lambda metric=metric, acked=acked: acked <= set(stored_values(release, metric)), timeout=120)
-        except AssertionError:
-            missing = sorted(acked - set(stored_values(release, metric)))
-            print_delivery_diagnostics(release)
-            raise AssertionError(f"{metric}: {len(missing)} of {len(acked)} acknowledged samples not stored: "
-                                 f"{missing_ranges(missing)}") from None
-        time.sleep(2)  # anything still on its way would land now, and show up as a duplicate
-        stored = stored_values(release, metric)
-        print(f"pods deleted under load: {metric} {len(acked)} acknowledged, {len(stored)} stored")
-        assert acked <= set(stored) and len(stored) == len(set(stored)), (metric, len(acked), len(stored))
+    with release.api(credentials["token"]) as api:
+        for metric, acked in (("fault.http", http.acked), ("fault.mqtt", device.acked)):
+            assert acked, metric
+
+            def stored(metric=metric, acked=acked) -> list[int]:
+                return stored_values(api, metric, base_ts, max(acked))
+
+            try:
+                wait_for(f"every acknowledged {metric} sample stored", lambda: acked <= set(stored()), timeout=120)
+            except AssertionError:
+                missing = sorted(acked - set(stored()))
+                print_delivery_diagnostics(release)
+                raise AssertionError(f"{metric}: {len(missing)} of {len(acked)} acknowledged samples not stored: "
+                                     f"{missing_ranges(missing)}") from None
+            time.sleep(2)  # anything still on its way would land now, and show up as a duplicate
+            values = stored()
+            print(f"pods deleted under load: {metric} {len(acked)} acknowledged, {len(values)} stored")
+            assert acked <= set(values) and len(values) == len(set(values)), (metric, len(acked), len(values))
 
 
 def print_delivery_diagnostics(release: Release) -> None:
@@ -210,14 +214,13 @@ def missing_ranges(values: list[int]) -> str:
     return ", ".join(f"{first}-{last}" if first != last else f"{first}" for first, last in runs[:20])
 
 
-def stored_values(release: Release, metric: str) -> list[int]:
-    """The values of a metric's samples, read in MariaDB itself (kubectl exec)."""
-    password = release.secret(f"{RELEASE}-microdash-mariadb")["mariadb-password"]
-    query = ("SELECT p.value FROM samples p JOIN series s ON s.id = p.series_id JOIN tenants t ON t.id = s.tenant_id"
-             f" WHERE t.name = '{TENANT}' AND s.metric = '{metric}'")
-    rows = mariadb_rows(release.node, NAMESPACE, f"{RELEASE}-microdash-mariadb-0", username="microdash",
-                        password=password, database="microdash", query=query)
-    return [int(float(line)) for line in rows]
+def stored_values(api, metric: str, base_ts: int, last_sequence: int) -> list[int]:
+    """The sequence numbers (values) of a metric's samples as the api serves them, a sample served
+    twice listed twice; each sample's timestamp is the load's base plus its value (fault_load.py)."""
+    samples = stored_samples(api, metric, first_ms=base_ts, last_ms=base_ts + last_sequence + 1_000)
+    mismatched = [(ts, value) for ts, value in samples if ts != base_ts + int(value)]
+    assert not mismatched, f"{metric}: samples whose value is not their own: {mismatched[:5]}"
+    return [int(value) for _ts, value in samples]
 
 
 def test_helm_uninstall_leaves_only_the_documented_objects(release):

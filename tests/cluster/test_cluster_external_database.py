@@ -2,8 +2,10 @@
 Service of their own in namespace `databases` (external-mariadb.yaml), not part of any release; then
 `helm install` with the bundled MariaDB off and `externalDatabase` as charts/microdash/ci/
 external-databases-values.yaml sets it (its Redis and Mosquitto stay bundled: this scenario is about
-the database). A Tenant's samples land in that database and come back through the api Service, and
-`helm uninstall` leaves the database and its data alone.
+the database). A Tenant's samples land in that database (its series row is there) and come back
+through the api Service, and `helm uninstall` leaves the database and its data alone (read back by
+`microdash samples export` in a pod, against that database). Samples are always read through the
+product, never from the tables that happen to hold them (docs/storage.md).
 
 Runs after test_cluster_e2e.py on the same node (file order, one xdist worker); its steps build on
 each other like those.
@@ -18,7 +20,7 @@ import pytest
 import yaml
 
 from kubenode import TIMINGS
-from release import CHART, Release, mariadb_rows, wait_for
+from release import CHART, Release, exported_samples, mariadb_rows, stored_samples, wait_for
 
 RELEASE = "mdx"
 NAMESPACE = "microdash-ext"
@@ -43,6 +45,11 @@ class ExternalDatabase:
     def values(self) -> dict:
         """The chart values of this scenario: the ci file's database part, nothing else."""
         return {"mariadb": {"enabled": False}, "externalDatabase": self.settings}
+
+    @property
+    def url(self) -> str:
+        s = self.settings
+        return f"mysql://{s['username']}:{self.password}@{s['host']}:{s['port']}/{s['database']}"
 
     def rows(self, release: Release, query: str) -> list[str]:
         return mariadb_rows(release.node, DATABASE_NAMESPACE, DATABASE_POD, username=self.settings["username"],
@@ -79,16 +86,17 @@ def test_helm_install_against_a_separate_mariadb_service(release, database, tmp_
     assert release.workloads_not_ready() == []
     # the migration Job ran pre-install, against the external database
     tables = set(database.rows(release, "SHOW TABLES"))
-    assert {"_yoyo_migration", "samples", "series", "tenants"} <= tables, tables
+    assert {"_yoyo_migration", "series", "tenants"} <= tables, tables
 
 
 def test_a_tenants_samples_are_stored_in_the_external_database(release, database):
     credentials = release.apply_tenant(TENANT)
+    since_ms = int(time.time() * 1000) - 60_000
     release.post_and_read_back(credentials["token"], "external.db", 42.0)
-    stored = database.rows(release, "SELECT p.value FROM samples p JOIN series s ON s.id = p.series_id"
-                                     " JOIN tenants t ON t.id = s.tenant_id"
-                                     f" WHERE t.name = '{TENANT}' AND s.metric = 'external.db'")
-    assert [float(value) for value in stored] == [42.0]
+    with release.api(credentials["token"]) as api:
+        served = stored_samples(api, "external.db", first_ms=since_ms, last_ms=int(time.time() * 1000))
+    assert [value for _ts, value in served] == [42.0]
+    assert series_rows(release, database) == ["external.db"]
 
 
 def test_helm_uninstall_leaves_the_external_database_and_its_data(release, database):
@@ -99,10 +107,23 @@ def test_helm_uninstall_leaves_the_external_database_and_its_data(release, datab
     statefulset = release.node.kubectl("-n", DATABASE_NAMESPACE, "get", "statefulset", "mariadb", "-o",
                                        "jsonpath={.status.readyReplicas}").stdout
     assert statefulset == "1"
-    # the Tenant's deletionPolicy is Retain (docs/examples/tenant.yaml): its samples stay
-    stored = database.rows(release, "SELECT p.value FROM samples p JOIN series s ON s.id = p.series_id"
-                                     " WHERE s.metric = 'external.db'")
-    assert [float(value) for value in stored] == [42.0]
+    # the Tenant's deletionPolicy is Retain (docs/examples/tenant.yaml): its series and samples stay
+    assert series_rows(release, database) == ["external.db"]
+    exported = exported_samples(release.node, DATABASE_NAMESPACE, image=server_image(), database_url=database.url,
+                                tenant=TENANT, metric="external.db")
+    assert [(sample["value"], sample["labels"]) for sample in exported] == [(42.0, {"via": "http"})]
     # the bundled Redis and Mosquitto keep their claims (docs/helm.md); there was never one for MariaDB
     claims = {item["metadata"]["name"] for item in release.get("pvc")["items"]}
     assert claims == {f"data-{release.fullname}-redis-0", f"data-{release.fullname}-mosquitto-0"}
+
+
+def series_rows(release: Release, database: ExternalDatabase) -> list[str]:
+    """The Tenant's series rows in the external database itself: what ingest wrote landed there."""
+    return database.rows(release, "SELECT s.metric FROM series s JOIN tenants t ON t.id = s.tenant_id"
+                                  f" WHERE t.name = '{TENANT}'")
+
+
+def server_image() -> str:
+    """The server image the chart's defaults name (its appVersion tag), built and imported by the node."""
+    repository = yaml.safe_load((CHART / "values.yaml").read_text())["image"]["repository"]
+    return f"{repository}:{yaml.safe_load((CHART / 'Chart.yaml').read_text())['appVersion']}"

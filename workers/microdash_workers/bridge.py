@@ -5,10 +5,15 @@ A message is acknowledged to the broker only after the batch holding its samples
 messages are redelivered to the bridge's persistent session. Replicas share the load through
 a shared subscription. Small messages are coalesced into batches bounded by sample count and a
 few milliseconds of waiting.
+
+SIGTERM (a pod stopping, `make run` ending) or SIGINT stops it gracefully: it takes no further
+message, enqueues and acknowledges what it holds, disconnects and exits 0. What it cannot enqueue
+within `BRIDGE_STOP_TIMEOUT_SECONDS` (Redis away, say) stays unacknowledged with the broker.
 """
 
 import asyncio
 import logging
+import signal
 import socket
 import time
 import uuid
@@ -41,6 +46,9 @@ FIRST_RECONNECT_SECONDS = 0.1
 # Held back by an outage or the high-water mark, the bridge looks again at least this often.
 MAX_BACKPRESSURE_WAIT_SECONDS = 5.0
 MAX_FLUSHES_IN_FLIGHT = 4
+# Never subscribed (a client may always unsubscribe): unsubscribing it is a harmless round trip.
+STOP_ROUND_TRIP_FILTER = "microdash-bridge/stopping"
+ROUND_TRIP_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass
@@ -67,11 +75,36 @@ class Bridge:
         self._flush_lock = asyncio.Lock()
         self._flushes: list[asyncio.Task] = []
         self.client_id = settings.bridge_client_id or f"bridge-{socket.gethostname()}"
+        self.stopping = asyncio.Event()  # set by SIGTERM or SIGINT
 
     async def run(self) -> None:
+        """Bridges until SIGTERM or SIGINT, then stops within the stop timeout."""
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, self._stop_requested, signal_number)
+        serving = asyncio.create_task(self._serve())
+        stop_requested = asyncio.create_task(self.stopping.wait())
+        await asyncio.wait({serving, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+        stop_requested.cancel()
+        _done, late = await asyncio.wait({serving}, timeout=self.settings.bridge_stop_timeout_seconds)
+        if late:
+            log.warning("bridge stop timed out; what it still held stays unacknowledged with the broker",
+                        extra={"timeout_seconds": self.settings.bridge_stop_timeout_seconds})
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+        else:
+            serving.result()  # an error that ended it is raised: the process exits non-zero
+        log.info("bridge stopped")
+
+    def _stop_requested(self, signal_number: int) -> None:
+        log.info("bridge stopping: enqueueing and acknowledging what it holds",
+                 extra={"signal": signal.Signals(signal_number).name})
+        self.stopping.set()
+
+    async def _serve(self) -> None:
         backoff = FIRST_RECONNECT_SECONDS
         connected_before = False
-        while True:
+        while not self.stopping.is_set():
             started = time.monotonic()
             try:
                 await self._session(connected_before)
@@ -81,7 +114,10 @@ class Bridge:
             connected_before = True
             if time.monotonic() - started > MAX_BACKOFF_SECONDS:
                 backoff = FIRST_RECONNECT_SECONDS  # the session had been up for a while: start over
-            await asyncio.sleep(backoff)
+            try:
+                await asyncio.wait_for(self.stopping.wait(), timeout=backoff)
+            except TimeoutError:
+                pass
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def _session(self, reconnect: bool) -> None:
@@ -99,16 +135,32 @@ class Bridge:
             log.info("bridge subscribed", extra={"client_id": self.client_id})
             flusher = asyncio.create_task(self._flush_periodically(client))
             try:
-                async for burst in message_bursts(client):
+                async for burst in message_bursts(client, until=self.stopping):
                     now_ms = int(time.time() * 1000)
                     intakes = await self._within_rate_limits(burst, [await self._intake(m, now_ms) for m in burst])
                     for message, (intake, tenant) in zip(burst, intakes):
                         await self._receive(client, message, intake, tenant)
+                await self._drain(client)
             finally:
                 flusher.cancel()
                 for task in self._flushes:  # their messages are redelivered after the reconnect
                     task.cancel()
                 self._flushes = []
+
+    async def _drain(self, client: aiomqtt.Client) -> None:
+        """Stopping: what is held enqueued and acknowledged before the client disconnects. Messages
+        the client received but the bridge did not take stay unacknowledged: the broker redelivers them."""
+        await self._flush(client)
+        if self._flushes:
+            await asyncio.gather(*self._flushes)
+        # A round trip before closing: the broker handles a client's packets in order, so its answer
+        # means it has every acknowledgement. Closing a socket with messages still unread resets the
+        # connection, and acknowledgements not yet sent or read would be lost (then redelivered).
+        try:
+            await client.unsubscribe(STOP_ROUND_TRIP_FILTER, timeout=ROUND_TRIP_TIMEOUT_SECONDS)
+        except aiomqtt.MqttError as exc:
+            log.warning("no answer from the broker while stopping; some messages may be redelivered",
+                        extra={"error": str(exc)})
 
     async def _intake(self, message: aiomqtt.Message, now_ms: int) -> tuple[Intake, KnownTenant | None]:
         """The message's samples and its tenant, or why it is refused so far."""

@@ -43,20 +43,32 @@ def _bytes_waiting(sock) -> bool:
         return False
 
 
-async def message_bursts(client: aiomqtt.Client) -> AsyncIterator[list[aiomqtt.Message]]:
-    """Every message already received, as one list; waits for the next one when there is none."""
+async def message_bursts(client: aiomqtt.Client, *, until: asyncio.Event) -> AsyncIterator[list[aiomqtt.Message]]:
+    """Every message already received, as one list; waits for the next one when there is none.
+    Ends once `until` is set (messages still queued then are left unacknowledged)."""
     queue: asyncio.Queue = client._queue  # noqa: SLF001
     disconnected: asyncio.Future = client._disconnected  # noqa: SLF001
-    while True:
-        if queue.empty():
-            getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({getter, disconnected}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
+    stopping = asyncio.ensure_future(until.wait())
+    try:
+        while not until.is_set():
+            yield await _next_burst(queue, disconnected, stopping)
+    finally:
+        stopping.cancel()
+
+
+async def _next_burst(queue: asyncio.Queue, disconnected: asyncio.Future,
+                      stopping: asyncio.Future) -> list[aiomqtt.Message]:
+    if queue.empty():
+        getter = asyncio.ensure_future(queue.get())
+        done, _ = await asyncio.wait({getter, disconnected, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if getter not in done:
+            getter.cancel()
+            if disconnected.done():
                 raise aiomqtt.MqttError("Disconnected during message iteration") from disconnected.exception()
-            burst = [getter.result()]
-        else:
-            burst = []
-        while not queue.empty():
-            burst.append(queue.get_nowait())
-        yield burst
+            return []
+        burst = [getter.result()]
+    else:
+        burst = []
+    while not queue.empty():
+        burst.append(queue.get_nowait())
+    return burst
