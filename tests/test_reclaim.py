@@ -317,3 +317,79 @@ def test_only_table_names_are_rebuilt(database):
             reclaim.rebuild(connection, "samples; DROP TABLE series", lock_wait_seconds=1)
         with pytest.raises(ValueError), connection.cursor() as cursor:
             reclaim.table_space(cursor, "no_such_table")
+
+
+def test_mariadb_killed_mid_rebuild_comes_back_with_the_table_whole_and_reclaimable(tmp_path):
+    """kill -9 of the server itself while it rebuilds (a private MariaDB): its crash recovery rolls
+    the rebuild back, every row is there, and the files of the partial copy it leaves behind are
+    dropped by the next reclaim (and only those: a rebuild under way keeps its copy)."""
+    from microdash_cli.localstack import ServiceInstances
+    from microdash_core import migrate
+    from microdash_core.settings import Settings
+
+    services = ServiceInstances(tmp_path)
+    services.start()
+    try:
+        env = services.environment("crash")
+        settings = Settings(database_url=env["MICRODASH_DATABASE_URL"], redis_url=env["MICRODASH_REDIS_URL"])
+        migrate.migrate(settings)
+        with db.transaction(settings) as cursor:  # 600,000 rows from MariaDB's sequence engine
+            cursor.execute("INSERT INTO samples (tenant_id, series_id, ts, value) SELECT 1, seq DIV 1000,"
+                           f" {CURRENT} + (seq MOD 1000) * 1000, seq * 0.5 FROM seq_0_to_599999")
+        before = _fingerprint(settings)
+        rng = random.Random(10)
+        left_in_all = 0
+        for _round in range(3):
+            thread = threading.Thread(target=_rebuild_until_the_server_dies, args=(settings,), daemon=True)
+            thread.start()
+            _wait_for_alter(settings)
+            with closing(db.connect(settings)) as connection:
+                assert reclaim.drop_left_behind_copies(connection) == []  # its copy is a live one
+            time.sleep(rng.uniform(0, 0.2))
+            services.stop_service("mariadb", kill=True)
+            thread.join(timeout=30)
+            services.restart_service("mariadb")
+            assert _fingerprint(settings) == before
+            left = _left_behind(tmp_path)  # MariaDB's crash recovery leaves the copy's files
+            with closing(db.connect(settings)) as connection:
+                dropped = reclaim.drop_left_behind_copies(connection)
+            assert len(dropped) == len(left) and not _left_behind(tmp_path), (left, dropped)
+            left_in_all += len(left)
+        assert left_in_all, "no kill hit a rebuild: the test tested nothing"
+        assert _reclaim(settings, force=True).rebuilt
+        assert _fingerprint(settings) == before
+    finally:
+        services.stop()
+
+
+def _left_behind(root: Path) -> list[Path]:
+    return list((root / "mariadb" / "crash").glob("#sql*.ibd"))
+
+
+def _rebuild_until_the_server_dies(settings) -> None:
+    try:
+        with closing(db.connect(settings)) as connection:
+            while True:
+                reclaim.reclaim_table(connection, "samples", force=True)
+    except Exception:  # noqa: BLE001 - the server was killed under it: that is the test
+        return
+
+
+def _wait_for_alter(settings, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with closing(db.connect(settings)) as connection:
+        connection.autocommit(True)
+        with connection.cursor() as cursor:
+            while time.monotonic() < deadline:
+                cursor.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE%%'")
+                if cursor.fetchone()[0]:
+                    return
+                time.sleep(0.005)
+    raise AssertionError("no rebuild started")
+
+
+def _fingerprint(settings) -> tuple:
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT COUNT(*), SUM(ts), SUM(value),"
+                       " BIT_XOR(CRC32(CONCAT_WS(',', tenant_id, series_id, ts, value))) FROM samples")
+        return tuple(cursor.fetchone())

@@ -8,7 +8,7 @@ The way back is an online rebuild of the whole table: `ALTER TABLE t FORCE, ALGO
 LOCK=NONE`. MariaDB 10.11 does it on a partitioned table (every partition is written anew,
 holding only its rows) while inserts, updates and deletes go on: they are logged and applied to
 the new copy, which replaces the old one atomically (an interrupted rebuild leaves the old table as
-it was). What it cannot do without stopping writers: the metadata lock it upgrades briefly at the
+it was; after a server crash, the partial copy's files too, which drop_left_behind_copies drops). What it cannot do without stopping writers: the metadata lock it upgrades briefly at the
 start and at the end waits for every open transaction on the table, and statements that come
 after queue behind it. `WAIT n` bounds that wait (so the stall of ingest) to n seconds; a rebuild
 that does not get its lock in time gives up and the next run tries again. Measured alternatives
@@ -41,6 +41,12 @@ LOCK_WAIT_TIMEOUT = 1205
 ONLINE_LOG_TOO_BIG = 1799
 GAVE_UP = {LOCK_WAIT_TIMEOUT: "lock wait timeout", ONLINE_LOG_TOO_BIG: "online log too big"}
 _TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}")
+# What a server killed mid-rebuild of a partitioned table leaves behind (MariaDB 10.11's crash
+# recovery does not drop it): the new copy's partitions, `#sql-alter-<server>-<connection id>#P#p`,
+# each an InnoDB table with its file. The connection id (hex) tells a live rebuild's copy apart.
+_LEFT_BEHIND = re.compile(r"#sql-alter-[0-9a-f]+-([0-9a-f]+)(#P#[A-Za-z0-9_]+)?", re.IGNORECASE)
+# Reading InnoDB's dictionary needs the PROCESS privilege; without it there is nothing to clean.
+_NO_PRIVILEGE = {1227, 1044, 1142}
 
 
 @dataclass(frozen=True)
@@ -156,4 +162,37 @@ def reclaim_table(connection: pymysql.connections.Connection, table: str, policy
 
 def reclaim_head(connection: pymysql.connections.Connection, policy: Policy = Policy(), *,
                  tables: tuple[str, ...] = HEAD_TABLES, force: bool = False) -> list[Reclaimed]:
+    drop_left_behind_copies(connection)
     return [reclaim_table(connection, table, policy, force=force) for table in tables]
+
+
+def drop_left_behind_copies(connection: pymysql.connections.Connection) -> list[str]:
+    """Drop the partial copies that rebuilds interrupted by a server crash left in this database
+    (the table they rebuilt is whole: the crash rolled the rebuild back). A copy whose connection
+    is still open belongs to a rebuild under way and is left alone; the dictionary is read before
+    the connections, so a rebuild that starts in between is seen as open too."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DATABASE()")
+        (database,) = cursor.fetchone()
+        try:
+            cursor.execute("SELECT NAME FROM information_schema.INNODB_SYS_TABLES WHERE NAME LIKE %s",
+                           (f"{database}/#sql-alter-%",))
+        except pymysql.err.MySQLError as exc:
+            if exc.args[0] not in _NO_PRIVILEGE:
+                raise
+            return []
+        names = [name.split("/", 1)[1] for (name,) in cursor.fetchall() if name.startswith(f"{database}/")]
+        if not names:
+            return []
+        cursor.execute("SELECT ID FROM information_schema.PROCESSLIST")
+        open_connections = {int(connection_id) for (connection_id,) in cursor.fetchall()}
+        dropped = []
+        for name in names:
+            found = _LEFT_BEHIND.fullmatch(name)
+            if found and int(found.group(1), 16) not in open_connections:
+                cursor.execute(f"DROP TABLE IF EXISTS `#mysql50#{name}`")
+                dropped.append(name)
+    connection.commit()
+    if dropped:
+        log.warning("dropped the partial copies of rebuilds a server crash interrupted", extra={"tables": dropped})
+    return dropped
