@@ -45,7 +45,7 @@ _TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}")
 # recovery does not drop it): the new copy's partitions, `#sql-alter-<server>-<connection id>#P#p`,
 # each an InnoDB table with its file. The connection id (hex) tells a live rebuild's copy apart.
 _LEFT_BEHIND = re.compile(r"#sql-alter-[0-9a-f]+-([0-9a-f]+)(#P#[A-Za-z0-9_]+)?", re.IGNORECASE)
-# Reading InnoDB's dictionary needs the PROCESS privilege; without it there is nothing to clean.
+# Reading InnoDB's dictionary needs the PROCESS privilege; without it the copies cannot be found.
 _NO_PRIVILEGE = {1227, 1044, 1142}
 
 
@@ -110,7 +110,7 @@ def rebuild(connection: pymysql.connections.Connection, table: str, *, lock_wait
     try:
         with connection.cursor() as cursor:
             cursor.execute(f"ALTER TABLE `{table}` WAIT {int(lock_wait_seconds)} FORCE, ALGORITHM=INPLACE, LOCK=NONE")
-    except pymysql.err.OperationalError as exc:
+    except pymysql.err.MySQLError as exc:
         if exc.args[0] not in GAVE_UP:
             raise
         return GAVE_UP[exc.args[0]]
