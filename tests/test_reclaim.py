@@ -393,3 +393,26 @@ def _fingerprint(settings) -> tuple:
         cursor.execute("SELECT COUNT(*), SUM(ts), SUM(value),"
                        " BIT_XOR(CRC32(CONCAT_WS(',', tenant_id, series_id, ts, value))) FROM samples")
         return tuple(cursor.fetchone())
+
+
+def test_a_user_with_rights_on_its_database_only_reclaims_and_skips_the_crash_clean_up(stack, database):
+    """The chart's database user has ALL on its database and no PROCESS: the rebuild works, the
+    look for a crashed rebuild's copy (InnoDB's dictionary) is skipped, not an error."""
+    name = db.DatabaseAddress.from_url(database.database_url).database
+    user = f"u{name[-10:]}"
+    with closing(db.connect(database)) as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+        cursor.execute(f"GRANT ALL ON `{name}`.* TO '{user}'@'%'")
+    try:
+        expected = big_head(database)
+        _seal(database)
+        limited = database.model_copy(update={"database_url": database.database_url.replace("root@", f"{user}:pw@")})
+        with closing(db.connect(limited)) as connection:
+            with pytest.raises(Exception), connection.cursor() as cursor:
+                cursor.execute("SELECT COUNT(*) FROM information_schema.INNODB_SYS_TABLES")
+            assert reclaim.drop_left_behind_copies(connection) == []
+            assert [table.outcome for table in reclaim.reclaim_head(connection, EAGER)] == ["rebuilt"]
+        assert_reads_exactly(database, expected)
+    finally:
+        with closing(db.connect(database)) as connection, connection.cursor() as cursor:
+            cursor.execute(f"DROP USER '{user}'@'%'")
