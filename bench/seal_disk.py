@@ -3,14 +3,20 @@ bytes on disk per raw sample and the sealing throughput.
 
 Bytes are the InnoDB files of `samples` (the head) and `sample_chunks`, every partition, after a
 flush (`FLUSH TABLES ... FOR EXPORT`): "allocated" is what the file system holds (page
-compression punches holes), as in bench/chunk_disk.py. Figures:
-  bulk_disk_bytes_per_sample_rows  the head's files before the seal (every sample a row)
-  bulk_disk_bytes_per_sample       both tables' files after the seal, as they are: InnoDB keeps
-                                   the emptied head pages in the file (later inserts reuse them)
-  bulk_chunk_bytes_per_sample      the chunk table's files alone: what sealed data costs
+compression punches holes), as in bench/chunk_disk.py. After the seal, the head's free space is
+reclaimed as the sealing job does it (store.reclaim with the settings' policy: an online rebuild
+if worth it). Figures:
+  bulk_disk_bytes_per_sample_rows    the head's files before the seal (every sample a row)
+  bulk_disk_bytes_per_sample_sealed  both tables' files after the seal, before the reclaim: InnoDB
+                                     keeps the emptied head pages in the file
+  bulk_disk_bytes_per_sample         both tables' files after the reclaim: the issue's figure
+  bulk_chunk_bytes_per_sample        the chunk table's files alone: what sealed data costs
   bulk_seal_samples_per_s          samples sealed per second of wall time (one sealer, batches of
                                    500 series), with the CPU seconds of this process (the sealer)
                                    and, in cpu_seconds.seal, of each stack process (MariaDB too)
+  reclaim_detail                     the reclaim's outcome, wall time and CPU seconds (MariaDB does
+                                     the rebuild), the partitions of each table and what an empty
+                                     one costs on disk
 """
 
 import time
@@ -18,15 +24,53 @@ from contextlib import closing
 from pathlib import Path
 
 from microdash_core import chunks, db
-from microdash_core.store import sealing
+from microdash_core.settings import Settings
+from microdash_core.store import reclaim, sealing
 
 TABLES = ("samples", "sample_chunks")
 
 
+def table_files(datadir: Path, database: str, table: str) -> list[Path]:
+    """A table's .ibd files, one per partition."""
+    return list((datadir / database).glob(f"{table}.ibd")) + list((datadir / database).glob(f"{table}#[Pp]#*.ibd"))
+
+
 def files_bytes(datadir: Path, database: str, table: str) -> tuple[int, int]:
-    """(apparent size, allocated bytes) of a table's .ibd files, one per partition."""
-    files = list((datadir / database).glob(f"{table}.ibd")) + list((datadir / database).glob(f"{table}#[Pp]#*.ibd"))
+    """(apparent size, allocated bytes) of a table's .ibd files."""
+    files = table_files(datadir, database, table)
     return sum(path.stat().st_size for path in files), sum(path.stat().st_blocks * 512 for path in files)
+
+
+def partition_costs(connection, datadir: Path, database: str) -> dict:
+    """Per table: how many partitions (files) it has, how many hold no row, and the allocated bytes
+    of those empty ones (each file's smallest size: InnoDB's initial extent)."""
+    costs = {}
+    with connection.cursor() as cursor:
+        for table in TABLES:
+            cursor.execute("SELECT PARTITION_NAME FROM information_schema.PARTITIONS"
+                           " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND TABLE_ROWS = 0", (table,))
+            empty = {f"{table}#P#{name}.ibd".lower() for (name,) in cursor.fetchall()}
+            files = table_files(datadir, database, table)
+            empty_files = [path for path in files if path.name.lower() in empty]
+            costs[table] = {"partitions": len(files), "empty": len(empty_files),
+                            "empty_bytes_allocated": sum(path.stat().st_blocks * 512 for path in empty_files),
+                            "one_empty_bytes_allocated": min((path.stat().st_blocks * 512 for path in empty_files),
+                                                             default=None)}
+    connection.commit()
+    return costs
+
+
+def reclaim_as_the_job_does(stack, connection, settings: Settings) -> dict:
+    """The sealing job's step after a run that sealed everything due."""
+    cpu_before = stack.cpu_seconds()
+    started = time.monotonic()
+    done = reclaim.reclaim_head(connection, reclaim.policy_of(settings))
+    wall = time.monotonic() - started
+    cpu_after = stack.cpu_seconds()
+    return {"outcomes": {table.table: table.outcome for table in done}, "wall_s": round(wall, 2),
+            "cpu_s": {name: round(cpu_after.get(name, 0.0) - seconds, 2) for name, seconds in cpu_before.items()},
+            "footprint_before": {table.table: table.before.footprint for table in done},
+            "footprint_after": {table.table: table.after.footprint for table in done if table.after}}
 
 
 def flushed_sizes(connection, datadir: Path, database: str) -> dict[str, tuple[int, int]]:
@@ -55,13 +99,17 @@ def run_seal(stack, tenant_name: str = "bench-bulk") -> dict:
         cpu_started = time.process_time()
         sealed = sealing.seal_due(connection, cutoff_ms=int(newest) + chunks.WINDOW_MS, tenant_ids=[tenant_id])
         sealer_cpu = time.process_time() - cpu_started
+        sealed_sizes = flushed_sizes(connection, datadir, database)
+        reclaimed = reclaim_as_the_job_does(stack, connection, settings)
         after = flushed_sizes(connection, datadir, database)
+        reclaimed["partitions"] = partition_costs(connection, datadir, database)
 
     def per_sample(bytes_: int) -> float:
         return round(bytes_ / samples, 2)
 
     return {
         "bulk_disk_bytes_per_sample_rows": per_sample(before["samples"][1]),
+        "bulk_disk_bytes_per_sample_sealed": per_sample(sealed_sizes["samples"][1] + sealed_sizes["sample_chunks"][1]),
         "bulk_disk_bytes_per_sample": per_sample(after["samples"][1] + after["sample_chunks"][1]),
         "bulk_chunk_bytes_per_sample": per_sample(after["sample_chunks"][1]),
         "bulk_seal_samples_per_s": round(sealed.samples / sealed.seconds) if sealed.seconds else None,
@@ -71,6 +119,9 @@ def run_seal(stack, tenant_name: str = "bench-bulk") -> dict:
             "seconds": round(sealed.seconds, 2), "sealer_cpu_s": round(sealer_cpu, 2),
             "sealer_cpu_us_per_sample": round(sealer_cpu / max(sealed.samples, 1) * 1e6, 2),
             "bytes_file_allocated": {"before": {t: list(v) for t, v in before.items()},
+                                     "sealed": {t: list(v) for t, v in sealed_sizes.items()},
                                      "after": {t: list(v) for t, v in after.items()}},
         },
+        "reclaim_detail": {**reclaimed, "empty_partitions_bytes_per_sample": per_sample(
+            sum(table["empty_bytes_allocated"] for table in reclaimed["partitions"].values()))},
     }

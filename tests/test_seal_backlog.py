@@ -61,7 +61,8 @@ def _fill(settings, now_ms: int) -> dict:
 
 def _migrate(settings, *args: str) -> subprocess.Popen:
     env = {**os.environ, "MICRODASH_DATABASE_URL": settings.database_url, "MICRODASH_REDIS_URL": settings.redis_url,
-           "MICRODASH_LOG_LEVEL": "WARNING", "MICRODASH_SEAL_BATCH_SERIES": "20"}
+           "MICRODASH_LOG_LEVEL": "WARNING", "MICRODASH_SEAL_BATCH_SERIES": "20",
+           "MICRODASH_RECLAIM_MIN_FREE_BYTES": str(1024 * 1024)}  # this small backlog is worth a rebuild
     return subprocess.Popen(["microdash", "migrate", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
@@ -90,6 +91,7 @@ def test_migrate_converts_the_previous_schemas_rows_resumably(old_database):
     assert resumed.returncode == 0, output
     assert "schema up to date (0 migration(s) applied)" in output
     assert "raw samples of past windows sealed into chunks" in output
+    assert "samples: rebuilt in" in output, output  # the emptied head's space given back
     assert head_count(old_database, chunks.window_of(resumed_at - chunks.SEAL_GRACE_MS)) == 0
     assert head_count(old_database) <= in_head_for_good  # the windows not over stay in the head
     assert_reads_exactly(old_database, expected)
@@ -98,6 +100,7 @@ def test_migrate_converts_the_previous_schemas_rows_resumably(old_database):
     again = _migrate(old_database)
     output, _ = again.communicate(timeout=120)
     assert again.returncode == 0 and "sealed into chunks: 0 samples" in output, output
+    assert "samples: " in output and "not worth a rebuild" in output, output
 
 
 def test_schema_only_leaves_the_rows_in_the_head(old_database):

@@ -86,6 +86,17 @@ def migrate(wait: Annotated[float, typer.Option(help="seconds to wait for the da
         sealed = migrations.seal_backlog(settings, on_batch=progress.batch_done)
         typer.echo(f"raw samples of past windows sealed into chunks: {sealed.samples} samples,"
                    f" {sealed.series_windows} series-windows, {sealed.chunks} chunk rows in {sealed.seconds:.1f} s")
+        for table in migrations.reclaim_head(settings):
+            typer.echo(f"{table.table}: {_reclaim_summary(table)}")
+
+
+def _reclaim_summary(table) -> str:
+    mib = 1024 * 1024
+    if table.outcome == "not worth it":
+        return f"{table.before.footprint / mib:.0f} MiB for {table.before.rows} rows: not worth a rebuild"
+    if table.rebuilt:
+        return f"rebuilt in {table.seconds:.1f} s, about {table.bytes_returned / mib:.0f} MiB returned to the file system"
+    return f"rebuild gave up ({table.outcome}); the sealing job tries again"
 
 
 class SealProgress:

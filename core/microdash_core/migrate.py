@@ -13,7 +13,7 @@ from . import db
 from .errors import MicrodashError
 from .partitions import PARTITIONED_TABLES, ensure_partitions
 from .settings import Settings
-from .store import sealing
+from .store import reclaim, sealing
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -83,6 +83,16 @@ def seal_backlog(settings: Settings, *, now_ms: int | None = None,
     try:
         return sealing.seal_due(connection, cutoff_ms=sealing.sealed_before(now, settings.seal_grace_seconds * 1000),
                                 batch_series=settings.seal_batch_series, on_batch=on_batch)
+    finally:
+        connection.close()
+
+
+def reclaim_head(settings: Settings, *, force: bool = False) -> list[reclaim.Reclaimed]:
+    """After a backlog conversion: give the head's emptied pages back to the file system (an online
+    rebuild, when the free space is worth it; store.reclaim)."""
+    connection = db.connect(settings)
+    try:
+        return reclaim.reclaim_head(connection, reclaim.policy_of(settings), force=force)
     finally:
         connection.close()
 

@@ -125,6 +125,16 @@ class Settings(BaseSettings):
                                                  " for it wait in the head and are merged by the next seal")
     seal_batch_series: int = Field(500, ge=1, le=5000, description="series of one tenant and window per seal transaction")
     seal_time_budget_seconds: float = Field(30.0, gt=0, description="a sealing job stops taking batches after this")
+    # Reclaiming: after a run that sealed everything due, a head table whose files hold much more
+    # free space than rows is rebuilt online to give the space back (docs/storage.md)
+    reclaim_enabled: bool = Field(True, description="rebuild head tables whose free space is worth it after sealing")
+    reclaim_min_free_bytes: int = Field(32 * 1024 * 1024, ge=0, description="free bytes a head table must hold"
+                                                                            " (all partitions) to be rebuilt")
+    reclaim_min_free_ratio: float = Field(1.0, ge=0, description="and free bytes at least this times what its rows"
+                                                                 " and indexes take: the rebuild's work is bounded"
+                                                                 " by the space it returns")
+    reclaim_lock_wait_seconds: int = Field(1, ge=1, le=60, description="longest wait for the table's metadata lock"
+                                                                      " (ingest queues behind it meanwhile)")
 
     # Rollups and retention
     rollup_grace_seconds: int = Field(10, ge=0, description="wait after a minute closes before rolling it up")

@@ -36,6 +36,17 @@ def record_failed_batch(connection: redis.Redis, *, permanent: bool, queue_name:
         pipe.execute()
 
 
+def record_reclaimed(connection: redis.Redis, *, rebuilt: bool, bytes_returned: int) -> None:
+    """One head table rebuild attempted: done (and the free bytes it returned) or given up."""
+    with connection.pipeline(transaction=False) as pipe:
+        if rebuilt:
+            pipe.hincrby(keys.TELEMETRY_COUNTERS, "head_rebuilds", 1)
+            pipe.hincrby(keys.TELEMETRY_COUNTERS, "head_bytes_reclaimed", bytes_returned)
+        else:
+            pipe.hincrby(keys.TELEMETRY_COUNTERS, "head_rebuilds_given_up", 1)
+        pipe.execute()
+
+
 def record_sealed(connection: redis.Redis, *, samples: int, chunks: int) -> None:
     """One committed seal: head samples moved into chunks, and the chunk rows (parts) written."""
     with connection.pipeline(transaction=False) as pipe:

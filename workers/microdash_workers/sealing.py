@@ -10,7 +10,7 @@ from redis.exceptions import LockNotOwnedError
 
 from microdash_core import db, keys, telemetry
 from microdash_core.settings import Settings, get_settings
-from microdash_core.store import sealing
+from microdash_core.store import reclaim, sealing
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +30,16 @@ def seal_windows(settings: Settings | None = None, *, now_ms: int | None = None)
         return 0
     try:
         now = now_ms if now_ms is not None else int(time.time() * 1000)
+        deadline = time.monotonic() + budget
         with closing(db.connect(settings)) as database:
             sealed = sealing.seal_due(
                 database, cutoff_ms=sealing.sealed_before(now, settings.seal_grace_seconds * 1000),
-                batch_series=settings.seal_batch_series, deadline=time.monotonic() + budget,
+                batch_series=settings.seal_batch_series, deadline=deadline,
                 on_batch=lambda _batch, done: telemetry.record_sealed(connection, samples=done.samples,
                                                                       chunks=done.chunks))
+            # Only once nothing due is left: while a backlog is being sealed, each run frees more.
+            if settings.reclaim_enabled and time.monotonic() <= deadline:
+                reclaim_head(database, settings, connection)
         if sealed.samples:
             log.info("sealed windows", extra={"samples": sealed.samples, "chunks": sealed.chunks,
                                               "series_windows": sealed.series_windows,
@@ -44,3 +48,17 @@ def seal_windows(settings: Settings | None = None, *, now_ms: int | None = None)
     finally:
         with suppress(LockNotOwnedError):
             lock.release()
+
+
+def reclaim_head(database, settings: Settings, connection: redis.Redis) -> list[reclaim.Reclaimed]:
+    """Give the head's free space back to the file system where it is worth it (store.reclaim).
+    A failure here is logged and leaves the sealing run's result as it is."""
+    try:
+        done = reclaim.reclaim_head(database, reclaim.policy_of(settings))
+    except Exception:
+        log.exception("reclaiming the head's free space failed; the next run tries again")
+        return []
+    for table in done:
+        if table.outcome != "not worth it":
+            telemetry.record_reclaimed(connection, rebuilt=table.rebuilt, bytes_returned=table.bytes_returned)
+    return done

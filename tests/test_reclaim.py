@@ -1,0 +1,418 @@
+"""Reclaiming the head's freed space on a real MariaDB (store.reclaim): after a seal of a big head
+the table's files shrink; writes during a rebuild (the worker's SampleStore, the real api) are all
+there afterwards, once each, with their newest value; a rebuild held up by an open transaction
+gives up within its lock wait; a client killed mid-rebuild leaves the table whole and reclaimable;
+small or busy heads are left alone; the sealing job and `microdash migrate` reclaim."""
+
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+
+from microdash_core import db, keys, tenancy
+from microdash_core.store import reclaim, sealing
+from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, drop_database, head_count,
+                          migrated_database, write_head)
+
+NOW = 1_765_000_000_000 - 1_765_000_000_000 % WINDOW + WINDOW // 2
+CURRENT = NOW - NOW % WINDOW
+EAGER = reclaim.Policy(min_free_bytes=1024 * 1024, min_free_ratio=1.0, lock_wait_seconds=1)
+HEAD_ROWS = 240_000  # ~14 MB of head files
+
+
+@pytest.fixture
+def database(stack):
+    settings = migrated_database(stack, "reclaim")
+    yield settings
+    drop_database(settings)
+
+
+def head_file_bytes(stack, settings) -> int:
+    """Bytes the head's files (every partition) take on disk."""
+    folder = Path(stack.services.root) / "mariadb" / db.DatabaseAddress.from_url(settings.database_url).database
+    with closing(db.connect(settings)) as connection, connection.cursor() as cursor:
+        cursor.execute("FLUSH TABLES samples FOR EXPORT")  # every dirty page written first
+        cursor.execute("UNLOCK TABLES")
+    return sum(path.stat().st_blocks * 512 for path in folder.glob("samples#[Pp]#*.ibd"))
+
+
+def big_head(settings, *, windows=(CURRENT - WINDOW,), tenant=1, series=400, first_series=1) -> dict:
+    rows_per_series = HEAD_ROWS // series // len(windows)
+    rows = [(tenant, s, window + i * 1000 + s % 1000, float(s * 1000 + i)) for window in windows
+            for s in range(first_series, first_series + series) for i in range(rows_per_series)]
+    expected: dict = {}
+    write_head(settings, rows, expected)
+    return expected
+
+
+def _seal(settings, cutoff_ms=NOW) -> sealing.Sealed:
+    """Seal, then what the next job run would find a minute later: InnoDB's purge done (the deleted
+    rows' pages are free only after it: DATA_FREE) and the table's statistics recalculated
+    (InnoDB does it in the background once a tenth of the rows changed: DATA_LENGTH)."""
+    with closing(db.connect(settings)) as connection:
+        sealed = sealing.seal_due(connection, cutoff_ms=cutoff_ms)
+        with connection.cursor() as cursor:
+            cursor.execute("SET GLOBAL innodb_max_purge_lag_wait = 0")
+            cursor.execute("ANALYZE TABLE samples")
+            cursor.fetchall()
+    return sealed
+
+
+def _reclaim(settings, policy=EAGER, **kwargs) -> reclaim.Reclaimed:
+    with closing(db.connect(settings)) as connection:
+        return reclaim.reclaim_table(connection, "samples", policy, **kwargs)
+
+
+def test_after_a_seal_of_a_big_head_the_rebuild_returns_the_space_and_keeps_every_sample(stack, database):
+    expected = big_head(database, windows=(CURRENT - WINDOW, CURRENT))
+    assert _seal(database).samples == HEAD_ROWS // 2  # the open window stays in the head
+    sealed_size = head_file_bytes(stack, database)
+
+    done = _reclaim(database)
+
+    assert done.outcome == "rebuilt" and done.rebuilt, (done, sealed_size)
+    assert done.before.reclaimable(60) >= EAGER.min_free_bytes and done.after.footprint < done.before.footprint
+    after = head_file_bytes(stack, database)
+    assert after < sealed_size * 0.75, (sealed_size, after)
+    assert head_count(database) == HEAD_ROWS // 2
+    assert_reads_exactly(database, expected)
+    assert_nothing_doubled(database, expected)
+
+    _seal(database, CURRENT + 2 * WINDOW)  # the rest, then the files come down to their empty size
+    assert _reclaim(database).rebuilt
+    assert head_file_bytes(stack, database) < after / 4
+    assert_reads_exactly(database, expected)
+
+
+def test_a_head_not_worth_it_is_left_alone(stack, database):
+    expected = big_head(database)
+    with closing(db.connect(database)) as connection:
+        full = reclaim.reclaim_table(connection, "samples", reclaim.Policy(min_free_bytes=0, min_free_ratio=1.0))
+    assert full.outcome == "not worth it", full  # rows everywhere, little free: a rebuild returns little
+    assert full.after is None and full.before.rows == HEAD_ROWS
+
+    _seal(database)
+    size = head_file_bytes(stack, database)
+    with closing(db.connect(database)) as connection:
+        big_enough = reclaim.Policy(min_free_bytes=size * 4, min_free_ratio=0.0)
+        assert reclaim.reclaim_table(connection, "samples", big_enough).outcome == "not worth it"
+    assert head_file_bytes(stack, database) == size
+    assert_reads_exactly(database, expected)
+
+
+def test_a_rebuild_held_up_by_an_open_transaction_gives_up_within_its_lock_wait(stack, database):
+    expected = big_head(database)
+    _seal(database)
+    size = head_file_bytes(stack, database)
+    with closing(db.connect(database)) as holder:
+        with holder.cursor() as cursor:
+            cursor.execute("START TRANSACTION")
+            cursor.execute("SELECT COUNT(*) FROM samples WHERE tenant_id = 1")  # holds the metadata lock
+        started = time.monotonic()
+        done = _reclaim(database)
+        waited = time.monotonic() - started
+        holder.commit()
+    assert done.outcome == "lock wait timeout" and not done.rebuilt and done.bytes_returned == 0
+    assert waited < 10
+    assert head_file_bytes(stack, database) == size
+    assert _reclaim(database).rebuilt  # the next run gets it
+    assert head_file_bytes(stack, database) < size / 2
+    assert_reads_exactly(database, expected)
+
+
+def test_samples_stored_during_rebuilds_are_all_there_once_with_their_newest_value(stack, database):
+    from microdash_workers.storage import SampleStore
+
+    with db.transaction(database) as cursor:
+        tenant = tenancy.create_tenant(cursor, name="reclaim-race")
+    # A big head of the tenant's own (raw) series, half of it sealed: rows to copy and space to return.
+    expected = big_head(database, windows=(CURRENT - WINDOW, CURRENT), tenant=tenant.id, series=200,
+                        first_series=10_000_000)  # far from the ids the store gives its series
+    _seal(database)
+    store = SampleStore(database)
+    rng = random.Random(7)
+    written: dict[tuple[str, int], float] = {}
+    done = threading.Event()
+    outcomes: list[str] = []
+    failures: list[BaseException] = []
+
+    def rebuilder():
+        try:
+            with closing(db.connect(database)) as connection:
+                while not done.is_set():
+                    outcomes.append(reclaim.reclaim_table(connection, "samples", EAGER, force=True).outcome)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    thread = threading.Thread(target=rebuilder)
+    thread.start()
+    deadline = time.monotonic() + 300
+    try:
+        value = 0.0
+        while len(outcomes) < 4 or len(written) < 5000:
+            batch = []
+            for _ in range(100):  # new samples and re-writes of earlier ones, in two windows
+                key = (f"s{rng.randrange(30)}", rng.choice((CURRENT - WINDOW, CURRENT)) + rng.randrange(400) * 15_000)
+                value += 1
+                batch.append(("reclaim_metric", {"k": key[0]}, key[1], value))
+            store.store(tenant_id=tenant.id, samples=batch)
+            written.update({(labels["k"], ts): v for _m, labels, ts, v in batch})
+            assert time.monotonic() < deadline, outcomes
+    finally:
+        done.set()
+        thread.join(timeout=120)
+        store.close()
+    assert not failures, failures
+    assert outcomes.count("rebuilt") >= 3, outcomes
+    with db.transaction(database) as cursor:
+        cursor.execute("SELECT id, labels FROM series WHERE tenant_id = %s", (tenant.id,))
+        series_of = {labels: series_id for series_id, labels in cursor.fetchall()}
+    for (label, ts), value in written.items():
+        expected.setdefault((tenant.id, series_of[f'{{"k":"{label}"}}']), {})[ts] = value
+    assert_reads_exactly(database, expected)
+    assert_nothing_doubled(database, expected)
+    _seal(database, CURRENT + 2 * WINDOW)
+    assert head_count(database) == 0
+    assert_reads_exactly(database, expected)
+
+
+def test_samples_posted_to_the_api_during_rebuilds_of_the_shared_head_are_all_there(stack):
+    """The real api and worker writing into the stack's own database while its head is rebuilt."""
+    tenant, token = stack.new_tenant("reclaim-api")
+    settings = stack.settings
+    base = int(time.time() * 1000) - 3_600_000
+    rng = random.Random(8)
+    written: dict[tuple[str, int], float] = {}
+    done = threading.Event()
+    outcomes: list[str] = []
+
+    def rebuilder():
+        with closing(db.connect(settings)) as connection:
+            while not done.is_set():
+                outcomes.append(reclaim.reclaim_table(connection, "samples", EAGER, force=True).outcome)
+
+    thread = threading.Thread(target=rebuilder, daemon=True)
+    thread.start()
+    value = 0.0
+    try:
+        with stack.client(token) as client:
+            for _request in range(40):
+                body = []
+                for _ in range(100):
+                    key = (f"a{rng.randrange(10)}", base + rng.randrange(500) * 1000)
+                    value += 1
+                    body.append({"metric": "reclaim_api", "labels": {"k": key[0]}, "ts": key[1], "value": value})
+                assert client.post("/api/v1/metrics/bulk", json=body).status_code == 202
+                written.update({(sample["labels"]["k"], sample["ts"]): sample["value"] for sample in body})
+        wanted = {(f'{{"k":"{label}"}}', ts): v for (label, ts), v in written.items()}
+        deadline = time.monotonic() + 60
+        while _found(stack, tenant.id) != wanted and time.monotonic() < deadline:  # until the worker stored all
+            time.sleep(0.2)
+    finally:
+        done.set()
+        thread.join(timeout=120)
+    assert outcomes.count("rebuilt") >= 2, outcomes
+    assert _found(stack, tenant.id) == wanted
+    assert len(stack.stored_samples(tenant.id)) == len(wanted)  # nothing twice
+
+
+def _found(stack, tenant_id: int) -> dict:
+    labels_of = dict(stack.sql("SELECT id, labels FROM series WHERE tenant_id = %s", (tenant_id,)))
+    return {(labels_of[series_id], ts): value for series_id, ts, value in stack.stored_samples(tenant_id)}
+
+
+RECLAIMER = """
+import sys
+from contextlib import closing
+from microdash_core import db
+from microdash_core.settings import Settings
+from microdash_core.store import reclaim
+settings = Settings(database_url=sys.argv[1])
+with closing(db.connect(settings)) as connection:
+    while True:
+        print(reclaim.reclaim_table(connection, "samples", force=True).outcome, flush=True)
+"""
+
+
+def test_a_reclaimer_killed_mid_rebuild_leaves_the_head_whole_and_reclaimable(stack, database):
+    expected = big_head(database, windows=(CURRENT - WINDOW, CURRENT))
+    _seal(database)
+    env = {**stack.env, "MICRODASH_DATABASE_URL": database.database_url}
+    rng = random.Random(9)
+    for _round in range(3):
+        process = subprocess.Popen([sys.executable, "-c", RECLAIMER, database.database_url], env=env,
+                                   stdout=subprocess.PIPE, text=True)
+        assert process.stdout.readline().strip() in ("rebuilt", "lock wait timeout")
+        time.sleep(rng.uniform(0, 0.4))  # somewhere in the next rebuild
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        process.stdout.close()
+    _wait_until_no_alter_runs(database)
+    assert_reads_exactly(database, expected)
+    assert_nothing_doubled(database, expected)
+    folder = Path(stack.services.root) / "mariadb" / db.DatabaseAddress.from_url(database.database_url).database
+    assert not list(folder.glob("#sql*")), "a rebuild left an intermediate table behind"
+    assert _reclaim(database, force=True).rebuilt
+    assert_reads_exactly(database, expected)
+
+
+def _wait_until_no_alter_runs(settings, timeout: float = 60) -> None:
+    """The server finishes (or rolls back) a statement whose client is gone on its own time."""
+    name = db.DatabaseAddress.from_url(settings.database_url).database
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.transaction(settings) as cursor:
+            cursor.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = %s AND INFO LIKE 'ALTER%%'",
+                           (name,))
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError("an ALTER TABLE is still running")
+
+
+def test_the_sealing_job_reclaims_after_sealing_everything_due_and_counts_it(stack, database):
+    from microdash_workers.sealing import seal_windows
+
+    expected = big_head(database)
+    settings = database.model_copy(update={"reclaim_min_free_bytes": 1024 * 1024})
+    redis_client = stack.redis_client()
+    counted = {name: int(redis_client.hget(keys.TELEMETRY_COUNTERS, name) or 0)
+               for name in ("head_rebuilds", "head_bytes_reclaimed")}
+    size = head_file_bytes(stack, database)
+
+    assert seal_windows(settings, now_ms=NOW) == HEAD_ROWS
+
+    assert head_file_bytes(stack, database) < size / 2
+    assert int(redis_client.hget(keys.TELEMETRY_COUNTERS, "head_rebuilds")) == counted["head_rebuilds"] + 1
+    assert int(redis_client.hget(keys.TELEMETRY_COUNTERS, "head_bytes_reclaimed")) > counted["head_bytes_reclaimed"]
+    exposed = httpx.get(stack.api_url + "/metrics").text
+    assert "microdash_head_rebuilds_total" in exposed
+    assert_reads_exactly(database, expected)
+    assert seal_windows(settings, now_ms=NOW) == 0  # nothing freed since: no second rebuild
+    assert int(redis_client.hget(keys.TELEMETRY_COUNTERS, "head_rebuilds")) == counted["head_rebuilds"] + 1
+
+
+def test_the_sealing_job_does_not_reclaim_when_disabled(stack, database):
+    from microdash_workers.sealing import seal_windows
+
+    big_head(database)
+    settings = database.model_copy(update={"reclaim_min_free_bytes": 1024 * 1024, "reclaim_enabled": False})
+    seal_windows(settings, now_ms=NOW)
+    sealed_size = head_file_bytes(stack, database)
+    assert sealed_size > 4 * 1024 * 1024
+    with closing(db.connect(database)) as connection, connection.cursor() as cursor:
+        assert reclaim.table_space(cursor, "samples").reclaimable(60) >= 1024 * 1024  # it was worth it
+
+
+def test_only_table_names_are_rebuilt(database):
+    with closing(db.connect(database)) as connection:
+        with pytest.raises(ValueError):
+            reclaim.rebuild(connection, "samples; DROP TABLE series", lock_wait_seconds=1)
+        with pytest.raises(ValueError), connection.cursor() as cursor:
+            reclaim.table_space(cursor, "no_such_table")
+
+
+def test_mariadb_killed_mid_rebuild_comes_back_with_the_table_whole_and_reclaimable(tmp_path):
+    """kill -9 of the server itself while it rebuilds (a private MariaDB): its crash recovery rolls
+    the rebuild back, every row is there, and the files of the partial copy it leaves behind are
+    dropped by the next reclaim (and only those: a rebuild under way keeps its copy)."""
+    from microdash_cli.localstack import ServiceInstances
+    from microdash_core import migrate
+    from microdash_core.settings import Settings
+
+    services = ServiceInstances(tmp_path)
+    services.start()
+    try:
+        env = services.environment("crash")
+        settings = Settings(database_url=env["MICRODASH_DATABASE_URL"], redis_url=env["MICRODASH_REDIS_URL"])
+        migrate.migrate(settings)
+        with db.transaction(settings) as cursor:  # 600,000 rows from MariaDB's sequence engine
+            cursor.execute("INSERT INTO samples (tenant_id, series_id, ts, value) SELECT 1, seq DIV 1000,"
+                           f" {CURRENT} + (seq MOD 1000) * 1000, seq * 0.5 FROM seq_0_to_599999")
+        before = _fingerprint(settings)
+        rng = random.Random(10)
+        left_in_all = 0
+        for _round in range(3):
+            thread = threading.Thread(target=_rebuild_until_the_server_dies, args=(settings,), daemon=True)
+            thread.start()
+            _wait_for_alter(settings)
+            with closing(db.connect(settings)) as connection:
+                assert reclaim.drop_left_behind_copies(connection) == []  # its copy is a live one
+            time.sleep(rng.uniform(0, 0.2))
+            services.stop_service("mariadb", kill=True)
+            thread.join(timeout=30)
+            services.restart_service("mariadb")
+            assert _fingerprint(settings) == before
+            left = _left_behind(tmp_path)  # MariaDB's crash recovery leaves the copy's files
+            with closing(db.connect(settings)) as connection:
+                dropped = reclaim.drop_left_behind_copies(connection)
+            assert len(dropped) == len(left) and not _left_behind(tmp_path), (left, dropped)
+            left_in_all += len(left)
+        assert left_in_all, "no kill hit a rebuild: the test tested nothing"
+        assert _reclaim(settings, force=True).rebuilt
+        assert _fingerprint(settings) == before
+    finally:
+        services.stop()
+
+
+def _left_behind(root: Path) -> list[Path]:
+    return list((root / "mariadb" / "crash").glob("#sql*.ibd"))
+
+
+def _rebuild_until_the_server_dies(settings) -> None:
+    try:
+        with closing(db.connect(settings)) as connection:
+            while True:
+                reclaim.reclaim_table(connection, "samples", force=True)
+    except Exception:  # noqa: BLE001 - the server was killed under it: that is the test
+        return
+
+
+def _wait_for_alter(settings, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with closing(db.connect(settings)) as connection:
+        connection.autocommit(True)
+        with connection.cursor() as cursor:
+            while time.monotonic() < deadline:
+                cursor.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'ALTER TABLE%%'")
+                if cursor.fetchone()[0]:
+                    return
+                time.sleep(0.005)
+    raise AssertionError("no rebuild started")
+
+
+def _fingerprint(settings) -> tuple:
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT COUNT(*), SUM(ts), SUM(value),"
+                       " BIT_XOR(CRC32(CONCAT_WS(',', tenant_id, series_id, ts, value))) FROM samples")
+        return tuple(cursor.fetchone())
+
+
+def test_a_user_with_rights_on_its_database_only_reclaims_and_skips_the_crash_clean_up(stack, database):
+    """The chart's database user has ALL on its database and no PROCESS: the rebuild works, the
+    look for a crashed rebuild's copy (InnoDB's dictionary) is skipped, not an error."""
+    name = db.DatabaseAddress.from_url(database.database_url).database
+    user = f"u{name[-10:]}"
+    with closing(db.connect(database)) as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+        cursor.execute(f"GRANT ALL ON `{name}`.* TO '{user}'@'%'")
+    try:
+        expected = big_head(database)
+        _seal(database)
+        limited = database.model_copy(update={"database_url": database.database_url.replace("root@", f"{user}:pw@")})
+        with closing(db.connect(limited)) as connection:
+            with pytest.raises(Exception), connection.cursor() as cursor:
+                cursor.execute("SELECT COUNT(*) FROM information_schema.INNODB_SYS_TABLES")
+            assert reclaim.drop_left_behind_copies(connection) == []
+            assert [table.outcome for table in reclaim.reclaim_head(connection, EAGER)] == ["rebuilt"]
+        assert_reads_exactly(database, expected)
+    finally:
+        with closing(db.connect(database)) as connection, connection.cursor() as cursor:
+            cursor.execute(f"DROP USER '{user}'@'%'")
