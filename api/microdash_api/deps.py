@@ -19,7 +19,9 @@ from .state import AppState
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async although it awaits nothing: FastAPI runs a plain def dependency in its thread pool, a
+    # thread hop per use that cost more (~0.2 ms each, several per request) than a whole 1m query's SQL.
     return request.app.state.microdash
 
 
