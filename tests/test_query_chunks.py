@@ -173,3 +173,31 @@ async def _aggregate(stack, **kwargs):
     finally:
         pool.close()
         await pool.wait_closed()
+
+
+def _unreadable_chunk_count(stack, api: str) -> float:
+    for line in httpx.get(stack.api_url + "/metrics").text.splitlines():
+        if line.startswith(f'microdash_query_unreadable_chunks_total{{api="{api}"}}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_a_chunk_that_cannot_be_decoded_is_a_named_server_error(stack):
+    tenant, token = stack.new_tenant("corrupt")
+    base, series_ids = _day_of_samples(stack, token, tenant.id, "broken")
+    _seal(stack, tenant.id, base + WINDOW)
+    stack.sql("UPDATE sample_chunks SET data = CONCAT(LEFT(data, 50), CHAR(ASCII(SUBSTRING(data, 51, 1)) ^ 1),"
+              " SUBSTRING(data, 52)) WHERE tenant_id = %s AND series_id = %s AND window_start = %s",
+              (tenant.id, series_ids[0], base))  # one bit flipped past the header
+    before = _unreadable_chunk_count(stack, "native")
+    with stack.client(token) as client:
+        response = client.get("/api/v1/query", params={"metric": "broken", "resolution": "raw", "start": base,
+                                                       "end": base + WINDOW, "step": 60_000})
+        untouched = client.get("/api/v1/query", params={"metric": "broken", "match": "host=b", "resolution": "raw",
+                                                        "start": base, "end": base + WINDOW, "step": 60_000})
+    assert response.status_code == 500
+    detail = response.json()["detail"]
+    assert "stored samples could not be decoded" in detail, detail
+    assert f"the chunk of series {series_ids[0]}, window {base}, part 0" in detail, detail
+    assert _unreadable_chunk_count(stack, "native") == before + 1
+    assert untouched.status_code == 200 and len(untouched.json()["series"][0]["points"]) == WINDOW // 60_000
