@@ -3,19 +3,19 @@
 Rows are not sent one by one: MariaDB concatenates each series' bucket starts and the columns the
 aggregation needs into texts (GROUP_CONCAT) and numpy parses them; decoding a row per bucket in
 Python cost ten times more than the statement. A DOUBLE prints as its shortest round-trip decimal,
-so nothing is lost. The texts are concatenated in the order MariaDB reads the rows (no ORDER BY:
+so nothing is lost; store.reads.parse_numbers parses them, for the raw head's texts too. The texts are concatenated in the order MariaDB reads the rows (no ORDER BY:
 sorting there doubled the statement's time) and sorted here. A text that reached its length bound
 is detected by its count, and the read is repeated with one row per bucket.
 """
 
 import numpy as np
-import orjson
+
+from microdash_core.store import reads
 
 from .step_buckets import FIELD_OF_COLUMN, ROLLUP_COLUMNS, Rows
 
 TABLES = {"1m": "samples_1m", "5m": "samples_5m"}
 BUCKET_MS = {"1m": 60_000, "5m": 300_000}
-TEXT_BOUND = 16 * 1024 * 1024  # within MariaDB's default max_allowed_packet
 _FETCH_ROWS = 20_000
 _INTEGER_COLUMNS = ("sample_count",)
 
@@ -32,7 +32,7 @@ async def read_rollup_rows(cursor, *, resolution: str, aggregation: str, tenant_
     columns = ROLLUP_COLUMNS[aggregation]
     params = [tenant_id, *series_ids, start_ms, end_ms]
     texts = ", ".join(f"GROUP_CONCAT({column})" for column in ("bucket_ts", *columns))
-    await cursor.execute(f"SET STATEMENT group_concat_max_len={TEXT_BOUND} FOR SELECT series_id, COUNT(*), {texts}"
+    await cursor.execute(f"SET STATEMENT group_concat_max_len={reads.TEXT_BOUND} FOR SELECT series_id, COUNT(*), {texts}"
                          f" FROM {TABLES[resolution]} WHERE {_where(series_ids)} GROUP BY series_id", params)
     found = _parsed(await cursor.fetchall(), columns)
     if found is not None:
@@ -43,34 +43,22 @@ async def read_rollup_rows(cursor, *, resolution: str, aggregation: str, tenant_
 
 
 def _parsed(rows, columns: tuple[str, ...]) -> dict[int, Rows] | None:
+    """The texts' columns per series; None when a text reached its bound (read rows instead)."""
     found = {}
     for series_id, count, ts_text, *column_texts in rows:
-        ts = _numbers(ts_text, np.int64, count)
-        parsed = [_numbers(text, np.int64 if column in _INTEGER_COLUMNS else np.float64, count)
-                  for column, text in zip(columns, column_texts)]
-        if ts is None or any(values is None for values in parsed):
+        try:
+            ts = reads.parse_numbers(ts_text, np.int64)
+            parsed = [reads.parse_numbers(text, np.int64 if column in _INTEGER_COLUMNS else np.float64)
+                      for column, text in zip(columns, column_texts)]
+        except reads.TextBoundReached:
             return None
+        if ts.size != count or any(values.size != count for values in parsed):
+            return None  # a text cut at the bound holds fewer numbers than the group has rows
         order = None if np.all(ts[1:] > ts[:-1]) else np.argsort(ts, kind="stable")
         if order is not None:
             ts, parsed = ts[order], [values[order] for values in parsed]
         found[series_id] = Rows(ts, **{FIELD_OF_COLUMN[column]: values for column, values in zip(columns, parsed)})
     return found
-
-
-def _numbers(text, dtype, count: int) -> np.ndarray | None:
-    """The parsed text, or None when it was cut at the bound (fewer numbers than rows). Doubles
-    are parsed as a JSON array: orjson's correctly rounded parser is ten times faster than numpy's."""
-    if text is None or len(text) >= TEXT_BOUND:
-        return None
-    if dtype is np.int64:
-        numbers = np.fromstring(text, dtype=np.int64, sep=",")
-    else:
-        try:
-            numbers = np.array(orjson.loads(b"[%s]" % (text if isinstance(text, bytes) else text.encode())),
-                               dtype=np.float64)
-        except orjson.JSONDecodeError:
-            return None
-    return numbers if numbers.size == count else None
 
 
 async def _all_rows(cursor) -> list[tuple]:
