@@ -47,6 +47,9 @@ def test_numpy_and_mariadb_aggregate_rollups_alike(rolled_up, stack, monkeypatch
         return asyncio.run(_points(stack, cases, tenant_id=tenant_id, series_ids=series_ids, **span))
 
     as_texts = read_all()
+    monkeypatch.setattr(repository, "SPLIT_ROLLUP_READS_FROM_ROWS", 0)  # one statement per series, at once
+    split = read_all()
+    monkeypatch.setattr(repository, "SPLIT_ROLLUP_READS_FROM_ROWS", 10**9)
     monkeypatch.setattr(reads, "TEXT_BOUND", 100)
     as_rows = read_all()
     monkeypatch.setattr(repository, "ROLLUP_ROWS_IN_API", 0)
@@ -54,7 +57,7 @@ def test_numpy_and_mariadb_aggregate_rollups_alike(rolled_up, stack, monkeypatch
     for case in cases:
         points = as_texts[case]
         assert all(len(points[series_id]) >= 2 for series_id in series_ids), case
-        assert points == as_rows[case] == by_mariadb[case], case
+        assert points == split[case] == as_rows[case] == by_mariadb[case], case
 
 
 async def _points(stack, cases, **kwargs) -> dict:
