@@ -191,10 +191,11 @@ def parse_numbers(text, dtype) -> np.ndarray:
     if dtype is np.int64:
         return np.fromstring(text, dtype=np.int64, sep=",")
     try:
-        return np.array(orjson.loads(b"[%s]" % (text if isinstance(text, bytes) else text.encode())),
-                        dtype=np.float64)
+        numbers = orjson.loads(b"[%s]" % (text if isinstance(text, bytes) else text.encode()))
     except orjson.JSONDecodeError:
         raise TextBoundReached() from None
+    # fromiter with a count: a third of np.array's time, which inspects every item for its shape
+    return np.fromiter(numbers, dtype=np.float64, count=len(numbers))
 
 
 def _decoded(series_id: int, key: int, blob: bytes) -> Arrays:
