@@ -96,30 +96,27 @@ async def aggregate_arrays(pool: aiomysql.Pool, *, tenant_id: int, series_ids: l
             _rollup_rows_of(pool, resolution=resolution, aggregation=aggregation, tenant_id=tenant_id,
                             series_ids=part, start_ms=start_ms, end_ms=end_ms)
             for part in _split(series_ids, READ_PARTS)))
-        rows = {series_id: series_rows for part in parts for series_id, series_rows in part.items()}
-        return _aggregated(rows, step_ms, aggregation)
+        return {series_id: points for part in parts
+                for series_id, points in step_buckets.aggregate_series(part, step_ms, aggregation).items()}
     async with pool.acquire() as connection, connection.cursor() as cursor:
         if resolution == "raw":
             span = reads.Span.half_open(start_ms, end_ms)
             samples = await read_raw_samples(cursor, tenant_id=tenant_id, series_ids=series_ids, span=span,
                                              max_samples=max_raw_samples)
-            rows = {series_id: Rows.of_samples(ts, vs) for series_id, (ts, vs) in samples.items()}
         elif rollup_rows <= ROLLUP_ROWS_IN_API:
-            rows = await read_rollup_rows(cursor, resolution=resolution, aggregation=aggregation, tenant_id=tenant_id,
-                                          series_ids=series_ids, start_ms=start_ms, end_ms=end_ms)
+            batch = await read_rollup_rows(cursor, resolution=resolution, aggregation=aggregation,
+                                           tenant_id=tenant_id, series_ids=series_ids, start_ms=start_ms, end_ms=end_ms)
         else:
             return await aggregated_by_mariadb(cursor, resolution=resolution, aggregation=aggregation,
                                                tenant_id=tenant_id, series_ids=series_ids, start_ms=start_ms,
                                                end_ms=end_ms, step_ms=step_ms)
-    return _aggregated(rows, step_ms, aggregation)
+    if resolution != "raw":
+        return step_buckets.aggregate_series(batch, step_ms, aggregation)
+    return {series_id: step_buckets.aggregate(Rows.of_samples(ts, vs), step_ms, aggregation)
+            for series_id, (ts, vs) in samples.items()}
 
 
-def _aggregated(rows: dict[int, Rows], step_ms: int, aggregation: str) -> dict[int, step_buckets.Points]:
-    return {series_id: step_buckets.aggregate(series_rows, step_ms, aggregation)
-            for series_id, series_rows in rows.items()}
-
-
-async def _rollup_rows_of(pool: aiomysql.Pool, **selection) -> dict[int, Rows]:
+async def _rollup_rows_of(pool: aiomysql.Pool, **selection) -> step_buckets.SeriesRows:
     async with pool.acquire() as connection, connection.cursor() as cursor:
         return await read_rollup_rows(cursor, **selection)
 

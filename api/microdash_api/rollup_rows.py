@@ -12,12 +12,13 @@ import numpy as np
 
 from microdash_core.store import reads
 
-from .step_buckets import FIELD_OF_COLUMN, ROLLUP_COLUMNS, Rows
+from .step_buckets import FIELD_OF_COLUMN, ROLLUP_COLUMNS, Rows, SeriesRows
 
 TABLES = {"1m": "samples_1m", "5m": "samples_5m"}
 BUCKET_MS = {"1m": 60_000, "5m": 300_000}
 _FETCH_ROWS = 20_000
 _INTEGER_COLUMNS = ("sample_count",)
+_NO_ROWS = SeriesRows([], np.zeros(1, dtype=np.int64), Rows(np.empty(0, dtype=np.int64)))
 
 
 def _where(series_ids: list[int]) -> str:
@@ -26,7 +27,7 @@ def _where(series_ids: list[int]) -> str:
 
 
 async def read_rollup_rows(cursor, *, resolution: str, aggregation: str, tenant_id: int, series_ids: list[int],
-                           start_ms: int, end_ms: int) -> dict[int, Rows]:
+                           start_ms: int, end_ms: int) -> SeriesRows:
     """The rows with start_ms <= bucket_ts < end_ms of each series that has some, in bucket order,
     with the columns `aggregation` needs. On an aiomysql cursor."""
     columns = ROLLUP_COLUMNS[aggregation]
@@ -42,23 +43,43 @@ async def read_rollup_rows(cursor, *, resolution: str, aggregation: str, tenant_
     return _from_rows(columns, await _all_rows(cursor))
 
 
-def _parsed(rows, columns: tuple[str, ...]) -> dict[int, Rows] | None:
-    """The texts' columns per series; None when a text reached its bound (read rows instead)."""
-    found = {}
-    for series_id, count, ts_text, *column_texts in rows:
+def _parsed(groups, columns: tuple[str, ...]) -> SeriesRows | None:
+    """Every series' texts of a column joined and parsed at once (per-series calls cost more than
+    the parsing); None when a text reached its bound (read rows instead)."""
+    if not groups:
+        return _NO_ROWS
+    counts = np.fromiter((group[1] for group in groups), dtype=np.int64, count=len(groups))
+    offsets = np.concatenate(([0], np.cumsum(counts)))
+    parsed = []
+    for n, column in enumerate(("bucket_ts", *columns)):
+        texts = [group[2 + n] for group in groups]
+        if any(text is None or len(text) >= reads.TEXT_BOUND for text in texts):
+            return None
+        joined = (b"," if isinstance(texts[0], bytes) else ",").join(texts)
         try:
-            ts = reads.parse_numbers(ts_text, np.int64)
-            parsed = [reads.parse_numbers(text, np.int64 if column in _INTEGER_COLUMNS else np.float64)
-                      for column, text in zip(columns, column_texts)]
+            values = reads.numbers_of(joined, np.int64 if column in _INTEGER_COLUMNS + ("bucket_ts",) else np.float64)
         except reads.TextBoundReached:
             return None
-        if ts.size != count or any(values.size != count for values in parsed):
-            return None  # a text cut at the bound holds fewer numbers than the group has rows
-        order = None if np.all(ts[1:] > ts[:-1]) else np.argsort(ts, kind="stable")
-        if order is not None:
-            ts, parsed = ts[order], [values[order] for values in parsed]
-        found[series_id] = Rows(ts, **{FIELD_OF_COLUMN[column]: values for column, values in zip(columns, parsed)})
-    return found
+        if values.size != offsets[-1]:
+            return None  # a text cut at the bound holds fewer numbers than its group has rows
+        parsed.append(values)
+    ts, *values = parsed
+    _sort_unordered_series(offsets, ts, values)
+    return SeriesRows([group[0] for group in groups], offsets,
+                      Rows(ts, **{FIELD_OF_COLUMN[column]: column_values for column, column_values in zip(columns, values)}))
+
+
+def _sort_unordered_series(offsets: np.ndarray, ts: np.ndarray, columns: list[np.ndarray]) -> None:
+    """GROUP_CONCAT keeps MariaDB's reading order (usually the key's, but not promised): sort, in
+    place, each series whose timestamps do not ascend."""
+    descents = np.flatnonzero(ts[1:] <= ts[:-1]) + 1
+    descents = descents[~np.isin(descents, offsets)]  # a series boundary is no descent
+    for n in np.unique(np.searchsorted(offsets, descents, side="right") - 1).tolist():
+        a, b = int(offsets[n]), int(offsets[n + 1])
+        order = np.argsort(ts[a:b], kind="stable")
+        ts[a:b] = ts[a:b][order]
+        for column in columns:
+            column[a:b] = column[a:b][order]
 
 
 async def _all_rows(cursor) -> list[tuple]:
@@ -68,15 +89,13 @@ async def _all_rows(cursor) -> list[tuple]:
     return rows
 
 
-def _from_rows(columns: tuple[str, ...], rows: list[tuple]) -> dict[int, Rows]:
+def _from_rows(columns: tuple[str, ...], rows: list[tuple]) -> SeriesRows:
     if not rows:
-        return {}
+        return _NO_ROWS
     ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     ts = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
     parsed = [np.fromiter((float(row[2 + n]) for row in rows), dtype=np.float64, count=len(rows))
               for n in range(len(columns))]
     firsts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
-    ends = np.concatenate((firsts[1:], [len(rows)]))
-    return {int(ids[a]): Rows(ts[a:b], **{FIELD_OF_COLUMN[column]: values[a:b]
-                                          for column, values in zip(columns, parsed)})
-            for a, b in zip(firsts, ends)}
+    return SeriesRows(ids[firsts].tolist(), np.concatenate((firsts, [len(rows)])),
+                      Rows(ts, **{FIELD_OF_COLUMN[column]: values for column, values in zip(columns, parsed)}))

@@ -188,6 +188,12 @@ def parse_numbers(text, dtype) -> np.ndarray:
     times faster than str.split + numpy."""
     if text is None or len(text) >= TEXT_BOUND:
         raise TextBoundReached()
+    return numbers_of(text, dtype)
+
+
+def numbers_of(text, dtype) -> np.ndarray:
+    """parse_numbers without the bound check, for texts of several groups joined by commas.
+    Raises TextBoundReached when the text ends in a cut number."""
     if dtype is np.int64:
         return np.fromstring(text, dtype=np.int64, sep=",")
     try:
