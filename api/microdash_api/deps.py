@@ -21,7 +21,7 @@ MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 async def get_state(request: Request) -> AppState:
     # async although it awaits nothing: FastAPI runs a plain def dependency in its thread pool, a
-    # thread hop per use that cost more (~0.2 ms each, several per request) than a whole 1m query's SQL.
+    # thread hop per use (~50 µs of CPU each, 4 per /api/v1/query) for reading one attribute.
     return request.app.state.microdash
 
 
