@@ -1,11 +1,12 @@
-"""Rollup rows (samples_1m, samples_5m) of a range, as numpy columns per series.
+"""Rollup rows (samples_1m, samples_5m) of a range, as numpy columns of all series back to back.
 
 Rows are not sent one by one: MariaDB concatenates each series' bucket starts and the columns the
 aggregation needs into texts (GROUP_CONCAT) and numpy parses them; decoding a row per bucket in
 Python cost ten times more than the statement. A DOUBLE prints as its shortest round-trip decimal,
-so nothing is lost; store.reads.parse_numbers parses them, for the raw head's texts too. The texts are concatenated in the order MariaDB reads the rows (no ORDER BY:
-sorting there doubled the statement's time) and sorted here. A text that reached its length bound
-is detected by its count, and the read is repeated with one row per bucket.
+so nothing is lost. Each column's texts are joined and parsed at once by store.reads.numbers_of
+(the raw head's parser too). The texts are concatenated in the order MariaDB reads the rows (no
+ORDER BY: sorting there doubled the statement's time) and sorted here if need be. A text that
+reached its length bound is detected, and the read is repeated with one row per bucket.
 """
 
 import numpy as np
@@ -17,7 +18,7 @@ from .step_buckets import FIELD_OF_COLUMN, ROLLUP_COLUMNS, Rows, SeriesRows
 TABLES = {"1m": "samples_1m", "5m": "samples_5m"}
 BUCKET_MS = {"1m": 60_000, "5m": 300_000}
 _FETCH_ROWS = 20_000
-_INTEGER_COLUMNS = ("sample_count",)
+_INTEGER_COLUMNS = ("bucket_ts", "sample_count")
 _NO_ROWS = SeriesRows([], np.zeros(1, dtype=np.int64), Rows(np.empty(0, dtype=np.int64)))
 
 
@@ -33,8 +34,9 @@ async def read_rollup_rows(cursor, *, resolution: str, aggregation: str, tenant_
     columns = ROLLUP_COLUMNS[aggregation]
     params = [tenant_id, *series_ids, start_ms, end_ms]
     texts = ", ".join(f"GROUP_CONCAT({column})" for column in ("bucket_ts", *columns))
-    await cursor.execute(f"SET STATEMENT group_concat_max_len={reads.TEXT_BOUND} FOR SELECT series_id, COUNT(*), {texts}"
-                         f" FROM {TABLES[resolution]} WHERE {_where(series_ids)} GROUP BY series_id", params)
+    await cursor.execute(f"SET STATEMENT group_concat_max_len={reads.TEXT_BOUND} FOR"
+                         f" SELECT series_id, COUNT(*), {texts} FROM {TABLES[resolution]}"
+                         f" WHERE {_where(series_ids)} GROUP BY series_id", params)
     found = _parsed(await cursor.fetchall(), columns)
     if found is not None:
         return found
@@ -57,7 +59,7 @@ def _parsed(groups, columns: tuple[str, ...]) -> SeriesRows | None:
             return None
         joined = (b"," if isinstance(texts[0], bytes) else ",").join(texts)
         try:
-            values = reads.numbers_of(joined, np.int64 if column in _INTEGER_COLUMNS + ("bucket_ts",) else np.float64)
+            values = reads.numbers_of(joined, np.int64 if column in _INTEGER_COLUMNS else np.float64)
         except reads.TextBoundReached:
             return None
         if values.size != offsets[-1]:
@@ -65,8 +67,8 @@ def _parsed(groups, columns: tuple[str, ...]) -> SeriesRows | None:
         parsed.append(values)
     ts, *values = parsed
     _sort_unordered_series(offsets, ts, values)
-    return SeriesRows([group[0] for group in groups], offsets,
-                      Rows(ts, **{FIELD_OF_COLUMN[column]: column_values for column, column_values in zip(columns, values)}))
+    fields = {FIELD_OF_COLUMN[column]: column_values for column, column_values in zip(columns, values)}
+    return SeriesRows([group[0] for group in groups], offsets, Rows(ts, **fields))
 
 
 def _sort_unordered_series(offsets: np.ndarray, ts: np.ndarray, columns: list[np.ndarray]) -> None:

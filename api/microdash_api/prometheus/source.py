@@ -79,7 +79,8 @@ class MariaDBSeriesSource:
         except SampleReadTimeout:
             raise _timeout(self._budget.timeout_seconds) from None
         except SampleDecodeError as exc:
-            raise PromQLError("internal", unreadable_chunk_reported(exc, api="promql", tenant_id=self._tenant_id)) from None
+            reason = unreadable_chunk_reported(exc, api="promql", tenant_id=self._tenant_id)
+            raise PromQLError("internal", reason) from None
         self.samples_loaded += sum(len(timestamps) for timestamps, _ in part.values())
         return part
 
