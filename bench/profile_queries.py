@@ -14,6 +14,7 @@ import asyncio
 import cProfile
 import io
 import pstats
+import shutil
 import statistics
 import sys
 import tempfile
@@ -157,6 +158,7 @@ def main() -> None:
         _measure(stack, tenant, "raw_1_series_sealed", cases["raw_1_series"], args.probes, args.keep_profiles)
     finally:
         stack.stop()
+        shutil.rmtree(stack.root, ignore_errors=True)
 
 
 if __name__ == "__main__":
