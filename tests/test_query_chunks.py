@@ -17,6 +17,7 @@ from microdash_api.raw_samples import TooManySamples
 from microdash_core import chunks, db
 from microdash_core.store import sealing
 from microdash_core.db import DatabaseAddress
+from microdash_workers.rollups import roll_up
 from support import extra_api, recent_ms
 
 WINDOW = chunks.WINDOW_MS
@@ -173,3 +174,36 @@ async def _aggregate(stack, **kwargs):
     finally:
         pool.close()
         await pool.wait_closed()
+
+
+def _unreadable_chunk_count(stack, api: str) -> float:
+    for line in httpx.get(stack.api_url + "/metrics").text.splitlines():
+        if line.startswith(f'microdash_query_unreadable_chunks_total{{api="{api}"}}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_a_chunk_that_cannot_be_decoded_is_a_named_server_error(stack):
+    tenant, token = stack.new_tenant("corrupt")
+    base, series_ids = _day_of_samples(stack, token, tenant.id, "broken")
+    _seal(stack, tenant.id, base + WINDOW)
+    roll_up(stack.settings)  # nothing of this tenant left for the rollup job to read while the chunk is corrupt
+    chunk = "tenant_id = %s AND series_id = %s AND window_start = %s"
+    key = (tenant.id, series_ids[0], base)
+    (original,), = stack.sql(f"SELECT data FROM sample_chunks WHERE {chunk}", key)
+    stack.sql("UPDATE sample_chunks SET data = CONCAT(LEFT(data, 50), CHAR(ASCII(SUBSTRING(data, 51, 1)) ^ 1),"
+              f" SUBSTRING(data, 52)) WHERE {chunk}", key)  # one bit flipped past the header
+    before = _unreadable_chunk_count(stack, "native")
+    try:
+        with stack.client(token) as client:
+            params = {"metric": "broken", "resolution": "raw", "start": base, "end": base + WINDOW, "step": 60_000}
+            response = client.get("/api/v1/query", params=params)
+            untouched = client.get("/api/v1/query", params={**params, "match": "host=b"})
+    finally:  # the session's other tests share this database
+        stack.sql(f"UPDATE sample_chunks SET data = %s WHERE {chunk}", (original, *key))
+    assert response.status_code == 500
+    detail = response.json()["detail"]
+    assert "stored samples could not be decoded" in detail, detail
+    assert f"the chunk of series {series_ids[0]}, window {base}, part 0" in detail, detail
+    assert _unreadable_chunk_count(stack, "native") == before + 1
+    assert untouched.status_code == 200 and len(untouched.json()["series"][0]["points"]) == WINDOW // 60_000

@@ -8,8 +8,9 @@ import aiomysql
 import numpy as np
 import pytest
 
-from microdash_api import repository, rollup_rows
+from microdash_api import repository
 from microdash_core.db import DatabaseAddress
+from microdash_core.store import reads
 from microdash_workers.rollups import roll_up
 from test_rollups import MINUTE, five_minutes_aligned, ingest
 
@@ -46,14 +47,17 @@ def test_numpy_and_mariadb_aggregate_rollups_alike(rolled_up, stack, monkeypatch
         return asyncio.run(_points(stack, cases, tenant_id=tenant_id, series_ids=series_ids, **span))
 
     as_texts = read_all()
-    monkeypatch.setattr(rollup_rows, "TEXT_BOUND", 100)
+    monkeypatch.setattr(repository, "SPLIT_ROLLUP_READS_FROM_ROWS", 0)  # one statement per series, at once
+    split = read_all()
+    monkeypatch.setattr(repository, "SPLIT_ROLLUP_READS_FROM_ROWS", 10**9)
+    monkeypatch.setattr(reads, "TEXT_BOUND", 100)
     as_rows = read_all()
     monkeypatch.setattr(repository, "ROLLUP_ROWS_IN_API", 0)
     by_mariadb = read_all()
     for case in cases:
         points = as_texts[case]
         assert all(len(points[series_id]) >= 2 for series_id in series_ids), case
-        assert points == as_rows[case] == by_mariadb[case], case
+        assert points == split[case] == as_rows[case] == by_mariadb[case], case
 
 
 async def _points(stack, cases, **kwargs) -> dict:

@@ -1,23 +1,25 @@
-"""Rollup rows (samples_1m, samples_5m) of a range, as numpy columns per series.
+"""Rollup rows (samples_1m, samples_5m) of a range, as numpy columns of all series back to back.
 
 Rows are not sent one by one: MariaDB concatenates each series' bucket starts and the columns the
 aggregation needs into texts (GROUP_CONCAT) and numpy parses them; decoding a row per bucket in
 Python cost ten times more than the statement. A DOUBLE prints as its shortest round-trip decimal,
-so nothing is lost. The texts are concatenated in the order MariaDB reads the rows (no ORDER BY:
-sorting there doubled the statement's time) and sorted here. A text that reached its length bound
-is detected by its count, and the read is repeated with one row per bucket.
+so nothing is lost. Each column's texts are joined and parsed at once by store.reads.numbers_of
+(the raw head's parser too). The texts are concatenated in the order MariaDB reads the rows (no
+ORDER BY: sorting there doubled the statement's time) and sorted here if need be. A text that
+reached its length bound is detected, and the read is repeated with one row per bucket.
 """
 
 import numpy as np
-import orjson
 
-from .step_buckets import FIELD_OF_COLUMN, ROLLUP_COLUMNS, Rows
+from microdash_core.store import reads
+
+from .step_buckets import FIELD_OF_COLUMN, ROLLUP_COLUMNS, Rows, SeriesRows
 
 TABLES = {"1m": "samples_1m", "5m": "samples_5m"}
 BUCKET_MS = {"1m": 60_000, "5m": 300_000}
-TEXT_BOUND = 16 * 1024 * 1024  # within MariaDB's default max_allowed_packet
 _FETCH_ROWS = 20_000
-_INTEGER_COLUMNS = ("sample_count",)
+_INTEGER_COLUMNS = ("bucket_ts", "sample_count")
+_NO_ROWS = SeriesRows([], np.zeros(1, dtype=np.int64), Rows(np.empty(0, dtype=np.int64)))
 
 
 def _where(series_ids: list[int]) -> str:
@@ -26,14 +28,15 @@ def _where(series_ids: list[int]) -> str:
 
 
 async def read_rollup_rows(cursor, *, resolution: str, aggregation: str, tenant_id: int, series_ids: list[int],
-                           start_ms: int, end_ms: int) -> dict[int, Rows]:
+                           start_ms: int, end_ms: int) -> SeriesRows:
     """The rows with start_ms <= bucket_ts < end_ms of each series that has some, in bucket order,
     with the columns `aggregation` needs. On an aiomysql cursor."""
     columns = ROLLUP_COLUMNS[aggregation]
     params = [tenant_id, *series_ids, start_ms, end_ms]
     texts = ", ".join(f"GROUP_CONCAT({column})" for column in ("bucket_ts", *columns))
-    await cursor.execute(f"SET STATEMENT group_concat_max_len={TEXT_BOUND} FOR SELECT series_id, COUNT(*), {texts}"
-                         f" FROM {TABLES[resolution]} WHERE {_where(series_ids)} GROUP BY series_id", params)
+    await cursor.execute(f"SET STATEMENT group_concat_max_len={reads.TEXT_BOUND} FOR"
+                         f" SELECT series_id, COUNT(*), {texts} FROM {TABLES[resolution]}"
+                         f" WHERE {_where(series_ids)} GROUP BY series_id", params)
     found = _parsed(await cursor.fetchall(), columns)
     if found is not None:
         return found
@@ -42,35 +45,43 @@ async def read_rollup_rows(cursor, *, resolution: str, aggregation: str, tenant_
     return _from_rows(columns, await _all_rows(cursor))
 
 
-def _parsed(rows, columns: tuple[str, ...]) -> dict[int, Rows] | None:
-    found = {}
-    for series_id, count, ts_text, *column_texts in rows:
-        ts = _numbers(ts_text, np.int64, count)
-        parsed = [_numbers(text, np.int64 if column in _INTEGER_COLUMNS else np.float64, count)
-                  for column, text in zip(columns, column_texts)]
-        if ts is None or any(values is None for values in parsed):
+def _parsed(groups, columns: tuple[str, ...]) -> SeriesRows | None:
+    """Every series' texts of a column joined and parsed at once (per-series calls cost more than
+    the parsing); None when a text reached its bound (read rows instead)."""
+    if not groups:
+        return _NO_ROWS
+    counts = np.fromiter((group[1] for group in groups), dtype=np.int64, count=len(groups))
+    offsets = np.concatenate(([0], np.cumsum(counts)))
+    parsed = []
+    for n, column in enumerate(("bucket_ts", *columns)):
+        texts = [group[2 + n] for group in groups]
+        if any(text is None or len(text) >= reads.TEXT_BOUND for text in texts):
             return None
-        order = None if np.all(ts[1:] > ts[:-1]) else np.argsort(ts, kind="stable")
-        if order is not None:
-            ts, parsed = ts[order], [values[order] for values in parsed]
-        found[series_id] = Rows(ts, **{FIELD_OF_COLUMN[column]: values for column, values in zip(columns, parsed)})
-    return found
-
-
-def _numbers(text, dtype, count: int) -> np.ndarray | None:
-    """The parsed text, or None when it was cut at the bound (fewer numbers than rows). Doubles
-    are parsed as a JSON array: orjson's correctly rounded parser is ten times faster than numpy's."""
-    if text is None or len(text) >= TEXT_BOUND:
-        return None
-    if dtype is np.int64:
-        numbers = np.fromstring(text, dtype=np.int64, sep=",")
-    else:
+        joined = (b"," if isinstance(texts[0], bytes) else ",").join(texts)
         try:
-            numbers = np.array(orjson.loads(b"[%s]" % (text if isinstance(text, bytes) else text.encode())),
-                               dtype=np.float64)
-        except orjson.JSONDecodeError:
+            values = reads.numbers_of(joined, np.int64 if column in _INTEGER_COLUMNS else np.float64)
+        except reads.TextBoundReached:
             return None
-    return numbers if numbers.size == count else None
+        if values.size != offsets[-1]:
+            return None  # a text cut at the bound holds fewer numbers than its group has rows
+        parsed.append(values)
+    ts, *values = parsed
+    _sort_unordered_series(offsets, ts, values)
+    fields = {FIELD_OF_COLUMN[column]: column_values for column, column_values in zip(columns, values)}
+    return SeriesRows([group[0] for group in groups], offsets, Rows(ts, **fields))
+
+
+def _sort_unordered_series(offsets: np.ndarray, ts: np.ndarray, columns: list[np.ndarray]) -> None:
+    """GROUP_CONCAT keeps MariaDB's reading order (usually the key's, but not promised): sort, in
+    place, each series whose timestamps do not ascend."""
+    descents = np.flatnonzero(ts[1:] <= ts[:-1]) + 1
+    descents = descents[~np.isin(descents, offsets)]  # a series boundary is no descent
+    for n in np.unique(np.searchsorted(offsets, descents, side="right") - 1).tolist():
+        a, b = int(offsets[n]), int(offsets[n + 1])
+        order = np.argsort(ts[a:b], kind="stable")
+        ts[a:b] = ts[a:b][order]
+        for column in columns:
+            column[a:b] = column[a:b][order]
 
 
 async def _all_rows(cursor) -> list[tuple]:
@@ -80,15 +91,13 @@ async def _all_rows(cursor) -> list[tuple]:
     return rows
 
 
-def _from_rows(columns: tuple[str, ...], rows: list[tuple]) -> dict[int, Rows]:
+def _from_rows(columns: tuple[str, ...], rows: list[tuple]) -> SeriesRows:
     if not rows:
-        return {}
+        return _NO_ROWS
     ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     ts = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
     parsed = [np.fromiter((float(row[2 + n]) for row in rows), dtype=np.float64, count=len(rows))
               for n in range(len(columns))]
     firsts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
-    ends = np.concatenate((firsts[1:], [len(rows)]))
-    return {int(ids[a]): Rows(ts[a:b], **{FIELD_OF_COLUMN[column]: values[a:b]
-                                          for column, values in zip(columns, parsed)})
-            for a, b in zip(firsts, ends)}
+    return SeriesRows(ids[firsts].tolist(), np.concatenate((firsts, [len(rows)])),
+                      Rows(ts, **{FIELD_OF_COLUMN[column]: values for column, values in zip(columns, parsed)}))

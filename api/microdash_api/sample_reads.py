@@ -20,7 +20,6 @@ import aiomysql
 import numpy as np
 import pymysql
 
-from microdash_core import chunks
 from microdash_core.store import reads
 
 from .raw_samples import TooManySamples, read_raw_samples
@@ -39,10 +38,6 @@ class SampleBudgetExceeded(Exception):
 
 class SampleReadTimeout(Exception):
     """A read ran past its time budget."""
-
-
-class SampleDecodeError(Exception):
-    """A stored chunk could not be decoded (corrupt, or written by a newer format version)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,7 @@ async def read_samples(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[
                        resolution: Resolution, max_samples: int, timeout_seconds: float) -> dict[int, Arrays]:
     """(timestamps int64 ms ascending, values float64) per series id that has samples in the span.
     Raises SampleBudgetExceeded past max_samples, SampleReadTimeout past timeout_seconds and
-    SampleDecodeError for a chunk that cannot be decoded."""
+    raw_samples.SampleDecodeError for a chunk that cannot be decoded."""
     if not series_ids or span.end_ms <= span.start_ms:
         return {}
     async with pool.acquire() as connection, connection.cursor() as cursor:
@@ -78,8 +73,6 @@ async def read_samples(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[
             if exc.args and exc.args[0] in _STATEMENT_TIMEOUT_ERRORS:
                 raise SampleReadTimeout(str(exc)) from exc
             raise
-        except chunks.ChunkError as exc:
-            raise SampleDecodeError(str(exc)) from exc
 
 
 async def _read_raw(cursor, tenant_id: int, series_ids: list[int], span: TimeRange, max_samples: int,

@@ -39,26 +39,57 @@ FIELD_OF_COLUMN = {"value_sum": "sums", "sample_count": "counts", "value_min": "
                    "last_value": "lasts"}
 
 
+@dataclass(frozen=True)
+class SeriesRows:
+    """Several series' rows back to back, each series' in time order: series_ids[n]'s rows are
+    rows[offsets[n]:offsets[n + 1]] (offsets has one more entry than series_ids)."""
+    series_ids: list[int]
+    offsets: np.ndarray
+    rows: Rows
+
+
 def aggregate(rows: Rows, step_ms: int, aggregation: str) -> Points:
     """(bucket starts, values), one per step bucket that has rows; rows.ts must be ascending and >= 0."""
     if rows.ts.size == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
     buckets = rows.ts // step_ms
     firsts = np.flatnonzero(np.concatenate(([True], buckets[1:] != buckets[:-1])))
-    starts = buckets[firsts] * step_ms
+    return buckets[firsts] * step_ms, _reduced(rows, firsts, aggregation)
+
+
+def aggregate_series(batch: SeriesRows, step_ms: int, aggregation: str) -> dict[int, Points]:
+    """aggregate() of every series of the batch, in one pass of numpy calls (not one per series:
+    for 100 series of 288 rows the calls' overhead was most of the time). A bucket never spans two
+    series, so each answer is the one aggregate() gives for that series alone."""
+    rows = batch.rows
+    if rows.ts.size == 0:
+        return {}
+    buckets = rows.ts // step_ms
+    new_bucket = np.concatenate(([True], buckets[1:] != buckets[:-1]))
+    series_starts = batch.offsets[:-1]
+    new_bucket[series_starts[series_starts < rows.ts.size]] = True  # a series starts a bucket of its own
+    firsts = np.flatnonzero(new_bucket)
+    starts, values = buckets[firsts] * step_ms, _reduced(rows, firsts, aggregation)
+    bounds = np.searchsorted(firsts, batch.offsets).tolist()
+    return {series_id: (starts[bounds[n]:bounds[n + 1]], values[bounds[n]:bounds[n + 1]])
+            for n, series_id in enumerate(batch.series_ids) if bounds[n] < bounds[n + 1]}
+
+
+def _reduced(rows: Rows, firsts: np.ndarray, aggregation: str) -> np.ndarray:
+    """One value per group of rows; the groups start at firsts."""
     if aggregation == "min":
-        return starts, np.minimum.reduceat(rows.mins, firsts)
+        return np.minimum.reduceat(rows.mins, firsts)
     if aggregation == "max":
-        return starts, np.maximum.reduceat(rows.maxs, firsts)
+        return np.maximum.reduceat(rows.maxs, firsts)
     if aggregation == "last":
-        return starts, rows.lasts[np.concatenate((firsts[1:], [rows.ts.size])) - 1]
+        return rows.lasts[np.concatenate((firsts[1:], [rows.ts.size])) - 1]
     if aggregation == "count":
-        return starts, _counts(rows, firsts)
+        return _counts(rows, firsts)
     sums = _sequential_sums(rows.sums, firsts)
     if aggregation == "sum":
-        return starts, sums
+        return sums
     if aggregation == "avg":
-        return starts, sums / _counts(rows, firsts)
+        return sums / _counts(rows, firsts)
     raise ValueError(f"unknown aggregation {aggregation!r}")
 
 

@@ -19,6 +19,9 @@ INGEST_DROPPED = Counter("microdash_ingest_dropped_samples",
                          ["endpoint", "reason"], registry=REGISTRY)
 BATCH_SIZE = Histogram("microdash_ingest_batch_samples", "Samples per accepted batch", registry=REGISTRY,
                        buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000))
+UNREADABLE_CHUNK_READS = Counter("microdash_query_unreadable_chunks",
+                                 "Queries refused with a 500 because a stored chunk could not be decoded, by API",
+                                 ["api"], registry=REGISTRY)
 SSE_CLIENTS = Gauge("microdash_sse_clients", "Connected SSE clients in this process", registry=REGISTRY)
 
 

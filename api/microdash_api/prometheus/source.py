@@ -2,7 +2,6 @@
 matchers from the series index, samples through sample_reads, at the resolution read_plan
 picks. It enforces the query's budgets as it goes: series touched, samples loaded, time."""
 
-import logging
 import time
 from dataclasses import dataclass
 
@@ -13,11 +12,10 @@ from microdash_core.errors import InvalidInput
 from microdash_core.matchers import make_matcher
 from microdash_core.promql import LabelMatcher, PromQLError, RawSeries, SelectHints
 
-from ..sample_reads import SampleBudgetExceeded, SampleDecodeError, SampleReadTimeout, read_samples
+from ..raw_samples import SampleDecodeError, unreadable_chunk_reported
+from ..sample_reads import SampleBudgetExceeded, SampleReadTimeout, read_samples
 from .read_plan import ReadRequest, RetentionDays, plan_reads
 from .series_index import TooManySeries, find_series
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,9 +78,9 @@ class MariaDBSeriesSource:
                                        " or narrow its selectors") from None
         except SampleReadTimeout:
             raise _timeout(self._budget.timeout_seconds) from None
-        except SampleDecodeError as exc:  # stored data the server cannot read: its fault, not the query's
-            log.error("stored samples could not be decoded", extra={"tenant_id": self._tenant_id, "reason": str(exc)})
-            raise PromQLError("internal", f"stored samples could not be decoded ({exc})") from None
+        except SampleDecodeError as exc:
+            reason = unreadable_chunk_reported(exc, api="promql", tenant_id=self._tenant_id)
+            raise PromQLError("internal", reason) from None
         self.samples_loaded += sum(len(timestamps) for timestamps, _ in part.values())
         return part
 

@@ -15,7 +15,7 @@ from microdash_core.settings import Settings
 from .. import repository
 from ..deps import ReaderTenant, StateDep
 from ..errors import ApiError
-from ..raw_samples import TooManySamples
+from ..raw_samples import SampleDecodeError, TooManySamples, unreadable_chunk_reported
 from ..points_response import points_response
 
 router = APIRouter(prefix="/api/v1", tags=["query"])
@@ -127,6 +127,8 @@ async def query(tenant: ReaderTenant, state: StateDep, metric: str, match: Match
             max_raw_samples=state.settings.query_max_raw_samples)
     except TooManySamples as exc:
         raise ApiError(422, f"{exc}; use resolution=1m or 5m, a shorter range or fewer series") from exc
+    except SampleDecodeError as exc:
+        raise ApiError(500, unreadable_chunk_reported(exc, api="native", tenant_id=tenant.id)) from None
     # Built by hand, not validated against QueryResult (which still documents the shape): that
     # validation of tens of thousands of points cost more than the query itself.
     return points_response({"metric": metric, "start": start, "end": end, "step": step, "aggregation": aggregation,

@@ -174,17 +174,34 @@ def read_series(cursor, *, tenant_id: int, series_ids: list[int] | None, span: S
 def parse_texts(ts_text, value_text) -> Arrays:
     """Two GROUP_CONCAT texts (str or bytes) of one group as arrays. Raises TextBoundReached when
     a text reached TEXT_BOUND or was cut (its counts disagree): read that again as rows."""
-    if ts_text is None or value_text is None or max(len(ts_text), len(value_text)) >= TEXT_BOUND:
-        raise TextBoundReached()
-    timestamps = np.fromstring(ts_text, dtype=np.int64, sep=",")
-    try:  # as a JSON array: orjson's correctly rounded parser is ten times faster than str.split + numpy
-        text = value_text if isinstance(value_text, bytes) else value_text.encode()
-        values = np.array(orjson.loads(b"[%s]" % text), dtype=np.float64)
-    except orjson.JSONDecodeError:
-        raise TextBoundReached() from None
+    timestamps, values = parse_numbers(ts_text, np.int64), parse_numbers(value_text, np.float64)
     if len(timestamps) != len(values):
         raise TextBoundReached()  # a cut text: the counts disagree
     return timestamps, values
+
+
+def parse_numbers(text, dtype) -> np.ndarray:
+    """One GROUP_CONCAT text (str or bytes) of integers (dtype int64) or doubles (float64) as an
+    array; the caller compares its length with the group's count (a text cut at the bound has
+    fewer numbers). Raises TextBoundReached when the text is missing, reached TEXT_BOUND or ends
+    in a cut number. Doubles are parsed as a JSON array: orjson's correctly rounded parser is ten
+    times faster than str.split + numpy."""
+    if text is None or len(text) >= TEXT_BOUND:
+        raise TextBoundReached()
+    return numbers_of(text, dtype)
+
+
+def numbers_of(text, dtype) -> np.ndarray:
+    """parse_numbers without the bound check, for texts of several groups joined by commas.
+    Raises TextBoundReached when the text ends in a cut number."""
+    if dtype is np.int64:
+        return np.fromstring(text, dtype=np.int64, sep=",")
+    try:
+        numbers = orjson.loads(b"[%s]" % (text if isinstance(text, bytes) else text.encode()))
+    except orjson.JSONDecodeError:
+        raise TextBoundReached() from None
+    # fromiter with a count: a third of np.array's time, which inspects every item for its shape
+    return np.fromiter(numbers, dtype=np.float64, count=len(numbers))
 
 
 def _decoded(series_id: int, key: int, blob: bytes) -> Arrays:
