@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
 from ..body import parse_json, read_json_bytes
-from ..deps import IDEMPOTENCY_KEY_PARAMETER, IngestCallerDep
+from ..deps import IDEMPOTENCY_KEY_PARAMETER, ingest_caller
 from ..ingest_pipeline import Admitted, admit
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["ingest"])
@@ -48,7 +48,8 @@ def _accepted(admitted: Admitted) -> Response:
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted, responses=_RESPONSES,
              openapi_extra=_doc(SampleIn.model_json_schema()))
-async def ingest_one(request: Request, caller: IngestCallerDep) -> Response:
+async def ingest_one(request: Request) -> Response:
+    caller = await ingest_caller(request)
     body = await read_json_bytes(request)
     items = caller.state.validator.accept_json(body, single=True) or [parse_json(body)]
     return _accepted(await admit(caller.state, caller.tenant, items, endpoint="single",
@@ -57,7 +58,8 @@ async def ingest_one(request: Request, caller: IngestCallerDep) -> Response:
 
 @router.post("/bulk", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted, responses=_RESPONSES,
              openapi_extra=_doc({"type": "array", "items": SampleIn.model_json_schema()}))
-async def ingest_bulk(request: Request, caller: IngestCallerDep) -> Response:
+async def ingest_bulk(request: Request) -> Response:
+    caller = await ingest_caller(request)
     body = await read_json_bytes(request)
     # Plainly valid samples straight from the bytes (validate_many passes them through); anything
     # else is decoded, and validate_many reports its errors.
