@@ -191,3 +191,25 @@ def test_a_large_request_is_rate_checked_before_it_is_queued_alone(stack):
         assert queue.job_ids == [first] and not refused.decision.never
     finally:
         queue.empty()
+
+
+def test_a_refused_request_whose_client_went_away_does_not_fail_the_others(stack):
+    tenant_id = 990_004
+    stack.redis_client().delete(keys.ingest_rate(tenant_id))
+    queue, batcher, async_redis = _rate_limited_batcher(stack, "batcher-rate-gone", {"ingest_rate_burst_seconds": 1.0})
+
+    async def one_gone():
+        try:
+            kept = asyncio.ensure_future(batcher.submit(tenant_id, [("m", {}, 1, 1.0)] * 5, rate=RateCheck(5)))
+            gone = asyncio.ensure_future(batcher.submit(tenant_id, [("m", {}, 2, 1.0)], rate=RateCheck(5)))
+            await asyncio.sleep(0)  # both wait for the flush, which has not run yet
+            gone.cancel()
+            return await asyncio.wait_for(kept, 30), await asyncio.gather(gone, return_exceptions=True)
+        finally:
+            await async_redis.aclose()
+
+    try:
+        batch_id, (gone,) = asyncio.run(one_gone())
+        assert isinstance(gone, asyncio.CancelledError) and queue.job_ids == [batch_id]
+    finally:
+        queue.empty()

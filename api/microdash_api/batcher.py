@@ -30,7 +30,6 @@ from microdash_core.samples import Sample
 from microdash_core.settings import Settings
 
 
-
 @dataclass(frozen=True)
 class RateCheck:
     """The tenant's rate limit (samples/s; None: the default) for the batcher to apply."""
@@ -150,7 +149,8 @@ class IngestBatcher:
             for request, decision in zip(checked, decisions):
                 if not decision.admitted:
                     refused.add(id(request))
-                    request.future.set_exception(RateRefused(decision))
+                    if not request.future.done():  # its client may have gone (cancelled)
+                        request.future.set_exception(RateRefused(decision))
         return [request for request in requests if id(request) not in refused] if refused else requests
 
     def _rate_limiter(self) -> IngestRateLimiter:
