@@ -271,14 +271,29 @@ def run_line_protocol(stack, tenant, *, samples: int, batch_size: int, clients: 
 
 def run_single(stack, tenant, *, requests: int, clients: int) -> dict:
     bodies = [(body, 1) for body in single_bodies(requests, clients, base_ts=int(time.time() * 1000) - 300_000)]
+    commands_before = redis_commands(stack)
     result = measure_throughput(stack, tenant, "/api/v1/metrics", bodies, clients,
                                 post_deadline_s=max(120.0, requests / 20), durable_timeout_s=max(60.0, requests / 100))
+    commands = {name: calls - commands_before.get(name, 0) for name, calls in redis_commands(stack).items()}
+    accepted = result.outcome.accepted_requests
     return {
-        "single_ingest_requests_per_s": result.rate(result.outcome.accepted_requests, result.accept_s),
+        "single_ingest_requests_per_s": result.rate(accepted, result.accept_s),
         "single_ingest_durable_requests_per_s": result.rate(result.rows, result.durable_s),
-        "single_detail": {"requests_sent": requests, "requests_accepted": result.outcome.accepted_requests,
-                          "clients": clients, **result.detail()},
+        "single_detail": {"requests_sent": requests, "requests_accepted": accepted,
+                          "clients": clients, **result.detail(),
+                          # every client's: the api's, the workers' (RQ) and the bench's own polling
+                          "redis_commands_per_request": _r(sum(commands.values()) / accepted) if accepted else None,
+                          "redis_commands": {name: calls for name, calls in sorted(commands.items()) if calls}},
     }
+
+
+def redis_commands(stack) -> dict[str, int]:
+    """Calls per Redis command so far (INFO commandstats), for Redis' work per request."""
+    client = stack.connect_redis()
+    try:
+        return {name.removeprefix("cmdstat_"): int(stats["calls"]) for name, stats in client.info("commandstats").items()}
+    finally:
+        client.close()
 
 
 def _r(value: float | None, digits: int = 3) -> float | None:

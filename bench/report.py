@@ -182,6 +182,8 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
     add("single-sample POSTs accepted", "single_ingest_requests_per_s", "req/s")
     add("single-sample POSTs durable", "single_ingest_durable_requests_per_s", "req/s")
     add("single-sample POST, time to 202, p50", "single_detail.request_ms_p50", "ms", "{:,.1f}")
+    add("single-sample POST, Redis commands per request (all clients)", "single_detail.redis_commands_per_request",
+        "cmds", "{:,.1f}")
     for stat in ("p50", "p95", "p99"):
         add(f"ingest -> SSE {stat}", f"ingest_to_sse_ms.{stat}", "ms", "{:,.1f}")
     for stat in ("p50", "p99"):

@@ -4,9 +4,14 @@ bridge holds messages unacknowledged; nothing is dropped, and /metrics shows the
 import json
 import time
 
+import asyncio
+
 import httpx
+import redis
+import redis.asyncio
 
 from support import recent_ms
+from microdash_api.backpressure import Backpressure
 from microdash_cli.localstack import start_component
 from microdash_core.queues import Backlog
 from mqtt_client import TestClient
@@ -76,3 +81,25 @@ def test_the_bridge_holds_messages_unacknowledged_above_the_high_water_mark(priv
         assert stack.wait_for_samples(tenant_id, 6, timeout=60) == 6
     finally:
         device.close()
+
+
+def test_concurrent_requests_share_one_backlog_read_and_a_failed_read_fails_them_all(stack):
+    async def eight_at_once(url: str):
+        name = "bp-shared-read"
+        client = redis.asyncio.Redis.from_url(url, client_name=name, socket_connect_timeout=0.5)
+        backpressure = Backpressure(client, stack.settings)
+        try:
+            answers = await asyncio.gather(*(backpressure.behind() for _ in range(8)), return_exceptions=True)
+            if isinstance(answers[0], Exception):
+                return answers, None
+            # a read of each request's own would have taken a connection of its own from the pool
+            async with redis.asyncio.Redis.from_url(url) as other:
+                return answers, sum(1 for c in await other.client_list() if c["name"] == name)
+        finally:
+            await client.aclose()
+
+    answers, connections = asyncio.run(eight_at_once(stack.env["MICRODASH_REDIS_URL"]))
+    assert answers == [None] * 8 and connections == 1
+
+    answers, _ = asyncio.run(eight_at_once("redis://127.0.0.1:1/0"))
+    assert len(answers) == 8 and all(isinstance(answer, redis.exceptions.ConnectionError) for answer in answers)

@@ -2,12 +2,16 @@
 
 import asyncio
 
+import pytest
 import redis
+import redis.asyncio
 import rq
 
-from microdash_api.batcher import IngestBatcher
+from microdash_api.batcher import IngestBatcher, RateCheck, RateRefused
+from microdash_core import keys
 from microdash_core.batches import Batch
 from microdash_core.queues import ingest_queue
+from microdash_core.rate_limit import IngestRateLimiter
 
 
 def test_concurrent_small_submissions_share_one_batch_and_large_ones_go_alone(stack):
@@ -100,5 +104,112 @@ def test_when_the_workers_are_behind_a_batch_waits_for_company(stack):
     try:
         ids = asyncio.run(two_apart())
         assert ids[0] == ids[1] and queue.job_ids == [ids[0]]
+    finally:
+        queue.empty()
+
+
+def _rate_limited_batcher(stack, queue_name: str, settings_update: dict | None = None):
+    queue, settings = _queue(stack, queue_name)
+    settings = settings.model_copy(update=settings_update or {})
+    async_redis = redis.asyncio.Redis.from_url(stack.env["MICRODASH_REDIS_URL"])
+    return queue, IngestBatcher(queue, settings, max_wait_ms=600_000,
+                                rate_limiter=IngestRateLimiter(async_redis, settings)), async_redis
+
+
+def test_the_rate_of_requests_carried_together_is_decided_in_arrival_order_and_refused_ones_are_not_queued(stack):
+    tenant_id = 990_001  # no real tenant: its own rate key
+    stack.redis_client().delete(keys.ingest_rate(tenant_id))
+    queue, batcher, async_redis = _rate_limited_batcher(stack, "batcher-rate", {"ingest_rate_burst_seconds": 1.0})
+    rate = RateCheck(5)  # a burst of 5 samples
+
+    async def eight_at_once():
+        try:
+            return await asyncio.wait_for(asyncio.gather(
+                *(batcher.submit(tenant_id, [("m", {}, 1_000 + i, float(i))] * size, rate=rate)
+                  for i, size in enumerate((2, 2, 2, 1, 1, 1, 1, 1))), return_exceptions=True), 30)
+        finally:
+            await async_redis.aclose()
+
+    try:
+        results = asyncio.run(eight_at_once())
+        # 2 + 2 fit the burst of 5, the third 2 does not, the next 1 does; after that nothing fits
+        admitted = [i for i, result in enumerate(results) if isinstance(result, str)]
+        assert admitted == [0, 1, 3], results
+        refusals = [result for result in results if isinstance(result, RateRefused)]
+        assert len(refusals) == 5 and all(0 < r.decision.retry_after_seconds <= 1 for r in refusals)
+        assert len({results[i] for i in admitted}) == 1 and queue.job_ids == [results[0]]
+        queued = Batch.decode(queue.fetch_job(results[0]).args[0])
+        assert [sample[2] for sample in queued.samples] == [1_000, 1_000, 1_001, 1_001, 1_003]
+    finally:
+        queue.empty()
+
+
+def test_requests_checked_by_their_caller_share_a_batch_with_rate_checked_ones_and_are_not_counted_again(stack):
+    tenant_id = 990_002
+    stack.redis_client().delete(keys.ingest_rate(tenant_id))
+    queue, batcher, async_redis = _rate_limited_batcher(stack, "batcher-rate-mixed", {"ingest_rate_burst_seconds": 1.0})
+
+    async def mixed():
+        try:
+            return await asyncio.wait_for(asyncio.gather(
+                batcher.submit(tenant_id, [("m", {}, 1, 1.0)] * 5),  # checked by its caller: not counted here
+                batcher.submit(tenant_id, [("m", {}, 2, 1.0)] * 2, rate=RateCheck(3)),
+                batcher.submit(tenant_id, [("m", {}, 3, 1.0)] * 4, rate=RateCheck(100)),  # its limit changed meanwhile
+                batcher.submit(tenant_id, [("m", {}, 4, 1.0)] * 2, rate=RateCheck(3)),
+                return_exceptions=True), 30)
+        finally:
+            await async_redis.aclose()
+
+    try:
+        results = asyncio.run(mixed())
+        assert isinstance(results[0], str) and results[1] == results[0] and results[2] == results[0]
+        # at 3/s (a burst of 3) 2 + 2 samples do not fit; at 100/s the 4 more do, after the first 2
+        assert isinstance(results[3], RateRefused)
+        queued = Batch.decode(queue.fetch_job(results[0]).args[0])
+        assert sorted({sample[2] for sample in queued.samples}) == [1, 2, 3] and len(queued.samples) == 11
+    finally:
+        queue.empty()
+
+
+def test_a_large_request_is_rate_checked_before_it_is_queued_alone(stack):
+    tenant_id = 990_003
+    stack.redis_client().delete(keys.ingest_rate(tenant_id))
+    queue, batcher, async_redis = _rate_limited_batcher(stack, "batcher-rate-large")
+    batcher.max_samples = 10
+
+    async def two_large():
+        try:
+            first = await batcher.submit(tenant_id, [("m", {}, 1, 1.0)] * 10, rate=RateCheck(10))
+            with pytest.raises(RateRefused) as refused:
+                await batcher.submit(tenant_id, [("m", {}, 2, 1.0)] * 10, rate=RateCheck(10))
+            return first, refused.value
+        finally:
+            await async_redis.aclose()
+
+    try:
+        first, refused = asyncio.run(two_large())
+        assert queue.job_ids == [first] and not refused.decision.never
+    finally:
+        queue.empty()
+
+
+def test_a_refused_request_whose_client_went_away_does_not_fail_the_others(stack):
+    tenant_id = 990_004
+    stack.redis_client().delete(keys.ingest_rate(tenant_id))
+    queue, batcher, async_redis = _rate_limited_batcher(stack, "batcher-rate-gone", {"ingest_rate_burst_seconds": 1.0})
+
+    async def one_gone():
+        try:
+            kept = asyncio.ensure_future(batcher.submit(tenant_id, [("m", {}, 1, 1.0)] * 5, rate=RateCheck(5)))
+            gone = asyncio.ensure_future(batcher.submit(tenant_id, [("m", {}, 2, 1.0)], rate=RateCheck(5)))
+            await asyncio.sleep(0)  # both wait for the flush, which has not run yet
+            gone.cancel()
+            return await asyncio.wait_for(kept, 30), await asyncio.gather(gone, return_exceptions=True)
+        finally:
+            await async_redis.aclose()
+
+    try:
+        batch_id, (gone,) = asyncio.run(one_gone())
+        assert isinstance(gone, asyncio.CancelledError) and queue.job_ids == [batch_id]
     finally:
         queue.empty()

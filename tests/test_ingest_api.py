@@ -1,5 +1,6 @@
 """HTTP ingest against the real stack: accepted data becomes durable, bad input is refused whole."""
 
+import asyncio
 import socket
 import time
 
@@ -181,6 +182,48 @@ def test_idempotency_key_acknowledges_without_reenqueueing(stack):
     time.sleep(0.5)
     values = sorted(value for _series, _ts, value in stack.stored_samples(tenant.id))
     assert values == [1.0, 3.0]
+
+
+def test_an_idempotency_key_longer_than_200_characters_is_refused_before_the_body_is_read(stack):
+    tenant, token = stack.new_tenant()
+    key = "k" * 201
+    with stack.client(token) as client:
+        single = client.post("/api/v1/metrics", json=sample(), headers={"Idempotency-Key": key})
+        bulk = client.post("/api/v1/metrics/bulk", content=b"not json", headers={
+            "Idempotency-Key": key, "Content-Type": "application/json"})
+        longest = client.post("/api/v1/metrics", json=sample(), headers={"Idempotency-Key": "k" * 200})
+    with stack.client() as anonymous:
+        unauthenticated = anonymous.post("/api/v1/metrics", json=sample(), headers={"Idempotency-Key": key})
+    expected = {"detail": [{"type": "string_too_long", "loc": ["header", "Idempotency-Key"],
+                            "msg": "String should have at most 200 characters"}]}  # the input is not echoed: long
+    assert single.status_code == bulk.status_code == 422 and single.json() == bulk.json() == expected
+    assert longest.status_code == 202 and unauthenticated.status_code == 401  # the credential is checked first
+    assert stack.wait_for_samples(tenant.id, 1) == 1
+
+
+def test_concurrent_single_posts_over_the_rate_limit_are_refused_alike_and_only_accepted_ones_stored(stack):
+    tenant, token = stack.new_tenant(ingest_rate_limit=5)  # a burst of 5 samples
+    ts = recent_ms()
+
+    async def forty_at_once():
+        async with httpx.AsyncClient(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"},
+                                     timeout=30) as client:
+            return await asyncio.gather(*(client.post("/api/v1/metrics", json={
+                "metric": "burst", "value": float(i), "ts": ts + i}) for i in range(40)))
+
+    started = time.monotonic()
+    responses = asyncio.run(forty_at_once())
+    elapsed = time.monotonic() - started
+    accepted = [r for r in responses if r.status_code == 202]
+    refused = [r for r in responses if r.status_code == 429]
+    assert len(accepted) + len(refused) == 40, [r.status_code for r in responses]
+    assert 5 <= len(accepted) <= 5 + 5 * elapsed + 1, (len(accepted), elapsed)
+    assert all(r.json() == {"detail": "ingest rate limit of 5 samples/s exceeded"} and r.headers["retry-after"] == "1"
+               for r in refused)
+    assert all(r.json()["accepted"] == 1 and r.json()["duplicate"] is False for r in accepted)
+    assert stack.wait_for_samples(tenant.id, len(accepted)) == len(accepted)
+    time.sleep(0.5)
+    assert stack.count_samples(tenant.id) == len(accepted)
 
 
 def test_redis_outage_gives_503_then_recovers(private_stack):

@@ -24,6 +24,9 @@ from .validation_errors import invalid_request
 
 log = logging.getLogger(__name__)
 # Paths whose bodies are batches of samples: they take max_body_bytes, every other route less.
+# The api has no OpenTelemetry SDK (its metrics are Prometheus'): FastAPI's own telemetry would only
+# look for one on every request (get_tracer_provider and friends read the environment each time).
+NO_FASTAPI_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 INGEST_PATHS = (ingest.router.prefix, remote_write.router.prefix, "/api/v2/write", "/write", "/v1/metrics")
 
 
@@ -38,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.microdash.close()
 
-    app = FastAPI(title="microdash", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="microdash", version="0.1.0", lifespan=lifespan, telemetry=NO_FASTAPI_TELEMETRY,
                   description="Multi-tenant metrics ingest, query and live stream.", docs_url=None, redoc_url=None)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(PrometheusApiError, _prometheus_error)
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    redis.exceptions.TimeoutError):
         app.add_exception_handler(outage, _dependency_outage)
     app.add_exception_handler(pymysql.err.DataError, _value_out_of_range)
+    ingest.add_plain_routes(app)
     for module in (ingest, remote_write, influx, otlp, query, stream, sessions, tokens, health, alerts, alert_rules,
                    alert_silences, alert_channels, tenant, audit, prometheus):
         app.include_router(module.router)

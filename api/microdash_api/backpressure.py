@@ -4,6 +4,7 @@ Above the queue's high-water mark (or Redis' memory high-water mark), ingest ans
 Retry-After instead of growing the backlog until Redis is full. The backlog is read at most every
 REFRESH_SECONDS per process, so the check costs the hot path a clock read."""
 
+import asyncio
 import time
 
 import redis.asyncio as aioredis
@@ -29,15 +30,30 @@ class Backpressure:
         self.keys = BacklogKeys.of(settings)
         self.backlog = Backlog(0, 0, 0)
         self._read_at = -REFRESH_SECONDS
+        self._reading: asyncio.Future | None = None
 
     async def behind(self) -> str | None:
         """Why ingest must wait (the queue or Redis above its high-water mark), or None."""
         if time.monotonic() - self._read_at >= REFRESH_SECONDS:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                Backlog.add_reads(pipe, self.settings)
-                self.backlog = Backlog.from_replies(await pipe.execute())
-            self._read_at = time.monotonic()
+            # The requests that come while the figures are on their way wait for the same read
+            # (8 concurrent requests made ~8 reads every 0.5 s); a failed read fails them all (503),
+            # and the next request reads again.
+            if self._reading is None:
+                self._reading = asyncio.ensure_future(self._read())
+                self._reading.add_done_callback(self._read_done)
+            await asyncio.shield(self._reading)
         return self.backlog.too_far_behind(self.settings)
+
+    async def _read(self) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            Backlog.add_reads(pipe, self.settings)
+            self.backlog = Backlog.from_replies(await pipe.execute())
+        self._read_at = time.monotonic()
+
+    def _read_done(self, reading: asyncio.Future) -> None:
+        self._reading = None
+        if not reading.cancelled():
+            reading.exception()  # retrieved: a read no request waits for any more is not an "unretrieved" error
 
     def workers_behind(self) -> bool:
         """Whether batches were waiting for a worker when the backlog was last read (no Redis call)."""

@@ -5,6 +5,12 @@ one sends as many jobs as Redis can take one after another, each carrying every 
 during the last. When the workers are behind (`workers_behind()`), a new batch also waits up to
 `max_wait_ms` for company: its samples would wait in the queue anyway, and fewer, larger jobs
 let the workers catch up. Each request still gets its 202 only once Redis has its samples.
+
+A request may leave its tenant's rate limit to the batcher (`rate=RateCheck(...)`): the flush then
+decides the rate of every such request of a tenant in one Redis call (IngestRateLimiter.admit_each,
+in arrival order, as one call per request would), and a refused request gets RateRefused instead of
+a batch id. Only a request with nothing to check between its rate limit and its queueing may do so
+(ingest_pipeline.py), so its answers are those of a rate check of its own.
 """
 
 import asyncio
@@ -12,16 +18,36 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 from rq import Queue
 
 from microdash_core.batches import Batch
 from microdash_core.queues import enqueue_batch
+from microdash_core.rate_limit import IngestRateLimiter, RateDecision
 from microdash_core.samples import Sample
 from microdash_core.settings import Settings
 
-Waiting = list[tuple[list[Sample], asyncio.Future]]
+
+@dataclass(frozen=True)
+class RateCheck:
+    """The tenant's rate limit (samples/s; None: the default) for the batcher to apply."""
+
+    rate: int | None
+
+
+class RateRefused(Exception):
+    def __init__(self, decision: RateDecision):
+        super().__init__("ingest rate limit exceeded")
+        self.decision = decision
+
+
+@dataclass
+class Waiting:
+    samples: list[Sample]
+    future: asyncio.Future
+    rate: RateCheck | None  # None: the caller checked the rate itself
 
 
 def _never_behind() -> bool:
@@ -30,13 +56,14 @@ def _never_behind() -> bool:
 
 class IngestBatcher:
     def __init__(self, queue: Queue, settings: Settings, *, max_wait_ms: float = 5.0, max_samples: int = 2_000,
-                 workers_behind: Callable[[], bool] = _never_behind):
+                 workers_behind: Callable[[], bool] = _never_behind, rate_limiter: IngestRateLimiter | None = None):
         self.queue = queue
+        self.rate_limiter = rate_limiter
         self.settings = settings
         self.max_wait = max_wait_ms / 1000
         self.max_samples = max_samples
         self.workers_behind = workers_behind
-        self._pending: dict[int, Waiting] = defaultdict(list)
+        self._pending: dict[int, list[Waiting]] = defaultdict(list)
         self._pending_samples = 0
         self._scheduled: asyncio.Handle | None = None
         self._in_flight = 0
@@ -47,14 +74,19 @@ class IngestBatcher:
         """Whether batches are on their way to Redis (requests submitted now wait for them)."""
         return self._in_flight > 0
 
-    async def submit(self, tenant_id: int, samples: list[Sample]) -> str:
-        """Queue the samples; returns the id of the batch that carried them, once it is in Redis."""
+    async def submit(self, tenant_id: int, samples: list[Sample], *, rate: RateCheck | None = None) -> str:
+        """Queue the samples; returns the id of the batch that carried them, once it is in Redis.
+        With `rate`, raises RateRefused when the tenant's rate limit refuses them."""
         if len(samples) >= self.max_samples:
+            if rate is not None:
+                decision = await self._rate_limiter().admit(tenant_id, len(samples), rate.rate)
+                if not decision.admitted:
+                    raise RateRefused(decision)
             batch = Batch(tenant_id, uuid.uuid4().hex, int(time.time() * 1000), samples)
             await run_in_threadpool(enqueue_batch, self.queue, batch, self.settings)
             return batch.batch_id
         future = asyncio.get_running_loop().create_future()
-        self._pending[tenant_id].append((samples, future))
+        self._pending[tenant_id].append(Waiting(samples, future, rate))
         self._pending_samples += len(samples)
         if self._pending_samples >= self.max_samples:
             self._flush_after(0)
@@ -86,16 +118,42 @@ class IngestBatcher:
         if self._pending and self._scheduled is None and not self._in_flight:
             self._flush_after(self.max_wait if self.workers_behind() else 0)
 
-    async def _enqueue(self, tenant_id: int, requests: Waiting) -> None:
-        samples = [sample for request_samples, _ in requests for sample in request_samples]
-        batch = Batch(tenant_id, uuid.uuid4().hex, int(time.time() * 1000), samples)
+    async def _enqueue(self, tenant_id: int, requests: list[Waiting]) -> None:
         try:
+            requests = await self._rate_admitted(tenant_id, requests)
+            if not requests:
+                return
+            batch = Batch(tenant_id, uuid.uuid4().hex, int(time.time() * 1000),
+                          [sample for request in requests for sample in request.samples])
             await run_in_threadpool(enqueue_batch, self.queue, batch, self.settings)
         except Exception as exc:  # noqa: BLE001 - every waiting request gets the failure (503 at the edge)
-            for _, future in requests:
-                if not future.done():
-                    future.set_exception(exc)
+            for request in requests:
+                if not request.future.done():
+                    request.future.set_exception(exc)
             return
-        for _, future in requests:
-            if not future.done():
-                future.set_result(batch.batch_id)
+        for request in requests:
+            if not request.future.done():
+                request.future.set_result(batch.batch_id)
+
+    async def _rate_admitted(self, tenant_id: int, requests: list[Waiting]) -> list[Waiting]:
+        """The requests to queue: those whose rate was checked already and those the tenant's rate
+        limit admits, one Redis call per rate (one, unless the tenant's limit changed meanwhile).
+        The refused ones get RateRefused."""
+        by_rate: dict[int | None, list[Waiting]] = {}
+        for request in requests:
+            if request.rate is not None:
+                by_rate.setdefault(request.rate.rate, []).append(request)
+        refused: set[int] = set()
+        for rate, checked in by_rate.items():
+            decisions = await self._rate_limiter().admit_each(tenant_id, [len(r.samples) for r in checked], rate)
+            for request, decision in zip(checked, decisions):
+                if not decision.admitted:
+                    refused.add(id(request))
+                    if not request.future.done():  # its client may have gone (cancelled)
+                        request.future.set_exception(RateRefused(decision))
+        return [request for request in requests if id(request) not in refused] if refused else requests
+
+    def _rate_limiter(self) -> IngestRateLimiter:
+        if self.rate_limiter is None:
+            raise RuntimeError("this batcher was made without a rate limiter; check the rate before submitting")
+        return self.rate_limiter

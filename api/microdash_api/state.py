@@ -61,16 +61,18 @@ class AppState:
         queue = ingest_queue(sync_redis, settings)
         limits = TenantLimitsCache(pool, settings.token_cache_seconds)
         backpressure = Backpressure(async_redis, settings)
+        rate_limiter = IngestRateLimiter(async_redis, settings)
         return cls(
             settings=settings, db=pool, redis=async_redis, queue=queue,
             validator=SampleValidator(settings), tokens=TokenAuthenticator(pool, settings, limits), hub=hub,
-            batcher=IngestBatcher(queue, settings, workers_behind=backpressure.workers_behind),
+            batcher=IngestBatcher(queue, settings, workers_behind=backpressure.workers_behind,
+                                  rate_limiter=rate_limiter),
             series_limiter=SeriesLimiter.from_settings(async_redis, settings),
             limits=limits,
             members=MembershipCache(pool, settings.token_cache_seconds),
             password_checks=PasswordChecks(at_once=settings.login_max_concurrent_verifications,
                                            wait_seconds=settings.login_verification_wait_seconds),
-            rate_limiter=IngestRateLimiter(async_redis, settings),
+            rate_limiter=rate_limiter,
             backpressure=backpressure,
         )
 
