@@ -46,12 +46,16 @@ class LiveAppender:
                                                         encoded_batch])
 
 
-def entry_points(fields: dict) -> bytes:
-    """An entry's points as the JSON array SSE clients receive."""
+def entry_points(fields: dict) -> bytes | None:
+    """An entry's points as the JSON array SSE clients receive; None for an entry that holds neither
+    a batch nor points (not one a worker wrote)."""
     encoded_batch = fields.get(BATCH_FIELD)
     if encoded_batch is None:
-        return fields[POINTS_FIELD]
-    return encode_points(Batch.decode(encoded_batch).samples)
+        return fields.get(POINTS_FIELD)
+    try:
+        return encode_points(Batch.decode(encoded_batch).samples)
+    except (ValueError, TypeError):  # msgspec's and orjson's decode errors are ValueErrors
+        return None
 
 
 def encode_points(samples: list[Sample]) -> bytes:
