@@ -1,7 +1,7 @@
 """CPU per sample of the ingest code alone, in one process, no services: the edge (decode and
 validate a bulk body, build the batch, the RQ job as saved) and the worker (read the job back,
-decode, check, resolve series from a warm cache, build the INSERT, the live points, the rollup
-marks). The SQL is built but not sent, so the figures leave out MariaDB, Redis and the network.
+decode, check, resolve series from a warm cache, build the INSERT and the rollup marks; the live
+stream's entry is the payload itself, nothing to build). The SQL is built but not sent, so the figures leave out MariaDB, Redis and the network.
 
     python bench/ingest_cpu.py [--samples 200000] [--rounds 3]
 
@@ -24,7 +24,7 @@ from rq.job import Job
 
 from ingest_load import bulk_bodies, line_protocol_bodies, remote_write_bodies
 from microdash_api.protocols import influx_line_protocol, prometheus_remote_write
-from microdash_core import live, queues
+from microdash_core import queues
 from microdash_core.batches import Batch
 from microdash_core.samples import SampleValidator
 from microdash_core.series import canonical_labels
@@ -107,7 +107,6 @@ class IngestCode:
             samples = [sample for sample in batch.samples if poison.malformation(sample) is None]
         series_ids = self.store._resolve_series(1, samples)
         self.store._insert_samples(1, series_ids, samples)
-        live.encode_points(samples)
         {ts - ts % MINUTE_MS for _metric, _labels, ts, _value in samples}
 
     def warm_series_cache(self, saved: list[bytes]) -> None:

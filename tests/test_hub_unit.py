@@ -2,7 +2,10 @@
 
 import asyncio
 
-from microdash_api.hub import Subscriber, parse_id
+from microdash_api.hub import LiveHub, Subscriber, parse_id
+from microdash_core import live
+from microdash_core.batches import Batch
+from microdash_core.settings import Settings
 
 
 def make(cursor="0-0", size=10, transform=None):
@@ -47,3 +50,21 @@ def test_transform_filters_entries():
     subscriber = make(transform=lambda data: None if data == b"skip" else data.upper())
     subscriber.finish_replay([("1-0", b"skip"), ("2-0", b"keep")])
     assert drain(subscriber) == [("2-0", b"KEEP")]
+
+
+def test_each_entry_is_encoded_once_for_all_clients_and_an_unreadable_one_is_skipped():
+    hub = LiveHub(redis=None, settings=Settings())
+    first, second = make(), make()
+    hub.positions[1] = "0-0"
+    hub.subscribers[1] = {first, second}
+    for subscriber in (first, second):
+        subscriber.finish_replay([])
+    batch = Batch(1, "b" * 32, 1_000, [("cpu", '{"host":"a"}', 1_001, 0.5)]).encode()
+    hub._dispatch(1, [(b"1-0", {live.BATCH_FIELD: batch}), (b"2-0", {live.BATCH_FIELD: b"\x99not a batch"}),
+                      (b"3-0", {b"other": b"x"}), (b"4-0", {live.POINTS_FIELD: b'[{"metric":"old"}]'})])
+    delivered = [drain(subscriber) for subscriber in (first, second)]
+    assert delivered[0] == delivered[1] == [
+        ("1-0", b'[{"metric":"cpu","labels":{"host":"a"},"ts":1001,"value":0.5}]'),
+        ("4-0", b'[{"metric":"old"}]')]
+    assert delivered[0][0][1] is delivered[1][0][1]  # one encoding shared by the clients
+    assert hub.positions[1] == "4-0"

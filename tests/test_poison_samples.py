@@ -11,6 +11,7 @@ from support import recent_ms
 from microdash_core import dead_letters
 from microdash_core.batches import Batch
 from microdash_core.queues import enqueue_batch, ingest_queue
+from sse_reader import StreamReader
 
 
 def pipeline_counter(stack, name: str) -> float:
@@ -86,3 +87,19 @@ def test_a_payload_that_is_not_a_batch_fails_at_once_instead_of_being_retried(st
     while job.get_status(refresh=True) != "failed":
         assert time.monotonic() < deadline, job.get_status()
         time.sleep(0.1)
+
+
+def test_the_live_stream_carries_only_the_stored_samples_of_a_poisoned_batch(stack):
+    tenant, token = stack.new_tenant()
+    ts = recent_ms(-60_000)
+    good = [("poison.live", {"i": str(i)}, ts + i, float(i)) for i in range(6)]
+    malformed = ("poison.live", {"i": "m"}, ts, "not a number")
+    reader = StreamReader(stack, token)
+    try:
+        enqueue_directly(stack, tenant.id, good[:3] + [malformed] + good[3:])
+        reader.wait_for(6)
+        time.sleep(0.5)
+    finally:
+        reader.close()
+    assert [(p["labels"], p["ts"], p["value"]) for p in reader.points()] == [
+        ({"i": str(i)}, ts + i, float(i)) for i in range(6)]

@@ -2,8 +2,11 @@
 
 import time
 
+import orjson
+
 from support import recent_ms
-from microdash_core import db, tenancy, users
+from microdash_core import db, keys, live, tenancy, users
+from microdash_core.batches import Batch
 from sse_reader import StreamReader
 
 
@@ -166,3 +169,28 @@ def test_a_session_stream_ends_when_the_member_is_removed(stack):
             _ends_within_the_cache_time(reader, "the membership")
         finally:
             reader.close()
+
+
+def test_entries_hold_the_stored_batch_and_earlier_workers_json_entries_still_reach_clients(stack):
+    tenant, token = stack.new_tenant()
+    connection = stack.redis_client()
+    stream = keys.live_stream(tenant.id)
+    post(stack, token, [{"metric": "old", "value": 0.0}])
+    deadline = time.monotonic() + 15
+    while not (entries := connection.xrange(stream)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first_id, fields = entries[0]
+    assert set(fields) == {live.BATCH_FIELD}  # the batch as queued: no JSON made in the worker
+    assert [sample[0] for sample in Batch.decode(fields[live.BATCH_FIELD]).samples] == ["old"]
+    # An entry as a worker of the previous version appended it, during a rolling upgrade.
+    connection.xadd(stream, {live.POINTS_FIELD: orjson.dumps([{"metric": "older", "labels": {"a": "b"},
+                                                                "ts": 1, "value": 2.0}])})
+    resumed = StreamReader(stack, token, headers={"Last-Event-ID": first_id.decode()})
+    try:
+        post(stack, token, [{"metric": "new", "value": 3.0, "labels": {"k": "v"}}])
+        resumed.wait_for(2)
+        time.sleep(0.3)
+    finally:
+        resumed.close()
+    assert [(p["metric"], p["labels"], p["value"]) for p in resumed.points()] == [
+        ("older", {"a": "b"}, 2.0), ("new", {"k": "v"}, 3.0)]

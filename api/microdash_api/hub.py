@@ -124,7 +124,8 @@ class LiveHub:
         try:
             if last_event_id and is_stream_id(last_event_id):
                 entries = await self.redis.xrange(key, min=f"({start}", count=self.settings.live_stream_maxlen)
-                replayed = [(entry_id.decode(), fields[live.POINTS_FIELD]) for entry_id, fields in entries]
+                replayed = [(entry_id.decode(), points) for entry_id, fields in entries
+                            if (points := live.entry_points(fields)) is not None]
         except BaseException:
             self.unsubscribe(subscriber)
             raise
@@ -162,5 +163,9 @@ class LiveHub:
         for entry_id, fields in entries:
             entry_id = entry_id.decode()
             self.positions[tenant_id] = entry_id
+            points = live.entry_points(fields)  # once per entry, whatever the number of clients
+            if points is None:
+                log.error("unreadable live stream entry skipped", extra={"tenant_id": tenant_id, "entry_id": entry_id})
+                continue
             for subscriber in list(self.subscribers.get(tenant_id, ())):
-                subscriber.offer(entry_id, fields[live.POINTS_FIELD])
+                subscriber.offer(entry_id, points)

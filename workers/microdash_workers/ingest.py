@@ -40,11 +40,19 @@ def store_batch(payload: bytes) -> int:
         log.error("samples refused by the database, dead-lettered",
                   extra={"tenant_id": batch.tenant_id, "batch_id": batch.batch_id, "refused": len(outcome.refused),
                          "stored": len(outcome.stored), "first_reason": outcome.refused[0].reason})
-    publish_outcome(batch, outcome)
+    publish_outcome(batch, outcome, payload)
     return len(outcome.stored)
 
 
-def publish_outcome(batch: Batch, outcome: Outcome) -> None:
+def stored_batch(batch: Batch, outcome: Outcome, payload: bytes) -> bytes:
+    """The stored samples as a batch, encoded: the payload itself when every sample was stored
+    (in its order: store_isolating_poison keeps it), else the stored ones encoded again."""
+    if not outcome.refused and len(outcome.stored) == len(batch.samples):
+        return payload
+    return Batch(batch.tenant_id, batch.batch_id, batch.received_ms, outcome.stored).encode()
+
+
+def publish_outcome(batch: Batch, outcome: Outcome, payload: bytes) -> None:
     settings = get_settings()
     job = get_current_job()
     connection: redis.Redis = job.connection
@@ -53,7 +61,8 @@ def publish_outcome(batch: Batch, outcome: Outcome) -> None:
         # Entries are whole batches, so the replay window is bounded by age as well as by count.
         appender = live.LiveAppender(connection, maxlen=settings.live_stream_maxlen,
                                      window_seconds=settings.live_stream_window_seconds)
-        appender.append(keys.live_stream(batch.tenant_id), outcome.stored, now_ms=int(time.time() * 1000))
+        appender.append(keys.live_stream(batch.tenant_id), stored_batch(batch, outcome, payload),
+                        now_ms=int(time.time() * 1000))
     with connection.pipeline(transaction=False) as pipe:
         if outcome.stored:
             rollup_marks.mark_touched(pipe, batch.tenant_id, outcome.stored)
