@@ -316,3 +316,34 @@ def test_a_window_is_sealable_when_over_with_grace_or_full():
     assert not chunks.is_sealable(start, now_ms=end + chunks.SEAL_GRACE_MS - 1, sample_count=10)
     assert chunks.is_sealable(start, now_ms=end + chunks.SEAL_GRACE_MS, sample_count=10)
     assert chunks.is_sealable(start, now_ms=start, sample_count=chunks.SEAL_MAX_SAMPLES)
+
+
+def _regular_blob(first_ts: int, interval_zigzag: int, count: int, last_ts: int) -> bytes:
+    """A crafted chunk whose delta-of-deltas are the first interval and then zeros (one interval)."""
+    dod = np.zeros(count - 1, np.uint64)
+    dod[0] = interval_zigzag
+    planes = np.ascontiguousarray(dod.view(np.uint8).reshape(-1, 8).T).tobytes()
+    return craft(count=count, first_ts=first_ts, last_ts=last_ts, ts_width=8,
+                 ts_section=bytes(cramjam.zstd.compress(planes)),
+                 value_section=bytes(cramjam.zstd.compress(b"\0" * 8 * count)))
+
+
+@pytest.mark.parametrize("first_ts, interval_zigzag, count, last_ts", [
+    (0, 3, 4, -6),  # interval -2 (zigzag 3): decreasing
+    (0, 0, 4, 0),  # interval 0: equal timestamps
+    (0, 20, 4, 40),  # interval 10, but the header's last is not first + 3 intervals
+    (2**63 - 20, 20, 4, 2**63 - 20 + 30 - 2**64),  # wraps past int64: the last "matches" modulo 2^64
+])
+def test_a_one_interval_chunk_that_does_not_increase_to_its_last_is_refused(first_ts, interval_zigzag, count,
+                                                                             last_ts):
+    with pytest.raises(ChunkError, match="strictly increasing"):
+        chunks.decode(_regular_blob(first_ts, interval_zigzag, count, last_ts))
+
+
+@pytest.mark.parametrize("first_ts, interval", [(-(2**63), 2**62), (2**63 - 1 - 3 * 7, 7), (-5, 1), (0, 2**63 - 1)])
+def test_one_interval_round_trips_up_to_the_int64_edges(first_ts, interval):
+    count = 4 if interval < 2**62 else 2
+    ts = first_ts + interval * np.arange(count, dtype=object)
+    timestamps = np.array([int(t) for t in ts], dtype=np.int64)
+    decoded_ts, _ = chunks.decode(chunks.encode(timestamps, np.zeros(count)))
+    assert decoded_ts.dtype == np.int64 and decoded_ts.tolist() == timestamps.tolist()
