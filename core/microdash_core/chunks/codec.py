@@ -84,20 +84,18 @@ def _decode_timestamps(fields: header.Header, section: bytes) -> np.ndarray:
         timestamps = np.array([fields.first_ts], np.int64)
         return _checked(timestamps, fields)
     delta_of_delta = integers.unzigzag_narrow(_decompress_planes(section, fields.ts_width, fields.count - 1))
-    if not delta_of_delta[1:].any():
-        return _regular_timestamps(fields, int(delta_of_delta[0]))
+    interval = int(delta_of_delta[0])
+    if interval > 0 and fields.first_ts + interval * (fields.count - 1) == fields.last_ts \
+            and not delta_of_delta[1:].any():
+        # One interval throughout (the common case), increasing up to the declared last in exact
+        # integers: already checked, one arange. Anything else (wrapping differences included)
+        # goes the general way.
+        return np.arange(fields.count, dtype=np.int64) * np.int64(interval) + np.int64(fields.first_ts)
     timestamps = np.empty(fields.count, dtype=np.int64)
     timestamps[0] = fields.first_ts
     np.cumsum(integers.undelta(delta_of_delta), out=timestamps[1:])
     timestamps[1:] += np.int64(fields.first_ts)  # wraps as the encoder's differences did
     return _checked(timestamps, fields)
-
-
-def _regular_timestamps(fields: header.Header, interval: int) -> np.ndarray:
-    """One interval throughout (the common case): checked in exact integers, then one arange."""
-    if interval <= 0 or fields.first_ts + interval * (fields.count - 1) != fields.last_ts:
-        raise ChunkError(_NOT_INCREASING)
-    return np.arange(fields.count, dtype=np.int64) * np.int64(interval) + np.int64(fields.first_ts)
 
 
 def _checked(timestamps: np.ndarray, fields: header.Header) -> np.ndarray:
