@@ -3,10 +3,12 @@ that cannot be trusted refused with ChunkError (pure functions, no services)."""
 
 import struct
 import zlib
+from dataclasses import replace
 
 import cramjam
 import numpy as np
 import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -347,3 +349,31 @@ def test_one_interval_round_trips_up_to_the_int64_edges(first_ts, interval):
     timestamps = np.array([int(t) for t in ts], dtype=np.int64)
     decoded_ts, _ = chunks.decode(chunks.encode(timestamps, np.zeros(count)))
     assert decoded_ts.dtype == np.int64 and decoded_ts.tolist() == timestamps.tolist()
+
+
+def _recompressed(blob: bytes, compress) -> bytes:
+    """The chunk with both sections compressed again by `compress` (a valid checksum around them)."""
+    fields = header.unpack(blob)
+    ts_raw = cramjam.zstd.decompress(blob[header.HEADER_SIZE:header.HEADER_SIZE + fields.ts_length])
+    value_raw = cramjam.zstd.decompress(blob[header.HEADER_SIZE + fields.ts_length:])
+    ts_section, value_section = compress(bytes(ts_raw)), compress(bytes(value_raw))
+    return header.pack(replace(fields, ts_length=len(ts_section), values_length=len(value_section)),
+                       ts_section, value_section)
+
+
+@pytest.mark.parametrize("blob", [REGULAR, NOISY], ids=["decimal", "xor"])
+def test_sections_whose_frames_do_not_declare_their_size_still_decode(blob):
+    without_size = zstandard.ZstdCompressor(write_content_size=False)
+    assert_same(chunks.decode(_recompressed(blob, without_size.compress)), chunks.decode(blob))
+
+
+def test_a_bomb_that_does_not_declare_its_size_is_refused_without_inflating_it():
+    bomb = zstandard.ZstdCompressor(write_content_size=False).compress(b"\0" * (64 << 20))
+    with pytest.raises(ChunkError, match="does not decompress"):
+        chunks.decode(craft(value_section=bomb))
+
+
+def test_data_after_a_sections_frame_is_refused():
+    blob = _recompressed(REGULAR, lambda raw: bytes(cramjam.zstd.compress(raw)) + b"\0\0\0\0")
+    with pytest.raises(ChunkError, match="does not decompress"):
+        chunks.decode(blob)
