@@ -116,19 +116,26 @@ def run_rollup_sealed(stack, tenant, *, samples: int) -> dict:
                                      "seconds": round(rollup_seconds, 3), **rollup_cost}}
 
 
-def _query_latencies(stack, tenant, params: dict, probes: int, expected_points: dict[str, int]) -> list[float]:
+def _query_latencies(stack, tenant, params: dict, probes: int,
+                     expected_points: dict[str, int]) -> tuple[list[float], dict[str, float]]:
     """Wall ms of each GET until its whole body is read (httpx reads it; nothing is parsed while
-    the clock runs). The last answer is then checked: each expected series with its points."""
+    the clock runs), and the CPU ms per query of the api, MariaDB and this client (steadier than
+    wall times on a shared machine; /proc's 10 ms ticks over all the probes). The last answer is
+    then checked: each expected series with its points."""
     latencies = []
     with httpx.Client(base_url=stack.base_url, headers={"Authorization": f"Bearer {tenant.token}"},
                       timeout=30) as client:
+        cpu_before = stack.cpu_seconds()
         for _ in range(probes):
             started = time.perf_counter()
             response = client.get("/api/v1/query", params=params)
             latencies.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
+        cpu_after = stack.cpu_seconds()
     _check_answer(response.json(), expected_points)
-    return latencies
+    cpu_ms = {name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / probes, 2)
+              for name in ("api", "mariadb", "bench-client") if name in cpu_after}
+    return latencies, cpu_ms
 
 
 def _check_answer(answer: dict, expected_points: dict[str, int]) -> None:
@@ -148,9 +155,10 @@ def expected_points(samples: int, day: dict, step: int, series: list[str]) -> di
     return {name: len(buckets) for name in series}
 
 
-def _summary(latencies: list[float], percentile) -> dict:
+def _summary(measured: tuple[list[float], dict[str, float]], percentile) -> dict:
+    latencies, cpu_ms = measured
     return {"p50": round(percentile(latencies, 0.50), 2), "p99": round(percentile(latencies, 0.99), 2),
-            "count": len(latencies)}
+            "count": len(latencies), "cpu_ms_per_query": cpu_ms}
 
 
 def run_rollup_and_queries(stack, tenant, *, samples: int, probes: int, percentile) -> dict:
@@ -161,7 +169,7 @@ def run_rollup_and_queries(stack, tenant, *, samples: int, probes: int, percenti
     day = {"metric": "bench.rollup", "start": end_ms - DAY_MS, "end": end_ms}
     every = [f"s{n}" for n in range(SERIES)]
 
-    def measure(params: dict, series: list[str]) -> list[float]:
+    def measure(params: dict, series: list[str]) -> tuple[list[float], dict[str, float]]:
         return _query_latencies(stack, tenant, params, probes, expected_points(stored, day, params["step"], series))
 
     one_series = measure({**day, "match": "series=s0", "step": 60_000, "resolution": "1m"}, ["s0"])
