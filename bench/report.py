@@ -198,6 +198,9 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
             "{:,.1f}")
         add(f"query 24 h, 1 series raw (8,640 points), sealed {stat}", f"query_24h_raw_sealed_ms.{stat}", "ms",
             "{:,.1f}")
+    for case, key in (("1 series, 1m", "query_24h_1m_ms"), ("100 series, 5m", "query_24h_5m_100_series_ms"),
+                      ("1 series raw, sealed", "query_24h_raw_sealed_ms")):
+        add(f"query 24 h, {case}: api CPU per query", f"{key}.cpu_ms_per_query.api", "ms", "{:,.2f}")
     for stat in ("p50", "p99"):
         add(f"PromQL sum by (host) (rate[5m]), 24 h x 100 series, step 60 s {stat}",
             f"promql_24h_100_series_step60_ms.{stat}", "ms", "{:,.1f}")

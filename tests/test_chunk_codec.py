@@ -3,10 +3,12 @@ that cannot be trusted refused with ChunkError (pure functions, no services)."""
 
 import struct
 import zlib
+from dataclasses import replace
 
 import cramjam
 import numpy as np
 import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -316,3 +318,62 @@ def test_a_window_is_sealable_when_over_with_grace_or_full():
     assert not chunks.is_sealable(start, now_ms=end + chunks.SEAL_GRACE_MS - 1, sample_count=10)
     assert chunks.is_sealable(start, now_ms=end + chunks.SEAL_GRACE_MS, sample_count=10)
     assert chunks.is_sealable(start, now_ms=start, sample_count=chunks.SEAL_MAX_SAMPLES)
+
+
+def _regular_blob(first_ts: int, interval_zigzag: int, count: int, last_ts: int) -> bytes:
+    """A crafted chunk whose delta-of-deltas are the first interval and then zeros (one interval)."""
+    dod = np.zeros(count - 1, np.uint64)
+    dod[0] = interval_zigzag
+    planes = np.ascontiguousarray(dod.view(np.uint8).reshape(-1, 8).T).tobytes()
+    return craft(count=count, first_ts=first_ts, last_ts=last_ts, ts_width=8,
+                 ts_section=bytes(cramjam.zstd.compress(planes)),
+                 value_section=bytes(cramjam.zstd.compress(b"\0" * 8 * count)))
+
+
+@pytest.mark.parametrize("first_ts, interval_zigzag, count, last_ts", [
+    (0, 3, 4, -6),  # interval -2 (zigzag 3): decreasing
+    (0, 0, 4, 0),  # interval 0: equal timestamps
+    (0, 20, 4, 40),  # interval 10, but the header's last is not first + 3 intervals
+    (2**63 - 20, 20, 4, 2**63 - 20 + 30 - 2**64),  # wraps past int64: the last "matches" modulo 2^64
+])
+def test_a_one_interval_chunk_that_does_not_increase_to_its_last_is_refused(first_ts, interval_zigzag, count,
+                                                                             last_ts):
+    with pytest.raises(ChunkError, match="strictly increasing"):
+        chunks.decode(_regular_blob(first_ts, interval_zigzag, count, last_ts))
+
+
+@pytest.mark.parametrize("first_ts, interval", [(-(2**63), 2**62), (2**63 - 1 - 3 * 7, 7), (-5, 1), (0, 2**63 - 1)])
+def test_one_interval_round_trips_up_to_the_int64_edges(first_ts, interval):
+    count = 4 if interval < 2**62 else 2
+    ts = first_ts + interval * np.arange(count, dtype=object)
+    timestamps = np.array([int(t) for t in ts], dtype=np.int64)
+    decoded_ts, _ = chunks.decode(chunks.encode(timestamps, np.zeros(count)))
+    assert decoded_ts.dtype == np.int64 and decoded_ts.tolist() == timestamps.tolist()
+
+
+def _recompressed(blob: bytes, compress) -> bytes:
+    """The chunk with both sections compressed again by `compress` (a valid checksum around them)."""
+    fields = header.unpack(blob)
+    ts_raw = cramjam.zstd.decompress(blob[header.HEADER_SIZE:header.HEADER_SIZE + fields.ts_length])
+    value_raw = cramjam.zstd.decompress(blob[header.HEADER_SIZE + fields.ts_length:])
+    ts_section, value_section = compress(bytes(ts_raw)), compress(bytes(value_raw))
+    return header.pack(replace(fields, ts_length=len(ts_section), values_length=len(value_section)),
+                       ts_section, value_section)
+
+
+@pytest.mark.parametrize("blob", [REGULAR, NOISY], ids=["decimal", "xor"])
+def test_sections_whose_frames_do_not_declare_their_size_still_decode(blob):
+    without_size = zstandard.ZstdCompressor(write_content_size=False)
+    assert_same(chunks.decode(_recompressed(blob, without_size.compress)), chunks.decode(blob))
+
+
+def test_a_bomb_that_does_not_declare_its_size_is_refused_without_inflating_it():
+    bomb = zstandard.ZstdCompressor(write_content_size=False).compress(b"\0" * (64 << 20))
+    with pytest.raises(ChunkError, match="does not decompress"):
+        chunks.decode(craft(value_section=bomb))
+
+
+def test_data_after_a_sections_frame_is_refused():
+    blob = _recompressed(REGULAR, lambda raw: bytes(cramjam.zstd.compress(raw)) + b"\0\0\0\0")
+    with pytest.raises(ChunkError, match="does not decompress"):
+        chunks.decode(blob)

@@ -11,6 +11,7 @@ from microdash_core.chunks.errors import ChunkError
 from microdash_core.chunks.windows import MAX_CHUNK_SAMPLES
 
 Samples = tuple[np.ndarray, np.ndarray]
+_NOT_INCREASING = "chunk timestamps are not strictly increasing up to the declared last: corrupt"
 
 
 def encode(timestamps: np.ndarray, values_: np.ndarray) -> bytes:
@@ -81,12 +82,25 @@ def _decode_timestamps(fields: header.Header, section: bytes) -> np.ndarray:
         if section:
             raise ChunkError("a one-sample chunk has no timestamp section")
         timestamps = np.array([fields.first_ts], np.int64)
-    else:
-        narrow = _decompress_planes(section, fields.ts_width, fields.count - 1)
-        deltas = integers.undelta(integers.unzigzag(narrow.astype(np.uint64)))
-        timestamps = integers.undelta(np.concatenate(([fields.first_ts], deltas)))
+        return _checked(timestamps, fields)
+    delta_of_delta = integers.unzigzag_narrow(_decompress_planes(section, fields.ts_width, fields.count - 1))
+    interval = int(delta_of_delta[0])
+    if interval > 0 and fields.first_ts + interval * (fields.count - 1) == fields.last_ts \
+            and not delta_of_delta[1:].any():
+        # One interval throughout (the common case), increasing up to the declared last in exact
+        # integers: already checked, one arange. Anything else (wrapping differences included)
+        # goes the general way.
+        return np.arange(fields.count, dtype=np.int64) * np.int64(interval) + np.int64(fields.first_ts)
+    timestamps = np.empty(fields.count, dtype=np.int64)
+    timestamps[0] = fields.first_ts
+    np.cumsum(integers.undelta(delta_of_delta), out=timestamps[1:])
+    timestamps[1:] += np.int64(fields.first_ts)  # wraps as the encoder's differences did
+    return _checked(timestamps, fields)
+
+
+def _checked(timestamps: np.ndarray, fields: header.Header) -> np.ndarray:
     if timestamps[-1] != fields.last_ts or not (timestamps[1:] > timestamps[:-1]).all():
-        raise ChunkError("chunk timestamps are not strictly increasing up to the declared last: corrupt")
+        raise ChunkError(_NOT_INCREASING)
     return timestamps
 
 

@@ -19,6 +19,13 @@ def unzigzag(unsigned: np.ndarray) -> np.ndarray:
     return ((unsigned >> np.uint64(1)) ^ (np.uint64(0) - (unsigned & np.uint64(1)))).view(np.int64)
 
 
+def unzigzag_narrow(narrow: np.ndarray) -> np.ndarray:
+    """unzigzag in the narrow width itself (signed, same width): zigzag maps the signed numbers of
+    a width one to one onto the unsigned ones of that width, so nothing needs widening first."""
+    one = narrow.dtype.type(1)
+    return ((narrow >> one) ^ (narrow.dtype.type(0) - (narrow & one))).view(narrow.dtype.str.replace("u", "i"))
+
+
 def narrowest(unsigned: np.ndarray) -> tuple[int, np.ndarray]:
     """(width in bytes, the array in that width, little-endian)."""
     top = int(unsigned.max()) if unsigned.size else 0
@@ -41,6 +48,8 @@ def to_planes(narrow: np.ndarray) -> np.ndarray:
 
 def from_planes(planes: np.ndarray, dtype: np.dtype) -> np.ndarray:
     width = np.dtype(dtype).itemsize
+    if width == 1:
+        return planes.view(dtype)
     return np.ascontiguousarray(planes.reshape(width, -1).T).view(dtype).reshape(-1)
 
 
@@ -50,4 +59,5 @@ def delta(signed: np.ndarray) -> np.ndarray:
 
 
 def undelta(deltas: np.ndarray) -> np.ndarray:
+    """Running sums in int64 (wrapping); narrower signed deltas are widened on the way."""
     return np.cumsum(deltas, dtype=np.int64)

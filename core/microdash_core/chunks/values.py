@@ -68,4 +68,4 @@ def decimal_deltas(integers_: np.ndarray) -> tuple[int, np.ndarray]:
 
 
 def decimal_values(narrow: np.ndarray, decimals: int) -> np.ndarray:
-    return unscale(integers.undelta(integers.unzigzag(narrow.astype(np.uint64))), decimals)
+    return unscale(integers.undelta(integers.unzigzag_narrow(narrow)), decimals)
