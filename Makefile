@@ -28,11 +28,14 @@ frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SO
 	cd frontend && npm run build
 	@touch $@
 
-run: bootstrap frontend ## start MariaDB, Redis, Mosquitto, api, worker and scheduler; Ctrl-C stops them all
+BRIDGES ?= 1
+
+run: bootstrap frontend ## start MariaDB, Redis, Mosquitto, api, worker, scheduler and BRIDGES bridges (default 1); Ctrl-C stops them all
 	@mkdir -p .run
 	@if [ -e .run/secrets.env ] || [ ! -d .run/mosquitto ]; then microdash dev secrets .run/secrets.env; \
 	else echo "make run: .run/ predates generated secrets and keeps the public development ones; 'make clean' once to change that" >&2; fi
-	@MICRODASH_ENV_FILE=$(CURDIR)/.run/secrets.env MICRODASH_LOG_FORMAT=$${MICRODASH_LOG_FORMAT:-text} honcho start -f Procfile
+	@MICRODASH_ENV_FILE=$(CURDIR)/.run/secrets.env MICRODASH_LOG_FORMAT=$${MICRODASH_LOG_FORMAT:-text} \
+		$(if $(filter-out 1,$(BRIDGES)),MICRODASH_BRIDGE_SHARED_SUBSCRIPTION=true) honcho start -f Procfile -c bridge=$(BRIDGES)
 
 lint: bootstrap ## architecture contracts (import-linter)
 	lint-imports

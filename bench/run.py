@@ -1,6 +1,6 @@
 """microdash benchmarks (`make bench`): start a private stack, load it, print and save the figures.
 
-    python bench/run.py [--workers N] [--samples N] [--quick] [--output PATH]
+    python bench/run.py [--workers N] [--bridges N] [--samples N] [--quick] [--output PATH]
                         [--scenarios bulk,remote_write,line_protocol,single,sse,query] [--profile DIR] [--keep]
                         [--redis-appendfsync always|everysec]
 
@@ -87,6 +87,8 @@ class Sizes:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2, help="`microdash worker` processes (default 2)")
+    parser.add_argument("--bridges", type=int, default=1,
+                        help="`microdash bridge` processes (default 1; more share one subscription)")
     parser.add_argument("--samples", type=int, default=None, help="bulk ingest samples (default 1,000,000)")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run in under a minute")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json", help="results JSON path")
@@ -101,8 +103,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(args.scenarios.split(",")) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
-    if args.workers < 1:
-        parser.error("--workers must be at least 1")
+    if args.workers < 1 or args.bridges < 1:
+        parser.error("--workers and --bridges must be at least 1")
     return args
 
 
@@ -276,7 +278,7 @@ def cleanup(root: Path, *, keep: bool, failed: bool) -> None:
 def results_header(args: argparse.Namespace, sizes: Sizes, chosen: list[str]) -> dict:
     return {
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": {"workers": args.workers, "quick": args.quick, "scenarios": chosen,
+        "config": {"workers": args.workers, "bridges": args.bridges, "quick": args.quick, "scenarios": chosen,
                    "profiled": bool(args.profile), "redis_appendfsync": args.redis_appendfsync, **asdict(sizes)},
         "machine": report.machine_info(),
     }
@@ -328,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         args.profile = args.profile.resolve()
         args.profile.mkdir(parents=True, exist_ok=True)
     stack = BenchStack(Path(tempfile.mkdtemp(prefix="microdash-bench-")), args.workers, profile_dir=args.profile,
-                       redis_appendfsync=args.redis_appendfsync)
+                       bridge_count=args.bridges, redis_appendfsync=args.redis_appendfsync)
     results = results_header(args, sizes, chosen)
     if set(chosen) - set(STACKLESS_SCENARIOS):
         run_with_stack(stack, args, sizes, chosen, results)

@@ -41,12 +41,13 @@ class BenchStack:
     root: Path
     worker_count: int
     profile_dir: Path | None = None
+    bridge_count: int = 1
     redis_appendfsync: str = "always"
     services: ServiceInstances | None = None
     env: dict[str, str] = field(default_factory=dict)
     api: subprocess.Popen | None = None
     workers: list[subprocess.Popen] = field(default_factory=list)
-    bridge: subprocess.Popen | None = None
+    bridges: list[subprocess.Popen] = field(default_factory=list)
     api_port: int = 0
 
     # ---- start -------------------------------------------------------------------------------
@@ -69,9 +70,16 @@ class BenchStack:
         self._migrate()
         self._run_once(["broker", "sync"], "broker-sync")
         self.api = self._start_component(["api"], "api")
-        self.bridge = self._start_component(["bridge"], "bridge")
+        self.bridges = [self._start_bridge(n) for n in range(self.bridge_count)]
         self.workers = [self._start_component(["worker"], f"worker-{n}") for n in range(self.worker_count)]
         self._wait_ready()
+
+    def _start_bridge(self, number: int) -> subprocess.Popen:
+        """Several bridges share the messages (a shared subscription), each with its own session."""
+        if self.bridge_count == 1:
+            return self._start_component(["bridge"], "bridge")
+        env = {"MICRODASH_BRIDGE_SHARED_SUBSCRIPTION": "true", "MICRODASH_BRIDGE_CLIENT_ID": f"bench-bridge-{number}"}
+        return self._start_component(["bridge"], f"bridge-{number}", env)
 
     def _migrate(self) -> None:
         self._run_once(["migrate"], "migrate")
@@ -84,12 +92,14 @@ class BenchStack:
             subprocess.run([executable, *args], env={**os.environ, **self.env}, stdout=log,
                            stderr=subprocess.STDOUT, check=True, timeout=MIGRATE_TIMEOUT_S)
 
-    def _start_component(self, args: list[str], name: str) -> subprocess.Popen:
+    def _start_component(self, args: list[str], name: str, extra_env: dict[str, str] | None = None
+                         ) -> subprocess.Popen:
         log_path = self.root / f"{name}.log"
+        own_env = {**self.env, **(extra_env or {})}
         if self.profile_dir is None:
-            return start_component(args, self.env, log_path)
+            return start_component(args, own_env, log_path)
         # Profiling hook (bench only): the same CLI, run under bench/profiled.py which enables cProfile.
-        env = {**os.environ, **self.env, "MICRODASH_BENCH_PROFILE": str(self.profile_dir / f"{name}.pstats")}
+        env = {**os.environ, **own_env, "MICRODASH_BENCH_PROFILE": str(self.profile_dir / f"{name}.pstats")}
         log = open(log_path, "ab")
         return subprocess.Popen([sys.executable, str(PROFILE_LAUNCHER), *args], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
@@ -108,7 +118,7 @@ class BenchStack:
         raise TimeoutError(f"api not ready after {READY_TIMEOUT_S} s (see {self.root}/api.log)")
 
     def _check_alive(self) -> None:
-        for process in [self.api, self.bridge, *self.workers]:
+        for process in [self.api, *self.bridges, *self.workers]:
             if process is not None and process.poll() is not None:
                 raise RuntimeError(f"{process.args} exited with {process.returncode}; logs in {self.root}")
 
@@ -140,7 +150,8 @@ class BenchStack:
 
     def cpu_seconds(self) -> dict[str, float]:
         """User + system CPU seconds used so far by each process of the stack and by this bench process."""
-        processes = {"api": self.api, "bridge": self.bridge, **{f"worker-{n}": w for n, w in enumerate(self.workers)}}
+        processes = {"api": self.api, **self._bridges_by_name(),
+                     **{f"worker-{n}": w for n, w in enumerate(self.workers)}}
         if self.services is not None:
             processes.update(self.services.processes)
         times = {name: cpu_seconds(process.pid) for name, process in processes.items() if process is not None}
@@ -150,7 +161,7 @@ class BenchStack:
 
     def peak_rss_mb(self) -> dict[str, float | list[float] | None]:
         return {"api": peak_rss_mb(self.api.pid) if self.api else None,
-                "bridge": peak_rss_mb(self.bridge.pid) if self.bridge else None,
+                "bridge": max((peak_rss_mb(bridge.pid) or 0.0 for bridge in self.bridges), default=None),
                 "workers": [peak_rss_mb(worker.pid) for worker in self.workers]}
 
     def server_versions(self) -> dict[str, str]:
@@ -179,13 +190,18 @@ class BenchStack:
     # ---- stop --------------------------------------------------------------------------------
 
     def component_names(self) -> list[str]:
-        return ["api", "bridge", *(f"worker-{n}" for n in range(len(self.workers)))]
+        return ["api", *self._bridges_by_name(), *(f"worker-{n}" for n in range(len(self.workers)))]
+
+    def _bridges_by_name(self) -> dict[str, subprocess.Popen]:
+        if len(self.bridges) == 1:
+            return {"bridge": self.bridges[0]}
+        return {f"bridge-{n}": bridge for n, bridge in enumerate(self.bridges)}
 
     def dump_profiles(self) -> None:
         """Ask profiled components (bench/profiled.py) to write their pstats files now."""
         if self.profile_dir is None:
             return
-        for process in [self.api, self.bridge, *self.workers]:
+        for process in [self.api, *self.bridges, *self.workers]:
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGUSR2)
         expected = [self.profile_dir / f"{name}.pstats" for name in self.component_names()]
@@ -198,7 +214,7 @@ class BenchStack:
 
         Returns a note for each component that had to be killed.
         """
-        components = [p for p in [*self.workers, self.api, self.bridge] if p is not None]
+        components = [p for p in [*self.workers, self.api, *self.bridges] if p is not None]
         children = [pid for process in components for pid in child_pids(process.pid)]
         for process in components:
             if process.poll() is None:

@@ -7,8 +7,9 @@ a shared subscription. Small messages are coalesced into batches bounded by samp
 few milliseconds of waiting.
 
 SIGTERM (a pod stopping, `make run` ending) or SIGINT stops it gracefully: it takes no further
-message, enqueues and acknowledges what it holds, disconnects and exits 0. What it cannot enqueue
-within `BRIDGE_STOP_TIMEOUT_SECONDS` (Redis away, say) stays unacknowledged with the broker.
+message (one of several sharing bridges first leaves the group and takes what the broker routed
+to it before), enqueues and acknowledges what it holds, disconnects and exits 0. What it cannot
+enqueue within `BRIDGE_STOP_TIMEOUT_SECONDS` (Redis away, say) stays unacknowledged with the broker.
 """
 
 import asyncio
@@ -136,16 +137,39 @@ class Bridge:
             flusher = asyncio.create_task(self._flush_periodically(client))
             try:
                 async for burst in message_bursts(client, until=self.stopping):
-                    now_ms = int(time.time() * 1000)
-                    intakes = await self._within_rate_limits(burst, [await self._intake(m, now_ms) for m in burst])
-                    for message, (intake, tenant) in zip(burst, intakes):
-                        await self._receive(client, message, intake, tenant)
+                    await self._take(client, burst)
+                if self.settings.bridge_shared_subscription:
+                    await self._leave_the_group(client)
                 await self._drain(client)
             finally:
                 flusher.cancel()
                 for task in self._flushes:  # their messages are redelivered after the reconnect
                     task.cancel()
                 self._flushes = []
+
+    async def _take(self, client: aiomqtt.Client, burst: list[aiomqtt.Message]) -> None:
+        now_ms = int(time.time() * 1000)
+        intakes = await self._within_rate_limits(burst, [await self._intake(m, now_ms) for m in burst])
+        for message, (intake, tenant) in zip(burst, intakes):
+            await self._receive(client, message, intake, tenant)
+
+    async def _leave_the_group(self, client: aiomqtt.Client) -> None:
+        """Stopping, one of several bridges: unsubscribe, then take what came before the broker's answer.
+
+        Mosquitto hands a shared subscription's messages round robin to every member, a member whose
+        session is offline included: a stopped bridge still subscribed would get its share queued
+        until it returns (never, after a scale-down). Unsubscribed, its share goes to the others.
+        The broker answers in order, so every message routed to this bridge is read before the answer."""
+        try:
+            await client.unsubscribe(bridge_subscription(self.settings), timeout=ROUND_TRIP_TIMEOUT_SECONDS)
+        except aiomqtt.MqttError as exc:
+            log.warning("could not leave the shared subscription while stopping; this bridge's share "
+                        "waits for its return", extra={"error": str(exc)})
+            return
+        queue: asyncio.Queue = client._queue  # noqa: SLF001 - see mqtt_throughput
+        while not queue.empty():
+            burst = [queue.get_nowait() for _ in range(queue.qsize())]
+            await self._take(client, burst)
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         """Stopping: what is held enqueued and acknowledged before the client disconnects. Messages
