@@ -75,6 +75,8 @@ def _sort_unordered_series(offsets: np.ndarray, ts: np.ndarray, columns: list[np
     """GROUP_CONCAT keeps MariaDB's reading order (usually the key's, but not promised): sort, in
     place, each series whose timestamps do not ascend."""
     descents = np.flatnonzero(ts[1:] <= ts[:-1]) + 1
+    if not descents.size:
+        return  # the usual case: every series in order
     descents = descents[~np.isin(descents, offsets)]  # a series boundary is no descent
     for n in np.unique(np.searchsorted(offsets, descents, side="right") - 1).tolist():
         a, b = int(offsets[n]), int(offsets[n + 1])
