@@ -215,7 +215,7 @@ def main() -> int:
     parser.add_argument("--perf", type=Path, default=None, help="perf record mariadbd into this file")
     args = parser.parse_args()
     original_argv = localstack.mariadb_argv
-    localstack.mariadb_argv = lambda datadir, port: original_argv(datadir, port) + args.server_flag
+    localstack.mariadb_argv = lambda datadir, port, **kw: original_argv(datadir, port, **kw) + args.server_flag
     with throwaway_services("microdash-mariadb-insert-") as (services, settings, _root):
         run(args, settings, services.processes["mariadb"].pid)
     return 0

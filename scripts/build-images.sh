@@ -94,6 +94,20 @@ build_ca_volume() {
     echo "--build-arg=NODE_EXTRA_CA_CERTS=$bundle"
 }
 
+# build_project_image TAG FILE STAGE...: also tags each named build stage
+# (localhost/microdash-build/<image>:<stage>), so that the prune below keeps this build's layer
+# cache, where podman would count an untagged stage as dangling.
+build_project_image() {
+    local tag=$1 file=$2 stage
+    shift 2
+    local stages=localhost/microdash-build/$(basename "${tag%:*}")
+    for stage in "$@"; do
+        podman build --pull=never --network=host --layers "${ca_args[@]}" --target "$stage" \
+            -t "$stages:$stage" -f "$file" . >&2
+    done
+    podman build --pull=never --network=host --layers "${ca_args[@]}" -t "$tag" -f "$file" . >&2
+}
+
 start=$(date +%s)
 ensure_debian
 python_base=$(base_of Dockerfile python)
@@ -109,7 +123,10 @@ version=$(app_version)
 server=ghcr.io/microdash/microdash:$version
 agent=ghcr.io/microdash/microdash-agent:$version
 log "building $server and $agent"
-podman build --pull=never --network=host --layers "${ca_args[@]}" -t "$server" -f Dockerfile . >&2
-podman build --pull=never --network=host --layers "${ca_args[@]}" -t "$agent" -f agent/Dockerfile . >&2
+build_project_image "$server" Dockerfile frontend python
+build_project_image "$agent" agent/Dockerfile python
+# A rebuild of a changed tree leaves the previous build's layers untagged (~1.5 GB a build; a day of
+# test runs filled the disk): they go, this build's stay (they are tagged, see build_project_image).
+podman image prune --force >/dev/null
 log "done in $(( $(date +%s) - start )) s"
 printf '%s\n' "$server" "$agent" "$(chart_image mariadb)" "$(chart_image redis)" "$(chart_image mosquitto)"

@@ -30,6 +30,16 @@ TEST_SETTINGS_ENV = {
     # the notification tests' receivers listen here; every other internal address stays refused
     "MICRODASH_NOTIFY_ALLOWED_CIDRS": "127.0.0.1/32",
 }
+# Each throwaway MariaDB preallocates its redo log on disk, and a test run starts dozens of them:
+# a small one keeps a run's temporary directory to a few GB (a full disk failed a whole CI run).
+TEST_MARIADB_REDO_LOG_SIZE = "48M"
+
+
+def throwaway_services(root: Path, **options) -> ServiceInstances:
+    """Throwaway MariaDB and Redis (and Mosquitto with mosquitto=True) for a test."""
+    return ServiceInstances(root, mariadb_redo_log_size=TEST_MARIADB_REDO_LOG_SIZE, **options)
+
+
 # Every raw sample a test may have stored, sealed or not.
 ALL_TIME = Span(-(2**62), 2**62)
 # The components are started as `microdash ...` processes from the project's venv.
@@ -131,7 +141,7 @@ def start_stack(root: Path, *, workers: int = 1, extra_env: dict | None = None, 
                 services: ServiceInstances | None = None) -> Stack:
     """The whole stack; if any part fails to start, what did start is stopped again."""
     own_services = services is None
-    services = services or ServiceInstances(root, log_dir=root, mosquitto=mqtt)
+    services = services or throwaway_services(root, log_dir=root, mosquitto=mqtt)
     api_port = free_port()
     stack = Stack(services, {}, f"http://127.0.0.1:{api_port}", root, {})
     try:

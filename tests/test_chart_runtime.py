@@ -15,6 +15,7 @@ import pytest
 
 from chart_support import SCENARIOS, RELEASE, by_kind_and_name, render
 from microdash_cli.localstack import ServiceInstances, free_port
+from support import throwaway_services
 
 SERVICES = {"mariadb": 3306, "redis": 6379, "mosquitto": 1883}
 
@@ -33,7 +34,7 @@ def secrets(rendered) -> dict[tuple[str, str], str]:
 @pytest.fixture(scope="module")
 def services(tmp_path_factory, secrets):
     """Real servers that hold the passwords the chart generated, as the bundled ones would."""
-    instances = ServiceInstances(tmp_path_factory.mktemp("chart-runtime"), mosquitto=True)
+    instances = throwaway_services(tmp_path_factory.mktemp("chart-runtime"), mosquitto=True)
     instances.mqtt_admin_password = secrets[(f"{RELEASE}-microdash", "mqtt-admin-password")]
     instances.start()
     database_password = secrets[(f"{RELEASE}-microdash-mariadb", "mariadb-password")]

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from microdash_cli.localstack import free_port
+from support import TEST_MARIADB_REDO_LOG_SIZE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +22,8 @@ def test_procfile_starts_everything_and_sigint_stops_it(tmp_path):
            "MICRODASH_DEV_MQTT_PORT": str(ports["mqtt"]), "MICRODASH_API_PORT": str(ports["api"]),
            "MICRODASH_DATABASE_URL": f"mysql://root@127.0.0.1:{ports['mariadb']}/microdash",
            "MICRODASH_REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0",
-           "MICRODASH_MQTT_URL": f"mqtt://127.0.0.1:{ports['mqtt']}", "MICRODASH_DEV_AGENT_INTERVAL": "1"}
+           "MICRODASH_MQTT_URL": f"mqtt://127.0.0.1:{ports['mqtt']}", "MICRODASH_DEV_AGENT_INTERVAL": "1",
+           "MICRODASH_DEV_MARIADB_REDO_LOG_SIZE": TEST_MARIADB_REDO_LOG_SIZE}
     log_path = tmp_path / "honcho.log"
     with open(log_path, "wb") as log:
         honcho = subprocess.Popen(["honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(tmp_path)],

@@ -20,6 +20,7 @@ from microdash_core import db, keys, tenancy
 from microdash_core.store import reclaim, sealing
 from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, drop_database, head_count,
                           migrated_database, write_head)
+from support import throwaway_services
 
 NOW = 1_765_000_000_000 - 1_765_000_000_000 % WINDOW + WINDOW // 2
 CURRENT = NOW - NOW % WINDOW
@@ -323,11 +324,10 @@ def test_mariadb_killed_mid_rebuild_comes_back_with_the_table_whole_and_reclaima
     """kill -9 of the server itself while it rebuilds (a private MariaDB): its crash recovery rolls
     the rebuild back, every row is there, and the files of the partial copy it leaves behind are
     dropped by the next reclaim (and only those: a rebuild under way keeps its copy)."""
-    from microdash_cli.localstack import ServiceInstances
     from microdash_core import migrate
     from microdash_core.settings import Settings
 
-    services = ServiceInstances(tmp_path)
+    services = throwaway_services(tmp_path)
     services.start()
     try:
         env = services.environment("crash")

@@ -68,7 +68,12 @@ def install_mariadb_datadir(datadir: Path, attempts: int = 2) -> None:
     raise RuntimeError(failure)
 
 
-def mariadb_argv(datadir: Path, port: int) -> list[str]:
+# The redo log the local stack and the benchmarks use; the tests ask for a smaller one, since each
+# throwaway instance preallocates it on disk and a test run starts dozens.
+MARIADB_REDO_LOG_SIZE = "256M"
+
+
+def mariadb_argv(datadir: Path, port: int, *, redo_log_size: str = MARIADB_REDO_LOG_SIZE) -> list[str]:
     datadir = datadir.resolve()
     if not (datadir / "mysql").is_dir():
         install_mariadb_datadir(datadir)
@@ -80,7 +85,7 @@ def mariadb_argv(datadir: Path, port: int) -> list[str]:
         shutil.which("mariadbd") or "/usr/sbin/mariadbd", "--no-defaults", f"--datadir={datadir}",
         f"--socket={datadir}/mariadb.sock", f"--port={port}", "--bind-address=127.0.0.1", "--user=root",
         f"--pid-file={datadir}/mariadb.pid", "--skip-name-resolve", "--innodb-buffer-pool-size=512M",
-        "--innodb-log-file-size=256M", "--innodb-flush-log-at-trx-commit=1", "--max-connections=500",
+        f"--innodb-log-file-size={redo_log_size}", "--innodb-flush-log-at-trx-commit=1", "--max-connections=500",
         # The head's inserts land at 10,000s of places in `samples`; the hash index finds each
         # leaf without descending the tree (about a quarter of MariaDB's CPU; decisions.md).
         "--innodb-adaptive-hash-index=ON",
@@ -146,8 +151,9 @@ class ServiceInstances:
     """
 
     def __init__(self, root: Path, *, mosquitto: bool = False, log_dir: Path | None = None,
-                 redis_appendfsync: str = "always"):
+                 redis_appendfsync: str = "always", mariadb_redo_log_size: str = MARIADB_REDO_LOG_SIZE):
         self.root = root
+        self.mariadb_redo_log_size = mariadb_redo_log_size
         self.redis_appendfsync = redis_appendfsync
         self.with_mosquitto = mosquitto
         self.log_dir = log_dir or root
@@ -164,7 +170,7 @@ class ServiceInstances:
         self.stop()
 
     def start(self) -> None:
-        self.start_service("mariadb", lambda port: mariadb_argv(self.root / "mariadb", port), timeout=60)
+        self.start_service("mariadb", self._mariadb_argv, timeout=60)
         self.start_service("redis", self._redis_argv)
         if self.with_mosquitto:
             self.start_service("mosquitto", lambda port: mosquitto_argv(
@@ -206,12 +212,15 @@ class ServiceInstances:
         self.stop_service(name)
         self._restarted.add(name)
         starters = {
-            "mariadb": lambda port: mariadb_argv(self.root / "mariadb", port),
+            "mariadb": self._mariadb_argv,
             "redis": self._redis_argv,
             "mosquitto": lambda port: mosquitto_argv(self.root / "mosquitto", port,
                                                      admin_password=self.mqtt_admin_password),
         }
         self.start_service(name, starters[name], timeout=60)
+
+    def _mariadb_argv(self, port: int) -> list[str]:
+        return mariadb_argv(self.root / "mariadb", port, redo_log_size=self.mariadb_redo_log_size)
 
     def _redis_argv(self, port: int) -> list[str]:
         return redis_argv(self.root / "redis", port, appendfsync=self.redis_appendfsync)

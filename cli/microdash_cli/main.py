@@ -267,9 +267,13 @@ def _exec(argv: list[str]) -> None:
 
 
 @dev_app.command("mariadb")
-def dev_mariadb(datadir: Path, port: int) -> None:
+def dev_mariadb(datadir: Path, port: int,
+                redo_log_size: Annotated[str, typer.Option(envvar="MICRODASH_DEV_MARIADB_REDO_LOG_SIZE",
+                                                           help="InnoDB redo log size, e.g. 256M")]
+                = localstack.MARIADB_REDO_LOG_SIZE,
+                ) -> None:
     """Initialise (if needed) and exec a private MariaDB."""
-    _exec(localstack.mariadb_argv(datadir, port))
+    _exec(localstack.mariadb_argv(datadir, port, redo_log_size=redo_log_size))
 
 
 @dev_app.command("redis")
