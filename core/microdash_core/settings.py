@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     bridge_client_id: str = Field("", description="stable per replica; default: bridge-<hostname>")
     bridge_stop_timeout_seconds: float = Field(
         20.0, gt=0, le=3600, description="on SIGTERM, how long the bridge may take to enqueue and acknowledge what it"
-                                         " holds; keep it below the pod's terminationGracePeriodSeconds (30 s default)")
+                                         " holds; the chart derives the pod's grace period from it")
     bridge_shared_subscription: bool = Field(
         False, description="replicas share the messages ($share); needed above one replica, but Mosquitto 2.0"
                            " drops what is published right after a broker restart until a bridge resubscribes")
