@@ -156,7 +156,7 @@ def reclaim_table(connection: pymysql.connections.Connection, table: str, policy
     if done.rebuilt:
         log.info("rebuilt a head table to return its free space", extra=details)
     else:
-        log.warning("a head table's rebuild gave up; the next run tries again", extra=details)
+        log.warning("a head table's rebuild gave up; the table is as it was", extra=details)
     return done
 
 
