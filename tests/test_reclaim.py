@@ -14,6 +14,7 @@ from contextlib import closing
 from pathlib import Path
 
 import httpx
+import pymysql
 import pytest
 
 from microdash_core import db, keys, tenancy
@@ -395,28 +396,39 @@ def _fingerprint(settings) -> tuple:
         return tuple(cursor.fetchone())
 
 
-def test_a_user_with_rights_on_its_database_only_reclaims_and_skips_the_crash_clean_up(stack, database):
-    """The chart's database user has ALL on its database and no PROCESS: the rebuild works, the
-    look for a crashed rebuild's copy (InnoDB's dictionary) is skipped, not an error."""
-    name = db.DatabaseAddress.from_url(database.database_url).database
-    user = f"u{name[-10:]}"
-    with closing(db.connect(database)) as connection, connection.cursor() as cursor:
-        cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
-        cursor.execute(f"GRANT ALL ON `{name}`.* TO '{user}'@'%'")
-    try:
-        expected = big_head(database)
-        _seal(database)
-        limited = database.model_copy(update={"database_url": database.database_url.replace("root@", f"{user}:pw@")})
-        with closing(db.connect(limited)) as connection:
-            with pytest.raises(Exception), connection.cursor() as cursor:
-                cursor.execute("SELECT COUNT(*) FROM information_schema.INNODB_SYS_TABLES")
-            assert reclaim.drop_left_behind_copies(connection) == []
-            assert [table.outcome for table in reclaim.reclaim_head(connection, EAGER)] == ["rebuilt"]
-        assert_reads_exactly(database, expected)
-    finally:
-        with closing(db.connect(database)) as connection, connection.cursor() as cursor:
-            cursor.execute(f"DROP USER '{user}'@'%'")
+def test_a_user_without_process_skips_the_crash_clean_up_logs_it_once_counts_it_and_rebuilds(
+        stack, database, no_backoff, caplog):
+    """The chart's database user has ALL on its database and no PROCESS: the look for a crashed
+    rebuild's copy (InnoDB's dictionary) is skipped, logged once per process and counted every
+    run; the rebuild works. Granted PROCESS, the same user looks."""
+    from microdash_workers.reclaiming import reclaim_head
 
+    expected = big_head(database)
+    _seal(database)
+    settings = database.model_copy(update={"reclaim_min_free_bytes": 1024 * 1024})
+    skipped = int(no_backoff.hget(keys.TELEMETRY_COUNTERS, "head_crash_cleanups_skipped") or 0)
+    reclaim._warn_no_process_privilege.cache_clear()  # as in a fresh worker process
+    user = _database_user(database, "ALL")
+    with user as limited:
+        with closing(db.connect(limited)) as connection:
+            with pytest.raises(pymysql.err.OperationalError) as refused, connection.cursor() as cursor:
+                cursor.execute("SELECT COUNT(*) FROM information_schema.INNODB_SYS_TABLES")
+            assert refused.value.args[0] == 1227  # you need the PROCESS privilege
+            assert reclaim.drop_left_behind_copies(connection) is None
+            assert [table.outcome for table in reclaim_head(connection, settings, no_backoff)] == ["rebuilt"]
+            assert [table.outcome for table in reclaim_head(connection, settings, no_backoff)] == ["not worth it"]
+        assert int(no_backoff.hget(keys.TELEMETRY_COUNTERS, "head_crash_cleanups_skipped")) == skipped + 2
+        warnings = [record for record in caplog.records if "PROCESS" in record.getMessage()]
+        assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+
+        with closing(db.connect(database)) as connection, connection.cursor() as cursor:
+            cursor.execute(f"GRANT PROCESS ON *.* TO '{user.user}'@'%'")
+        with closing(db.connect(limited)) as connection:
+            assert reclaim.drop_left_behind_copies(connection) == []  # looked, found none
+            reclaim_head(connection, settings, no_backoff)
+        assert int(no_backoff.hget(keys.TELEMETRY_COUNTERS, "head_crash_cleanups_skipped")) == skipped + 2
+    assert_reads_exactly(database, expected)
+    assert "microdash_head_crash_cleanups_skipped_total" in httpx.get(stack.api_url + "/metrics").text
 
 @pytest.fixture
 def no_backoff(stack):

@@ -50,7 +50,7 @@ def reclaim_head(database, settings: Settings, connection: redis.Redis) -> list[
     tables that wait out a backoff. A failure is logged, counted and backed off; it never fails the
     sealing run."""
     backoff = Backoff(connection, settings)
-    _drop_left_behind_copies(database)
+    _drop_left_behind_copies(database, connection)
     done = []
     for table in reclaim.HEAD_TABLES:
         if backoff.waiting(table):
@@ -83,8 +83,13 @@ def _reclaim_table(database, settings: Settings, connection: redis.Redis, table:
     return done
 
 
-def _drop_left_behind_copies(database) -> None:
+def _drop_left_behind_copies(database, connection: redis.Redis) -> None:
+    """Without the PROCESS privilege (the chart's database user) this is skipped, logged once by
+    store.reclaim and counted every run; the rebuilds go on."""
     try:
-        reclaim.drop_left_behind_copies(database)
+        dropped = reclaim.drop_left_behind_copies(database)
     except Exception:
         log.exception("dropping the copies of rebuilds a MariaDB crash interrupted failed; the next run tries again")
+        return
+    if dropped is None:
+        telemetry.record_reclaim_skipped(connection, "no_process_privilege")
