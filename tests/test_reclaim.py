@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pymysql.err import OperationalError
 
 from microdash_core import db, keys, tenancy
 from microdash_core.store import reclaim, sealing
@@ -395,24 +396,149 @@ def _fingerprint(settings) -> tuple:
         return tuple(cursor.fetchone())
 
 
-def test_a_user_with_rights_on_its_database_only_reclaims_and_skips_the_crash_clean_up(stack, database):
-    """The chart's database user has ALL on its database and no PROCESS: the rebuild works, the
-    look for a crashed rebuild's copy (InnoDB's dictionary) is skipped, not an error."""
-    name = db.DatabaseAddress.from_url(database.database_url).database
-    user = f"u{name[-10:]}"
-    with closing(db.connect(database)) as connection, connection.cursor() as cursor:
-        cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
-        cursor.execute(f"GRANT ALL ON `{name}`.* TO '{user}'@'%'")
-    try:
-        expected = big_head(database)
-        _seal(database)
-        limited = database.model_copy(update={"database_url": database.database_url.replace("root@", f"{user}:pw@")})
+def test_a_user_without_process_skips_the_crash_clean_up_logs_it_once_counts_it_and_rebuilds(
+        stack, database, no_backoff, caplog):
+    """The chart's database user has ALL on its database and no PROCESS: the look for a crashed
+    rebuild's copy (InnoDB's dictionary) is skipped, logged once per process and counted every
+    run; the rebuild works. Granted PROCESS, the same user looks."""
+    from microdash_workers.reclaiming import reclaim_head
+
+    expected = big_head(database)
+    _seal(database)
+    settings = database.model_copy(update={"reclaim_min_free_bytes": 1024 * 1024})
+    skipped = int(no_backoff.hget(keys.TELEMETRY_COUNTERS, "head_crash_cleanups_skipped") or 0)
+    reclaim._warn_no_process_privilege.cache_clear()  # as in a fresh worker process
+    user = _database_user(database, "ALL")
+    with user as limited:
         with closing(db.connect(limited)) as connection:
-            with pytest.raises(Exception), connection.cursor() as cursor:
+            with pytest.raises(OperationalError) as refused, connection.cursor() as cursor:
                 cursor.execute("SELECT COUNT(*) FROM information_schema.INNODB_SYS_TABLES")
-            assert reclaim.drop_left_behind_copies(connection) == []
-            assert [table.outcome for table in reclaim.reclaim_head(connection, EAGER)] == ["rebuilt"]
-        assert_reads_exactly(database, expected)
-    finally:
+            assert refused.value.args[0] == 1227  # you need the PROCESS privilege
+            assert reclaim.drop_left_behind_copies(connection) is None
+            assert _outcome(reclaim_head(connection, settings, no_backoff)) == "rebuilt"
+            assert _outcome(reclaim_head(connection, settings, no_backoff)) == "not worth it"
+        assert int(no_backoff.hget(keys.TELEMETRY_COUNTERS, "head_crash_cleanups_skipped")) == skipped + 2
+        warnings = [record for record in caplog.records if "PROCESS" in record.getMessage()]
+        assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+
         with closing(db.connect(database)) as connection, connection.cursor() as cursor:
-            cursor.execute(f"DROP USER '{user}'@'%'")
+            cursor.execute(f"GRANT PROCESS ON *.* TO '{user.user}'@'%'")
+        with closing(db.connect(limited)) as connection:
+            assert reclaim.drop_left_behind_copies(connection) == []  # looked, found none
+            reclaim_head(connection, settings, no_backoff)
+        assert int(no_backoff.hget(keys.TELEMETRY_COUNTERS, "head_crash_cleanups_skipped")) == skipped + 2
+    assert_reads_exactly(database, expected)
+    assert "microdash_head_crash_cleanups_skipped_total" in httpx.get(stack.api_url + "/metrics").text
+
+@pytest.fixture
+def no_backoff(stack):
+    """The backoff's Redis keys are per table name, and the tests share one Redis: none before, none after."""
+    redis_client = stack.redis_client()
+    names = [name for table in reclaim.HEAD_TABLES for name in (keys.reclaim_backoff(table), keys.reclaim_failures(table))]
+    redis_client.delete(*names)
+    yield redis_client
+    redis_client.delete(*names)
+
+
+def _outcome(done: list[reclaim.Reclaimed], table: str = "samples") -> str | None:
+    """What became of one table in a reclaim of the head (None: not tried)."""
+    return next((reclaimed.outcome for reclaimed in done if reclaimed.table == table), None)
+
+
+def _counters(redis_client) -> dict[str, int]:
+    return {name: int(redis_client.hget(keys.TELEMETRY_COUNTERS, name) or 0) for name in
+            ("head_rebuilds", "head_rebuilds_given_up", "head_rebuilds_failed", "head_rebuilds_deferred")}
+
+
+def _more(redis_client, before: dict[str, int]) -> dict[str, int]:
+    return {name: count - before[name] for name, count in _counters(redis_client).items() if count != before[name]}
+
+
+def test_a_rebuild_that_gave_up_waits_out_its_backoff_instead_of_stalling_ingest_every_run(
+        stack, database, no_backoff):
+    from microdash_workers.sealing import seal_windows
+
+    expected = big_head(database)
+    settings = database.model_copy(update={"reclaim_min_free_bytes": 1024 * 1024, "reclaim_backoff_seconds": 120})
+    redis_client, counted = no_backoff, _counters(no_backoff)
+    size = head_file_bytes(stack, database)
+    with closing(db.connect(database)) as holder:
+        with holder.cursor() as cursor:
+            cursor.execute("START TRANSACTION")
+            cursor.execute("SELECT COUNT(*) FROM samples WHERE tenant_id = 2")  # holds the metadata lock
+        assert seal_windows(settings, now_ms=NOW) == HEAD_ROWS
+        holder.commit()
+    assert _more(redis_client, counted) == {"head_rebuilds_given_up": 1}
+    assert 110 <= redis_client.ttl(keys.reclaim_backoff("samples")) <= 120
+    given_up_size = head_file_bytes(stack, database)
+    assert given_up_size >= size * 0.9  # nothing rebuilt
+
+    assert seal_windows(settings, now_ms=NOW) == 0  # the transaction is gone, but the table waits
+    assert _more(redis_client, counted) == {"head_rebuilds_given_up": 1, "head_rebuilds_deferred": 1}
+    assert head_file_bytes(stack, database) == given_up_size
+
+    redis_client.delete(keys.reclaim_backoff("samples"))  # as its TTL would
+    seal_windows(settings, now_ms=NOW)
+    assert _more(redis_client, counted) == {"head_rebuilds_given_up": 1, "head_rebuilds_deferred": 1, "head_rebuilds": 1}
+    assert head_file_bytes(stack, database) < size / 2
+    assert not redis_client.exists(keys.reclaim_failures("samples"))  # a success starts the backoff over
+    assert_reads_exactly(database, expected)
+    exposed = httpx.get(stack.api_url + "/metrics").text
+    assert "microdash_head_rebuilds_deferred_total" in exposed and "microdash_head_rebuilds_failed_total" in exposed
+
+
+def test_the_backoff_doubles_with_each_failure_in_a_row_up_to_its_maximum(stack, database, no_backoff):
+    from microdash_workers.reclaiming import FAILURES_REMEMBERED_SECONDS, Backoff
+
+    settings = database.model_copy(update={"reclaim_backoff_seconds": 100, "reclaim_backoff_max_seconds": 350})
+    backoff = Backoff(no_backoff, settings)
+    assert not backoff.waiting("samples")
+    assert [backoff.failed("samples") for _ in range(4)] == [100, 200, 350, 350]
+    assert backoff.waiting("samples") and 340 <= no_backoff.ttl(keys.reclaim_backoff("samples")) <= 350
+    assert no_backoff.ttl(keys.reclaim_failures("samples")) > FAILURES_REMEMBERED_SECONDS
+    backoff.succeeded("samples")
+    assert not backoff.waiting("samples") and backoff.failed("samples") == 100
+    backoff.succeeded("samples")
+    no_wait = Backoff(no_backoff, database.model_copy(update={"reclaim_backoff_seconds": 0}))
+    assert no_wait.failed("samples") == 0 and not no_wait.waiting("samples")
+
+
+def test_a_rebuild_that_fails_is_logged_counted_and_backed_off_and_the_sealing_run_goes_on(
+        stack, database, no_backoff, caplog):
+    """A user who may write the head but not ALTER it: MariaDB refuses the rebuild (an error, not a
+    lock wait given up)."""
+    from microdash_workers.reclaiming import reclaim_head
+
+    expected = big_head(database)
+    _seal(database)
+    settings = database.model_copy(update={"reclaim_min_free_bytes": 1024 * 1024})
+    counted = _counters(no_backoff)
+    with _database_user(database, "SELECT, INSERT, UPDATE, DELETE") as limited:
+        with closing(db.connect(limited)) as connection:
+            assert _outcome(reclaim_head(connection, settings, no_backoff)) is None
+            assert _outcome(reclaim_head(connection, settings, no_backoff)) is None  # backed off: not tried again
+    assert _more(no_backoff, counted) == {"head_rebuilds_failed": 1, "head_rebuilds_deferred": 1}
+    assert 590 <= no_backoff.ttl(keys.reclaim_backoff("samples")) <= 600
+    [failed] = [record for record in caplog.records if "failed" in record.getMessage()]
+    assert failed.table == "samples" and failed.retry_in_seconds == 600 and "ALTER" in failed.exc_text
+    assert_reads_exactly(database, expected)
+
+
+class _database_user:
+    """A MariaDB user with the given rights on the test's database only; the settings to use it."""
+
+    def __init__(self, settings, grants: str):
+        self.settings, self.grants = settings, grants
+        self.database = db.DatabaseAddress.from_url(settings.database_url).database
+        self.user = f"u{self.database[-10:]}"
+
+    def __enter__(self):
+        with closing(db.connect(self.settings)) as connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE USER '{self.user}'@'%' IDENTIFIED BY 'pw'")
+            cursor.execute(f"GRANT {self.grants} ON `{self.database}`.* TO '{self.user}'@'%'")
+        return self.settings.model_copy(update={
+            "database_url": self.settings.database_url.replace("root@", f"{self.user}:pw@")})
+
+    def __exit__(self, *exc_info) -> None:
+        with closing(db.connect(self.settings)) as connection, connection.cursor() as cursor:
+            cursor.execute(f"DROP USER '{self.user}'@'%'")

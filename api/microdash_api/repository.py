@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aiomysql
 import orjson
 
+from microdash_core import series_lookup
 from microdash_core.matchers import Matcher, all_match
 from microdash_core.store import reads
 
@@ -38,18 +39,11 @@ class SeriesRow:
 
 async def find_series(pool: aiomysql.Pool, *, tenant_id: int, metric: str | None,
                       matchers: list[Matcher], limit: int) -> list[SeriesRow]:
-    sql = "SELECT id, metric, labels FROM series WHERE tenant_id = %s"
-    params: list = [tenant_id]
-    if metric is not None:
-        sql += " AND metric = %s"
-        params.append(metric)
-    for matcher in matchers:
-        # A prefilter, so that a query for one series of many does not decode them all here:
-        # labels is canonical JSON compared byte for byte (utf8mb4_bin); all_match below decides.
-        if matcher.op == "=" and matcher.value != "":
-            sql += " AND JSON_VALUE(labels, %s) = %s"
-            params += [f'$."{matcher.name}"', matcher.value]
-    sql += " ORDER BY metric, id"
+    # The equality matchers narrow the statement, so that a query for one series of many does not
+    # decode them all here; all_match below decides.
+    sql, params = series_lookup.statement(
+        tenant_id=tenant_id, metrics=None if metric is None else [metric], ordered=True,
+        label_values=[(matcher.name, [matcher.value]) for matcher in matchers if matcher.op == "=" and matcher.value])
     found: list[SeriesRow] = []
     async with pool.acquire() as connection, connection.cursor() as cursor:
         await cursor.execute(sql, params)

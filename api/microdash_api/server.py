@@ -8,12 +8,15 @@ from uvicorn.supervisors import Multiprocess
 from microdash_core.settings import Settings
 
 APP = "microdash_api.app:create_app"
+# On SIGTERM uvicorn lets requests in flight (live streams included) finish for this long. The
+# chart's grace period for api pods is derived from it (charts/microdash/templates/_helpers.tpl).
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
 def run_api(settings: Settings, *, workers: int = 1) -> None:
     config = uvicorn.Config(APP, factory=True, host=settings.api_host, port=settings.api_port, workers=workers,
                             forwarded_allow_ips=settings.forwarded_allow_ips, log_config=None, access_log=False,
-                            loop="uvloop", http="httptools", timeout_graceful_shutdown=5)
+                            loop="uvloop", http="httptools", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
     sockets = [config.bind_socket()]
     if settings.metrics_port is not None:
         sockets.append(uvicorn.Config(APP, host=settings.api_host, port=settings.metrics_port).bind_socket())

@@ -36,6 +36,11 @@ PIPELINE_COUNTERS = {
     "chunks_written": "Chunk rows (parts) the sealing job wrote, new or merged",
     "head_rebuilds": "Online rebuilds of a head table that returned its free space to the file system",
     "head_bytes_reclaimed": "Free bytes the head rebuilds returned (InnoDB's estimate)",
+    "head_rebuilds_failed": "Head rebuilds that ended in an error (logged; the table then waits out a backoff)",
+    "head_rebuilds_deferred": "Sealing runs that left a head table alone while it waits out the backoff"
+                              " (RECLAIM_BACKOFF_SECONDS) after a rebuild that failed or gave up",
+    "head_crash_cleanups_skipped": "Sealing runs that could not look for the copies left by rebuilds a MariaDB"
+                                   " crash interrupted: the database user lacks PROCESS (docs/operations.md)",
     "head_rebuilds_given_up": "Head rebuilds that did not get their metadata lock in time (retried next run)",
     "bridge_messages_received": "MQTT messages taken by the bridges (acknowledged once queued)",
     "bridge_samples_enqueued": "Samples the MQTT bridges put on the ingest queue",

@@ -8,7 +8,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from microdash_core import chunks, db, tenancy
+from microdash_core import chunks, db, series_lookup, tenancy
 from microdash_core.bounds import MAX_EPOCH_MS
 from microdash_core.errors import MicrodashError
 from microdash_core.samples import METRIC_NAME
@@ -39,7 +39,8 @@ def export(tenant: str, metric: str,
     try:
         with db.transaction(get_settings()) as cursor:
             tenant_id = tenancy.get_tenant(cursor, name=tenant).id
-            labels_of = _series(cursor, tenant_id, metric)
+            labels_of = {series_id: labels for series_id, (_metric, labels)
+                         in series_lookup.find_series(cursor, tenant_id=tenant_id, metrics=[metric]).items()}
             found = _read(cursor, tenant_id, sorted(labels_of), reads.Span(start, end), limit)
     except (MicrodashError, chunks.ChunkError) as exc:
         _fail(str(exc))
@@ -47,11 +48,6 @@ def export(tenant: str, metric: str,
         labels = labels_of[series_id]
         for ts, value in zip(timestamps.tolist(), values.tolist()):
             typer.echo(orjson.dumps({"metric": metric, "value": value, "ts": ts, "labels": labels}))
-
-
-def _series(cursor, tenant_id: int, metric: str) -> dict[int, dict]:
-    cursor.execute("SELECT id, labels FROM series WHERE tenant_id = %s AND metric = %s", (tenant_id, metric))
-    return {series_id: orjson.loads(labels) for series_id, labels in cursor.fetchall()}
 
 
 def _read(cursor, tenant_id: int, series_ids: list[int], span: reads.Span, limit: int) -> dict[int, reads.Arrays]:

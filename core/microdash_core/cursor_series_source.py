@@ -12,7 +12,7 @@ which also picks rollups for long ranges.)
 import orjson
 from pymysql.cursors import Cursor
 
-from . import chunks
+from . import chunks, series_lookup
 from .errors import InvalidInput
 from .matchers import Matcher, make_matcher
 from .promql import LabelMatcher, PromQLError, RawSeries, SelectHints
@@ -44,11 +44,7 @@ class CursorSeriesSource:
         metrics = self._metrics_for(by_name)
         if metrics == []:
             return {}
-        sql, params = "SELECT id, metric, labels FROM series WHERE tenant_id = %s", [self._tenant_id]
-        if metrics is not None:
-            sql += f" AND metric IN ({','.join(['%s'] * len(metrics))})"
-            params.extend(metrics)
-        self._cursor.execute(sql, params)
+        self._cursor.execute(*series_lookup.statement(tenant_id=self._tenant_id, metrics=metrics))
         found: dict[int, dict[str, str]] = {}
         while rows := self._cursor.fetchmany(_FETCH_ROWS):
             for series_id, metric, labels_json in rows:

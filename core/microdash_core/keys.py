@@ -70,6 +70,16 @@ ROLLUP_LOCK = f"{PREFIX}:rollup:lock"
 # Held by the sealing job while it runs (one run at a time; a second sealer would only wait on locks).
 SEAL_LOCK = f"{PREFIX}:seal:lock"
 
+
+def reclaim_backoff(table: str) -> str:
+    """Present (with a TTL) while the sealing job leaves a table's rebuild alone after a failure."""
+    return f"{PREFIX}:reclaim:backoff:{table}"
+
+
+def reclaim_failures(table: str) -> str:
+    """Failed or given-up rebuilds of a table in a row (the backoff doubles with each)."""
+    return f"{PREFIX}:reclaim:failures:{table}"
+
 MQTT_DEAD_LETTER = f"{PREFIX}:mqtt:dead-letter"
 
 TELEMETRY_COUNTERS = f"{PREFIX}:telemetry:counters"

@@ -134,7 +134,13 @@ def notify_retry(settings: Settings) -> Retry | None:
     return Retry(max=len(intervals), interval=intervals) if intervals else None
 
 
+def notify_job_timeout(settings: Settings) -> int:
+    """Seconds a delivery job may run: three attempts' time (connect, TLS, send) and a margin. The
+    chart's worker grace period is derived from it (charts/microdash/templates/_helpers.tpl)."""
+    return int(settings.notify_timeout_seconds * 3) + 10
+
+
 def enqueue_delivery(queue: Queue, notification_id: int, settings: Settings) -> None:
-    queue.enqueue(NOTIFY_JOB, notification_id, job_timeout=int(settings.notify_timeout_seconds * 3) + 10,
+    queue.enqueue(NOTIFY_JOB, notification_id, job_timeout=notify_job_timeout(settings),
                   result_ttl=3600, failure_ttl=FAILURE_TTL_SECONDS, retry=notify_retry(settings),
                   description=f"notification {notification_id}")

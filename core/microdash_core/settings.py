@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     bridge_client_id: str = Field("", description="stable per replica; default: bridge-<hostname>")
     bridge_stop_timeout_seconds: float = Field(
         20.0, gt=0, le=3600, description="on SIGTERM, how long the bridge may take to enqueue and acknowledge what it"
-                                         " holds; keep it below the pod's terminationGracePeriodSeconds (30 s default)")
+                                         " holds; the chart derives the pod's grace period from it")
     bridge_shared_subscription: bool = Field(
         False, description="replicas share the messages ($share); needed above one replica, but Mosquitto 2.0"
                            " drops what is published right after a broker restart until a bridge resubscribes")
@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     # Reclaiming: after a run that sealed everything due, a head table whose files hold much more
     # free space than rows is rebuilt online to give the space back (docs/storage.md)
     reclaim_enabled: bool = Field(True, description="rebuild head tables whose free space is worth it after sealing")
+    reclaim_backoff_seconds: int = Field(600, ge=0, le=24 * 3600, description="a table whose rebuild gave up or failed"
+                                                                           " is left alone this long, doubled for each"
+                                                                           " further failure in a row (0: no wait)")
+    reclaim_backoff_max_seconds: int = Field(6 * 3600, ge=0, le=7 * 24 * 3600,
+                                             description="the longest the backoff grows to")
     reclaim_min_free_bytes: int = Field(32 * 1024 * 1024, ge=0, description="free bytes a head table must hold"
                                                                             " (all partitions) to be rebuilt")
     reclaim_min_free_ratio: float = Field(1.0, ge=0, description="and free bytes at least this times what its rows"

@@ -36,6 +36,20 @@ def record_failed_batch(connection: redis.Redis, *, permanent: bool, queue_name:
         pipe.execute()
 
 
+RECLAIM_SKIPPED = {"backoff": "head_rebuilds_deferred", "no_process_privilege": "head_crash_cleanups_skipped"}
+
+
+def record_reclaim_skipped(connection: redis.Redis, reason: str) -> None:
+    """A sealing run left part of the reclaim alone: `backoff` (a table's rebuild waits after a
+    failure) or `no_process_privilege` (the crash clean-up cannot read InnoDB's dictionary)."""
+    connection.hincrby(keys.TELEMETRY_COUNTERS, RECLAIM_SKIPPED[reason], 1)
+
+
+def record_reclaim_failed(connection: redis.Redis) -> None:
+    """A head rebuild ended in an error (not a timeout it gives up on): logged, and backed off."""
+    connection.hincrby(keys.TELEMETRY_COUNTERS, "head_rebuilds_failed", 1)
+
+
 def record_reclaimed(connection: redis.Redis, *, rebuilt: bool, bytes_returned: int) -> None:
     """One head table rebuild attempted: done (and the free bytes it returned) or given up."""
     with connection.pipeline(transaction=False) as pipe:

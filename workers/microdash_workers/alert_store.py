@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 from pymysql.cursors import Cursor
 
-from microdash_core import chunks
+from microdash_core import chunks, series_lookup
 from microdash_core.alerting.fingerprints import fingerprint
 from microdash_core.alerting.rule_rows import RULE_COLUMNS, rule_from_row
 from microdash_core.alerting.rules import Rule
@@ -58,7 +58,7 @@ def lock_rules(cursor: Cursor, tenant_id: int) -> list[Rule]:
 def read_values(cursor: Cursor, tenant_id: int, rules: list[Rule], now_ms: int) -> dict[int, Values]:
     """Per metric rule: its aggregation over (now - window, now] for each series matching metric and
     matchers. (Expression rules are evaluated by alert_expressions.)"""
-    series = _tenant_series(cursor, tenant_id, {rule.metric for rule in rules})
+    series = series_lookup.find_series(cursor, tenant_id=tenant_id, metrics={rule.metric for rule in rules})
     by_metric: dict[str, list[int]] = defaultdict(list)
     for series_id, (metric, _labels) in series.items():
         by_metric[metric].append(series_id)
@@ -79,15 +79,6 @@ def read_values(cursor: Cursor, tenant_id: int, rules: list[Rule], now_ms: int) 
         values[rule.id] = {fingerprint(series[sid][1]): (series[sid][1], found[sid].value(rule.aggregation))
                            for sid in matched[rule.id] if sid in found}
     return values
-
-
-def _tenant_series(cursor: Cursor, tenant_id: int, metrics: set[str]) -> dict[int, tuple[str, dict]]:
-    if not metrics:
-        return {}
-    placeholders = ",".join(["%s"] * len(metrics))
-    cursor.execute(f"SELECT id, metric, labels FROM series WHERE tenant_id = %s AND metric IN ({placeholders})",
-                   [tenant_id, *sorted(metrics)])
-    return {series_id: (metric, orjson.loads(labels)) for series_id, metric, labels in cursor.fetchall()}
 
 
 @dataclass

@@ -10,7 +10,9 @@ from redis.exceptions import LockNotOwnedError
 
 from microdash_core import db, keys, telemetry
 from microdash_core.settings import Settings, get_settings
-from microdash_core.store import reclaim, sealing
+from microdash_core.store import sealing
+
+from .reclaiming import reclaim_head
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +51,3 @@ def seal_windows(settings: Settings | None = None, *, now_ms: int | None = None)
         with suppress(LockNotOwnedError):
             lock.release()
 
-
-def reclaim_head(database, settings: Settings, connection: redis.Redis) -> list[reclaim.Reclaimed]:
-    """Give the head's free space back to the file system where it is worth it (store.reclaim).
-    A failure here is logged and leaves the sealing run's result as it is."""
-    try:
-        done = reclaim.reclaim_head(database, reclaim.policy_of(settings))
-    except Exception:
-        log.exception("reclaiming the head's free space failed; the next run tries again")
-        return []
-    for table in done:
-        if table.outcome != "not worth it":
-            telemetry.record_reclaimed(connection, rebuilt=table.rebuilt, bytes_returned=table.bytes_returned)
-    return done

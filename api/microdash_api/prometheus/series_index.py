@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import aiomysql
 import orjson
 
+from microdash_core import series_lookup
 from microdash_core.matchers import Matcher
-from microdash_core.samples import LABEL_NAME
 
 NAME = "__name__"
 _LITERAL_ALTERNATIVES = re.compile(r"[A-Za-z0-9_\-:/ ]+(?:\|[A-Za-z0-9_\-:/ ]+)*")
@@ -61,7 +61,7 @@ async def metric_names(pool: aiomysql.Pool, *, tenant_id: int) -> list[str]:
 
 async def all_label_sets(pool: aiomysql.Pool, *, tenant_id: int) -> AsyncIterator[dict[str, str]]:
     """Every series' labels with __name__, streamed (a tenant may hold many)."""
-    async with aclosing(_rows(pool, "SELECT id, metric, labels FROM series WHERE tenant_id = %s", [tenant_id])) as rows:
+    async with aclosing(_rows(pool, *series_lookup.statement(tenant_id=tenant_id))) as rows:
         async for series in rows:
             yield series.labels
 
@@ -72,13 +72,7 @@ async def _matching(pool: aiomysql.Pool, tenant_id: int, matchers: list[Matcher]
     metrics = await _metrics_for(pool, tenant_id, by_name)
     if metrics == []:
         return
-    sql, params = "SELECT id, metric, labels FROM series WHERE tenant_id = %s", [tenant_id]
-    if metrics is not None:
-        sql += f" AND metric IN ({','.join(['%s'] * len(metrics))})"
-        params.extend(metrics)
-    for name, values in _named_values(others):
-        sql += f" AND JSON_VALUE(labels, '$.{name}') IN ({','.join(['%s'] * len(values))})"
-        params.extend(values)
+    sql, params = series_lookup.statement(tenant_id=tenant_id, metrics=metrics, label_values=_named_values(others))
     async with aclosing(_rows(pool, sql, params)) as rows:
         async for series in rows:
             if all(matcher.matches(series.labels) for matcher in others):
@@ -89,8 +83,6 @@ def _named_values(matchers: list[Matcher]) -> list[tuple[str, list[str]]]:
     """(label, the only values it may have) for each matcher that names them, none of them ""."""
     named = []
     for matcher in matchers:
-        if not LABEL_NAME.fullmatch(matcher.name):
-            continue
         if matcher.op == "=" and matcher.value:
             named.append((matcher.name, [matcher.value]))
         elif matcher.op == "=~" and _LITERAL_ALTERNATIVES.fullmatch(matcher.value):

@@ -387,3 +387,35 @@ helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
   resources: [tenants, alertrules]
   verbs: [list, delete, patch]
 {{- end }}
+
+{{/* A MICRODASH_* setting as the server processes see it: config.extraEnv's value, or the
+     settings' default (call with (dict "context" $ "name" "BRIDGE_STOP_TIMEOUT_SECONDS" "default" 20)).
+     The defaults here are checked against microdash_core.settings by tests/test_chart.py. */}}
+{{- define "microdash.setting" -}}
+{{- $name := printf "MICRODASH_%s" .name }}
+{{- get .context.Values.config.extraEnv $name | default .default }}
+{{- end }}
+
+{{/* Pod grace periods, derived from the settings that bound each process's stop so that the two
+     cannot drift apart (docs/operations.md). Beyond its grace a pod is SIGKILLed.
+     The bridge: its own stop timeout (it then gives up and exits), plus slack for exiting. */}}
+{{- define "microdash.bridge.terminationGracePeriodSeconds" -}}
+{{- $stopTimeout := include "microdash.setting" (dict "context" . "name" "BRIDGE_STOP_TIMEOUT_SECONDS" "default" 20) | float64 }}
+{{- add (ceil $stopTimeout | int) .Values.terminationGraceSlackSeconds }}
+{{- end }}
+
+{{/* A worker finishes the job in hand: the longest whose timeout the settings fix (an ingest
+     batch; a notification's delivery, three attempts' time plus 10 s, as microdash_core.queues
+     enqueues it), plus slack. A longer job (a tenant's alert evaluation with many rules, a
+     retention pass) that is cut short rolls back and is done again by the next run. */}}
+{{- define "microdash.worker.terminationGracePeriodSeconds" -}}
+{{- $ingest := include "microdash.setting" (dict "context" . "name" "INGEST_JOB_TIMEOUT_SECONDS" "default" 30) | float64 }}
+{{- $notify := include "microdash.setting" (dict "context" . "name" "NOTIFY_TIMEOUT_SECONDS" "default" 10) | float64 }}
+{{- $notifyJob := add (mulf $notify 3 | floor | int) 10 }}
+{{- add (max (ceil $ingest | int) $notifyJob) .Values.terminationGraceSlackSeconds }}
+{{- end }}
+
+{{/* The api: uvicorn's graceful shutdown (microdash_api.server.GRACEFUL_SHUTDOWN_SECONDS), plus slack. */}}
+{{- define "microdash.api.terminationGracePeriodSeconds" -}}
+{{- add 5 .Values.terminationGraceSlackSeconds }}
+{{- end }}

@@ -20,6 +20,7 @@ A rebuild reads and writes every row the table holds, so it runs only when the s
 return is large in absolute terms and relative to what the rows need (the work is then bounded by
 the space it returns)."""
 
+import functools
 import logging
 import re
 import time
@@ -156,7 +157,7 @@ def reclaim_table(connection: pymysql.connections.Connection, table: str, policy
     if done.rebuilt:
         log.info("rebuilt a head table to return its free space", extra=details)
     else:
-        log.warning("a head table's rebuild gave up; the next run tries again", extra=details)
+        log.warning("a head table's rebuild gave up; the table is as it was", extra=details)
     return done
 
 
@@ -166,11 +167,12 @@ def reclaim_head(connection: pymysql.connections.Connection, policy: Policy = Po
     return [reclaim_table(connection, table, policy, force=force) for table in tables]
 
 
-def drop_left_behind_copies(connection: pymysql.connections.Connection) -> list[str]:
+def drop_left_behind_copies(connection: pymysql.connections.Connection) -> list[str] | None:
     """Drop the partial copies that rebuilds interrupted by a server crash left in this database
     (the table they rebuilt is whole: the crash rolled the rebuild back). A copy whose connection
     is still open belongs to a rebuild under way and is left alone; the dictionary is read before
-    the connections, so a rebuild that starts in between is seen as open too."""
+    the connections, so a rebuild that starts in between is seen as open too. None when the
+    database user may not read InnoDB's dictionary (no PROCESS privilege): nothing was looked for."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT DATABASE()")
         (database,) = cursor.fetchone()
@@ -180,7 +182,8 @@ def drop_left_behind_copies(connection: pymysql.connections.Connection) -> list[
         except pymysql.err.MySQLError as exc:
             if exc.args[0] not in _NO_PRIVILEGE:
                 raise
-            return []
+            _warn_no_process_privilege()
+            return None
         names = [name.split("/", 1)[1] for (name,) in cursor.fetchall() if name.startswith(f"{database}/")]
         if not names:
             return []
@@ -196,3 +199,9 @@ def drop_left_behind_copies(connection: pymysql.connections.Connection) -> list[
     if dropped:
         log.warning("dropped the partial copies of rebuilds a server crash interrupted", extra={"tables": dropped})
     return dropped
+
+
+@functools.cache  # once per process: the privilege does not come by itself, and the job runs every minute
+def _warn_no_process_privilege() -> None:
+    log.warning("the database user lacks the PROCESS privilege: the copies a MariaDB crash may leave behind"
+                " mid-rebuild are not looked for (docs/operations.md, \"Reclaiming the head's disk\")")
