@@ -238,3 +238,18 @@ def test_the_plain_and_the_documented_route_answer_the_same_bytes(stack):
         wrong = {**cases[0], "start": base + 1, "end": base}
         assert client.get("/api/v1/query", params=wrong).content == \
             client.get("/api/v1/query", params={**wrong, "unknown": "1"}).content
+
+
+def test_a_dashboard_session_reads_its_own_tenant_through_the_plain_route(stack):
+    tenant, token = stack.new_tenant("plain-session")
+    other, _ = stack.new_tenant("plain-session-other")
+    base, _ = _day_of_samples(stack, token, tenant.id, "viewed")
+    params = {"metric": "viewed", "resolution": "raw", "start": base, "end": base + 3_600_000, "step": 60_000}
+    with stack.session_client(stack.new_user([(tenant, "viewer")])) as viewer, \
+            stack.session_client(stack.new_user([(other, "admin")])) as outsider, stack.client(token) as client:
+        plain = viewer.get("/api/v1/query", params=params)
+        documented = viewer.get("/api/v1/query", params={**params, "unknown": "1"})
+        assert plain.status_code == 200 and plain.content == documented.content == \
+            client.get("/api/v1/query", params=params).content
+        assert [len(series["points"]) for series in plain.json()["series"]] == [60, 60]
+        assert outsider.get("/api/v1/query", params=params).json()["series"] == []
