@@ -96,6 +96,7 @@ def _statements(tenant_id: int, series_ids: list[int], params: dict) -> dict[str
         selection = {"tenant_id": tenant_id, "series_ids": series_ids, "span": span}
         return {"count": reads.count_statement(**selection),
                 "read_texts": reads.statements(**selection, shape="texts"),
+                "read_series_texts": reads.statements(**selection, shape="series_texts"),
                 "read_rows": reads.statements(**selection, shape="rows")}
     table = rollup_query_table(params["resolution"])
     where = (f"tenant_id = %s AND series_id IN ({','.join(['%s'] * len(series_ids))})"

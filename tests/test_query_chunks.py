@@ -207,3 +207,49 @@ def test_a_chunk_that_cannot_be_decoded_is_a_named_server_error(stack):
     assert f"the chunk of series {series_ids[0]}, window {base}, part 0" in detail, detail
     assert _unreadable_chunk_count(stack, "native") == before + 1
     assert untouched.status_code == 200 and len(untouched.json()["series"][0]["points"]) == WINDOW // 60_000
+
+
+def test_the_plain_and_the_documented_route_answer_the_same_bytes(stack):
+    """A plainly valid query is answered by the plain route, the same query with a parameter the
+    plain route leaves alone (an unknown one, which FastAPI ignores) by the documented route:
+    byte for byte the same over chunks, a clipped chunk and the head, and nothing of another
+    tenant's through either."""
+    tenant, token = stack.new_tenant("plain")
+    other, other_token = stack.new_tenant("plain-other")
+    base, _ = _day_of_samples(stack, token, tenant.id, "plain")
+    _seal(stack, tenant.id, base + 2 * WINDOW)
+    cases = [{"metric": "plain", "resolution": "raw", "start": base + 12_345, "end": base + 4 * 3_600_000 + 999,
+              "step": step, "aggregation": aggregation, "match": ["host=~a|b"]}
+             for step in (SPACING, 60_000) for aggregation in ("avg", "last", "count")]
+    with stack.client(token) as client, stack.client(other_token) as stranger, stack.client() as nobody:
+        for params in cases:
+            plain = client.get("/api/v1/query", params=params)
+            documented = client.get("/api/v1/query", params={**params, "unknown": "1"})
+            assert plain.status_code == documented.status_code == 200, plain.text
+            assert plain.content == documented.content
+            assert plain.headers["content-type"] == documented.headers["content-type"] == "application/json"
+            assert len(plain.json()["series"]) == 2 and all(s["points"] for s in plain.json()["series"])
+            for who in (stranger, nobody):
+                answers = [who.get("/api/v1/query", params=p) for p in (params, {**params, "unknown": "1"})]
+                assert answers[0].status_code == answers[1].status_code
+                assert answers[0].content == answers[1].content
+            assert stranger.get("/api/v1/query", params=params).json()["series"] == []
+            assert nobody.get("/api/v1/query", params=params).status_code == 401
+        wrong = {**cases[0], "start": base + 1, "end": base}
+        assert client.get("/api/v1/query", params=wrong).content == \
+            client.get("/api/v1/query", params={**wrong, "unknown": "1"}).content
+
+
+def test_a_dashboard_session_reads_its_own_tenant_through_the_plain_route(stack):
+    tenant, token = stack.new_tenant("plain-session")
+    other, _ = stack.new_tenant("plain-session-other")
+    base, _ = _day_of_samples(stack, token, tenant.id, "viewed")
+    params = {"metric": "viewed", "resolution": "raw", "start": base, "end": base + 3_600_000, "step": 60_000}
+    with stack.session_client(stack.new_user([(tenant, "viewer")])) as viewer, \
+            stack.session_client(stack.new_user([(other, "admin")])) as outsider, stack.client(token) as client:
+        plain = viewer.get("/api/v1/query", params=params)
+        documented = viewer.get("/api/v1/query", params={**params, "unknown": "1"})
+        assert plain.status_code == 200 and plain.content == documented.content == \
+            client.get("/api/v1/query", params=params).content
+        assert [len(series["points"]) for series in plain.json()["series"]] == [60, 60]
+        assert outsider.get("/api/v1/query", params=params).json()["series"] == []

@@ -87,6 +87,38 @@ def test_a_head_text_at_its_bound_is_read_again_as_rows(stack, two_tenants, monk
     assert found[4][1].tolist() == [0.5, *values]  # exact: doubles round-trip through the text
 
 
+def test_every_shape_reads_the_same_samples(stack, two_tenants, monkeypatch):
+    """Head texts by series-hour, by series (a read counted at most SERIES_TEXT_SAMPLES) and one
+    row per sample give the same arrays, whatever order the head rows were written in; a series
+    text at its bound is read again as rows."""
+    tenant, _ = two_tenants
+    rng = np.random.default_rng(3)
+    written = {series_id: sorted(int(t) for t in rng.choice(3 * 3_600_000, 1500, replace=False) + BASE)
+               for series_id in (6, 7)}
+    with db.transaction(stack.settings) as cursor:
+        _seal(cursor, tenant, 6, [BASE - WINDOW + 5, BASE - 5], [0.25, 0.5])
+        for series_id, ts in written.items():
+            order = rng.permutation(len(ts))
+            _head(cursor, tenant, series_id, [ts[i] for i in order], [ts[i] / 3 for i in order])
+    span = reads.Span(BASE - WINDOW, BASE + 4 * 3_600_000)
+    found = {}
+    with db.transaction(stack.settings) as cursor:
+        for shape in ("texts", "series_texts", "rows"):
+            cursor.execute(*reads.statements(tenant_id=tenant, series_ids=[6, 7], span=span, shape=shape))
+            found[shape] = reads.assemble(cursor.fetchall(), span)
+    for shape, arrays in found.items():
+        assert arrays[6][0].tolist() == [BASE - WINDOW + 5, BASE - 5, *written[6]], shape
+        assert arrays[6][1].tolist() == [0.25, 0.5, *(t / 3 for t in written[6])], shape
+        assert arrays[7][0].tolist() == written[7] and arrays[7][1].tolist() == [t / 3 for t in written[7]], shape
+    assert reads.shapes_for(None) == reads.shapes_for(reads.SERIES_TEXT_SAMPLES + 1) == ("texts", "rows")
+    assert reads.shapes_for(3002) == reads.shapes_for(reads.SERIES_TEXT_SAMPLES) == ("series_texts", "rows")
+    assert reads.shapes_for(reads.SMALL_READ_SAMPLES) == ("rows",)
+    monkeypatch.setattr(reads, "TEXT_BOUND", 1000)
+    at_bound = _read(stack, tenant, [6, 7], span, counted=3002)
+    assert {k: (ts.tolist(), vs.tolist()) for k, (ts, vs) in at_bound.items()} == \
+        {k: (ts.tolist(), vs.tolist()) for k, (ts, vs) in found["rows"].items()}
+
+
 def test_counts_whole_chunks_and_head_rows(stack, two_tenants):
     tenant, _ = two_tenants
     with db.transaction(stack.settings) as cursor:

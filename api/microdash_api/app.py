@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_exception_handler(outage, _dependency_outage)
     app.add_exception_handler(pymysql.err.DataError, _value_out_of_range)
     ingest.add_plain_routes(app)
+    query.add_plain_routes(app)
     for module in (ingest, remote_write, influx, otlp, query, stream, sessions, tokens, health, alerts, alert_rules,
                    alert_silences, alert_channels, tenant, audit, prometheus):
         app.include_router(module.router)
