@@ -213,3 +213,113 @@ def test_a_refused_request_whose_client_went_away_does_not_fail_the_others(stack
         assert isinstance(gone, asyncio.CancelledError) and queue.job_ids == [batch_id]
     finally:
         queue.empty()
+
+
+def _aof_bytes(stack) -> bytes:
+    return b"".join(path.read_bytes() for path in (stack.services.root / "redis").glob("appendonlydir/*.incr.aof"))
+
+
+def _script_and_transaction_calls(connection) -> tuple[int, int]:
+    stats = connection.info("commandstats")
+    return (sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval")),
+            int(stats.get("cmdstat_exec", {}).get("calls", 0)))
+
+
+def test_rate_checked_requests_are_admitted_and_queued_in_one_script_call_written_to_the_aof(stack):
+    tenant_id = 990_005
+    connection = stack.redis_client()
+    connection.delete(keys.ingest_rate(tenant_id))
+    queue, batcher, async_redis = _rate_limited_batcher(stack, "batcher-one-call", {"ingest_rate_burst_seconds": 1.0})
+
+    async def three_together():
+        try:
+            return await asyncio.wait_for(asyncio.gather(
+                *(batcher.submit(tenant_id, [("m", {}, 1_000 + i, float(i))], rate=RateCheck(3)) for i in range(3))),
+                30)
+        finally:
+            await async_redis.aclose()
+
+    try:
+        asyncio.run(batcher_warmed(batcher))  # RQ reads the server's version once per queue
+        scripts_before, transactions_before = _script_and_transaction_calls(connection)
+        ids = asyncio.run(three_together())
+        scripts_after, transactions_after = _script_and_transaction_calls(connection)
+        assert len(set(ids)) == 1 and queue.job_ids == [ids[0]]
+        assert (scripts_after - scripts_before, transactions_after - transactions_before) == (1, 0)
+        queued = Batch.decode(queue.fetch_job(ids[0]).args[0])
+        assert [sample[2] for sample in queued.samples] == [1_000, 1_001, 1_002]
+        assert connection.zscore(keys.ingest_pending(queue.name), ids[0]) is not None
+        # answered only once Redis had written the enqueue to its AOF; the rate's TAT (3 samples at 3/s:
+        # it lives a second) stays out of it
+        aof = _aof_bytes(stack)
+        assert ids[0].encode() in aof and connection.exists(keys.ingest_rate(tenant_id))
+        assert keys.ingest_rate(tenant_id).encode() not in aof
+    finally:
+        queue.empty()
+
+
+async def batcher_warmed(batcher) -> None:
+    await batcher._read_server_version()
+
+
+def test_a_queue_outage_fails_every_rate_checked_submission_and_queues_nothing(stack):
+    settings = stack.settings
+    dead = redis.asyncio.Redis(port=1, socket_connect_timeout=0.5)
+    queue = rq.Queue("batcher-outage-rate", connection=redis.Redis(port=1, socket_connect_timeout=0.5))
+    queue.redis_server_version = (7, 0, 0)  # the dead Redis cannot say; the script call is what fails
+    batcher = IngestBatcher(queue, settings, max_wait_ms=1, rate_limiter=IngestRateLimiter(dead, settings))
+
+    async def submit_two():
+        try:
+            return await asyncio.gather(*(batcher.submit(1, [("m", {}, ts, 1.0)], rate=RateCheck(None)) for ts in (1, 2)),
+                                        return_exceptions=True)
+        finally:
+            await dead.aclose()
+
+    results = asyncio.run(submit_two())
+    assert all(isinstance(result, redis.exceptions.ConnectionError) for result in results), results
+
+
+def test_waves_of_rate_checked_requests_queue_every_sample_exactly_once(stack):
+    tenant_id = 990_006
+    stack.redis_client().delete(keys.ingest_rate(tenant_id))
+    queue, batcher, async_redis = _rate_limited_batcher(stack, "batcher-waves")
+
+    async def waves():
+        try:
+            ids = []
+            for wave in range(20):  # each wave meets the previous one's flush on its way
+                ids += await asyncio.wait_for(asyncio.gather(
+                    *(batcher.submit(tenant_id, [("m", {"c": str(c)}, wave, float(c))], rate=RateCheck(10_000))
+                      for c in range(8))), 30)
+                await asyncio.sleep(0)
+            return ids
+        finally:
+            await async_redis.aclose()
+
+    try:
+        ids = asyncio.run(waves())
+        assert sorted(queue.job_ids) == sorted(set(ids))
+        stored = [(sample[2], sample[3]) for job_id in queue.job_ids
+                  for sample in Batch.decode(queue.fetch_job(job_id).args[0]).samples]
+        assert sorted(stored) == sorted((wave, float(c)) for wave in range(20) for c in range(8))
+    finally:
+        queue.empty()
+
+
+def test_when_the_workers_are_behind_a_batch_stops_waiting_once_company_stops_coming(stack):
+    queue, settings = _queue(stack, "batcher-behind-gap")
+    batcher = IngestBatcher(queue, settings, max_wait_ms=20_000, workers_behind=lambda: True)  # a 4 s gap
+
+    async def two_then_none():
+        first = asyncio.ensure_future(batcher.submit(7, [("m", {}, 1_000, 1.0)]))
+        await asyncio.sleep(0.5)  # inside the gap: still company
+        second = asyncio.ensure_future(batcher.submit(7, [("m", {}, 1_001, 1.0)]))
+        # the batch leaves a gap after the second, well before the 20 s deadline
+        return await asyncio.wait_for(asyncio.gather(first, second), 15)
+
+    try:
+        ids = asyncio.run(two_then_none())
+        assert ids[0] == ids[1] and queue.job_ids == [ids[0]]
+    finally:
+        queue.empty()
