@@ -95,6 +95,7 @@ def install() -> None:
         if record is not None:
             record["submit_in"] = now()
             record["flush_in_flight"] = getattr(self, "_in_flight", 0)
+            record["workers_behind"] = self.workers_behind()
         result = await original_submit(self, *args, **kwargs)
         mark("submit_done")
         return result
@@ -215,13 +216,22 @@ def report(records: list[dict]) -> None:
     records = [r for r in records if r.get("status") == 202]
     groups = {"all": records,
               "a flush was in flight": [r for r in records if r.get("flush_in_flight")],
-              "none in flight": [r for r in records if not r.get("flush_in_flight")]}
+              "none in flight": [r for r in records if not r.get("flush_in_flight")],
+              "workers behind (a batch waits for company)": [r for r in records if r.get("workers_behind")],
+              "workers not behind": [r for r in records if not r.get("workers_behind")]}
     for name, group in groups.items():
         print(f"\n{name}: {len(group)} requests; ms p50 p90")
         for label, start, stop in STAGES:
             values = [r[stop] - r[start] for r in group if start in r and stop in r]
             if values:
                 print(f"  {label:42s} {quantiles(values)}")
+    flushes: dict[float, list[float]] = {}
+    for r in records:
+        if "f_flush_start" in r:
+            flushes.setdefault(r["f_flush_start"], []).append(r["submit_in"])
+    largest_gaps = [max(b - a for a, b in zip(arrivals, arrivals[1:]))
+                    for arrivals in map(sorted, flushes.values()) if len(arrivals) > 1]
+    print(f"\nlargest gap between two arrivals at the batcher within one flush: ms p50 p90 {quantiles(largest_gaps)}")
     sizes = [r["f_batch_requests"] for r in records if "f_batch_requests" in r]
     if sizes:
         print(f"\nrequests per flush (as seen by its requests): mean {sum(sizes) / len(sizes):.2f}")

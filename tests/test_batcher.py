@@ -307,19 +307,25 @@ def test_waves_of_rate_checked_requests_queue_every_sample_exactly_once(stack):
         queue.empty()
 
 
-def test_when_the_workers_are_behind_a_batch_stops_waiting_once_company_stops_coming(stack):
-    queue, settings = _queue(stack, "batcher-behind-gap")
-    batcher = IngestBatcher(queue, settings, max_wait_ms=20_000, workers_behind=lambda: True)  # a 4 s gap
+def test_when_the_workers_are_behind_a_batch_stops_waiting_once_the_company_of_the_last_whole_wait_has_come(stack):
+    queue, settings = _queue(stack, "batcher-behind-company")
+    batcher = IngestBatcher(queue, settings, max_wait_ms=3_000, workers_behind=lambda: True)
 
-    async def two_then_none():
-        first = asyncio.ensure_future(batcher.submit(7, [("m", {}, 1_000, 1.0)]))
-        await asyncio.sleep(0.5)  # inside the gap: still company
-        second = asyncio.ensure_future(batcher.submit(7, [("m", {}, 1_001, 1.0)]))
-        # the batch leaves a gap after the second, well before the 20 s deadline
-        return await asyncio.wait_for(asyncio.gather(first, second), 15)
+    def wave(start: int) -> list[asyncio.Future]:
+        return [asyncio.ensure_future(batcher.submit(7, [("m", {}, start + i, 1.0)])) for i in range(3)]
+
+    async def two_waves_and_a_smaller_one():
+        first = await asyncio.wait_for(asyncio.gather(*wave(1_000)), 30)  # waits the whole 3 s: 3 came
+        second = await asyncio.wait_for(asyncio.gather(*wave(2_000)), 1.5)  # leaves once the 3 are in
+        third = asyncio.ensure_future(batcher.submit(7, [("m", {}, 3_000, 1.0)]))
+        await asyncio.sleep(1.5)
+        waited = not third.done()  # 1 of the 3: it waits for the rest, up to the whole wait
+        return first, second, await asyncio.wait_for(third, 30), waited
 
     try:
-        ids = asyncio.run(two_then_none())
-        assert ids[0] == ids[1] and queue.job_ids == [ids[0]]
+        first, second, third, waited = asyncio.run(two_waves_and_a_smaller_one())
+        assert len(set(first)) == 1 and len(set(second)) == 1 and waited
+        assert sorted(queue.job_ids) == sorted({first[0], second[0], third})
+        assert [s[2] for s in Batch.decode(queue.fetch_job(second[0]).args[0]).samples] == [2_000, 2_001, 2_002]
     finally:
         queue.empty()

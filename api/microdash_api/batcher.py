@@ -4,10 +4,11 @@ A request that finds nothing on its way is sent at once, so a quiet API adds no 
 one sends as many jobs as Redis can take one after another, each carrying every request that came
 during the last. When the workers are behind (`workers_behind()`), a new batch also waits up to
 `max_wait_ms` for company: its samples would wait in the queue anyway, and fewer, larger jobs
-let the workers catch up. It stops waiting once company stops coming (no request for a fifth of
-`max_wait_ms`): a few clients that each wait for their 202 before sending again have all come by
-then, and the rest of the wait would only delay them. Each request still gets its 202 only once
-Redis has its samples.
+let the workers catch up. It stops waiting once it carries as many requests as the last batch
+that waited the whole time: a few clients that each wait for their 202 before sending again have
+all come by then, and the rest of the wait would only delay them, while a steady stream of requests
+still makes batches of about `max_wait_ms` worth. Each request still gets its 202 only once Redis
+has its samples.
 
 A request may leave its tenant's rate limit to the batcher (`rate=RateCheck(...)`): the flush then
 decides the rate of every such request of a tenant in one Redis call (IngestRateLimiter.admit_each,
@@ -31,9 +32,6 @@ from microdash_core.queues import enqueue_batch, enqueue_commands
 from microdash_core.rate_limit import IngestRateLimiter, RateDecision
 from microdash_core.samples import Sample
 from microdash_core.settings import Settings
-
-
-COMPANY_GAP_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -67,13 +65,15 @@ class IngestBatcher:
         self.rate_limiter = rate_limiter
         self.settings = settings
         self.max_wait = max_wait_ms / 1000
-        self.company_gap = self.max_wait * COMPANY_GAP_SHARE
         self.max_samples = max_samples
         self.workers_behind = workers_behind
         self._pending: dict[int, list[Waiting]] = defaultdict(list)
         self._pending_samples = 0
+        self._pending_requests = 0
         self._scheduled: asyncio.Handle | None = None
-        self._company_deadline: float | None = None  # the loop time a batch waiting for company flushes at the latest
+        self._waiting_for_company = False
+        self._whole_wait_ended = False
+        self._company = 0  # requests carried by the last batch that waited the whole max_wait (0: none yet)
         self._in_flight = 0
         self._flushes: set[asyncio.Task] = set()
 
@@ -96,25 +96,29 @@ class IngestBatcher:
         future = asyncio.get_running_loop().create_future()
         self._pending[tenant_id].append(Waiting(samples, future, rate))
         self._pending_samples += len(samples)
+        self._pending_requests += 1
         if self._pending_samples >= self.max_samples:
             self._flush_after(0)
-        elif self._company_deadline is not None:
-            self._wait_for_company()  # company came: wait a gap more for the next, up to the deadline
+        elif self._waiting_for_company:
+            if self._company and self._pending_requests >= self._company:
+                self._flush_after(0)  # the company the whole wait brought last time has come
         elif self._scheduled is None and not self._in_flight:
             self._schedule_flush()
         return await future
 
     def _schedule_flush(self) -> None:
         if self.workers_behind():
-            self._company_deadline = asyncio.get_running_loop().time() + self.max_wait
-            self._wait_for_company()
+            self._waiting_for_company = True
+            if self._company and self._pending_requests >= self._company:
+                self._flush_after(0)
+            else:
+                self._scheduled = asyncio.get_running_loop().call_later(self.max_wait, self._end_whole_wait)
         else:
             self._flush_after(0)
 
-    def _wait_for_company(self) -> None:
-        """Flush `company_gap` from now unless another request comes, and at the deadline at the latest."""
-        now = asyncio.get_running_loop().time()
-        self._flush_after(min(self._company_deadline, now + self.company_gap) - now)
+    def _end_whole_wait(self) -> None:
+        self._whole_wait_ended = True
+        self._start_flush()
 
     def _flush_after(self, delay: float) -> None:
         """Flush the waiting requests after `delay` seconds; 0 means once the event loop has taken
@@ -125,14 +129,16 @@ class IngestBatcher:
         self._scheduled = loop.call_soon(self._start_flush) if delay <= 0 else loop.call_later(delay, self._start_flush)
 
     def _start_flush(self) -> None:
-        self._company_deadline = None  # requests that come before the flush takes the batch join it anyway
+        self._waiting_for_company = False  # requests that come before the flush takes the batch join it anyway
         task = asyncio.get_running_loop().create_task(self._flush())
         self._flushes.add(task)  # the loop keeps only a weak reference to a task
         task.add_done_callback(self._flushes.discard)
 
     async def _flush(self) -> None:
         pending, self._pending = self._pending, defaultdict(list)
-        self._pending_samples, self._scheduled = 0, None
+        if self._whole_wait_ended:
+            self._company, self._whole_wait_ended = self._pending_requests, False
+        self._pending_samples, self._pending_requests, self._scheduled = 0, 0, None
         self._in_flight += 1
         try:
             await asyncio.gather(*(self._enqueue(tenant_id, requests) for tenant_id, requests in pending.items()))
