@@ -7,7 +7,7 @@ import redis
 import redis.asyncio
 import rq
 
-from microdash_api.batcher import IngestBatcher, RateCheck, RateRefused
+from microdash_api.batcher import COMPANY_MEMORY_SECONDS, IngestBatcher, RateCheck, RateRefused
 from microdash_core import keys
 from microdash_core.batches import Batch
 from microdash_core.queues import ingest_queue
@@ -327,5 +327,28 @@ def test_when_the_workers_are_behind_a_batch_stops_waiting_once_the_company_of_t
         assert len(set(first)) == 1 and len(set(second)) == 1 and waited
         assert sorted(queue.job_ids) == sorted({first[0], second[0], third})
         assert [s[2] for s in Batch.decode(queue.fetch_job(second[0]).args[0]).samples] == [2_000, 2_001, 2_002]
+    finally:
+        queue.empty()
+
+
+def test_the_company_of_a_whole_wait_stands_for_a_second_only(stack):
+    queue, settings = _queue(stack, "batcher-behind-memory")
+    batcher = IngestBatcher(queue, settings, max_wait_ms=600, workers_behind=lambda: True)
+
+    async def lone_requests():
+        await asyncio.wait_for(batcher.submit(7, [("m", {}, 1, 1.0)]), 30)  # a whole wait: company 1
+        soon = asyncio.ensure_future(batcher.submit(7, [("m", {}, 2, 1.0)]))
+        await asyncio.sleep(0.3)
+        left_at_once = soon.done()  # the company of 1 has come
+        await asyncio.sleep(COMPANY_MEMORY_SECONDS)
+        later = asyncio.ensure_future(batcher.submit(7, [("m", {}, 3, 1.0)]))
+        await asyncio.sleep(0.3)
+        waited = not later.done()  # the count is too old: a whole wait again
+        await asyncio.wait_for(asyncio.gather(soon, later), 30)
+        return left_at_once, waited
+
+    try:
+        assert asyncio.run(lone_requests()) == (True, True)
+        assert len(queue.job_ids) == 3
     finally:
         queue.empty()

@@ -7,14 +7,16 @@ during the last. When the workers are behind (`workers_behind()`), a new batch a
 let the workers catch up. It stops waiting once it carries as many requests as the last batch
 that waited the whole time: a few clients that each wait for their 202 before sending again have
 all come by then, and the rest of the wait would only delay them, while a steady stream of requests
-still makes batches of about `max_wait_ms` worth. Each request still gets its 202 only once Redis
+still makes batches of about `max_wait_ms` worth. That count stands for a second, then a batch
+waits the whole time again to measure it anew. Each request still gets its 202 only once Redis
 has its samples.
 
 A request may leave its tenant's rate limit to the batcher (`rate=RateCheck(...)`): the flush then
 decides the rate of every such request of a tenant in one Redis call (IngestRateLimiter.admit_each,
 in arrival order, as one call per request would), the same call that queues the batch when all are
-admitted, and a refused request gets RateRefused instead of a batch id. Only a request with nothing to check between its rate limit and its queueing may do so
-(ingest_pipeline.py), so its answers are those of a rate check of its own.
+admitted, and a refused request gets RateRefused instead of a batch id. Only a request with
+nothing to check between its rate limit and its queueing may do so (ingest_pipeline.py), so its
+answers are those of a rate check of its own.
 """
 
 import asyncio
@@ -32,6 +34,11 @@ from microdash_core.queues import enqueue_batch, enqueue_commands
 from microdash_core.rate_limit import IngestRateLimiter, RateDecision
 from microdash_core.samples import Sample
 from microdash_core.settings import Settings
+
+
+# How long the company of a whole wait stands for the next batches (a few hundred flushes at a
+# busy api's pace; one whole wait, up to max_wait_ms, a second).
+COMPANY_MEMORY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,7 @@ class IngestBatcher:
         self._waiting_for_company = False
         self._whole_wait_ended = False
         self._company = 0  # requests carried by the last batch that waited the whole max_wait (0: none yet)
+        self._company_measured_at = float("-inf")
         self._in_flight = 0
         self._flushes: set[asyncio.Task] = set()
 
@@ -100,8 +108,8 @@ class IngestBatcher:
         if self._pending_samples >= self.max_samples:
             self._flush_after(0)
         elif self._waiting_for_company:
-            if self._company and self._pending_requests >= self._company:
-                self._flush_after(0)  # the company the whole wait brought last time has come
+            if self._company_came():
+                self._flush_after(0)
         elif self._scheduled is None and not self._in_flight:
             self._schedule_flush()
         return await future
@@ -109,12 +117,19 @@ class IngestBatcher:
     def _schedule_flush(self) -> None:
         if self.workers_behind():
             self._waiting_for_company = True
-            if self._company and self._pending_requests >= self._company:
+            if self._company_came():
                 self._flush_after(0)
             else:
                 self._scheduled = asyncio.get_running_loop().call_later(self.max_wait, self._end_whole_wait)
         else:
             self._flush_after(0)
+
+    def _company_came(self) -> bool:
+        """Whether the batch carries as many requests as the last whole wait brought, if that was
+        measured within COMPANY_MEMORY_SECONDS: after that a batch waits the whole time again, so
+        that a count measured when few requests came does not cut later waits short for ever."""
+        return (self._company > 0 and self._pending_requests >= self._company
+                and asyncio.get_running_loop().time() - self._company_measured_at < COMPANY_MEMORY_SECONDS)
 
     def _end_whole_wait(self) -> None:
         self._whole_wait_ended = True
@@ -138,6 +153,7 @@ class IngestBatcher:
         pending, self._pending = self._pending, defaultdict(list)
         if self._whole_wait_ended:
             self._company, self._whole_wait_ended = self._pending_requests, False
+            self._company_measured_at = asyncio.get_running_loop().time()
         self._pending_samples, self._pending_requests, self._scheduled = 0, 0, None
         self._in_flight += 1
         try:
