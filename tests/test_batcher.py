@@ -7,7 +7,7 @@ import redis
 import redis.asyncio
 import rq
 
-from microdash_api.batcher import IngestBatcher, RateCheck, RateRefused
+from microdash_api.batcher import COMPANY_MEMORY_SECONDS, IngestBatcher, RateCheck, RateRefused
 from microdash_core import keys
 from microdash_core.batches import Batch
 from microdash_core.queues import ingest_queue
@@ -211,5 +211,144 @@ def test_a_refused_request_whose_client_went_away_does_not_fail_the_others(stack
     try:
         batch_id, (gone,) = asyncio.run(one_gone())
         assert isinstance(gone, asyncio.CancelledError) and queue.job_ids == [batch_id]
+    finally:
+        queue.empty()
+
+
+def _aof_bytes(stack) -> bytes:
+    return b"".join(path.read_bytes() for path in (stack.services.root / "redis").glob("appendonlydir/*.incr.aof"))
+
+
+def _script_and_transaction_calls(connection) -> tuple[int, int]:
+    stats = connection.info("commandstats")
+    return (sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval")),
+            int(stats.get("cmdstat_exec", {}).get("calls", 0)))
+
+
+def test_rate_checked_requests_are_admitted_and_queued_in_one_script_call_written_to_the_aof(stack):
+    tenant_id = 990_005
+    connection = stack.redis_client()
+    connection.delete(keys.ingest_rate(tenant_id))
+    queue, batcher, async_redis = _rate_limited_batcher(stack, "batcher-one-call", {"ingest_rate_burst_seconds": 1.0})
+
+    async def three_together():
+        try:
+            return await asyncio.wait_for(asyncio.gather(
+                *(batcher.submit(tenant_id, [("m", {}, 1_000 + i, float(i))], rate=RateCheck(3)) for i in range(3))),
+                30)
+        finally:
+            await async_redis.aclose()
+
+    try:
+        asyncio.run(batcher_warmed(batcher))  # RQ reads the server's version once per queue
+        scripts_before, transactions_before = _script_and_transaction_calls(connection)
+        ids = asyncio.run(three_together())
+        scripts_after, transactions_after = _script_and_transaction_calls(connection)
+        assert len(set(ids)) == 1 and queue.job_ids == [ids[0]]
+        assert (scripts_after - scripts_before, transactions_after - transactions_before) == (1, 0)
+        queued = Batch.decode(queue.fetch_job(ids[0]).args[0])
+        assert [sample[2] for sample in queued.samples] == [1_000, 1_001, 1_002]
+        assert connection.zscore(keys.ingest_pending(queue.name), ids[0]) is not None
+        # answered only once Redis had written the enqueue to its AOF; the rate's TAT (3 samples at 3/s:
+        # it lives a second) stays out of it
+        aof = _aof_bytes(stack)
+        assert ids[0].encode() in aof and connection.exists(keys.ingest_rate(tenant_id))
+        assert keys.ingest_rate(tenant_id).encode() not in aof
+    finally:
+        queue.empty()
+
+
+async def batcher_warmed(batcher) -> None:
+    await batcher._read_server_version()
+
+
+def test_a_queue_outage_fails_every_rate_checked_submission_and_queues_nothing(stack):
+    settings = stack.settings
+    dead = redis.asyncio.Redis(port=1, socket_connect_timeout=0.5)
+    queue = rq.Queue("batcher-outage-rate", connection=redis.Redis(port=1, socket_connect_timeout=0.5))
+    queue.redis_server_version = (7, 0, 0)  # the dead Redis cannot say; the script call is what fails
+    batcher = IngestBatcher(queue, settings, max_wait_ms=1, rate_limiter=IngestRateLimiter(dead, settings))
+
+    async def submit_two():
+        try:
+            return await asyncio.gather(*(batcher.submit(1, [("m", {}, ts, 1.0)], rate=RateCheck(None)) for ts in (1, 2)),
+                                        return_exceptions=True)
+        finally:
+            await dead.aclose()
+
+    results = asyncio.run(submit_two())
+    assert all(isinstance(result, redis.exceptions.ConnectionError) for result in results), results
+
+
+def test_waves_of_rate_checked_requests_queue_every_sample_exactly_once(stack):
+    tenant_id = 990_006
+    stack.redis_client().delete(keys.ingest_rate(tenant_id))
+    queue, batcher, async_redis = _rate_limited_batcher(stack, "batcher-waves")
+
+    async def waves():
+        try:
+            ids = []
+            for wave in range(20):  # each wave meets the previous one's flush on its way
+                ids += await asyncio.wait_for(asyncio.gather(
+                    *(batcher.submit(tenant_id, [("m", {"c": str(c)}, wave, float(c))], rate=RateCheck(10_000))
+                      for c in range(8))), 30)
+                await asyncio.sleep(0)
+            return ids
+        finally:
+            await async_redis.aclose()
+
+    try:
+        ids = asyncio.run(waves())
+        assert sorted(queue.job_ids) == sorted(set(ids))
+        stored = [(sample[2], sample[3]) for job_id in queue.job_ids
+                  for sample in Batch.decode(queue.fetch_job(job_id).args[0]).samples]
+        assert sorted(stored) == sorted((wave, float(c)) for wave in range(20) for c in range(8))
+    finally:
+        queue.empty()
+
+
+def test_when_the_workers_are_behind_a_batch_stops_waiting_once_the_company_of_the_last_whole_wait_has_come(stack):
+    queue, settings = _queue(stack, "batcher-behind-company")
+    batcher = IngestBatcher(queue, settings, max_wait_ms=3_000, workers_behind=lambda: True)
+
+    def wave(start: int) -> list[asyncio.Future]:
+        return [asyncio.ensure_future(batcher.submit(7, [("m", {}, start + i, 1.0)])) for i in range(3)]
+
+    async def two_waves_and_a_smaller_one():
+        first = await asyncio.wait_for(asyncio.gather(*wave(1_000)), 30)  # waits the whole 3 s: 3 came
+        second = await asyncio.wait_for(asyncio.gather(*wave(2_000)), 1.5)  # leaves once the 3 are in
+        third = asyncio.ensure_future(batcher.submit(7, [("m", {}, 3_000, 1.0)]))
+        await asyncio.sleep(1.5)
+        waited = not third.done()  # 1 of the 3: it waits for the rest, up to the whole wait
+        return first, second, await asyncio.wait_for(third, 30), waited
+
+    try:
+        first, second, third, waited = asyncio.run(two_waves_and_a_smaller_one())
+        assert len(set(first)) == 1 and len(set(second)) == 1 and waited
+        assert sorted(queue.job_ids) == sorted({first[0], second[0], third})
+        assert [s[2] for s in Batch.decode(queue.fetch_job(second[0]).args[0]).samples] == [2_000, 2_001, 2_002]
+    finally:
+        queue.empty()
+
+
+def test_the_company_of_a_whole_wait_stands_for_a_second_only(stack):
+    queue, settings = _queue(stack, "batcher-behind-memory")
+    batcher = IngestBatcher(queue, settings, max_wait_ms=600, workers_behind=lambda: True)
+
+    async def lone_requests():
+        await asyncio.wait_for(batcher.submit(7, [("m", {}, 1, 1.0)]), 30)  # a whole wait: company 1
+        soon = asyncio.ensure_future(batcher.submit(7, [("m", {}, 2, 1.0)]))
+        await asyncio.sleep(0.3)
+        left_at_once = soon.done()  # the company of 1 has come
+        await asyncio.sleep(COMPANY_MEMORY_SECONDS)
+        later = asyncio.ensure_future(batcher.submit(7, [("m", {}, 3, 1.0)]))
+        await asyncio.sleep(0.3)
+        waited = not later.done()  # the count is too old: a whole wait again
+        await asyncio.wait_for(asyncio.gather(soon, later), 30)
+        return left_at_once, waited
+
+    try:
+        assert asyncio.run(lone_requests()) == (True, True)
+        assert len(queue.job_ids) == 3
     finally:
         queue.empty()

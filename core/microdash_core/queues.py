@@ -53,21 +53,36 @@ def enqueue_batch(queue: Queue, batch: Batch, settings: Settings) -> None:
 
     Failures are retried after the intervals of INGEST_RETRY_INTERVALS, the last one for ever
     (microdash_workers.worker): a batch leaves the queue only stored or dead-lettered."""
-    intervals = settings.ingest_retry_intervals
     with queue.connection.pipeline() as pipe:
-        queue.enqueue(
-            INGEST_JOB,
-            batch.encode(),
-            job_id=batch.batch_id,
-            job_timeout=settings.ingest_job_timeout_seconds,
-            result_ttl=0,
-            failure_ttl=FAILURE_TTL_SECONDS,
-            retry=Retry(max=len(intervals), interval=intervals),
-            description=f"tenant {batch.tenant_id}: {len(batch.samples)} samples",
-            pipeline=pipe,
-        )
-        pipe.zadd(keys.ingest_pending(queue.name), {batch.batch_id: batch.received_ms})
+        _add_enqueue(pipe, queue, batch, settings)
         pipe.execute()
+
+
+def enqueue_commands(queue: Queue, batch: Batch, settings: Settings) -> list[tuple]:
+    """The Redis commands that enqueue_batch sends (in its transaction), as argument tuples, for a
+    caller that runs them inside a script of its own (IngestRateLimiter.admit_each_then_run: the
+    rate check and the enqueue in one round trip). RQ writes them into a pipeline that is never sent;
+    it reads the server's version once per queue (`get_redis_server_version`), so a caller on an
+    event loop reads it before, off the loop."""
+    with queue.connection.pipeline() as pipe:
+        _add_enqueue(pipe, queue, batch, settings)
+        return [args for args, _options in pipe.command_stack]
+
+
+def _add_enqueue(pipe, queue: Queue, batch: Batch, settings: Settings) -> None:
+    intervals = settings.ingest_retry_intervals
+    queue.enqueue(
+        INGEST_JOB,
+        batch.encode(),
+        job_id=batch.batch_id,
+        job_timeout=settings.ingest_job_timeout_seconds,
+        result_ttl=0,
+        failure_ttl=FAILURE_TTL_SECONDS,
+        retry=Retry(max=len(intervals), interval=intervals),
+        description=f"tenant {batch.tenant_id}: {len(batch.samples)} samples",
+        pipeline=pipe,
+    )
+    pipe.zadd(keys.ingest_pending(queue.name), {batch.batch_id: batch.received_ms})
 
 
 @dataclass(frozen=True)
