@@ -35,7 +35,7 @@ from microdash_core.series_limit import SeriesLimiter
 from microdash_core.settings import Settings
 
 from .bridge_intake import Intake, MessageDecoder, Rejection
-from .mqtt_throughput import message_bursts, read_every_waiting_packet
+from .mqtt_throughput import acknowledge, message_bursts, read_every_waiting_packet
 from .tenant_directory import KnownTenant, TenantDirectory
 
 log = logging.getLogger(__name__)
@@ -280,8 +280,7 @@ class Bridge:
             batches = [Batch(tenant_id, uuid.uuid4().hex, int(time.time() * 1000), samples)
                        for tenant_id, samples in pending.samples.items() if samples]
             await self._enqueue_until_done(batches)
-            for message in pending.messages:
-                client._client.ack(message.mid, message.qos)  # noqa: SLF001 - see _session
+            acknowledge(client, pending.messages)
             self._count({"bridge_messages_received": len(pending.messages),
                          "bridge_samples_enqueued": pending.sample_count})
 
