@@ -12,17 +12,20 @@ import asyncio
 import itertools
 import json
 import struct
+import threading
 import time
 from collections import deque
 
 from microdash_core.tenant_service import TenantService
-from ingest_load import stored_baseline, wait_durable
+from ingest_load import TELEMETRY_KEY, stored_baseline, wait_durable
 
 WINDOW = 20  # unacknowledged messages per device
 CONNECT_CONCURRENCY = 100
 CONNACK_TIMEOUT_S = 10.0
 PUBLISH_TIMEOUT_S = 120.0
 PUBACK = 0x40
+PROGRESS_POLL_S = 0.02
+PROGRESS_COUNTERS = ("bridge_samples_enqueued", "samples_stored")
 
 
 def _remaining_length(length: int) -> bytes:
@@ -163,6 +166,35 @@ async def _run_devices(port: int, credentials, packets: list[list[tuple[int, byt
     return started - connecting, published_s, started_perf
 
 
+class Progress(threading.Thread):
+    """The bridge's enqueued and the workers' stored counters every 20 ms: where the span goes."""
+
+    def __init__(self, stack):
+        super().__init__(daemon=True)
+        self.redis, self.stopped, self.points = stack.connect_redis(), threading.Event(), []
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            counts = self.redis.hmget(TELEMETRY_KEY, *PROGRESS_COUNTERS)
+            self.points.append((time.perf_counter(), *(int(count or 0) for count in counts)))
+            time.sleep(PROGRESS_POLL_S)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+        self.redis.close()
+
+    def seconds_to(self, since: float, total: int) -> dict[str, list[float | None]]:
+        """Seconds from `since` until 50 / 90 / 100 % of `total` were enqueued by the bridge, and stored."""
+        first = self.points[0]
+        timeline = {}
+        for column, name in enumerate(PROGRESS_COUNTERS, start=1):
+            timeline[name] = [next((round(point[0] - since, 3) for point in self.points
+                                    if point[column] - first[column] >= total * share), None)
+                              for share in (0.5, 0.9, 1.0)]
+        return timeline
+
+
 def run_mqtt(stack, *, devices: int, messages_per_device: int, timeout_s: float = 300.0) -> dict:
     credentials = TenantService(stack.settings).create(f"bench-mqtt-{int(time.time())}",
                                                         ingest_rate_limit=10_000_000)
@@ -179,10 +211,13 @@ def run_mqtt(stack, *, devices: int, messages_per_device: int, timeout_s: float 
                for n in range(devices)]
     baseline = stored_baseline(stack)
     cpu_before, cpu_connected = stack.cpu_seconds(), {}
+    progress = Progress(stack)
+    progress.start()
     started = time.perf_counter()
     connect_s, published_s, publishing_started = asyncio.run(_run_devices(
         stack.services.ports["mosquitto"], credentials, packets, lambda: cpu_connected.update(stack.cpu_seconds())))
     durable_at, stored = wait_durable(stack, tenant_id, total, baseline=baseline, timeout_s=timeout_s)
+    progress.stop()
     durable_s = (durable_at or time.perf_counter()) - started
     after_connect_s = (durable_at or time.perf_counter()) - publishing_started
     return {
@@ -196,6 +231,8 @@ def run_mqtt(stack, *, devices: int, messages_per_device: int, timeout_s: float 
                         "durable_after_connect_samples_per_s": round(stored / after_connect_s),
                         # the broker's CPU for the fleet's connections alone (a password hash each)
                         "mosquitto_connect_cpu_seconds": round(cpu_connected["mosquitto"] - cpu_before["mosquitto"], 2),
+                        # seconds after publishing started until 50 / 90 / 100 % were enqueued, stored
+                        "progress_seconds": progress.seconds_to(publishing_started, total),
                         "cpu_seconds_after_connect": {
                             name: round(seconds - cpu_connected.get(name, 0.0), 2)
                             for name, seconds in stack.cpu_seconds().items()}},
