@@ -15,7 +15,7 @@ import pytest
 
 from microdash_cli.localstack import free_port
 from microdash_workers.mqtt_throughput import (BufferedReceive, acknowledge, message_bursts,
-                                               read_every_waiting_packet)
+                                               read_every_waiting_packet, waiting_messages)
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 SUBSCRIBER_ID = "throughput-test-subscriber"
@@ -80,6 +80,23 @@ def test_a_publish_not_yet_whole_is_not_taken_at_any_cut():
         assert receive._offset == 0
     receive._buffer = packet
     assert receive.take_publish().payload == b"y" * 200
+
+
+def test_the_queue_holds_lists_and_single_messages_and_gives_them_back_in_order():
+    asyncio.run(_queue_holds_lists_and_single_messages())
+
+
+async def _queue_holds_lists_and_single_messages() -> None:
+    client = aiomqtt.Client("127.0.0.1", 1883)  # never connected: only its queue is used
+
+    def message(mid: int) -> aiomqtt.Message:
+        return aiomqtt.Message(f"t/{mid}", b"", 1, False, mid, None)
+
+    client._queue.put_nowait([message(1), message(2)])  # this module's, one list per wake-up
+    client._queue.put_nowait(message(3))  # paho's, through aiomqtt's _on_message
+    client._queue.put_nowait([message(4)])
+    assert [m.mid for m in waiting_messages(client)] == [1, 2, 3, 4]
+    assert client._queue.empty() and waiting_messages(client) == []
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from microdash_core.series_limit import SeriesLimiter
 from microdash_core.settings import Settings
 
 from .bridge_intake import Intake, MessageDecoder, Rejection
-from .mqtt_throughput import acknowledge, message_bursts, read_every_waiting_packet
+from .mqtt_throughput import acknowledge, message_bursts, read_every_waiting_packet, waiting_messages
 from .tenant_directory import KnownTenant, TenantDirectory
 
 log = logging.getLogger(__name__)
@@ -166,9 +166,7 @@ class Bridge:
             log.warning("could not leave the shared subscription while stopping; this bridge's share "
                         "waits for its return", extra={"error": str(exc)})
             return
-        queue: asyncio.Queue = client._queue  # noqa: SLF001 - see mqtt_throughput
-        while not queue.empty():
-            burst = [queue.get_nowait() for _ in range(queue.qsize())]
+        while burst := waiting_messages(client):
             await self._take(client, burst)
 
     async def _drain(self, client: aiomqtt.Client) -> None:
