@@ -183,6 +183,8 @@ class Progress(threading.Thread):
     def stop(self) -> None:
         self.stopped.set()
         self.join()
+        counts = self.redis.hmget(TELEMETRY_KEY, *PROGRESS_COUNTERS)  # the last poll may predate the end
+        self.points.append((time.perf_counter(), *(int(count or 0) for count in counts)))
         self.redis.close()
 
     def seconds_to(self, since: float, total: int) -> dict[str, list[float | None]]:
