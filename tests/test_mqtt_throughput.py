@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from microdash_cli.localstack import free_port
-from microdash_workers.mqtt_throughput import (BufferedReceive, acknowledge, message_bursts,
+from microdash_workers.mqtt_throughput import (BufferedReceive, _may_take_publishes, acknowledge, message_bursts,
                                                read_every_waiting_packet, waiting_messages)
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -147,6 +147,7 @@ async def receive(port: int, count: int, *, ack: bool, timeout: float = 20.0) ->
     client._client.manual_ack_set(True)
     received: list[aiomqtt.Message] = []
     async with client:
+        assert _may_take_publishes(client)  # else every PUBLISH would quietly take paho's slow road
         read_every_waiting_packet(client)
         await client.subscribe("t/#", qos=2)
         stop = asyncio.Event()
