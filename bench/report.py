@@ -189,6 +189,8 @@ def table_rows(results: dict) -> list[tuple[str, str, str, str]]:
     for stat in ("p50", "p99"):
         add(f"ingest -> queryable {stat}", f"ingest_to_query_ms.{stat}", "ms", "{:,.1f}")
     add("MQTT ingest (1 sample/message), durable", "mqtt_ingest_samples_per_s", "samples/s")
+    add("MQTT ingest, durable, after the fleet's connect", "mqtt_detail.durable_after_connect_samples_per_s",
+        "samples/s")
     add("rollup of raw samples (1m + 5m)", "rollup_samples_per_s", "samples/s")
     add("rollup of raw samples, day sealed into chunks", "rollup_sealed_samples_per_s", "samples/s")
     for stat in ("p50", "p99"):

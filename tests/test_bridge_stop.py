@@ -83,10 +83,15 @@ class Device(threading.Thread):
         self.client.close()
 
     def run(self) -> None:
+        published = []
         for sequence in range(self.total):
             payload = json.dumps({"metric": "stop.seq", "value": float(sequence), "ts": self.base_ts + sequence})
-            self.client.client.publish(self.topic, payload.encode(), qos=1)
+            published.append(self.client.client.publish(self.topic, payload.encode(), qos=1))
             time.sleep(0.002)
+        # paho holds what exceeds its in-flight window until PUBACKs come: closing before they all
+        # came would drop the last messages unsent (seen on a busy machine), not a bridge's doing.
+        for info in published:
+            info.wait_for_publish(60)
 
 
 def assert_every_sample_stored_once(stack: Stack, tenant_id: int, total: int) -> None:

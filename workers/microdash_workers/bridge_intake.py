@@ -9,6 +9,9 @@ from microdash_core.broker import tenant_of_topic
 from microdash_core.samples import Sample, SampleValidator
 from microdash_core.settings import Settings
 
+CACHED_TOPICS = 10_000  # at most ~2.5 MB of topics
+CACHED_TOPIC_CHARS = 256
+
 
 @dataclass
 class Rejection:
@@ -32,9 +35,10 @@ class MessageDecoder:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.validator = SampleValidator(settings)
+        self._tenants_by_topic: dict[str, str | None] = {}  # a device publishes to the same few topics
 
     def decode(self, topic: str, payload: bytes, *, now_ms: int | None = None) -> Intake:
-        tenant = tenant_of_topic(self.settings, topic)
+        tenant = self._tenant_of_topic(topic)
         if tenant is None:
             return self._reject(None, topic, "topic outside the tenant prefixes", payload)
         if len(payload) > self.settings.bridge_max_payload_bytes:
@@ -57,6 +61,17 @@ class MessageDecoder:
             reason = f"{len(errors)} invalid field(s), first: item {first.index} {first.field}: {first.error}"
             return self._reject(tenant, topic, reason, payload)
         return Intake(tenant, samples)
+
+    def _tenant_of_topic(self, topic: str) -> str | None:
+        try:
+            return self._tenants_by_topic[topic]
+        except KeyError:
+            tenant = tenant_of_topic(self.settings, topic)
+        if len(topic) <= CACHED_TOPIC_CHARS:
+            if len(self._tenants_by_topic) >= CACHED_TOPICS:
+                self._tenants_by_topic.clear()
+            self._tenants_by_topic[topic] = tenant
+        return tenant
 
     @staticmethod
     def _reject(tenant: str | None, topic: str, reason: str, payload: bytes) -> Intake:
