@@ -62,6 +62,12 @@ def list_tenants(cursor: Cursor) -> list[Tenant]:
     return [Tenant(*row) for row in cursor.fetchall()]
 
 
+def tenant_id_of(cursor: Cursor, *, name: str) -> int | None:
+    cursor.execute("SELECT id FROM tenants WHERE name = %s", (name,))
+    row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
 def existing_tenant_ids(cursor: Cursor) -> set[int]:
     cursor.execute("SELECT id FROM tenants")
     return {row[0] for row in cursor.fetchall()}
