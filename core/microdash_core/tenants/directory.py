@@ -7,7 +7,7 @@ import pymysql
 from pymysql.cursors import Cursor
 
 from ..errors import AlreadyExists, InvalidInput, NotFound
-from .queries import Query, first_row
+from .queries import Query, first_row, first_value
 
 TENANT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
@@ -40,20 +40,20 @@ def create_tenant(cursor: Cursor, *, name: str, display_name: str | None = None,
 
 
 def get_tenant(cursor: Cursor, *, name: str) -> Tenant:
-    cursor.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE name = %s", (name,))
-    row = cursor.fetchone()
-    if row is None:
-        raise NotFound(f"tenant {name!r} does not exist")
-    return Tenant(*row)
+    return _one_tenant(cursor, "name", name, missing=f"tenant {name!r} does not exist")
 
 
 def tenant_by_id(cursor: Cursor, *, tenant_id: int) -> Tenant:
     """Credentials name their tenant by id: a tenant deleted and re-created under the same name is
     another tenant, which an old session or token must not reach."""
-    cursor.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = %s", (tenant_id,))
+    return _one_tenant(cursor, "id", tenant_id, missing=f"tenant {tenant_id} does not exist")
+
+
+def _one_tenant(cursor: Cursor, key_column: str, key: str | int, *, missing: str) -> Tenant:
+    cursor.execute(f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE {key_column} = %s", (key,))
     row = cursor.fetchone()
     if row is None:
-        raise NotFound(f"tenant {tenant_id} does not exist")
+        raise NotFound(missing)
     return Tenant(*row)
 
 
@@ -63,9 +63,7 @@ def list_tenants(cursor: Cursor) -> list[Tenant]:
 
 
 def tenant_id_of(cursor: Cursor, *, name: str) -> int | None:
-    cursor.execute("SELECT id FROM tenants WHERE name = %s", (name,))
-    row = cursor.fetchone()
-    return None if row is None else row[0]
+    return Query("SELECT id FROM tenants WHERE name = %s", (name,), first_value).run(cursor)
 
 
 def existing_tenant_ids(cursor: Cursor) -> set[int]:
@@ -75,9 +73,7 @@ def existing_tenant_ids(cursor: Cursor) -> set[int]:
 
 def tenant_name_or_blank(cursor: Cursor, *, tenant_id: int) -> str:
     """The tenant's name, "" when it was deleted meanwhile."""
-    cursor.execute("SELECT name FROM tenants WHERE id = %s", (tenant_id,))
-    row = cursor.fetchone()
-    return row[0] if row else ""
+    return Query("SELECT name FROM tenants WHERE id = %s", (tenant_id,), first_value).run(cursor) or ""
 
 
 def ingest_profile_by_name(cursor: Cursor, *, name: str) -> tuple[int, int | None, int | None] | None:
@@ -99,16 +95,12 @@ def id_and_owner(cursor: Cursor, *, name: str) -> tuple[int, str | None] | None:
 
 
 def owner_of(cursor: Cursor, *, tenant_id: int) -> str | None:
-    cursor.execute("SELECT owner FROM tenants WHERE id = %s", (tenant_id,))
-    row = cursor.fetchone()
-    return None if row is None else row[0]
+    return Query("SELECT owner FROM tenants WHERE id = %s", (tenant_id,), first_value).run(cursor)
 
 
 def owned_tenant_id(cursor: Cursor, *, name: str, owner: str) -> int | None:
     """The tenant's id if `owner` manages it, else None."""
-    cursor.execute("SELECT id FROM tenants WHERE name = %s AND owner = %s", (name, owner))
-    row = cursor.fetchone()
-    return None if row is None else row[0]
+    return Query("SELECT id FROM tenants WHERE name = %s AND owner = %s", (name, owner), first_value).run(cursor)
 
 
 def delete_tenant_row(cursor: Cursor, *, tenant_id: int) -> None:

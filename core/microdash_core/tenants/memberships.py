@@ -9,7 +9,7 @@ from pymysql.cursors import Cursor
 from ..errors import AlreadyExists, InvalidInput, NotFound
 from ..users import hash_password
 from .directory import Tenant
-from .queries import Query, all_rows, first_row
+from .queries import Query, all_rows, first_row, first_value
 
 Role = Literal["admin", "viewer"]
 
@@ -75,9 +75,8 @@ def get_user(cursor: Cursor, *, email: str) -> User:
 
 
 def role_in(cursor: Cursor, *, user: User, tenant: Tenant) -> Role | None:
-    cursor.execute("SELECT role FROM memberships WHERE user_id = %s AND tenant_id = %s", (user.id, tenant.id))
-    row = cursor.fetchone()
-    return row[0] if row else None
+    return Query("SELECT role FROM memberships WHERE user_id = %s AND tenant_id = %s", (user.id, tenant.id),
+                 first_value).run(cursor)
 
 
 def memberships_of(cursor: Cursor, *, user: User) -> list[tuple[int, str, Role]]:

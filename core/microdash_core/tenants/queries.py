@@ -24,5 +24,10 @@ def first_row(rows: Sequence[tuple]) -> tuple | None:
     return tuple(rows[0]) if rows else None
 
 
+def first_value(rows: Sequence[tuple]) -> object | None:
+    """The first column of the first row; None when there is no row."""
+    return rows[0][0] if rows else None
+
+
 def all_rows(rows: Sequence[tuple]) -> list[tuple]:
     return [tuple(row) for row in rows]
