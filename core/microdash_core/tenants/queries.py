@@ -1,16 +1,16 @@
 """A statement and how its rows become the answer, independent of the driver that runs it."""
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from pymysql.cursors import Cursor
 
 Answer = TypeVar("Answer")
 
 
-@dataclass(frozen=True)
-class Query(Generic[Answer]):
+class Query(NamedTuple, Generic[Answer]):
+    """A tuple rather than a dataclass: one is built per token-cache miss on the ingest path."""
+
     sql: str
     params: tuple
     answer: Callable[[Sequence[tuple]], Answer]
