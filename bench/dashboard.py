@@ -19,7 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from microdash_core import db, tenancy, users
+from microdash_core import db
+from microdash_core.tenants import directory, memberships
 from microdash_workers import rollup_marks, rollups
 from microdash_workers.storage import SampleStore
 
@@ -87,8 +88,8 @@ def _store(store, redis_connection, tenant_id: int, batch: list) -> int:
 def _admin(stack, tenant) -> str:
     email = f"bench-{tenant.name}@example.test"
     with db.transaction(stack.settings) as cursor:
-        user = users.create_user(cursor, email=email, password=PASSWORD)
-        users.grant(cursor, user=user, tenant=tenancy.get_tenant(cursor, name=tenant.name), role="admin")
+        user = memberships.create_user(cursor, email=email, password=PASSWORD)
+        memberships.grant(cursor, user=user, tenant=directory.get_tenant(cursor, name=tenant.name), role="admin")
     return email
 
 

@@ -30,9 +30,10 @@ import orjson
 
 from microdash_cli import localstack
 from throwaway import throwaway_services
-from microdash_core import db, migrate, tenancy
+from microdash_core import db, migrate
 from microdash_core.series import canonical_labels, series_hash
 from microdash_core.settings import Settings
+from microdash_core.tenants import directory
 
 SERIES = 10_000
 BATCH = 5_000
@@ -149,7 +150,7 @@ def insert_all(settings: Settings, built: list, *, connections: int, statements_
 def run(args: argparse.Namespace, settings: Settings, mariadb_pid: int) -> None:
     migrate.migrate(settings)
     with db.transaction(settings) as cursor:
-        tenant = tenancy.create_tenant(cursor, name="bench-mariadb")
+        tenant = directory.create_tenant(cursor, name="bench-mariadb")
     series_ids = create_series(settings, tenant.id)
     if args.unpartitioned:
         with db.transaction(settings) as cursor:

@@ -17,6 +17,7 @@ import time
 from collections import deque
 
 from microdash_core.tenant_service import TenantService
+from microdash_core.tenants import directory
 from ingest_load import TELEMETRY_KEY, stored_baseline, wait_durable
 
 WINDOW = 20  # unacknowledged messages per device
@@ -205,8 +206,7 @@ def run_mqtt(stack, *, devices: int, messages_per_device: int, timeout_s: float 
         raise RuntimeError(credentials.broker_error)
     connection = stack.connect_db()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM tenants WHERE name = %s", (credentials.tenant,))
-        tenant_id = cursor.fetchone()[0]
+        tenant_id = directory.get_tenant(cursor, name=credentials.tenant).id
     connection.close()
     total = devices * messages_per_device
     base_ts = int(time.time() * 1000) - 600_000

@@ -27,9 +27,10 @@ import redis
 
 import rollup_query
 from throwaway import throwaway_services
-from microdash_core import chunks, db, migrate, tenancy
+from microdash_core import chunks, db, migrate
 from microdash_core.settings import Settings
 from microdash_core.store import sealing
+from microdash_core.tenants import directory
 from microdash_workers import rollups
 from stack import cpu_seconds
 
@@ -99,7 +100,7 @@ def roll_everything(settings: Settings, now_ms: int, *, sequential: bool) -> Non
 def run(args: argparse.Namespace, settings: Settings, mariadb_pid: int) -> None:
     migrate.migrate(settings)
     with db.transaction(settings) as cursor:
-        tenant = tenancy.create_tenant(cursor, name="bench-rollup-profile")
+        tenant = directory.create_tenant(cursor, name="bench-rollup-profile")
     end_ms = (int(time.time() * 1000) // 300_000) * 300_000 - 300_000
     stored = rollup_query.fill_day(_Filler(settings), tenant, args.samples, end_ms, rollup_query._rollup_samples)
     if args.sealed:

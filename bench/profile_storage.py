@@ -16,9 +16,10 @@ import sys
 import time
 
 from throwaway import throwaway_services
-from microdash_core import db, migrate, tenancy
+from microdash_core import db, migrate
 from microdash_core.batches import Batch
 from microdash_core.settings import Settings
+from microdash_core.tenants import directory
 from microdash_workers.storage import SampleStore
 
 SERIES = 10_000
@@ -54,7 +55,7 @@ def report(label: str, durations: list[float], size: int) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> None:
     migrate.migrate(settings)
     with db.transaction(settings) as cursor:
-        tenant = tenancy.create_tenant(cursor, name="bench-storage")
+        tenant = directory.create_tenant(cursor, name="bench-storage")
     batches = synthetic_batches(args.batches, args.batch_size, base_ts=int(time.time() * 1000) - 300_000)
     store = SampleStore(settings)
     try:

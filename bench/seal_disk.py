@@ -26,6 +26,7 @@ from pathlib import Path
 from microdash_core import chunks, db
 from microdash_core.settings import Settings
 from microdash_core.store import reclaim, sealing
+from microdash_core.tenants import directory
 
 TABLES = ("samples", "sample_chunks")
 
@@ -87,11 +88,9 @@ def run_seal(stack, tenant_name: str = "bench-bulk") -> dict:
     datadir = (stack.services.root / "mariadb").resolve()
     with closing(db.connect(settings)) as connection:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT id FROM tenants WHERE name = %s", (tenant_name,))
-            found = cursor.fetchone()
-            if found is None:
+            tenant_id = directory.tenant_id_of(cursor, name=tenant_name)
+            if tenant_id is None:
                 raise RuntimeError(f"scenario seal measures the load of scenario bulk: run it first (no {tenant_name})")
-            tenant_id = found[0]
             cursor.execute("SELECT COUNT(*), MAX(ts) FROM samples WHERE tenant_id = %s", (tenant_id,))
             samples, newest = cursor.fetchone()
         connection.commit()

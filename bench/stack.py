@@ -18,8 +18,9 @@ import pymysql
 import redis
 
 from microdash_cli.localstack import ServiceInstances, free_port, start_component
-from microdash_core import db, tenancy
+from microdash_core import db
 from microdash_core.settings import Settings
+from microdash_core.tenants import api_tokens, directory
 
 READY_TIMEOUT_S = 60.0
 MIGRATE_TIMEOUT_S = 180.0
@@ -136,8 +137,8 @@ class BenchStack:
 
     def create_tenant(self, name: str, *, rate_limit: int = 10_000_000, max_series: int | None = None) -> BenchTenant:
         with db.transaction(self.settings) as cursor:
-            tenant = tenancy.create_tenant(cursor, name=name, ingest_rate_limit=rate_limit, max_series=max_series)
-            token = tenancy.issue_token(cursor, tenant=tenant, name="bench")
+            tenant = directory.create_tenant(cursor, name=name, ingest_rate_limit=rate_limit, max_series=max_series)
+            token = api_tokens.issue_token(cursor, tenant=tenant, name="bench")
         return BenchTenant(tenant.id, tenant.name, token)
 
     def connect_db(self) -> pymysql.connections.Connection:

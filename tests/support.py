@@ -14,9 +14,10 @@ import httpx
 from microdash_cli.localstack import ServiceInstances, free_port, start_component
 import numpy as np
 
-from microdash_core import chunks, db, tenancy
+from microdash_core import chunks, db
 from microdash_core.settings import Settings
 from microdash_core.store.reads import Span, read_series
+from microdash_core.tenants import api_tokens, directory, memberships as member_store
 
 # Tests shorten the timings that production keeps long, so failures and recovery show quickly.
 TEST_SETTINGS_ENV = {
@@ -65,11 +66,11 @@ class Stack:
         headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
         return httpx.Client(base_url=self.api_url, headers=headers, timeout=10, **kwargs)
 
-    def new_tenant(self, prefix: str = "t", **kwargs) -> tuple[tenancy.Tenant, str]:
+    def new_tenant(self, prefix: str = "t", **kwargs) -> tuple[directory.Tenant, str]:
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"
         with db.transaction(self.settings) as cursor:
-            tenant = tenancy.create_tenant(cursor, name=name, **kwargs)
-            token = tenancy.issue_token(cursor, tenant=tenant)
+            tenant = directory.create_tenant(cursor, name=name, **kwargs)
+            token = api_tokens.issue_token(cursor, tenant=tenant)
         return tenant, token
 
     def new_mqtt_tenant(self, prefix: str = "m", **kwargs):
@@ -82,15 +83,13 @@ class Stack:
         (tenant_id,), = self.sql("SELECT id FROM tenants WHERE name = %s", (name,))
         return tenant_id, credentials
 
-    def new_user(self, memberships: list[tuple[tenancy.Tenant, str]], password: str = "correct horse") -> str:
+    def new_user(self, memberships: list[tuple[directory.Tenant, str]], password: str = "correct horse") -> str:
         """A dashboard user with a role in each of the given tenants; returns the email."""
-        from microdash_core import users
-
         email = f"u-{uuid.uuid4().hex[:10]}@example.test"
         with db.transaction(self.settings) as cursor:
-            user = users.create_user(cursor, email=email, password=password)
+            user = member_store.create_user(cursor, email=email, password=password)
             for tenant, role in memberships:
-                users.grant(cursor, user=user, tenant=tenant, role=role)
+                member_store.grant(cursor, user=user, tenant=tenant, role=role)
         return email
 
     def session_client(self, email: str, password: str = "correct horse", **login) -> httpx.Client:

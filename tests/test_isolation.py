@@ -3,7 +3,8 @@
 import time
 
 from support import recent_ms
-from microdash_core import db, tenancy
+from microdash_core import db
+from microdash_core.tenants import api_tokens
 from sse_reader import StreamReader
 
 
@@ -84,7 +85,7 @@ def test_revoked_token_is_refused_within_seconds(stack):
     with stack.client(token) as client:
         assert client.post("/api/v1/metrics", json={"metric": "m", "value": 1}).status_code == 202
         with db.transaction(stack.settings) as cursor:
-            assert tenancy.revoke_tokens(cursor, tenant=tenant) == 1
+            assert api_tokens.revoke_tokens(cursor, tenant=tenant) == 1
         revoked_at = time.monotonic()
         statuses = []
         while time.monotonic() - revoked_at < 5:

@@ -3,8 +3,9 @@ and a deleted tenant take effect within MICRODASH_TOKEN_CACHE_SECONDS (1 s in te
 
 import time
 
-from microdash_core import db, tenancy, users
+from microdash_core import db, users
 from microdash_core.tenant_service import TenantService
+from microdash_core.tenants import api_tokens, directory, memberships
 from support import TEST_SETTINGS_ENV
 
 CACHE_SECONDS = float(TEST_SETTINGS_ENV["MICRODASH_TOKEN_CACHE_SECONDS"])
@@ -15,9 +16,9 @@ def wait_out_the_cache() -> None:
     time.sleep(CACHE_SECONDS + 0.3)
 
 
-def user_of(stack, email: str) -> users.User:
+def user_of(stack, email: str) -> memberships.User:
     with db.transaction(stack.settings) as cursor:
-        return users.get_user(cursor, email=email)
+        return memberships.get_user(cursor, email=email)
 
 
 def test_a_removed_member_loses_rules_tokens_and_reads(stack):
@@ -27,7 +28,7 @@ def test_a_removed_member_loses_rules_tokens_and_reads(stack):
         assert client.post("/api/v1/alerts/rules", json=RULE).status_code == 201  # warm every cache
         assert client.get("/api/v1/tokens").status_code == 200
         with db.transaction(stack.settings) as cursor:
-            users.remove_membership(cursor, user=users.get_user(cursor, email=email), tenant=tenant)
+            memberships.remove_membership(cursor, user=memberships.get_user(cursor, email=email), tenant=tenant)
         wait_out_the_cache()
         assert client.post("/api/v1/alerts/rules", json={**RULE, "name": "after"}).status_code == 401
         assert client.post("/api/v1/tokens", json={"name": "after"}).status_code == 401
@@ -45,7 +46,7 @@ def test_an_admin_made_viewer_can_no_longer_write(stack):
     with stack.session_client(email) as client:
         assert client.post("/api/v1/alerts/rules", json=RULE).status_code == 201
         with db.transaction(stack.settings) as cursor:
-            users.grant(cursor, user=users.get_user(cursor, email=email), tenant=tenant, role="viewer")
+            memberships.grant(cursor, user=memberships.get_user(cursor, email=email), tenant=tenant, role="viewer")
         wait_out_the_cache()
         assert client.post("/api/v1/alerts/rules", json={**RULE, "name": "after"}).status_code == 403
         assert client.post("/api/v1/tokens", json={"name": "after"}).status_code == 403
@@ -82,9 +83,9 @@ def test_a_tenant_recreated_under_the_same_name_is_not_reachable_with_an_old_ses
         assert client.get("/api/v1/tokens").status_code == 200
         TenantService(stack.settings).delete(old.name)
         with db.transaction(stack.settings) as cursor:  # same name, same user, admin again: another tenant
-            new = tenancy.create_tenant(cursor, name=old.name)
-            tenancy.issue_token(cursor, tenant=new)
-            users.grant(cursor, user=users.get_user(cursor, email=email), tenant=new, role="admin")
+            new = directory.create_tenant(cursor, name=old.name)
+            api_tokens.issue_token(cursor, tenant=new)
+            memberships.grant(cursor, user=memberships.get_user(cursor, email=email), tenant=new, role="admin")
         wait_out_the_cache()
         assert client.get("/api/v1/tokens").status_code == 401
         assert client.post("/api/v1/tokens", json={"name": "stale"}).status_code == 401

@@ -17,8 +17,9 @@ import httpx
 import pytest
 from pymysql.err import OperationalError
 
-from microdash_core import db, keys, tenancy
+from microdash_core import db, keys
 from microdash_core.store import reclaim, sealing
+from microdash_core.tenants import directory
 from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, drop_database, head_count,
                           migrated_database, write_head)
 from support import throwaway_services
@@ -133,7 +134,7 @@ def test_samples_stored_during_rebuilds_are_all_there_once_with_their_newest_val
     from microdash_workers.storage import SampleStore
 
     with db.transaction(database) as cursor:
-        tenant = tenancy.create_tenant(cursor, name="reclaim-race")
+        tenant = directory.create_tenant(cursor, name="reclaim-race")
     # A big head of the tenant's own (raw) series, half of it sealed: rows to copy and space to return.
     expected = big_head(database, windows=(CURRENT - WINDOW, CURRENT), tenant=tenant.id, series=200,
                         first_series=10_000_000)  # far from the ids the store gives its series

@@ -11,9 +11,10 @@ import uuid
 import numpy as np
 import pytest
 
-from microdash_core import chunks, db, migrate, tenancy
+from microdash_core import chunks, db, migrate
 from microdash_core.partitions import existing_partitions
 from microdash_core.settings import Settings
+from microdash_core.tenants import directory
 from microdash_workers.retention import enforce_retention
 from microdash_workers.retention_policy import RAW, cutoff_ms
 
@@ -45,7 +46,7 @@ def database(stack):
 
 def new_tenant(settings, **retention) -> int:
     with db.transaction(settings) as cursor:
-        tenant = tenancy.create_tenant(cursor, name=f"r-{uuid.uuid4().hex[:10]}")
+        tenant = directory.create_tenant(cursor, name=f"r-{uuid.uuid4().hex[:10]}")
         for column, days in retention.items():
             cursor.execute(f"UPDATE tenants SET {column} = %s WHERE id = %s", (days, tenant.id))
     return tenant.id

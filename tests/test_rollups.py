@@ -5,8 +5,9 @@ import time
 import redis
 from rq import Queue
 
-from microdash_core import db, keys, tenancy
+from microdash_core import db, keys
 from microdash_core.queues import RETENTION_JOB, ROLLUP_JOB
+from microdash_core.tenants import deletion
 from microdash_workers import rollup_marks
 from microdash_workers.rollups import roll_up
 from support import recent_ms
@@ -150,5 +151,5 @@ def test_deleting_a_tenant_deletes_its_rollups(stack):
     roll_up(stack.settings)
     assert len(rollup_rows(stack, "samples_5m", tenant.id)) == 1
     with db.transaction(stack.settings) as cursor:
-        tenancy.delete_tenant(cursor, tenant=tenant)
+        deletion.delete_tenant(cursor, tenant=tenant)
     assert rollup_rows(stack, "samples_1m", tenant.id) == rollup_rows(stack, "samples_5m", tenant.id) == []

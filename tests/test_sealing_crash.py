@@ -17,8 +17,9 @@ from contextlib import closing
 import numpy as np
 import pytest
 
-from microdash_core import chunks, db, tenancy
+from microdash_core import chunks, db
 from microdash_core.store import sealing
+from microdash_core.tenants import directory
 from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, drop_database, head_count,
                           migrated_database, read_all, stored_samples, write_head)
 
@@ -113,7 +114,7 @@ def test_samples_stored_into_a_window_while_it_is_sealed_are_read_exactly_once_n
     from microdash_workers.storage import SampleStore
 
     with db.transaction(database) as cursor:
-        tenant = tenancy.create_tenant(cursor, name="sealing-race")
+        tenant = directory.create_tenant(cursor, name="sealing-race")
     store = SampleStore(database)
     rng = random.Random(5)
     windows = [CURRENT - WINDOW, CURRENT]

@@ -135,7 +135,8 @@ def test_concurrent_requests_cannot_take_the_same_last_slots(stack):
 
 
 def test_housekeeping_forgets_the_redis_state_of_deleted_tenants(stack):
-    from microdash_core import db, tenancy
+    from microdash_core import db
+    from microdash_core.tenants import deletion
     from microdash_workers.maintenance import forget_deleted_tenants
 
     gone, gone_token = stack.new_tenant(max_series=5)
@@ -149,7 +150,7 @@ def test_housekeeping_forgets_the_redis_state_of_deleted_tenants(stack):
     assert all(connection.exists(key) for key in state[gone.id] + state[kept.id])
 
     with db.transaction(stack.settings) as cursor:
-        tenancy.delete_tenant(cursor, tenant=gone)
+        deletion.delete_tenant(cursor, tenant=gone)
     assert forget_deleted_tenants(stack.settings)["keys_deleted"] >= 2
     assert not any(connection.exists(key) for key in state[gone.id])
     assert all(connection.exists(key) for key in state[kept.id])

@@ -2,7 +2,8 @@
 
 import uuid
 
-from microdash_core import db, tenancy
+from microdash_core import db
+from microdash_core.tenants import directory
 from microdash_workers.storage import SampleStore
 from support import recent_ms
 
@@ -10,7 +11,7 @@ from support import recent_ms
 def test_batch_with_more_new_series_than_the_cache_holds(stack):
     settings = stack.settings.model_copy(update={"series_cache_size": 1000})
     with db.transaction(settings) as cursor:
-        tenant = tenancy.create_tenant(cursor, name=f"s-{uuid.uuid4().hex[:10]}")
+        tenant = directory.create_tenant(cursor, name=f"s-{uuid.uuid4().hex[:10]}")
     store = SampleStore(settings)
     ts = recent_ms(-60_000)
     samples = [("wide", {"n": str(i)}, ts, float(i)) for i in range(1500)]

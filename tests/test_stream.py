@@ -5,8 +5,9 @@ import time
 import orjson
 
 from support import recent_ms
-from microdash_core import db, keys, live, tenancy, users
+from microdash_core import db, keys, live
 from microdash_core.batches import Batch
+from microdash_core.tenants import api_tokens, memberships
 from sse_reader import StreamReader
 
 
@@ -70,8 +71,8 @@ def test_reconnect_with_last_event_id_replays_what_was_missed(stack):
 def test_dashboard_session_cookie_authenticates_the_stream(stack):
     tenant, token = stack.new_tenant()
     with db.transaction(stack.settings) as cursor:
-        user = users.create_user(cursor, email=f"{tenant.name}@example.com", password="correct horse")
-        users.grant(cursor, user=user, tenant=tenant, role="viewer")
+        user = memberships.create_user(cursor, email=f"{tenant.name}@example.com", password="correct horse")
+        memberships.grant(cursor, user=user, tenant=tenant, role="viewer")
     with stack.client() as client:
         wrong = client.post("/api/v1/auth/login", json={"email": user.email, "password": "wrong password"})
         login = client.post("/api/v1/auth/login", json={"email": user.email, "password": "correct horse"})
@@ -142,13 +143,13 @@ def test_a_token_stream_ends_when_the_token_is_revoked(stack):
     tenant, token = stack.new_tenant()
     kept = StreamReader(stack, token)
     with db.transaction(stack.settings) as cursor:
-        other = tenancy.issue_token(cursor, tenant=tenant, name="other")
+        other = api_tokens.issue_token(cursor, tenant=tenant, name="other")
     reader = StreamReader(stack, other)
     try:
         post(stack, token, [{"metric": "before.revoke", "value": 1}])
         assert [p["value"] for p in reader.wait_for(1)] == [1.0]
         with db.transaction(stack.settings) as cursor:
-            tenancy.revoke_tokens(cursor, tenant=tenant, public_id=other.split("_")[1])
+            api_tokens.revoke_tokens(cursor, tenant=tenant, public_id=other.split("_")[1])
         _ends_within_the_cache_time(reader, "the token's revocation")
         assert kept._thread.is_alive()  # the tenant's other token keeps its stream
     finally:
@@ -165,7 +166,7 @@ def test_a_session_stream_ends_when_the_member_is_removed(stack):
             post(stack, token, [{"metric": "before.removal", "value": 1}])
             assert [p["value"] for p in reader.wait_for(1)] == [1.0]
             with db.transaction(stack.settings) as cursor:
-                users.remove_membership(cursor, user=users.get_user(cursor, email=email), tenant=tenant)
+                memberships.remove_membership(cursor, user=memberships.get_user(cursor, email=email), tenant=tenant)
             _ends_within_the_cache_time(reader, "the membership")
         finally:
             reader.close()

@@ -2,7 +2,8 @@
 samples wherever they are stored, the head and the sealed chunks, in bounded deletes, and
 counts them; another tenant's stay. Real MariaDB; chunk rows inserted as the sealer writes them."""
 
-from microdash_core import chunks, db, tenancy
+from microdash_core import chunks, db
+from microdash_core.tenants import deletion
 from support import insert_chunk, recent_ms
 
 WINDOW = chunks.WINDOW_MS
@@ -18,7 +19,7 @@ def _store(stack, tenant_id: int, base: int) -> None:
 
 
 def test_deleting_a_tenant_empties_its_head_and_sealed_chunks(stack, monkeypatch):
-    monkeypatch.setattr(tenancy, "SEALED_CHUNK_DELETE_CHUNK", 2)  # several bounded deletes
+    monkeypatch.setattr(deletion, "SEALED_CHUNK_DELETE_CHUNK", 2)  # several bounded deletes
     gone, _ = stack.new_tenant("gone")
     kept, _ = stack.new_tenant("kept")
     base = chunks.window_of(recent_ms()) - 10 * WINDOW
@@ -27,7 +28,7 @@ def test_deleting_a_tenant_empties_its_head_and_sealed_chunks(stack, monkeypatch
     assert stack.count_samples(gone.id) == 13
 
     with db.transaction(stack.settings) as cursor:
-        assert tenancy.delete_tenant(cursor, tenant=gone) == 13
+        assert deletion.delete_tenant(cursor, tenant=gone) == 13
 
     for table in ("samples", "sample_chunks"):
         assert stack.sql(f"SELECT COUNT(*) FROM {table} WHERE tenant_id = %s", (gone.id,)) == [(0,)]

@@ -7,8 +7,10 @@ import pymysql
 
 from microdash_core import tokens
 from microdash_core.settings import Settings
+from microdash_core.tenants import api_tokens
 
 from .expiring_cache import ExpiringCache
+from .sql import ask
 from .tenant_limits import TenantLimits, TenantLimitsCache
 
 
@@ -52,13 +54,7 @@ class TokenAuthenticator:
         if public_id is None:
             return None
         try:
-            async with self.pool.acquire() as connection, connection.cursor() as cursor:
-                await cursor.execute(
-                    "SELECT k.token_hash, t.id, t.name, t.ingest_rate_limit, t.max_series FROM api_tokens k"
-                    " JOIN tenants t ON t.id = k.tenant_id WHERE k.public_id = %s AND k.revoked_at IS NULL",
-                    (public_id,),
-                )
-                row = await cursor.fetchone()
+            row = await ask(self.pool, api_tokens.active_token(public_id))
         except (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError) as exc:
             raise CredentialStoreUnavailable(str(exc)) from exc
         if row is None or not tokens.matches(token, bytes(row[0])):

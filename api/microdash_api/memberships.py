@@ -1,13 +1,15 @@
-"""Which tenants a dashboard user belongs to, and with which role (users and memberships tables)."""
+"""Which tenants a dashboard user belongs to, and with which role (read through tenants.memberships)."""
 
 from dataclasses import dataclass
 
 import aiomysql
 import pymysql
 
+from microdash_core.tenants import memberships as member_store
+
 from .auth import CredentialStoreUnavailable, TenantContext
 from .expiring_cache import ExpiringCache
-from .sql import fetch
+from .sql import ask
 
 
 @dataclass(frozen=True)
@@ -25,37 +27,27 @@ class UserRecord:
 
 
 async def find_user(pool: aiomysql.Pool, *, email: str) -> UserRecord | None:
-    rows = await fetch(pool, "SELECT id, email, password_hash FROM users WHERE email = %s", (email,))
-    return UserRecord(*rows[0]) if rows else None
+    row = await ask(pool, member_store.user_by_email(email))
+    return UserRecord(*row) if row else None
 
 
 async def memberships(pool: aiomysql.Pool, *, user_id: int) -> list[Membership]:
-    rows = await fetch(pool, "SELECT t.name, t.display_name, m.role FROM memberships m JOIN tenants t"
-                             " ON t.id = m.tenant_id WHERE m.user_id = %s ORDER BY t.name", (user_id,))
-    return [Membership(*row) for row in rows]
+    return [Membership(*row) for row in await ask(pool, member_store.member_tenants_for_display(user_id))]
 
 
 async def tenant_of_member(pool: aiomysql.Pool, *, user_id: int, tenant_name: str | None = None,
                            tenant_id: int | None = None) -> TenantContext | None:
     """The tenant named, or of that id (or, without either, the user's first by name) with the
     user's role in it; None when the user is not a member of it."""
-    sql = "SELECT t.id, t.name, m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = %s"
-    params: list = [user_id]
-    if tenant_name is not None:
-        sql += " AND t.name = %s"
-        params.append(tenant_name)
-    if tenant_id is not None:
-        sql += " AND t.id = %s"
-        params.append(tenant_id)
-    rows = await fetch(pool, sql + " ORDER BY t.name LIMIT 1", params)
-    if not rows:
+    row = await ask(pool, member_store.member_tenant(user_id, tenant_name=tenant_name, tenant_id=tenant_id))
+    if row is None:
         return None
-    tenant_id, name, role = rows[0]
+    tenant_id, name, role = row
     return TenantContext(id=tenant_id, name=name, role=role)
 
 
 class MembershipCache:
-    """A session's role, re-read from the memberships table at most `token_cache_seconds` ago, so a
+    """A session's role, re-read from the database at most `token_cache_seconds` ago, so a
     removed member, a changed role or a deleted tenant takes effect on open sessions as quickly as a
     revoked token does. Only memberships that exist are cached."""
 

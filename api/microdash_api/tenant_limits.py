@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import aiomysql
 import pymysql
 
+from microdash_core.tenants import limits
+
 from .expiring_cache import ExpiringCache
-from .sql import fetch
+from .sql import ask
 
 
 @dataclass(frozen=True)
@@ -36,15 +38,14 @@ class TenantLimitsCache:
         if cached is not None:
             return cached
         try:
-            rows = await fetch(self.pool, "SELECT ingest_rate_limit, max_series FROM tenants WHERE id = %s",
-                               (tenant_id,))
+            row = await ask(self.pool, limits.ingest_limits(tenant_id))
         except (pymysql.err.MySQLError, OSError):
             if (last_known := self._cache.last_known(tenant_id)) is None:
                 raise
             return last_known
-        limits = TenantLimits(*rows[0]) if rows else NO_LIMITS  # a tenant deleted meanwhile stores nothing anyway
-        self.remember(tenant_id, limits)
-        return limits
+        found = TenantLimits(*row) if row else NO_LIMITS  # a tenant deleted meanwhile stores nothing anyway
+        self.remember(tenant_id, found)
+        return found
 
     def remember(self, tenant_id: int, limits: TenantLimits) -> None:
         self._cache.put(tenant_id, limits)

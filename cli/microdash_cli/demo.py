@@ -4,9 +4,10 @@ import os
 import secrets
 from pathlib import Path
 
-from microdash_core import db, tenancy, users
+from microdash_core import db
 from microdash_core.errors import NotFound
 from microdash_core.settings import Settings
+from microdash_core.tenants import api_tokens, directory, memberships
 
 DEMO_TENANT = "demo"
 DEMO_ADMIN = "admin@example.com"
@@ -18,16 +19,16 @@ def seed_demo(settings: Settings, credentials_file: Path) -> dict[str, str]:
     saved = _read(credentials_file)
     with db.transaction(settings) as cursor:
         try:
-            tenant = tenancy.get_tenant(cursor, name=DEMO_TENANT)
+            tenant = directory.get_tenant(cursor, name=DEMO_TENANT)
         except NotFound:
-            tenant = tenancy.create_tenant(cursor, name=DEMO_TENANT, display_name="Demo")
+            tenant = directory.create_tenant(cursor, name=DEMO_TENANT, display_name="Demo")
             saved.pop("token", None)
-        if users.find_user(cursor, email=DEMO_ADMIN) is None:
+        if memberships.find_user(cursor, email=DEMO_ADMIN) is None:
             saved["password"] = secrets.token_urlsafe(12)
-            user = users.create_user(cursor, email=DEMO_ADMIN, password=saved["password"])
-            users.grant(cursor, user=user, tenant=tenant, role="admin")
+            user = memberships.create_user(cursor, email=DEMO_ADMIN, password=saved["password"])
+            memberships.grant(cursor, user=user, tenant=tenant, role="admin")
         if "token" not in saved:
-            saved["token"] = tenancy.issue_token(cursor, tenant=tenant, name="demo")
+            saved["token"] = api_tokens.issue_token(cursor, tenant=tenant, name="demo")
     saved.setdefault("password", "(set before; see the first run's output)")
     saved["login"] = DEMO_ADMIN
     credentials_file.parent.mkdir(parents=True, exist_ok=True)

@@ -9,12 +9,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from microdash_core import audit, db, migrate as migrations, tenancy
+from microdash_core import audit, db, migrate as migrations
 from microdash_core.broker import BrokerCommandFailed, BrokerUnavailable
-from microdash_core.tenant_service import Credentials, TenantService
 from microdash_core.errors import MicrodashError
 from microdash_core.logs import configure_logging
 from microdash_core.settings import ENV_FILE_VARIABLE, get_settings
+from microdash_core.tenant_service import Credentials, TenantService
+from microdash_core.tenants import directory
 
 from . import jobs, localstack, sample_commands, user_commands
 from .dev_secrets import ensure_secrets_file
@@ -144,7 +145,7 @@ def _show_credentials(credentials: Credentials) -> None:
 def tenant_list() -> None:
     """List tenants."""
     with db.transaction(_setup()) as cursor:
-        for tenant in tenancy.list_tenants(cursor):
+        for tenant in directory.list_tenants(cursor):
             typer.echo(f"{tenant.id}\t{tenant.name}\t{tenant.display_name}")
 
 

@@ -8,12 +8,13 @@ from typing import Annotated
 import orjson
 import typer
 
-from microdash_core import chunks, db, series_lookup, tenancy
+from microdash_core import chunks, db, series_lookup
 from microdash_core.bounds import MAX_EPOCH_MS
 from microdash_core.errors import MicrodashError
 from microdash_core.samples import METRIC_NAME
 from microdash_core.settings import get_settings
 from microdash_core.store import reads
+from microdash_core.tenants import directory
 
 app = typer.Typer(help="Read stored samples", no_args_is_help=True)
 MAX_METRIC_LENGTH = 200
@@ -38,7 +39,7 @@ def export(tenant: str, metric: str,
         _fail("--end is before --start")
     try:
         with db.transaction(get_settings()) as cursor:
-            tenant_id = tenancy.get_tenant(cursor, name=tenant).id
+            tenant_id = directory.get_tenant(cursor, name=tenant).id
             labels_of = {series_id: labels for series_id, (_metric, labels)
                          in series_lookup.find_series(cursor, tenant_id=tenant_id, metrics=[metric]).items()}
             found = _read(cursor, tenant_id, sorted(labels_of), reads.Span(start, end), limit)

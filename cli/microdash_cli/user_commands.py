@@ -9,10 +9,11 @@ from typing import Annotated, Optional
 import redis
 import typer
 
-from microdash_core import audit, db, tenancy, users
+from microdash_core import audit, db, users
 from microdash_core.audit import Change
 from microdash_core.errors import MicrodashError
 from microdash_core.settings import get_settings
+from microdash_core.tenants import directory, memberships
 
 app = typer.Typer(help="Manage dashboard users", no_args_is_help=True)
 
@@ -35,9 +36,9 @@ def create(email: str, tenant: Annotated[str, typer.Option(help="tenant name")],
     """Create a dashboard user with a role in one tenant."""
     try:
         with db.transaction(get_settings()) as cursor:
-            found = tenancy.get_tenant(cursor, name=tenant)
-            user = users.create_user(cursor, email=email, password=password)
-            users.grant(cursor, user=user, tenant=found, role=role.value)
+            found = directory.get_tenant(cursor, name=tenant)
+            user = memberships.create_user(cursor, email=email, password=password)
+            memberships.grant(cursor, user=user, tenant=found, role=role.value)
             _audit(cursor, found.id, found.name, Change("user.create", email, after={"email": email, "role": role.value}))
     except MicrodashError as exc:
         _fail(exc)
@@ -51,10 +52,10 @@ def set_role(email: str, tenant: Annotated[str, typer.Option(help="tenant name")
     TOKEN_CACHE_SECONDS."""
     try:
         with db.transaction(get_settings()) as cursor:
-            user = users.get_user(cursor, email=email)
-            found = tenancy.get_tenant(cursor, name=tenant)
-            before = users.role_in(cursor, user=user, tenant=found)
-            users.grant(cursor, user=user, tenant=found, role=role.value)
+            user = memberships.get_user(cursor, email=email)
+            found = directory.get_tenant(cursor, name=tenant)
+            before = memberships.role_in(cursor, user=user, tenant=found)
+            memberships.grant(cursor, user=user, tenant=found, role=role.value)
             _audit(cursor, found.id, found.name, Change("user.set_role", email,
                                                        before=None if before is None else {"email": email, "role": before},
                                                        after={"email": email, "role": role.value}))
@@ -71,16 +72,16 @@ def delete(email: str, tenant: Annotated[Optional[str], typer.Option(
     settings = get_settings()
     try:
         with db.transaction(settings) as cursor:
-            user = users.get_user(cursor, email=email)
+            user = memberships.get_user(cursor, email=email)
             if tenant is None:
-                for tenant_id, tenant_name, role in users.memberships_of(cursor, user=user):
+                for tenant_id, tenant_name, role in memberships.memberships_of(cursor, user=user):
                     _audit(cursor, tenant_id, tenant_name, Change("user.delete", email,
                                                                   before={"email": email, "role": role}))
-                users.delete_user(cursor, user=user)
+                memberships.delete_user(cursor, user=user)
             else:
-                found = tenancy.get_tenant(cursor, name=tenant)
-                role = users.role_in(cursor, user=user, tenant=found)
-                users.remove_membership(cursor, user=user, tenant=found)
+                found = directory.get_tenant(cursor, name=tenant)
+                role = memberships.role_in(cursor, user=user, tenant=found)
+                memberships.remove_membership(cursor, user=user, tenant=found)
                 _audit(cursor, found.id, found.name, Change("user.remove", email, before={"email": email, "role": role}))
     except MicrodashError as exc:
         _fail(exc)
@@ -96,8 +97,8 @@ def list_users(tenant: Annotated[Optional[str], typer.Option(help="only this ten
     """Users with their role in each tenant, one line per membership: email, tenant, role."""
     try:
         with db.transaction(get_settings()) as cursor:
-            found = None if tenant is None else tenancy.get_tenant(cursor, name=tenant)
-            rows = users.list_memberships(cursor, tenant=found)
+            found = None if tenant is None else directory.get_tenant(cursor, name=tenant)
+            rows = memberships.list_memberships(cursor, tenant=found)
     except MicrodashError as exc:
         _fail(exc)
     for row in rows:
@@ -110,15 +111,15 @@ def revoke_sessions(email: str) -> None:
     settings = get_settings()
     try:
         with db.transaction(settings) as cursor:
-            user = users.get_user(cursor, email=email)
-            for tenant_id, tenant_name, _role in users.memberships_of(cursor, user=user):
+            user = memberships.get_user(cursor, email=email)
+            for tenant_id, tenant_name, _role in memberships.memberships_of(cursor, user=user):
                 _audit(cursor, tenant_id, tenant_name, Change("user.revoke_sessions", email))
             _revoke_sessions(settings, user, already_refused=False)  # inside: no entry unless it happened
     except MicrodashError as exc:
         _fail(exc)
 
 
-def _revoke_sessions(settings, user: users.User, *, already_refused: bool) -> None:
+def _revoke_sessions(settings, user: memberships.User, *, already_refused: bool) -> None:
     try:
         users.revoke_sessions(redis.Redis.from_url(settings.redis_url), user=user)
     except redis.exceptions.RedisError as exc:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import orjson
 from pymysql.cursors import Cursor
 
-from .tenancy import Tenant
+from .tenants.directory import Tenant
 
 Source = Literal["api", "cli", "operator"]
 REDACTED = "[redacted]"

@@ -10,10 +10,11 @@ from dataclasses import asdict, dataclass
 
 from pymysql.cursors import Cursor
 
-from . import audit, db, tenancy, tokens
+from . import audit, db, tokens
 from .broker import BrokerAdmin
 from .errors import AlreadyExists, MicrodashError
 from .settings import Settings
+from .tenants import api_tokens, deletion, directory, limits
 
 MANAGED_TOKEN_NAME = "kubernetes"
 
@@ -42,46 +43,33 @@ class ManagedToken:
     rotated: bool
 
 
-_SPEC_COLUMNS = ("display_name", "ingest_rate_limit", "max_series", "retention_raw_days", "retention_1m_days",
-                 "retention_5m_days", "mqtt_enabled")
-
-
 def ensure_tenant(settings: Settings, spec: TenantSpec) -> int:
     """Create the tenant or bring its settings to the spec. Returns the tenant id."""
     with db.transaction(settings) as cursor:
-        cursor.execute("SELECT id, owner FROM tenants WHERE name = %s", (spec.name,))
-        row = cursor.fetchone()
+        row = directory.id_and_owner(cursor, name=spec.name)
         created = False
         if row is None:
             # No locking read before the INSERT: a gap lock on the missing name would deadlock
             # concurrent creations of different tenants.
             try:
-                row = (tenancy.create_tenant(cursor, name=spec.name).id, spec.owner)
+                row = (directory.create_tenant(cursor, name=spec.name).id, spec.owner)
                 created = True
             except AlreadyExists:  # created meanwhile by someone else
-                cursor.execute("SELECT id, owner FROM tenants WHERE name = %s", (spec.name,))
-                row = cursor.fetchone()
+                row = directory.id_and_owner(cursor, name=spec.name)
         tenant_id, owner = row
         if owner != spec.owner:
             raise OwnedByOther(f"tenant {spec.name!r} already exists and is managed by "
                                f"{owner or 'the CLI or API'}, not {spec.owner}")
-        before = None if created else _settings_of(cursor, tenant_id)
+        before = None if created else limits.managed_settings(cursor, tenant_id=tenant_id)
         values = [spec.display_name or spec.name, spec.ingest_rate_limit, spec.max_series, spec.retention_raw_days,
                   spec.retention_1m_days, spec.retention_5m_days, spec.mqtt_enabled]
-        assignments = ", ".join(f"{column} = %s" for column in _SPEC_COLUMNS)
-        cursor.execute(f"UPDATE tenants SET {assignments}, owner = %s WHERE id = %s", (*values, spec.owner, tenant_id))
-        after = _settings_of(cursor, tenant_id)
+        limits.apply_managed_settings(cursor, tenant_id=tenant_id, values=values, owner=spec.owner)
+        after = limits.managed_settings(cursor, tenant_id=tenant_id)
         if before != after:  # a resync that changed nothing is not an action
             audit.record_for(cursor, tenant_id=tenant_id, tenant_name=spec.name, actor=_actor(spec.owner),
                              change=audit.Change("tenant.create" if before is None else "tenant.update", spec.name,
                                                  before=before, after=after))
     return tenant_id
-
-
-def _settings_of(cursor: Cursor, tenant_id: int) -> dict:
-    cursor.execute(f"SELECT {', '.join(_SPEC_COLUMNS)} FROM tenants WHERE id = %s", (tenant_id,))
-    row = cursor.fetchone()
-    return {**dict(zip(_SPEC_COLUMNS, row)), "mqtt_enabled": bool(row[-1])}
 
 
 def _actor(owner: str) -> audit.Actor:
@@ -98,9 +86,7 @@ def series_count(settings: Settings, tenant_id: int) -> int:
 def owned_tenant_id(settings: Settings, name: str, owner: str) -> int | None:
     """The tenant's id if `owner` manages it, else None."""
     with db.transaction(settings) as cursor:
-        cursor.execute("SELECT id FROM tenants WHERE name = %s AND owner = %s", (name, owner))
-        row = cursor.fetchone()
-    return None if row is None else row[0]
+        return directory.owned_tenant_id(cursor, name=name, owner=owner)
 
 
 def ensure_token(settings: Settings, name: str, current: str | None, *, rotate: bool) -> ManagedToken:
@@ -109,24 +95,23 @@ def ensure_token(settings: Settings, name: str, current: str | None, *, rotate: 
     interrupted earlier run (never stored by the caller) are revoked too. Tokens made by people
     (dashboard, CLI) are left alone."""
     with db.transaction(settings) as cursor:
-        tenant = tenancy.get_tenant(cursor, name=name)
+        tenant = directory.get_tenant(cursor, name=name)
         active = _active_managed_tokens(cursor, tenant)
         keep = None if rotate or current is None else _matching(cursor, active, current)
         for public_id in active:
             if public_id != keep:
-                tenancy.revoke_tokens(cursor, tenant=tenant, public_id=public_id)
+                api_tokens.revoke_tokens(cursor, tenant=tenant, public_id=public_id)
         if keep is not None:
             return ManagedToken(keep, None, rotated=False)
-        token = tenancy.issue_token(cursor, tenant=tenant, name=MANAGED_TOKEN_NAME)
-        cursor.execute("SELECT owner FROM tenants WHERE id = %s", (tenant.id,))
-        audit.record(cursor, tenant=tenant, actor=_actor(cursor.fetchone()[0] or ""), change=audit.Change(
+        token = api_tokens.issue_token(cursor, tenant=tenant, name=MANAGED_TOKEN_NAME)
+        audit.record(cursor, tenant=tenant, actor=_actor(directory.owner_of(cursor, tenant_id=tenant.id) or ""), change=audit.Change(
             "token.rotate" if active else "token.create", tokens.public_id_of(token),
             before={"active": active} if active else None, after={"active": [tokens.public_id_of(token)]}))
     return ManagedToken(tokens.public_id_of(token), token, rotated=current is not None)
 
 
-def _active_managed_tokens(cursor: Cursor, tenant: tenancy.Tenant) -> list[str]:
-    return [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)
+def _active_managed_tokens(cursor: Cursor, tenant: directory.Tenant) -> list[str]:
+    return [info.public_id for info in api_tokens.list_tokens(cursor, tenant=tenant)
             if info.name == MANAGED_TOKEN_NAME and not info.revoked]
 
 
@@ -134,9 +119,7 @@ def _matching(cursor: Cursor, active: list[str], token: str) -> str | None:
     public_id = tokens.public_id_of(token)
     if public_id not in active:
         return None
-    cursor.execute("SELECT token_hash FROM api_tokens WHERE public_id = %s", (public_id,))
-    (stored,), = cursor.fetchall()
-    return public_id if tokens.matches(token, stored) else None
+    return public_id if tokens.matches(token, api_tokens.stored_hash(cursor, public_id=public_id)) else None
 
 
 def retire_tenant(settings: Settings, name: str, owner: str, *, delete_data: bool,
@@ -145,13 +128,11 @@ def retire_tenant(settings: Settings, name: str, owner: str, *, delete_data: boo
     deleted or kept. Returns the samples deleted. A tenant already gone, or owned by someone
     else, is left alone."""
     with db.transaction(settings) as cursor:
-        cursor.execute("SELECT owner FROM tenants WHERE name = %s", (name,))
-        row = cursor.fetchone()
-        if row is None or row[0] != owner:
+        if directory.owned_tenant_id(cursor, name=name, owner=owner) is None:
             return 0
-        tenant = tenancy.get_tenant(cursor, name=name)
-        public_ids = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)]
-        if tenancy.revoke_tokens(cursor, tenant=tenant):  # a retry after the revocation records nothing again
+        tenant = directory.get_tenant(cursor, name=name)
+        public_ids = [info.public_id for info in api_tokens.list_tokens(cursor, tenant=tenant)]
+        if api_tokens.revoke_tokens(cursor, tenant=tenant):  # a retry after the revocation records nothing again
             audit.record(cursor, tenant=tenant, actor=_actor(owner), change=audit.Change(
                 "tenant.retire", name, before=asdict(tenant), after={"tokens": "revoked", "delete_data": delete_data}))
     with broker_factory(settings) as broker:
@@ -159,7 +140,7 @@ def retire_tenant(settings: Settings, name: str, owner: str, *, delete_data: boo
     if not delete_data:
         return 0
     with db.transaction(settings) as cursor:
-        tenant = tenancy.get_tenant(cursor, name=name)
+        tenant = directory.get_tenant(cursor, name=name)
         audit.record(cursor, tenant=tenant, actor=_actor(owner), change=audit.Change("tenant.delete", name,
                                                                                      before=asdict(tenant)))
-        return tenancy.delete_tenant(cursor, tenant=tenant)
+        return deletion.delete_tenant(cursor, tenant=tenant)

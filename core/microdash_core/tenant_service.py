@@ -7,11 +7,12 @@ the broker later, since every broker call is idempotent.
 
 from dataclasses import asdict, dataclass, replace
 
-from . import audit, db, tenancy, tokens
+from . import audit, db, tokens
 from .audit import Actor, Change
 from .broker import BrokerAdmin, BrokerCommandFailed, BrokerUnavailable, mqtt_password, tenant_prefix
 from .errors import NotFound
 from .settings import Settings
+from .tenants import api_tokens, deletion, directory
 
 
 @dataclass(frozen=True)
@@ -47,18 +48,18 @@ class TenantService:
                max_series: int | None = None, actor: Actor | None = None) -> Credentials:
         """`actor`, when given, is recorded in the tenant's audit log with the change."""
         with db.transaction(self.settings) as cursor:
-            tenant = tenancy.create_tenant(cursor, name=name, display_name=display_name,
+            tenant = directory.create_tenant(cursor, name=name, display_name=display_name,
                                            ingest_rate_limit=ingest_rate_limit, max_series=max_series)
-            token = tenancy.issue_token(cursor, tenant=tenant)
+            token = api_tokens.issue_token(cursor, tenant=tenant)
             if actor is not None:
                 audit.record(cursor, tenant=tenant, actor=actor, change=Change("tenant.create", name, after=asdict(tenant)))
         return replace(self.credentials(name, token), broker_error=self._follow(lambda: self.sync_tenant(name)))
 
     def rotate_token(self, name: str, *, actor: Actor | None = None) -> Credentials:
         with db.transaction(self.settings) as cursor:
-            tenant = tenancy.get_tenant(cursor, name=name)
-            before = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant) if not info.revoked]
-            token = tenancy.rotate_token(cursor, tenant=tenant)
+            tenant = directory.get_tenant(cursor, name=name)
+            before = [info.public_id for info in api_tokens.list_tokens(cursor, tenant=tenant) if not info.revoked]
+            token = api_tokens.rotate_token(cursor, tenant=tenant)
             if actor is not None:
                 audit.record(cursor, tenant=tenant, actor=actor, change=Change(
                     "token.rotate", None, before={"active": before}, after={"active": [tokens.public_id_of(token)]}))
@@ -68,8 +69,8 @@ class TenantService:
         """Another token for the tenant, with its MQTT client. Returns the token and the broker error, if any.
         The tenant is named by id: a tenant re-created under an old name is another tenant."""
         with db.transaction(self.settings) as cursor:
-            tenant = tenancy.tenant_by_id(cursor, tenant_id=tenant_id)
-            token = tenancy.issue_token(cursor, tenant=tenant, name=token_name)
+            tenant = directory.tenant_by_id(cursor, tenant_id=tenant_id)
+            token = api_tokens.issue_token(cursor, tenant=tenant, name=token_name)
 
         def follow() -> None:
             if not tenant.mqtt_enabled:
@@ -83,10 +84,10 @@ class TenantService:
         """Revoke one token (NotFound if the tenant has no such token) and delete its MQTT client,
         which disconnects it. Returns the broker error, if any."""
         with db.transaction(self.settings) as cursor:
-            tenant = tenancy.tenant_by_id(cursor, tenant_id=tenant_id)
-            if public_id not in {info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)}:
+            tenant = directory.tenant_by_id(cursor, tenant_id=tenant_id)
+            if public_id not in {info.public_id for info in api_tokens.list_tokens(cursor, tenant=tenant)}:
                 raise NotFound(f"tenant {tenant.name!r} has no token {public_id!r}")
-            tenancy.revoke_tokens(cursor, tenant=tenant, public_id=public_id)
+            api_tokens.revoke_tokens(cursor, tenant=tenant, public_id=public_id)
 
         def follow() -> None:
             with self.broker_factory(self.settings) as broker:
@@ -97,12 +98,12 @@ class TenantService:
     def delete(self, name: str, *, actor: Actor | None = None) -> tuple[int, str | None]:
         """Returns the number of samples deleted and the broker error, if any."""
         with db.transaction(self.settings) as cursor:
-            tenant = tenancy.get_tenant(cursor, name=name)
-            public_ids = [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)]
+            tenant = directory.get_tenant(cursor, name=name)
+            public_ids = [info.public_id for info in api_tokens.list_tokens(cursor, tenant=tenant)]
             if actor is not None:  # committed before the data goes: a deletion cut short is still on record
                 audit.record(cursor, tenant=tenant, actor=actor, change=Change("tenant.delete", name,
                                                                                before=asdict(tenant)))
-            deleted = tenancy.delete_tenant(cursor, tenant=tenant)
+            deleted = deletion.delete_tenant(cursor, tenant=tenant)
 
         def follow() -> None:
             with self.broker_factory(self.settings) as broker:
@@ -125,8 +126,8 @@ class TenantService:
         the cost does not grow with past rotations (`sync_broker` still compares everything).
         Idempotent; raises BrokerUnavailable / BrokerCommandFailed."""
         with db.transaction(self.settings) as cursor:
-            tenant = tenancy.get_tenant(cursor, name=name)
-            infos = tenancy.list_tokens(cursor, tenant=tenant)
+            tenant = directory.get_tenant(cursor, name=name)
+            infos = api_tokens.list_tokens(cursor, tenant=tenant)
         active = [info.public_id for info in infos if not info.revoked]
         newly_revoked = [info.public_id for info in infos if info.revoked and not info.broker_cleared]
         with self.broker_factory(self.settings) as broker:
@@ -137,16 +138,16 @@ class TenantService:
             for public_id in newly_revoked:
                 broker.remove_token_client(public_id)
         with db.transaction(self.settings) as cursor:
-            tenancy.mark_broker_cleared(cursor, public_ids=newly_revoked)
+            api_tokens.mark_broker_cleared(cursor, public_ids=newly_revoked)
 
     def sync_broker(self) -> SyncReport:
         """Make the broker match the database: bridge identity, every tenant with MQTT enabled, every
         active token of those; clients of revoked tokens, of tenants without MQTT or of deleted
         tenants are removed (which disconnects them)."""
         with db.transaction(self.settings) as cursor:
-            wanted = {tenant.name: [info.public_id for info in tenancy.list_tokens(cursor, tenant=tenant)
+            wanted = {tenant.name: [info.public_id for info in api_tokens.list_tokens(cursor, tenant=tenant)
                                     if not info.revoked]
-                      for tenant in tenancy.list_tenants(cursor) if tenant.mqtt_enabled}
+                      for tenant in directory.list_tenants(cursor) if tenant.mqtt_enabled}
         active = {public_id for ids in wanted.values() for public_id in ids}
         with self.broker_factory(self.settings) as broker:
             broker.ensure_bridge()

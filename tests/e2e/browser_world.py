@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from microdash_core import tenancy
+from microdash_core.tenants import directory
 from support import Stack
 
 PASSWORD = "correct horse battery"
@@ -26,7 +26,7 @@ class Member:
 class TenantFixture:
     """A tenant of the scenario: its row, its API token and its dashboard users."""
 
-    tenant: tenancy.Tenant
+    tenant: directory.Tenant
     token: str
     users: dict[str, Member] = field(default_factory=dict)
 

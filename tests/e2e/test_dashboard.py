@@ -10,7 +10,8 @@ from playwright.sync_api import Page, expect
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from browser_world import PASSWORD, World
-from microdash_core import db, users
+from microdash_core import db
+from microdash_core.tenants import memberships
 from microdash_workers import rollups
 
 pytestmark = pytest.mark.xdist_group("browser")
@@ -65,8 +66,8 @@ def signed_in(world: World, page: Page, role: str, label: str):
 @given(parsers.parse('the admin of "{label}" is also a viewer of "{other}"'))
 def also_viewer_of(world: World, label: str, other: str):
     with db.transaction(world.stack.settings) as cursor:
-        user, _ = users.find_user(cursor, email=world.user(label, "admin").email)
-        users.grant(cursor, user=user, tenant=world.tenant(other).tenant, role="viewer")
+        user, _ = memberships.find_user(cursor, email=world.user(label, "admin").email)
+        memberships.grant(cursor, user=user, tenant=world.tenant(other).tenant, role="viewer")
 
 
 # ---- When -------------------------------------------------------------------------------------

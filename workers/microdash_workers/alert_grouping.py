@@ -9,8 +9,9 @@ from microdash_core.alerting.payloads import AlertItem, group_payload
 from microdash_core.alerting.rules import Rule
 from microdash_core.alerting.state_machine import FIRING, OK, SeriesState, Transition
 from microdash_core.settings import Settings
+from microdash_core.tenants import directory
 
-from . import alert_store, notification_store
+from . import notification_store
 
 
 @dataclass
@@ -46,7 +47,7 @@ def _firing_is_due(state: SeriesState, settings: Settings, now_ms: int) -> bool:
 def notify_group(cursor: Cursor, group: Group, *, now_ms: int) -> list[int]:
     if not group.items:
         return []
-    tenant = alert_store.tenant_name(cursor, group.rule.tenant_id)
+    tenant = directory.tenant_name_or_blank(cursor, tenant_id=group.rule.tenant_id)
     payload = group_payload(group.rule, group.items, tenant=tenant, now_ms=now_ms)
     return [notification_store.create_notification(cursor, group.rule, channel, transition_ids=group.transition_ids,
                                                     payload=payload, now_ms=now_ms)

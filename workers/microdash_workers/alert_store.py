@@ -178,9 +178,3 @@ def active_silences(cursor: Cursor, tenant_id: int, now_ms: int) -> list[Silence
     cursor.execute("SELECT id, rule_id, matchers, starts_at, ends_at FROM silences"
                    " WHERE tenant_id = %s AND starts_at <= %s AND ends_at > %s", (tenant_id, now_ms, now_ms))
     return [Silence(row[0], row[1], tuple(orjson.loads(row[2])), row[3], row[4]) for row in cursor.fetchall()]
-
-
-def tenant_name(cursor: Cursor, tenant_id: int) -> str:
-    cursor.execute("SELECT name FROM tenants WHERE id = %s", (tenant_id,))
-    row = cursor.fetchone()
-    return row[0] if row else ""

@@ -4,6 +4,7 @@ import redis
 
 from microdash_core import db, keys, migrate
 from microdash_core.settings import Settings, get_settings
+from microdash_core.tenants import directory
 
 # Per-tenant Redis keys named "<prefix>:<tenant id>" that outlive a deleted tenant.
 TENANT_KEY_PATTERNS = (keys.live_stream("*"), keys.tenant_series("*"), keys.dead_letters("*"))
@@ -23,8 +24,7 @@ def forget_deleted_tenants(settings: Settings | None = None) -> dict[str, int]:
     try:
         found = [key for pattern in TENANT_KEY_PATTERNS for key in connection.scan_iter(pattern, count=1000)]
         with db.transaction(settings) as cursor:
-            cursor.execute("SELECT id FROM tenants")
-            existing = {row[0] for row in cursor.fetchall()}
+            existing = directory.existing_tenant_ids(cursor)
         orphans = [key for key in found if _tenant_id(key) not in existing]
         if orphans:
             connection.delete(*orphans)

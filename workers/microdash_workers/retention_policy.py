@@ -6,6 +6,7 @@ from pymysql.cursors import Cursor
 
 from microdash_core import chunks
 from microdash_core.settings import Settings
+from microdash_core.tenants import limits
 
 DAY_MS = 86_400_000
 # Cut-offs are aligned to the widest rollup bucket, so a bounded delete never splits a bucket
@@ -30,7 +31,7 @@ class Table:
 class Resolution:
     name: str
     tables: tuple[Table, ...]
-    days_column: str  # tenants column and settings attribute
+    days_column: str  # one of tenants.limits.RETENTION_COLUMNS, and the settings attribute of the default
     cutoff_alignment_ms: int = CUTOFF_ALIGNMENT_MS
 
     def default_days(self, settings: Settings) -> int:
@@ -64,13 +65,10 @@ def cutoff_ms(now_ms: int, days: int, *, alignment_ms: int = CUTOFF_ALIGNMENT_MS
 
 def tenant_days(cursor: Cursor, settings: Settings, resolution: Resolution) -> dict[int, int]:
     """Every tenant's retention for the resolution, in days."""
-    cursor.execute(f"SELECT id, COALESCE({resolution.days_column}, %s) FROM tenants",
-                   (resolution.default_days(settings),))
-    return {tenant_id: int(days) for tenant_id, days in cursor.fetchall()}
+    return limits.retention_days_by_tenant(cursor, column=resolution.days_column,
+                                           default_days=resolution.default_days(settings))
 
 
 def days_of_tenant(cursor: Cursor, settings: Settings, resolution: Resolution, tenant_id: int) -> int:
-    cursor.execute(f"SELECT COALESCE({resolution.days_column}, %s) FROM tenants WHERE id = %s",
-                   (resolution.default_days(settings), tenant_id))
-    row = cursor.fetchone()
-    return resolution.default_days(settings) if row is None else int(row[0])
+    return limits.retention_days_of(cursor, column=resolution.days_column,
+                                    default_days=resolution.default_days(settings), tenant_id=tenant_id)

@@ -7,6 +7,7 @@ import pymysql
 
 from microdash_core import db
 from microdash_core.settings import Settings
+from microdash_core.tenants import directory
 
 FOUND_TTL_SECONDS = 60.0
 MISSING_TTL_SECONDS = 5.0
@@ -44,8 +45,7 @@ class TenantDirectory:
         while True:
             try:
                 with db.transaction(self.settings) as cursor:
-                    cursor.execute("SELECT id, max_series, ingest_rate_limit FROM tenants WHERE name = %s", (name,))
-                    row = cursor.fetchone()
+                    row = directory.ingest_profile_by_name(cursor, name=name)
                 return KnownTenant(*row) if row else None
             except pymysql.err.OperationalError:
                 time.sleep(1)  # the database is down: wait rather than reject good messages

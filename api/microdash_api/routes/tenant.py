@@ -7,9 +7,11 @@ a few seconds. A database outage answers 503 through the app's outage handler, l
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from microdash_core.tenants import directory
+
 from ..deps import ReaderTenant, StateDep
 from ..errors import ApiError
-from ..sql import fetch
+from ..sql import ask, fetch
 
 router = APIRouter(prefix="/api/v1", tags=["tenant"])
 
@@ -34,11 +36,10 @@ class TenantPublic(BaseModel):
 @router.get("/tenant", response_model=TenantPublic)
 async def current_tenant(tenant: ReaderTenant, state: StateDep) -> TenantPublic:
     """The tenant of the credential (token or session), with its limits and series count."""
-    rows = await fetch(state.db, "SELECT name, display_name, ingest_rate_limit, max_series FROM tenants WHERE id = %s",
-                       (tenant.id,))
-    if not rows:  # deleted since the credential was cached
+    summary = await ask(state.db, directory.tenant_summary(tenant.id))
+    if summary is None:  # deleted since the credential was cached
         raise ApiError(404, "tenant does not exist")
-    name, display_name, rate_limit, max_series = rows[0]
+    name, display_name, rate_limit, max_series = summary
     (series,), = await fetch(state.db, "SELECT COUNT(*) FROM series WHERE tenant_id = %s", (tenant.id,))
     return TenantPublic(
         name=name, display_name=display_name,

@@ -16,11 +16,12 @@ from microdash_core import tokens
 from microdash_core.audit import Change
 from microdash_core.errors import NotFound
 from microdash_core.tenant_service import TenantService
+from microdash_core.tenants import api_tokens
 
 from ..audit_trail import AuditDep
 from ..deps import AdminSession, StateDep
 from ..errors import ApiError
-from ..sql import fetch
+from ..sql import ask
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
@@ -86,13 +87,7 @@ def _log_broker_error(error: str | None, action: str, tenant: str) -> None:
 
 
 async def _token_rows(state: StateDep, *, tenant_id: int, public_id: str | None = None) -> list[TokenPublic]:
-    sql = ("SELECT public_id, name, UNIX_TIMESTAMP(created_at), UNIX_TIMESTAMP(revoked_at) FROM api_tokens"
-           " WHERE tenant_id = %s")
-    params: list = [tenant_id]
-    if public_id is not None:
-        sql += " AND public_id = %s"
-        params.append(public_id)
-    rows = await fetch(state.db, sql + " ORDER BY id", params)
+    rows = await ask(state.db, api_tokens.token_listing(tenant_id, public_id=public_id))
     return [TokenPublic(public_id=row[0], name=row[1], created_at=_iso(row[2]), revoked_at=_iso(row[3]))
             for row in rows]
 

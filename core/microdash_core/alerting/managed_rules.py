@@ -7,6 +7,7 @@ from pymysql.cursors import Cursor
 
 from .. import audit
 from ..errors import AlreadyExists
+from ..tenants import directory
 from .rule_rows import RULE_COLUMNS, WRITABLE_COLUMNS, row_values, rule_from_row
 from .rules import Rule
 
@@ -70,9 +71,11 @@ def snapshot(cursor: Cursor, *, rule_id: int) -> dict | None:
 
 def find_rule(cursor: Cursor, *, tenant_name: str, owner: str, name: str) -> int | None:
     """The managed rule `name` of the tenant that `owner` manages, if it exists."""
-    cursor.execute("SELECT r.id FROM alert_rules r JOIN tenants t ON t.id = r.tenant_id"
-                   " WHERE t.name = %s AND t.owner = %s AND r.name = %s AND r.managed_by = %s",
-                   (tenant_name, owner, name, MANAGER))
+    tenant_id = directory.owned_tenant_id(cursor, name=tenant_name, owner=owner)
+    if tenant_id is None:
+        return None
+    cursor.execute("SELECT id FROM alert_rules WHERE tenant_id = %s AND name = %s AND managed_by = %s",
+                   (tenant_id, name, MANAGER))
     row = cursor.fetchone()
     return None if row is None else row[0]
 
