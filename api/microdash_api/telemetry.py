@@ -41,7 +41,7 @@ PIPELINE_COUNTERS = {
                               " (RECLAIM_BACKOFF_SECONDS) after a rebuild that failed or gave up",
     "head_crash_cleanups_skipped": "Sealing runs that could not look for the copies left by rebuilds a MariaDB"
                                    " crash interrupted: the database user lacks PROCESS (docs/operations.md)",
-    "head_rebuilds_given_up": "Head rebuilds that did not get their metadata lock in time (retried next run)",
+    "head_rebuilds_given_up": "Head rebuilds that did not get their metadata lock in time (retried after RECLAIM_BACKOFF_SECONDS)",
     "bridge_messages_received": "MQTT messages taken by the bridges (acknowledged once queued)",
     "bridge_samples_enqueued": "Samples the MQTT bridges put on the ingest queue",
     "bridge_messages_rejected": "MQTT messages rejected (dead-lettered) by the bridges",
