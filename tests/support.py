@@ -229,5 +229,14 @@ def insert_chunk(cursor, *, tenant_id: int, series_id: int, timestamps: list[int
                     max(timestamps), blob))
 
 
+def append_log(cursor, *, tenant_id: int, series_ids: list[int], timestamps: list[int], values: list[float]) -> int:
+    """A log row, as the worker writes one per stored batch; returns its id."""
+    ts = np.array(timestamps, dtype=np.int64)
+    cursor.execute("INSERT INTO sample_log (tenant_id, first_ts, last_ts, sample_count, data) VALUES (%s, %s, %s, %s, %s)",
+                   (tenant_id, int(ts.min()), int(ts.max()), ts.size,
+                    chunks.batch.encode(np.array(series_ids, dtype=np.int64), ts, np.array(values, dtype=np.float64))))
+    return cursor.lastrowid
+
+
 def recent_ms(offset_ms: int = 0) -> int:
     return int(time.time() * 1000) + offset_ms

@@ -140,6 +140,11 @@ class Settings(BaseSettings):
                                                                  " by the space it returns")
     reclaim_lock_wait_seconds: int = Field(1, ge=1, le=60, description="longest wait for the table's metadata lock"
                                                                       " (ingest queues behind it meanwhile)")
+    # Compaction: the head's log (one row per stored batch) folds into level-0 chunk parts; every
+    # read of recent time decodes the tenant's whole log, so it runs often (docs/storage.md)
+    compact_interval_seconds: int = Field(10, ge=1, le=3600, description="how often the compaction job runs")
+    compact_batch_rows: int = Field(200, ge=1, le=10_000, description="log rows of one tenant per compaction transaction")
+    compact_time_budget_seconds: float = Field(30.0, gt=0, description="a compaction job stops taking batches after this")
 
     # Rollups and retention
     rollup_grace_seconds: int = Field(10, ge=0, description="wait after a minute closes before rolling it up")
