@@ -6,6 +6,7 @@ import pytest
 
 from microdash_core import chunks, db
 from microdash_core.store import reads
+from support import append_log
 
 WINDOW = chunks.WINDOW_MS
 BASE = 1_700_006_400_000 - 1_700_006_400_000 % WINDOW  # a window start
@@ -143,3 +144,70 @@ def test_same_series_id_and_window_in_two_tenants_stay_apart_in_reads_and_counts
         for tenant, expected in ((mine, 2), (theirs, 4)):
             cursor.execute(*reads.count_statement(tenant_id=tenant, series_ids=None, span=span))
             assert int(cursor.fetchone()[0]) == expected
+
+
+def _log(cursor, tenant_id: int, rows: list[tuple[int, int, float]]) -> int:
+    return append_log(cursor, tenant_id=tenant_id, series_ids=[row[0] for row in rows],
+                      timestamps=[row[1] for row in rows], values=[row[2] for row in rows])
+
+
+@pytest.mark.parametrize("counted", [None, 1])  # texts for the legacy head, or rows
+def test_newest_write_wins_across_chunks_legacy_head_level0_parts_and_the_log(stack, two_tenants, counted):
+    """Canonical parts < legacy head rows < level-0 parts (by number) < log rows (by id, then
+    position in the row), at an equal (series, ts); every place clipped to the span."""
+    tenant, _ = two_tenants
+    ts = [BASE + WINDOW + i * 10_000 for i in range(20)]
+    with db.transaction(stack.settings) as cursor:
+        _seal(cursor, tenant, 21, ts, [1.0] * 20)
+        _head(cursor, tenant, 21, ts[2:12], [2.0] * 10)
+        _seal(cursor, tenant, 21, ts[4:12], [4.0] * 8, part=chunks.level0_part(9))
+        _seal(cursor, tenant, 21, ts[3:12], [3.0] * 9, part=chunks.level0_part(5))  # older: inserted later
+        _seal(cursor, tenant, 21, [ts[19] + 5], [3.5], part=chunks.level0_part(5, 1))
+        newer = _log(cursor, tenant, [(21, ts[11], 6.0), (22, ts[0], 60.0), (21, ts[10], 6.0), (21, ts[11], 6.5)])
+        older = _log(cursor, tenant, [(21, ts[t], 5.0) for t in range(6, 12)] + [(21, ts[19] + 7, 5.5)])
+        # the ids decide, not the order of the inserts
+        cursor.execute("UPDATE sample_log SET id = id + 1000 WHERE id = %s", (newer,))
+        assert older < newer + 1000
+    expected = {ts[0]: 1.0, ts[1]: 1.0, ts[2]: 2.0, ts[3]: 3.0, **{ts[t]: 4.0 for t in (4, 5)},
+                **{ts[t]: 5.0 for t in range(6, 10)}, ts[10]: 6.0, ts[11]: 6.5,
+                **{ts[t]: 1.0 for t in range(12, 20)}, ts[19] + 5: 3.5, ts[19] + 7: 5.5}
+
+    found = _read(stack, tenant, [21], reads.Span(BASE, BASE + 2 * WINDOW), counted=counted)
+    assert list(found) == [21]
+    assert dict(zip(found[21][0].tolist(), found[21][1].tolist())) == expected
+    assert np.all(np.diff(found[21][0]) > 0)
+
+    span = reads.Span(ts[3], ts[10])
+    clipped = _read(stack, tenant, [21, 22], span, counted=counted)
+    assert dict(zip(clipped[21][0].tolist(), clipped[21][1].tolist())) == {
+        t: v for t, v in expected.items() if span.first_ms <= t <= span.last_ms}
+    assert 22 not in clipped  # its one sample is outside the span
+    everything = _read(stack, tenant, None, reads.Span(BASE, BASE + 2 * WINDOW), counted=counted)
+    assert everything[22][0].tolist() == [ts[0]] and everything[22][1].tolist() == [60.0]
+    assert set(everything) == {21, 22}
+
+
+def test_another_tenants_log_rows_never_appear(stack, two_tenants):
+    tenant, other = two_tenants
+    with db.transaction(stack.settings) as cursor:
+        _log(cursor, other, [(31, BASE + 1000, 9.0), (32, BASE + 1000, 9.0)])
+        _log(cursor, tenant, [(31, BASE + 2000, 1.0)])
+    span = reads.Span(BASE, BASE + WINDOW)
+    for series_ids in ([31, 32], None):
+        found = _read(stack, tenant, series_ids, span)
+        assert {series: arrays[0].tolist() for series, arrays in found.items()} == {31: [BASE + 2000]}
+    with db.transaction(stack.settings) as cursor:
+        cursor.execute(*reads.count_statement(tenant_id=tenant, series_ids=[31], span=span))
+        assert cursor.fetchone()[0] == 1
+        cursor.execute(*reads.count_statement(tenant_id=other, series_ids=None, span=span))
+        assert cursor.fetchone()[0] == 2
+
+
+def test_a_corrupt_log_row_is_a_chunk_error_naming_it(stack, two_tenants):
+    tenant, _ = two_tenants
+    with db.transaction(stack.settings) as cursor:
+        log_id = _log(cursor, tenant, [(41, BASE + 3000, 1.0)])
+        cursor.execute("UPDATE sample_log SET data = CONCAT(LEFT(data, 40), 'x', SUBSTRING(data, 42)) WHERE id = %s",
+                       (log_id,))
+    with pytest.raises(chunks.ChunkError, match=f"log row {log_id}"):
+        _read(stack, tenant, [41], reads.Span(BASE, BASE + WINDOW))

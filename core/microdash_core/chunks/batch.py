@@ -12,8 +12,8 @@ zstd-compressed. Version 1 header (36 bytes, little-endian):
          8    4 sample count (1..MAX_BATCH_SAMPLES)
         12    8 first (smallest) timestamp
         20    8 last (largest) timestamp
-        28    4 CRC-32 of the header's first 28 bytes and the payload
-        32    4 payload length
+        28    4 payload length
+        32    4 CRC-32 of the header's first 32 bytes and the payload
     then the payload: one zstd frame of 24 byte planes (byte i of every row, for i = 0..23)
 """
 
@@ -32,9 +32,9 @@ FORMAT_VERSION = 1
 MAX_BATCH_SAMPLES = 131_072
 # Level 1: the worker pays it on every batch; byte planes already give zstd the long runs.
 ZSTD_LEVEL = 1
-_FIXED = struct.Struct("<4sBBHIqq")
-_TAIL = struct.Struct("<II")
-HEADER_SIZE = _FIXED.size + _TAIL.size
+_FIXED = struct.Struct("<4sBBHIqqI")
+_CRC = struct.Struct("<I")
+HEADER_SIZE = _FIXED.size + _CRC.size
 _ROW = np.dtype([("series_id", "<i8"), ("ts", "<i8"), ("value", "<f8")])
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -46,9 +46,9 @@ def encode(series_ids: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -
     rows["series_id"], rows["ts"], rows["value"] = series_ids, timestamps, values
     planes = np.ascontiguousarray(rows.view(np.uint8).reshape(count, _ROW.itemsize).T)
     payload = bytes(cramjam.zstd.compress(planes.tobytes(), level=ZSTD_LEVEL))
-    fixed = _FIXED.pack(MAGIC, FORMAT_VERSION, 0, 0, count, int(rows["ts"].min()), int(rows["ts"].max()))
+    fixed = _FIXED.pack(MAGIC, FORMAT_VERSION, 0, 0, count, int(rows["ts"].min()), int(rows["ts"].max()), len(payload))
     crc = zlib.crc32(payload, zlib.crc32(fixed))
-    return b"".join((fixed, _TAIL.pack(crc, len(payload)), payload))
+    return b"".join((fixed, _CRC.pack(crc), payload))
 
 
 def decode(blob: bytes) -> Columns:
@@ -83,8 +83,8 @@ def _header(blob: bytes) -> tuple[int, int, int]:
     """(count, first ts, last ts), after checking what can be checked before decompressing."""
     if len(blob) < HEADER_SIZE:
         raise ChunkError(f"batch of {len(blob)} bytes is shorter than its {HEADER_SIZE}-byte header")
-    magic, version, flags, reserved, count, first_ts, last_ts = _FIXED.unpack_from(blob)
-    crc, payload_length = _TAIL.unpack_from(blob, _FIXED.size)
+    magic, version, flags, reserved, count, first_ts, last_ts, payload_length = _FIXED.unpack_from(blob)
+    (crc,) = _CRC.unpack_from(blob, _FIXED.size)
     if magic != MAGIC:
         raise ChunkError("not a batch: bad magic bytes")
     if version != FORMAT_VERSION:
@@ -97,6 +97,6 @@ def _header(blob: bytes) -> tuple[int, int, int]:
         raise ChunkError(f"batch of {len(blob)} bytes declares {HEADER_SIZE + payload_length}: truncated or padded")
     if first_ts > last_ts:
         raise ChunkError("batch declares a first timestamp after its last")
-    if zlib.crc32(memoryview(blob)[_FIXED.size + _TAIL.size:], zlib.crc32(memoryview(blob)[:_FIXED.size])) != crc:
+    if zlib.crc32(memoryview(blob)[HEADER_SIZE:], zlib.crc32(memoryview(blob)[:_FIXED.size])) != crc:
         raise ChunkError("batch checksum does not match: corrupt")
     return count, first_ts, last_ts

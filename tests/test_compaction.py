@@ -1,0 +1,193 @@
+"""Compaction of the head's log into level-0 chunk parts, on a real MariaDB:
+- reads are the same before and after; a re-delivered batch stays one value per (series, ts), the
+  newest write winning; a second run changes nothing; a group larger than a part is split;
+- a process that compacts and seals, killed with SIGKILL at random points round after round with
+  late and re-written samples appended between rounds, loses and doubles nothing (every
+  (series, ts, value) compared through store.reads, and the stored rows themselves).
+Concurrent ingest through the worker and the api while compacting and sealing:
+tests/test_sealing_crash.py."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from contextlib import closing
+
+import numpy as np
+import pytest
+
+from microdash_core import chunks, db
+from microdash_core.store import compaction, sealing
+from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, chunk_rows, drop_database, head_count,
+                          migrated_database, read_all, stored_samples, write_log)
+
+NOW = 1_765_000_000_000 - 1_765_000_000_000 % WINDOW + WINDOW // 2
+CURRENT = NOW - NOW % WINDOW
+MOVER = """
+import sys
+from contextlib import closing
+from microdash_core import db
+from microdash_core.settings import Settings
+from microdash_core.store import compaction, sealing
+settings = Settings(database_url=sys.argv[1])
+with closing(db.connect(settings)) as connection:
+    print("moving", flush=True)
+    compaction.compact_due(connection, batch_rows=int(sys.argv[3]))
+    sealing.seal_due(connection, cutoff_ms=int(sys.argv[2]), batch_series=20)
+print("done", flush=True)
+"""
+
+
+@pytest.fixture
+def database(stack):
+    settings = migrated_database(stack, "compact")
+    yield settings
+    drop_database(settings)
+
+
+def _compact(settings, **kwargs) -> compaction.Compacted:
+    with closing(db.connect(settings)) as connection:
+        return compaction.compact_due(connection, **kwargs)
+
+
+def _log_rows(settings) -> int:
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT COUNT(*) FROM sample_log")
+        return cursor.fetchone()[0]
+
+
+def _level0_parts(settings) -> list[tuple]:
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT tenant_id, series_id, window_start, part, sample_count FROM sample_chunks"
+                       " WHERE part >= %s ORDER BY tenant_id, series_id, window_start, part", (chunks.LEVEL0_PART_BASE,))
+        return list(cursor.fetchall())
+
+
+def test_compaction_keeps_every_read_and_a_second_run_changes_nothing(database):
+    rng = np.random.default_rng(1)
+    expected = {}
+    rows = [(tenant, series, CURRENT - WINDOW + i * 30_000, float(v))
+            for tenant in (1, 2) for series in range(1, 31) for i, v in enumerate(rng.normal(0, 100, 400))]
+    write_log(database, rows, expected, batch_size=700)
+    redelivered = rows[1000:1700]  # the same batch appended again: same samples, same values
+    write_log(database, redelivered, expected, batch_size=700)
+    rewritten = [(tenant, series, ts, value + 1) for tenant, series, ts, value in rows[3000:3100]]
+    write_log(database, rewritten, expected)
+    assert read_all(database, [1, 2]) == expected
+    with db.transaction(database) as cursor:
+        cursor.execute("SELECT COUNT(*) FROM sample_log GROUP BY tenant_id ORDER BY tenant_id")
+        per_tenant = [count for (count,) in cursor.fetchall()]
+
+    done = _compact(database, batch_rows=3)
+    assert done.log_rows == sum(per_tenant) and done.samples == len(rows) + 800
+    assert _log_rows(database) == 0
+    assert read_all(database, [1, 2]) == expected
+    parts = _level0_parts(database)
+    numbers = {part for *_key, part, _count in parts}
+    assert len(numbers) == sum(-(-count // 3) for count in per_tenant)  # one number per compaction batch
+    assert all(count <= chunks.SEAL_MAX_SAMPLES for *_key, count in parts)
+
+    again = _compact(database)
+    assert (again.log_rows, again.parts) == (0, 0) and _level0_parts(database) == parts
+    assert_nothing_doubled(database, expected)
+
+
+def test_a_group_larger_than_a_part_is_written_in_pieces_and_sealed_into_canonical_parts(database):
+    expected = {}
+    count = chunks.SEAL_MAX_SAMPLES * 2 + 100
+    rows = [(1, 7, CURRENT - WINDOW + i * 100, float(i)) for i in range(count)]
+    write_log(database, rows, expected, batch_size=count)
+    done = _compact(database)
+    assert done.parts == 3 and [row[4] for row in _level0_parts(database)] == [8192, 8192, 100]
+    assert read_all(database, [1]) == expected
+
+    with closing(db.connect(database)) as connection:
+        sealed = sealing.seal_due(connection, cutoff_ms=NOW)
+    assert sealed.samples == count and _level0_parts(database) == [] and chunk_rows(database) == 3
+    assert head_count(database) == 0
+    assert_reads_exactly(database, expected)
+    assert_nothing_doubled(database, expected)
+
+
+def test_a_late_sample_compacted_after_its_window_was_sealed_wins_and_the_next_seal_folds_it(database):
+    expected = {}
+    write_log(database, [(1, 3, CURRENT - WINDOW + i * 10_000, 1.0) for i in range(100)], expected)
+    _compact(database)
+    with closing(db.connect(database)) as connection:
+        sealing.seal_due(connection, cutoff_ms=NOW)
+    assert chunk_rows(database) == 1 and _level0_parts(database) == []
+    write_log(database, [(1, 3, CURRENT - WINDOW + 50 * 10_000, 9.0), (1, 3, CURRENT - WINDOW + 5, 8.0)], expected)
+    _compact(database)
+    assert len(_level0_parts(database)) == 1 and read_all(database, [1]) == expected
+    with closing(db.connect(database)) as connection:
+        assert sealing.seal_due(connection, cutoff_ms=NOW).samples == 2
+    assert chunk_rows(database) == 1 and _level0_parts(database) == []
+    assert_reads_exactly(database, expected)
+
+
+def _late_rows(rng, series: range, windows: list[int], share: float) -> list[tuple]:
+    """Re-written samples (a new value at an existing ts) and new ones between, in given windows."""
+    rows = []
+    for s in series:
+        for window in windows:
+            for i in range(0, 150, int(1 / share)):
+                rows.append((1 + s % 2, s, window + i * 40_000, float(rng.integers(-10**9, 10**9)) / 1000))
+                rows.append((1 + s % 2, s, window + i * 40_000 + 17, float(rng.normal())))
+    rng.shuffle(rows)
+    return rows
+
+
+def _kill_after_a_while(settings, rng: random.Random) -> bool:
+    """Start a compactor-sealer, SIGKILL it a random time after it starts; True if still running."""
+    process = subprocess.Popen([sys.executable, "-c", MOVER, settings.database_url, str(NOW),
+                                str(rng.choice([1, 4, 16]))], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "MICRODASH_LOG_LEVEL": "WARNING"})
+    try:
+        assert process.stdout.readline().strip() == "moving"
+        time.sleep(rng.uniform(0.05, 1.5))
+        running = process.poll() is None
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    return running
+
+
+def test_a_compactor_killed_at_random_points_loses_and_doubles_nothing(database):
+    rng = np.random.default_rng(8)
+    picker = random.Random(8)
+    windows = [CURRENT - w * WINDOW for w in (3, 2, 1, 0)]
+    expected = {}
+    rows = [(1 + s % 2, s, window + i * 40_000, float(v)) for s in range(1, 301) for window in windows
+            for i, v in enumerate(rng.normal(0, 1e3, 150))]
+    write_log(database, [row for row in rows if row[2] < windows[1]], expected)
+    _compact(database)
+    with closing(db.connect(database)) as connection:
+        sealing.seal_due(connection, cutoff_ms=NOW)  # the oldest window sealed: later rounds merge into it
+    write_log(database, [row for row in rows if row[2] >= windows[1]], expected, batch_size=300)
+    write_log(database, _late_rows(rng, range(1, 301), windows[:2], 0.2), expected, batch_size=300)
+    log_rows = _log_rows(database)
+
+    killed_while_running = 0
+    for _round in range(6):
+        killed_while_running += _kill_after_a_while(database, picker)
+        assert_reads_exactly(database, expected)
+        assert_nothing_doubled(database, expected)
+        late = _late_rows(rng, range(1, 301, 7), windows, 0.1)  # windows sealed, half-moved or not
+        before = _log_rows(database)
+        write_log(database, late, expected, batch_size=200)
+        log_rows += _log_rows(database) - before
+    assert killed_while_running >= 3, "the mover finished before most kills: the rounds tested little"
+    assert _log_rows(database) < log_rows, "the killed movers committed nothing"
+
+    _compact(database)
+    with closing(db.connect(database)) as connection:
+        sealing.seal_due(connection, cutoff_ms=NOW)
+    assert _log_rows(database) == 0
+    assert {row[2] for row in _level0_parts(database)} <= {CURRENT}  # only the open window's
+    assert_reads_exactly(database, expected)
+    assert_nothing_doubled(database, expected)
+    sealed, unsealed = stored_samples(database)
+    assert sum(ts.size for ts in sealed.values()) + sum(len(set(ts)) for ts in unsealed.values()) == \
+        sum(len(samples) for samples in expected.values())
