@@ -191,3 +191,43 @@ def test_a_compactor_killed_at_random_points_loses_and_doubles_nothing(database)
     sealed, unsealed = stored_samples(database)
     assert sum(ts.size for ts in sealed.values()) + sum(len(set(ts)) for ts in unsealed.values()) == \
         sum(len(samples) for samples in expected.values())
+
+
+def test_the_job_compacts_counts_and_runs_once_at_a_time(database):
+    import redis
+
+    from microdash_core import keys
+    from microdash_workers.compaction import compact_log
+    from microdash_workers.scheduler import COMPACT_JOB_ID, periodic_jobs
+
+    assert (COMPACT_JOB_ID, "microdash_workers.compaction.compact_log", 7) in periodic_jobs(
+        database.model_copy(update={"compact_interval_seconds": 7}))
+    client = redis.Redis.from_url(database.redis_url)
+    counted = int(client.hget(keys.TELEMETRY_COUNTERS, "samples_compacted") or 0)
+    expected = {}
+    write_log(database, [(1, s, CURRENT + s * 1000, float(s)) for s in range(1, 41)], expected, batch_size=10)
+    held = client.lock(keys.COMPACT_LOCK, timeout=30)
+    assert held.acquire(blocking=False)
+    try:
+        assert compact_log(database) == 0 and _log_rows(database) == 4  # another run holds the lock
+    finally:
+        held.release()
+    assert compact_log(database) == 40 and _log_rows(database) == 0
+    assert int(client.hget(keys.TELEMETRY_COUNTERS, "samples_compacted")) - counted == 40
+    assert read_all(database, [1]) == expected
+
+
+def test_a_corrupt_log_row_stops_its_tenants_compaction_only(database):
+    expected = {}
+    write_log(database, [(1, 1, CURRENT + i, 1.0) for i in range(10)], batch_size=5)
+    write_log(database, [(2, 1, CURRENT + i, 2.0) for i in range(10)], expected, batch_size=5)
+    with db.transaction(database) as cursor:
+        cursor.execute("SELECT MIN(id) FROM sample_log WHERE tenant_id = 1")
+        (broken,), = cursor.fetchall()
+        cursor.execute("UPDATE sample_log SET data = CONCAT(LEFT(data, 40), 'x', SUBSTRING(data, 42)) WHERE id = %s",
+                       (broken,))
+    done = _compact(database)
+    assert done.samples == 10 and read_all(database, [2]) == expected
+    with db.transaction(database) as cursor:
+        cursor.execute("SELECT tenant_id, COUNT(*) FROM sample_log GROUP BY tenant_id")
+        assert cursor.fetchall() == ((1, 2),)  # both of tenant 1's rows wait, in order

@@ -61,7 +61,13 @@ def compact_due(connection: pymysql.connections.Connection, *, batch_rows: int =
     total = Compacted()
     for tenant_id in _tenants_with_log(connection, tenant_ids):
         while deadline is None or time.monotonic() <= deadline:
-            done = compact_batch(connection, tenant_id, batch_rows=batch_rows)
+            try:
+                done = compact_batch(connection, tenant_id, batch_rows=batch_rows)
+            except chunks.ChunkError as exc:
+                # Left in the log (reads of it fail loudly too); the other tenants go on.
+                log.error("a log row does not decode; the tenant's log is not compacted",
+                          extra={"tenant_id": tenant_id, "error": str(exc)})
+                break
             total.add(done)
             if on_batch is not None and done.log_rows:
                 on_batch(tenant_id, done)
@@ -127,7 +133,8 @@ def _compact_in_transaction(cursor, tenant_id: int, batch_rows: int) -> Compacte
 
 def _decoded_in_write_order(locked: list[tuple[int, bytes]]) -> Columns:
     """The rows' samples concatenated in id order. A row that does not decode stops the batch
-    (and so the tenant's compaction) loudly: dropping it would lose acknowledged samples."""
+    (and so the tenant's compaction, not the others') loudly: dropping it would lose acknowledged
+    samples, and compacting the rows after it would let them lose to it once it is repaired."""
     columns = []
     for log_id, data in locked:
         try:
