@@ -1,6 +1,7 @@
 """Reclaiming the head's freed space on a real MariaDB (store.reclaim): after a seal of a big head
-the table's files shrink; writes during a rebuild (the worker's SampleStore, the real api) are all
-there afterwards, once each, with their newest value; a rebuild held up by an open transaction
+the table's files shrink; writes during a rebuild (legacy head rows into the table rebuilt, the
+worker's SampleStore and the real api, which append to the log) are all there afterwards, once
+each, with their newest value; a rebuild held up by an open transaction
 gives up within its lock wait; a client killed mid-rebuild leaves the table whole and reclaimable;
 small or busy heads are left alone; the sealing job and `microdash migrate` reclaim."""
 
@@ -18,7 +19,7 @@ import pytest
 from pymysql.err import OperationalError
 
 from microdash_core import db, keys, tenancy
-from microdash_core.store import reclaim, sealing
+from microdash_core.store import compaction, reclaim, sealing
 from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, drop_database, head_count,
                           migrated_database, write_head)
 from support import throwaway_services
@@ -59,6 +60,7 @@ def _seal(settings, cutoff_ms=NOW) -> sealing.Sealed:
     rows' pages are free only after it: DATA_FREE) and the table's statistics recalculated
     (InnoDB does it in the background once a tenth of the rows changed: DATA_LENGTH)."""
     with closing(db.connect(settings)) as connection:
+        compaction.compact_due(connection)  # what the worker's SampleStore wrote is in the log
         sealed = sealing.seal_due(connection, cutoff_ms=cutoff_ms)
         with connection.cursor() as cursor:
             cursor.execute("SET GLOBAL innodb_max_purge_lag_wait = 0")
@@ -166,6 +168,11 @@ def test_samples_stored_during_rebuilds_are_all_there_once_with_their_newest_val
                 batch.append(("reclaim_metric", {"k": key[0]}, key[1], value))
             store.store(tenant_id=tenant.id, samples=batch)
             written.update({(labels["k"], ts): v for _m, labels, ts, v in batch})
+            # and legacy head rows, as a worker from before the log writes them (a rolling upgrade):
+            # the table being rebuilt takes writes too
+            legacy = [(tenant.id, 10_000_000 + rng.randrange(200), rng.choice((CURRENT - WINDOW, CURRENT))
+                       + rng.randrange(400) * 15_000 + 7, value + 0.5) for _ in range(20)]
+            write_head(database, legacy, expected)
             assert time.monotonic() < deadline, outcomes
     finally:
         done.set()
