@@ -13,7 +13,6 @@ import redis
 from rq import Queue
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-from store_support import unsealed_samples
 from support import recent_ms
 from microdash_cli.localstack import start_component
 from microdash_core import db, keys
@@ -52,8 +51,7 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(private_stack):
     stack.processes["worker1"] = start_component(["worker"], stack.env, stack.log_dir / "worker1.log")
     assert stack.wait_for_samples(tenant.id, 1050, timeout=90) == 1050
     time.sleep(1)
-    assert stack.count_samples(tenant.id) == 1050
-    assert unsealed_samples(stack, tenant.id) == 1050  # the killed attempt committed no log row
+    assert stack.count_samples(tenant.id) == 1050  # a re-delivered batch is another log row, read once
     assert (series_id, ts + 1000 + 10, 10.0) in stack.stored_samples(tenant.id)
 
 

@@ -129,7 +129,8 @@ def test_samples_stored_into_a_window_while_it_is_sealed_are_read_exactly_once_n
         try:
             with closing(db.connect(database)) as connection:
                 while not done.is_set():
-                    compaction.compact_due(connection, batch_rows=sizes.choice([1, 3, 10]))
+                    compaction.compact_due(connection, batch_rows=sizes.choice([1, 3, 10]),
+                                           deadline=time.monotonic() + 0.5)  # it drains a log that keeps growing
                     sealing.seal_due(connection, cutoff_ms=CURRENT + 2 * WINDOW, batch_series=5,
                                      on_batch=lambda _batch, sealed: seals.append(sealed))
         except BaseException as exc:  # noqa: BLE001 - reported by the test below
@@ -139,7 +140,12 @@ def test_samples_stored_into_a_window_while_it_is_sealed_are_read_exactly_once_n
     thread.start()
     try:
         value = 0.0
-        for _batch in range(150):
+        deadline = time.monotonic() + 300
+        stored = 0
+        # Appending a batch to the log is quick: write until the seals have overlapped the writes.
+        while stored < 150 or sum(1 for sealed in list(seals) if sealed.samples) < 10:
+            assert time.monotonic() < deadline, "the seals did not overlap the writes"
+            stored += 1
             batch = []
             for _ in range(200):
                 key = (f"s{rng.randrange(20)}", rng.choice(windows) + rng.randrange(300) * 24_000)
