@@ -12,6 +12,9 @@ and over every canonical part at an equal (series, ts). Within the batch, sample
 log id order, then position, and encoding keeps the last of a timestamp: the newest write wins,
 which is what makes a re-delivered batch (another log row with the same samples) harmless.
 
+A level-0 part is encoded cheaply (chunks.level0: raw arrays in one zstd frame, no DECIMAL
+probe), since the sealer re-encodes it canonically anyway.
+
 The sealer folds a window's level-0 parts into its canonical parts once the window is over
 (store.sealing). READ COMMITTED, as the sealer: the locking read takes record locks only, so
 workers keep appending while a batch is compacted; their rows have larger ids and wait for the
@@ -145,25 +148,25 @@ def _decoded_in_write_order(locked: list[tuple[int, bytes]]) -> Columns:
 
 
 def _level0_rows(tenant_id: int, newest_id: int, sids: np.ndarray, ts: np.ndarray, vs: np.ndarray):
-    """One level-0 part per (series, window), in pieces of at most SEAL_MAX_SAMPLES once sorted
-    and deduplicated (the last written of a timestamp kept), as rows for sample_chunks."""
+    """One level-0 part per (series, window), in pieces of at most SEAL_MAX_SAMPLES, sorted by
+    time with one sample per timestamp (the last written kept), as rows for sample_chunks.
+    Sorting and deduplicating are done once for the batch; a part costs its slice and its cheap
+    encoding (chunks.level0) only."""
+    sids, ts, vs = last_written_per_series_and_timestamp(sids, ts, vs)
     windows = ts - ts % chunks.WINDOW_MS
-    order = np.lexsort((windows, sids))  # stable: write order kept within a group
-    sids, windows, ts, vs = sids[order], windows[order], ts[order], vs[order]
     edges = np.flatnonzero((sids[1:] != sids[:-1]) | (windows[1:] != windows[:-1])) + 1
-    for start, end in zip(np.concatenate(([0], edges)), np.concatenate((edges, [ts.size]))):
-        group_ts, group_vs = _last_written_per_timestamp(ts[start:end], vs[start:end])
-        for piece, first in enumerate(range(0, group_ts.size, chunks.SEAL_MAX_SAMPLES)):
-            piece_ts = group_ts[first:first + chunks.SEAL_MAX_SAMPLES]
-            piece_vs = group_vs[first:first + chunks.SEAL_MAX_SAMPLES]
-            yield (tenant_id, int(sids[start]), int(windows[start]), chunks.level0_part(newest_id, piece),
-                   int(piece_ts.size), int(piece_ts[0]), int(piece_ts[-1]), chunks.encode(piece_ts, piece_vs))
+    for start, end in zip(np.concatenate(([0], edges)).tolist(), np.concatenate((edges, [ts.size])).tolist()):
+        series_id, window_start = int(sids[start]), int(windows[start])
+        for piece, first in enumerate(range(start, end, chunks.SEAL_MAX_SAMPLES)):
+            last = min(first + chunks.SEAL_MAX_SAMPLES, end)
+            yield (tenant_id, series_id, window_start, chunks.level0_part(newest_id, piece), last - first,
+                   int(ts[first]), int(ts[last - 1]), chunks.level0.encode(ts[first:last], vs[first:last]))
 
 
-def _last_written_per_timestamp(ts: np.ndarray, vs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted by time, one sample per timestamp: the last in the input. (chunks.normalize does the
-    same but refuses more than a chunk holds; a group is split into pieces afterwards.)"""
-    order = np.argsort(ts[::-1], kind="stable")
-    ts, vs = ts[::-1][order], vs[::-1][order]
-    keep = np.concatenate(([True], ts[1:] != ts[:-1]))
-    return ts[keep], vs[keep]
+def last_written_per_series_and_timestamp(sids: np.ndarray, ts: np.ndarray, vs: np.ndarray) -> Columns:
+    """Sorted by (series, time), one sample per (series, timestamp): the last in the input."""
+    sids, ts, vs = sids[::-1], ts[::-1], vs[::-1]
+    order = np.lexsort((ts, sids))  # stable: of equal keys the last written (first reversed) leads
+    sids, ts, vs = sids[order], ts[order], vs[order]
+    keep = np.concatenate(([True], (sids[1:] != sids[:-1]) | (ts[1:] != ts[:-1])))
+    return sids[keep], ts[keep], vs[keep]
