@@ -9,7 +9,7 @@ import numpy as np
 
 from microdash_core import chunks, db, migrate
 from microdash_core.settings import Settings
-from microdash_core.store import reads
+from microdash_core.store import head_log, reads
 
 WINDOW = chunks.WINDOW_MS
 EVERYTHING = reads.Span(-(2 ** 62), 2 ** 62)
@@ -49,12 +49,9 @@ def write_log(settings: Settings, rows: list[tuple[int, int, int, float]], expec
             piece = rows[start:start + batch_size]
             for tenant in sorted({row[0] for row in piece}):
                 mine = [row for row in piece if row[0] == tenant]
-                ts = np.array([row[2] for row in mine], dtype=np.int64)
-                cursor.execute("INSERT INTO sample_log (tenant_id, first_ts, last_ts, sample_count, data)"
-                               " VALUES (%s, %s, %s, %s, %s)",
-                               (tenant, int(ts.min()), int(ts.max()), ts.size,
-                                chunks.batch.encode(np.array([row[1] for row in mine], dtype=np.int64), ts,
-                                                    np.array([row[3] for row in mine], dtype=np.float64))))
+                head_log.append(cursor, tenant, np.array([row[1] for row in mine], dtype=np.int64),
+                                np.array([row[2] for row in mine], dtype=np.int64),
+                                np.array([row[3] for row in mine], dtype=np.float64))
                 connection.commit()
     if expected is not None:
         for tenant, series, ts, value in rows:

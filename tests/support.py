@@ -16,6 +16,7 @@ import numpy as np
 
 from microdash_core import chunks, db, tenancy
 from microdash_core.settings import Settings
+from microdash_core.store import head_log
 from microdash_core.store.reads import Span, read_series
 
 # Tests shorten the timings that production keeps long, so failures and recovery show quickly.
@@ -231,11 +232,8 @@ def insert_chunk(cursor, *, tenant_id: int, series_id: int, timestamps: list[int
 
 def append_log(cursor, *, tenant_id: int, series_ids: list[int], timestamps: list[int], values: list[float]) -> int:
     """A log row, as the worker writes one per stored batch; returns its id."""
-    ts = np.array(timestamps, dtype=np.int64)
-    cursor.execute("INSERT INTO sample_log (tenant_id, first_ts, last_ts, sample_count, data) VALUES (%s, %s, %s, %s, %s)",
-                   (tenant_id, int(ts.min()), int(ts.max()), ts.size,
-                    chunks.batch.encode(np.array(series_ids, dtype=np.int64), ts, np.array(values, dtype=np.float64))))
-    return cursor.lastrowid
+    return head_log.append(cursor, tenant_id, np.array(series_ids, dtype=np.int64), np.array(timestamps, dtype=np.int64),
+                           np.array(values, dtype=np.float64))
 
 
 def recent_ms(offset_ms: int = 0) -> int:

@@ -34,7 +34,8 @@ from microdash_core.store import compaction, sealing
 settings = Settings(database_url=sys.argv[1])
 with closing(db.connect(settings)) as connection:
     print("moving", flush=True)
-    compaction.compact_due(connection, batch_rows=int(sys.argv[3]))
+    policy = compaction.Policy(min_samples=int(sys.argv[4]), max_age_seconds=3600)
+    compaction.compact_due(connection, batch_rows=int(sys.argv[3]), policy=policy)
     sealing.seal_due(connection, cutoff_ms=int(sys.argv[2]), batch_series=20)
 print("done", flush=True)
 """
@@ -141,14 +142,17 @@ def _late_rows(rng, series: range, windows: list[int], share: float) -> list[tup
 
 def _kill_after_a_while(settings, rng: random.Random) -> bool:
     """Start a compactor-sealer, SIGKILL it a random time after it starts; True if still running."""
+    # min_samples 1 flushes every series; 40 and 100 leave some in the log, re-written (waiting)
     process = subprocess.Popen([sys.executable, "-c", MOVER, settings.database_url, str(NOW),
-                                str(rng.choice([1, 4, 16]))], stdout=subprocess.PIPE, text=True,
+                                str(rng.choice([1, 4, 16])), str(rng.choice([1, 40, 100]))],
+                               stdout=subprocess.PIPE, text=True,
                                env={**os.environ, "MICRODASH_LOG_LEVEL": "WARNING"})
     try:
         assert process.stdout.readline().strip() == "moving"
         time.sleep(rng.uniform(0.05, 1.5))
         running = process.poll() is None
-        os.kill(process.pid, signal.SIGKILL)
+        if running:  # else it is reaped already: its pid may not be ours any more
+            os.kill(process.pid, signal.SIGKILL)
     finally:
         process.wait(timeout=30)
     return running
@@ -212,7 +216,8 @@ def test_the_job_compacts_counts_and_runs_once_at_a_time(database):
         assert compact_log(database) == 0 and _log_rows(database) == 4  # another run holds the lock
     finally:
         held.release()
-    assert compact_log(database) == 40 and _log_rows(database) == 0
+    assert compact_log(database) == 0 and _log_rows(database) == 4  # one sample a series, young: waits
+    assert compact_log(database.model_copy(update={"compact_min_samples": 1})) == 40 and _log_rows(database) == 0
     assert int(client.hget(keys.TELEMETRY_COUNTERS, "samples_compacted")) - counted == 40
     assert read_all(database, [1]) == expected
 
@@ -231,3 +236,108 @@ def test_a_corrupt_log_row_stops_its_tenants_compaction_only(database):
     with db.transaction(database) as cursor:
         cursor.execute("SELECT tenant_id, COUNT(*) FROM sample_log GROUP BY tenant_id")
         assert cursor.fetchall() == ((1, 2),)  # both of tenant 1's rows wait, in order
+
+
+SLOW, FAST = 11, 12  # a series with a sample per batch, and one with many
+
+
+def _policy(**kwargs) -> compaction.Policy:
+    return compaction.Policy(**{"min_samples": 50, "max_age_seconds": 3600, **kwargs})
+
+
+def _log_ids(settings, tenant: int = 1) -> list[int]:
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT id FROM sample_log WHERE tenant_id = %s ORDER BY id", (tenant,))
+        return [log_id for (log_id,) in cursor.fetchall()]
+
+
+def _common_load(settings, expected, batches: int, *, first: int = 0, tenant: int = 1) -> None:
+    """Batches as a scrape makes them: one sample of SLOW and of 100 other slow series, and 15 of
+    FAST (116 samples a batch)."""
+    for b in range(first, first + batches):
+        ts = CURRENT + b * 10_000
+        rows = [(tenant, series, ts, float(b)) for series in [SLOW, *range(100, 200)]]
+        rows += [(tenant, FAST, ts + i, float(b * 100 + i)) for i in range(15)]
+        write_log(settings, rows, expected, batch_size=len(rows))
+
+
+def test_a_series_waits_in_the_log_until_it_has_enough_samples_and_reads_never_change(database):
+    expected = {}
+    _common_load(database, expected, 3)
+    nothing = _compact(database, policy=_policy())
+    assert (nothing.log_rows, nothing.parts, nothing.waiting_rows) == (0, 0, 3) and _log_rows(database) == 3
+    _common_load(database, expected, 1, first=3)  # FAST now holds 60 samples in the batch: due
+    before = _log_ids(database)
+    done = _compact(database, policy=_policy())
+    assert (done.log_rows, done.samples, done.parts) == (4, 60, 1)
+    assert [row[1] for row in _level0_parts(database)] == [FAST]
+    # the 404 waiting samples in one row, under the batch's largest id: later rows stay newer
+    assert done.waiting == 404 and _log_ids(database) == before[-1:]
+    assert read_all(database, [1]) == expected
+
+    _common_load(database, expected, 50, first=4)  # every slow series reaches 50 + 4
+    done = _compact(database, policy=_policy())
+    assert done.waiting == 0 and _log_rows(database) == 0
+    parts = _level0_parts(database)
+    assert len([part for part in parts if part[1] == SLOW]) == 1 and sum(part[4] for part in parts) == \
+        sum(len(samples) for samples in expected.values())
+    assert read_all(database, [1]) == expected
+    assert_nothing_doubled(database, expected)
+
+
+def test_a_later_write_wins_over_a_waiting_sample_and_over_its_part(database):
+    expected = {}
+    _common_load(database, expected, 2)
+    write_log(database, [(1, FAST, CURRENT + i, -1.0) for i in range(60)], expected)  # FAST due, rewritten
+    _compact(database, policy=_policy())
+    assert read_all(database, [1]) == expected
+    # re-written values of a waiting sample and of a compacted one, appended after the compaction
+    write_log(database, [(1, SLOW, CURRENT, 42.0), (1, FAST, CURRENT + 3, 43.0)], expected)
+    assert read_all(database, [1]) == expected
+    _compact(database, policy=_policy())
+    assert read_all(database, [1]) == expected
+    _compact(database)
+    assert _log_rows(database) == 0 and read_all(database, [1]) == expected
+    with closing(db.connect(database)) as connection:
+        sealing.seal_due(connection, cutoff_ms=CURRENT + 3 * WINDOW)
+    assert_reads_exactly(database, expected)
+    assert_nothing_doubled(database, expected)
+
+
+def test_a_sample_leaves_the_log_once_it_is_old_enough_and_waiting_keeps_its_age(database):
+    expected = {}
+    _common_load(database, expected, 2)
+    with db.transaction(database) as cursor:  # the first batch written two minutes ago
+        cursor.execute("UPDATE sample_log SET written_at = NOW(3) - INTERVAL 120 SECOND WHERE id = %s",
+                       (_log_ids(database)[0],))
+    write_log(database, [(1, 500, CURRENT + 5, 1.0)], expected)  # a series only in a young row
+    done = _compact(database, policy=_policy(max_age_seconds=60))
+    assert done.waiting == 1 and done.samples == 2 * 116  # the old row's series, with their young samples
+    assert read_all(database, [1]) == expected
+    assert _compact(database, policy=_policy(max_age_seconds=60)).log_rows == 0  # series 500 is young
+    with db.transaction(database) as cursor:
+        cursor.execute("UPDATE sample_log SET written_at = NOW(3) - INTERVAL 61 SECOND")
+    assert _compact(database, policy=_policy(max_age_seconds=60)).samples == 1 and _log_rows(database) == 0
+    assert read_all(database, [1]) == expected
+
+
+def test_a_batch_of_max_log_samples_flushes_every_series(database):
+    expected = {}
+    _common_load(database, expected, 2)
+    done = _compact(database, policy=_policy(max_log_samples=2 * 116))
+    assert done.waiting == 0 and _log_rows(database) == 0 and read_all(database, [1]) == expected
+
+
+def test_waiting_rows_keep_their_tenant_and_another_tenant_is_untouched(database):
+    mine, theirs = {}, {}
+    _common_load(database, mine, 3, tenant=1)
+    _common_load(database, theirs, 1, tenant=2)
+    write_log(database, [(1, FAST, CURRENT + 50_000 + i, 0.5) for i in range(60)], mine)
+    theirs_before = _log_ids(database, tenant=2)
+    done = _compact(database, policy=_policy(), tenant_ids=[1])
+    assert done.parts == 1 and done.waiting > 0
+    assert _log_ids(database, tenant=2) == theirs_before
+    with db.transaction(database) as cursor:
+        cursor.execute("SELECT DISTINCT tenant_id FROM sample_chunks")
+        assert cursor.fetchall() == ((1,),)
+    assert read_all(database, [1]) == mine and read_all(database, [2]) == theirs

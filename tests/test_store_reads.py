@@ -211,3 +211,24 @@ def test_a_corrupt_log_row_is_a_chunk_error_naming_it(stack, two_tenants):
                        (log_id,))
     with pytest.raises(chunks.ChunkError, match=f"log row {log_id}"):
         _read(stack, tenant, [41], reads.Span(BASE, BASE + WINDOW))
+
+
+def test_the_budget_counts_a_log_row_at_most_n_times_its_busiest_series(stack, two_tenants):
+    """A one-series read is not charged the whole tenant's log: a row of 1,000 series with one
+    sample each counts 1 for it (and 1,000 for the whole tenant); a series with 30 samples in a
+    row counts 30, so the bound never undercounts."""
+    tenant, other = two_tenants
+    with db.transaction(stack.settings) as cursor:
+        for b in range(5):
+            _log(cursor, tenant, [(series, BASE + b * 10_000, 1.0) for series in range(1000, 2000)])
+        _log(cursor, tenant, [(7, BASE + i, 2.0) for i in range(30)] + [(8, BASE, 3.0)])
+        _log(cursor, other, [(1000, BASE + i, 1.0) for i in range(500)])
+    span = reads.Span(BASE, BASE + WINDOW)
+    counts = {}
+    with db.transaction(stack.settings) as cursor:
+        for name, series_ids in (("one", [1500]), ("two", [1500, 1501]), ("busy", [7]), ("all", None)):
+            cursor.execute(*reads.count_statement(tenant_id=tenant, series_ids=series_ids, span=span))
+            counts[name] = int(cursor.fetchone()[0])
+    assert counts == {"one": 5 + 30, "two": 10 + 31, "busy": 5 + 30, "all": 5000 + 31}
+    found = _read(stack, tenant, [1500, 7], span)
+    assert sum(ts.size for ts, _vs in found.values()) == 5 + 30 <= counts["busy"] + counts["one"]

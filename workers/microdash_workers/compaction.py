@@ -31,7 +31,8 @@ def compact_log(settings: Settings | None = None) -> int:
     try:
         with closing(db.connect(settings)) as database:
             done = compaction.compact_due(
-                database, batch_rows=settings.compact_batch_rows, deadline=time.monotonic() + budget,
+                database, batch_rows=settings.compact_batch_rows, policy=compaction.policy_of(settings),
+                deadline=time.monotonic() + budget,
                 on_batch=lambda _tenant, batch: telemetry.record_compacted(connection, samples=batch.samples,
                                                                            parts=batch.parts))
         if done.samples:

@@ -7,11 +7,11 @@ import numpy as np
 import pymysql
 
 from microdash_core import db
-from microdash_core.chunks import batch
 from microdash_core.batches import QueuedSample
 from microdash_core.samples import Sample
 from microdash_core.series import canonical_labels, series_hash
 from microdash_core.settings import Settings
+from microdash_core.store import head_log
 
 log = logging.getLogger(__name__)
 INSERT_CHUNK_ROWS = 5_000
@@ -137,10 +137,5 @@ class SampleStore:
         values = np.array([sample[3] for sample in samples], dtype=np.float64)
         connection = self.connection()
         with connection.cursor() as cursor:
-            for start in range(0, len(samples), batch.MAX_BATCH_SAMPLES):
-                piece = slice(start, start + batch.MAX_BATCH_SAMPLES)
-                cursor.execute(
-                    "INSERT INTO sample_log (tenant_id, first_ts, last_ts, sample_count, data) VALUES (%s, %s, %s, %s, %s)",
-                    (tenant_id, int(timestamps[piece].min()), int(timestamps[piece].max()), timestamps[piece].size,
-                     batch.encode(ids[piece], timestamps[piece], values[piece])))
+            head_log.append(cursor, tenant_id, ids, timestamps, values)
         connection.commit()

@@ -3,8 +3,10 @@
 -- timestamps and values in input order, compressed) instead of a row per sample. A compactor
 -- folds the oldest rows of a tenant into level-0 chunk parts and deletes them in one
 -- transaction; the sealer folds level-0 parts into a window's canonical parts 0..k.
--- Reads find a tenant's rows by (tenant_id, time overlap); compaction takes them by (tenant_id, id).
--- The log stays small (compacted every few seconds), so it is not partitioned.
+-- Reads find a tenant's rows by (tenant_id, time overlap); compaction takes them by (tenant_id, id)
+-- and leaves a series' samples in the log until it has enough of them or they are old enough
+-- (written_at, bounded age; compacted samples of a row's waiting series are re-written as a row).
+-- The log stays small (bounded by that age and a size), so it is not partitioned.
 -- depends: 0010_sample_chunks
 
 CREATE TABLE sample_log (
@@ -13,6 +15,8 @@ CREATE TABLE sample_log (
     first_ts BIGINT NOT NULL,
     last_ts BIGINT NOT NULL,
     sample_count INT UNSIGNED NOT NULL,
+    series_max INT UNSIGNED NOT NULL COMMENT 'most samples one series has in the row: a read of n series loads at most n times this of it',
+    written_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'compaction leaves a row until its series have enough samples or it is this old',
     data MEDIUMBLOB NOT NULL COMMENT 'chunks.batch.encode(...), format version in its header',
     PRIMARY KEY (tenant_id, id),
     KEY ix_sample_log_id (id),

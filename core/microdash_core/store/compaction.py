@@ -1,24 +1,35 @@
 """Compaction: the oldest rows of the head's log (`sample_log`) become level-0 chunk parts.
 
 One batch is one transaction, per tenant: lock the tenant's oldest `batch_rows` log rows (ORDER BY
-id ... FOR UPDATE), decode them, group their samples by (series, 2 h window), INSERT one level-0
-part per group into `sample_chunks`, DELETE the log rows by id, COMMIT. A crash anywhere before
-COMMIT leaves the log as it was; after it, the parts hold the samples and the log rows are gone,
-together. Reads see either (one statement each), never both or neither.
+id ... FOR UPDATE), decode them, keep the last written of each (series, ts), and decide per series
+(Policy): a series with at least `min_samples` samples in the batch, or with a sample from a row
+older than `max_age_seconds`, is flushed (one level-0 part per (series, 2 h window) INSERTed into
+`sample_chunks`); the others wait in the log. If nothing is due the batch writes nothing. Else the
+batch's rows are DELETEd and the waiting samples re-written as log rows that take the batch's
+largest ids (of their rows) and the oldest `written_at` of what they hold: every row written after
+the batch still has a larger id, so precedence is kept, and a waiting sample's age still counts
+from its first write (bounded age). A batch holding `max_log_samples` or more flushes every series
+(the log is a read's cost: it is bounded). COMMIT. A crash anywhere before COMMIT leaves the log as
+it was; after it, the parts and the log hold the samples, together. Reads see either (one
+statement each), never both or neither.
+
+Why wait: under the common load (many series, one sample each per scrape) a fixed interval made
+one part per series per run, each a row to insert, read and delete; waiting until a series has
+some samples (or a bounded age) makes parts of several samples (docs/storage.md, measured).
 
 A part's number is chunks.level0_part(largest log id of the batch, piece): unique (two batches
 never share a log row), and larger for later writes, so a later part wins over an earlier one
-and over every canonical part at an equal (series, ts). Within the batch, samples are taken in
-log id order, then position, and encoding keeps the last of a timestamp: the newest write wins,
-which is what makes a re-delivered batch (another log row with the same samples) harmless.
+and over every canonical part at an equal (series, ts). A flushed series takes all its samples of
+the batch, which starts at the tenant's oldest row, so no older log row keeps a sample of it that
+would wrongly win over its part. Within the batch, samples are taken in log id order, then
+position, and the last of a (series, timestamp) is kept: the newest write wins, which is what makes
+a re-delivered batch (another log row with the same samples) harmless.
 
 A level-0 part is encoded cheaply (chunks.level0: raw arrays in one zstd frame, no DECIMAL
-probe), since the sealer re-encodes it canonically anyway.
-
-The sealer folds a window's level-0 parts into its canonical parts once the window is over
-(store.sealing). READ COMMITTED, as the sealer: the locking read takes record locks only, so
-workers keep appending while a batch is compacted; their rows have larger ids and wait for the
-next batch.
+probe), since the sealer re-encodes it canonically anyway. The sealer folds a window's level-0
+parts into its canonical parts once the window is over (store.sealing). READ COMMITTED, as the
+sealer: the locking read takes record locks only, so workers keep appending while a batch is
+compacted; their rows have larger ids and wait for the next batch.
 """
 
 import logging
@@ -30,11 +41,30 @@ import numpy as np
 import pymysql
 
 from microdash_core import chunks
+from microdash_core.store import head_log
 from microdash_core.store.sealing import ATTEMPTS, RETRIED_ERRORS, prepare_session
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_ROWS = 200
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When a series' samples leave the log (module docstring)."""
+    min_samples: int = 1
+    max_age_seconds: float = 0.0
+    max_log_samples: int = 1_000_000
+
+
+# Every series flushed at once: tests, the bench, and the sealing of a backlog.
+EVERYTHING = Policy()
+
+
+def policy_of(settings) -> Policy:
+    """The policy the settings give (MICRODASH_COMPACT_*)."""
+    return Policy(min_samples=settings.compact_min_samples, max_age_seconds=settings.compact_max_age_seconds,
+                  max_log_samples=settings.compact_max_log_samples)
 
 
 @dataclass
@@ -44,6 +74,8 @@ class Compacted:
     samples: int = 0
     parts: int = 0
     batches: int = 0
+    waiting: int = 0  # samples re-written to the log (their series not due yet)
+    waiting_rows: int = 0
     seconds: float = field(default=0.0, compare=False)
 
     def add(self, other: "Compacted") -> None:
@@ -51,21 +83,24 @@ class Compacted:
         self.samples += other.samples
         self.parts += other.parts
         self.batches += other.batches
+        self.waiting += other.waiting
+        self.waiting_rows += other.waiting_rows
 
 
 def compact_due(connection: pymysql.connections.Connection, *, batch_rows: int = DEFAULT_BATCH_ROWS,
-                deadline: float | None = None, tenant_ids: Sequence[int] | None = None,
+                policy: Policy = EVERYTHING, deadline: float | None = None, tenant_ids: Sequence[int] | None = None,
                 on_batch: Callable[[int, Compacted], None] | None = None) -> Compacted:
-    """Compact every tenant's log, oldest rows first, until it is empty or time.monotonic() passes
-    deadline (checked between batches). Rows appended meanwhile are compacted too: a run under
-    steady ingest ends at the deadline. Sets the session to READ COMMITTED (prepare_session)."""
+    """Compact every tenant's log, oldest rows first, until what is left is not due (policy), or
+    time.monotonic() passes deadline (checked between batches). Rows appended meanwhile are
+    compacted too: a run under steady ingest ends at the deadline. Sets the session to READ
+    COMMITTED (prepare_session)."""
     started = time.monotonic()
     prepare_session(connection)
     total = Compacted()
     for tenant_id in _tenants_with_log(connection, tenant_ids):
         while deadline is None or time.monotonic() <= deadline:
             try:
-                done = compact_batch(connection, tenant_id, batch_rows=batch_rows)
+                done = compact_batch(connection, tenant_id, batch_rows=batch_rows, policy=policy)
             except chunks.ChunkError as exc:
                 # Left in the log (reads of it fail loudly too); the other tenants go on.
                 log.error("a log row does not decode; the tenant's log is not compacted",
@@ -74,7 +109,9 @@ def compact_due(connection: pymysql.connections.Connection, *, batch_rows: int =
             total.add(done)
             if on_batch is not None and done.log_rows:
                 on_batch(tenant_id, done)
-            if done.log_rows < batch_rows:
+            # More behind only if the batch was full; and it must have shrunk the log, or the
+            # next batch would be the same rows (their series not due).
+            if done.log_rows < batch_rows or done.log_rows <= done.waiting_rows:
                 break
     total.seconds = time.monotonic() - started
     return total
@@ -93,12 +130,12 @@ def _tenants_with_log(connection, tenant_ids: Sequence[int] | None) -> list[int]
 
 
 def compact_batch(connection: pymysql.connections.Connection, tenant_id: int, *,
-                  batch_rows: int = DEFAULT_BATCH_ROWS) -> Compacted:
+                  batch_rows: int = DEFAULT_BATCH_ROWS, policy: Policy = EVERYTHING) -> Compacted:
     """One transaction, retried on a deadlock or lock wait timeout (it is idempotent)."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with connection.cursor() as cursor:
-                done = _compact_in_transaction(cursor, tenant_id, batch_rows)
+                done = _compact_in_transaction(cursor, tenant_id, batch_rows, policy)
             connection.commit()
             return done
         except pymysql.err.OperationalError as exc:
@@ -114,45 +151,81 @@ def compact_batch(connection: pymysql.connections.Connection, tenant_id: int, *,
     raise AssertionError("unreachable")
 
 
-def _compact_in_transaction(cursor, tenant_id: int, batch_rows: int) -> Compacted:
-    cursor.execute("SELECT id, data FROM sample_log WHERE tenant_id = %s ORDER BY id LIMIT %s FOR UPDATE",
-                   (tenant_id, batch_rows))
+def _compact_in_transaction(cursor, tenant_id: int, batch_rows: int, policy: Policy) -> Compacted:
+    cursor.execute("SELECT id, data, written_at, written_at <= NOW(3) - INTERVAL %s MICROSECOND FROM sample_log"
+                   " WHERE tenant_id = %s ORDER BY id LIMIT %s FOR UPDATE",
+                   (int(policy.max_age_seconds * 1_000_000), tenant_id, batch_rows))
     locked = cursor.fetchall()
     if not locked:
         return Compacted(batches=1)
-    ids = [log_id for log_id, _data in locked]
-    sids, ts, vs = _decoded_in_write_order(locked)
-    rows = list(_level0_rows(tenant_id, max(ids), sids, ts, vs))
+    ids = np.array([row[0] for row in locked], dtype=np.int64)
+    sids, ts, vs, row_of = _decoded_in_write_order(locked)
+    sids, ts, vs, row_of = last_written_per_series_and_timestamp(sids, ts, vs, row_of)
+    due = _due_samples(sids, row_of, np.array([bool(row[3]) for row in locked]), policy)
+    if not due.any():
+        return Compacted(batches=1, log_rows=0, waiting=int(ts.size), waiting_rows=len(locked))
+    rows = list(_level0_rows(tenant_id, int(ids.max()), sids[due], ts[due], vs[due]))
     for start in range(0, len(rows), 500):
         cursor.executemany(
             "INSERT INTO sample_chunks (tenant_id, series_id, window_start, part, sample_count, first_ts, last_ts, data)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows[start:start + 500])
-    deleted = cursor.execute(f"DELETE FROM sample_log WHERE tenant_id = %s AND id IN ({','.join(map(str, ids))})",
+    deleted = cursor.execute(f"DELETE FROM sample_log WHERE tenant_id = %s AND id IN ({','.join(map(str, ids.tolist()))})",
                              (tenant_id,))
     if deleted != len(ids):  # locked since the read: only a bug gets here
         raise RuntimeError(f"deleted {deleted} log rows of the {len(ids)} compacted; rolled back")
-    return Compacted(log_rows=len(ids), samples=int(ts.size), parts=len(rows), batches=1)
+    waiting = ~due
+    waiting_rows = _rewrite_waiting(cursor, tenant_id, locked, sids[waiting], ts[waiting], vs[waiting], row_of[waiting])
+    return Compacted(log_rows=len(ids), samples=int(due.sum()), parts=len(rows), batches=1,
+                     waiting=int(waiting.sum()), waiting_rows=waiting_rows)
 
 
-def _decoded_in_write_order(locked: list[tuple[int, bytes]]) -> Columns:
-    """The rows' samples concatenated in id order. A row that does not decode stops the batch
-    (and so the tenant's compaction, not the others') loudly: dropping it would lose acknowledged
-    samples, and compacting the rows after it would let them lose to it once it is repaired."""
+def _due_samples(sids: np.ndarray, row_of: np.ndarray, row_is_old: np.ndarray, policy: Policy) -> np.ndarray:
+    """Per sample (sorted by series): is its series due, by its count in the batch, the age of its
+    oldest row, or the batch's size."""
+    if sids.size >= policy.max_log_samples or policy.min_samples <= 1:
+        return np.ones(sids.size, dtype=bool)
+    starts = np.concatenate(([0], np.flatnonzero(sids[1:] != sids[:-1]) + 1))
+    counts = np.diff(np.concatenate((starts, [sids.size])))
+    old = np.maximum.reduceat(row_is_old[row_of].astype(np.int8), starts).astype(bool)
+    return np.repeat((counts >= policy.min_samples) | old, counts)
+
+
+def _rewrite_waiting(cursor, tenant_id: int, locked: list[tuple], sids: np.ndarray, ts: np.ndarray, vs: np.ndarray,
+                     row_of: np.ndarray) -> int:
+    """The samples not due as log rows again, under the largest ids of the rows they came from
+    (deleted in this transaction), with the oldest written_at among those rows."""
+    if not sids.size:
+        return 0
+    fields = list(head_log.pieces(sids, ts, vs))
+    sources = np.unique(row_of)
+    written_at = min(locked[int(index)][2] for index in sources)
+    reused = sorted(int(locked[int(index)][0]) for index in sources)[-len(fields):]
+    if len(reused) < len(fields):  # a row holds at most MAX_BATCH_SAMPLES: only a bug gets here
+        raise RuntimeError(f"{len(fields)} waiting rows but {len(reused)} ids to give them; rolled back")
+    cursor.executemany(head_log.INSERT_AT, [(tenant_id, log_id, written_at, *row) for log_id, row in zip(reused, fields)])
+    return len(fields)
+
+
+def _decoded_in_write_order(locked: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows' samples concatenated in id order, and the index of each sample's row. A row that
+    does not decode stops the batch (and so the tenant's compaction, not the others') loudly:
+    dropping it would lose acknowledged samples, and compacting the rows after it would let them
+    lose to it once it is repaired."""
     columns = []
-    for log_id, data in locked:
+    for log_id, data, *_rest in locked:
         try:
             columns.append(chunks.batch.decode(data))
         except chunks.ChunkError as exc:
             raise type(exc)(f"log row {log_id}: {exc}") from exc
-    return tuple(np.concatenate([column[i] for column in columns]) for i in range(3))  # type: ignore[return-value]
+    row_of = np.repeat(np.arange(len(columns)), [column[1].size for column in columns])
+    return (*(np.concatenate([column[i] for column in columns]) for i in range(3)), row_of)  # type: ignore[return-value]
 
 
 def _level0_rows(tenant_id: int, newest_id: int, sids: np.ndarray, ts: np.ndarray, vs: np.ndarray):
-    """One level-0 part per (series, window), in pieces of at most SEAL_MAX_SAMPLES, sorted by
-    time with one sample per timestamp (the last written kept), as rows for sample_chunks.
-    Sorting and deduplicating are done once for the batch; a part costs its slice and its cheap
-    encoding (chunks.level0) only."""
-    sids, ts, vs = last_written_per_series_and_timestamp(sids, ts, vs)
+    """One level-0 part per (series, window), in pieces of at most SEAL_MAX_SAMPLES, as rows for
+    sample_chunks, of samples sorted by (series, time) with one per timestamp. Sorting and
+    deduplicating are done once for the batch; a part costs its slice and its cheap encoding
+    (chunks.level0) only."""
     windows = ts - ts % chunks.WINDOW_MS
     edges = np.flatnonzero((sids[1:] != sids[:-1]) | (windows[1:] != windows[:-1])) + 1
     for start, end in zip(np.concatenate(([0], edges)).tolist(), np.concatenate((edges, [ts.size])).tolist()):
@@ -163,10 +236,11 @@ def _level0_rows(tenant_id: int, newest_id: int, sids: np.ndarray, ts: np.ndarra
                    int(ts[first]), int(ts[last - 1]), chunks.level0.encode(ts[first:last], vs[first:last]))
 
 
-def last_written_per_series_and_timestamp(sids: np.ndarray, ts: np.ndarray, vs: np.ndarray) -> Columns:
-    """Sorted by (series, time), one sample per (series, timestamp): the last in the input."""
-    sids, ts, vs = sids[::-1], ts[::-1], vs[::-1]
+def last_written_per_series_and_timestamp(sids: np.ndarray, ts: np.ndarray, *others: np.ndarray) -> tuple:
+    """Sorted by (series, time), one sample per (series, timestamp): the last in the input; the
+    other columns (values, row indexes) follow."""
+    sids, ts, others = sids[::-1], ts[::-1], [column[::-1] for column in others]
     order = np.lexsort((ts, sids))  # stable: of equal keys the last written (first reversed) leads
-    sids, ts, vs = sids[order], ts[order], vs[order]
+    sids, ts, others = sids[order], ts[order], [column[order] for column in others]
     keep = np.concatenate(([True], (sids[1:] != sids[:-1]) | (ts[1:] != ts[:-1])))
-    return sids[keep], ts[keep], vs[keep]
+    return (sids[keep], ts[keep], *(column[keep] for column in others))

@@ -117,14 +117,17 @@ def statements(*, tenant_id: int, series_ids: list[int] | None, span: Span, shap
 def count_statement(*, tenant_id: int, series_ids: list[int] | None, span: Span,
                     timeout_seconds: float | None = None) -> tuple[str, list]:
     """(sql, params) of one row: the samples a read of the span loads, whole chunks counted whole
-    and the overlapping log rows whole, every series of them (an upper bound: it is a budget)."""
+    (an upper bound: it is a budget). A log row holds many series and cannot be filtered by series
+    in SQL: it counts at most n × its series_max for a read of n series (no series has more in
+    it), so a few series' read is not charged the whole tenant's log when compaction lags."""
     in_series, series_params = _series_filter(series_ids)
+    log_share = "sample_count" if series_ids is None else f"LEAST(sample_count, {len(series_ids)} * series_max)"
     prefix = (f"SET STATEMENT max_statement_time={max(timeout_seconds, 0.001):.3f} FOR "
               if timeout_seconds is not None else "")
     sql = (f"{prefix}SELECT (SELECT COALESCE(SUM(sample_count), 0) FROM sample_chunks WHERE tenant_id = %s{in_series}"
            " AND window_start >= %s AND window_start <= %s AND last_ts >= %s AND first_ts <= %s)"
            f" + (SELECT COUNT(*) FROM samples WHERE tenant_id = %s{in_series} AND ts >= %s AND ts <= %s)"
-           " + (SELECT COALESCE(SUM(sample_count), 0) FROM sample_log WHERE tenant_id = %s AND last_ts >= %s"
+           f" + (SELECT COALESCE(SUM({log_share}), 0) FROM sample_log WHERE tenant_id = %s AND last_ts >= %s"
            " AND first_ts <= %s)")
     params = [tenant_id, *series_params, chunks.window_of(span.first_ms), span.last_ms, span.first_ms,
               span.last_ms, tenant_id, *series_params, span.first_ms, span.last_ms,
