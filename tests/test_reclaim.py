@@ -15,6 +15,7 @@ from contextlib import closing
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from pymysql.err import OperationalError
 
@@ -44,6 +45,14 @@ def head_file_bytes(stack, settings) -> int:
         cursor.execute("FLUSH TABLES samples FOR EXPORT")  # every dirty page written first
         cursor.execute("UNLOCK TABLES")
     return sum(path.stat().st_blocks * 512 for path in folder.glob("samples#[Pp]#*.ibd"))
+
+
+def log_file_bytes(stack, settings) -> int:
+    folder = Path(stack.services.root) / "mariadb" / db.DatabaseAddress.from_url(settings.database_url).database
+    with closing(db.connect(settings)) as connection, connection.cursor() as cursor:
+        cursor.execute("FLUSH TABLES sample_log FOR EXPORT")
+        cursor.execute("UNLOCK TABLES")
+    return (folder / "sample_log.ibd").stat().st_blocks * 512
 
 
 def big_head(settings, *, windows=(CURRENT - WINDOW,), tenant=1, series=400, first_series=1) -> dict:
@@ -549,3 +558,33 @@ class _database_user:
     def __exit__(self, *exc_info) -> None:
         with closing(db.connect(self.settings)) as connection, connection.cursor() as cursor:
             cursor.execute(f"DROP USER '{self.user}'@'%'")
+
+
+def test_the_log_after_a_burst_is_rebuilt_online_and_keeps_what_waits_in_it(stack, database):
+    """A burst fills the log's files; compaction empties it but for the samples that wait (their
+    series not due); the reclaim rebuilds the log and every sample reads the same after, the
+    waiting ones still newest (a later write wins over them, their compacted parts lose to them)."""
+    from seal_support import read_all, write_log
+
+    expected: dict = {}
+    noise = np.random.default_rng(3).normal(0, 1e6, 200_000)  # incompressible: ~4 MB of log
+    rows = [(1, s, CURRENT + i * 1000, float(noise[s * 5000 + i - 5000])) for s in range(1, 41) for i in range(5000)]
+    write_log(database, rows, expected, batch_size=20_000)
+    write_log(database, [(1, 1000 + s, CURRENT, 1.0) for s in range(50)], expected)  # one sample each: they wait
+    with closing(db.connect(database)) as connection:
+        done = compaction.compact_due(connection, policy=compaction.Policy(min_samples=100, max_age_seconds=3600))
+        assert done.samples == len(rows) and done.waiting == 50
+        with connection.cursor() as cursor:
+            cursor.execute("SET GLOBAL innodb_max_purge_lag_wait = 0")
+            cursor.execute("ANALYZE TABLE sample_log")
+            cursor.fetchall()
+        assert reclaim.packed_row_bytes(connection, "sample_log") < 2_000  # one small row is left
+        size = log_file_bytes(stack, database)
+        assert size > 3_000_000
+        done = reclaim.reclaim_table(connection, "sample_log", force=True)
+    assert done.rebuilt and log_file_bytes(stack, database) < size / 4
+    write_log(database, [(1, 1000, CURRENT, 2.0)], expected)  # later than the waiting sample: wins
+    assert read_all(database, [1]) == expected
+    with closing(db.connect(database)) as connection:
+        compaction.compact_due(connection)
+    assert read_all(database, [1]) == expected
