@@ -58,8 +58,8 @@ import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "seal", "common", "common_seal", "bulk_limited", "remote_write", "line_protocol", "single", "sse", "query", "mqtt",
-             "rollup", "rollup_sealed", "promql", "alerts", "alerts_promql", "agent", "dashboard", "operator", "cluster")
+SCENARIOS = ("bulk", "seal", "common", "common_seal", "bulk_limited", "remote_write", "line_protocol", "single", "sse",
+             "query", "mqtt", "rollup", "rollup_sealed", "promql", "alerts", "alerts_promql", "agent", "dashboard", "operator", "cluster")
 # Scenarios that need no BenchStack: they run after it has stopped.
 STACKLESS_SCENARIOS = ("cluster",)
 SETTLE_TIMEOUT_S = 120.0
