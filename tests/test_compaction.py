@@ -341,3 +341,18 @@ def test_waiting_rows_keep_their_tenant_and_another_tenant_is_untouched(database
         cursor.execute("SELECT DISTINCT tenant_id FROM sample_chunks")
         assert cursor.fetchall() == ((1,),)
     assert read_all(database, [1]) == mine and read_all(database, [2]) == theirs
+
+
+def test_rows_whose_series_could_be_due_are_decoded_and_left_alone_when_none_is(database):
+    """Four rows of 15 samples of four series: their series_max add up to 60 (>= 50), so the
+    batch is decoded, but no series has 50: nothing is written, the rows stay as they were."""
+    expected = {}
+    for series in (21, 22, 23, 24):
+        write_log(database, [(1, series, CURRENT + i * 1000, float(i)) for i in range(15)], expected)
+    before = _log_ids(database)
+    done = _compact(database, policy=_policy())
+    assert (done.log_rows, done.parts, done.waiting, done.waiting_rows) == (0, 0, 60, 4)
+    assert _log_ids(database) == before and read_all(database, [1]) == expected
+    write_log(database, [(1, 22, CURRENT + i * 1000 + 1, 1.0) for i in range(40)], expected)
+    done = _compact(database, policy=_policy())
+    assert (done.parts, done.samples, done.waiting) == (1, 55, 45) and read_all(database, [1]) == expected

@@ -37,6 +37,12 @@ def test_awkward_values_and_extreme_timestamps_round_trip():
     assert np.array_equal(decoded[0], ts) and np.array_equal(decoded[1].view(np.uint64), values.view(np.uint64))
 
 
+def test_small_parts_are_stored_uncompressed_and_large_ones_compressed():
+    small, large = level0.encode(TS[:63], np.zeros(63)), level0.encode(TS[:64], np.zeros(64))
+    assert small[5] == level0.UNCOMPRESSED and len(small) == level0.HEADER_SIZE + 63 * 16
+    assert large[5] == 0 and len(large) < level0.HEADER_SIZE + 64 * 16
+
+
 def test_canonical_chunks_still_decode_and_the_formats_are_told_apart():
     values = np.arange(720) * 0.5
     canonical = chunks.encode(TS, values)
@@ -67,7 +73,15 @@ def _corruptions():
     oversized[8:12] = struct.pack("<I", chunks.MAX_CHUNK_SAMPLES + 1)
     disordered = bytearray(level0.encode(TS[:2], np.zeros(2)))
     disordered[12:20] = struct.pack("<q", int(TS[1]))
+    small = level0.encode(TS[:5], np.arange(5) * 1.0)  # fewer than COMPRESS_FROM: stored as is
+    small_flipped = bytearray(small)
+    small_flipped[-1] ^= 0x01
+    unknown_flag = bytearray(small)
+    unknown_flag[5] |= 0x02
     return [
+        (small[:-8], ChunkError, "truncated"),
+        (bytes(small_flipped), ChunkError, "checksum"),
+        (_with_crc(unknown_flag), ChunkError, "flags"),
         (blob[:-1], ChunkError, "truncated"),
         (blob + b"\0", ChunkError, "padded"),
         (blob[:10], ChunkError, "shorter"),

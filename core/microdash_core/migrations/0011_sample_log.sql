@@ -16,7 +16,7 @@ CREATE TABLE sample_log (
     last_ts BIGINT NOT NULL,
     sample_count INT UNSIGNED NOT NULL,
     series_max INT UNSIGNED NOT NULL COMMENT 'most samples one series has in the row: a read of n series loads at most n times this of it',
-    written_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'compaction leaves a row until its series have enough samples or it is this old',
+    written_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) COMMENT 'compaction leaves a row until its series have enough samples or it is this old',
     data MEDIUMBLOB NOT NULL COMMENT 'chunks.batch.encode(...), format version in its header',
     PRIMARY KEY (tenant_id, id),
     KEY ix_sample_log_id (id),

@@ -152,6 +152,9 @@ def compact_batch(connection: pymysql.connections.Connection, tenant_id: int, *,
 
 
 def _compact_in_transaction(cursor, tenant_id: int, batch_rows: int, policy: Policy) -> Compacted:
+    waiting = _nothing_can_be_due(cursor, tenant_id, batch_rows, policy)
+    if waiting is not None:
+        return waiting
     cursor.execute("SELECT id, data, written_at, written_at <= NOW(3) - INTERVAL %s MICROSECOND FROM sample_log"
                    " WHERE tenant_id = %s ORDER BY id LIMIT %s FOR UPDATE",
                    (int(policy.max_age_seconds * 1_000_000), tenant_id, batch_rows))
@@ -177,6 +180,23 @@ def _compact_in_transaction(cursor, tenant_id: int, batch_rows: int, policy: Pol
     waiting_rows = _rewrite_waiting(cursor, tenant_id, locked, sids[waiting], ts[waiting], vs[waiting], row_of[waiting])
     return Compacted(log_rows=len(ids), samples=int(due.sum()), parts=len(rows), batches=1,
                      waiting=int(waiting.sum()), waiting_rows=waiting_rows)
+
+
+def _nothing_can_be_due(cursor, tenant_id: int, batch_rows: int, policy: Policy) -> Compacted | None:
+    """Without locking or decoding: the batch's rows when no series can be due in them (no row
+    old enough, the rows' series_max adding up to less than min_samples, and the batch smaller
+    than max_log_samples), else None. Spares the job the decoding of a young log every run."""
+    if policy.min_samples <= 1:
+        return None
+    cursor.execute("SELECT COUNT(*), COALESCE(SUM(series_max), 0), COALESCE(SUM(sample_count), 0),"
+                   " COALESCE(MIN(written_at) <= NOW(3) - INTERVAL %s MICROSECOND, 0) FROM"
+                   " (SELECT series_max, sample_count, written_at FROM sample_log WHERE tenant_id = %s"
+                   "  ORDER BY id LIMIT %s) AS batch",
+                   (int(policy.max_age_seconds * 1_000_000), tenant_id, batch_rows))
+    rows, series_max, samples, old = cursor.fetchone()
+    if old or int(series_max) >= policy.min_samples or int(samples) >= policy.max_log_samples:
+        return None
+    return Compacted(batches=1, waiting=int(samples), waiting_rows=int(rows))
 
 
 def _due_samples(sids: np.ndarray, row_of: np.ndarray, row_is_old: np.ndarray, policy: Policy) -> np.ndarray:

@@ -196,15 +196,12 @@ def _log_by_series(log_rows: list[tuple[int, bytes]], span: Span, series_ids: li
     if not log_rows:
         return {}
     log_rows.sort(key=lambda row: row[0])
-    columns = [_decoded_log(log_id, blob) for log_id, blob in log_rows]
-    sids = np.concatenate([column[0] for column in columns])
-    ts = np.concatenate([column[1] for column in columns])
-    vs = np.concatenate([column[2] for column in columns])
-    keep = (ts >= span.first_ms) & (ts <= span.last_ms)
-    if series_ids is not None:
-        keep &= np.isin(sids, np.asarray(series_ids, dtype=np.int64))
+    wanted = None if series_ids is None else np.asarray(series_ids, dtype=np.int64)
+    columns = [_kept(_decoded_log(log_id, blob), span, wanted) for log_id, blob in log_rows]
     # Reversed, a stable sort by (series, ts) puts the last written of each pair first.
-    sids, ts, vs = sids[keep][::-1], ts[keep][::-1], vs[keep][::-1]
+    sids = np.concatenate([column[0] for column in columns])[::-1]
+    ts = np.concatenate([column[1] for column in columns])[::-1]
+    vs = np.concatenate([column[2] for column in columns])[::-1]
     order = np.lexsort((ts, sids))
     sids, ts, vs = sids[order], ts[order], vs[order]
     first = np.concatenate(([True], (sids[1:] != sids[:-1]) | (ts[1:] != ts[:-1])))
@@ -212,6 +209,17 @@ def _log_by_series(log_rows: list[tuple[int, bytes]], span: Span, series_ids: li
     edges = np.flatnonzero(np.diff(sids)) + 1
     starts, ends = np.concatenate(([0], edges)), np.concatenate((edges, [sids.size]))
     return {int(sids[start]): (ts[start:end], vs[start:end]) for start, end in zip(starts, ends) if end > start}
+
+
+def _kept(columns: tuple[np.ndarray, np.ndarray, np.ndarray], span: Span,
+          wanted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A decoded log row's samples in the span, of the series wanted (None: all), filtered row by
+    row so that a read of a few series does not concatenate and sort the whole log."""
+    sids, ts, vs = columns
+    keep = (ts >= span.first_ms) & (ts <= span.last_ms)
+    if wanted is not None:
+        keep &= np.isin(sids, wanted)
+    return sids[keep], ts[keep], vs[keep]
 
 
 def _decoded_log(log_id: int, blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
