@@ -356,3 +356,12 @@ def test_rows_whose_series_could_be_due_are_decoded_and_left_alone_when_none_is(
     write_log(database, [(1, 22, CURRENT + i * 1000 + 1, 1.0) for i in range(40)], expected)
     done = _compact(database, policy=_policy())
     assert (done.parts, done.samples, done.waiting) == (1, 55, 45) and read_all(database, [1]) == expected
+
+
+def test_parts_split_over_several_statements_are_all_written(database, monkeypatch):
+    monkeypatch.setattr(compaction, "STATEMENT_BYTES", 300)  # a statement or two per part
+    expected = {}
+    write_log(database, [(1, series, CURRENT + i * 1000, float(series * i)) for series in range(1, 30)
+                         for i in range(1 + series % 5)] + [(1, 99, CURRENT + i, 0.5) for i in range(200)], expected)
+    done = _compact(database)
+    assert done.parts == 30 and _log_rows(database) == 0 and read_all(database, [1]) == expected
