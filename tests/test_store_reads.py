@@ -106,7 +106,7 @@ def test_every_shape_reads_the_same_samples(stack, two_tenants, monkeypatch):
     with db.transaction(stack.settings) as cursor:
         for shape in ("texts", "series_texts", "rows"):
             cursor.execute(*reads.statements(tenant_id=tenant, series_ids=[6, 7], span=span, shape=shape))
-            found[shape] = reads.assemble(cursor.fetchall(), span)
+            found[shape] = reads.assemble(cursor.fetchall(), span, series_ids=[6, 7])
     for shape, arrays in found.items():
         assert arrays[6][0].tolist() == [BASE - WINDOW + 5, BASE - 5, *written[6]], shape
         assert arrays[6][1].tolist() == [0.25, 0.5, *(t / 3 for t in written[6])], shape
