@@ -231,9 +231,12 @@ def insert_chunk(cursor, *, tenant_id: int, series_id: int, timestamps: list[int
 
 
 def append_log(cursor, *, tenant_id: int, series_ids: list[int], timestamps: list[int], values: list[float]) -> int:
-    """A log row, as the worker writes one per stored batch; returns its id."""
-    return head_log.append(cursor, tenant_id, np.array(series_ids, dtype=np.int64), np.array(timestamps, dtype=np.int64),
-                           np.array(values, dtype=np.float64))
+    """Log rows, as the worker writes them for a stored batch (one per series bucket); returns the
+    id of the last (the largest: ids grow, and the caller's transaction sees its own rows)."""
+    head_log.append(cursor, tenant_id, np.array(series_ids, dtype=np.int64), np.array(timestamps, dtype=np.int64),
+                    np.array(values, dtype=np.float64))
+    cursor.execute("SELECT MAX(id) FROM sample_log WHERE tenant_id = %s", (tenant_id,))
+    return int(cursor.fetchone()[0])
 
 
 def recent_ms(offset_ms: int = 0) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from microdash_core import chunks, db
-from microdash_core.store import compaction, sealing
+from microdash_core.store import compaction, head_log, sealing
 from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, chunk_rows, drop_database, head_count,
                           migrated_database, read_all, stored_samples, write_log)
 
@@ -213,10 +213,11 @@ def test_the_job_compacts_counts_and_runs_once_at_a_time(database):
     held = client.lock(keys.COMPACT_LOCK, timeout=30)
     assert held.acquire(blocking=False)
     try:
-        assert compact_log(database) == 0 and _log_rows(database) == 4  # another run holds the lock
+        assert compact_log(database) == 0 and _log_rows(database) == 40  # another run holds the lock
     finally:
         held.release()
-    assert compact_log(database) == 0 and _log_rows(database) == 4  # one sample a series, young: waits
+    # 40 log rows: four batches of ten series, each series in its own bucket
+    assert compact_log(database) == 0 and _log_rows(database) == 40  # one sample a series, young: waits
     assert compact_log(database.model_copy(update={"compact_min_samples": 1})) == 40 and _log_rows(database) == 0
     assert int(client.hget(keys.TELEMETRY_COUNTERS, "samples_compacted")) - counted == 40
     assert read_all(database, [1]) == expected
@@ -265,14 +266,16 @@ def test_a_series_waits_in_the_log_until_it_has_enough_samples_and_reads_never_c
     expected = {}
     _common_load(database, expected, 3)
     nothing = _compact(database, policy=_policy())
-    assert (nothing.log_rows, nothing.parts, nothing.waiting_rows) == (0, 0, 3) and _log_rows(database) == 3
+    rows = 3 * head_log.BUCKETS  # 102 series a batch: every bucket
+    assert (nothing.log_rows, nothing.parts, nothing.waiting_rows) == (0, 0, rows) and _log_rows(database) == rows
     _common_load(database, expected, 1, first=3)  # FAST now holds 60 samples in the batch: due
     before = _log_ids(database)
     done = _compact(database, policy=_policy())
-    assert (done.log_rows, done.samples, done.parts) == (4, 60, 1)
+    assert (done.log_rows, done.samples, done.parts) == (rows + head_log.BUCKETS, 60, 1)
     assert [row[1] for row in _level0_parts(database)] == [FAST]
-    # the 404 waiting samples in one row, under the batch's largest id: later rows stay newer
-    assert done.waiting == 404 and _log_ids(database) == before[-1:]
+    # the 404 waiting samples in a row per bucket, under the bucket's largest id (its row of the
+    # last batch): later rows stay newer
+    assert done.waiting == 404 and _log_ids(database) == before[-head_log.BUCKETS:]
     assert read_all(database, [1]) == expected
 
     _common_load(database, expected, 50, first=4)  # every slow series reaches 50 + 4
@@ -308,8 +311,8 @@ def test_a_sample_leaves_the_log_once_it_is_old_enough_and_waiting_keeps_its_age
     expected = {}
     _common_load(database, expected, 2)
     with db.transaction(database) as cursor:  # the first batch written two minutes ago
-        cursor.execute("UPDATE sample_log SET written_at = NOW(3) - INTERVAL 120 SECOND WHERE id = %s",
-                       (_log_ids(database)[0],))
+        cursor.execute("UPDATE sample_log SET written_at = NOW(3) - INTERVAL 120 SECOND WHERE id <= %s",
+                       (_log_ids(database)[head_log.BUCKETS - 1],))  # its row of every bucket
     write_log(database, [(1, 500, CURRENT + 5, 1.0)], expected)  # a series only in a young row
     done = _compact(database, policy=_policy(max_age_seconds=60))
     assert done.waiting == 1 and done.samples == 2 * 116  # the old row's series, with their young samples

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from microdash_core import chunks, db
-from microdash_core.store import reads
+from microdash_core.store import head_log, reads
 from support import append_log
 
 WINDOW = chunks.WINDOW_MS
@@ -163,10 +163,12 @@ def test_newest_write_wins_across_chunks_legacy_head_level0_parts_and_the_log(st
         _seal(cursor, tenant, 21, ts[4:12], [4.0] * 8, part=chunks.level0_part(9))
         _seal(cursor, tenant, 21, ts[3:12], [3.0] * 9, part=chunks.level0_part(5))  # older: inserted later
         _seal(cursor, tenant, 21, [ts[19] + 5], [3.5], part=chunks.level0_part(5, 1))
+        before = _log(cursor, tenant, [(23, ts[0], 0.0)])
         newer = _log(cursor, tenant, [(21, ts[11], 6.0), (22, ts[0], 60.0), (21, ts[10], 6.0), (21, ts[11], 6.5)])
         older = _log(cursor, tenant, [(21, ts[t], 5.0) for t in range(6, 12)] + [(21, ts[19] + 7, 5.5)])
-        # the ids decide, not the order of the inserts
-        cursor.execute("UPDATE sample_log SET id = id + 1000 WHERE id = %s", (newer,))
+        # the ids decide, not the order of the inserts (the newer batch is two rows: two buckets)
+        assert cursor.execute("UPDATE sample_log SET id = id + 1000 WHERE tenant_id = %s AND id > %s AND id <= %s"
+                              " ORDER BY id DESC", (tenant, before, newer)) == 2
         assert older < newer + 1000
     expected = {ts[0]: 1.0, ts[1]: 1.0, ts[2]: 2.0, ts[3]: 3.0, **{ts[t]: 4.0 for t in (4, 5)},
                 **{ts[t]: 5.0 for t in range(6, 10)}, ts[10]: 6.0, ts[11]: 6.5,
@@ -184,7 +186,7 @@ def test_newest_write_wins_across_chunks_legacy_head_level0_parts_and_the_log(st
     assert 22 not in clipped  # its one sample is outside the span
     everything = _read(stack, tenant, None, reads.Span(BASE, BASE + 2 * WINDOW), counted=counted)
     assert everything[22][0].tolist() == [ts[0]] and everything[22][1].tolist() == [60.0]
-    assert set(everything) == {21, 22}
+    assert set(everything) == {21, 22, 23}
 
 
 def test_another_tenants_log_rows_never_appear(stack, two_tenants):
@@ -214,9 +216,9 @@ def test_a_corrupt_log_row_is_a_chunk_error_naming_it(stack, two_tenants):
 
 
 def test_the_budget_counts_a_log_row_at_most_n_times_its_busiest_series(stack, two_tenants):
-    """A one-series read is not charged the whole tenant's log: a row of 1,000 series with one
-    sample each counts 1 for it (and 1,000 for the whole tenant); a series with 30 samples in a
-    row counts 30, so the bound never undercounts."""
+    """A one-series read is not charged the whole tenant's log: only its bucket's rows count, a
+    row of many series with one sample each counts 1 for it (and all its samples for the whole
+    tenant); a series with 30 samples in a row counts 30, so the bound never undercounts."""
     tenant, other = two_tenants
     with db.transaction(stack.settings) as cursor:
         for b in range(5):
@@ -229,6 +231,34 @@ def test_the_budget_counts_a_log_row_at_most_n_times_its_busiest_series(stack, t
         for name, series_ids in (("one", [1500]), ("two", [1500, 1501]), ("busy", [7]), ("all", None)):
             cursor.execute(*reads.count_statement(tenant_id=tenant, series_ids=series_ids, span=span))
             counts[name] = int(cursor.fetchone()[0])
-    assert counts == {"one": 5 + 30, "two": 10 + 31, "busy": 5 + 30, "all": 5000 + 31}
+    # 1500 and 1501 share no bucket with 7 or 8; 7's bucket holds 1031, 1095, ... (one sample each a row)
+    assert counts == {"one": 5, "two": 5 * 2 * 2, "busy": 5 + 30, "all": 5000 + 31}
     found = _read(stack, tenant, [1500, 7], span)
     assert sum(ts.size for ts, _vs in found.values()) == 5 + 30 <= counts["busy"] + counts["one"]
+
+
+def test_a_read_of_a_few_series_loads_only_the_log_rows_of_their_buckets(stack, two_tenants):
+    """Each stored batch is a row per series bucket: a corrupt row of one bucket fails the reads
+    that need it (its series, every series) and no other; the statement returns only the rows of
+    the series' buckets."""
+    tenant, _ = two_tenants
+    buckets = head_log.BUCKETS
+    series = list(range(500, 500 + 3 * buckets))  # three series a bucket
+    with db.transaction(stack.settings) as cursor:
+        for b in range(4):
+            _log(cursor, tenant, [(s, BASE + b * 1000, float(s + b)) for s in series])
+        cursor.execute("SELECT bucket, COUNT(*) FROM sample_log WHERE tenant_id = %s GROUP BY bucket", (tenant,))
+        assert dict(cursor.fetchall()) == {bucket: 4 for bucket in range(buckets)}
+        cursor.execute("UPDATE sample_log SET data = CONCAT(LEFT(data, 40), 'x', SUBSTRING(data, 42))"
+                       " WHERE tenant_id = %s AND bucket = %s", (tenant, 500 % buckets))
+    span = reads.Span(BASE, BASE + WINDOW)
+    healthy = 501
+    found = _read(stack, tenant, [healthy, healthy + buckets], span)
+    assert {s: arrays[1].tolist() for s, arrays in found.items()} == {
+        s: [float(s + b) for b in range(4)] for s in (healthy, healthy + buckets)}
+    with db.transaction(stack.settings) as cursor:
+        cursor.execute(*reads.statements(tenant_id=tenant, series_ids=[healthy], span=span, shape="rows"))
+        assert len(cursor.fetchall()) == 4  # its bucket's four rows, of the 256
+    for series_ids in ([500], [healthy, 500 + buckets], None):
+        with pytest.raises(chunks.ChunkError, match="log row"):
+            _read(stack, tenant, series_ids, span)

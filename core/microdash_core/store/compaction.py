@@ -5,8 +5,8 @@ id ... FOR UPDATE), decode them, keep the last written of each (series, ts), and
 (Policy): a series with at least `min_samples` samples in the batch, or with a sample from a row
 older than `max_age_seconds`, is flushed (one level-0 part per (series, 2 h window) INSERTed into
 `sample_chunks`); the others wait in the log. If nothing is due the batch writes nothing. Else the
-batch's rows are DELETEd and the waiting samples re-written as log rows that take the batch's
-largest ids (of their rows) and the oldest `written_at` of what they hold: every row written after
+batch's rows are DELETEd and the waiting samples re-written as log rows (per bucket) that take the
+batch's largest ids (of their bucket's rows) and the oldest `written_at` of what they hold: every row written after
 the batch still has a larger id, so precedence is kept, and a waiting sample's age still counts
 from its first write (bounded age). A batch holding `max_log_samples` or more flushes every series
 (the log is a read's cost: it is bounded). COMMIT. A crash anywhere before COMMIT leaves the log as
@@ -46,7 +46,7 @@ from microdash_core.store import head_log
 from microdash_core.store.sealing import ATTEMPTS, RETRIED_ERRORS, prepare_session
 
 log = logging.getLogger(__name__)
-DEFAULT_BATCH_ROWS = 200
+DEFAULT_BATCH_ROWS = 200 * head_log.BUCKETS  # a stored batch is up to BUCKETS rows
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -156,7 +156,7 @@ def _compact_in_transaction(cursor, tenant_id: int, batch_rows: int, policy: Pol
     waiting = _nothing_can_be_due(cursor, tenant_id, batch_rows, policy)
     if waiting is not None:
         return waiting
-    cursor.execute("SELECT id, data, written_at, written_at <= NOW(3) - INTERVAL %s MICROSECOND FROM sample_log"
+    cursor.execute("SELECT id, data, written_at, written_at <= NOW(3) - INTERVAL %s MICROSECOND, bucket FROM sample_log"
                    " WHERE tenant_id = %s ORDER BY id LIMIT %s FOR UPDATE",
                    (int(policy.max_age_seconds * 1_000_000), tenant_id, batch_rows))
     locked = cursor.fetchall()
@@ -233,18 +233,23 @@ def _due_samples(sids: np.ndarray, row_of: np.ndarray, row_is_old: np.ndarray, p
 
 def _rewrite_waiting(cursor, tenant_id: int, locked: list[tuple], sids: np.ndarray, ts: np.ndarray, vs: np.ndarray,
                      row_of: np.ndarray) -> int:
-    """The samples not due as log rows again, under the largest ids of the rows they came from
-    (deleted in this transaction), with the oldest written_at among those rows."""
-    if not sids.size:
-        return 0
-    fields = list(head_log.pieces(sids, ts, vs))
-    sources = np.unique(row_of)
-    written_at = min(locked[int(index)][2] for index in sources)
-    reused = sorted(int(locked[int(index)][0]) for index in sources)[-len(fields):]
-    if len(reused) < len(fields):  # a row holds at most MAX_BATCH_SAMPLES: only a bug gets here
-        raise RuntimeError(f"{len(fields)} waiting rows but {len(reused)} ids to give them; rolled back")
-    cursor.executemany(head_log.INSERT_AT, [(tenant_id, log_id, written_at, *row) for log_id, row in zip(reused, fields)])
-    return len(fields)
+    """The samples not due as log rows again, per bucket, under the largest ids of that bucket's
+    rows they came from (deleted in this transaction), with the oldest written_at among those rows.
+    A bucket's samples all came from rows of that bucket, so each bucket has ids enough."""
+    rows = []
+    for bucket, bucket_sids, (bucket_ts, bucket_vs, bucket_row_of) in head_log.by_bucket(sids, ts, vs, row_of):
+        fields = list(head_log.pieces(bucket_sids, bucket_ts, bucket_vs))
+        sources = np.unique(bucket_row_of)
+        if any(locked[int(index)][4] != bucket for index in sources):  # only a bug gets here
+            raise RuntimeError(f"a sample of bucket {bucket} came from a log row of another bucket; rolled back")
+        written_at = min(locked[int(index)][2] for index in sources)
+        reused = sorted(int(locked[int(index)][0]) for index in sources)[-len(fields):]
+        if len(reused) < len(fields):  # a row holds at most MAX_BATCH_SAMPLES: only a bug gets here
+            raise RuntimeError(f"{len(fields)} waiting rows but {len(reused)} ids to give them; rolled back")
+        rows.extend((tenant_id, log_id, written_at, bucket, *row) for log_id, row in zip(reused, fields))
+    if rows:
+        cursor.executemany(head_log.INSERT_AT, rows)
+    return len(rows)
 
 
 def _decoded_in_write_order(locked: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

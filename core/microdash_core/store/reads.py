@@ -22,8 +22,9 @@ asks for one pair of texts per series ("series_texts"): grouped by series alone,
 the primary key instead of grouping hours in a temporary table (~15 % of a head read), and no
 text can reach its bound.
 
-The log cannot be filtered by series in SQL (a row holds many series): a read gets the tenant's
-log rows that overlap its span and keeps the series it asked for. Compaction keeps the log small.
+A log row holds many series, all of one bucket (series_id % head_log.BUCKETS): a read gets the
+log rows of its series' buckets that overlap its span and keeps the series it asked for, so a read
+of one series loads about 1/BUCKETS of the log. Compaction keeps the log small.
 
 This module builds the statements and assembles the rows; `read_series` runs them on a PyMySQL
 cursor, and an asyncio caller runs the same `statements()` on its own cursor and hands the rows
@@ -37,6 +38,7 @@ import numpy as np
 import orjson
 
 from microdash_core import chunks
+from microdash_core.store import head_log
 
 Arrays = tuple[np.ndarray, np.ndarray]
 Shape = Literal["texts", "series_texts", "rows"]
@@ -79,6 +81,13 @@ def _series_filter(series_ids: list[int] | None) -> tuple[str, list]:
     return f" AND series_id IN ({','.join(['%s'] * len(series_ids))})", list(series_ids)
 
 
+def _bucket_filter(series_ids: list[int] | None) -> tuple[str, list]:
+    """The log rows that can hold the series: their buckets (all of them for None, which still
+    lets MariaDB range over ix_sample_log_bucket)."""
+    buckets = head_log.buckets_of(series_ids)
+    return f" AND bucket IN ({','.join(['%s'] * len(buckets))})", buckets
+
+
 def statements(*, tenant_id: int, series_ids: list[int] | None, span: Span, shape: Shape = "texts",
                timeout_seconds: float | None = None) -> tuple[str, list]:
     """The one statement that reads the span: (sql, params). series_ids None reads every series of
@@ -103,8 +112,9 @@ def statements(*, tenant_id: int, series_ids: list[int] | None, span: Span, shap
     else:
         head_part = f"SELECT series_id, %s, ts, 0, ts, value FROM samples WHERE {head_where}"
         head_params = [_HEAD_ROW, *head_params]
-    log_part = "SELECT 0, %s, id, 0, data, NULL FROM sample_log WHERE tenant_id = %s AND last_ts >= %s AND first_ts <= %s"
-    log_params = [_LOG, tenant_id, span.first_ms, span.last_ms]
+    in_buckets, buckets = _bucket_filter(series_ids)
+    log_part = f"SELECT 0, %s, id, 0, data, NULL FROM sample_log WHERE tenant_id = %s{in_buckets} AND last_ts >= %s AND first_ts <= %s"
+    log_params = [_LOG, tenant_id, *buckets, span.first_ms, span.last_ms]
     options = [f"group_concat_max_len={TEXT_BOUND}"] if shape != "rows" else []
     if timeout_seconds is not None:
         options.append(f"max_statement_time={max(timeout_seconds, 0.001):.3f}")
@@ -117,21 +127,23 @@ def statements(*, tenant_id: int, series_ids: list[int] | None, span: Span, shap
 def count_statement(*, tenant_id: int, series_ids: list[int] | None, span: Span,
                     timeout_seconds: float | None = None) -> tuple[str, list]:
     """(sql, params) of one row: the samples a read of the span loads, whole chunks counted whole
-    (an upper bound: it is a budget). A log row holds many series and cannot be filtered by series
-    in SQL: it counts at most n × its series_max for a read of n series (no series has more in
-    it), so a few series' read is not charged the whole tenant's log when compaction lags."""
+    (an upper bound: it is a budget). Only the log rows of the series' buckets count, and a log
+    row holds many series: it counts at most n × its series_max for a read of n series (no series
+    has more in it), so a few series' read is not charged the whole tenant's log when compaction
+    lags."""
     in_series, series_params = _series_filter(series_ids)
+    in_buckets, buckets = _bucket_filter(series_ids)
     log_share = "sample_count" if series_ids is None else f"LEAST(sample_count, {len(series_ids)} * series_max)"
     prefix = (f"SET STATEMENT max_statement_time={max(timeout_seconds, 0.001):.3f} FOR "
               if timeout_seconds is not None else "")
     sql = (f"{prefix}SELECT (SELECT COALESCE(SUM(sample_count), 0) FROM sample_chunks WHERE tenant_id = %s{in_series}"
            " AND window_start >= %s AND window_start <= %s AND last_ts >= %s AND first_ts <= %s)"
            f" + (SELECT COUNT(*) FROM samples WHERE tenant_id = %s{in_series} AND ts >= %s AND ts <= %s)"
-           f" + (SELECT COALESCE(SUM({log_share}), 0) FROM sample_log WHERE tenant_id = %s AND last_ts >= %s"
-           " AND first_ts <= %s)")
+           f" + (SELECT COALESCE(SUM({log_share}), 0) FROM sample_log WHERE tenant_id = %s{in_buckets}"
+           " AND last_ts >= %s AND first_ts <= %s)")
     params = [tenant_id, *series_params, chunks.window_of(span.first_ms), span.last_ms, span.first_ms,
               span.last_ms, tenant_id, *series_params, span.first_ms, span.last_ms,
-              tenant_id, span.first_ms, span.last_ms]
+              tenant_id, *buckets, span.first_ms, span.last_ms]
     return sql, params
 
 
