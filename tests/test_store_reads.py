@@ -259,6 +259,9 @@ def test_a_read_of_a_few_series_loads_only_the_log_rows_of_their_buckets(stack, 
     with db.transaction(stack.settings) as cursor:
         cursor.execute(*reads.statements(tenant_id=tenant, series_ids=[healthy], span=span, shape="rows"))
         assert len(cursor.fetchall()) == 4  # its bucket's four rows, of the 256
+    absent = healthy + 10 * buckets  # its bucket's rows overlap the span, none holds it
+    assert _read(stack, tenant, [absent], span) == {}
+    assert set(_read(stack, tenant, [absent, healthy], span)) == {healthy}
     for series_ids in ([500], [healthy, 500 + buckets], None):
         with pytest.raises(chunks.ChunkError, match="log row"):
             _read(stack, tenant, series_ids, span)

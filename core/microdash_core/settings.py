@@ -140,10 +140,10 @@ class Settings(BaseSettings):
                                                                  " by the space it returns")
     reclaim_lock_wait_seconds: int = Field(1, ge=1, le=60, description="longest wait for the table's metadata lock"
                                                                       " (ingest queues behind it meanwhile)")
-    # Compaction: the head's log (a row per stored batch and series bucket) folds into level-0 chunk parts. A
-    # series' samples wait in the log until it has a few (parts of one sample each would cost
-    # more than rows) or they are old enough; every read of recent time decodes the tenant's log,
-    # so its age and size are bounded (docs/storage.md)
+    # Compaction: the head's log (a row per stored batch and series bucket) folds into level-0
+    # chunk parts. A series' samples wait in the log until it has a few (parts of one sample each
+    # would cost more than rows) or they are old enough; every read of recent time decodes its
+    # series' buckets of the log, so its age and size are bounded (docs/storage.md)
     compact_interval_seconds: int = Field(10, ge=1, le=3600, description="how often the compaction job runs")
     compact_batch_rows: int = Field(12_800, ge=1, le=640_000, description="log rows of one tenant per compaction"
                                                                           " transaction (a stored batch is up to 64)")

@@ -1,6 +1,7 @@
-"""The compaction job: the head's log (one row per stored batch) becomes level-0 chunk parts
-(microdash_core.store.compaction; docs/storage.md). It runs every COMPACT_INTERVAL_SECONDS so
-that the log, which every read of recent time decodes whole, stays small."""
+"""The compaction job: the head's log (a row per stored batch and series bucket) becomes level-0
+chunk parts (microdash_core.store.compaction; docs/storage.md). It runs every
+COMPACT_INTERVAL_SECONDS so that the log, whose rows of a read's series buckets every read of
+recent time decodes, stays small."""
 
 import logging
 import time

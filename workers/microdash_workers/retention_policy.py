@@ -48,8 +48,8 @@ class Resolution:
 # cut-off (window_start + WINDOW_MS <= cutoff), and the head is cut at the same instant, so a sample
 # is kept or dropped alike whether it was sealed yet or not. Raw retention is thereby rounded up
 # to the next 2 h. (`window_start < cutoff` rather than the sum keeps partition pruning.)
-# The log (`sample_log`, a row per stored batch, compacted into chunk parts within seconds) loses
-# a row once its newest sample is past the cut-off; its older samples of a row that straddles the
+# The log (`sample_log`, a row per stored batch and series bucket, compacted into chunk parts
+# within seconds) loses a row once its newest sample is past the cut-off; its older samples of a row that straddles the
 # cut-off go with their chunk at the next run.
 LOG = Table("sample_log", "last_ts", row_weight=1_000, partitioned=False)
 HEAD = Table("samples", "ts")

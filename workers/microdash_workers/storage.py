@@ -129,8 +129,8 @@ class SampleStore:
         return found
 
     def _append_log(self, tenant_id: int, series_ids: list[int], samples: list[Sample]) -> None:
-        """The batch as one log row (a row per MAX_BATCH_SAMPLES), in one transaction: durable and
-        readable at COMMIT. A re-delivered batch is appended again; reads and compaction let the
+        """The batch as log rows, one per series bucket (a row per MAX_BATCH_SAMPLES of a bucket),
+        in one transaction: durable and readable at COMMIT. A re-delivered batch is appended again; reads and compaction let the
         later row win at an equal (series, ts), so it changes no value (docs/storage.md)."""
         ids = np.array(series_ids, dtype=np.int64)
         timestamps = np.array([sample[2] for sample in samples], dtype=np.int64)

@@ -209,11 +209,14 @@ def _log_by_series(log_rows: list[tuple[int, bytes]], span: Span, series_ids: li
         return {}
     log_rows.sort(key=lambda row: row[0])
     wanted = None if series_ids is None else np.asarray(series_ids, dtype=np.int64)
-    columns = [_kept(_decoded_log(log_id, blob), span, wanted) for log_id, blob in log_rows]
+    # The rows are of the series' buckets only: filtered once, concatenated (a call per row cost
+    # more than the samples of the other series in them).
+    columns = [_decoded_log(log_id, blob) for log_id, blob in log_rows]
+    sids, ts, vs = _kept(tuple(np.concatenate([column[i] for column in columns]) for i in range(3)), span, wanted)
+    if not sids.size:  # rows of the series' buckets, none of their samples
+        return {}
     # Reversed, a stable sort by (series, ts) puts the last written of each pair first.
-    sids = np.concatenate([column[0] for column in columns])[::-1]
-    ts = np.concatenate([column[1] for column in columns])[::-1]
-    vs = np.concatenate([column[2] for column in columns])[::-1]
+    sids, ts, vs = sids[::-1], ts[::-1], vs[::-1]
     order = np.lexsort((ts, sids))
     sids, ts, vs = sids[order], ts[order], vs[order]
     first = np.concatenate(([True], (sids[1:] != sids[:-1]) | (ts[1:] != ts[:-1])))
@@ -225,8 +228,7 @@ def _log_by_series(log_rows: list[tuple[int, bytes]], span: Span, series_ids: li
 
 def _kept(columns: tuple[np.ndarray, np.ndarray, np.ndarray], span: Span,
           wanted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A decoded log row's samples in the span, of the series wanted (None: all), filtered row by
-    row so that a read of a few series does not concatenate and sort the whole log."""
+    """The log samples in the span, of the series wanted (None: all), before they are sorted."""
     sids, ts, vs = columns
     keep = (ts >= span.first_ms) & (ts <= span.last_ms)
     if wanted is not None:
