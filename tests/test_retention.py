@@ -14,6 +14,7 @@ import pytest
 from microdash_core import chunks, db, migrate, tenancy
 from microdash_core.partitions import existing_partitions
 from microdash_core.settings import Settings
+from microdash_core.store import head_log
 from microdash_workers.retention import enforce_retention
 from microdash_workers.retention_policy import RAW, cutoff_ms
 from support import append_log
@@ -59,10 +60,11 @@ def insert_raw(settings, tenant_id, timestamps):
 
 
 def insert_log(settings, tenant_id, timestamps):
-    """One log row per timestamp (two series), as the worker appends a batch."""
+    """One log row per timestamp (two series of one bucket), as the worker appends a batch."""
     with db.transaction(settings) as cursor:
         for ts in timestamps:
-            append_log(cursor, tenant_id=tenant_id, series_ids=[1, 2], timestamps=[ts, ts], values=[1.0, 2.0])
+            append_log(cursor, tenant_id=tenant_id, series_ids=[1, 1 + head_log.BUCKETS], timestamps=[ts, ts],
+                       values=[1.0, 2.0])
 
 
 def insert_1m(settings, tenant_id, timestamps):

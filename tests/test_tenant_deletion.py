@@ -3,6 +3,7 @@ samples wherever they are stored, the log, the legacy head and the chunks, in bo
 counts them; another tenant's stay. Real MariaDB; chunk rows inserted as the sealer writes them."""
 
 from microdash_core import chunks, db, tenancy
+from microdash_core.store import head_log
 from support import append_log, insert_chunk, recent_ms
 
 WINDOW = chunks.WINDOW_MS
@@ -15,9 +16,10 @@ def _store(stack, tenant_id: int, base: int) -> None:
             insert_chunk(cursor, tenant_id=tenant_id, series_id=1, timestamps=[start, start + 1000], values=[1.0, 2.0])
         cursor.executemany("INSERT INTO samples VALUES (%s, 1, %s, 3.0)",
                            [(tenant_id, base + 5 * WINDOW + offset) for offset in range(3)])
-        for index in range(3):  # log rows: two series each, in the last window
+        for index in range(3):  # log rows: two series of one bucket each, in the last window
             start = base + 6 * WINDOW + index * 10
-            append_log(cursor, tenant_id=tenant_id, series_ids=[1, 2], timestamps=[start, start], values=[4.0, 5.0])
+            append_log(cursor, tenant_id=tenant_id, series_ids=[1, 1 + head_log.BUCKETS], timestamps=[start, start],
+                       values=[4.0, 5.0])
 
 
 def test_deleting_a_tenant_empties_its_log_head_and_chunks(stack, monkeypatch):
