@@ -331,6 +331,20 @@ def test_a_batch_of_max_log_samples_flushes_every_series(database):
     assert done.waiting == 0 and _log_rows(database) == 0 and read_all(database, [1]) == expected
 
 
+def test_a_batch_of_few_large_rows_stops_at_max_log_samples_and_the_next_batch_takes_the_rest(database):
+    """A stored batch of one series is one large row: batch_rows of them could hold far more than
+    memory should. A batch takes rows until it holds max_log_samples (it then flushes every
+    series), and the run goes on with the rows behind it."""
+    expected = {}
+    rows = [(1, 7, CURRENT + i * 1000, float(i)) for i in range(500)]
+    write_log(database, rows, expected, batch_size=100)  # five rows of 100 samples
+    assert _log_rows(database) == 5
+    done = _compact(database, batch_rows=100, policy=_policy(max_log_samples=250))
+    assert (done.batches, done.log_rows, done.samples, done.waiting) == (2, 5, 500, 0)  # 3 rows, then 2
+    assert len({part for *_key, part, _count in _level0_parts(database)}) == 2
+    assert _log_rows(database) == 0 and read_all(database, [1]) == expected
+
+
 def test_waiting_rows_keep_their_tenant_and_another_tenant_is_untouched(database):
     mine, theirs = {}, {}
     _common_load(database, mine, 3, tenant=1)

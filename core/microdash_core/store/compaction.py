@@ -1,7 +1,8 @@
 """Compaction: the oldest rows of the head's log (`sample_log`) become level-0 chunk parts.
 
 One batch is one transaction, per tenant: lock the tenant's oldest `batch_rows` log rows (ORDER BY
-id ... FOR UPDATE), decode them, keep the last written of each (series, ts), and decide per series
+id ... FOR UPDATE; fewer if the first of them already hold `max_log_samples`, which flushes them
+all: a stored batch of few series is a few large rows), decode them, keep the last written of each (series, ts), and decide per series
 (Policy): a series with at least `min_samples` samples in the batch, or with a sample from a row
 older than `max_age_seconds`, is flushed (one level-0 part per (series, 2 h window) INSERTed into
 `sample_chunks`); the others wait in the log. If nothing is due the batch writes nothing. Else the
@@ -78,6 +79,7 @@ class Compacted:
     waiting: int = 0  # samples re-written to the log (their series not due yet)
     waiting_rows: int = 0
     seconds: float = field(default=0.0, compare=False)
+    more_behind: bool = field(default=False, compare=False)  # the batch stopped at batch_rows or its samples
 
     def add(self, other: "Compacted") -> None:
         self.log_rows += other.log_rows
@@ -112,7 +114,7 @@ def compact_due(connection: pymysql.connections.Connection, *, batch_rows: int =
                 on_batch(tenant_id, done)
             # More behind only if the batch was full; and it must have shrunk the log, or the
             # next batch would be the same rows (their series not due).
-            if done.log_rows < batch_rows or done.log_rows <= done.waiting_rows:
+            if not done.more_behind or done.log_rows <= done.waiting_rows:
                 break
     total.seconds = time.monotonic() - started
     return total
@@ -156,9 +158,10 @@ def _compact_in_transaction(cursor, tenant_id: int, batch_rows: int, policy: Pol
     waiting = _nothing_can_be_due(cursor, tenant_id, batch_rows, policy)
     if waiting is not None:
         return waiting
+    last_id, more_behind = _batch_end(cursor, tenant_id, batch_rows, policy.max_log_samples)
     cursor.execute("SELECT id, data, written_at, written_at <= NOW(3) - INTERVAL %s MICROSECOND, bucket FROM sample_log"
-                   " WHERE tenant_id = %s ORDER BY id LIMIT %s FOR UPDATE",
-                   (int(policy.max_age_seconds * 1_000_000), tenant_id, batch_rows))
+                   " WHERE tenant_id = %s AND id <= %s ORDER BY id LIMIT %s FOR UPDATE",
+                   (int(policy.max_age_seconds * 1_000_000), tenant_id, last_id, batch_rows))
     locked = cursor.fetchall()
     if not locked:
         return Compacted(batches=1)
@@ -176,7 +179,7 @@ def _compact_in_transaction(cursor, tenant_id: int, batch_rows: int, policy: Pol
         raise RuntimeError(f"deleted {deleted} log rows of the {len(ids)} compacted; rolled back")
     waiting = ~due
     waiting_rows = _rewrite_waiting(cursor, tenant_id, locked, sids[waiting], ts[waiting], vs[waiting], row_of[waiting])
-    return Compacted(log_rows=len(ids), samples=int(due.sum()), parts=len(rows), batches=1,
+    return Compacted(log_rows=len(ids), samples=int(due.sum()), parts=len(rows), batches=1, more_behind=more_behind,
                      waiting=int(waiting.sum()), waiting_rows=waiting_rows)
 
 
@@ -201,6 +204,22 @@ def _insert_parts(cursor, rows: list[tuple]) -> None:
         size += len(value) + 1
     if values:
         cursor.execute(_INSERT_PARTS + b",".join(values))
+
+
+def _batch_end(cursor, tenant_id: int, batch_rows: int, max_samples: int) -> tuple[int, bool]:
+    """(the last log id of the batch, whether rows are left behind it): the oldest batch_rows
+    rows, fewer if max_samples is reached before (a batch that reaches it flushes every series, so
+    no more is needed; a stored batch of few series is a few large rows, and batch_rows of them
+    would hold far more samples than memory should). Not locking: rows committed meanwhile have
+    larger ids (the locking read takes the same prefix)."""
+    cursor.execute("SELECT id, sample_count FROM sample_log WHERE tenant_id = %s ORDER BY id LIMIT %s",
+                   (tenant_id, batch_rows))
+    rows = cursor.fetchall()
+    if not rows:
+        return 0, False
+    counts = np.cumsum([count for _id, count in rows])
+    end = min(int(np.searchsorted(counts, max_samples)), len(rows) - 1)  # the row that reaches it
+    return int(rows[end][0]), end < len(rows) - 1 or len(rows) == batch_rows
 
 
 def _nothing_can_be_due(cursor, tenant_id: int, batch_rows: int, policy: Policy) -> Compacted | None:
