@@ -44,7 +44,7 @@ def _measured(mariadb_pid: int, work) -> tuple[object, float, float]:
     return result, _own_cpu() - own, cpu_seconds(mariadb_pid) - server
 
 
-def _append_all(connection, base_ms: int) -> int:
+def _append_all(connection, base_ms: int) -> dict:
     rng = np.random.default_rng(1)
     for round_ in range(ROUNDS):
         for first in range(1, SERIES + 1, BATCH_SERIES):
@@ -54,8 +54,13 @@ def _append_all(connection, base_ms: int) -> int:
                 head_log.append(cursor, TENANT, ids, ts, rng.normal(0, 100, ids.size))
             connection.commit()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT COUNT(*) FROM sample_log")
-        return int(cursor.fetchone()[0])
+        cursor.execute("ANALYZE TABLE sample_log")
+        cursor.fetchall()
+        cursor.execute("SELECT COUNT(*), SUM(LENGTH(data)) FROM sample_log")
+        rows, blob_bytes = cursor.fetchone()
+        cursor.execute("SELECT DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES"
+                       " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'sample_log'")
+        return {"rows": int(rows), "blob_bytes": int(blob_bytes), "table_bytes": int(cursor.fetchone()[0])}
 
 
 def _one_series_reads(connection, span: reads.Span, count: int) -> int:
@@ -95,7 +100,7 @@ def main() -> None:
             done, compact_cpu, compact_server = _measured(
                 mariadb, lambda: compaction.compact_due(connection, policy=compaction.EVERYTHING))
     print(json.dumps({
-        "log_rows": rows, "log_samples": SERIES * ROUNDS,
+        "log": rows, "log_samples": SERIES * ROUNDS,
         "append_cpu_s": {"client": round(append_cpu, 3), "mariadb": round(append_server, 3)},
         "one_series_read": {"reads": args.reads, "samples_each": samples / args.reads,
                             "client_ms": round(read_cpu / args.reads * 1000, 3),
