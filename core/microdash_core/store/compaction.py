@@ -2,13 +2,14 @@
 
 One batch is one transaction, per tenant: lock the tenant's oldest `batch_rows` log rows (ORDER BY
 id ... FOR UPDATE; fewer if the first of them already hold `max_log_samples`, which flushes them
-all: a stored batch of few series is a few large rows), decode them, keep the last written of each (series, ts), and decide per series
-(Policy): a series with at least `min_samples` samples in the batch, or with a sample from a row
-older than `max_age_seconds`, is flushed (one level-0 part per (series, 2 h window) INSERTed into
-`sample_chunks`); the others wait in the log. If nothing is due the batch writes nothing. Else the
-batch's rows are DELETEd and the waiting samples re-written as log rows (per bucket) that take the
-batch's largest ids (of their bucket's rows) and the oldest `written_at` of what they hold: every row written after
-the batch still has a larger id, so precedence is kept, and a waiting sample's age still counts
+all: a stored batch of few series is a few large rows), decode them, keep the last written of
+each (series, ts), and decide per series (Policy): a series with at least `min_samples` samples
+in the batch, or with a sample from a row older than `max_age_seconds`, is flushed (one level-0
+part per (series, 2 h window) INSERTed into `sample_chunks`); the others wait in the log. If
+nothing is due the batch writes nothing. Else the batch's rows are DELETEd and the waiting
+samples re-written as log rows (per bucket) that take the batch's largest ids (of their bucket's
+rows) and the oldest `written_at` of what they hold: every row written after the batch still has
+a larger id, so precedence is kept, and a waiting sample's age still counts
 from its first write (bounded age). A batch holding `max_log_samples` or more flushes every series
 (the log is a read's cost: it is bounded). COMMIT. A crash anywhere before COMMIT leaves the log as
 it was; after it, the parts and the log hold the samples, together. Reads see either (one
