@@ -15,7 +15,7 @@ from contextlib import closing
 import httpx
 
 from microdash_core import chunks, keys
-from microdash_core.store import sealing
+from microdash_core.store import compaction, sealing
 from microdash_workers import rollup_marks, rollups
 from microdash_workers.storage import SampleStore
 
@@ -97,8 +97,9 @@ def _sealed_samples(stack, tenant_id: int) -> int:
 
 
 def _seal_all(stack, tenant_id: int, end_ms: int) -> dict:
-    """Seal the tenant's day into chunks (as the sealing job does once its windows are over)."""
+    """Compact the tenant's log and seal its day into chunks (as the jobs do once its windows are over)."""
     with closing(stack.connect_db()) as connection:
+        compaction.compact_due(connection, tenant_ids=[tenant_id])
         sealed = sealing.seal_due(connection, cutoff_ms=end_ms + chunks.WINDOW_MS, tenant_ids=[tenant_id])
     return {"samples": sealed.samples, "seconds": round(sealed.seconds, 2)}
 

@@ -5,7 +5,8 @@
                         [--redis-appendfsync always|everysec]
 
 Scenarios, in order, each with its own tenant: bulk ingest until durable in MariaDB (then `seal`
-force-seals that load into chunks: bytes on disk per sample and sealing throughput; JSON, then
+force-seals that load into chunks: bytes on disk per sample and sealing throughput; `common` and
+`common_seal` the same for many series with one sample each per scrape; JSON, then
 the same load through Prometheus remote-write and as Influx line protocol), one sample per request, ingest -> SSE latency under a steady 2,000 samples/s, ingest -> queryable latency,
 MQTT ingest from 1,000 simulated devices (one sample per message) until durable, and the node
 rollup throughput and 24 h query latency at 1m/5m, the rollup throughput of a day sealed into chunks, one alert evaluation cycle of 10,000 rules
@@ -43,6 +44,7 @@ import redis
 
 import alert_eval_load
 import cluster
+import common_load
 import dashboard
 import ingest_load
 import latency
@@ -56,8 +58,8 @@ import report
 from stack import BenchStack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("bulk", "seal", "bulk_limited", "remote_write", "line_protocol", "single", "sse", "query", "mqtt",
-             "rollup", "rollup_sealed", "promql", "alerts", "alerts_promql", "agent", "dashboard", "operator", "cluster")
+SCENARIOS = ("bulk", "seal", "common", "common_seal", "bulk_limited", "remote_write", "line_protocol", "single", "sse",
+             "query", "mqtt", "rollup", "rollup_sealed", "promql", "alerts", "alerts_promql", "agent", "dashboard", "operator", "cluster")
 # Scenarios that need no BenchStack: they run after it has stopped.
 STACKLESS_SCENARIOS = ("cluster",)
 SETTLE_TIMEOUT_S = 120.0
@@ -66,6 +68,7 @@ SETTLE_TIMEOUT_S = 120.0
 @dataclass(frozen=True)
 class Sizes:
     bulk_samples: int
+    common_series: int = 100_000
     bulk_batch: int = 5_000
     bulk_clients: int = 4
     single_requests: int = 5_000
@@ -112,7 +115,7 @@ def sizes_for(args: argparse.Namespace) -> Sizes:
     if args.quick:
         return Sizes(bulk_samples=args.samples or 50_000, single_requests=300, sse_seconds=4.0, query_probes=30,
                      mqtt_devices=100, mqtt_messages_per_device=20, agent_seconds=8.0,
-                     rollup_samples=50_000, alert_tenants=10,
+                     rollup_samples=50_000, alert_tenants=10, common_series=20_000,
                      dashboard_loads=2, dashboard_live_seconds=4.0,
                      operator_tenants_one_by_one=5, operator_tenants_at_once=20)
     return Sizes(bulk_samples=args.samples or 1_000_000)
@@ -178,6 +181,9 @@ def run_all(stack: BenchStack, sizes: Sizes, chosen: list[str], results: dict) -
                                              batch_size=sizes.bulk_batch, clients=sizes.bulk_clients),
         # The bulk load sealed into chunks: bytes on disk per sample and sealing throughput.
         "seal": lambda: seal_disk.run_seal(stack),
+        # The common load: many series, one sample each per scrape (bench/common_load.py).
+        "common": lambda: common_load.run_common(stack, sizes.common_series),
+        "common_seal": lambda: common_load.run_common_seal(stack),
         # The same load for a tenant with a series limit: what enforcing it costs.
         "bulk_limited": lambda: ingest_load.run_bulk(
             stack, stack.create_tenant("bench-bulk-limited", max_series=10 * ingest_load.SERIES),

@@ -1,6 +1,6 @@
 """Support for the sealing tests: databases of their own on the stack's MariaDB (a forced seal of
-the shared database would seal other tests' samples), samples written as rows, and what the store
-holds compared sample by sample."""
+the shared database would seal other tests' samples), samples written as legacy head rows or log
+rows, and what the store holds compared sample by sample."""
 
 import uuid
 from contextlib import closing
@@ -9,7 +9,7 @@ import numpy as np
 
 from microdash_core import chunks, db, migrate
 from microdash_core.settings import Settings
-from microdash_core.store import reads
+from microdash_core.store import head_log, reads
 
 WINDOW = chunks.WINDOW_MS
 EVERYTHING = reads.Span(-(2 ** 62), 2 ** 62)
@@ -40,6 +40,24 @@ def write_head(settings: Settings, rows: list[tuple[int, int, int, float]], expe
             expected.setdefault((tenant, series), {})[ts] = value
 
 
+def write_log(settings: Settings, rows: list[tuple[int, int, int, float]], expected: Expected | None = None,
+              batch_size: int = 500) -> None:
+    """Rows (tenant, series, ts, value) as log rows of batch_size, one tenant each, as the worker
+    appends them (one transaction per row): later rows win at an equal (series, ts)."""
+    with closing(db.connect(settings)) as connection, connection.cursor() as cursor:
+        for start in range(0, len(rows), batch_size):
+            piece = rows[start:start + batch_size]
+            for tenant in sorted({row[0] for row in piece}):
+                mine = [row for row in piece if row[0] == tenant]
+                head_log.append(cursor, tenant, np.array([row[1] for row in mine], dtype=np.int64),
+                                np.array([row[2] for row in mine], dtype=np.int64),
+                                np.array([row[3] for row in mine], dtype=np.float64))
+                connection.commit()
+    if expected is not None:
+        for tenant, series, ts, value in rows:
+            expected.setdefault((tenant, series), {})[ts] = value
+
+
 def read_all(settings: Settings, tenants: list[int]) -> Expected:
     found: Expected = {}
     with db.transaction(settings) as cursor:
@@ -62,30 +80,46 @@ def assert_reads_exactly(settings: Settings, expected: Expected) -> None:
 
 def stored_samples(settings: Settings, tenants: list[int] | None = None
                    ) -> tuple[dict[tuple[int, int], np.ndarray], dict[tuple[int, int], list[int]]]:
-    """Every chunk decoded (timestamps per tenant and series, in part order) and the head's
-    timestamps per tenant and series (of the given tenants, or all); checks that every part is a
-    well-formed chunk of its window."""
+    """Every canonical chunk part decoded (timestamps per tenant and series, in part order) and
+    the timestamps not sealed yet per tenant and series (legacy head rows, level-0 parts and log
+    rows; a re-delivered sample once per copy), of the given tenants or all; checks that every
+    part is a well-formed chunk of its window."""
     sealed: dict[tuple[int, int], list[np.ndarray]] = {}
+    head: dict[tuple[int, int], list[int]] = {}
     only = f" WHERE tenant_id IN ({','.join(str(int(t)) for t in tenants)})" if tenants else ""
     with db.transaction(settings) as cursor:
-        cursor.execute("SELECT tenant_id, series_id, window_start, part, sample_count, first_ts, last_ts, data"
-                       f" FROM sample_chunks{only} ORDER BY tenant_id, series_id, window_start, part")
+        cursor.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+        tables = {name for (name,) in cursor.fetchall()}  # a database of a previous schema has fewer
+        if "sample_chunks" not in tables:
+            cursor.execute("SELECT 0, 0, 0, 0, 0, 0, 0, '' FROM DUAL WHERE FALSE")
+        else:
+            cursor.execute("SELECT tenant_id, series_id, window_start, part, sample_count, first_ts, last_ts, data"
+                           f" FROM sample_chunks{only} ORDER BY tenant_id, series_id, window_start, part")
         for tenant, series, window_start, part, count, first, last, data in cursor.fetchall():
             ts, _vs = chunks.decode(data)
             assert (count, first, last) == (ts.size, ts[0], ts[-1])
             assert chunks.window_of(first) == window_start == chunks.window_of(last)
             assert count <= chunks.SEAL_MAX_SAMPLES
-            sealed.setdefault((tenant, series), []).append(ts)
+            if chunks.is_level0(part):
+                head.setdefault((tenant, series), []).extend(ts.tolist())
+            else:
+                sealed.setdefault((tenant, series), []).append(ts)
         cursor.execute(f"SELECT tenant_id, series_id, ts FROM samples{only} ORDER BY tenant_id, series_id, ts")
-        head: dict[tuple[int, int], list[int]] = {}
         for tenant, series, ts in cursor.fetchall():
             head.setdefault((tenant, series), []).append(ts)
+        cursor.execute(f"SELECT tenant_id, sample_count, first_ts, last_ts, data FROM sample_log{only} ORDER BY id"
+                       if "sample_log" in tables else "SELECT 0, 0, 0, 0, '' FROM DUAL WHERE FALSE")
+        for tenant, count, first, last, data in cursor.fetchall():
+            series_ids, ts, _vs = chunks.batch.decode(data)
+            assert (count, first, last) == (ts.size, ts.min(), ts.max())
+            for series, stamp in zip(series_ids.tolist(), ts.tolist()):
+                head.setdefault((tenant, series), []).append(stamp)
     return {key: np.concatenate(parts) for key, parts in sealed.items()}, head
 
 
 def assert_nothing_doubled(settings: Settings, expected: Expected) -> None:
-    """Within the chunks every sample is stored once (parts in order, never overlapping), and
-    chunks plus head hold exactly the expected timestamps."""
+    """Within the canonical chunks every sample is stored once (parts in order, never overlapping),
+    and they plus what is not sealed yet hold exactly the expected timestamps."""
     sealed, head = stored_samples(settings, sorted({tenant for tenant, _series in expected}))
     for key, ts in sealed.items():
         assert np.all(ts[1:] > ts[:-1]), f"{key}: a sample is sealed twice or out of order"
@@ -95,17 +129,15 @@ def assert_nothing_doubled(settings: Settings, expected: Expected) -> None:
 
 
 def head_count(settings: Settings, before_ms: int | None = None) -> int:
-    with db.transaction(settings) as cursor:
-        if before_ms is None:
-            cursor.execute("SELECT COUNT(*) FROM samples")
-        else:
-            cursor.execute("SELECT COUNT(*) FROM samples WHERE ts < %s", (before_ms,))
-        return cursor.fetchone()[0]
+    """Samples not sealed yet (legacy head rows, level-0 parts, log rows), with ts < before_ms if given."""
+    _sealed, head = stored_samples(settings)
+    return sum(1 for stamps in head.values() for ts in stamps if before_ms is None or ts < before_ms)
 
 
 def chunk_rows(settings: Settings) -> int:
+    """Canonical chunk parts (level-0 parts not counted)."""
     with db.transaction(settings) as cursor:
-        cursor.execute("SELECT COUNT(*) FROM sample_chunks")
+        cursor.execute("SELECT COUNT(*) FROM sample_chunks WHERE part < %s", (chunks.LEVEL0_PART_BASE,))
         return cursor.fetchone()[0]
 
 

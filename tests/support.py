@@ -16,6 +16,7 @@ import numpy as np
 
 from microdash_core import chunks, db
 from microdash_core.settings import Settings
+from microdash_core.store import head_log
 from microdash_core.store.reads import Span, read_series
 from microdash_core.tenants import api_tokens, directory, memberships as member_store
 
@@ -226,6 +227,15 @@ def insert_chunk(cursor, *, tenant_id: int, series_id: int, timestamps: list[int
     cursor.execute("INSERT INTO sample_chunks VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                    (tenant_id, series_id, chunks.window_of(timestamps[0]), part, len(timestamps), min(timestamps),
                     max(timestamps), blob))
+
+
+def append_log(cursor, *, tenant_id: int, series_ids: list[int], timestamps: list[int], values: list[float]) -> int:
+    """Log rows, as the worker writes them for a stored batch (one per series bucket); returns the
+    id of the last (the largest: ids grow, and the caller's transaction sees its own rows)."""
+    head_log.append(cursor, tenant_id, np.array(series_ids, dtype=np.int64), np.array(timestamps, dtype=np.int64),
+                    np.array(values, dtype=np.float64))
+    cursor.execute("SELECT MAX(id) FROM sample_log WHERE tenant_id = %s", (tenant_id,))
+    return int(cursor.fetchone()[0])
 
 
 def recent_ms(offset_ms: int = 0) -> int:

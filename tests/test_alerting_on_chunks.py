@@ -1,5 +1,6 @@
 """Alert rules over the chunked store: a metric rule's aggregates are the same, to the bit, as the
-SQL aggregates over the head were, whether the window is in the head, partly sealed or all sealed;
+SQL aggregates over the legacy head were, whether the window is in the log (with the same samples
+also in the legacy head), partly sealed or all sealed;
 a window spanning a chunk and the head fires on both; a sample re-written after its window was
 sealed wins; a PromQL rule reads chunks too, and a chunk that cannot be decoded is the rule's
 error, not a crash of the tenant's evaluation."""
@@ -25,6 +26,15 @@ def _values(stack, tenant_id: int, rules, now: int) -> dict:
     return {rule.id: {labels["host"]: value for labels, value in found[rule.id].values()} for rule in rules}
 
 
+def _legacy_copy(stack, tenant_id: int, samples: list[tuple[str, dict, int, float]]) -> None:
+    """The same samples as legacy head rows (one row per sample), where SQL can aggregate them."""
+    ids = {host: series_id for series_id, host in
+           stack.sql("SELECT id, JSON_VALUE(labels, '$.host') FROM series WHERE tenant_id = %s", (tenant_id,))}
+    with db.transaction(stack.settings) as cursor:
+        cursor.executemany("INSERT INTO samples VALUES (%s, %s, %s, %s)",
+                           [(tenant_id, ids[labels["host"]], ts, value) for _metric, labels, ts, value in samples])
+
+
 def _sql_aggregates(stack, tenant_id: int, aggregation: str, window_seconds: int, now: int) -> dict[str, float]:
     """What the evaluator computed before the chunked store: SQL over the head."""
     where = "s.tenant_id = %s AND s.ts > %s AND s.ts <= %s"
@@ -47,6 +57,7 @@ def test_metric_rule_values_are_the_sql_aggregates_to_the_bit_wherever_the_sampl
     samples = [("cpu", {"host": host}, now - offset * S, float(value))
                for host in ("a", "b") for offset, value in zip(range(0, 90), rng.normal(50, 30, 90))]
     store_samples(stack, tenant.id, samples)
+    _legacy_copy(stack, tenant.id, samples)
     rules = [create_rule(stack, tenant.id, name=f"{aggregation}-{window}", aggregation=aggregation,
                          window_seconds=window) for aggregation in AGGREGATIONS for window in (30, 60)]
     from_head = _values(stack, tenant.id, rules, now)

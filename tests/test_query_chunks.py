@@ -18,6 +18,7 @@ from microdash_core import chunks, db
 from microdash_core.store import sealing
 from microdash_core.db import DatabaseAddress
 from microdash_workers.rollups import roll_up
+from store_support import compact
 from support import extra_api, recent_ms
 
 WINDOW = chunks.WINDOW_MS
@@ -45,11 +46,14 @@ def _day_of_samples(stack, token, tenant_id: int, metric: str) -> tuple[int, lis
 
 
 def _seal(stack, tenant_id: int, before_ms: int) -> None:
-    """The real sealer, now, for this tenant's windows that end by before_ms (the stack's own
-    sealing job may seal them too, or have done so already: the answers cannot change)."""
+    """The real compaction and sealer, now, for this tenant's windows that end by before_ms (the
+    stack's own jobs may do it too, or have done so already: the answers cannot change)."""
+    compact(stack.settings, tenant_id)
     with closing(db.connect(stack.settings)) as connection:
         sealing.seal_due(connection, cutoff_ms=before_ms, tenant_ids=[tenant_id])
     assert stack.sql("SELECT COUNT(*) FROM samples WHERE tenant_id = %s AND ts < %s", (tenant_id, before_ms)) == [(0,)]
+    assert stack.sql("SELECT COUNT(*) FROM sample_chunks WHERE tenant_id = %s AND window_start < %s AND part >= %s",
+                     (tenant_id, chunks.window_of(before_ms), chunks.LEVEL0_PART_BASE)) == [(0,)]
     assert stack.sql("SELECT COUNT(*) FROM sample_chunks WHERE tenant_id = %s AND window_start < %s",
                      (tenant_id, before_ms))[0][0] >= 2
 

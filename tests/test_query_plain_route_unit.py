@@ -72,7 +72,7 @@ def test_a_head_group_out_of_time_order_is_sorted():
     """The head's texts come without ORDER BY (MariaDB sorted each group in a tree); both texts
     follow the same rows, so a group in another order is sorted here, values with their times."""
     span = reads.Span(0, 10_000)
-    rows = [(7, 1, 0, b"3000,1000,2000", b"3.5,1.5,2.5"), (7, 1, 1, b"4000", b"4.5")]
-    (ts, vs), = reads.assemble(rows, span).values()
+    rows = [(7, 1, 0, 0, b"3000,1000,2000", b"3.5,1.5,2.5"), (7, 1, 1, 0, b"4000", b"4.5")]
+    (ts, vs), = reads.assemble(rows, span, series_ids=[7]).values()
     assert ts.tolist() == [1000, 2000, 3000, 4000] and ts.dtype == np.int64
     assert vs.tolist() == [1.5, 2.5, 3.5, 4.5]

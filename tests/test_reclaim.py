@@ -1,6 +1,7 @@
 """Reclaiming the head's freed space on a real MariaDB (store.reclaim): after a seal of a big head
-the table's files shrink; writes during a rebuild (the worker's SampleStore, the real api) are all
-there afterwards, once each, with their newest value; a rebuild held up by an open transaction
+the table's files shrink; writes during a rebuild (legacy head rows into the table rebuilt, the
+worker's SampleStore and the real api, which append to the log) are all there afterwards, once
+each, with their newest value; a rebuild held up by an open transaction
 gives up within its lock wait; a client killed mid-rebuild leaves the table whole and reclaimable;
 small or busy heads are left alone; the sealing job and `microdash migrate` reclaim."""
 
@@ -14,11 +15,12 @@ from contextlib import closing
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from pymysql.err import OperationalError
 
 from microdash_core import db, keys
-from microdash_core.store import reclaim, sealing
+from microdash_core.store import compaction, reclaim, sealing
 from microdash_core.tenants import directory
 from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, drop_database, head_count,
                           migrated_database, write_head)
@@ -46,6 +48,14 @@ def head_file_bytes(stack, settings) -> int:
     return sum(path.stat().st_blocks * 512 for path in folder.glob("samples#[Pp]#*.ibd"))
 
 
+def log_file_bytes(stack, settings) -> int:
+    folder = Path(stack.services.root) / "mariadb" / db.DatabaseAddress.from_url(settings.database_url).database
+    with closing(db.connect(settings)) as connection, connection.cursor() as cursor:
+        cursor.execute("FLUSH TABLES sample_log FOR EXPORT")
+        cursor.execute("UNLOCK TABLES")
+    return (folder / "sample_log.ibd").stat().st_blocks * 512
+
+
 def big_head(settings, *, windows=(CURRENT - WINDOW,), tenant=1, series=400, first_series=1) -> dict:
     rows_per_series = HEAD_ROWS // series // len(windows)
     rows = [(tenant, s, window + i * 1000 + s % 1000, float(s * 1000 + i)) for window in windows
@@ -60,6 +70,7 @@ def _seal(settings, cutoff_ms=NOW) -> sealing.Sealed:
     rows' pages are free only after it: DATA_FREE) and the table's statistics recalculated
     (InnoDB does it in the background once a tenth of the rows changed: DATA_LENGTH)."""
     with closing(db.connect(settings)) as connection:
+        compaction.compact_due(connection)  # what the worker's SampleStore wrote is in the log
         sealed = sealing.seal_due(connection, cutoff_ms=cutoff_ms)
         with connection.cursor() as cursor:
             cursor.execute("SET GLOBAL innodb_max_purge_lag_wait = 0")
@@ -167,6 +178,11 @@ def test_samples_stored_during_rebuilds_are_all_there_once_with_their_newest_val
                 batch.append(("reclaim_metric", {"k": key[0]}, key[1], value))
             store.store(tenant_id=tenant.id, samples=batch)
             written.update({(labels["k"], ts): v for _m, labels, ts, v in batch})
+            # and legacy head rows, as a worker from before the log writes them (a rolling upgrade):
+            # the table being rebuilt takes writes too
+            legacy = [(tenant.id, 10_000_000 + rng.randrange(200), rng.choice((CURRENT - WINDOW, CURRENT))
+                       + rng.randrange(400) * 15_000 + 7, value + 0.5) for _ in range(20)]
+            write_head(database, legacy, expected)
             assert time.monotonic() < deadline, outcomes
     finally:
         done.set()
@@ -543,3 +559,33 @@ class _database_user:
     def __exit__(self, *exc_info) -> None:
         with closing(db.connect(self.settings)) as connection, connection.cursor() as cursor:
             cursor.execute(f"DROP USER '{self.user}'@'%'")
+
+
+def test_the_log_after_a_burst_is_rebuilt_online_and_keeps_what_waits_in_it(stack, database):
+    """A burst fills the log's files; compaction empties it but for the samples that wait (their
+    series not due); the reclaim rebuilds the log and every sample reads the same after, the
+    waiting ones still newest (a later write wins over them, their compacted parts lose to them)."""
+    from seal_support import read_all, write_log
+
+    expected: dict = {}
+    noise = np.random.default_rng(3).normal(0, 1e6, 200_000)  # incompressible: ~4 MB of log
+    rows = [(1, s, CURRENT + i * 1000, float(noise[s * 5000 + i - 5000])) for s in range(1, 41) for i in range(5000)]
+    write_log(database, rows, expected, batch_size=20_000)
+    write_log(database, [(1, 1000 + s, CURRENT, 1.0) for s in range(50)], expected)  # one sample each: they wait
+    with closing(db.connect(database)) as connection:
+        done = compaction.compact_due(connection, policy=compaction.Policy(min_samples=100, max_age_seconds=3600))
+        assert done.samples == len(rows) and done.waiting == 50
+        with connection.cursor() as cursor:
+            cursor.execute("SET GLOBAL innodb_max_purge_lag_wait = 0")
+            cursor.execute("ANALYZE TABLE sample_log")
+            cursor.fetchall()
+        assert reclaim.packed_row_bytes(connection, "sample_log") < 2_000  # one small row is left
+        size = log_file_bytes(stack, database)
+        assert size > 3_000_000
+        done = reclaim.reclaim_table(connection, "sample_log", force=True)
+    assert done.rebuilt and log_file_bytes(stack, database) < size / 4
+    write_log(database, [(1, 1000, CURRENT, 2.0)], expected)  # later than the waiting sample: wins
+    assert read_all(database, [1]) == expected
+    with closing(db.connect(database)) as connection:
+        compaction.compact_due(connection)
+    assert read_all(database, [1]) == expected

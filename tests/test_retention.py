@@ -14,9 +14,11 @@ import pytest
 from microdash_core import chunks, db, migrate
 from microdash_core.partitions import existing_partitions
 from microdash_core.settings import Settings
+from microdash_core.store import head_log
 from microdash_core.tenants import directory
 from microdash_workers.retention import enforce_retention
 from microdash_workers.retention_policy import RAW, cutoff_ms
+from support import append_log
 
 DAY = 86_400_000
 HOUR = 3_600_000
@@ -58,6 +60,14 @@ def insert_raw(settings, tenant_id, timestamps):
                            [(tenant_id, ts) for ts in timestamps])
 
 
+def insert_log(settings, tenant_id, timestamps):
+    """One log row per timestamp (two series of one bucket), as the worker appends a batch."""
+    with db.transaction(settings) as cursor:
+        for ts in timestamps:
+            append_log(cursor, tenant_id=tenant_id, series_ids=[1, 1 + head_log.BUCKETS], timestamps=[ts, ts],
+                       values=[1.0, 2.0])
+
+
 def insert_1m(settings, tenant_id, timestamps):
     with db.transaction(settings) as cursor:
         cursor.executemany("INSERT INTO samples_1m VALUES (%s, 1, %s, 1, 1.0, 1.0, 1.0, 1.0, %s)",
@@ -96,6 +106,7 @@ def test_partitions_past_the_longest_retention_are_dropped_and_shorter_ones_dele
     for tenant in (default_tenant, long_tenant):
         insert_raw(settings, tenant, [old, middle, recent])
         insert_chunks(settings, tenant, windows)
+        insert_log(settings, tenant, [old, middle, recent])
     insert_1m(settings, default_tenant, [now - 40 * DAY, now - 20 * DAY])
     before = {table: partition_bounds(settings, table) for table in ("samples", "sample_chunks", "samples_1m")}
 
@@ -110,12 +121,16 @@ def test_partitions_past_the_longest_retention_are_dropped_and_shorter_ones_dele
     assert timestamps_of(settings, "sample_chunks", long_tenant) == windows[1:]
     assert timestamps_of(settings, "sample_chunks", default_tenant) == windows[2:]
     assert report["samples"]["deleted_rows"] == 1 and report["sample_chunks"]["deleted_rows"] == 1
+    assert timestamps_of(settings, "sample_log", long_tenant) == [middle, recent]
+    assert timestamps_of(settings, "sample_log", default_tenant) == [recent]
+    assert report["sample_log"] == {"dropped_partitions": [], "deleted_rows": 3}  # old twice, middle once
     assert min(partition_bounds(settings, "samples_1m")) > cutoff_ms(now, 30)
     assert len(partition_bounds(settings, "samples_1m")) < len(before["samples_1m"])
     assert timestamps_of(settings, "samples_1m", default_tenant) == [now - 20 * DAY]
     assert report["samples_5m"] == {"dropped_partitions": [], "deleted_rows": 0}
     again = enforce_retention(settings, now_ms=now)
-    assert again["samples"] == again["sample_chunks"] == {"dropped_partitions": [], "deleted_rows": 0}
+    assert again["samples"] == again["sample_chunks"] == again["sample_log"] == {"dropped_partitions": [],
+                                                                                   "deleted_rows": 0}
 
 
 def test_a_short_retention_tenant_loses_old_rows_in_bounded_chunks_and_others_keep_theirs(database):
@@ -129,6 +144,7 @@ def test_a_short_retention_tenant_loses_old_rows_in_bounded_chunks_and_others_ke
     for tenant in (short, other):
         insert_raw(settings, tenant, [*old, now - HOUR])
         insert_chunks(settings, tenant, [*old_windows, recent_window])
+        insert_log(settings, tenant, [*old, now - HOUR])
     insert_1m(settings, short, [now - 3 * DAY, now - HOUR])
     insert_1m(settings, other, [now - 3 * DAY])
 
@@ -142,6 +158,9 @@ def test_a_short_retention_tenant_loses_old_rows_in_bounded_chunks_and_others_ke
     assert timestamps_of(settings, "samples_1m", other) == [now - 3 * DAY]
     assert report["samples"]["deleted_rows"] == 5 and report["samples_1m"]["deleted_rows"] == 1
     assert report["sample_chunks"]["deleted_rows"] == 3
+    assert timestamps_of(settings, "sample_log", short) == [now - HOUR]
+    assert timestamps_of(settings, "sample_log", other) == [*old, now - HOUR]
+    assert report["sample_log"]["deleted_rows"] == 5
 
 
 def test_raw_retention_keeps_a_window_until_the_whole_window_is_past(database):

@@ -2,8 +2,9 @@
 - a sealer process killed with SIGKILL at random points, round after round, loses nothing and
   doubles nothing (every (series, ts, value) compared through store.reads, and the stored chunks
   and head rows themselves);
-- the worker's SampleStore writing (and re-writing) samples into a window while it is being sealed:
-  every sample ends up readable exactly once, with the newest value."""
+- the worker's SampleStore (and the api) writing (and re-writing) samples into a window while its
+  log is compacted and the window sealed: every sample ends up readable exactly once, with the
+  newest value. (The compactor's own crash test: tests/test_compaction.py.)"""
 
 import os
 import random
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 from microdash_core import chunks, db
-from microdash_core.store import sealing
+from microdash_core.store import compaction, sealing
 from microdash_core.tenants import directory
 from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, drop_database, head_count,
                           migrated_database, read_all, stored_samples, write_head)
@@ -48,6 +49,7 @@ def database(stack):
 
 def _seal(settings, cutoff_ms=NOW) -> sealing.Sealed:
     with closing(db.connect(settings)) as connection:
+        compaction.compact_due(connection)
         return sealing.seal_due(connection, cutoff_ms=cutoff_ms)
 
 
@@ -124,9 +126,12 @@ def test_samples_stored_into_a_window_while_it_is_sealed_are_read_exactly_once_n
     failures: list[BaseException] = []
 
     def sealer():
+        sizes = random.Random(7)
         try:
             with closing(db.connect(database)) as connection:
                 while not done.is_set():
+                    compaction.compact_due(connection, batch_rows=sizes.choice([1, 3, 10]),
+                                           deadline=time.monotonic() + 0.5)  # it drains a log that keeps growing
                     sealing.seal_due(connection, cutoff_ms=CURRENT + 2 * WINDOW, batch_series=5,
                                      on_batch=lambda _batch, sealed: seals.append(sealed))
         except BaseException as exc:  # noqa: BLE001 - reported by the test below
@@ -136,7 +141,12 @@ def test_samples_stored_into_a_window_while_it_is_sealed_are_read_exactly_once_n
     thread.start()
     try:
         value = 0.0
-        for _batch in range(150):
+        deadline = time.monotonic() + 300
+        stored = 0
+        # Appending a batch to the log is quick: write until the seals have overlapped the writes.
+        while stored < 150 or sum(1 for sealed in list(seals) if sealed.samples) < 10:
+            assert time.monotonic() < deadline, "the seals did not overlap the writes"
+            stored += 1
             batch = []
             for _ in range(200):
                 key = (f"s{rng.randrange(20)}", rng.choice(windows) + rng.randrange(300) * 24_000)
@@ -177,6 +187,7 @@ def test_samples_posted_to_the_api_while_their_window_is_sealed_are_read_once_ne
     def sealer():
         with closing(db.connect(settings)) as connection:
             while not done.is_set():
+                compaction.compact_due(connection, batch_rows=2, tenant_ids=[tenant.id])
                 sealing.seal_due(connection, cutoff_ms=windows[-1] + 2 * WINDOW, batch_series=3,
                                  tenant_ids=[tenant.id], on_batch=lambda _b, s: sealed_batches.append(s.samples))
                 time.sleep(0.05)
@@ -205,8 +216,11 @@ def test_samples_posted_to_the_api_while_their_window_is_sealed_are_read_once_ne
         thread.join(timeout=60)
     assert sum(1 for samples in sealed_batches if samples) >= 5, "the seals did not overlap the writes"
     with closing(db.connect(settings)) as connection:
+        compaction.compact_due(connection, tenant_ids=[tenant.id])
         sealing.seal_due(connection, cutoff_ms=windows[-1] + 2 * WINDOW, tenant_ids=[tenant.id])
-    assert stack.sql("SELECT COUNT(*) FROM samples WHERE tenant_id = %s", (tenant.id,)) == [(0,)]  # the head
+    assert stack.sql("SELECT COUNT(*) FROM sample_log WHERE tenant_id = %s", (tenant.id,)) == [(0,)]  # the head
+    assert stack.sql("SELECT COUNT(*) FROM sample_chunks WHERE tenant_id = %s AND part >= %s",
+                     (tenant.id, chunks.LEVEL0_PART_BASE)) == [(0,)]
     assert_reads_exactly(settings, expected)
     assert_nothing_doubled(settings, expected)
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from microdash_core import chunks, db
-from microdash_core.store import reads
+from microdash_core.store import head_log, reads
+from support import append_log
 
 WINDOW = chunks.WINDOW_MS
 BASE = 1_700_006_400_000 - 1_700_006_400_000 % WINDOW  # a window start
@@ -105,7 +106,7 @@ def test_every_shape_reads_the_same_samples(stack, two_tenants, monkeypatch):
     with db.transaction(stack.settings) as cursor:
         for shape in ("texts", "series_texts", "rows"):
             cursor.execute(*reads.statements(tenant_id=tenant, series_ids=[6, 7], span=span, shape=shape))
-            found[shape] = reads.assemble(cursor.fetchall(), span)
+            found[shape] = reads.assemble(cursor.fetchall(), span, series_ids=[6, 7])
     for shape, arrays in found.items():
         assert arrays[6][0].tolist() == [BASE - WINDOW + 5, BASE - 5, *written[6]], shape
         assert arrays[6][1].tolist() == [0.25, 0.5, *(t / 3 for t in written[6])], shape
@@ -143,3 +144,124 @@ def test_same_series_id_and_window_in_two_tenants_stay_apart_in_reads_and_counts
         for tenant, expected in ((mine, 2), (theirs, 4)):
             cursor.execute(*reads.count_statement(tenant_id=tenant, series_ids=None, span=span))
             assert int(cursor.fetchone()[0]) == expected
+
+
+def _log(cursor, tenant_id: int, rows: list[tuple[int, int, float]]) -> int:
+    return append_log(cursor, tenant_id=tenant_id, series_ids=[row[0] for row in rows],
+                      timestamps=[row[1] for row in rows], values=[row[2] for row in rows])
+
+
+@pytest.mark.parametrize("counted", [None, 1])  # texts for the legacy head, or rows
+def test_newest_write_wins_across_chunks_legacy_head_level0_parts_and_the_log(stack, two_tenants, counted):
+    """Canonical parts < legacy head rows < level-0 parts (by number) < log rows (by id, then
+    position in the row), at an equal (series, ts); every place clipped to the span."""
+    tenant, _ = two_tenants
+    ts = [BASE + WINDOW + i * 10_000 for i in range(20)]
+    with db.transaction(stack.settings) as cursor:
+        _seal(cursor, tenant, 21, ts, [1.0] * 20)
+        _head(cursor, tenant, 21, ts[2:12], [2.0] * 10)
+        _seal(cursor, tenant, 21, ts[4:12], [4.0] * 8, part=chunks.level0_part(9))
+        _seal(cursor, tenant, 21, ts[3:12], [3.0] * 9, part=chunks.level0_part(5))  # older: inserted later
+        _seal(cursor, tenant, 21, [ts[19] + 5], [3.5], part=chunks.level0_part(5, 1))
+        before = _log(cursor, tenant, [(23, ts[0], 0.0)])
+        newer = _log(cursor, tenant, [(21, ts[11], 6.0), (22, ts[0], 60.0), (21, ts[10], 6.0), (21, ts[11], 6.5)])
+        older = _log(cursor, tenant, [(21, ts[t], 5.0) for t in range(6, 12)] + [(21, ts[19] + 7, 5.5)])
+        # the ids decide, not the order of the inserts (the newer batch is two rows: two buckets)
+        assert cursor.execute("UPDATE sample_log SET id = id + 1000 WHERE tenant_id = %s AND id > %s AND id <= %s"
+                              " ORDER BY id DESC", (tenant, before, newer)) == 2
+        assert older < newer + 1000
+    expected = {ts[0]: 1.0, ts[1]: 1.0, ts[2]: 2.0, ts[3]: 3.0, **{ts[t]: 4.0 for t in (4, 5)},
+                **{ts[t]: 5.0 for t in range(6, 10)}, ts[10]: 6.0, ts[11]: 6.5,
+                **{ts[t]: 1.0 for t in range(12, 20)}, ts[19] + 5: 3.5, ts[19] + 7: 5.5}
+
+    found = _read(stack, tenant, [21], reads.Span(BASE, BASE + 2 * WINDOW), counted=counted)
+    assert list(found) == [21]
+    assert dict(zip(found[21][0].tolist(), found[21][1].tolist())) == expected
+    assert np.all(np.diff(found[21][0]) > 0)
+
+    span = reads.Span(ts[3], ts[10])
+    clipped = _read(stack, tenant, [21, 22], span, counted=counted)
+    assert dict(zip(clipped[21][0].tolist(), clipped[21][1].tolist())) == {
+        t: v for t, v in expected.items() if span.first_ms <= t <= span.last_ms}
+    assert 22 not in clipped  # its one sample is outside the span
+    everything = _read(stack, tenant, None, reads.Span(BASE, BASE + 2 * WINDOW), counted=counted)
+    assert everything[22][0].tolist() == [ts[0]] and everything[22][1].tolist() == [60.0]
+    assert set(everything) == {21, 22, 23}
+
+
+def test_another_tenants_log_rows_never_appear(stack, two_tenants):
+    tenant, other = two_tenants
+    with db.transaction(stack.settings) as cursor:
+        _log(cursor, other, [(31, BASE + 1000, 9.0), (32, BASE + 1000, 9.0)])
+        _log(cursor, tenant, [(31, BASE + 2000, 1.0)])
+    span = reads.Span(BASE, BASE + WINDOW)
+    for series_ids in ([31, 32], None):
+        found = _read(stack, tenant, series_ids, span)
+        assert {series: arrays[0].tolist() for series, arrays in found.items()} == {31: [BASE + 2000]}
+    with db.transaction(stack.settings) as cursor:
+        cursor.execute(*reads.count_statement(tenant_id=tenant, series_ids=[31], span=span))
+        assert cursor.fetchone()[0] == 1
+        cursor.execute(*reads.count_statement(tenant_id=other, series_ids=None, span=span))
+        assert cursor.fetchone()[0] == 2
+
+
+def test_a_corrupt_log_row_is_a_chunk_error_naming_it(stack, two_tenants):
+    tenant, _ = two_tenants
+    with db.transaction(stack.settings) as cursor:
+        log_id = _log(cursor, tenant, [(41, BASE + 3000, 1.0)])
+        cursor.execute("UPDATE sample_log SET data = CONCAT(LEFT(data, 40), 'x', SUBSTRING(data, 42)) WHERE id = %s",
+                       (log_id,))
+    with pytest.raises(chunks.ChunkError, match=f"log row {log_id}"):
+        _read(stack, tenant, [41], reads.Span(BASE, BASE + WINDOW))
+
+
+def test_the_budget_counts_a_log_row_at_most_n_times_its_busiest_series(stack, two_tenants):
+    """A one-series read is not charged the whole tenant's log: only its bucket's rows count, a
+    row of many series with one sample each counts 1 for it (and all its samples for the whole
+    tenant); a series with 30 samples in a row counts 30, so the bound never undercounts."""
+    tenant, other = two_tenants
+    with db.transaction(stack.settings) as cursor:
+        for b in range(5):
+            _log(cursor, tenant, [(series, BASE + b * 10_000, 1.0) for series in range(1000, 2000)])
+        _log(cursor, tenant, [(7, BASE + i, 2.0) for i in range(30)] + [(8, BASE, 3.0)])
+        _log(cursor, other, [(1000, BASE + i, 1.0) for i in range(500)])
+    span = reads.Span(BASE, BASE + WINDOW)
+    counts = {}
+    with db.transaction(stack.settings) as cursor:
+        for name, series_ids in (("one", [1500]), ("two", [1500, 1501]), ("busy", [7]), ("all", None)):
+            cursor.execute(*reads.count_statement(tenant_id=tenant, series_ids=series_ids, span=span))
+            counts[name] = int(cursor.fetchone()[0])
+    # 1500 and 1501 share no bucket with 7 or 8; 7's bucket holds 1031, 1095, ... (one sample each a row)
+    assert counts == {"one": 5, "two": 5 * 2 * 2, "busy": 5 + 30, "all": 5000 + 31}
+    found = _read(stack, tenant, [1500, 7], span)
+    assert sum(ts.size for ts, _vs in found.values()) == 5 + 30 <= counts["busy"] + counts["one"]
+
+
+def test_a_read_of_a_few_series_loads_only_the_log_rows_of_their_buckets(stack, two_tenants):
+    """Each stored batch is a row per series bucket: a corrupt row of one bucket fails the reads
+    that need it (its series, every series) and no other; the statement returns only the rows of
+    the series' buckets."""
+    tenant, _ = two_tenants
+    buckets = head_log.BUCKETS
+    series = list(range(500, 500 + 3 * buckets))  # three series a bucket
+    with db.transaction(stack.settings) as cursor:
+        for b in range(4):
+            _log(cursor, tenant, [(s, BASE + b * 1000, float(s + b)) for s in series])
+        cursor.execute("SELECT bucket, COUNT(*) FROM sample_log WHERE tenant_id = %s GROUP BY bucket", (tenant,))
+        assert dict(cursor.fetchall()) == {bucket: 4 for bucket in range(buckets)}
+        cursor.execute("UPDATE sample_log SET data = CONCAT(LEFT(data, 40), 'x', SUBSTRING(data, 42))"
+                       " WHERE tenant_id = %s AND bucket = %s", (tenant, 500 % buckets))
+    span = reads.Span(BASE, BASE + WINDOW)
+    healthy = 501
+    found = _read(stack, tenant, [healthy, healthy + buckets], span)
+    assert {s: arrays[1].tolist() for s, arrays in found.items()} == {
+        s: [float(s + b) for b in range(4)] for s in (healthy, healthy + buckets)}
+    with db.transaction(stack.settings) as cursor:
+        cursor.execute(*reads.statements(tenant_id=tenant, series_ids=[healthy], span=span, shape="rows"))
+        assert len(cursor.fetchall()) == 4  # its bucket's four rows, of the 256
+    absent = healthy + 10 * buckets  # its bucket's rows overlap the span, none holds it
+    assert _read(stack, tenant, [absent], span) == {}
+    assert set(_read(stack, tenant, [absent, healthy], span)) == {healthy}
+    for series_ids in ([500], [healthy, 500 + buckets], None):
+        with pytest.raises(chunks.ChunkError, match="log row"):
+            _read(stack, tenant, series_ids, span)

@@ -1,10 +1,11 @@
 """Deleting a tenant (the one path of the CLI, the api's admin and the operator) empties its raw
-samples wherever they are stored, the head and the sealed chunks, in bounded deletes, and
+samples wherever they are stored, the log, the legacy head and the chunks, in bounded deletes, and
 counts them; another tenant's stay. Real MariaDB; chunk rows inserted as the sealer writes them."""
 
 from microdash_core import chunks, db
+from microdash_core.store import head_log
 from microdash_core.tenants import deletion
-from support import insert_chunk, recent_ms
+from support import append_log, insert_chunk, recent_ms
 
 WINDOW = chunks.WINDOW_MS
 
@@ -16,21 +17,26 @@ def _store(stack, tenant_id: int, base: int) -> None:
             insert_chunk(cursor, tenant_id=tenant_id, series_id=1, timestamps=[start, start + 1000], values=[1.0, 2.0])
         cursor.executemany("INSERT INTO samples VALUES (%s, 1, %s, 3.0)",
                            [(tenant_id, base + 5 * WINDOW + offset) for offset in range(3)])
+        for index in range(3):  # log rows: two series of one bucket each, in the last window
+            start = base + 6 * WINDOW + index * 10
+            append_log(cursor, tenant_id=tenant_id, series_ids=[1, 1 + head_log.BUCKETS], timestamps=[start, start],
+                       values=[4.0, 5.0])
 
 
-def test_deleting_a_tenant_empties_its_head_and_sealed_chunks(stack, monkeypatch):
+def test_deleting_a_tenant_empties_its_log_head_and_chunks(stack, monkeypatch):
     monkeypatch.setattr(deletion, "SEALED_CHUNK_DELETE_CHUNK", 2)  # several bounded deletes
     gone, _ = stack.new_tenant("gone")
     kept, _ = stack.new_tenant("kept")
     base = chunks.window_of(recent_ms()) - 10 * WINDOW
     _store(stack, gone.id, base)
     _store(stack, kept.id, base)
-    assert stack.count_samples(gone.id) == 13
+    assert stack.count_samples(gone.id) == 19
 
     with db.transaction(stack.settings) as cursor:
-        assert deletion.delete_tenant(cursor, tenant=gone) == 13
+        assert deletion.delete_tenant(cursor, tenant=gone) == 19
 
-    for table in ("samples", "sample_chunks"):
+    for table in ("sample_log", "samples", "sample_chunks"):
         assert stack.sql(f"SELECT COUNT(*) FROM {table} WHERE tenant_id = %s", (gone.id,)) == [(0,)]
     assert stack.sql("SELECT COUNT(*) FROM sample_chunks WHERE tenant_id = %s", (kept.id,)) == [(5,)]
-    assert stack.count_samples(kept.id) == 13
+    assert stack.sql("SELECT COUNT(*) FROM sample_log WHERE tenant_id = %s", (kept.id,)) == [(3,)]
+    assert stack.count_samples(kept.id) == 19

@@ -42,7 +42,7 @@ async def read_raw_samples(cursor, *, tenant_id: int, series_ids: list[int], spa
     for shape in reads.shapes_for(counted):
         await cursor.execute(*reads.statements(**selection, shape=shape))
         try:
-            return reads.assemble(await cursor.fetchall(), span)
+            return reads.assemble(await cursor.fetchall(), span, series_ids=series_ids)
         except reads.TextBoundReached:
             continue
         except chunks.ChunkError as exc:

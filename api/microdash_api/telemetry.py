@@ -32,7 +32,8 @@ PIPELINE_COUNTERS = {
     "batches_poisoned": "Batches holding data that can never be stored: their refused samples are dead-lettered"
                         " (an undecodable batch goes to the failed registry whole)",
     "samples_dead_lettered": "Samples the database refused, kept in their tenant's dead-letter list",
-    "samples_sealed": "Head samples the sealing job moved into chunks (docs/storage.md)",
+    "samples_sealed": "Samples the sealing job moved from level-0 parts and the legacy head into canonical chunks"
+                      " (docs/storage.md)",
     "chunks_written": "Chunk rows (parts) the sealing job wrote, new or merged",
     "head_rebuilds": "Online rebuilds of a head table that returned its free space to the file system",
     "head_bytes_reclaimed": "Free bytes the head rebuilds returned (InnoDB's estimate)",
@@ -42,6 +43,8 @@ PIPELINE_COUNTERS = {
     "head_crash_cleanups_skipped": "Sealing runs that could not look for the copies left by rebuilds a MariaDB"
                                    " crash interrupted: the database user lacks PROCESS (docs/operations.md)",
     "head_rebuilds_given_up": "Head rebuilds that did not get their metadata lock in time (retried after RECLAIM_BACKOFF_SECONDS)",
+    "samples_compacted": "Samples the compaction job moved from the head's log into level-0 chunk parts",
+    "level0_parts_written": "Level-0 chunk parts the compaction job wrote",
     "bridge_messages_received": "MQTT messages taken by the bridges (acknowledged once queued)",
     "bridge_samples_enqueued": "Samples the MQTT bridges put on the ingest queue",
     "bridge_messages_rejected": "MQTT messages rejected (dead-lettered) by the bridges",

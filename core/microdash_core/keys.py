@@ -69,6 +69,8 @@ ROLLUP_CLAIMED = f"{PREFIX}:rollup:claimed"
 ROLLUP_LOCK = f"{PREFIX}:rollup:lock"
 # Held by the sealing job while it runs (one run at a time; a second sealer would only wait on locks).
 SEAL_LOCK = f"{PREFIX}:seal:lock"
+# Held by the compaction job while it runs (one run at a time).
+COMPACT_LOCK = f"{PREFIX}:compact:lock"
 
 
 def reclaim_backoff(table: str) -> str:

@@ -140,6 +140,21 @@ class Settings(BaseSettings):
                                                                  " by the space it returns")
     reclaim_lock_wait_seconds: int = Field(1, ge=1, le=60, description="longest wait for the table's metadata lock"
                                                                       " (ingest queues behind it meanwhile)")
+    # Compaction: the head's log (a row per stored batch and series bucket) folds into level-0
+    # chunk parts. A series' samples wait in the log until it has a few (parts of one sample each
+    # would cost more than rows) or they are old enough; every read of recent time decodes its
+    # series' buckets of the log, so its age and size are bounded (docs/storage.md)
+    compact_interval_seconds: int = Field(10, ge=1, le=3600, description="how often the compaction job runs")
+    compact_batch_rows: int = Field(12_800, ge=1, le=640_000, description="log rows of one tenant per compaction"
+                                                                          " transaction (a stored batch is up to 64)")
+    compact_time_budget_seconds: float = Field(30.0, gt=0, description="a compaction job stops taking batches after this")
+    compact_min_samples: int = Field(64, ge=1, le=1_000_000, description="a series' samples leave the log once a"
+                                                                         " batch holds this many of them")
+    compact_max_age_seconds: float = Field(60.0, ge=0, le=3600, description="or once one of them has been in the"
+                                                                            " log this long")
+    compact_max_log_samples: int = Field(1_000_000, ge=1, le=100_000_000, description="a batch this large flushes every"
+                                                                                      " series (bounds what a read of"
+                                                                                      " recent time decodes)")
 
     # Rollups and retention
     rollup_grace_seconds: int = Field(10, ge=0, description="wait after a minute closes before rolling it up")

@@ -61,6 +61,14 @@ def record_reclaimed(connection: redis.Redis, *, rebuilt: bool, bytes_returned: 
         pipe.execute()
 
 
+def record_compacted(connection: redis.Redis, *, samples: int, parts: int) -> None:
+    """One committed compaction: log samples moved into level-0 chunk parts, and the parts written."""
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.hincrby(keys.TELEMETRY_COUNTERS, "samples_compacted", samples)
+        pipe.hincrby(keys.TELEMETRY_COUNTERS, "level0_parts_written", parts)
+        pipe.execute()
+
+
 def record_sealed(connection: redis.Redis, *, samples: int, chunks: int) -> None:
     """One committed seal: head samples moved into chunks, and the chunk rows (parts) written."""
     with connection.pipeline(transaction=False) as pipe:

@@ -1,8 +1,8 @@
 """The retention job. Per resolution and each of its tables: drop the daily partitions past the
 longest retention any tenant has (instant, no row scan), then delete the older rows of tenants
 whose retention is shorter in bounded chunks, committing after each, so no statement holds locks
-for long. Raw samples are two tables, the head and the sealed chunks, cut at one instant
-(retention_policy.RAW)."""
+for long. Raw samples are three tables, the log, the legacy head and the chunks, cut at one
+instant (retention_policy.RAW); the log is not partitioned, so it loses rows by bounded deletes."""
 
 import logging
 import time
@@ -44,10 +44,14 @@ def enforce_for(database: Connection, settings: Settings, resolution: Resolution
 
 def enforce_on_table(database: Connection, settings: Settings, table: Table, *, partition_cutoff: int,
                      tenant_cutoffs: dict[int, int]) -> dict:
-    with database.cursor() as cursor:
-        dropped = drop_partitions_before(cursor, table=table.name, cutoff_ms=partition_cutoff)
-    database.commit()
-    deleted = sum(delete_older_rows(database, settings, table, tenant_id=tenant_id, before_ms=before_ms)
+    if table.partitioned:
+        with database.cursor() as cursor:
+            dropped = drop_partitions_before(cursor, table=table.name, cutoff_ms=partition_cutoff)
+        database.commit()
+        deleted = 0
+    else:
+        dropped, deleted = [], delete_older_rows(database, settings, table, tenant_id=None, before_ms=partition_cutoff)
+    deleted += sum(delete_older_rows(database, settings, table, tenant_id=tenant_id, before_ms=before_ms)
                   for tenant_id, before_ms in tenant_cutoffs.items())
     if dropped or deleted:
         log.info("retention enforced", extra={"table": table.name, "dropped_partitions": dropped,
@@ -62,13 +66,16 @@ def partition_keep_days(settings: Settings, resolution: Resolution, tenant_reten
     return max(resolution.default_days(settings), accepted_days, *tenant_retentions)
 
 
-def delete_older_rows(database: Connection, settings: Settings, table: Table, *, tenant_id: int, before_ms: int) -> int:
-    sql = f"DELETE FROM {table.name} WHERE tenant_id = %s AND {table.time_column} < %s LIMIT %s"
+def delete_older_rows(database: Connection, settings: Settings, table: Table, *, tenant_id: int | None,
+                      before_ms: int) -> int:
+    """Rows of the tenant (every tenant's if None) older than before_ms, in bounded deletes."""
+    of_tenant = "tenant_id = %s AND " if tenant_id is not None else ""
+    sql = f"DELETE FROM {table.name} WHERE {of_tenant}{table.time_column} < %s LIMIT %s"
     limit = table.delete_limit(settings)
     deleted = 0
     while True:
         with database.cursor() as cursor:
-            cursor.execute(sql, (tenant_id, before_ms, limit))
+            cursor.execute(sql, (*([tenant_id] if tenant_id is not None else []), before_ms, limit))
             count = cursor.rowcount
         database.commit()
         deleted += count

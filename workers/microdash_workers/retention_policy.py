@@ -22,6 +22,7 @@ class Table:
     name: str
     time_column: str
     row_weight: int = 1
+    partitioned: bool = True  # else rows past the longest retention go by bounded deletes too
 
     def delete_limit(self, settings: Settings) -> int:
         return max(1, settings.retention_delete_chunk // self.row_weight)
@@ -48,9 +49,13 @@ class Resolution:
 # cut-off (window_start + WINDOW_MS <= cutoff), and the head is cut at the same instant, so a sample
 # is kept or dropped alike whether it was sealed yet or not. Raw retention is thereby rounded up
 # to the next 2 h. (`window_start < cutoff` rather than the sum keeps partition pruning.)
+# The log (`sample_log`, a row per stored batch and series bucket, compacted into chunk parts
+# within seconds) loses a row once its newest sample is past the cut-off; its older samples of a row that straddles the
+# cut-off go with their chunk at the next run.
+LOG = Table("sample_log", "last_ts", row_weight=1_000, partitioned=False)
 HEAD = Table("samples", "ts")
 CHUNKS = Table("sample_chunks", "window_start", row_weight=100)
-RAW = Resolution("raw", (HEAD, CHUNKS), "retention_raw_days", cutoff_alignment_ms=chunks.WINDOW_MS)
+RAW = Resolution("raw", (LOG, HEAD, CHUNKS), "retention_raw_days", cutoff_alignment_ms=chunks.WINDOW_MS)
 ONE_MINUTE = Resolution("1m", (Table("samples_1m", "bucket_ts"),), "retention_1m_days")
 FIVE_MINUTES = Resolution("5m", (Table("samples_5m", "bucket_ts"),), "retention_5m_days")
 RESOLUTIONS = (RAW, ONE_MINUTE, FIVE_MINUTES)

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import redis
 from rq_scheduler import Scheduler
 
-from microdash_core.queues import (ALERT_SCHEDULE_JOB, FORGET_DELETED_TENANTS_JOB, MAINTAIN_PARTITIONS_JOB,
-                                   RETENTION_JOB, ROLLUP_JOB, SEAL_JOB)
+from microdash_core.queues import (ALERT_SCHEDULE_JOB, COMPACT_JOB, FORGET_DELETED_TENANTS_JOB,
+                                   MAINTAIN_PARTITIONS_JOB, RETENTION_JOB, ROLLUP_JOB, SEAL_JOB)
 from microdash_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,11 +23,13 @@ PERIODIC_JOBS = [
 ]
 ALERT_EVALUATION_JOB_ID = "microdash-alert-evaluation"
 SEAL_JOB_ID = "microdash-seal"
+COMPACT_JOB_ID = "microdash-compact"
 
 
 def periodic_jobs(settings: Settings) -> list[tuple[str, str, int]]:
     return [*PERIODIC_JOBS, (ALERT_EVALUATION_JOB_ID, ALERT_SCHEDULE_JOB, settings.alert_eval_interval_seconds),
-            (SEAL_JOB_ID, SEAL_JOB, settings.seal_interval_seconds)]
+            (SEAL_JOB_ID, SEAL_JOB, settings.seal_interval_seconds),
+            (COMPACT_JOB_ID, COMPACT_JOB, settings.compact_interval_seconds)]
 
 
 def register_periodic_jobs(scheduler: Scheduler, queue_name: str, settings: Settings) -> None:

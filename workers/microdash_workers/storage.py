@@ -1,8 +1,9 @@
-"""Stores a batch in MariaDB: resolves series ids (cached) and bulk-inserts samples idempotently."""
+"""Stores a batch in MariaDB: resolves series ids (cached) and appends the batch to the head's log
+(one compressed row per batch; docs/storage.md, "The head")."""
 
 import logging
 
-import orjson
+import numpy as np
 import pymysql
 
 from microdash_core import db
@@ -10,6 +11,7 @@ from microdash_core.batches import QueuedSample
 from microdash_core.samples import Sample
 from microdash_core.series import canonical_labels, series_hash
 from microdash_core.settings import Settings
+from microdash_core.store import head_log
 
 log = logging.getLogger(__name__)
 INSERT_CHUNK_ROWS = 5_000
@@ -51,11 +53,12 @@ class SampleStore:
         self._connection = None
 
     def store(self, *, tenant_id: int, samples: list[Sample] | list[QueuedSample]) -> int:
-        """Insert the samples of one tenant; re-storing the same samples changes nothing. Their
+        """Store the samples of one tenant; re-storing the same samples changes no value. Their
         labels are dicts or, as queued, canonical JSON text."""
         try:
             series_ids = self._with_deadlock_retry(lambda: self._resolve_series(tenant_id, samples))
-            self._with_deadlock_retry(lambda: self._insert_samples(tenant_id, series_ids, samples))
+            if samples:
+                self._with_deadlock_retry(lambda: self._append_log(tenant_id, series_ids, samples))
         except (pymysql.err.DataError, pymysql.err.IntegrityError):
             self._roll_back()  # the data was refused, the connection is fine: end the open transaction
             raise
@@ -125,21 +128,14 @@ class SampleStore:
                     self.cache.put(key, series_id)
         return found
 
-    def _insert_samples(self, tenant_id: int, series_ids: list[int], samples: list[Sample]) -> None:
-        # Rows sorted by primary key touch each index page once instead of once per series.
-        rows = sorted(zip(series_ids, [sample[2] for sample in samples], [sample[3] for sample in samples]))
-        row_start = b"(%d," % tenant_id
+    def _append_log(self, tenant_id: int, series_ids: list[int], samples: list[Sample]) -> None:
+        """The batch as log rows, one per series bucket (a row per MAX_BATCH_SAMPLES of a bucket),
+        in one transaction: durable and readable at COMMIT. A re-delivered batch is appended again; reads and compaction let the
+        later row win at an equal (series, ts), so it changes no value (docs/storage.md)."""
+        ids = np.array(series_ids, dtype=np.int64)
+        timestamps = np.array([sample[2] for sample in samples], dtype=np.int64)
+        values = np.array([sample[3] for sample in samples], dtype=np.float64)
         connection = self.connection()
         with connection.cursor() as cursor:
-            for start in range(0, len(rows), INSERT_CHUNK_ROWS):
-                # Every value is an int or a finite float (validated at the edge, checked again by
-                # poison.malformation), so literals are safe. orjson writes the rows as JSON arrays
-                # of numbers, "[[1,2,0.5],...]", several times faster than formatting them one by
-                # one; the brackets become the tuples of the VALUES list.
-                values = orjson.dumps(rows[start:start + INSERT_CHUNK_ROWS])[1:-1]
-                cursor.execute(
-                    b"INSERT INTO samples (tenant_id, series_id, ts, value) VALUES "
-                    + values.replace(b"[", row_start).replace(b"]", b")")
-                    + b" ON DUPLICATE KEY UPDATE value = VALUE(value)"
-                )
+            head_log.append(cursor, tenant_id, ids, timestamps, values)
         connection.commit()

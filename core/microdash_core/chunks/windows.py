@@ -27,3 +27,20 @@ def window_end(window_start: int) -> int:
 def is_sealable(window_start: int, *, now_ms: int, sample_count: int) -> bool:
     """Seal when the window (plus the grace for late samples) is over, or the head is full."""
     return sample_count >= SEAL_MAX_SAMPLES or now_ms >= window_end(window_start) + SEAL_GRACE_MS
+
+# Parts of a window: canonical parts 0..k (sealed) and level-0 parts from the log's compaction,
+# numbered from here up so that they sort after (win over) every canonical part.
+LEVEL0_PART_BASE = 1 << 32
+# A level-0 part number: the largest log id of its compaction (unique, grows with write order),
+# times this, plus the piece (a group of more than SEAL_MAX_SAMPLES samples is written in pieces).
+LEVEL0_PIECES = 1 << 16
+
+
+def level0_part(log_id: int, piece: int = 0) -> int:
+    if not 0 <= piece < LEVEL0_PIECES:
+        raise ValueError(f"piece {piece} out of range")
+    return LEVEL0_PART_BASE + log_id * LEVEL0_PIECES + piece
+
+
+def is_level0(part: int) -> bool:
+    return part >= LEVEL0_PART_BASE

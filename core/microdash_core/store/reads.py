@@ -1,11 +1,15 @@
-"""Raw sample reads: sealed chunks plus the head, as one pair of numpy arrays per series.
+"""Raw sample reads: sealed chunks, level-0 parts, the log and the legacy head, as one pair of
+numpy arrays per series.
 
-Where raw samples live (docs/storage.md): windows that are over are sealed into `sample_chunks`
-rows; the rest, and anything written after its window was sealed, is in the head (`samples`, one
-row per sample). A read is ONE statement (a UNION ALL of both tables), so it sees one consistent
-snapshot even under READ COMMITTED: a seal inserts the chunk and deletes its head rows in one
-transaction, so every sample is in exactly one of the two, except a sample re-written after its
-window was sealed. That one is in the head and newer than the chunk, so the head value wins.
+Where raw samples live (docs/storage.md): a worker appends each stored batch to the log
+(`sample_log`, one compressed row per batch); compaction folds the oldest log rows into level-0
+chunk parts; the sealer folds a window that is over into its canonical parts 0..k. Rows of the
+legacy head (`samples`, one row per sample, written before the log existed) are sealed as before.
+A read is ONE statement (a UNION ALL of the three tables), so it sees one consistent snapshot
+even under READ COMMITTED: compaction and sealing move samples in single transactions, so every
+sample is seen where it is, once. Of several values at one (series, ts), the newest write wins:
+canonical parts (in part order) < legacy head rows < level-0 parts (in part order, which is
+write order) < log rows (by id, and within a row by position).
 
 Head rows are not sent one by one: MariaDB concatenates each series-hour's timestamps and values
 into two texts (GROUP_CONCAT) and numpy parses them, about ten times faster than one Python tuple
@@ -17,6 +21,10 @@ few samples, grouping costs MariaDB more than it saves. A read counted at most S
 asks for one pair of texts per series ("series_texts"): grouped by series alone, MariaDB follows
 the primary key instead of grouping hours in a temporary table (~15 % of a head read), and no
 text can reach its bound.
+
+A log row holds many series, all of one bucket (series_id % head_log.BUCKETS): a read gets the
+log rows of its series' buckets that overlap its span and keeps the series it asked for, so a read
+of one series loads about 1/BUCKETS of the log. Compaction keeps the log small.
 
 This module builds the statements and assembles the rows; `read_series` runs them on a PyMySQL
 cursor, and an asyncio caller runs the same `statements()` on its own cursor and hands the rows
@@ -30,6 +38,7 @@ import numpy as np
 import orjson
 
 from microdash_core import chunks
+from microdash_core.store import head_log
 
 Arrays = tuple[np.ndarray, np.ndarray]
 Shape = Literal["texts", "series_texts", "rows"]
@@ -41,7 +50,7 @@ SMALL_READ_SAMPLES = 1_000
 # TEXT_BOUND and the default max_allowed_packet: one group per series.
 SERIES_TEXT_SAMPLES = 200_000
 _HEAD_GROUP_MS = 3_600_000
-_CHUNK, _HEAD_TEXT, _HEAD_ROW = 0, 1, 2
+_CHUNK, _HEAD_TEXT, _HEAD_ROW, _LOG = 0, 1, 2, 3
 _EMPTY = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
 
 
@@ -72,13 +81,20 @@ def _series_filter(series_ids: list[int] | None) -> tuple[str, list]:
     return f" AND series_id IN ({','.join(['%s'] * len(series_ids))})", list(series_ids)
 
 
+def _bucket_filter(series_ids: list[int] | None) -> tuple[str, list]:
+    """The log rows that can hold the series: their buckets (all of them for None, which still
+    lets MariaDB range over ix_sample_log_bucket)."""
+    buckets = head_log.buckets_of(series_ids)
+    return f" AND bucket IN ({','.join(['%s'] * len(buckets))})", buckets
+
+
 def statements(*, tenant_id: int, series_ids: list[int] | None, span: Span, shape: Shape = "texts",
                timeout_seconds: float | None = None) -> tuple[str, list]:
     """The one statement that reads the span: (sql, params). series_ids None reads every series of
-    the tenant. Each row is (series_id, kind, sort key, a, b): a chunk's blob, a head group's two
-    texts, or a head sample's ts and value."""
+    the tenant. Each row is (series_id, kind, key, subkey, a, b): a chunk's blob, a head group's
+    two texts, a head sample's ts and value, or a log row's blob (series_id 0, key its id)."""
     in_series, series_params = _series_filter(series_ids)
-    chunk_part = ("SELECT series_id, %s AS kind, window_start * 1000 + part AS k, data AS a, NULL AS b"
+    chunk_part = ("SELECT series_id, %s AS kind, window_start AS k, part AS p, data AS a, NULL AS b"
                   " FROM sample_chunks WHERE tenant_id = %s" + in_series +
                   " AND window_start >= %s AND window_start <= %s AND last_ts >= %s AND first_ts <= %s")
     chunk_params = [_CHUNK, tenant_id, *series_params, chunks.window_of(span.first_ms), span.last_ms,
@@ -90,32 +106,44 @@ def statements(*, tenant_id: int, series_ids: list[int] | None, span: Span, shap
         # read's time); both texts follow the same rows, and assemble sorts a group out of order.
         hour = f"ts DIV {_HEAD_GROUP_MS}"
         key, groups = (hour, f"series_id, {hour}") if shape == "texts" else ("0", "series_id")
-        head_part = (f"SELECT series_id, %s, {key}, GROUP_CONCAT(ts SEPARATOR ','),"
+        head_part = (f"SELECT series_id, %s, {key}, 0, GROUP_CONCAT(ts SEPARATOR ','),"
                      f" GROUP_CONCAT(value SEPARATOR ',') FROM samples WHERE {head_where} GROUP BY {groups}")
         head_params = [_HEAD_TEXT, *head_params]
     else:
-        head_part = f"SELECT series_id, %s, ts, ts, value FROM samples WHERE {head_where}"
+        head_part = f"SELECT series_id, %s, ts, 0, ts, value FROM samples WHERE {head_where}"
         head_params = [_HEAD_ROW, *head_params]
+    in_buckets, buckets = _bucket_filter(series_ids)
+    log_part = f"SELECT 0, %s, id, 0, data, NULL FROM sample_log WHERE tenant_id = %s{in_buckets} AND last_ts >= %s AND first_ts <= %s"
+    log_params = [_LOG, tenant_id, *buckets, span.first_ms, span.last_ms]
     options = [f"group_concat_max_len={TEXT_BOUND}"] if shape != "rows" else []
     if timeout_seconds is not None:
         options.append(f"max_statement_time={max(timeout_seconds, 0.001):.3f}")
     prefix = f"SET STATEMENT {', '.join(options)} FOR " if options else ""
     # No ORDER BY: it would sort the union in a temporary table; assemble orders by the key.
-    sql = f"{prefix}{chunk_part} UNION ALL {head_part}"
-    return sql, [*chunk_params, *head_params]
+    sql = f"{prefix}{chunk_part} UNION ALL {head_part} UNION ALL {log_part}"
+    return sql, [*chunk_params, *head_params, *log_params]
 
 
 def count_statement(*, tenant_id: int, series_ids: list[int] | None, span: Span,
                     timeout_seconds: float | None = None) -> tuple[str, list]:
-    """(sql, params) of one row: the samples a read of the span loads, whole chunks counted whole."""
+    """(sql, params) of one row: the samples a read of the span loads, whole chunks counted whole
+    (an upper bound: it is a budget). Only the log rows of the series' buckets count, and a log
+    row holds many series: it counts at most n × its series_max for a read of n series (no series
+    has more in it), so a few series' read is not charged the whole tenant's log when compaction
+    lags."""
     in_series, series_params = _series_filter(series_ids)
+    in_buckets, buckets = _bucket_filter(series_ids)
+    log_share = "sample_count" if series_ids is None else f"LEAST(sample_count, {len(series_ids)} * series_max)"
     prefix = (f"SET STATEMENT max_statement_time={max(timeout_seconds, 0.001):.3f} FOR "
               if timeout_seconds is not None else "")
     sql = (f"{prefix}SELECT (SELECT COALESCE(SUM(sample_count), 0) FROM sample_chunks WHERE tenant_id = %s{in_series}"
            " AND window_start >= %s AND window_start <= %s AND last_ts >= %s AND first_ts <= %s)"
-           f" + (SELECT COUNT(*) FROM samples WHERE tenant_id = %s{in_series} AND ts >= %s AND ts <= %s)")
+           f" + (SELECT COUNT(*) FROM samples WHERE tenant_id = %s{in_series} AND ts >= %s AND ts <= %s)"
+           f" + (SELECT COALESCE(SUM({log_share}), 0) FROM sample_log WHERE tenant_id = %s{in_buckets}"
+           " AND last_ts >= %s AND first_ts <= %s)")
     params = [tenant_id, *series_params, chunks.window_of(span.first_ms), span.last_ms, span.first_ms,
-              span.last_ms, tenant_id, *series_params, span.first_ms, span.last_ms]
+              span.last_ms, tenant_id, *series_params, span.first_ms, span.last_ms,
+              tenant_id, *buckets, span.first_ms, span.last_ms]
     return sql, params
 
 
@@ -128,29 +156,38 @@ def shapes_for(counted: int | None) -> tuple[Shape, ...]:
     return ("rows",) if counted <= SMALL_READ_SAMPLES else ("series_texts", "rows")
 
 
-def assemble(rows: Iterable[tuple], span: Span) -> dict[int, Arrays]:
+def assemble(rows: Iterable[tuple], span: Span, *, series_ids: list[int] | None) -> dict[int, Arrays]:
     """(timestamps int64 ascending and unique, values float64) per series with samples in the
-    span, from the rows of `statements()`, in any order. Raises TextBoundReached (read again as
-    rows) and chunks.ChunkError for a corrupt chunk."""
-    sealed: dict[int, list[tuple[int, Arrays]]] = {}
-    head: dict[int, list[tuple[int, Arrays]]] = {}
+    span, from the rows of `statements()` for these series_ids (None: every series), in any order.
+    Raises TextBoundReached (read again as rows) and chunks.ChunkError for a corrupt blob."""
+    sealed: dict[int, list[tuple[tuple[int, int], Arrays]]] = {}
+    level0: dict[int, list[tuple[tuple[int, int], Arrays]]] = {}
+    head: dict[int, list[tuple[tuple[int, int], Arrays]]] = {}
     head_rows: dict[int, tuple[list, list]] = {}
-    for series_id, kind, key, a, b in rows:
+    log_rows: list[tuple[int, bytes]] = []
+    for series_id, kind, key, subkey, a, b in rows:
         if kind == _CHUNK:
-            sealed.setdefault(series_id, []).append((key, _decoded(series_id, key, a)))
+            parts = level0 if chunks.is_level0(subkey) else sealed
+            parts.setdefault(series_id, []).append(((key, subkey), _decoded(series_id, key, subkey, a)))
         elif kind == _HEAD_TEXT:
-            head.setdefault(series_id, []).append((key, _ascending(parse_texts(a, b))))
-        else:  # the union makes the timestamp column a blob: its digits come back as bytes
+            head.setdefault(series_id, []).append(((key, 0), _ascending(parse_texts(a, b))))
+        elif kind == _HEAD_ROW:  # the union makes the timestamp column a blob: its digits come back as bytes
             pair = head_rows.setdefault(series_id, ([], []))
             pair[0].append(int(a))
             pair[1].append(b)
+        else:
+            log_rows.append((key, a))
     for series_id, (timestamps, values) in head_rows.items():
         ts, vs = np.array(timestamps, dtype=np.int64), np.array(values, dtype=np.float64)
         order = np.argsort(ts, kind="stable")
-        head[series_id] = [(0, (ts[order], vs[order]))]
+        head[series_id] = [((0, 0), (ts[order], vs[order]))]
+    logged = _log_by_series(log_rows, span, series_ids)
     found = {}
-    for series_id in sealed.keys() | head.keys():
-        ts, vs = _combined(_in_order(sealed.get(series_id)), _in_order(head.get(series_id)), span)
+    for series_id in sealed.keys() | head.keys() | level0.keys() | logged.keys():
+        newest = [_clipped(pair, span) for pair in _in_order(level0.get(series_id))]
+        if series_id in logged:
+            newest.append(logged[series_id])
+        ts, vs = _combined(_in_order(sealed.get(series_id)), _in_order(head.get(series_id)) + newest, span)
         if ts.size:
             found[series_id] = (ts, vs)
     return found
@@ -165,7 +202,48 @@ def _ascending(pair: Arrays) -> Arrays:
     return ts[order], vs[order]
 
 
-def _in_order(keyed: list[tuple[int, Arrays]] | None) -> list[Arrays]:
+def _log_by_series(log_rows: list[tuple[int, bytes]], span: Span, series_ids: list[int] | None) -> dict[int, Arrays]:
+    """The log rows' samples in the span, of the series asked for, per series sorted by time with
+    one sample per timestamp: the last written (by row id, then position in the row)."""
+    if not log_rows:
+        return {}
+    log_rows.sort(key=lambda row: row[0])
+    wanted = None if series_ids is None else np.asarray(series_ids, dtype=np.int64)
+    # The rows are of the series' buckets only: filtered once, concatenated (a call per row cost
+    # more than the samples of the other series in them).
+    columns = [_decoded_log(log_id, blob) for log_id, blob in log_rows]
+    sids, ts, vs = _kept(tuple(np.concatenate([column[i] for column in columns]) for i in range(3)), span, wanted)
+    if not sids.size:  # rows of the series' buckets, none of their samples
+        return {}
+    # Reversed, a stable sort by (series, ts) puts the last written of each pair first.
+    sids, ts, vs = sids[::-1], ts[::-1], vs[::-1]
+    order = np.lexsort((ts, sids))
+    sids, ts, vs = sids[order], ts[order], vs[order]
+    first = np.concatenate(([True], (sids[1:] != sids[:-1]) | (ts[1:] != ts[:-1])))
+    sids, ts, vs = sids[first], ts[first], vs[first]
+    edges = np.flatnonzero(np.diff(sids)) + 1
+    starts, ends = np.concatenate(([0], edges)), np.concatenate((edges, [sids.size]))
+    return {int(sids[start]): (ts[start:end], vs[start:end]) for start, end in zip(starts, ends) if end > start}
+
+
+def _kept(columns: tuple[np.ndarray, np.ndarray, np.ndarray], span: Span,
+          wanted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The log samples in the span, of the series wanted (None: all), before they are sorted."""
+    sids, ts, vs = columns
+    keep = (ts >= span.first_ms) & (ts <= span.last_ms)
+    if wanted is not None:
+        keep &= np.isin(sids, wanted)
+    return sids[keep], ts[keep], vs[keep]
+
+
+def _decoded_log(log_id: int, blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    try:
+        return chunks.batch.decode(blob)
+    except chunks.ChunkError as exc:
+        raise type(exc)(f"log row {log_id}: {exc}") from exc
+
+
+def _in_order(keyed: list[tuple[tuple[int, int], Arrays]] | None) -> list[Arrays]:
     if not keyed:
         return []
     if len(keyed) > 1:
@@ -185,7 +263,7 @@ def read_series(cursor, *, tenant_id: int, series_ids: list[int] | None, span: S
                                  timeout_seconds=timeout_seconds)
         cursor.execute(sql, params)
         try:
-            return assemble(cursor.fetchall(), span)
+            return assemble(cursor.fetchall(), span, series_ids=series_ids)
         except TextBoundReached:
             continue
     raise AssertionError("unreachable: a read of rows has no text bound")
@@ -224,17 +302,17 @@ def numbers_of(text, dtype) -> np.ndarray:
     return np.fromiter(numbers, dtype=np.float64, count=len(numbers))
 
 
-def _decoded(series_id: int, key: int, blob: bytes) -> Arrays:
+def _decoded(series_id: int, window_start: int, part: int, blob: bytes) -> Arrays:
     try:
         return chunks.decode(blob)
     except chunks.ChunkError as exc:  # the same class (a version error stays one), naming the chunk
-        window_start, part = divmod(key, 1000)
         raise type(exc)(f"the chunk of series {series_id}, window {window_start}, part {part}: {exc}") from exc
 
 
 def _combined(sealed: list[Arrays], head: list[Arrays], span: Span) -> Arrays:
-    """Chunks come in window order and do not overlap, head groups in time order; a head sample
-    replaces a sealed one at the same timestamp."""
+    """Sealed chunks come in window order and do not overlap; the newer parts after them in write
+    order (legacy head groups, level-0 parts, the log), each replacing what came before at the same
+    timestamp."""
     parts = [_clipped(pair, span) for pair in sealed] + head
     if not parts:
         return _EMPTY

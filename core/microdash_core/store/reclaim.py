@@ -30,12 +30,16 @@ import pymysql
 
 log = logging.getLogger(__name__)
 
-# The head's tables, whose sealed rows are deleted: the ones worth reclaiming.
-HEAD_TABLES = ("samples",)
+# The head's tables, whose rows are deleted as they move on: the ones worth reclaiming. The log
+# (`sample_log`, compacted every few seconds) is small, but a bulk load or a compaction that fell
+# behind leaves its files at their high-water mark, as the legacy head's.
+HEAD_TABLES = ("samples", "sample_log")
 # Bytes a row takes in a freshly rebuilt table (pages filled in key order, indexes included):
 # measured, 58.7 for `samples` (bench/seal_disk.py). Ingest in arrival order fills pages less
 # (~80), so a head that was never emptied does not look worth a rebuild.
 PACKED_ROW_BYTES = {"samples": 60}
+# A log row is its blob plus this (key columns, two secondary index entries, row header).
+LOG_ROW_OVERHEAD_BYTES = 96
 # A rebuild that did not get its metadata lock in time, or whose concurrent writes outgrew
 # innodb_online_alter_log_max_size: the table is as it was; the next run tries again.
 LOCK_WAIT_TIMEOUT = 1205
@@ -103,6 +107,19 @@ def table_space(cursor, table: str) -> Space:
     return Space(int(rows), int(held), int(free), int(partitions))
 
 
+def packed_row_bytes(connection: pymysql.connections.Connection, table: str) -> int | None:
+    """What a row of the table needs once rebuilt: measured for `samples`; for the log, whose
+    rows are blobs of any size, their mean blob (the log is small, so reading its lengths is
+    cheap) plus the row's overhead; None (only free extents count) for any other table."""
+    if table != "sample_log":
+        return PACKED_ROW_BYTES.get(table)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM sample_log")
+        rows, blob_bytes = cursor.fetchone()
+    connection.commit()
+    return -(-int(blob_bytes) // max(int(rows), 1)) + LOG_ROW_OVERHEAD_BYTES
+
+
 def rebuild(connection: pymysql.connections.Connection, table: str, *, lock_wait_seconds: int) -> str:
     """Rebuild the table online; returns `rebuilt` or why it gave up (the table is then as it was)."""
     if not _TABLE_NAME.fullmatch(table):
@@ -143,7 +160,7 @@ def reclaim_table(connection: pymysql.connections.Connection, table: str, policy
     with connection.cursor() as cursor:
         before = table_space(cursor, table)
     connection.commit()
-    if not force and not before.worth_reclaiming(policy, PACKED_ROW_BYTES.get(table)):
+    if not force and not before.worth_reclaiming(policy, packed_row_bytes(connection, table)):
         return Reclaimed(table, "not worth it", before)
     started = time.monotonic()
     outcome = rebuild(connection, table, lock_wait_seconds=policy.lock_wait_seconds)

@@ -1,12 +1,15 @@
-"""Sealing: windows that are over move from the head (`samples`) into chunks (`sample_chunks`).
+"""Sealing: windows that are over get one canonical set of chunk parts 0..k in `sample_chunks`,
+from their level-0 parts (the log's compaction output) and their legacy head rows (`samples`).
 
 One batch is one transaction: up to `batch_series` series of one tenant and one window. It reads
-their head rows in the window with a locking read, reads the window's chunk parts FOR UPDATE,
-merges (a head value replaces a sealed one at the same timestamp), rewrites parts 0..k of at most
-SEAL_MAX_SAMPLES samples each, deletes exactly the head rows it read (by primary key), and commits.
-A crash anywhere before COMMIT leaves the head as it was; after it, the chunk holds the samples
-and the head rows are gone, together. Sealing an empty head changes nothing, so any number of
-sealers may run and a killed one is simply run again (docs/storage.md).
+their legacy head rows in the window with a locking read, reads the window's chunk parts FOR
+UPDATE (canonical and level-0), merges (newest write wins at the same timestamp: canonical parts
+< legacy head < level-0 parts in part order), rewrites parts 0..k of at most SEAL_MAX_SAMPLES
+samples each, deletes exactly the level-0 parts and head rows it read (by primary key), and
+commits. A crash anywhere before COMMIT leaves everything as it was; after it, the canonical parts
+hold the samples and the level-0 parts and head rows are gone, together. Sealing a window that
+has neither changes nothing, so any number of sealers may run and a killed one is simply run
+again (docs/storage.md).
 
 READ COMMITTED: the locking read takes record locks only, so ingest keeps inserting into the
 window while it is sealed; a sample that lands after the read stays in the head (the delete names
@@ -58,7 +61,8 @@ class Batch:
 
 @dataclass
 class Sealed:
-    """What a run sealed: head samples moved, chunk rows written, batches (transactions) committed."""
+    """What a run sealed: samples moved from level-0 parts and the head, chunk rows written, batches
+    (transactions) committed."""
     samples: int = 0
     chunks: int = 0
     batches: int = 0
@@ -79,15 +83,23 @@ def sealed_before(now_ms: int, grace_ms: int = chunks.SEAL_GRACE_MS) -> int:
 
 def due_batches(cursor, *, cutoff_ms: int, batch_series: int = DEFAULT_BATCH_SERIES,
                 tenant_ids: Sequence[int] | None = None) -> list[Batch]:
-    """The oldest due window of every series with head rows in a window that ends at or before
-    cutoff_ms, in batches. One index dive per series (a loose index scan on the primary key), and
-    `ts <` prunes the head's daily partitions; a series' later due windows come in the next call.
-    tenant_ids limits the search to those tenants (tests, a tenant's own backlog)."""
+    """The oldest due window of every series with legacy head rows or level-0 parts in a window
+    that ends at or before cutoff_ms, in batches. The head: one index dive per series (a loose index
+    scan on the primary key), and `ts <` prunes the head's daily partitions; level-0 parts: a range
+    of ix_sample_chunks_part. A series' later due windows come in the next call. tenant_ids limits
+    the search to those tenants (tests, a tenant's own backlog)."""
     only = f" AND tenant_id IN ({_in_list(tenant_ids)})" if tenant_ids else ""
+    before = chunks.window_of(cutoff_ms)
     cursor.execute("SELECT tenant_id, series_id, MIN(ts) FROM samples WHERE ts < %s" + only +
-                   " GROUP BY tenant_id, series_id", (chunks.window_of(cutoff_ms), *(tenant_ids or ())))
-    by_window = sorted((tenant_id, chunks.window_of(first), series_id)
-                       for tenant_id, series_id, first in cursor.fetchall())
+                   " GROUP BY tenant_id, series_id", (before, *(tenant_ids or ())))
+    oldest = {(tenant_id, series_id): chunks.window_of(first) for tenant_id, series_id, first in cursor.fetchall()}
+    cursor.execute("SELECT tenant_id, series_id, MIN(window_start) FROM sample_chunks WHERE part >= %s"
+                   " AND window_start < %s" + only + " GROUP BY tenant_id, series_id",
+                   (chunks.LEVEL0_PART_BASE, before, *(tenant_ids or ())))
+    for tenant_id, series_id, window_start in cursor.fetchall():
+        key = (tenant_id, series_id)
+        oldest[key] = min(oldest.get(key, window_start), window_start)
+    by_window = sorted((tenant_id, window_start, series_id) for (tenant_id, series_id), window_start in oldest.items())
     batches = []
     for (tenant_id, window_start), rows in groupby(by_window, key=lambda row: row[:2]):
         series = [row[2] for row in rows]
@@ -158,28 +170,34 @@ def seal_batch(connection: pymysql.connections.Connection, batch: Batch) -> Seal
 
 def _seal_in_transaction(cursor, batch: Batch) -> Sealed:
     head = _locked_head(cursor, batch)
-    if not head:
-        return Sealed(batches=1)
-    stored = _locked_parts(cursor, batch, list(head))
-    rows, stale = [], []
-    for series_id, (head_ts, head_vs) in list(head.items()):
-        old_parts = stored.get(series_id, [])
+    stored = _locked_parts(cursor, batch)
+    moving = {series_id for series_id, parts in stored.items() if any(chunks.is_level0(p) for p, _ in parts)}
+    moving.update(head)
+    rows, stale, consumed_parts, consumed_head, samples = [], [], {}, {}, 0
+    for series_id in sorted(moving):
+        parts = stored.get(series_id, [])
         try:
-            decoded = [chunks.decode(blob) for blob in old_parts]
+            decoded = [(part, chunks.decode(blob)) for part, blob in parts]
         except chunks.ChunkError as exc:
             # Left as it is (reads of it fail loudly too), so that it blocks no other series.
             log.error("a stored chunk does not decode; its window is not sealed",
                       extra={"tenant_id": batch.tenant_id, "series_id": series_id,
                              "window_start": batch.window_start, "error": str(exc)})
-            del head[series_id]
             continue
-        ts, vs = _merged(decoded, (head_ts, head_vs))
-        parts = _split(ts, vs)
+        canonical = [pair for part, pair in decoded if not chunks.is_level0(part)]
+        level0 = [pair for part, pair in decoded if chunks.is_level0(part)]
+        newer = ([head[series_id]] if series_id in head else []) + level0
+        ts, vs = _merged(canonical, newer)
+        new_parts = _split(ts, vs)
         rows.extend((batch.tenant_id, series_id, batch.window_start, number, len(part_ts), int(part_ts[0]),
                      int(part_ts[-1]), chunks.encode(part_ts, part_vs))
-                    for number, (part_ts, part_vs) in enumerate(parts))
-        if len(old_parts) > len(parts):
-            stale.append((series_id, len(parts)))
+                    for number, (part_ts, part_vs) in enumerate(new_parts))
+        if len(canonical) > len(new_parts):
+            stale.append((series_id, len(new_parts)))
+        consumed_parts[series_id] = [part for part, _blob in parts if chunks.is_level0(part)]
+        if series_id in head:
+            consumed_head[series_id] = head[series_id][0]
+        samples += sum(pair[0].size for pair in newer)
     if not rows:
         return Sealed(batches=1)
     cursor.executemany(
@@ -188,10 +206,24 @@ def _seal_in_transaction(cursor, batch: Batch) -> Sealed:
         " first_ts = VALUES(first_ts), last_ts = VALUES(last_ts), data = VALUES(data)", rows)
     for series_id, first_stale in stale:
         cursor.execute("DELETE FROM sample_chunks WHERE tenant_id = %s AND series_id = %s AND window_start = %s"
-                       " AND part >= %s", (batch.tenant_id, series_id, batch.window_start, first_stale))
-    _delete_head_rows(cursor, batch.tenant_id, {series_id: pair[0] for series_id, pair in head.items()})
-    return Sealed(samples=sum(pair[0].size for pair in head.values()), chunks=len(rows), batches=1,
-                  series_windows=len(head))
+                       " AND part >= %s AND part < %s",
+                       (batch.tenant_id, series_id, batch.window_start, first_stale, chunks.LEVEL0_PART_BASE))
+    _delete_level0_parts(cursor, batch, consumed_parts)
+    _delete_head_rows(cursor, batch.tenant_id, consumed_head)
+    return Sealed(samples=samples, chunks=len(rows), batches=1, series_windows=len(consumed_parts))
+
+
+def _delete_level0_parts(cursor, batch: Batch, consumed: dict[int, list[int]]) -> None:
+    """Delete exactly the level-0 parts read: one compaction inserted since is not among them."""
+    keys = [(series_id, part) for series_id, parts in consumed.items() for part in parts]
+    deleted = 0
+    for start in range(0, len(keys), DELETE_KEYS_PER_STATEMENT):
+        piece = keys[start:start + DELETE_KEYS_PER_STATEMENT]
+        pairs = ",".join(f"({int(series_id)},{int(part)})" for series_id, part in piece)
+        deleted += cursor.execute("DELETE FROM sample_chunks WHERE tenant_id = %s AND window_start = %s"
+                                  f" AND (series_id, part) IN ({pairs})", (batch.tenant_id, batch.window_start))
+    if deleted != len(keys):  # the parts are locked since the read: only a bug gets here
+        raise SealConflict(f"deleted {deleted} level-0 parts of the {len(keys)} sealed; rolled back")
 
 
 def _in_list(values) -> str:
@@ -249,26 +281,27 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, (bytes, bytearray)) else value
 
 
-def _locked_parts(cursor, batch: Batch, series_ids: list[int]) -> dict[int, list[bytes]]:
-    """The stored parts (in part order) of the window of each series that has head rows."""
+def _locked_parts(cursor, batch: Batch) -> dict[int, list[tuple[int, bytes]]]:
+    """The stored parts (part number, blob; in part order: canonical, then level-0) of the window
+    of each series of the batch."""
     cursor.execute(
-        f"SELECT series_id, part, data FROM sample_chunks WHERE tenant_id = %s AND series_id IN ({_in_list(series_ids)})"
+        f"SELECT series_id, part, data FROM sample_chunks WHERE tenant_id = %s AND series_id IN ({_in_list(batch.series_ids)})"
         " AND window_start = %s ORDER BY series_id, part FOR UPDATE",
-        (batch.tenant_id, *series_ids, batch.window_start))
-    parts: dict[int, list[bytes]] = {}
-    for series_id, _part, data in cursor.fetchall():
-        parts.setdefault(series_id, []).append(data)
+        (batch.tenant_id, *batch.series_ids, batch.window_start))
+    parts: dict[int, list[tuple[int, bytes]]] = {}
+    for series_id, part, data in cursor.fetchall():
+        parts.setdefault(series_id, []).append((part, data))
     return parts
 
 
-def _merged(stored: list[Arrays], head: Arrays) -> Arrays:
-    """Sealed parts (in order, not overlapping) plus the head (sorted, unique): sorted, one value
-    per timestamp, the head's where both have one."""
-    if not stored:
-        return head
-    ts = np.concatenate([pair[0] for pair in stored] + [head[0]])
-    vs = np.concatenate([pair[1] for pair in stored] + [head[1]])
-    order = np.argsort(ts[::-1], kind="stable")  # the last given (the head's) first among equals
+def _merged(stored: list[Arrays], newer: list[Arrays]) -> Arrays:
+    """Canonical parts (in order, not overlapping) plus newer sample sets (each sorted and unique,
+    oldest write first): sorted, one value per timestamp, the last given's where several have one."""
+    if not stored and len(newer) == 1:
+        return newer[0]
+    ts = np.concatenate([pair[0] for pair in stored + newer])
+    vs = np.concatenate([pair[1] for pair in stored + newer])
+    order = np.argsort(ts[::-1], kind="stable")  # the last given (the newest) first among equals
     ts, vs = ts[::-1][order], vs[::-1][order]
     keep = np.concatenate(([True], ts[1:] != ts[:-1]))
     return ts[keep], vs[keep]
@@ -283,6 +316,8 @@ def _delete_head_rows(cursor, tenant_id: int, consumed: dict[int, np.ndarray]) -
     """Delete exactly the rows read, by primary key: a row inserted since (READ COMMITTED takes no
     gap locks) is not among them and stays in the head for the next seal. The keys are integers
     from int64 arrays, written as literals (escaping 400 k parameters costs more than the delete)."""
+    if not consumed:
+        return
     clauses: list[str] = []
     keys = deleted = 0
     for series_id, timestamps in consumed.items():

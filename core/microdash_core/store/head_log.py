@@ -1,0 +1,87 @@
+"""Appending to the head's log (`sample_log`, docs/storage.md "The head"): compressed rows, one
+per (stored batch, series bucket), as the worker writes them and as compaction re-writes the
+samples it leaves in the log. A series' bucket is series_id % BUCKETS, so a read of a few series
+loads only the rows of their buckets (the log holds every series of a tenant). Each row also says
+the most samples one series has in it (`series_max`), so that a read's budget can bound what the
+log gives a few series without decoding it."""
+
+import binascii
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from microdash_core.chunks import batch
+from microdash_core.chunks.errors import ChunkError
+
+# Buckets per tenant (docs/storage.md): a read of n series loads at most n/BUCKETS of the log;
+# each stored batch costs up to BUCKETS rows (a 5,000-series batch: ~78 samples a row).
+BUCKETS = 64
+_COLUMNS = b"tenant_id, bucket, first_ts, last_ts, sample_count, series_max, data"
+_INSERT = b"INSERT INTO sample_log (" + _COLUMNS + b") VALUES "
+INSERT_AT = ("INSERT INTO sample_log (tenant_id, id, written_at, bucket, first_ts, last_ts, sample_count, series_max,"
+             " data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)")
+# Bytes of one INSERT at most (blobs as hex: twice their size), well inside max_allowed_packet.
+STATEMENT_BYTES = 4 * 1024 * 1024
+
+
+def buckets_of(series_ids: Iterable[int] | None) -> list[int]:
+    """The buckets whose log rows can hold these series (every bucket for None)."""
+    if series_ids is None:
+        return list(range(BUCKETS))
+    return sorted({int(series_id) % BUCKETS for series_id in series_ids})
+
+
+def by_bucket(series_ids: np.ndarray, *columns: np.ndarray) -> Iterator[tuple[int, np.ndarray, tuple]]:
+    """(bucket, series_ids, columns) of each bucket the series fall in, every column in input
+    order (a later sample of a (series, ts) stays later)."""
+    if not series_ids.size:
+        return
+    buckets = series_ids % BUCKETS
+    order = np.argsort(buckets, kind="stable")
+    ordered = buckets[order]
+    edges = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    for start, end in zip(np.concatenate(([0], edges)).tolist(), np.concatenate((edges, [ordered.size])).tolist()):
+        taken = order[start:end]
+        yield int(ordered[start]), series_ids[taken], tuple(column[taken] for column in columns)
+
+
+def row_fields(series_ids: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> tuple[int, int, int, int, bytes]:
+    """(first_ts, last_ts, sample_count, series_max, data) of one row of 1..MAX_BATCH_SAMPLES samples."""
+    blob = batch.encode(series_ids, timestamps, values)  # checks the shapes and the count first
+    _unique, counts = np.unique(series_ids, return_counts=True)
+    return int(timestamps.min()), int(timestamps.max()), int(timestamps.size), int(counts.max()), blob
+
+
+def pieces(series_ids: np.ndarray, timestamps: np.ndarray, values: np.ndarray):
+    """The samples (all of one bucket) as row fields, MAX_BATCH_SAMPLES at most each, in input order."""
+    for start in range(0, timestamps.size, batch.MAX_BATCH_SAMPLES):
+        piece = slice(start, start + batch.MAX_BATCH_SAMPLES)
+        yield row_fields(series_ids[piece], timestamps[piece], values[piece])
+
+
+def bucketed_rows(series_ids: np.ndarray, timestamps: np.ndarray, values: np.ndarray):
+    """(bucket, *row_fields) of every row the samples make: per bucket, in input order."""
+    if series_ids.shape != timestamps.shape or series_ids.shape != values.shape:
+        raise ChunkError("series ids, timestamps and values differ in length")
+    for bucket, sids, (ts, vs) in by_bucket(series_ids, timestamps, values):
+        for fields in pieces(sids, ts, vs):
+            yield (bucket, *fields)
+
+
+def append(cursor, tenant_id: int, series_ids: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> int:
+    """The samples as log rows (in the caller's transaction; readable at its COMMIT), in
+    multi-row INSERTs of literals (ints, blobs as hex: nothing to escape); returns the rows written."""
+    values_sql: list[bytes] = []
+    size = written = 0
+    for bucket, first_ts, last_ts, count, series_max, blob in bucketed_rows(series_ids, timestamps, values):
+        value = b"(%d,%d,%d,%d,%d,%d,x'%s')" % (tenant_id, bucket, first_ts, last_ts, count, series_max,
+                                             binascii.hexlify(blob))
+        if values_sql and size + len(value) > STATEMENT_BYTES:
+            cursor.execute(_INSERT + b",".join(values_sql))
+            values_sql, size = [], 0
+        values_sql.append(value)
+        size += len(value) + 1
+        written += 1
+    if values_sql:
+        cursor.execute(_INSERT + b",".join(values_sql))
+    return written
