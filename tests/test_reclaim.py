@@ -589,3 +589,39 @@ def test_the_log_after_a_burst_is_rebuilt_online_and_keeps_what_waits_in_it(stac
     with closing(db.connect(database)) as connection:
         compaction.compact_due(connection)
     assert read_all(database, [1]) == expected
+
+
+def test_an_emptied_log_is_worth_a_rebuild_for_less_than_the_head(stack, database):
+    """The log's file stays at a burst's high-water mark once compaction emptied it: it is rebuilt
+    when that returns 1 MiB (LOG_MIN_FREE_BYTES), where the legacy head waits for 32 MiB."""
+    from seal_support import read_all, write_log
+
+    expected: dict = {}
+    noise = np.random.default_rng(4).normal(0, 1e6, 400_000)  # incompressible: ~6 MB of log
+    rows = [(1, s, CURRENT + i * 1000, float(noise[s * 10_000 + i - 10_000])) for s in range(1, 41) for i in range(10_000)]
+    write_log(database, rows, expected, batch_size=20_000)
+    with closing(db.connect(database)) as connection:
+        assert compaction.compact_due(connection, policy=compaction.Policy(min_samples=100, max_age_seconds=3600)).samples == len(rows)
+        with connection.cursor() as cursor:
+            cursor.execute("SET GLOBAL innodb_max_purge_lag_wait = 0")
+            cursor.execute("ANALYZE TABLE sample_log")
+            cursor.fetchall()
+        size = log_file_bytes(stack, database)
+        free_extents_reported(connection, "sample_log")
+        assert size > 6_000_000
+        done = reclaim.reclaim_table(connection, "sample_log", reclaim.Policy())
+    assert done.rebuilt, done
+    assert log_file_bytes(stack, database) < size / 4
+    assert read_all(database, [1]) == expected
+
+
+def free_extents_reported(connection, table: str, timeout: float = 15) -> int:
+    """InnoDB reports a table's free extents (DATA_FREE) a moment after its purge freed them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with connection.cursor() as cursor:
+            free = reclaim.table_space(cursor, table).free_bytes
+        connection.commit()
+        if free or time.monotonic() > deadline:
+            return free
+        time.sleep(0.2)

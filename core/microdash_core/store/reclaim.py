@@ -24,7 +24,7 @@ import functools
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pymysql
 
@@ -40,6 +40,11 @@ HEAD_TABLES = ("samples", "sample_log")
 PACKED_ROW_BYTES = {"samples": 60}
 # A log row is its blob plus this (key columns, two secondary index entries, row header).
 LOG_ROW_OVERHEAD_BYTES = 96
+# The log is rebuilt for less than the policy's minimum: its rows are few (compaction empties it
+# every few seconds), so copying them takes milliseconds, while its file stays at the high-water
+# mark of a burst (~15 MB per 1 M samples of small rows). InnoDB reports only part of a small
+# file's free space (DATA_FREE counts whole free extents less a reserve: 2 MiB of a 6 MB file).
+LOG_MIN_FREE_BYTES = 1024 * 1024
 # A rebuild that did not get its metadata lock in time, or whose concurrent writes outgrew
 # innodb_online_alter_log_max_size: the table is as it was; the next run tries again.
 LOCK_WAIT_TIMEOUT = 1205
@@ -95,15 +100,21 @@ class Space:
 
 
 def table_space(cursor, table: str) -> Space:
-    """A partitioned table has a row per partition in information_schema.PARTITIONS, any other one
-    row (PARTITION_NAME NULL), so this works for either."""
+    """A partitioned table has a row per partition in information_schema.PARTITIONS, summed here.
+    For an unpartitioned one (the log) that row can hold stale figures (DATA_FREE 0 after a purge
+    freed most of the file), while information_schema.TABLES asks InnoDB afresh."""
     cursor.execute(
         "SELECT COALESCE(SUM(TABLE_ROWS), 0), COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0),"
-        " COALESCE(SUM(DATA_FREE), 0), COUNT(*)"
+        " COALESCE(SUM(DATA_FREE), 0), COUNT(*), COUNT(PARTITION_NAME)"
         " FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", (table,))
-    rows, held, free, partitions = cursor.fetchone()
+    rows, held, free, partitions, named = cursor.fetchone()
     if not partitions:
         raise ValueError(f"no table {table!r} in this database")
+    if not named:
+        cursor.execute(
+            "SELECT TABLE_ROWS, DATA_LENGTH + INDEX_LENGTH, DATA_FREE FROM information_schema.TABLES"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", (table,))
+        rows, held, free = cursor.fetchone()
     return Space(int(rows), int(held), int(free), int(partitions))
 
 
@@ -160,7 +171,7 @@ def reclaim_table(connection: pymysql.connections.Connection, table: str, policy
     with connection.cursor() as cursor:
         before = table_space(cursor, table)
     connection.commit()
-    if not force and not before.worth_reclaiming(policy, packed_row_bytes(connection, table)):
+    if not force and not before.worth_reclaiming(_policy_for(table, policy), packed_row_bytes(connection, table)):
         return Reclaimed(table, "not worth it", before)
     started = time.monotonic()
     outcome = rebuild(connection, table, lock_wait_seconds=policy.lock_wait_seconds)
@@ -176,6 +187,12 @@ def reclaim_table(connection: pymysql.connections.Connection, table: str, policy
     else:
         log.warning("a head table's rebuild gave up; the table is as it was", extra=details)
     return done
+
+
+def _policy_for(table: str, policy: Policy) -> Policy:
+    if table != "sample_log":
+        return policy
+    return replace(policy, min_free_bytes=min(policy.min_free_bytes, LOG_MIN_FREE_BYTES))
 
 
 def reclaim_head(connection: pymysql.connections.Connection, policy: Policy = Policy(), *,
