@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from kubenode import POD_MEMORY_MIB, TIMINGS, build_images, start_cluster, stop_cluster
+from kubenode import POD_MEMORY_MIB, TIMINGS, build_images, start_cluster, stop_cluster, stop_cluster_left_behind
 from nodebase import run
 from nodechains import prefixed_chains
 
@@ -17,6 +17,7 @@ OTHER_SOFTWARES_CHAIN = "CNI-OTHER-SOFTWARE"
 
 @pytest.fixture(scope="session")
 def node(tmp_path_factory):
+    stop_cluster_left_behind()  # before the host's chains are noted: a crashed run's are not the host's
     with chains_of_other_software_kept():
         started = time.monotonic()
         images = build_images()
@@ -31,6 +32,7 @@ def node(tmp_path_factory):
 @contextmanager
 def chains_of_other_software_kept():
     """After the node stopped, the host has exactly the chains with the node's prefixes it had before."""
+    _remove_chain(OTHER_SOFTWARES_CHAIN)  # a run killed mid-way (a full disk once) left it behind
     run(["iptables", "-N", OTHER_SOFTWARES_CHAIN])
     try:
         run(["iptables", "-A", OTHER_SOFTWARES_CHAIN, "-j", "RETURN"])
@@ -38,9 +40,13 @@ def chains_of_other_software_kept():
         yield
         after = prefixed_chains()
     finally:
-        run(["iptables", "-F", OTHER_SOFTWARES_CHAIN], check=False)
-        run(["iptables", "-X", OTHER_SOFTWARES_CHAIN], check=False)
+        _remove_chain(OTHER_SOFTWARES_CHAIN)
     assert after == before, f"removed: {sorted(before - after)}, left behind: {sorted(after - before)}"
+
+
+def _remove_chain(chain: str) -> None:
+    run(["iptables", "-F", chain], check=False)
+    run(["iptables", "-X", chain], check=False)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -37,21 +37,28 @@ from nodehost import alive, kill_containers, kill_shims, prepare_host, remove_po
 from nodeimages import build_images, import_images
 from nodepki import make_pki, write_kubeconfigs
 
-__all__ = ["NODE_NAME", "POD_MEMORY_MIB", "REPO", "TIMINGS", "Cluster", "build_images", "start_cluster", "stop_cluster"]
+__all__ = ["NODE_NAME", "POD_MEMORY_MIB", "REPO", "TIMINGS", "Cluster", "build_images", "start_cluster", "stop_cluster",
+           "stop_cluster_left_behind"]
 
 # Figures of a test session (tests/cluster/conftest.py prints them; docs/kubernetes.md quotes them).
 TIMINGS: dict[str, float] = {}
 POD_MEMORY_MIB: dict[str, float] = {}
 
 
-def start_cluster(workdir: Path, *, images: list[str]) -> Cluster:
-    """Starts the node and imports `images` (podman names) into containerd; cleans up a crashed run first."""
+def stop_cluster_left_behind() -> None:
+    """Stops a node a crashed or killed run left behind (the host put back); refuses to touch one
+    a live process runs."""
     if STATE_FILE.exists():
         owner = json.loads(STATE_FILE.read_text()).get("owner")
         if owner and owner != os.getpid() and alive(owner):
             raise RuntimeError(f"a cluster started by pid {owner} is running (one per machine); "
                                "`make cluster-down` stops it")
         stop_cluster()
+
+
+def start_cluster(workdir: Path, *, images: list[str]) -> Cluster:
+    """Starts the node and imports `images` (podman names) into containerd; cleans up a crashed run first."""
+    stop_cluster_left_behind()
     bin_dir = Path(run([str(REPO / "scripts" / "build-node.sh")]).stdout.strip().splitlines()[-1])
     _start_afresh(workdir)
     cluster = Cluster(workdir=workdir, bin_dir=bin_dir)
