@@ -42,22 +42,19 @@ def _delete_in_chunks(cursor: Cursor, table: str, tenant_id: int) -> int:
 def _delete_log_rows(cursor: Cursor, tenant_id: int) -> int:
     """Returns the samples the deleted log rows held. A row holds up to MAX_BATCH_SAMPLES samples,
     so fewer rows per statement than for the head."""
-    samples = 0
-    while True:
-        cursor.execute("DELETE FROM sample_log WHERE tenant_id = %s LIMIT %s RETURNING sample_count",
-                       (tenant_id, SEALED_CHUNK_DELETE_CHUNK))
-        counts = cursor.fetchall()
-        samples += sum(count for (count,) in counts)
-        cursor.connection.commit()
-        if len(counts) < SEALED_CHUNK_DELETE_CHUNK:
-            return samples
+    return _delete_counted_rows(cursor, "sample_log", tenant_id)
 
 
 def _delete_sealed_chunks(cursor: Cursor, tenant_id: int) -> int:
     """Returns the samples the deleted chunks held."""
+    return _delete_counted_rows(cursor, "sample_chunks", tenant_id)
+
+
+def _delete_counted_rows(cursor: Cursor, table: str, tenant_id: int) -> int:
+    """Deletes a table's rows that each hold `sample_count` samples; returns the samples deleted."""
     samples = 0
     while True:
-        cursor.execute("DELETE FROM sample_chunks WHERE tenant_id = %s LIMIT %s RETURNING sample_count",
+        cursor.execute(f"DELETE FROM {table} WHERE tenant_id = %s LIMIT %s RETURNING sample_count",
                        (tenant_id, SEALED_CHUNK_DELETE_CHUNK))
         counts = cursor.fetchall()
         samples += sum(count for (count,) in counts)
