@@ -32,15 +32,22 @@ def _settings_of(docs) -> Settings:
     return Settings(**{**options, "environment": "development"})
 
 
-def _longest_stops(settings: Settings) -> dict[str, float]:
-    """The longest each process may take after SIGTERM before it exits on its own."""
-    return {"api": GRACEFUL_SHUTDOWN_SECONDS, "bridge": settings.bridge_stop_timeout_seconds,
+def _api_pre_stop_sleep(docs) -> int:
+    """The api container's preStop sleep: the grace period counts from its start."""
+    container = by_kind_and_name(docs)[("Deployment", f"{RELEASE}-microdash-api")]["spec"]["template"]["spec"][
+        "containers"][0]
+    return container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+
+
+def _longest_stops(settings: Settings, api_pre_stop: int) -> dict[str, float]:
+    """The longest each pod may take from its deletion until its process exits on its own."""
+    return {"api": api_pre_stop + GRACEFUL_SHUTDOWN_SECONDS, "bridge": settings.bridge_stop_timeout_seconds,
             "worker": max(settings.ingest_job_timeout_seconds, notify_job_timeout(settings))}
 
 
 def _assert_every_stop_fits(docs, slack: int = SLACK_SECONDS) -> dict[str, int]:
     grace = _grace_periods(docs)
-    stops = _longest_stops(_settings_of(docs))
+    stops = _longest_stops(_settings_of(docs), _api_pre_stop_sleep(docs))
     assert grace == {name: math.ceil(stop) + slack for name, stop in stops.items()}
     return grace
 
@@ -51,14 +58,14 @@ def test_every_stop_fits_in_its_pods_grace_period(scenario):
 
 
 def test_the_defaults_keep_the_bridge_at_kubernetes_own_30_s_and_the_worker_past_its_slowest_job():
-    assert _assert_every_stop_fits(render(SCENARIOS["default"])) == {"api": 15, "bridge": 30, "worker": 50}
+    assert _assert_every_stop_fits(render(SCENARIOS["default"])) == {"api": 20, "bridge": 30, "worker": 50}
 
 
 def test_a_longer_stop_set_in_extra_env_lengthens_the_grace_period_with_it():
     docs = render(SCENARIOS["default"], extra=(
         "--set-string", "config.extraEnv.MICRODASH_BRIDGE_STOP_TIMEOUT_SECONDS=40.5",
         "--set-string", "config.extraEnv.MICRODASH_INGEST_JOB_TIMEOUT_SECONDS=120"))
-    assert _assert_every_stop_fits(docs) == {"api": 15, "bridge": 51, "worker": 130}
+    assert _assert_every_stop_fits(docs) == {"api": 20, "bridge": 51, "worker": 130}
     docs = render(SCENARIOS["default"], extra=("--set-string", "config.extraEnv.MICRODASH_NOTIFY_TIMEOUT_SECONDS=25"))
     assert _assert_every_stop_fits(docs)["worker"] == 25 * 3 + 10 + SLACK_SECONDS
 
@@ -70,3 +77,13 @@ def test_the_slack_is_a_value_and_the_schema_bounds_it(tmp_path):
     bad.write_text(yaml.safe_dump({"terminationGraceSlackSeconds": 0}))
     result = helm("template", RELEASE, str(CHART), "--kube-version", "1.35.4", "--values", str(bad), check=False)
     assert result.returncode != 0 and "at '/terminationGraceSlackSeconds'" in result.stderr
+
+
+def test_the_api_keeps_serving_through_its_pre_stop_sleep_and_it_can_be_turned_off():
+    docs = render(SCENARIOS["default"])
+    assert _api_pre_stop_sleep(docs) == 5
+    docs = render(SCENARIOS["default"], extra=("--set", "api.preStopSleepSeconds=0"))
+    assert _api_pre_stop_sleep(docs) == 0
+    assert _assert_every_stop_fits(docs)["api"] == 15
+    docs = render(SCENARIOS["default"], extra=("--set", "api.preStopSleepSeconds=30"))
+    assert _assert_every_stop_fits(docs)["api"] == 45

@@ -415,7 +415,8 @@ helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
 {{- add (max (ceil $ingest | int) $notifyJob) .Values.terminationGraceSlackSeconds }}
 {{- end }}
 
-{{/* The api: uvicorn's graceful shutdown (microdash_api.server.GRACEFUL_SHUTDOWN_SECONDS), plus slack. */}}
+{{/* The api: its preStop sleep (the grace period runs from its start), then uvicorn's graceful
+     shutdown (microdash_api.server.GRACEFUL_SHUTDOWN_SECONDS), plus slack. */}}
 {{- define "microdash.api.terminationGracePeriodSeconds" -}}
-{{- add 5 .Values.terminationGraceSlackSeconds }}
+{{- add .Values.api.preStopSleepSeconds 5 .Values.terminationGraceSlackSeconds }}
 {{- end }}
