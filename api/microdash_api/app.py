@@ -17,8 +17,8 @@ from .errors import ApiError
 from .metrics_port import MetricsPortOnly
 from .responses import OrjsonResponse
 from .prometheus.envelope import PrometheusApiError, error_response
-from .routes import (alert_channels, alert_rules, alert_silences, alerts, audit, docs, frontend, health, influx,
-                     ingest, otlp, prometheus, query, remote_write, sessions, stream, tenant, tokens)
+from .routes import (alert_channels, alert_rules, alert_silences, alerts, audit, dead_letters, docs, frontend, health,
+                     influx, ingest, otlp, prometheus, query, remote_write, sessions, stream, tenant, tokens)
 from .security_headers import SecurityHeaders
 from .state import AppState
 from .validation_errors import invalid_request
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ingest.add_plain_routes(app)
     query.add_plain_routes(app)
     for module in (ingest, remote_write, influx, otlp, query, stream, sessions, tokens, health, alerts, alert_rules,
-                   alert_silences, alert_channels, tenant, audit, prometheus):
+                   alert_silences, alert_channels, tenant, audit, dead_letters, prometheus):
         app.include_router(module.router)
     docs.mount(app)
     app.include_router(frontend.router_for(settings))

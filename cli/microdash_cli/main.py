@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 from typing import Annotated, Optional
 
+import orjson
+import redis
 import typer
 
-from microdash_core import audit, db, migrate as migrations
+from microdash_core import audit, db, dead_letters, migrate as migrations
 from microdash_core.broker import BrokerCommandFailed, BrokerUnavailable
 from microdash_core.errors import MicrodashError
 from microdash_core.logs import configure_logging
@@ -162,6 +164,22 @@ def tenant_delete(name: str, yes: Annotated[bool, typer.Option("--yes", help="do
     if broker_error:
         typer.secho(f"warning: broker not updated: {broker_error}", fg="yellow", err=True)
         raise typer.Exit(2)
+
+
+@app.command("dead-letters")
+def dead_letters_command(tenant: Annotated[Optional[str], typer.Option(
+                             help="the tenant's list (default: MQTT messages that named no known tenant)")] = None,
+                         limit: Annotated[int, typer.Option(min=1, max=dead_letters.KEEP)] = 20) -> None:
+    """Print the newest dead letters (what could never be stored, with the reason), one JSON per line."""
+    settings = _setup()
+    tenant_id = None
+    if tenant is not None:
+        with db.transaction(settings) as cursor:
+            tenant_id = directory.tenant_id_of(cursor, name=tenant)
+        if tenant_id is None:
+            _fail(MicrodashError(f"no tenant named {tenant}"))
+    for entry in dead_letters.latest(redis.Redis.from_url(settings.redis_url), tenant_id, limit):
+        typer.echo(orjson.dumps(entry).decode())
 
 
 @tenant_app.command("rotate-token")

@@ -29,14 +29,24 @@ def message_entry(*, tenant: str | None, topic: str, reason: str, payload: bytes
 
 def push(pipe: redis.client.Pipeline, tenant_id: int | None, entries: list[bytes]) -> None:
     """Add entries to the tenant's list, or to the list of unattributed messages (tenant_id None)."""
-    key = keys.MQTT_DEAD_LETTER if tenant_id is None else keys.dead_letters(tenant_id)
+    key = key_of(tenant_id)
     if entries:
         pipe.lpush(key, *entries)
         pipe.ltrim(key, 0, KEEP - 1)
 
 
-def latest(connection: redis.Redis, tenant_id: int, limit: int = 100) -> list[dict]:
-    return [orjson.loads(entry) for entry in connection.lrange(keys.dead_letters(tenant_id), 0, limit - 1)]
+def key_of(tenant_id: int | None) -> str:
+    """The tenant's list, or the list of messages that named no known tenant (tenant_id None)."""
+    return keys.MQTT_DEAD_LETTER if tenant_id is None else keys.dead_letters(tenant_id)
+
+
+def decode(entries: list[bytes]) -> list[dict]:
+    return [orjson.loads(entry) for entry in entries]
+
+
+def latest(connection: redis.Redis, tenant_id: int | None, limit: int = 100) -> list[dict]:
+    """The newest `limit` entries, newest first."""
+    return decode(connection.lrange(key_of(tenant_id), 0, limit - 1))
 
 
 def _excerpt(data: bytes) -> str:
