@@ -164,3 +164,26 @@ def test_operator_changes_are_recorded_once_not_at_every_resync(stack):
     assert '"display_name":"Team A"' in rows[1][4] and f'"display_name":"{name}"' in rows[1][3]
     assert '"threshold":1.0' in rows[5][3] and '"threshold":2.0' in rows[5][4]
     assert first.token not in " ".join(str(row) for row in rows)
+
+
+def test_a_change_whose_audit_entry_cannot_be_written_is_not_made(stack):
+    """The change and its entry are one transaction: a refused entry (here a trigger, standing in
+    for any failure between the two) leaves neither, from the api and from the core's services."""
+    tenant, _, admin = admin_of_new_tenant(stack, "atomic")
+    refuse = (f"CREATE TRIGGER refuse_audit_{tenant.id} BEFORE INSERT ON audit_log FOR EACH ROW"
+              f" IF NEW.tenant_id = {tenant.id} THEN"
+              " SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'audit refused'; END IF")
+    stack.sql(refuse)
+    try:
+        with stack.session_client(admin) as client:
+            assert client.post("/api/v1/alerts/rules", json=RULE).status_code >= 500
+            assert client.post("/api/v1/alerts/channels", json=HOOK).status_code >= 500
+            assert client.post("/api/v1/tokens", json={"name": "ci"}).status_code >= 500
+            assert client.get("/api/v1/alerts/rules").json() == []
+            assert client.get("/api/v1/alerts/channels").json() == []
+            assert [row["name"] for row in client.get("/api/v1/tokens").json()] == ["default"]
+    finally:
+        stack.sql(f"DROP TRIGGER refuse_audit_{tenant.id}")
+    with stack.session_client(admin) as client:
+        assert client.post("/api/v1/alerts/rules", json=RULE).status_code == 201
+        assert [entry["action"] for entry in client.get("/api/v1/audit").json()] == ["rule.create"]

@@ -65,12 +65,18 @@ class TenantService:
                     "token.rotate", None, before={"active": before}, after={"active": [tokens.public_id_of(token)]}))
         return replace(self.credentials(name, token), broker_error=self._follow(lambda: self.sync_tenant(name)))
 
-    def issue_token(self, tenant_id: int, *, token_name: str) -> tuple[str, str | None]:
+    def issue_token(self, tenant_id: int, *, token_name: str, actor: Actor | None = None) -> tuple[str, str | None]:
         """Another token for the tenant, with its MQTT client. Returns the token and the broker error, if any.
-        The tenant is named by id: a tenant re-created under an old name is another tenant."""
+        The tenant is named by id: a tenant re-created under an old name is another tenant. With an
+        actor, the audit entry is written in the same transaction."""
         with db.transaction(self.settings) as cursor:
             tenant = directory.tenant_by_id(cursor, tenant_id=tenant_id)
             token = api_tokens.issue_token(cursor, tenant=tenant, name=token_name)
+            if actor is not None:
+                public_id = tokens.public_id_of(token)
+                audit.record(cursor, tenant=tenant, actor=actor, change=Change(
+                    "token.create", public_id, after=api_tokens.token_view(cursor, tenant_id=tenant.id,
+                                                                           public_id=public_id)))
 
         def follow() -> None:
             if not tenant.mqtt_enabled:
@@ -80,14 +86,20 @@ class TenantService:
 
         return token, self._follow(follow)
 
-    def revoke_token(self, tenant_id: int, public_id: str) -> str | None:
+    def revoke_token(self, tenant_id: int, public_id: str, *, actor: Actor | None = None) -> str | None:
         """Revoke one token (NotFound if the tenant has no such token) and delete its MQTT client,
-        which disconnects it. Returns the broker error, if any."""
+        which disconnects it. Returns the broker error, if any. With an actor, a revocation that
+        changes something is audited in the same transaction."""
         with db.transaction(self.settings) as cursor:
             tenant = directory.tenant_by_id(cursor, tenant_id=tenant_id)
             if public_id not in {info.public_id for info in api_tokens.list_tokens(cursor, tenant=tenant)}:
                 raise NotFound(f"tenant {tenant.name!r} has no token {public_id!r}")
+            before = api_tokens.token_view(cursor, tenant_id=tenant.id, public_id=public_id)
             api_tokens.revoke_tokens(cursor, tenant=tenant, public_id=public_id)
+            if actor is not None and before["revoked_at"] is None:  # revoking again changes nothing
+                audit.record(cursor, tenant=tenant, actor=actor, change=Change(
+                    "token.revoke", public_id, before=before,
+                    after=api_tokens.token_view(cursor, tenant_id=tenant.id, public_id=public_id)))
 
         def follow() -> None:
             with self.broker_factory(self.settings) as broker:

@@ -22,6 +22,7 @@ from ..auth import TenantContext
 from ..deps import ReaderTenant, StateDep, WriterTenant
 from ..errors import ApiError
 from ..fields import RowId, plain_text
+from ..sql import Transaction, transaction
 
 router = APIRouter(prefix="/api/v1/alerts/channels", tags=["alerts"])
 ChannelId = Annotated[RowId, Path()]
@@ -176,8 +177,8 @@ def _out(row: tuple) -> ChannelOut:
                       enabled=bool(row[5]))
 
 
-async def _existing(state, tenant_id: int, channel_id: int) -> ChannelOut:
-    rows = await repo.list_channels(state.db, tenant_id=tenant_id, channel_id=channel_id)
+async def _existing(state, tenant_id: int, channel_id: int, *, on: Transaction | None = None) -> ChannelOut:
+    rows = await repo.list_channels(on or state.db, tenant_id=tenant_id, channel_id=channel_id)
     if not rows:
         raise ApiError(404, "no such channel")
     return _out(rows[0])
@@ -211,13 +212,14 @@ async def _refuse_if_named_by_rules(state, tenant_id: int, channel: ChannelOut, 
 @router.post("", response_model=ChannelOut, status_code=201)
 async def create_channel(body: ChannelIn, tenant: WriterTenant, state: StateDep, audit: AuditDep) -> ChannelOut:
     await _refuse_internal_target(body, egress.policy_from(state.settings))
-    try:
-        channel_id = await repo.insert_channel(state.db, tenant_id=tenant.id, name=body.name, kind=body.kind,
-                                               config=body.config, secret=body.secret or "", enabled=body.enabled)
-    except pymysql.err.IntegrityError as exc:
-        raise ApiError(409, f"a channel named {body.name!r} exists already") from exc
-    created = await _existing(state, tenant.id, channel_id)
-    await audit.record(tenant, Change("channel.create", channel_id, after=created.model_dump()))
+    async with transaction(state.db) as tx:
+        try:
+            channel_id = await repo.insert_channel(tx, tenant_id=tenant.id, name=body.name, kind=body.kind,
+                                                   config=body.config, secret=body.secret or "", enabled=body.enabled)
+        except pymysql.err.IntegrityError as exc:
+            raise ApiError(409, f"a channel named {body.name!r} exists already") from exc
+        created = await _existing(state, tenant.id, channel_id, on=tx)
+        await audit.record(tx, tenant, Change("channel.create", channel_id, after=created.model_dump()))
     return created
 
 
@@ -228,14 +230,15 @@ async def replace_channel(channel_id: ChannelId, body: ChannelIn, tenant: Writer
     await _refuse_internal_target(body, egress.policy_from(state.settings))
     if body.name != current.name:
         await _refuse_if_named_by_rules(state, tenant.id, current, "rename")
-    try:
-        await repo.update_channel(state.db, tenant_id=tenant.id, channel_id=channel_id, name=body.name, kind=body.kind,
-                                  config=body.config, secret=body.secret, enabled=body.enabled)
-    except pymysql.err.IntegrityError as exc:
-        raise ApiError(409, f"a channel named {body.name!r} exists already") from exc
-    after = await _existing(state, tenant.id, channel_id)
-    await audit.record(tenant, Change("channel.update", channel_id, before=current.model_dump(),
-                                      after=after.model_dump()))
+    async with transaction(state.db) as tx:
+        try:
+            await repo.update_channel(tx, tenant_id=tenant.id, channel_id=channel_id, name=body.name,
+                                      kind=body.kind, config=body.config, secret=body.secret, enabled=body.enabled)
+        except pymysql.err.IntegrityError as exc:
+            raise ApiError(409, f"a channel named {body.name!r} exists already") from exc
+        after = await _existing(state, tenant.id, channel_id, on=tx)
+        await audit.record(tx, tenant, Change("channel.update", channel_id, before=current.model_dump(),
+                                              after=after.model_dump()))
     return after
 
 
@@ -243,7 +246,8 @@ async def replace_channel(channel_id: ChannelId, body: ChannelIn, tenant: Writer
 async def delete_channel(channel_id: ChannelId, tenant: WriterTenant, state: StateDep, audit: AuditDep) -> Response:
     before = await _existing(state, tenant.id, channel_id)
     await _refuse_if_named_by_rules(state, tenant.id, before, "delete")
-    if not await repo.delete_channel(state.db, tenant_id=tenant.id, channel_id=channel_id):
-        raise ApiError(404, "no such channel")
-    await audit.record(tenant, Change("channel.delete", channel_id, before=before.model_dump()))
+    async with transaction(state.db) as tx:
+        if not await repo.delete_channel(tx, tenant_id=tenant.id, channel_id=channel_id):
+            raise ApiError(404, "no such channel")
+        await audit.record(tx, tenant, Change("channel.delete", channel_id, before=before.model_dump()))
     return Response(status_code=204)

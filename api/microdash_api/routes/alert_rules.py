@@ -16,6 +16,7 @@ from ..audit_trail import AuditDep
 from ..deps import ReaderTenant, StateDep, WriterTenant
 from ..errors import ApiError
 from ..fields import FiniteFloat, MatcherList, RowId
+from ..sql import Transaction, transaction
 
 router = APIRouter(prefix="/api/v1/alerts/rules", tags=["alerts"])
 RuleId = Annotated[RowId, Path()]
@@ -108,8 +109,9 @@ def _out(found: repo.StoredRule) -> RuleOut:
                    labels=rule.labels, annotations=rule.annotations, channels=list(rule.channels))
 
 
-async def _existing(state, tenant_id: int, rule_id: int, *, for_change: bool = False) -> repo.StoredRule:
-    found = await repo.get_rule(state.db, tenant_id=tenant_id, rule_id=rule_id)
+async def _existing(state, tenant_id: int, rule_id: int, *, for_change: bool = False,
+                    on: Transaction | None = None) -> repo.StoredRule:
+    found = await repo.get_rule(on or state.db, tenant_id=tenant_id, rule_id=rule_id)
     if found is None:
         raise ApiError(404, "no such rule")
     if for_change and found.managed_by != "api":
@@ -140,12 +142,13 @@ async def _check_channels(state, tenant_id: int, names: list[str]) -> None:
 async def create_rule(body: RuleIn, tenant: WriterTenant, state: StateDep, audit: AuditDep) -> RuleOut:
     rule = _to_rule(body, tenant.id)
     await _check_channels(state, tenant.id, body.channels)
-    try:
-        rule_id = await repo.insert_rule(state.db, tenant_id=tenant.id, rule=rule, enabled=body.enabled)
-    except pymysql.err.IntegrityError as exc:
-        raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
-    created = _out(await _existing(state, tenant.id, rule_id))
-    await audit.record(tenant, Change("rule.create", rule_id, after=created.model_dump(**_AUDITED)))
+    async with transaction(state.db) as tx:
+        try:
+            rule_id = await repo.insert_rule(tx, tenant_id=tenant.id, rule=rule, enabled=body.enabled)
+        except pymysql.err.IntegrityError as exc:
+            raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
+        created = _out(await _existing(state, tenant.id, rule_id, on=tx))
+        await audit.record(tx, tenant, Change("rule.create", rule_id, after=created.model_dump(**_AUDITED)))
     return created
 
 
@@ -155,19 +158,21 @@ async def replace_rule(rule_id: RuleId, body: RuleIn, tenant: WriterTenant, stat
     before = _out(await _existing(state, tenant.id, rule_id, for_change=True))
     rule = _to_rule(body, tenant.id)
     await _check_channels(state, tenant.id, body.channels)
-    try:
-        await repo.update_rule(state.db, tenant_id=tenant.id, rule_id=rule_id, rule=rule, enabled=body.enabled)
-    except pymysql.err.IntegrityError as exc:
-        raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
-    after = _out(await _existing(state, tenant.id, rule_id))
-    await audit.record(tenant, Change("rule.update", rule_id, before=before.model_dump(**_AUDITED),
-                                      after=after.model_dump(**_AUDITED)))
+    async with transaction(state.db) as tx:
+        try:
+            await repo.update_rule(tx, tenant_id=tenant.id, rule_id=rule_id, rule=rule, enabled=body.enabled)
+        except pymysql.err.IntegrityError as exc:
+            raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
+        after = _out(await _existing(state, tenant.id, rule_id, on=tx))
+        await audit.record(tx, tenant, Change("rule.update", rule_id, before=before.model_dump(**_AUDITED),
+                                              after=after.model_dump(**_AUDITED)))
     return after
 
 
 @router.delete("/{rule_id}", status_code=204)
 async def delete_rule(rule_id: RuleId, tenant: WriterTenant, state: StateDep, audit: AuditDep) -> Response:
     before = _out(await _existing(state, tenant.id, rule_id, for_change=True))
-    await repo.delete_rule(state.db, tenant_id=tenant.id, rule_id=rule_id)
-    await audit.record(tenant, Change("rule.delete", rule_id, before=before.model_dump(**_AUDITED)))
+    async with transaction(state.db) as tx:
+        await repo.delete_rule(tx, tenant_id=tenant.id, rule_id=rule_id)
+        await audit.record(tx, tenant, Change("rule.delete", rule_id, before=before.model_dump(**_AUDITED)))
     return Response(status_code=204)

@@ -17,6 +17,7 @@ from ..audit_trail import AuditDep
 from ..deps import ReaderTenant, StateDep, WriterTenant
 from ..errors import ApiError
 from ..fields import EpochMs, MatcherList, RowId, plain_text
+from ..sql import transaction
 
 router = APIRouter(prefix="/api/v1/alerts/silences", tags=["alerts"])
 
@@ -66,11 +67,12 @@ async def create_silence(body: SilenceIn, tenant: WriterTenant, state: StateDep,
         raise ApiError(422, "ends_at must be after starts_at")
     if body.rule_id is not None and await repo.get_rule(state.db, tenant_id=tenant.id, rule_id=body.rule_id) is None:
         raise ApiError(422, "no such rule")
-    silence_id = await repo.insert_silence(state.db, tenant_id=tenant.id, rule_id=body.rule_id,
-                                           matchers=body.matchers, starts_at=starts_at, ends_at=body.ends_at,
-                                           created_by=body.created_by, comment=body.comment)
-    created = SilenceOut(id=silence_id, **{**body.model_dump(), "starts_at": starts_at})
-    await audit.record(tenant, Change("silence.create", silence_id, after=created.model_dump()))
+    async with transaction(state.db) as tx:
+        silence_id = await repo.insert_silence(tx, tenant_id=tenant.id, rule_id=body.rule_id,
+                                               matchers=body.matchers, starts_at=starts_at, ends_at=body.ends_at,
+                                               created_by=body.created_by, comment=body.comment)
+        created = SilenceOut(id=silence_id, **{**body.model_dump(), "starts_at": starts_at})
+        await audit.record(tx, tenant, Change("silence.create", silence_id, after=created.model_dump()))
     return created
 
 
@@ -83,8 +85,9 @@ async def expire_silence(silence_id: Annotated[RowId, Path()], tenant: WriterTen
     if not found:
         raise ApiError(404, "no such silence")
     now_ms = int(time.time() * 1000)
-    await repo.expire_silence(state.db, tenant_id=tenant.id, silence_id=silence_id, now_ms=now_ms)
     before = _out(found[0])
-    await audit.record(tenant, Change("silence.expire", silence_id, before=before.model_dump(),
-                                      after={**before.model_dump(), "ends_at": min(before.ends_at, now_ms)}))
+    async with transaction(state.db) as tx:
+        await repo.expire_silence(tx, tenant_id=tenant.id, silence_id=silence_id, now_ms=now_ms)
+        await audit.record(tx, tenant, Change("silence.expire", silence_id, before=before.model_dump(),
+                                              after={**before.model_dump(), "ends_at": min(before.ends_at, now_ms)}))
     return Response(status_code=204)

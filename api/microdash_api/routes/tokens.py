@@ -5,7 +5,6 @@ down the change stands, a warning is logged, and `microdash broker sync` repairs
 """
 
 import logging
-from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
@@ -13,7 +12,6 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from microdash_core import tokens
-from microdash_core.audit import Change
 from microdash_core.errors import NotFound
 from microdash_core.tenant_service import TenantService
 from microdash_core.tenants import api_tokens
@@ -54,30 +52,26 @@ async def list_tokens(session: AdminSession, state: StateDep) -> list[TokenPubli
 async def create_token(body: TokenCreate, session: AdminSession, state: StateDep, audit: AuditDep) -> TokenCreated:
     service = TenantService(state.settings)
     try:
-        token, broker_error = await run_in_threadpool(service.issue_token, session.tenant.id, token_name=body.name)
+        token, broker_error = await run_in_threadpool(service.issue_token, session.tenant.id, token_name=body.name,
+                                                      actor=audit.actor())
     except NotFound as exc:  # the tenant was deleted since the membership was last read
         raise ApiError(404, "no such tenant") from exc
     _log_broker_error(broker_error, "create", session.tenant.name)
     public_id = tokens.public_id_of(token)
     created, = await _token_rows(state, tenant_id=session.tenant.id, public_id=public_id)
-    await audit.record(session.tenant, Change("token.create", public_id, after=created.model_dump()))
     return TokenCreated(public_id=public_id, name=created.name, created_at=created.created_at, token=token)
 
 
 @router.delete("/{public_id}", status_code=204)
 async def revoke_token(public_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9]{12}$")], session: AdminSession,
                        state: StateDep, audit: AuditDep) -> Response:
-    before = await _token_rows(state, tenant_id=session.tenant.id, public_id=public_id)
     service = TenantService(state.settings)
     try:
-        broker_error = await run_in_threadpool(service.revoke_token, session.tenant.id, public_id)
+        broker_error = await run_in_threadpool(service.revoke_token, session.tenant.id, public_id,
+                                               actor=audit.actor())
     except NotFound as exc:
         raise ApiError(404, "no such token") from exc
     _log_broker_error(broker_error, "revoke", session.tenant.name)
-    if before[0].revoked_at is None:  # revoking a revoked token again changes nothing
-        after, = await _token_rows(state, tenant_id=session.tenant.id, public_id=public_id)
-        await audit.record(session.tenant, Change("token.revoke", public_id, before=before[0].model_dump(),
-                                                  after=after.model_dump()))
     return Response(status_code=204)
 
 
@@ -88,12 +82,4 @@ def _log_broker_error(error: str | None, action: str, tenant: str) -> None:
 
 async def _token_rows(state: StateDep, *, tenant_id: int, public_id: str | None = None) -> list[TokenPublic]:
     rows = await ask(state.db, api_tokens.token_listing(tenant_id, public_id=public_id))
-    return [TokenPublic(public_id=row[0], name=row[1], created_at=_iso(row[2]), revoked_at=_iso(row[3]))
-            for row in rows]
-
-
-def _iso(epoch_seconds) -> str | None:
-    if epoch_seconds is None:
-        return None
-    return datetime.fromtimestamp(float(epoch_seconds), timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return [TokenPublic(**view) for view in api_tokens.token_views(rows)]

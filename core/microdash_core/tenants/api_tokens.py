@@ -1,6 +1,7 @@
 """A tenant's API tokens (the `api_tokens` table): issued, listed, revoked, and found by the token."""
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from pymysql.cursors import Cursor
 
@@ -86,3 +87,24 @@ def token_listing(tenant_id: int, *, public_id: str | None = None) -> Query[list
         sql += " AND public_id = %s"
         params += (public_id,)
     return Query(sql + " ORDER BY id", params, all_rows)
+
+
+def token_views(rows: list[tuple]) -> list[dict]:
+    """`token_listing` rows as the api shows a token (and the audit log records it): times as
+    ISO 8601 UTC with milliseconds."""
+    return [{"public_id": row[0], "name": row[1], "created_at": _iso(row[2]), "revoked_at": _iso(row[3])}
+            for row in rows]
+
+
+def token_view(cursor: Cursor, *, tenant_id: int, public_id: str) -> dict:
+    query = token_listing(tenant_id, public_id=public_id)
+    cursor.execute(query.sql, query.params)
+    view, = token_views(query.answer(cursor.fetchall()))
+    return view
+
+
+def _iso(epoch_seconds) -> str | None:
+    if epoch_seconds is None:
+        return None
+    return datetime.fromtimestamp(float(epoch_seconds), timezone.utc).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
