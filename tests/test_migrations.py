@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+from contextlib import closing
 
 from microdash_core import db, migrate
 from microdash_core.partitions import LEGACY_HEAD, PARTITIONED_TABLES, day_end_ms, existing_partitions
@@ -65,6 +66,25 @@ def test_the_legacy_head_keeps_its_partitions_while_it_holds_rows(stack):
             assert not legacy_head_partitioned(cursor)
         write_head(settings, [(1, 1, now, 2.5)])  # readers and writers of the head work on either shape
         assert _sql(settings, "SELECT tenant_id, series_id, ts, value FROM samples") == [(1, 1, now, 2.5)]
+    finally:
+        drop_database(settings)
+
+
+def test_unpartitioning_the_empty_legacy_head_gives_up_on_a_held_lock_and_tries_again(stack):
+    """A transaction that read the head holds its metadata lock: the ALTER waits at most
+    RECLAIM_LOCK_WAIT_SECONDS, leaves the table as it was, and the next run does it."""
+    settings = migrated_database(stack, "locked")
+    try:
+        partition_legacy_head(settings, today=dt.datetime.now(dt.timezone.utc).date(), days_back=1, days_ahead=1)
+        with closing(db.connect(settings)) as reader, reader.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM samples")  # its transaction stays open
+            assert migrate.unpartition_legacy_head(settings) is False
+            with db.transaction(settings) as check:
+                assert legacy_head_partitioned(check)
+            reader.commit()
+        assert migrate.unpartition_legacy_head(settings) is True
+        with db.transaction(settings) as check:
+            assert not legacy_head_partitioned(check)
     finally:
         drop_database(settings)
 

@@ -74,19 +74,17 @@ def maintain_partitions(settings: Settings, *, today: dt.date | None = None) -> 
     return created
 
 
-# How long removing the empty legacy head's partitioning may wait for the table's metadata lock
-# (a sealing transaction reading it); meanwhile the statements behind it wait too.
-UNPARTITION_LOCK_WAIT_SECONDS = 5
-
-
 def unpartition_legacy_head(settings: Settings) -> bool:
     """Once the legacy head holds no row (always on a fresh install; on an upgraded database once
     its rows are sealed into chunks), remove its daily partitioning: one small file instead of one
-    per day. Never while rows remain, which would copy them all. True if it was done now."""
+    per day. Never while rows remain, which would copy them all. True if it was done now. It waits
+    for the table's metadata lock as long as a reclaim's rebuild would: reads of the head queue
+    behind it meanwhile."""
     connection = db.connect(settings)
     try:
         with connection.cursor() as cursor:
-            return remove_partitioning_if_empty(cursor, LEGACY_HEAD, lock_wait_seconds=UNPARTITION_LOCK_WAIT_SECONDS)
+            return remove_partitioning_if_empty(cursor, LEGACY_HEAD,
+                                                lock_wait_seconds=settings.reclaim_lock_wait_seconds)
     finally:
         connection.close()
 
