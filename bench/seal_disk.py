@@ -45,14 +45,15 @@ def files_bytes(datadir: Path, database: str, table: str) -> tuple[int, int]:
 
 
 def partition_costs(connection, datadir: Path, database: str) -> dict:
-    """Per table: how many partitions (files) it has, how many hold no row, and the allocated bytes
-    of those empty ones (each file's smallest size: InnoDB's initial extent)."""
+    """Per table: how many partitions (files; an unpartitioned table's one file) it has, how many
+    hold no row, and the allocated bytes of those empty ones (each file's smallest size: InnoDB's
+    initial extent)."""
     costs = {}
     with connection.cursor() as cursor:
         for table in TABLES:
             cursor.execute("SELECT PARTITION_NAME FROM information_schema.PARTITIONS"
                            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND TABLE_ROWS = 0", (table,))
-            empty = {f"{table}#P#{name}.ibd".lower() for (name,) in cursor.fetchall()}
+            empty = {(f"{table}#P#{name}.ibd" if name else f"{table}.ibd").lower() for (name,) in cursor.fetchall()}
             files = table_files(datadir, database, table)
             empty_files = [path for path in files if path.name.lower() in empty]
             costs[table] = {"partitions": len(files), "empty": len(empty_files),

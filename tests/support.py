@@ -1,5 +1,6 @@
 """Test support: the whole stack as real processes (MariaDB, Redis, Mosquitto, api, worker, bridge)."""
 
+import datetime as dt
 import os
 import subprocess
 import time
@@ -15,6 +16,7 @@ from microdash_cli.localstack import ServiceInstances, free_port, start_componen
 import numpy as np
 
 from microdash_core import chunks, db
+from microdash_core.partitions import ensure_partitions, existing_partitions
 from microdash_core.settings import Settings
 from microdash_core.store import head_log
 from microdash_core.store.reads import Span, read_series
@@ -240,3 +242,15 @@ def append_log(cursor, *, tenant_id: int, series_ids: list[int], timestamps: lis
 
 def recent_ms(offset_ms: int = 0) -> int:
     return int(time.time() * 1000) + offset_ms
+
+
+def partition_legacy_head(settings: Settings, *, today: dt.date, days_back: int, days_ahead: int) -> None:
+    """The legacy head as a database upgraded with rows in it keeps it until they are sealed: daily
+    partitions, made before 0011 while it was the head (a fresh one is unpartitioned: migrate)."""
+    with db.transaction(settings) as cursor:
+        cursor.execute("ALTER TABLE samples PARTITION BY RANGE (ts) (PARTITION p_future VALUES LESS THAN MAXVALUE)")
+        ensure_partitions(cursor, table="samples", today=today, days_back=days_back, days_ahead=days_ahead)
+
+
+def legacy_head_partitioned(cursor) -> bool:
+    return bool(existing_partitions(cursor, "samples"))

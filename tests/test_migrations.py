@@ -2,9 +2,12 @@
 
 import datetime as dt
 import json
+from contextlib import closing
 
 from microdash_core import db, migrate
-from microdash_core.partitions import PARTITIONED_TABLES, day_end_ms, existing_partitions
+from microdash_core.partitions import LEGACY_HEAD, PARTITIONED_TABLES, day_end_ms, existing_partitions
+from seal_support import drop_database, migrated_database, write_head
+from support import legacy_head_partitioned, partition_legacy_head
 
 
 def test_migrate_is_idempotent_and_partitions_cover_the_window(stack):
@@ -18,6 +21,78 @@ def test_migrate_is_idempotent_and_partitions_cover_the_window(stack):
             day = today + dt.timedelta(days=offset)
             assert partitions[f"p{day:%Y%m%d}"] == day_end_ms(day), table
         assert partitions["p_future"] is None
+
+
+def test_a_fresh_install_has_one_unpartitioned_legacy_head_and_housekeeping_keeps_it_so(stack):
+    """The legacy head is no longer written: a daily partition of it would be an empty file."""
+    settings = migrated_database(stack, "fresh")
+    try:
+        assert LEGACY_HEAD not in PARTITIONED_TABLES
+        with db.transaction(settings) as cursor:
+            assert not legacy_head_partitioned(cursor)
+        later = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=3)
+        assert LEGACY_HEAD not in migrate.maintain_partitions(settings, today=later)  # the hourly job
+        assert migrate.migrate(settings, today=later) == []
+        (files,), = _sql(settings, "SELECT COUNT(*) FROM information_schema.PARTITIONS"
+                                   " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'samples'")
+        assert files == 1  # an unpartitioned table's one row (PARTITION_NAME NULL): one file
+        with db.transaction(settings) as cursor:
+            assert existing_partitions(cursor, LEGACY_HEAD) == {}
+    finally:
+        drop_database(settings)
+
+
+def test_the_legacy_head_keeps_its_partitions_while_it_holds_rows(stack):
+    """An upgraded database's legacy head with rows stays partitioned (unpartitioning it would copy
+    every row) and gets no new partitions; once empty, housekeeping removes its partitioning, and
+    the unpartitioned table takes rows as before."""
+    settings = migrated_database(stack, "upgraded")
+    try:
+        today = dt.datetime.now(dt.timezone.utc).date()
+        partition_legacy_head(settings, today=today, days_back=7, days_ahead=7)
+        now = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
+        write_head(settings, [(1, 1, now - 1000, 1.5)])
+        assert migrate.unpartition_legacy_head(settings) is False
+        migrate.maintain_partitions(settings, today=today + dt.timedelta(days=9))
+        with db.transaction(settings) as cursor:
+            partitions = existing_partitions(cursor, LEGACY_HEAD)
+        assert max(bound for bound in partitions.values() if bound is not None) == day_end_ms(
+            today + dt.timedelta(days=7))  # none added for it
+        assert _sql(settings, "SELECT tenant_id, series_id, ts, value FROM samples") == [(1, 1, now - 1000, 1.5)]
+
+        _sql(settings, "DELETE FROM samples")  # its rows sealed into chunks
+        migrate.maintain_partitions(settings)
+        with db.transaction(settings) as cursor:
+            assert not legacy_head_partitioned(cursor)
+        write_head(settings, [(1, 1, now, 2.5)])  # readers and writers of the head work on either shape
+        assert _sql(settings, "SELECT tenant_id, series_id, ts, value FROM samples") == [(1, 1, now, 2.5)]
+    finally:
+        drop_database(settings)
+
+
+def test_unpartitioning_the_empty_legacy_head_gives_up_on_a_held_lock_and_tries_again(stack):
+    """A transaction that read the head holds its metadata lock: the ALTER waits at most
+    RECLAIM_LOCK_WAIT_SECONDS, leaves the table as it was, and the next run does it."""
+    settings = migrated_database(stack, "locked")
+    try:
+        partition_legacy_head(settings, today=dt.datetime.now(dt.timezone.utc).date(), days_back=1, days_ahead=1)
+        with closing(db.connect(settings)) as reader, reader.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM samples")  # its transaction stays open
+            assert migrate.unpartition_legacy_head(settings) is False
+            with db.transaction(settings) as check:
+                assert legacy_head_partitioned(check)
+            reader.commit()
+        assert migrate.unpartition_legacy_head(settings) is True
+        with db.transaction(settings) as check:
+            assert not legacy_head_partitioned(check)
+    finally:
+        drop_database(settings)
+
+
+def _sql(settings, statement: str) -> list[tuple]:
+    with db.transaction(settings) as cursor:
+        cursor.execute(statement)
+        return list(cursor.fetchall())
 
 
 def test_sealed_chunks_are_page_compressed_with_daily_partitions(stack):

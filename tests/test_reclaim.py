@@ -5,6 +5,7 @@ each, with their newest value; a rebuild held up by an open transaction
 gives up within its lock wait; a client killed mid-rebuild leaves the table whole and reclaimable;
 small or busy heads are left alone; the sealing job and `microdash migrate` reclaim."""
 
+import datetime as dt
 import random
 import signal
 import subprocess
@@ -24,7 +25,7 @@ from microdash_core.store import compaction, reclaim, sealing
 from microdash_core.tenants import directory
 from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, drop_database, head_count,
                           migrated_database, write_head)
-from support import throwaway_services
+from support import partition_legacy_head, throwaway_services
 
 NOW = 1_765_000_000_000 - 1_765_000_000_000 % WINDOW + WINDOW // 2
 CURRENT = NOW - NOW % WINDOW
@@ -32,9 +33,16 @@ EAGER = reclaim.Policy(min_free_bytes=1024 * 1024, min_free_ratio=1.0, lock_wait
 HEAD_ROWS = 240_000  # ~14 MB of head files
 
 
+def legacy_head_as_upgraded(settings) -> None:
+    """A legacy head with rows to reclaim is an upgraded database's: daily-partitioned until sealed."""
+    day = dt.datetime.fromtimestamp(NOW / 1000, tz=dt.timezone.utc).date()
+    partition_legacy_head(settings, today=day, days_back=7, days_ahead=7)
+
+
 @pytest.fixture
 def database(stack):
     settings = migrated_database(stack, "reclaim")
+    legacy_head_as_upgraded(settings)
     yield settings
     drop_database(settings)
 
@@ -45,7 +53,8 @@ def head_file_bytes(stack, settings) -> int:
     with closing(db.connect(settings)) as connection, connection.cursor() as cursor:
         cursor.execute("FLUSH TABLES samples FOR EXPORT")  # every dirty page written first
         cursor.execute("UNLOCK TABLES")
-    return sum(path.stat().st_blocks * 512 for path in folder.glob("samples#[Pp]#*.ibd"))
+    files = [*folder.glob("samples.ibd"), *folder.glob("samples#[Pp]#*.ibd")]
+    return sum(path.stat().st_blocks * 512 for path in files)
 
 
 def log_file_bytes(stack, settings) -> int:
@@ -351,6 +360,7 @@ def test_mariadb_killed_mid_rebuild_comes_back_with_the_table_whole_and_reclaima
         env = services.environment("crash")
         settings = Settings(database_url=env["MICRODASH_DATABASE_URL"], redis_url=env["MICRODASH_REDIS_URL"])
         migrate.migrate(settings)
+        legacy_head_as_upgraded(settings)
         with db.transaction(settings) as cursor:  # 600,000 rows from MariaDB's sequence engine
             cursor.execute("INSERT INTO samples (tenant_id, series_id, ts, value) SELECT 1, seq DIV 1000,"
                            f" {CURRENT} + (seq MOD 1000) * 1000, seq * 0.5 FROM seq_0_to_599999")

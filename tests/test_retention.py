@@ -2,7 +2,9 @@
 with a shorter one, raw samples alike in the head and in sealed chunks (whole 2 h windows). Each
 test gets its own database on the stack's MariaDB, with partitions reaching 47 days back, so
 dropping partitions never disturbs the other tests. Chunk rows are inserted directly, as a
-sealer would write them."""
+sealer would write them. Every test runs twice: with the legacy head (`samples`) unpartitioned,
+as a fresh install has it, and daily-partitioned, as an upgraded database keeps it until its rows
+are sealed."""
 
 import datetime as dt
 import time
@@ -18,15 +20,20 @@ from microdash_core.store import head_log
 from microdash_core.tenants import directory
 from microdash_workers.retention import enforce_retention
 from microdash_workers.retention_policy import RAW, cutoff_ms
-from support import append_log
+from support import append_log, partition_legacy_head
 
 DAY = 86_400_000
 HOUR = 3_600_000
 WINDOW = chunks.WINDOW_MS
 
 
+@pytest.fixture(params=[False, True], ids=["legacy-head-unpartitioned", "legacy-head-partitioned"])
+def legacy_partitioned(request) -> bool:
+    return request.param
+
+
 @pytest.fixture
-def database(stack):
+def database(stack, legacy_partitioned):
     """Settings for a private database; call it with setting overrides."""
     name = f"microdash_retention_{uuid.uuid4().hex[:10]}"
     url = stack.services.environment(database=name)["MICRODASH_DATABASE_URL"]
@@ -38,6 +45,8 @@ def database(stack):
             today = dt.datetime.now(dt.timezone.utc).date()
             migrate.migrate(settings, today=today - dt.timedelta(days=40))
             migrate.maintain_partitions(settings, today=today)  # also fills the days in between
+            if legacy_partitioned:
+                partition_legacy_head(settings, today=today, days_back=47, days_ahead=7)
             created.append(name)
         return settings
 
@@ -96,7 +105,11 @@ def partition_bounds(settings, table):
         return sorted(bound for bound in existing_partitions(cursor, table).values() if bound is not None)
 
 
-def test_partitions_past_the_longest_retention_are_dropped_and_shorter_ones_deleted(database):
+def raw_partitioned_tables(legacy_partitioned: bool) -> tuple[str, ...]:
+    return ("samples", "sample_chunks") if legacy_partitioned else ("sample_chunks",)
+
+
+def test_partitions_past_the_longest_retention_are_dropped_and_shorter_ones_deleted(database, legacy_partitioned):
     settings = database()
     now = int(time.time() * 1000)
     default_tenant = new_tenant(settings)
@@ -112,7 +125,7 @@ def test_partitions_past_the_longest_retention_are_dropped_and_shorter_ones_dele
 
     report = enforce_retention(settings, now_ms=now)
 
-    for table in ("samples", "sample_chunks"):
+    for table in raw_partitioned_tables(legacy_partitioned):
         after = partition_bounds(settings, table)
         assert min(after) > RAW.cutoff(now, 10) and len(report[table]["dropped_partitions"]) > 20
         assert after == [bound for bound in before[table] if bound > RAW.cutoff(now, 10)]
@@ -120,7 +133,12 @@ def test_partitions_past_the_longest_retention_are_dropped_and_shorter_ones_dele
     assert timestamps_of(settings, "samples", default_tenant) == [recent]  # 9 days old: a bounded delete
     assert timestamps_of(settings, "sample_chunks", long_tenant) == windows[1:]
     assert timestamps_of(settings, "sample_chunks", default_tenant) == windows[2:]
-    assert report["samples"]["deleted_rows"] == 1 and report["sample_chunks"]["deleted_rows"] == 1
+    assert report["sample_chunks"]["deleted_rows"] == 1
+    if legacy_partitioned:
+        assert report["samples"]["deleted_rows"] == 1
+    else:  # no partitions: every row past the longest retention goes by bounded deletes, as the log's
+        assert before["samples"] == partition_bounds(settings, "samples") == []
+        assert report["samples"] == {"dropped_partitions": [], "deleted_rows": 3}
     assert timestamps_of(settings, "sample_log", long_tenant) == [middle, recent]
     assert timestamps_of(settings, "sample_log", default_tenant) == [recent]
     assert report["sample_log"] == {"dropped_partitions": [], "deleted_rows": 3}  # old twice, middle once
@@ -185,7 +203,7 @@ def test_raw_retention_keeps_a_window_until_the_whole_window_is_past(database):
     assert later["sample_chunks"]["deleted_rows"] == 1 and later["samples"]["deleted_rows"] == 2
 
 
-def test_partitions_stay_as_long_as_samples_are_accepted(database):
+def test_partitions_stay_as_long_as_samples_are_accepted(database, legacy_partitioned):
     settings = database(retention_raw_days=2)
     now = int(time.time() * 1000)
     tenant = new_tenant(settings)
@@ -196,7 +214,7 @@ def test_partitions_stay_as_long_as_samples_are_accepted(database):
 
     # Samples up to MAX_SAMPLE_AGE (7 d) old are still accepted, so their partitions are kept;
     # the 5-day-old rows go by a bounded delete instead.
-    for table in ("samples", "sample_chunks"):
+    for table in raw_partitioned_tables(legacy_partitioned):
         oldest_kept = min(partition_bounds(settings, table))
         assert RAW.cutoff(now, 7) < oldest_kept <= RAW.cutoff(now, 7) + DAY
     assert timestamps_of(settings, "samples", tenant) == [now - HOUR]

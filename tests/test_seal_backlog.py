@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from microdash_core import chunks, db, migrate
 from microdash_core.partitions import ensure_partitions
 from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, chunk_rows, database_settings,
                           drop_database, head_count, write_head)
+from support import legacy_head_partitioned
 
 PREVIOUS_SCHEMA = "0010"  # migrations before this one
 
@@ -101,6 +103,35 @@ def test_migrate_converts_the_previous_schemas_rows_resumably(old_database):
     output, _ = again.communicate(timeout=120)
     assert again.returncode == 0 and "sealed into chunks: 0 samples" in output, output
     assert "samples: " in output and "not worth a rebuild" in output, output
+    assert _partitioned(old_database)  # the windows not over still hold rows there
+
+    # Later the sealing job seals those too; the hourly partition upkeep then finds the head empty.
+    migrate.seal_backlog(old_database, now_ms=now + 3 * WINDOW + chunks.SEAL_GRACE_MS)
+    assert head_count(old_database) == 0
+    migrate.maintain_partitions(old_database)
+    assert not _partitioned(old_database)
+    assert_reads_exactly(old_database, expected)
+    assert_nothing_doubled(old_database, expected)
+
+
+def _partitioned(settings) -> bool:
+    with closing(db.connect(settings)) as connection, connection.cursor() as cursor:
+        return legacy_head_partitioned(cursor)
+
+
+def test_migrate_removes_the_legacy_heads_partitions_once_it_has_sealed_every_row(old_database):
+    current = chunks.window_of(int(time.time() * 1000) - chunks.SEAL_GRACE_MS)
+    rows = [(1 + series % 3, series, current - 3 * WINDOW + series * 1000 + i * 60_000, float(i))
+            for series in range(1, 31) for i in range(100)]
+    expected = {}
+    write_head(old_database, rows, expected)
+    migrated = _migrate(old_database)
+    output, _ = migrated.communicate(timeout=300)
+    assert migrated.returncode == 0, output
+    assert "samples: empty, its daily partitions removed" in output, output
+    assert head_count(old_database) == 0 and not _partitioned(old_database)
+    assert_reads_exactly(old_database, expected)
+    assert_nothing_doubled(old_database, expected)
 
 
 def test_schema_only_leaves_the_rows_in_the_head(old_database):
@@ -110,5 +141,5 @@ def test_schema_only_leaves_the_rows_in_the_head(old_database):
     migrated = _migrate(old_database, "--schema-only")
     output, _ = migrated.communicate(timeout=120)
     assert migrated.returncode == 0 and "sealed" not in output, output
-    assert head_count(old_database) == rows and chunk_rows(old_database) == 0
+    assert head_count(old_database) == rows and chunk_rows(old_database) == 0 and _partitioned(old_database)
     assert_reads_exactly(old_database, expected)

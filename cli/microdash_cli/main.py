@@ -89,6 +89,8 @@ def migrate(wait: Annotated[float, typer.Option(help="seconds to wait for the da
         sealed = migrations.seal_backlog(settings, on_batch=progress.batch_done)
         typer.echo(f"raw samples of past windows sealed into chunks: {sealed.samples} samples,"
                    f" {sealed.series_windows} series-windows, {sealed.chunks} chunk rows in {sealed.seconds:.1f} s")
+        if migrations.unpartition_legacy_head(settings):
+            typer.echo("samples: empty, its daily partitions removed (one file instead of one per day)")
         for table in migrations.reclaim_head(settings):
             typer.echo(f"{table.table}: {_reclaim_summary(table)}")
 

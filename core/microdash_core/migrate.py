@@ -11,7 +11,7 @@ from yoyo import get_backend, read_migrations
 
 from . import db
 from .errors import MicrodashError
-from .partitions import PARTITIONED_TABLES, ensure_partitions
+from .partitions import LEGACY_HEAD, PARTITIONED_TABLES, ensure_partitions, remove_partitioning_if_empty
 from .settings import Settings
 from .store import reclaim, sealing
 
@@ -61,7 +61,8 @@ def migrate(settings: Settings, *, today: dt.date | None = None) -> list[str]:
 
 
 def maintain_partitions(settings: Settings, *, today: dt.date | None = None) -> dict[str, list[str]]:
-    """Give every partitioned table its daily partitions; returns the new ones per table."""
+    """Give every partitioned table its daily partitions, and the legacy head none once it is
+    empty (unpartition_legacy_head); returns the new partitions per table."""
     today = today or dt.datetime.now(dt.timezone.utc).date()
     days_back = -(-settings.max_sample_age_seconds // 86_400)
     created = {}
@@ -69,7 +70,23 @@ def maintain_partitions(settings: Settings, *, today: dt.date | None = None) -> 
         for table in PARTITIONED_TABLES:
             created[table] = ensure_partitions(cursor, table=table, today=today, days_back=days_back,
                                                days_ahead=settings.partition_days_ahead)
+    unpartition_legacy_head(settings)
     return created
+
+
+def unpartition_legacy_head(settings: Settings) -> bool:
+    """Once the legacy head holds no row (always on a fresh install; on an upgraded database once
+    its rows are sealed into chunks), remove its daily partitioning: one small file instead of one
+    per day. Never while rows remain, which would copy them all. True if it was done now. It waits
+    for the table's metadata lock as long as a reclaim's rebuild would: reads of the head queue
+    behind it meanwhile."""
+    connection = db.connect(settings)
+    try:
+        with connection.cursor() as cursor:
+            return remove_partitioning_if_empty(cursor, LEGACY_HEAD,
+                                                lock_wait_seconds=settings.reclaim_lock_wait_seconds)
+    finally:
+        connection.close()
 
 
 def seal_backlog(settings: Settings, *, now_ms: int | None = None,

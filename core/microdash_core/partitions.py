@@ -1,16 +1,21 @@
-"""Daily range partitions of the sample tables (raw and rollups): created ahead of time, dropped
-whole by retention."""
+"""Daily range partitions of the sample tables (raw chunks and rollups): created ahead of time,
+dropped whole by retention. The legacy head gets none, and loses its partitioning once empty."""
 
 import datetime as dt
 import logging
 
+import pymysql
 from pymysql.cursors import Cursor
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
 FUTURE = "p_future"
-# Every table range-partitioned by day on its time column.
-PARTITIONED_TABLES = ("samples", "samples_1m", "samples_5m", "sample_chunks")
+# Every table kept range-partitioned by day on its time column.
+PARTITIONED_TABLES = ("samples_1m", "samples_5m", "sample_chunks")
+# The legacy head (a row per sample, written before the log, 0011): no longer written, so it needs
+# no partitions for coming days; each would be a file of its own (~64 KiB) holding nothing.
+LEGACY_HEAD = "samples"
+LOCK_WAIT_TIMEOUT = 1205
 
 
 def day_partition_name(day: dt.date) -> str:
@@ -26,16 +31,17 @@ def day_starting_at(midnight_ms: int) -> dt.date:
     return dt.datetime.fromtimestamp(midnight_ms / 1000, tz=dt.timezone.utc).date()
 
 
-def existing_partitions(cursor: Cursor, table: str = "samples") -> dict[str, int | None]:
+def existing_partitions(cursor: Cursor, table: str) -> dict[str, int | None]:
+    """The table's partitions and their upper bounds (None: MAXVALUE); empty if it has none."""
     cursor.execute(
         "SELECT PARTITION_NAME, PARTITION_DESCRIPTION FROM information_schema.PARTITIONS"
-        " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+        " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND PARTITION_NAME IS NOT NULL",
         (table,),
     )
     return {name: (None if bound == "MAXVALUE" else int(bound)) for name, bound in cursor.fetchall()}
 
 
-def ensure_partitions(cursor: Cursor, *, today: dt.date, days_back: int, days_ahead: int, table: str = "samples") -> list[str]:
+def ensure_partitions(cursor: Cursor, *, today: dt.date, days_back: int, days_ahead: int, table: str) -> list[str]:
     """Split the catch-all partition so that each day up to today+days_ahead has its own, starting
     at today-days_back or right after the newest existing daily partition.
 
@@ -70,3 +76,27 @@ def drop_partitions_before(cursor: Cursor, *, table: str, cutoff_ms: int) -> lis
         cursor.execute(f"ALTER TABLE {table} DROP PARTITION {', '.join(expired)}")
         log.info("dropped partitions", extra={"table": table, "partitions": expired})
     return expired
+
+
+def remove_partitioning_if_empty(cursor: Cursor, table: str, *, lock_wait_seconds: int) -> bool:
+    """Turn a partitioned table that holds no row into an unpartitioned one: one small file instead
+    of one per partition. A table with rows is left as it is (that would be a copy of every row),
+    as is one whose metadata lock is not had within lock_wait_seconds (the next call tries again).
+    A row written between the check and the ALTER is copied with the table, never lost."""
+    if not existing_partitions(cursor, table):
+        return False
+    cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")
+    holds_rows = cursor.fetchone() is not None
+    cursor.connection.commit()  # no snapshot of ours may hold the table's metadata lock
+    if holds_rows:
+        return False
+    try:
+        cursor.execute(f"ALTER TABLE {table} WAIT {int(lock_wait_seconds)} REMOVE PARTITIONING")
+    except pymysql.err.MySQLError as exc:
+        if exc.args[0] != LOCK_WAIT_TIMEOUT:
+            raise
+        log.warning("the empty table's partitioning stays until the next try: no metadata lock",
+                    extra={"table": table})
+        return False
+    log.info("removed the empty table's partitioning", extra={"table": table})
+    return True

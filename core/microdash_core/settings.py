@@ -117,7 +117,8 @@ class Settings(BaseSettings):
                            " drops what is published right after a broker restart until a bridge resubscribes")
 
     # Storage
-    partition_days_ahead: int = Field(7, ge=1)
+    partition_days_ahead: int = Field(
+        2, ge=1, description="daily partitions created ahead of today; the hourly upkeep makes 2 a day's margin")
     # Sealing: windows that are over move from the head (samples) into chunks (docs/storage.md)
     seal_interval_seconds: int = Field(60, ge=1, description="how often the sealing job runs")
     seal_grace_seconds: int = Field(

@@ -2,7 +2,10 @@
 longest retention any tenant has (instant, no row scan), then delete the older rows of tenants
 whose retention is shorter in bounded chunks, committing after each, so no statement holds locks
 for long. Raw samples are three tables, the log, the legacy head and the chunks, cut at one
-instant (retention_policy.RAW); the log is not partitioned, so it loses rows by bounded deletes."""
+instant (retention_policy.RAW). A table without partitions (the log; the legacy head once empty,
+or on a fresh install) loses its rows past the longest retention by bounded deletes too; whether a
+table is partitioned is read from the database, as an upgraded one's legacy head stays partitioned
+until its rows are sealed."""
 
 import logging
 import time
@@ -11,7 +14,7 @@ from contextlib import closing
 import pymysql
 
 from microdash_core import db
-from microdash_core.partitions import drop_partitions_before
+from microdash_core.partitions import drop_partitions_before, existing_partitions
 from microdash_core.settings import Settings, get_settings
 
 from .retention_policy import RESOLUTIONS, Resolution, Table, tenant_days
@@ -44,13 +47,12 @@ def enforce_for(database: Connection, settings: Settings, resolution: Resolution
 
 def enforce_on_table(database: Connection, settings: Settings, table: Table, *, partition_cutoff: int,
                      tenant_cutoffs: dict[int, int]) -> dict:
-    if table.partitioned:
-        with database.cursor() as cursor:
-            dropped = drop_partitions_before(cursor, table=table.name, cutoff_ms=partition_cutoff)
-        database.commit()
-        deleted = 0
-    else:
-        dropped, deleted = [], delete_older_rows(database, settings, table, tenant_id=None, before_ms=partition_cutoff)
+    with database.cursor() as cursor:
+        partitioned = bool(existing_partitions(cursor, table.name))
+        dropped = drop_partitions_before(cursor, table=table.name, cutoff_ms=partition_cutoff) if partitioned else []
+    database.commit()
+    deleted = 0 if partitioned else delete_older_rows(database, settings, table, tenant_id=None,
+                                                      before_ms=partition_cutoff)
     deleted += sum(delete_older_rows(database, settings, table, tenant_id=tenant_id, before_ms=before_ms)
                   for tenant_id, before_ms in tenant_cutoffs.items())
     if dropped or deleted:

@@ -22,7 +22,6 @@ class Table:
     name: str
     time_column: str
     row_weight: int = 1
-    partitioned: bool = True  # else rows past the longest retention go by bounded deletes too
 
     def delete_limit(self, settings: Settings) -> int:
         return max(1, settings.retention_delete_chunk // self.row_weight)
@@ -43,7 +42,7 @@ class Resolution:
         return cutoff_ms(now_ms, days, alignment_ms=self.cutoff_alignment_ms)
 
 
-# Raw samples live in the head (`samples`, a row per sample) and in sealed chunks (`sample_chunks`,
+# Raw samples live in the legacy head (`samples`, a row per sample, partitioned until emptied) and in sealed chunks (`sample_chunks`,
 # a row per series and 2 h window, ~720 samples at 10 s). A chunk goes whole or not at all, so the
 # raw cut-off is aligned to a window: `window_start < cutoff` then means the window ends by the
 # cut-off (window_start + WINDOW_MS <= cutoff), and the head is cut at the same instant, so a sample
@@ -52,7 +51,7 @@ class Resolution:
 # The log (`sample_log`, a row per stored batch and series bucket, compacted into chunk parts
 # within seconds) loses a row once its newest sample is past the cut-off; its older samples of a row that straddles the
 # cut-off go with their chunk at the next run.
-LOG = Table("sample_log", "last_ts", row_weight=1_000, partitioned=False)
+LOG = Table("sample_log", "last_ts", row_weight=1_000)
 HEAD = Table("samples", "ts")
 CHUNKS = Table("sample_chunks", "window_start", row_weight=100)
 RAW = Resolution("raw", (LOG, HEAD, CHUNKS), "retention_raw_days", cutoff_alignment_ms=chunks.WINDOW_MS)
