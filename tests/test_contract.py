@@ -2,7 +2,10 @@
 at /openapi.json, and its sample schema judges a sample as the server's validator does."""
 
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,6 +23,12 @@ def test_the_committed_contract_is_what_the_api_generates():
     assert COMMITTED.read_text() == generated, (
         f"{COMMITTED} differs from the api's OpenAPI document: run `{REGENERATE}` and commit the result "
         "(it also regenerates frontend/src/api/openapi.d.ts)")
+
+
+def test_the_command_make_contract_runs_writes_the_committed_file(tmp_path):
+    written = tmp_path / "openapi.json"
+    subprocess.run([str(Path(sys.executable).parent / "microdash"), "openapi", str(written)], check=True, timeout=120)
+    assert written.read_text() == COMMITTED.read_text()
 
 
 def test_the_api_serves_the_contract():
