@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV_BIN := $(CURDIR)/.venv/bin
 export PATH := $(VENV_BIN):$(PATH)
 
-.PHONY: help bootstrap run test lint bench clean kube frontend images node cluster cluster-down test-cluster
+.PHONY: help bootstrap run test lint bench clean kube frontend contract images node cluster cluster-down test-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,12 @@ frontend/node_modules/.package-lock.json: frontend/package-lock.json
 frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SOURCES)
 	cd frontend && npm run build
 	@touch $@
+
+# The wire contract: the api's OpenAPI document, and the dashboard's types generated from it. Both
+# are committed; tests/test_contract.py and frontend/src/api/contract.test.ts fail when either is stale.
+contract: bootstrap frontend/node_modules/.package-lock.json ## regenerate contract/openapi.json from the api and the dashboard's types from it
+	microdash openapi contract/openapi.json
+	cd frontend && npm run --silent contract:types
 
 BRIDGES ?= 1
 

@@ -206,6 +206,18 @@ def broker_sync() -> None:
 
 
 @app.command()
+def openapi(out: Annotated[Optional[Path], typer.Argument(help="file to write (default: standard output)")] = None) -> None:
+    """Print or write the api's OpenAPI document, the wire contract (`make contract` writes contract/openapi.json)."""
+    from microdash_api.contract import openapi_document, render
+
+    text = render(openapi_document())
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+
+
+@app.command()
 def bridge() -> None:
     """Move MQTT messages from the broker onto the ingest queue."""
     from microdash_workers.bridge import run_bridge

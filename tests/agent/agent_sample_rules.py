@@ -1,39 +1,59 @@
-"""A local copy of the server's sample rules (microdash_core.samples), so that the agent's tests
-check its output without depending on the server's packages."""
+"""What the agent sends, checked against the wire contract (contract/openapi.json: the JSON Schema of
+POST /api/v1/metrics/bulk's body, which is also the MQTT payload), plus the limits the server's
+default settings add (microdash_core.samples and Settings: lengths and counts the contract leaves to
+the settings). Read from the committed file, so the agent's tests need none of the server's packages."""
 
-import math
-import re
+import json
+from functools import cache
+from pathlib import Path
 
-METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:.]*")
-LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-ALLOWED_FIELDS = {"metric", "value", "ts", "labels"}
+from jsonschema import Draft202012Validator
+
+CONTRACT = Path(__file__).resolve().parents[2] / "contract" / "openapi.json"
+BULK_PATH = "/api/v1/metrics/bulk"
+SINGLE_PATH = "/api/v1/metrics"
+# The server's default settings (max_metric_name_length, max_labels, max_label_name_length, max_label_value_length).
+MAX_METRIC_NAME_LENGTH = 200
 MAX_LABELS = 32
+MAX_LABEL_NAME_LENGTH = 100
+MAX_LABEL_VALUE_BYTES = 1024
 
 
-def sample_problems(sample: object) -> list[str]:
-    if not isinstance(sample, dict):
-        return ["not a JSON object"]
-    problems = [f"unknown field {name}" for name in sample.keys() - ALLOWED_FIELDS]
-    metric, value, ts, labels = (sample.get(name) for name in ("metric", "value", "ts", "labels"))
-    if not isinstance(metric, str) or not METRIC_NAME.fullmatch(metric) or len(metric) > 200:
-        problems.append(f"bad metric name {metric!r}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        problems.append(f"bad value {value!r}")
-    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int)):
-        problems.append(f"bad ts {ts!r}")
-    if not isinstance(labels, dict) or len(labels) > MAX_LABELS:
-        problems.append(f"bad labels {labels!r}")
-        return problems
-    for name, label_value in labels.items():
-        if not LABEL_NAME.fullmatch(name) or name.startswith("__") or len(name) > 100:
-            problems.append(f"bad label name {name!r}")
-        if not isinstance(label_value, str) or len(label_value) > 1024:
-            problems.append(f"bad label value {name}={label_value!r}")
+def request_body_schema(path: str) -> dict:
+    operation = json.loads(CONTRACT.read_text())["paths"][path]["post"]
+    return operation["requestBody"]["content"]["application/json"]["schema"]
+
+
+@cache
+def body_validator(path: str = BULK_PATH) -> Draft202012Validator:
+    schema = request_body_schema(path)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def contract_problems(body: object, path: str = BULK_PATH) -> list[str]:
+    return [f"{'/'.join(map(str, error.absolute_path)) or 'body'}: {error.message}"
+            for error in body_validator(path).iter_errors(body)]
+
+
+def default_limit_problems(sample: dict) -> list[str]:
+    problems = []
+    if len(sample.get("metric", "")) > MAX_METRIC_NAME_LENGTH:
+        problems.append(f"metric name longer than {MAX_METRIC_NAME_LENGTH}")
+    labels = sample.get("labels", {})
+    if len(labels) > MAX_LABELS:
+        problems.append(f"more than {MAX_LABELS} labels")
+    for name, value in labels.items():
+        if name.startswith("__") or len(name) > MAX_LABEL_NAME_LENGTH:
+            problems.append(f"label name {name!r} is reserved or too long")
+        if len(str(value).encode()) > MAX_LABEL_VALUE_BYTES:
+            problems.append(f"label {name} longer than {MAX_LABEL_VALUE_BYTES} bytes")
     return problems
 
 
 def assert_valid_samples(samples: object) -> None:
+    """`samples` as the agent sends it: a non-empty JSON array the server accepts whole."""
     assert isinstance(samples, list) and samples, "expected a non-empty JSON array"
-    problems = {index: sample_problems(sample) for index, sample in enumerate(samples)}
-    problems = {index: found for index, found in problems.items() if found}
+    assert not (problems := contract_problems(samples)), problems[:20]
+    problems = {index: found for index, sample in enumerate(samples) if (found := default_limit_problems(sample))}
     assert not problems, problems

@@ -19,7 +19,7 @@ EpochMs = Annotated[int | None, Query(ge=0, le=253402300799999, description="epo
 class AuditEntryOut(BaseModel):
     id: int
     at: int
-    source: str
+    source: audit.Source
     actor: str
     address: str | None
     action: str

@@ -23,7 +23,15 @@ router = APIRouter(prefix="/prometheus/api/v1", tags=["prometheus"])
 MAX_POINTS_PER_SERIES = 11_000  # Prometheus' own bound on a range query's resolution
 # The Prometheus API level served: Grafana reads the version to decide which features to use.
 COMPATIBLE_PROMETHEUS_VERSION = "2.42.0"
-BOTH = ["GET", "POST"]
+
+
+def get_and_post(path: str):
+    """Prometheus' API answers both methods. One route each, so that each operation has an id of its own:
+    a route with two methods documents both under one id, taken from a set (invalid OpenAPI, and a
+    different document from one process to the next)."""
+    def register(endpoint):
+        return router.post(path)(router.get(path)(endpoint))
+    return register
 
 
 def _timeout(params: Params, server_seconds: float) -> float:
@@ -34,7 +42,7 @@ def _timeout(params: Params, server_seconds: float) -> float:
     return min(asked, server_seconds) if asked > 0 else server_seconds
 
 
-@router.api_route("/query", methods=BOTH)
+@get_and_post("/query")
 async def query(request: Request, tenant: PrometheusTenant, state: StateDep):
     params = await read_params(request)
     text = query_text(params)
@@ -44,7 +52,7 @@ async def query(request: Request, tenant: PrometheusTenant, state: StateDep):
     return success(result.to_prometheus())
 
 
-@router.api_route("/query_range", methods=BOTH)
+@get_and_post("/query_range")
 async def query_range(request: Request, tenant: PrometheusTenant, state: StateDep):
     params = await read_params(request)
     text = query_text(params)
@@ -64,7 +72,7 @@ async def query_range(request: Request, tenant: PrometheusTenant, state: StateDe
     return success(result.to_prometheus())
 
 
-@router.api_route("/series", methods=BOTH)
+@get_and_post("/series")
 async def series(request: Request, tenant: PrometheusTenant, state: StateDep):
     params = await read_params(request)
     wanted = selectors(params, required_=True)
@@ -76,7 +84,7 @@ async def series(request: Request, tenant: PrometheusTenant, state: StateDep):
     return _truncated(found, limit)
 
 
-@router.api_route("/labels", methods=BOTH)
+@get_and_post("/labels")
 async def labels(request: Request, tenant: PrometheusTenant, state: StateDep):
     params = await read_params(request)
     wanted = selectors(params, required_=False)
@@ -110,14 +118,14 @@ async def metadata(request: Request, tenant: PrometheusTenant, state: StateDep):
     return success(found)
 
 
-@router.api_route("/query_exemplars", methods=BOTH)
+@get_and_post("/query_exemplars")
 async def query_exemplars(request: Request, tenant: PrometheusTenant):
     """microdash stores no exemplars; Grafana asks for them beside every query."""
     query_text(await read_params(request))
     return success([])
 
 
-@router.api_route("/format_query", methods=BOTH)
+@get_and_post("/format_query")
 async def format_query(request: Request, tenant: PrometheusTenant):
     text = query_text(await read_params(request))
     try:

@@ -33,6 +33,7 @@ LONG_RANGE_FOR_1M_MS = DAY_MS
 LONG_RANGE_FOR_5M_MS = 7 * DAY_MS
 
 Resolution = Literal["raw", "1m", "5m"]
+Aggregation = Literal["avg", "min", "max", "sum", "count", "last"]
 
 
 class SeriesOut(BaseModel):
@@ -54,7 +55,7 @@ class QueryResult(BaseModel):
     start: int
     end: int
     step: int
-    aggregation: str
+    aggregation: Aggregation
     resolution: Resolution
     series: list[SeriesPoints]
 
@@ -105,7 +106,7 @@ async def query(tenant: ReaderTenant, state: StateDep, metric: str, match: Match
                 start: Annotated[TimeMs, Query(description="epoch ms, default end - 1 h")] = None,
                 end: Annotated[TimeMs, Query(description="epoch ms, default now")] = None,
                 step: Annotated[int | None, Query(ge=1, le=MAX_EPOCH_MS, description="bucket width in ms")] = None,
-                aggregation: Literal["avg", "min", "max", "sum", "count", "last"] = "avg",
+                aggregation: Aggregation = "avg",
                 resolution: Annotated[Literal["auto", "raw", "1m", "5m"], Query(
                     description="auto: raw for short ranges and steps, 1m rollups from a 60 s step, 5m from 300 s"
                 )] = "auto") -> QueryResult:

@@ -3,6 +3,8 @@
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from microdash_core.tenants.memberships import Role
+
 from .. import memberships
 from ..client_address import client_address
 from ..deps import OptionalSession, SessionDep, StateDep
@@ -29,13 +31,13 @@ class TenantChoice(BaseModel):
 class TenantMembership(BaseModel):
     name: str
     display_name: str
-    role: str
+    role: Role
 
 
 class Me(BaseModel):
     email: str
     tenant: str
-    role: str
+    role: Role
     tenants: list[TenantMembership] = Field(description="only the tenants this user is a member of")
     csrf_token: str = Field(description="send it back as X-CSRF-Token on every POST, PUT, PATCH and DELETE")
 

@@ -1,55 +1,27 @@
-// Shapes of the api's JSON, typed by hand from api/microdash_api/routes/*.py (see /docs).
+// Shapes of the api's JSON. Those the api models are its OpenAPI document's (contract/openapi.json,
+// generated into ./openapi.d.ts by `make contract`), under the names the dashboard uses; the rest,
+// which the api answers without a response model, are typed by hand below: the live stream's points
+// (text/event-stream) and the Prometheus HTTP API's envelope.
+import type { components, paths } from './openapi'
 
-export type Role = 'admin' | 'viewer'
+type Schemas = components['schemas']
 
-export interface TenantMembership {
-  name: string
-  display_name: string
-  role: string
-}
+export type Role = Schemas['Me']['role']
+export type TenantMembership = Schemas['TenantMembership']
+export type Me = Schemas['Me']
 
-export interface Me {
-  email: string
-  tenant: string
-  role: Role
-  tenants: TenantMembership[]
-  csrf_token: string
-}
+/** GET /api/v1/tenant: the calling tenant's limits (the tenant's own, else the server's default; max_series null = unlimited) and usage. */
+export type TenantUsage = Schemas['TenantPublic']
 
-/** GET /api/v1/tenant: the calling tenant's limits and usage. */
-export interface TenantUsage {
-  name: string
-  display_name: string
-  limits: {
-    /** the limit in effect: the tenant's own, else the server's default */
-    ingest_samples_per_second: number
-    /** null = unlimited */
-    max_series: number | null
-  }
-  usage: { series: number }
-}
+export type SeriesRef = Schemas['SeriesOut']
 
-export interface SeriesRef {
-  metric: string
-  labels: Record<string, string>
-}
+/** [epoch ms, value] */
+export type Point = Schemas['SeriesPoints']['points'][number]
+export type Resolution = Schemas['QueryResult']['resolution']
+export type Aggregation = Schemas['QueryResult']['aggregation']
+export type QueryResult = Schemas['QueryResult']
 
-export type Point = [ts: number, value: number]
-
-export type Resolution = 'raw' | '1m' | '5m'
-export type Aggregation = 'avg' | 'min' | 'max' | 'sum' | 'count' | 'last'
-
-export interface QueryResult {
-  metric: string
-  start: number
-  end: number
-  step: number
-  aggregation: Aggregation
-  resolution: Resolution
-  series: { labels: Record<string, string>; points: Point[] }[]
-}
-
-/** One point of a `points` event on /api/v1/stream. */
+/** One point of a `points` event on /api/v1/stream (Server-Sent Events: not in the OpenAPI document). */
 export interface LivePoint {
   metric: string
   labels: Record<string, string>
@@ -57,158 +29,35 @@ export interface LivePoint {
   value: number
 }
 
-export interface Sample {
-  metric: string
-  value: number
-  ts?: number
-  labels?: Record<string, string>
-}
+/** One sample as POST /api/v1/metrics takes it (an array of them for /bulk). */
+export type Sample = paths['/api/v1/metrics']['post']['requestBody']['content']['application/json']
+export type Accepted = Schemas['Accepted']
 
-export interface Accepted {
-  accepted: number
-  batch_id: string
-  duplicate: boolean
-}
+export type AlertStateName = Schemas['AlertStateOut']['state']
+export type Comparison = Schemas['RuleIn']['comparison']
+export type NodataPolicy = Schemas['RuleIn']['nodata_policy']
 
-export type AlertStateName = 'OK' | 'PENDING' | 'FIRING' | 'NODATA'
-export type Comparison = '>' | '>=' | '<' | '<=' | '==' | '!='
-export type NodataPolicy = 'ok' | 'nodata' | 'firing'
+/** What POST and PUT /api/v1/alerts/rules accept; `metric` is '' when the rule is a PromQL `expr`. */
+export type AlertRuleIn = Schemas['RuleIn']
+/** `eval_error`: why the expression's last evaluation failed (its alerts keep their states meanwhile). */
+export type AlertRule = Schemas['RuleOut']
+export type AlertState = Schemas['AlertStateOut']
+export type AlertTransition = Schemas['TransitionOut']
+export type Delivery = Schemas['DeliveryOut']
 
-/** What POST and PUT /api/v1/alerts/rules accept (RuleIn). */
-export interface AlertRuleIn {
-  name: string
-  /** The metric watched; '' when the rule is a PromQL expression. */
-  metric: string
-  /** PromQL instead of metric, matchers, aggregation and window: each result series is one alert. */
-  expr?: string | null
-  matchers: string[]
-  aggregation: Aggregation
-  window_seconds: number
-  comparison: Comparison
-  threshold: number
-  recovery_threshold: number | null
-  for_seconds: number
-  keep_firing_for_seconds: number
-  nodata_policy: NodataPolicy
-  nodata_after: number
-  severity: string
-  labels: Record<string, string>
-  annotations: Record<string, string>
-  /** channel names; empty = every enabled channel of the tenant */
-  channels: string[]
-  enabled: boolean
-}
+export type SilenceIn = Schemas['SilenceIn']
+export type Silence = Schemas['SilenceOut']
 
-export interface AlertRule extends AlertRuleIn {
-  id: number
-  managed_by: 'api' | 'kubernetes'
-  /** Why the expression's last evaluation failed (its alerts keep their states meanwhile); null when it succeeded. */
-  eval_error?: string | null
-}
-
-export interface AlertState {
-  rule_id: number
-  rule: string
-  fingerprint: string
-  labels: Record<string, string>
-  state: AlertStateName
-  since: number
-  last_value: number | null
-  last_evaluated: number
-  fired_at: number | null
-  resolved_at: number | null
-}
-
-export interface AlertTransition {
-  id: number
-  rule_id: number
-  fingerprint: string
-  labels: Record<string, string>
-  from_state: AlertStateName
-  to_state: AlertStateName
-  value: number | null
-  at: number
-  evaluator: string
-  muted: boolean
-}
-
-export interface Delivery {
-  id: number
-  notification_id: number
-  channel_id: number
-  rule_id: number
-  transition_ids: number[]
-  attempt: number
-  status: 'sent' | 'error'
-  http_status: number | null
-  latency_ms: number
-  error: string | null
-  next_retry_at: number | null
-  permanently_failed: boolean
-  at: number
-}
-
-export interface SilenceIn {
-  rule_id?: number | null
-  matchers: string[]
-  starts_at?: number | null
-  ends_at: number
-  created_by: string
-  comment: string
-}
-
-export interface Silence extends SilenceIn {
-  id: number
-  starts_at: number
-}
-
-export type ChannelKind = 'webhook' | 'slack' | 'email'
-
-export interface Channel {
-  id: number
-  name: string
-  kind: ChannelKind | string
-  config: Record<string, unknown>
-  /** the secret itself (webhook HMAC key, SMTP password) is write-only */
-  has_secret: boolean
-  enabled: boolean
-}
-
+export type ChannelKind = Schemas['ChannelIn']['kind']
+/** The secret itself (webhook HMAC key, SMTP password) is write-only: `has_secret` says whether one is stored. */
+export type Channel = Schemas['ChannelOut']
 /** What POST and PUT /api/v1/alerts/channels accept. On PUT, a secret left out (or null) keeps the stored one. */
-export interface ChannelIn {
-  name: string
-  kind: ChannelKind
-  config: Record<string, unknown>
-  secret?: string | null
-  enabled: boolean
-}
+export type ChannelIn = Schemas['ChannelIn']
 
-export interface ApiToken {
-  public_id: string
-  name: string
-  created_at: string | number
-  revoked_at: string | number | null
-}
+export type ApiToken = Schemas['TokenPublic']
+export type CreatedToken = Schemas['TokenCreated']
 
-export interface CreatedToken {
-  public_id: string
-  name: string
-  created_at: string | number
-  token: string
-}
-
-export interface AuditEntry {
-  id: number
-  at: number
-  source: 'api' | 'cli' | 'operator'
-  actor: string
-  address: string | null
-  action: string
-  object_type: string
-  object_id: string | null
-  before: unknown
-  after: unknown
-}
+export type AuditEntry = Schemas['AuditEntryOut']
 
 // The Prometheus HTTP API (/prometheus/api/v1/...): its own envelope, not the native one.
 // https://prometheus.io/docs/prometheus/latest/querying/api/#format-overview
