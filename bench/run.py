@@ -76,7 +76,7 @@ class Sizes:
     sse_seconds: float = 15.0
     query_probes: int = 200
     mqtt_devices: int = 1_000
-    mqtt_messages_per_device: int = 60
+    mqtt_messages_per_device: int = 300
     agent_seconds: float = 30.0
     rollup_samples: int = 1_000_000
     alert_tenants: int = 100
