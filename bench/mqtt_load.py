@@ -3,18 +3,19 @@
 The devices speak just enough MQTT 3.1.1 (CONNECT, PUBLISH QoS 1, PUBACK) over asyncio protocols
 so that one bench process can hold a thousand connections for little CPU: every packet is encoded
 before the clock starts, a device tops its window up in one write once half of it is acknowledged, and
-reads its PUBACKs from whatever bytes arrive, checking each against the ids it has outstanding.
+reads its PUBACKs from whatever bytes arrive, checking them byte for byte against the PUBACKs its
+outstanding messages are owed, in order (encoded before the clock starts too).
 A general client library would spend more CPU per message than the system under test, and the
 load generator shares the machine with it. Figures are counted when durable in MariaDB.
 """
 
 import asyncio
+import gc
 import itertools
 import json
 import struct
 import threading
 import time
-from collections import deque
 
 from microdash_core.tenant_service import TenantService
 from microdash_core.tenants import directory
@@ -50,6 +51,10 @@ def connect_packet(client_id: str, username: str, password: str) -> bytes:
     return b"\x10" + _remaining_length(len(body)) + body
 
 
+def puback_packet(packet_id: int) -> bytes:
+    return struct.pack("!BBH", PUBACK, 2, packet_id)
+
+
 def publish_packet(topic: str, packet_id: int, payload: bytes) -> bytes:
     body = _string(topic) + struct.pack("!H", packet_id) + payload
     return b"\x32" + _remaining_length(len(body)) + body
@@ -62,11 +67,11 @@ class ProtocolError(Exception):
 class Device(asyncio.Protocol):
     """One device's connection: CONNECT, then its pre-encoded PUBLISH packets, WINDOW at a time."""
 
-    def __init__(self, connect: bytes, packets: list[tuple[int, bytes]]):
+    def __init__(self, connect: bytes, packets: tuple[list[bytes], list[bytes]]):
         self._connect = connect
-        self._packets = packets  # (packet id, encoded PUBLISH)
-        self._next = 0
-        self._outstanding: deque[int] = deque()
+        self._packets, self._pubacks = packets  # encoded PUBLISH packets, and the PUBACK each is owed
+        self._next = 0  # packets sent
+        self._acked = 0  # of which acknowledged: Mosquitto acknowledges one client's messages in order
         self._buffer = b""
         self.transport: asyncio.Transport | None = None
         loop = asyncio.get_running_loop()
@@ -88,8 +93,7 @@ class Device(asyncio.Protocol):
         batch = self._packets[self._next:self._next + count]
         if batch:
             self._next += len(batch)
-            self._outstanding.extend(packet_id for packet_id, _ in batch)
-            self.transport.write(b"".join(packet for _, packet in batch))
+            self.transport.write(b"".join(batch))
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer + data if self._buffer else data
@@ -102,20 +106,28 @@ class Device(asyncio.Protocol):
                 return
             self.connected.set_result(None)
             buffer = buffer[4:]
-        acked, usable = 0, len(buffer) - len(buffer) % 4
-        for offset in range(0, usable, 4):  # PUBACK: 0x40 0x02, then the packet id
-            command, length, packet_id = struct.unpack_from("!BBH", buffer, offset)
-            if command != PUBACK or length != 2 or not self._outstanding or packet_id != self._outstanding[0]:
-                self._fail(f"unexpected packet {buffer[offset:offset + 4]!r}, expected a PUBACK for "
-                           f"{self._outstanding[0] if self._outstanding else 'nothing'}")
-                return
-            self._outstanding.popleft()  # Mosquitto acknowledges one client's messages in order
-            acked += 1
-        self._buffer = buffer[usable:]
-        if acked and len(self._outstanding) <= REFILL_AT:
-            self._send(WINDOW - len(self._outstanding))
-            if not self._outstanding and self._next == len(self._packets) and not self.done.done():
+        acked = len(buffer) // 4  # PUBACK: 0x40 0x02, then the packet id
+        owed = self._pubacks[self._acked:min(self._acked + acked, self._next)]
+        received = buffer[:4 * acked]
+        if received != b"".join(owed):  # one comparison for every PUBACK that came in this read
+            self._fail(self._first_unexpected(received, owed))
+            return
+        self._acked += acked
+        self._buffer = buffer[4 * acked:]
+        outstanding = self._next - self._acked
+        if acked and outstanding <= REFILL_AT:
+            self._send(WINDOW - outstanding)
+            if self._next == self._acked == len(self._packets) and not self.done.done():
                 self.done.set_result(None)
+
+    @staticmethod
+    def _first_unexpected(received: bytes, owed: list[bytes]) -> str:
+        for index in range(len(received) // 4):
+            packet = received[4 * index:4 * index + 4]
+            expected = owed[index] if index < len(owed) else "nothing (no message outstanding)"
+            if packet != expected:
+                return f"unexpected packet {packet!r}, expected {expected!r}"
+        return "unexpected packets"
 
     def _fail(self, reason: str) -> None:
         error = ProtocolError(reason)
@@ -130,16 +142,18 @@ class Device(asyncio.Protocol):
             self.transport.close()
 
 
-def encoded_packets(topic: str, number: int, messages: int, base_ts: int) -> list[tuple[int, bytes]]:
-    """The device's messages, as the previous load generator sent them (json.dumps, one sample each)."""
-    packet_ids = itertools.cycle(range(1, 65536))
-    return [(packet_id, publish_packet(topic, packet_id, json.dumps(
-                {"metric": "bench.mqtt", "value": float(i), "ts": base_ts + i,
-                 "labels": {"device": f"d{number}"}}).encode()))
-            for i, packet_id in zip(range(messages), packet_ids)]
+def encoded_packets(topic: str, number: int, messages: int, base_ts: int) -> tuple[list[bytes], list[bytes]]:
+    """The device's messages, as the previous load generator sent them (json.dumps, one sample each),
+    and the PUBACK each is owed."""
+    packet_ids = list(itertools.islice(itertools.cycle(range(1, 65536)), messages))
+    publishes = [publish_packet(topic, packet_id, json.dumps(
+                    {"metric": "bench.mqtt", "value": float(i), "ts": base_ts + i,
+                     "labels": {"device": f"d{number}"}}).encode())
+                 for i, packet_id in enumerate(packet_ids)]
+    return publishes, [puback_packet(packet_id) for packet_id in packet_ids]
 
 
-async def _run_devices(port: int, credentials, packets: list[list[tuple[int, bytes]]],
+async def _run_devices(port: int, credentials, packets: list[tuple[list[bytes], list[bytes]]],
                        on_connected) -> tuple[float, float, float]:
     """Seconds to connect the fleet (the broker checks each password), then to publish everything
     (every PUBACK back); and the perf_counter at which publishing started."""
@@ -216,9 +230,13 @@ def run_mqtt(stack, *, devices: int, messages_per_device: int, timeout_s: float 
     cpu_before, cpu_connected = stack.cpu_seconds(), {}
     progress = Progress(stack)
     progress.start()
-    started = time.perf_counter()
-    connect_s, published_s, publishing_started = asyncio.run(_run_devices(
-        stack.services.ports["mosquitto"], credentials, packets, lambda: cpu_connected.update(stack.cpu_seconds())))
+    gc.freeze()  # the packets are never garbage: kept out of the collections the devices' reads trigger
+    try:
+        started = time.perf_counter()
+        connect_s, published_s, publishing_started = asyncio.run(_run_devices(
+            stack.services.ports["mosquitto"], credentials, packets, lambda: cpu_connected.update(stack.cpu_seconds())))
+    finally:
+        gc.unfreeze()
     durable_at, stored = wait_durable(stack, tenant_id, total, baseline=baseline, timeout_s=timeout_s)
     progress.stop()
     durable_s = (durable_at or time.perf_counter()) - started

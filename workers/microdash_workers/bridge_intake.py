@@ -13,7 +13,7 @@ CACHED_TOPICS = 10_000  # at most ~2.5 MB of topics
 CACHED_TOPIC_CHARS = 256
 
 
-@dataclass
+@dataclass(slots=True)
 class Rejection:
     tenant: str | None
     topic: str
@@ -22,7 +22,7 @@ class Rejection:
     counter: str | None = None  # a telemetry counter of its own, beside bridge_messages_rejected
 
 
-@dataclass
+@dataclass(slots=True)
 class Intake:
     """Samples accepted from one message, or why it was rejected."""
 
