@@ -1,7 +1,13 @@
 """Support for the sealing tests: databases of their own on the stack's MariaDB (a forced seal of
 the shared database would seal other tests' samples), samples written as legacy head rows or log
-rows, and what the store holds compared sample by sample."""
+rows, what the store holds compared sample by sample, and a mover process killed at random points."""
 
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from contextlib import closing
 
@@ -9,9 +15,11 @@ import numpy as np
 
 from microdash_core import chunks, db, migrate
 from microdash_core.settings import Settings
-from microdash_core.store import head_log, reads
+from microdash_core.store import compaction, head_log, reads, sealing
 
 WINDOW = chunks.WINDOW_MS
+NOW = 1_765_000_000_000 - 1_765_000_000_000 % WINDOW + WINDOW // 2  # half-way through a window
+CURRENT = NOW - NOW % WINDOW
 EVERYTHING = reads.Span(-(2 ** 62), 2 ** 62)
 Expected = dict[tuple[int, int], dict[int, float]]  # (tenant, series) -> {ts: value}
 
@@ -56,6 +64,19 @@ def write_log(settings: Settings, rows: list[tuple[int, int, int, float]], expec
     if expected is not None:
         for tenant, series, ts, value in rows:
             expected.setdefault((tenant, series), {})[ts] = value
+
+
+def by_series(settings: Settings, tenant_id: int, written: dict[tuple[str, int], float], label: str,
+              expected: Expected | None = None) -> Expected:
+    """What was written through the ingest, (the value of the series' one label, ts) -> value,
+    added to expected by the series' ids; -1 for a series not stored yet."""
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT id, labels FROM series WHERE tenant_id = %s", (tenant_id,))
+        series_of = {labels: series_id for series_id, labels in cursor.fetchall()}
+    expected = {} if expected is None else expected
+    for (label_value, ts), value in written.items():
+        expected.setdefault((tenant_id, series_of.get(f'{{"{label}":"{label_value}"}}', -1)), {})[ts] = value
+    return expected
 
 
 def read_all(settings: Settings, tenants: list[int]) -> Expected:
@@ -144,3 +165,47 @@ def chunk_rows(settings: Settings) -> int:
 def drop_database(settings: Settings) -> None:
     with closing(db.connect(settings, with_database=False)) as connection, connection.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS `{db.DatabaseAddress.from_url(settings.database_url).database}`")
+
+
+def seal(settings: Settings, cutoff_ms: int = NOW, **kwargs) -> sealing.Sealed:
+    with closing(db.connect(settings)) as connection:
+        return sealing.seal_due(connection, cutoff_ms=cutoff_ms, **kwargs)
+
+
+def compact_and_seal(settings: Settings, cutoff_ms: int = NOW) -> sealing.Sealed:
+    """The log into level-0 parts, then every window over at cutoff_ms sealed, as the jobs do."""
+    with closing(db.connect(settings)) as connection:
+        compaction.compact_due(connection)
+        return sealing.seal_due(connection, cutoff_ms=cutoff_ms)
+
+
+def late_rows(rng: np.random.Generator, series: range, windows: list[int], share: float, *, tenants: int = 1,
+              shuffled: bool = False) -> list[tuple]:
+    """Re-written samples (a new value at an existing ts) and new ones between, in the given
+    windows, of tenant 1 + series % tenants."""
+    rows = []
+    for s in series:
+        for window in windows:
+            for i in range(0, 150, int(1 / share)):
+                rows.append((1 + s % tenants, s, window + i * 40_000, float(rng.integers(-10**9, 10**9)) / 1000))
+                rows.append((1 + s % tenants, s, window + i * 40_000 + 17, float(rng.normal())))
+    if shuffled:
+        rng.shuffle(rows)
+    return rows
+
+
+def killed_a_while_after_start(script: str, args: list, picker: random.Random, *,
+                               wait_seconds: tuple[float, float]) -> bool:
+    """Run script (python -c, its argv[1:] args; it prints "started" before its work), SIGKILL it a
+    random time within wait_seconds after it starts; True if it was still running then."""
+    process = subprocess.Popen([sys.executable, "-c", script, *map(str, args)], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "MICRODASH_LOG_LEVEL": "WARNING"})
+    try:
+        assert process.stdout.readline().strip() == "started"
+        time.sleep(picker.uniform(*wait_seconds))
+        running = process.poll() is None
+        if running:  # else it is reaped already: its pid may not be ours any more
+            os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    return running

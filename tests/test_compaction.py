@@ -7,24 +7,18 @@
 Concurrent ingest through the worker and the api while compacting and sealing:
 tests/test_sealing_crash.py."""
 
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from contextlib import closing
 
 import numpy as np
 import pytest
 
 from microdash_core import chunks, db
-from microdash_core.store import compaction, head_log, sealing
-from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, chunk_rows, drop_database, head_count,
-                          migrated_database, read_all, stored_samples, write_log)
+from microdash_core.store import compaction, head_log
+from seal_support import (CURRENT, NOW, WINDOW, assert_nothing_doubled, assert_reads_exactly, chunk_rows,
+                          drop_database, head_count, killed_a_while_after_start, late_rows, migrated_database, read_all,
+                          seal, stored_samples, write_log)
 
-NOW = 1_765_000_000_000 - 1_765_000_000_000 % WINDOW + WINDOW // 2
-CURRENT = NOW - NOW % WINDOW
 MOVER = """
 import sys
 from contextlib import closing
@@ -33,7 +27,7 @@ from microdash_core.settings import Settings
 from microdash_core.store import compaction, sealing
 settings = Settings(database_url=sys.argv[1])
 with closing(db.connect(settings)) as connection:
-    print("moving", flush=True)
+    print("started", flush=True)
     policy = compaction.Policy(min_samples=int(sys.argv[4]), max_age_seconds=3600)
     compaction.compact_due(connection, batch_rows=int(sys.argv[3]), policy=policy)
     sealing.seal_due(connection, cutoff_ms=int(sys.argv[2]), batch_series=20)
@@ -104,8 +98,7 @@ def test_a_group_larger_than_a_part_is_written_in_pieces_and_sealed_into_canonic
     assert done.parts == 3 and [row[4] for row in _level0_parts(database)] == [8192, 8192, 100]
     assert read_all(database, [1]) == expected
 
-    with closing(db.connect(database)) as connection:
-        sealed = sealing.seal_due(connection, cutoff_ms=NOW)
+    sealed = seal(database)
     assert sealed.samples == count and _level0_parts(database) == [] and chunk_rows(database) == 3
     assert head_count(database) == 0
     assert_reads_exactly(database, expected)
@@ -116,46 +109,22 @@ def test_a_late_sample_compacted_after_its_window_was_sealed_wins_and_the_next_s
     expected = {}
     write_log(database, [(1, 3, CURRENT - WINDOW + i * 10_000, 1.0) for i in range(100)], expected)
     _compact(database)
-    with closing(db.connect(database)) as connection:
-        sealing.seal_due(connection, cutoff_ms=NOW)
+    seal(database)
     assert chunk_rows(database) == 1 and _level0_parts(database) == []
     write_log(database, [(1, 3, CURRENT - WINDOW + 50 * 10_000, 9.0), (1, 3, CURRENT - WINDOW + 5, 8.0)], expected)
     _compact(database)
     assert len(_level0_parts(database)) == 1 and read_all(database, [1]) == expected
-    with closing(db.connect(database)) as connection:
-        assert sealing.seal_due(connection, cutoff_ms=NOW).samples == 2
+    assert seal(database).samples == 2
     assert chunk_rows(database) == 1 and _level0_parts(database) == []
     assert_reads_exactly(database, expected)
 
 
-def _late_rows(rng, series: range, windows: list[int], share: float) -> list[tuple]:
-    """Re-written samples (a new value at an existing ts) and new ones between, in given windows."""
-    rows = []
-    for s in series:
-        for window in windows:
-            for i in range(0, 150, int(1 / share)):
-                rows.append((1 + s % 2, s, window + i * 40_000, float(rng.integers(-10**9, 10**9)) / 1000))
-                rows.append((1 + s % 2, s, window + i * 40_000 + 17, float(rng.normal())))
-    rng.shuffle(rows)
-    return rows
-
-
-def _kill_after_a_while(settings, rng: random.Random) -> bool:
+def _kill_after_a_while(settings, picker: random.Random) -> bool:
     """Start a compactor-sealer, SIGKILL it a random time after it starts; True if still running."""
     # min_samples 1 flushes every series; 40 and 100 leave some in the log, re-written (waiting)
-    process = subprocess.Popen([sys.executable, "-c", MOVER, settings.database_url, str(NOW),
-                                str(rng.choice([1, 4, 16])), str(rng.choice([1, 40, 100]))],
-                               stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "MICRODASH_LOG_LEVEL": "WARNING"})
-    try:
-        assert process.stdout.readline().strip() == "moving"
-        time.sleep(rng.uniform(0.02, 0.6))  # the mover is quick since parts are cheap to write
-        running = process.poll() is None
-        if running:  # else it is reaped already: its pid may not be ours any more
-            os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.wait(timeout=30)
-    return running
+    return killed_a_while_after_start(MOVER, [settings.database_url, NOW, picker.choice([1, 4, 16]),
+                                              picker.choice([1, 40, 100])], picker,
+                                      wait_seconds=(0.02, 0.6))  # the mover is quick since parts are cheap to write
 
 
 def test_a_compactor_killed_at_random_points_loses_and_doubles_nothing(database):
@@ -167,10 +136,10 @@ def test_a_compactor_killed_at_random_points_loses_and_doubles_nothing(database)
             for i, v in enumerate(rng.normal(0, 1e3, 150))]
     write_log(database, [row for row in rows if row[2] < windows[1]], expected)
     _compact(database)
-    with closing(db.connect(database)) as connection:
-        sealing.seal_due(connection, cutoff_ms=NOW)  # the oldest window sealed: later rounds merge into it
+    seal(database)  # the oldest window sealed: later rounds merge into it
     write_log(database, [row for row in rows if row[2] >= windows[1]], expected, batch_size=300)
-    write_log(database, _late_rows(rng, range(1, 301), windows[:2], 0.2), expected, batch_size=300)
+    write_log(database, late_rows(rng, range(1, 301), windows[:2], 0.2, tenants=2, shuffled=True), expected,
+              batch_size=300)
     log_rows = _log_rows(database)
 
     killed_while_running = 0
@@ -178,7 +147,7 @@ def test_a_compactor_killed_at_random_points_loses_and_doubles_nothing(database)
         killed_while_running += _kill_after_a_while(database, picker)
         assert_reads_exactly(database, expected)
         assert_nothing_doubled(database, expected)
-        late = _late_rows(rng, range(1, 301, 7), windows, 0.1)  # windows sealed, half-moved or not
+        late = late_rows(rng, range(1, 301, 7), windows, 0.1, tenants=2, shuffled=True)  # sealed, half-moved or not
         before = _log_rows(database)
         write_log(database, late, expected, batch_size=200)
         log_rows += _log_rows(database) - before
@@ -186,8 +155,7 @@ def test_a_compactor_killed_at_random_points_loses_and_doubles_nothing(database)
     assert _log_rows(database) < log_rows, "the killed movers committed nothing"
 
     _compact(database)
-    with closing(db.connect(database)) as connection:
-        sealing.seal_due(connection, cutoff_ms=NOW)
+    seal(database)
     assert _log_rows(database) == 0
     assert {row[2] for row in _level0_parts(database)} <= {CURRENT}  # only the open window's
     assert_reads_exactly(database, expected)
@@ -301,8 +269,7 @@ def test_a_later_write_wins_over_a_waiting_sample_and_over_its_part(database):
     assert read_all(database, [1]) == expected
     _compact(database)
     assert _log_rows(database) == 0 and read_all(database, [1]) == expected
-    with closing(db.connect(database)) as connection:
-        sealing.seal_due(connection, cutoff_ms=CURRENT + 3 * WINDOW)
+    seal(database, CURRENT + 3 * WINDOW)
     assert_reads_exactly(database, expected)
     assert_nothing_doubled(database, expected)
 

@@ -23,12 +23,10 @@ from pymysql.err import OperationalError
 from microdash_core import db, keys
 from microdash_core.store import compaction, reclaim, sealing
 from microdash_core.tenants import directory
-from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, drop_database, head_count,
-                          migrated_database, write_head)
+from seal_support import (CURRENT, NOW, WINDOW, assert_nothing_doubled, assert_reads_exactly, by_series,
+                          compact_and_seal, drop_database, head_count, migrated_database, write_head)
 from support import partition_legacy_head, throwaway_services
 
-NOW = 1_765_000_000_000 - 1_765_000_000_000 % WINDOW + WINDOW // 2
-CURRENT = NOW - NOW % WINDOW
 EAGER = reclaim.Policy(min_free_bytes=1024 * 1024, min_free_ratio=1.0, lock_wait_seconds=1)
 HEAD_ROWS = 240_000  # ~14 MB of head files
 
@@ -78,13 +76,11 @@ def _seal(settings, cutoff_ms=NOW) -> sealing.Sealed:
     """Seal, then what the next job run would find a minute later: InnoDB's purge done (the deleted
     rows' pages are free only after it: DATA_FREE) and the table's statistics recalculated
     (InnoDB does it in the background once a tenth of the rows changed: DATA_LENGTH)."""
-    with closing(db.connect(settings)) as connection:
-        compaction.compact_due(connection)  # what the worker's SampleStore wrote is in the log
-        sealed = sealing.seal_due(connection, cutoff_ms=cutoff_ms)
-        with connection.cursor() as cursor:
-            cursor.execute("SET GLOBAL innodb_max_purge_lag_wait = 0")
-            cursor.execute("ANALYZE TABLE samples")
-            cursor.fetchall()
+    sealed = compact_and_seal(settings, cutoff_ms)  # what the worker's SampleStore wrote is in the log
+    with closing(db.connect(settings)) as connection, connection.cursor() as cursor:
+        cursor.execute("SET GLOBAL innodb_max_purge_lag_wait = 0")
+        cursor.execute("ANALYZE TABLE samples")
+        cursor.fetchall()
     return sealed
 
 
@@ -199,11 +195,7 @@ def test_samples_stored_during_rebuilds_are_all_there_once_with_their_newest_val
         store.close()
     assert not failures, failures
     assert outcomes.count("rebuilt") >= 3, outcomes
-    with db.transaction(database) as cursor:
-        cursor.execute("SELECT id, labels FROM series WHERE tenant_id = %s", (tenant.id,))
-        series_of = {labels: series_id for series_id, labels in cursor.fetchall()}
-    for (label, ts), value in written.items():
-        expected.setdefault((tenant.id, series_of[f'{{"k":"{label}"}}']), {})[ts] = value
+    by_series(database, tenant.id, written, "k", expected)
     assert_reads_exactly(database, expected)
     assert_nothing_doubled(database, expected)
     _seal(database, CURRENT + 2 * WINDOW)

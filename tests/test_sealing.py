@@ -2,19 +2,14 @@
 back exactly; late samples merge on the next seal with the newest value winning; a full window
 becomes several parts; a repeated seal is a no-op; the scheduled job, its lock and its counters."""
 
-from contextlib import closing
-
 import httpx
 import numpy as np
 import pytest
 
 from microdash_core import chunks, db, keys
 from microdash_core.store import sealing
-from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, chunk_rows, drop_database,
-                          head_count, migrated_database, stored_samples, write_head)
-
-NOW = 1_765_000_000_000 - 1_765_000_000_000 % WINDOW + WINDOW // 2  # half-way through a window
-CURRENT = NOW - NOW % WINDOW
+from seal_support import (CURRENT, NOW, WINDOW, assert_nothing_doubled, assert_reads_exactly, chunk_rows,
+                          drop_database, head_count, migrated_database, seal, stored_samples, write_head)
 
 
 @pytest.fixture
@@ -22,11 +17,6 @@ def database(stack):
     settings = migrated_database(stack)
     yield settings
     drop_database(settings)
-
-
-def _seal(settings, cutoff_ms, **kwargs) -> sealing.Sealed:
-    with closing(db.connect(settings)) as connection:
-        return sealing.seal_due(connection, cutoff_ms=cutoff_ms, **kwargs)
 
 
 def _rows(tenant, series, first_ts, count, step, rng) -> list:
@@ -43,7 +33,7 @@ def test_windows_that_are_over_are_sealed_and_read_back_exactly(database):
         rows += _rows(2, series, CURRENT - WINDOW + 7, 50, 60_000, rng)  # another tenant, the same series ids
     write_head(database, rows, expected)
 
-    sealed = _seal(database, sealing.sealed_before(NOW), batch_series=7)
+    sealed = seal(database, sealing.sealed_before(NOW), batch_series=7)
 
     in_current = sum(1 for _t, _s, ts, _v in rows if ts >= CURRENT)
     assert sealed.samples == len(rows) - in_current
@@ -53,7 +43,7 @@ def test_windows_that_are_over_are_sealed_and_read_back_exactly(database):
     assert_nothing_doubled(database, expected)
     chunks_before = stored_samples(database)
 
-    again = _seal(database, sealing.sealed_before(NOW))
+    again = seal(database, sealing.sealed_before(NOW))
     assert (again.samples, again.chunks) == (0, 0)
     assert stored_samples(database)[1] == chunks_before[1]
 
@@ -61,8 +51,8 @@ def test_windows_that_are_over_are_sealed_and_read_back_exactly(database):
 def test_a_window_is_sealed_only_once_its_grace_is_over(database):
     window = CURRENT - WINDOW
     write_head(database, [(1, 1, window + 5, 1.0), (1, 1, window + WINDOW - 1, 2.0)])
-    assert _seal(database, sealing.sealed_before(window + WINDOW + chunks.SEAL_GRACE_MS - 1)).samples == 0
-    assert _seal(database, sealing.sealed_before(window + WINDOW + chunks.SEAL_GRACE_MS)).samples == 2
+    assert seal(database, sealing.sealed_before(window + WINDOW + chunks.SEAL_GRACE_MS - 1)).samples == 0
+    assert seal(database, sealing.sealed_before(window + WINDOW + chunks.SEAL_GRACE_MS)).samples == 2
 
 
 def test_late_samples_are_merged_into_a_sealed_window_and_the_newest_value_wins(database):
@@ -70,7 +60,7 @@ def test_late_samples_are_merged_into_a_sealed_window_and_the_newest_value_wins(
     window = CURRENT - 2 * WINDOW
     expected = {}
     write_head(database, _rows(1, 5, window, 720, 10_000, rng), expected)
-    _seal(database, sealing.sealed_before(NOW))
+    seal(database, sealing.sealed_before(NOW))
     assert head_count(database) == 0
 
     late = [(1, 5, window + 10_000 * i, -float(i)) for i in range(0, 720, 10)]  # re-written samples
@@ -78,7 +68,7 @@ def test_late_samples_are_merged_into_a_sealed_window_and_the_newest_value_wins(
     write_head(database, late, expected)
     assert_reads_exactly(database, expected)  # before the next seal, the head already wins
 
-    sealed = _seal(database, sealing.sealed_before(NOW))
+    sealed = seal(database, sealing.sealed_before(NOW))
     assert sealed.samples == len(late) and sealed.chunks == 1
     assert head_count(database) == 0
     assert_reads_exactly(database, expected)
@@ -92,7 +82,7 @@ def test_a_window_over_the_part_size_is_written_as_parts_and_reads_back_exactly(
     step = WINDOW // count
     expected = {}
     write_head(database, _rows(1, 9, window, count, step, rng), expected)
-    sealed = _seal(database, sealing.sealed_before(NOW))
+    sealed = seal(database, sealing.sealed_before(NOW))
     assert (sealed.samples, sealed.chunks) == (count, 3)
     with db.transaction(database) as cursor:
         cursor.execute("SELECT part, sample_count FROM sample_chunks WHERE series_id = 9 ORDER BY part")
@@ -101,14 +91,14 @@ def test_a_window_over_the_part_size_is_written_as_parts_and_reads_back_exactly(
 
     # late samples that fill the window further: the parts are rewritten in one transaction
     write_head(database, [(1, 9, window + i * step + 1, float(i)) for i in range(0, count, 2)], expected)
-    assert _seal(database, sealing.sealed_before(NOW)).chunks == 4
+    assert seal(database, sealing.sealed_before(NOW)).chunks == 4
     assert_reads_exactly(database, expected)
     assert_nothing_doubled(database, expected)
 
     # larger parts (a later release, say): the merge writes fewer parts and drops the stale ones
     monkeypatch.setattr(chunks, "SEAL_MAX_SAMPLES", 40_000)
     write_head(database, [(1, 9, window + 2, 42.0)], expected)
-    assert _seal(database, sealing.sealed_before(NOW)).chunks == 1
+    assert seal(database, sealing.sealed_before(NOW)).chunks == 1
     assert chunk_rows(database) == 1
     assert_reads_exactly(database, expected)
 
@@ -157,7 +147,7 @@ def test_the_scheduler_registers_the_sealing_job_at_its_interval(database):
 
 def test_a_seal_takes_only_the_given_tenants(database):
     write_head(database, [(1, 1, CURRENT - WINDOW, 1.0), (2, 1, CURRENT - WINDOW, 2.0)])
-    assert _seal(database, NOW, tenant_ids=[2]).samples == 1
+    assert seal(database, NOW, tenant_ids=[2]).samples == 1
     with db.transaction(database) as cursor:
         cursor.execute("SELECT tenant_id FROM samples")
         assert cursor.fetchall() == ((1,),)
@@ -180,7 +170,7 @@ def test_a_head_text_at_its_bound_is_read_again_row_by_row(database, monkeypatch
     write_head(database, _rows(1, 3, CURRENT - WINDOW, 500, 1000, rng) + _rows(1, 4, CURRENT - WINDOW, 3, 1000, rng),
                expected)
     monkeypatch.setattr(sealing, "TEXT_BOUND", 200)
-    assert _seal(database, NOW).samples == 503
+    assert seal(database, NOW).samples == 503
     assert head_count(database) == 0
     assert_reads_exactly(database, expected)
 
@@ -188,11 +178,11 @@ def test_a_head_text_at_its_bound_is_read_again_row_by_row(database, monkeypatch
 def test_a_chunk_that_does_not_decode_blocks_only_its_own_window(database):
     window = CURRENT - WINDOW
     write_head(database, [(1, 1, window, 1.0), (1, 2, window, 2.0)])
-    _seal(database, NOW)
+    seal(database, NOW)
     with db.transaction(database) as cursor:
         cursor.execute("UPDATE sample_chunks SET data = CONCAT(data, 'x') WHERE series_id = 1")
     write_head(database, [(1, 1, window + 1, 3.0), (1, 2, window + 1, 4.0)])
-    assert _seal(database, NOW).samples == 1
+    assert seal(database, NOW).samples == 1
     with db.transaction(database) as cursor:
         cursor.execute("SELECT series_id, ts FROM samples")
         assert cursor.fetchall() == ((1, window + 1),)

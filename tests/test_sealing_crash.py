@@ -6,11 +6,7 @@
   log is compacted and the window sealed: every sample ends up readable exactly once, with the
   newest value. (The compactor's own crash test: tests/test_compaction.py.)"""
 
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from contextlib import closing
@@ -21,11 +17,10 @@ import pytest
 from microdash_core import chunks, db
 from microdash_core.store import compaction, sealing
 from microdash_core.tenants import directory
-from seal_support import (WINDOW, assert_nothing_doubled, assert_reads_exactly, drop_database, head_count,
+from seal_support import (CURRENT, NOW, WINDOW, assert_nothing_doubled, assert_reads_exactly, by_series,
+                          compact_and_seal, drop_database, head_count, killed_a_while_after_start, late_rows,
                           migrated_database, read_all, stored_samples, write_head)
 
-NOW = 1_765_000_000_000 - 1_765_000_000_000 % WINDOW + WINDOW // 2
-CURRENT = NOW - NOW % WINDOW
 SEALER = """
 import sys
 from contextlib import closing
@@ -34,7 +29,7 @@ from microdash_core.settings import Settings
 from microdash_core.store import sealing
 settings = Settings(database_url=sys.argv[1])
 with closing(db.connect(settings)) as connection:
-    print("sealing", flush=True)
+    print("started", flush=True)
     sealing.seal_due(connection, cutoff_ms=int(sys.argv[2]), batch_series=int(sys.argv[3]))
 print("done", flush=True)
 """
@@ -47,36 +42,10 @@ def database(stack):
     drop_database(settings)
 
 
-def _seal(settings, cutoff_ms=NOW) -> sealing.Sealed:
-    with closing(db.connect(settings)) as connection:
-        compaction.compact_due(connection)
-        return sealing.seal_due(connection, cutoff_ms=cutoff_ms)
-
-
-def _late_rows(rng, series: range, windows: list[int], share: float) -> list[tuple]:
-    """Re-written samples (a new value at an existing ts) and new ones between, in past windows."""
-    rows = []
-    for s in series:
-        for window in windows:
-            for i in range(0, 150, int(1 / share)):
-                rows.append((1, s, window + i * 40_000, float(rng.integers(-10**9, 10**9)) / 1000))
-                rows.append((1, s, window + i * 40_000 + 17, float(rng.normal())))
-    return rows
-
-
-def _kill_after_a_while(settings, rng: random.Random) -> bool:
+def _kill_after_a_while(settings, picker: random.Random) -> bool:
     """Start a sealer, SIGKILL it a random time after it starts sealing; True if it was still running."""
-    process = subprocess.Popen([sys.executable, "-c", SEALER, settings.database_url, str(NOW),
-                                str(rng.choice([2, 5, 20]))], stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "MICRODASH_LOG_LEVEL": "WARNING"})
-    try:
-        assert process.stdout.readline().strip() == "sealing"
-        time.sleep(rng.uniform(0.05, 1.0))
-        running = process.poll() is None
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.wait(timeout=30)
-    return running
+    return killed_a_while_after_start(SEALER, [settings.database_url, NOW, picker.choice([2, 5, 20])], picker,
+                                      wait_seconds=(0.05, 1.0))
 
 
 def test_a_sealer_killed_at_random_points_loses_and_doubles_nothing(database):
@@ -87,9 +56,9 @@ def test_a_sealer_killed_at_random_points_loses_and_doubles_nothing(database):
     rows = [(1, s, window + i * 40_000, float(v)) for s in range(1, 401) for window in windows
             for i, v in enumerate(rng.normal(0, 1e3, 150))]
     write_head(database, [row for row in rows if row[2] < windows[2]], expected)
-    _seal(database)  # the two oldest windows are sealed already: the rounds below merge into them
+    compact_and_seal(database)  # the two oldest windows are sealed already: the rounds below merge into them
     write_head(database, [row for row in rows if row[2] >= windows[2]], expected)
-    write_head(database, _late_rows(rng, range(1, 401), windows[:2], 0.2), expected)
+    write_head(database, late_rows(rng, range(1, 401), windows[:2], 0.2), expected)
     total = head_count(database)
 
     killed_while_running = 0
@@ -98,13 +67,13 @@ def test_a_sealer_killed_at_random_points_loses_and_doubles_nothing(database):
         assert_reads_exactly(database, expected)
         assert_nothing_doubled(database, expected)
         # more late samples for the next round, into windows that may be sealed, half-sealed or not
-        late = _late_rows(rng, range(1, 401, 7), windows, 0.1)
+        late = late_rows(rng, range(1, 401, 7), windows, 0.1)
         write_head(database, late, expected)
         total += len(late)
     assert killed_while_running >= 3, "the sealer finished before most kills: the rounds tested little"
     assert head_count(database) < total, "the killed sealers committed nothing"
 
-    _seal(database)
+    compact_and_seal(database)
     assert head_count(database) == 0
     assert_reads_exactly(database, expected)
     assert_nothing_doubled(database, expected)
@@ -161,14 +130,9 @@ def test_samples_stored_into_a_window_while_it_is_sealed_are_read_exactly_once_n
     assert not failures, failures
     assert sum(1 for sealed in seals if sealed.samples) >= 10, "the seals did not overlap the writes"
 
-    _seal(database, CURRENT + 2 * WINDOW)
+    compact_and_seal(database, CURRENT + 2 * WINDOW)
     assert head_count(database) == 0
-    with db.transaction(database) as cursor:
-        cursor.execute("SELECT id, labels FROM series WHERE tenant_id = %s", (tenant.id,))
-        series_of = {labels: series_id for series_id, labels in cursor.fetchall()}
-    expected = {}
-    for (label, ts), value in written.items():
-        expected.setdefault((tenant.id, series_of[f'{{"k":"{label}"}}']), {})[ts] = value
+    expected = by_series(database, tenant.id, written, "k")
     assert_reads_exactly(database, expected)
     assert_nothing_doubled(database, expected)
 
@@ -207,7 +171,7 @@ def test_samples_posted_to_the_api_while_their_window_is_sealed_are_read_once_ne
                 assert client.post("/api/v1/metrics/bulk", json=body).status_code == 202
         deadline = time.monotonic() + 60
         while True:  # until the worker has stored every batch
-            expected = _expected_by_series(settings, tenant.id, written)
+            expected = by_series(settings, tenant.id, written, "host")
             if read_all(settings, [tenant.id]) == expected or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
@@ -223,14 +187,3 @@ def test_samples_posted_to_the_api_while_their_window_is_sealed_are_read_once_ne
                      (tenant.id, chunks.LEVEL0_PART_BASE)) == [(0,)]
     assert_reads_exactly(settings, expected)
     assert_nothing_doubled(settings, expected)
-
-
-def _expected_by_series(settings, tenant_id: int, written: dict[tuple[str, int], float]) -> dict:
-    with db.transaction(settings) as cursor:
-        cursor.execute("SELECT id, labels FROM series WHERE tenant_id = %s", (tenant_id,))
-        series_of = {labels: series_id for series_id, labels in cursor.fetchall()}
-    expected: dict = {}
-    for (host, ts), value in written.items():
-        series_id = series_of.get(f'{{"host":"{host}"}}', -1)  # -1: not stored yet
-        expected.setdefault((tenant_id, series_id), {})[ts] = value
-    return expected

@@ -7,6 +7,7 @@ from contextlib import closing
 import pytest
 
 from microdash_core import db, series_lookup
+from microdash_core.matchers import make_matcher
 from microdash_core.series import canonical_labels, series_hash
 from seal_support import drop_database, migrated_database
 
@@ -80,3 +81,26 @@ def test_what_is_not_a_label_name_or_names_no_value_narrows_nothing(database, na
     everything = _run(settings, tenant_id=tenants["a"], ordered=True)
     assert _run(settings, tenant_id=tenants["a"], label_values=[(name, ["h1"])], ordered=True) == everything
     assert _run(settings, tenant_id=tenants["a"], label_values=[("host", [])], ordered=True) == everything
+
+
+def _selector(*matchers: tuple[str, str, str]) -> series_lookup.Selector:
+    return series_lookup.Selector.of(make_matcher(name, op, value) for name, op, value in matchers)
+
+
+def test_a_selector_names_its_metric_with_an_equality_and_else_filters_the_tenants_names():
+    named = _selector(("__name__", "=", "cpu"), ("__name__", "!~", "m.*"), ("host", "=", "h1"))
+    assert not named.needs_metric_names and named.metrics() == ["cpu"]
+    assert _selector(("__name__", "=", "mem"), ("__name__", "!~", "m.*")).metrics() == []  # no series at all
+    pattern = _selector(("__name__", "=~", "c.*|up"))
+    assert pattern.needs_metric_names and pattern.metrics(["cpu", "mem", "up"]) == ["cpu", "up"]
+    anything = _selector(("host", "=~", ".+"))
+    assert not anything.needs_metric_names and anything.metrics() is None  # any metric
+
+
+def test_a_selector_matches_the_other_labels_and_narrows_by_the_values_it_names():
+    selector = _selector(("__name__", "=", "cpu"), ("host", "=", "h1"), ("mode", "=~", "idle|user"),
+                         ("zone", "=", ""), ("rack", "=~", "r[0-9]+"), ("dc", "!=", "x"))
+    assert selector.named_values() == [("host", ["h1"]), ("mode", ["idle", "user"])]
+    assert selector.matches({"__name__": "cpu", "host": "h1", "mode": "user", "rack": "r7"})
+    assert not selector.matches({"__name__": "cpu", "host": "h1", "mode": "user", "rack": "r7", "zone": "z"})
+    assert not selector.matches({"__name__": "cpu", "host": "h1", "mode": "steal", "rack": "r7"})

@@ -16,9 +16,9 @@ from . import chunks, series_lookup
 from .errors import InvalidInput
 from .matchers import Matcher, make_matcher
 from .promql import LabelMatcher, PromQLError, RawSeries, SelectHints
+from .series_lookup import NAME
 from .store import reads
 
-NAME = "__name__"
 _FETCH_ROWS = 10_000
 
 
@@ -39,9 +39,8 @@ class CursorSeriesSource:
                 for series_id, (ts, values) in sorted(samples.items())]
 
     def _find_series(self, matchers: list[Matcher]) -> dict[int, dict[str, str]]:
-        by_name = [matcher for matcher in matchers if matcher.name == NAME]
-        others = [matcher for matcher in matchers if matcher.name != NAME]
-        metrics = self._metrics_for(by_name)
+        selector = series_lookup.Selector.of(matchers)
+        metrics = selector.metrics(self._metric_names() if selector.needs_metric_names else ())
         if metrics == []:
             return {}
         self._cursor.execute(*series_lookup.statement(tenant_id=self._tenant_id, metrics=metrics))
@@ -49,7 +48,7 @@ class CursorSeriesSource:
         while rows := self._cursor.fetchmany(_FETCH_ROWS):
             for series_id, metric, labels_json in rows:
                 labels = {**orjson.loads(labels_json), NAME: metric}
-                if all(matcher.matches(labels) for matcher in others):
+                if selector.matches(labels):
                     found[series_id] = labels
         self.series_touched += len(found)
         if self.series_touched > self._max_series:
@@ -57,17 +56,9 @@ class CursorSeriesSource:
                                        " (MICRODASH_ALERT_EXPR_MAX_SERIES); narrow its selectors")
         return found
 
-    def _metrics_for(self, by_name: list[Matcher]) -> list[str] | None:
-        """The metric names the __name__ matchers allow; None when there are none."""
-        if not by_name:
-            return None
-        equal = next((matcher.value for matcher in by_name if matcher.op == "="), None)
-        if equal is not None:
-            candidates = [equal]
-        else:
-            self._cursor.execute("SELECT DISTINCT metric FROM series WHERE tenant_id = %s", (self._tenant_id,))
-            candidates = [row[0] for row in self._cursor.fetchall()]
-        return [name for name in candidates if all(matcher.matches({NAME: name}) for matcher in by_name)]
+    def _metric_names(self) -> list[str]:
+        self._cursor.execute(*series_lookup.metric_names_statement(tenant_id=self._tenant_id))
+        return [row[0] for row in self._cursor.fetchall()]
 
     def _read_samples(self, series_ids: list[int], start_ms: int, end_ms: int) -> dict[int, reads.Arrays]:
         if not series_ids or end_ms <= start_ms:

@@ -1,13 +1,23 @@
 """Synchronous MariaDB access (PyMySQL) for the CLI, the workers and the operator."""
 
+import logging
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pymysql
 
 from .settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+LOCK_WAIT_TIMEOUT = 1205
+DEADLOCK = 1213
+# Errors after which InnoDB has rolled back the statement or the transaction and a rerun may pass.
+LOST_LOCK_RACE = frozenset({LOCK_WAIT_TIMEOUT, DEADLOCK})
+ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
@@ -62,3 +72,28 @@ def transaction(settings: Settings) -> Iterator[pymysql.cursors.Cursor]:
         raise
     finally:
         connection.close()
+
+
+def retried_on_lock_race(connection: pymysql.connections.Connection, work: Callable[[pymysql.cursors.Cursor], T], *,
+                         what: str, context: dict | None = None) -> T:
+    """work(cursor) as one transaction, committed; rolled back and run again after a deadlock or a
+    lock wait timeout (at most ATTEMPTS runs, waiting a little longer each time), so work must be
+    idempotent. Any other error rolls back and is raised, as is the last lost race. `what` and
+    `context` name the work in the warning logged for each retry."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with connection.cursor() as cursor:
+                done = work(cursor)
+            connection.commit()
+            return done
+        except pymysql.err.OperationalError as exc:
+            connection.rollback()
+            if exc.args[0] not in LOST_LOCK_RACE or attempt == ATTEMPTS:
+                raise
+            log.warning(f"{what} lost a lock race, retrying",
+                        extra={**(context or {}), "attempt": attempt, "error": exc.args[1]})
+            time.sleep(0.05 * attempt)
+        except BaseException:
+            connection.rollback()
+            raise
+    raise AssertionError("unreachable")

@@ -5,41 +5,37 @@ recent time decodes, stays small."""
 
 import logging
 import time
-from contextlib import closing, suppress
+from contextlib import closing
 
 import redis
-from redis.exceptions import LockNotOwnedError
 
 from microdash_core import db, keys, telemetry
 from microdash_core.settings import Settings, get_settings
 from microdash_core.store import compaction
+
+from .job_lock import run_alone
 
 log = logging.getLogger(__name__)
 
 
 def compact_log(settings: Settings | None = None) -> int:
     """RQ job (scheduled). Compacts every tenant's log until it is empty or the time budget is
-    spent; returns the samples compacted. One run at a time (a Redis lock): a second would wait on
-    the first one's row locks. Each batch commits on its own, so a killed run keeps what it
-    committed and the next run compacts the rest."""
+    spent; returns the samples compacted. One run at a time (job_lock). Each batch commits on its
+    own, so a killed run keeps what it committed and the next run compacts the rest."""
     settings = settings or get_settings()
     connection = redis.Redis.from_url(settings.redis_url)
-    budget = settings.compact_time_budget_seconds
-    lock = connection.lock(keys.COMPACT_LOCK, timeout=budget * 6 + 60, blocking=False)
-    if not lock.acquire():
-        log.info("another compaction run holds the lock; skipping")
-        return 0
-    try:
-        with closing(db.connect(settings)) as database:
-            done = compaction.compact_due(
-                database, batch_rows=settings.compact_batch_rows, policy=compaction.policy_of(settings),
-                deadline=time.monotonic() + budget,
-                on_batch=lambda _tenant, batch: telemetry.record_compacted(connection, samples=batch.samples,
-                                                                           parts=batch.parts))
-        if done.samples:
-            log.info("compacted the log", extra={"log_rows": done.log_rows, "samples": done.samples,
-                                                 "parts": done.parts, "seconds": round(done.seconds, 3)})
-        return done.samples
-    finally:
-        with suppress(LockNotOwnedError):
-            lock.release()
+    return run_alone(connection, keys.COMPACT_LOCK, what="compaction",
+                     budget_seconds=settings.compact_time_budget_seconds, run=lambda: _compact(settings, connection))
+
+
+def _compact(settings: Settings, connection: redis.Redis) -> int:
+    with closing(db.connect(settings)) as database:
+        done = compaction.compact_due(
+            database, batch_rows=settings.compact_batch_rows, policy=compaction.policy_of(settings),
+            deadline=time.monotonic() + settings.compact_time_budget_seconds,
+            on_batch=lambda _tenant, batch: telemetry.record_compacted(connection, samples=batch.samples,
+                                                                       parts=batch.parts))
+    if done.samples:
+        log.info("compacted the log", extra={"log_rows": done.log_rows, "samples": done.samples,
+                                             "parts": done.parts, "seconds": round(done.seconds, 3)})
+    return done.samples

@@ -5,20 +5,20 @@ import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import closing, suppress
+from contextlib import closing
 from dataclasses import dataclass
 from itertools import groupby
 
 import numpy as np
 import pymysql
 import redis
-from redis.exceptions import LockNotOwnedError
 
 from microdash_core import chunks, db, keys
 from microdash_core.settings import Settings, get_settings
 from microdash_core.store import reads
 
 from . import minute_rollups, rollup_marks
+from .job_lock import run_alone
 from .retention_policy import RAW, cutoff_ms, days_of_tenant
 
 log = logging.getLogger(__name__)
@@ -62,19 +62,15 @@ def roll_up(settings: Settings | None = None, *, now_ms: int | None = None) -> i
     """
     settings = settings or get_settings()
     connection = redis.Redis.from_url(settings.redis_url)
-    # Expires on its own if the worker dies; long enough for the last round after the budget.
-    lock = connection.lock(keys.ROLLUP_LOCK, timeout=settings.rollup_time_budget_seconds * 6 + 30, blocking=False)
-    if not lock.acquire():
-        log.info("another rollup run holds the lock; skipping")
-        return 0
-    try:
-        with closing(_connect(settings)) as database, closing(_connect(settings)) as reader, \
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollup-read") as executor:
-            reader.autocommit(True)  # one SELECT at a time: no transaction to keep open
-            return _roll_rounds(settings, connection, database, now_ms, ReadAhead(reader, executor))
-    finally:
-        with suppress(LockNotOwnedError):
-            lock.release()
+    return run_alone(connection, keys.ROLLUP_LOCK, what="rollup", budget_seconds=settings.rollup_time_budget_seconds,
+                     margin_seconds=30, run=lambda: _roll_up(settings, connection, now_ms))
+
+
+def _roll_up(settings: Settings, connection: redis.Redis, now_ms: int | None) -> int:
+    with closing(_connect(settings)) as database, closing(_connect(settings)) as reader, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollup-read") as executor:
+        reader.autocommit(True)  # one SELECT at a time: no transaction to keep open
+        return _roll_rounds(settings, connection, database, now_ms, ReadAhead(reader, executor))
 
 
 def _connect(settings: Settings) -> pymysql.connections.Connection:

@@ -3,15 +3,15 @@ from the head into compressed chunks (microdash_core.store.sealing; docs/storage
 
 import logging
 import time
-from contextlib import closing, suppress
+from contextlib import closing
 
 import redis
-from redis.exceptions import LockNotOwnedError
 
 from microdash_core import db, keys, telemetry
 from microdash_core.settings import Settings, get_settings
 from microdash_core.store import sealing
 
+from .job_lock import run_alone
 from .reclaiming import reclaim_head
 
 log = logging.getLogger(__name__)
@@ -19,35 +19,29 @@ log = logging.getLogger(__name__)
 
 def seal_windows(settings: Settings | None = None, *, now_ms: int | None = None) -> int:
     """RQ job (scheduled). Seals due windows, oldest first, until none is left or the time budget
-    is spent; returns the samples sealed. One run at a time (a Redis lock): a second run would
-    only wait on the first one's row locks. Each batch commits on its own, so a run that is killed
-    or times out keeps what it committed and the next run seals the rest."""
+    is spent; returns the samples sealed. One run at a time (job_lock). Each batch commits on its
+    own, so a run that is killed or times out keeps what it committed and the next run seals the
+    rest."""
     settings = settings or get_settings()
     connection = redis.Redis.from_url(settings.redis_url)
-    budget = settings.seal_time_budget_seconds
-    # Expires on its own if the worker dies; long enough for the batch running at the budget's end.
-    lock = connection.lock(keys.SEAL_LOCK, timeout=budget * 6 + 60, blocking=False)
-    if not lock.acquire():
-        log.info("another sealing run holds the lock; skipping")
-        return 0
-    try:
-        now = now_ms if now_ms is not None else int(time.time() * 1000)
-        deadline = time.monotonic() + budget
-        with closing(db.connect(settings)) as database:
-            sealed = sealing.seal_due(
-                database, cutoff_ms=sealing.sealed_before(now, settings.seal_grace_seconds * 1000),
-                batch_series=settings.seal_batch_series, deadline=deadline,
-                on_batch=lambda _batch, done: telemetry.record_sealed(connection, samples=done.samples,
-                                                                      chunks=done.chunks))
-            # Only once nothing due is left: while a backlog is being sealed, each run frees more.
-            if settings.reclaim_enabled and time.monotonic() <= deadline:
-                reclaim_head(database, settings, connection)
-        if sealed.samples:
-            log.info("sealed windows", extra={"samples": sealed.samples, "chunks": sealed.chunks,
-                                              "series_windows": sealed.series_windows,
-                                              "seconds": round(sealed.seconds, 3)})
-        return sealed.samples
-    finally:
-        with suppress(LockNotOwnedError):
-            lock.release()
+    return run_alone(connection, keys.SEAL_LOCK, what="sealing", budget_seconds=settings.seal_time_budget_seconds,
+                     run=lambda: _seal(settings, connection, now_ms))
 
+
+def _seal(settings: Settings, connection: redis.Redis, now_ms: int | None) -> int:
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    deadline = time.monotonic() + settings.seal_time_budget_seconds
+    with closing(db.connect(settings)) as database:
+        sealed = sealing.seal_due(
+            database, cutoff_ms=sealing.sealed_before(now, settings.seal_grace_seconds * 1000),
+            batch_series=settings.seal_batch_series, deadline=deadline,
+            on_batch=lambda _batch, done: telemetry.record_sealed(connection, samples=done.samples,
+                                                                  chunks=done.chunks))
+        # Only once nothing due is left: while a backlog is being sealed, each run frees more.
+        if settings.reclaim_enabled and time.monotonic() <= deadline:
+            reclaim_head(database, settings, connection)
+    if sealed.samples:
+        log.info("sealed windows", extra={"samples": sealed.samples, "chunks": sealed.chunks,
+                                          "series_windows": sealed.series_windows,
+                                          "seconds": round(sealed.seconds, 3)})
+    return sealed.samples

@@ -1,15 +1,8 @@
-"""Series lookup by label matchers, tenant-scoped: the series table holds a metric column
-(PromQL's __name__) and the other labels as canonical JSON.
-
-Matchers on __name__ narrow the SQL first (an equality is one indexed lookup, any other name
-matcher filters the tenant's distinct metric names, also read from the index). A label matcher
-that names its values (`job="a"`, or a regex that is only literals joined by `|`, as Grafana's
-variables write them) also narrows the SQL, with JSON_VALUE, so MariaDB drops most rows before
-Python decodes them. Every matcher then runs on the decoded labels with RE2: the SQL only ever
-narrows, the answer comes from RE2 (MariaDB's own REGEXP is not linear-time, so never used).
+"""Series lookup by label matchers, tenant-scoped, on the api's aiomysql pool: the statements and
+the matching are microdash_core.series_lookup's (a Selector narrows the SQL by metric and by the
+label values it names; every matcher then runs on the decoded labels with RE2).
 """
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -19,9 +12,7 @@ import orjson
 
 from microdash_core import series_lookup
 from microdash_core.matchers import Matcher
-
-NAME = "__name__"
-_LITERAL_ALTERNATIVES = re.compile(r"[A-Za-z0-9_\-:/ ]+(?:\|[A-Za-z0-9_\-:/ ]+)*")
+from microdash_core.series_lookup import NAME
 _FETCH_ROWS = 2_000
 
 
@@ -55,7 +46,7 @@ async def find_series(pool: aiomysql.Pool, *, tenant_id: int, selectors: list[li
 
 async def metric_names(pool: aiomysql.Pool, *, tenant_id: int) -> list[str]:
     async with pool.acquire() as connection, connection.cursor() as cursor:
-        await cursor.execute("SELECT DISTINCT metric FROM series WHERE tenant_id = %s ORDER BY metric", (tenant_id,))
+        await cursor.execute(*series_lookup.metric_names_statement(tenant_id=tenant_id))
         return [row[0] for row in await cursor.fetchall()]
 
 
@@ -67,36 +58,15 @@ async def all_label_sets(pool: aiomysql.Pool, *, tenant_id: int) -> AsyncIterato
 
 
 async def _matching(pool: aiomysql.Pool, tenant_id: int, matchers: list[Matcher]) -> AsyncIterator[IndexedSeries]:
-    by_name = [matcher for matcher in matchers if matcher.name == NAME]
-    others = [matcher for matcher in matchers if matcher.name != NAME]
-    metrics = await _metrics_for(pool, tenant_id, by_name)
+    selector = series_lookup.Selector.of(matchers)
+    metrics = selector.metrics(await metric_names(pool, tenant_id=tenant_id) if selector.needs_metric_names else ())
     if metrics == []:
         return
-    sql, params = series_lookup.statement(tenant_id=tenant_id, metrics=metrics, label_values=_named_values(others))
+    sql, params = series_lookup.statement(tenant_id=tenant_id, metrics=metrics, label_values=selector.named_values())
     async with aclosing(_rows(pool, sql, params)) as rows:
         async for series in rows:
-            if all(matcher.matches(series.labels) for matcher in others):
+            if selector.matches(series.labels):
                 yield series
-
-
-def _named_values(matchers: list[Matcher]) -> list[tuple[str, list[str]]]:
-    """(label, the only values it may have) for each matcher that names them, none of them ""."""
-    named = []
-    for matcher in matchers:
-        if matcher.op == "=" and matcher.value:
-            named.append((matcher.name, [matcher.value]))
-        elif matcher.op == "=~" and _LITERAL_ALTERNATIVES.fullmatch(matcher.value):
-            named.append((matcher.name, matcher.value.split("|")))
-    return named
-
-
-async def _metrics_for(pool: aiomysql.Pool, tenant_id: int, by_name: list[Matcher]) -> list[str] | None:
-    """The metric names the __name__ matchers allow; None when there are no such matchers."""
-    if not by_name:
-        return None
-    equal = next((matcher.value for matcher in by_name if matcher.op == "="), None)
-    candidates = [equal] if equal is not None else await metric_names(pool, tenant_id=tenant_id)
-    return [name for name in candidates if all(matcher.matches({NAME: name}) for matcher in by_name)]
 
 
 async def _rows(pool: aiomysql.Pool, sql: str, params: list) -> AsyncIterator[IndexedSeries]:

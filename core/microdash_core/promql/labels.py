@@ -73,20 +73,18 @@ def label_replace(labels: Labels, regex, dst: str, replacement: str, src: str) -
     match = regex.search(labels.get(src, ""))
     if match is None:
         return labels
-    value = expand(replacement, match)
-    out = dict(labels)
-    if value:
-        out[dst] = value
-    else:
-        out.pop(dst, None)
-    return out
+    return _with_label(labels, dst, expand(replacement, match))
 
 
 def label_join(labels: Labels, dst: str, separator: str, sources: list[str]) -> Labels:
-    value = separator.join(labels.get(src, "") for src in sources)
+    return _with_label(labels, dst, separator.join(labels.get(src, "") for src in sources))
+
+
+def _with_label(labels: Labels, name: str, value: str) -> Labels:
+    """A copy of labels with name set to value; an empty value removes the label."""
     out = dict(labels)
     if value:
-        out[dst] = value
+        out[name] = value
     else:
-        out.pop(dst, None)
+        out.pop(name, None)
     return out

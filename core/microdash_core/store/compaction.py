@@ -43,9 +43,9 @@ from typing import Callable, Sequence
 import numpy as np
 import pymysql
 
-from microdash_core import chunks
+from microdash_core import chunks, db
 from microdash_core.store import head_log
-from microdash_core.store.sealing import ATTEMPTS, RETRIED_ERRORS, prepare_session
+from microdash_core.store.sealing import prepare_session
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_ROWS = 200 * head_log.BUCKETS  # a stored batch is up to BUCKETS rows
@@ -136,23 +136,9 @@ def _tenants_with_log(connection, tenant_ids: Sequence[int] | None) -> list[int]
 def compact_batch(connection: pymysql.connections.Connection, tenant_id: int, *,
                   batch_rows: int = DEFAULT_BATCH_ROWS, policy: Policy = EVERYTHING) -> Compacted:
     """One transaction, retried on a deadlock or lock wait timeout (it is idempotent)."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            with connection.cursor() as cursor:
-                done = _compact_in_transaction(cursor, tenant_id, batch_rows, policy)
-            connection.commit()
-            return done
-        except pymysql.err.OperationalError as exc:
-            connection.rollback()
-            if exc.args[0] not in RETRIED_ERRORS or attempt == ATTEMPTS:
-                raise
-            log.warning("compaction lost a lock race, retrying",
-                        extra={"tenant_id": tenant_id, "attempt": attempt, "error": exc.args[1]})
-            time.sleep(0.05 * attempt)
-        except BaseException:
-            connection.rollback()
-            raise
-    raise AssertionError("unreachable")
+    return db.retried_on_lock_race(
+        connection, lambda cursor: _compact_in_transaction(cursor, tenant_id, batch_rows, policy),
+        what="compaction", context={"tenant_id": tenant_id})
 
 
 def _compact_in_transaction(cursor, tenant_id: int, batch_rows: int, policy: Policy) -> Compacted:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 
 import pymysql
 
+from microdash_core import db
+
 log = logging.getLogger(__name__)
 
 # The head's tables, whose rows are deleted as they move on: the ones worth reclaiming. The log
@@ -47,9 +49,8 @@ LOG_ROW_OVERHEAD_BYTES = 96
 LOG_MIN_FREE_BYTES = 1024 * 1024
 # A rebuild that did not get its metadata lock in time, or whose concurrent writes outgrew
 # innodb_online_alter_log_max_size: the table is as it was; the next run tries again.
-LOCK_WAIT_TIMEOUT = 1205
 ONLINE_LOG_TOO_BIG = 1799
-GAVE_UP = {LOCK_WAIT_TIMEOUT: "lock wait timeout", ONLINE_LOG_TOO_BIG: "online log too big"}
+GAVE_UP = {db.LOCK_WAIT_TIMEOUT: "lock wait timeout", ONLINE_LOG_TOO_BIG: "online log too big"}
 _TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,63}")
 # What a server killed mid-rebuild of a partitioned table leaves behind (MariaDB 10.11's crash
 # recovery does not drop it): the new copy's partitions, `#sql-alter-<server>-<connection id>#P#p`,

@@ -26,14 +26,12 @@ from typing import Callable, Sequence
 import numpy as np
 import pymysql
 
-from microdash_core import chunks
+from microdash_core import chunks, db
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_SERIES = 500
 # Primary keys per DELETE statement: few enough that the range optimizer keeps every point.
 DELETE_KEYS_PER_STATEMENT = 4_096
-RETRIED_ERRORS = frozenset({1205, 1213})  # lock wait timeout, deadlock
-ATTEMPTS = 6
 LOCK_WAIT_SECONDS = 10
 
 # A series' texts for one window, within MariaDB's default max_allowed_packet (~600 k samples);
@@ -148,24 +146,8 @@ def prepare_session(connection: pymysql.connections.Connection) -> None:
 
 def seal_batch(connection: pymysql.connections.Connection, batch: Batch) -> Sealed:
     """One transaction, retried on a deadlock or lock wait timeout (it is idempotent)."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            with connection.cursor() as cursor:
-                sealed = _seal_in_transaction(cursor, batch)
-            connection.commit()
-            return sealed
-        except pymysql.err.OperationalError as exc:
-            connection.rollback()
-            if exc.args[0] not in RETRIED_ERRORS or attempt == ATTEMPTS:
-                raise
-            log.warning("seal batch lost a lock race, retrying",
-                        extra={"tenant_id": batch.tenant_id, "window_start": batch.window_start,
-                               "attempt": attempt, "error": exc.args[1]})
-            time.sleep(0.05 * attempt)
-        except BaseException:
-            connection.rollback()
-            raise
-    raise AssertionError("unreachable")
+    return db.retried_on_lock_race(connection, lambda cursor: _seal_in_transaction(cursor, batch), what="seal batch",
+                                   context={"tenant_id": batch.tenant_id, "window_start": batch.window_start})
 
 
 def _seal_in_transaction(cursor, batch: Batch) -> Sealed:
