@@ -7,6 +7,8 @@ import logging
 import pymysql
 from pymysql.cursors import Cursor
 
+from .db import LOCK_WAIT_TIMEOUT
+
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
 FUTURE = "p_future"
@@ -15,7 +17,6 @@ PARTITIONED_TABLES = ("samples_1m", "samples_5m", "sample_chunks")
 # The legacy head (a row per sample, written before the log, 0011): no longer written, so it needs
 # no partitions for coming days; each would be a file of its own (~64 KiB) holding nothing.
 LEGACY_HEAD = "samples"
-LOCK_WAIT_TIMEOUT = 1205
 
 
 def day_partition_name(day: dt.date) -> str:

@@ -25,7 +25,7 @@ def compact_log(settings: Settings | None = None) -> int:
     settings = settings or get_settings()
     connection = redis.Redis.from_url(settings.redis_url)
     return run_alone(connection, keys.COMPACT_LOCK, what="compaction",
-                     budget_seconds=settings.compact_time_budget_seconds, run=lambda: _compact(settings, connection))
+                     run=lambda: _compact(settings, connection))
 
 
 def _compact(settings: Settings, connection: redis.Redis) -> int:

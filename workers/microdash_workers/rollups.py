@@ -62,8 +62,7 @@ def roll_up(settings: Settings | None = None, *, now_ms: int | None = None) -> i
     """
     settings = settings or get_settings()
     connection = redis.Redis.from_url(settings.redis_url)
-    return run_alone(connection, keys.ROLLUP_LOCK, what="rollup", budget_seconds=settings.rollup_time_budget_seconds,
-                     margin_seconds=30, run=lambda: _roll_up(settings, connection, now_ms))
+    return run_alone(connection, keys.ROLLUP_LOCK, what="rollup", run=lambda: _roll_up(settings, connection, now_ms))
 
 
 def _roll_up(settings: Settings, connection: redis.Redis, now_ms: int | None) -> int:

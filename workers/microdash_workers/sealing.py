@@ -24,8 +24,7 @@ def seal_windows(settings: Settings | None = None, *, now_ms: int | None = None)
     rest."""
     settings = settings or get_settings()
     connection = redis.Redis.from_url(settings.redis_url)
-    return run_alone(connection, keys.SEAL_LOCK, what="sealing", budget_seconds=settings.seal_time_budget_seconds,
-                     run=lambda: _seal(settings, connection, now_ms))
+    return run_alone(connection, keys.SEAL_LOCK, what="sealing", run=lambda: _seal(settings, connection, now_ms))
 
 
 def _seal(settings: Settings, connection: redis.Redis, now_ms: int | None) -> int:
