@@ -67,4 +67,4 @@ def delta(signed: np.ndarray) -> np.ndarray:
 
 def undelta(deltas: np.ndarray) -> np.ndarray:
     """Running sums in int64 (wrapping); narrower signed deltas are widened on the way."""
-    return np.cumsum(deltas, dtype=np.int64)
+    return deltas.cumsum(dtype=np.int64)
