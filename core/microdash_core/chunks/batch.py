@@ -17,13 +17,11 @@ zstd-compressed. Version 1 header (36 bytes, little-endian):
     then the payload: one zstd frame of 24 byte planes (byte i of every row, for i = 0..23)
 """
 
-import struct
-import zlib
-
 import cramjam
 import numpy as np
 
-from microdash_core.chunks.errors import ChunkError, ChunkVersionError
+from microdash_core.chunks import framing
+from microdash_core.chunks.errors import ChunkError
 
 MAGIC = b"MDBL"
 FORMAT_VERSION = 1
@@ -32,9 +30,12 @@ FORMAT_VERSION = 1
 MAX_BATCH_SAMPLES = 131_072
 # Level 1: the worker pays it on every batch; byte planes already give zstd the long runs.
 ZSTD_LEVEL = 1
-_FIXED = struct.Struct("<4sBBHIqqI")
-_CRC = struct.Struct("<I")
-HEADER_SIZE = _FIXED.size + _CRC.size
+
+
+FRAMING = framing.Framing(noun="batch", short="batch", magic=MAGIC, version=FORMAT_VERSION,
+                          layout=framing.ONE_PAYLOAD, fields=framing.OnePayload, max_count=MAX_BATCH_SAMPLES,
+                          checks_first_before_last=True)
+HEADER_SIZE = FRAMING.header_size
 _ROW = np.dtype([("series_id", "<i8"), ("ts", "<i8"), ("value", "<f8")])
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -46,9 +47,8 @@ def encode(series_ids: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -
     rows["series_id"], rows["ts"], rows["value"] = series_ids, timestamps, values
     planes = np.ascontiguousarray(rows.view(np.uint8).reshape(count, _ROW.itemsize).T)
     payload = bytes(cramjam.zstd.compress(planes.tobytes(), level=ZSTD_LEVEL))
-    fixed = _FIXED.pack(MAGIC, FORMAT_VERSION, 0, 0, count, int(rows["ts"].min()), int(rows["ts"].max()), len(payload))
-    crc = zlib.crc32(payload, zlib.crc32(fixed))
-    return b"".join((fixed, _CRC.pack(crc), payload))
+    fields = (MAGIC, FORMAT_VERSION, 0, 0, count, int(rows["ts"].min()), int(rows["ts"].max()), len(payload))
+    return framing.pack(framing.ONE_PAYLOAD, fields, payload)
 
 
 def decode(blob: bytes) -> Columns:
@@ -81,22 +81,5 @@ def _checked_length(*columns: np.ndarray) -> int:
 
 def _header(blob: bytes) -> tuple[int, int, int]:
     """(count, first ts, last ts), after checking what can be checked before decompressing."""
-    if len(blob) < HEADER_SIZE:
-        raise ChunkError(f"batch of {len(blob)} bytes is shorter than its {HEADER_SIZE}-byte header")
-    magic, version, flags, reserved, count, first_ts, last_ts, payload_length = _FIXED.unpack_from(blob)
-    (crc,) = _CRC.unpack_from(blob, _FIXED.size)
-    if magic != MAGIC:
-        raise ChunkError("not a batch: bad magic bytes")
-    if version != FORMAT_VERSION:
-        raise ChunkVersionError(f"batch format version {version} is not supported (this code reads {FORMAT_VERSION})")
-    if flags or reserved:
-        raise ChunkError("batch sets flags or reserved bits unknown to format version 1")
-    if not 1 <= count <= MAX_BATCH_SAMPLES:
-        raise ChunkError(f"batch declares {count} samples; 1 to {MAX_BATCH_SAMPLES} are allowed")
-    if HEADER_SIZE + payload_length != len(blob):
-        raise ChunkError(f"batch of {len(blob)} bytes declares {HEADER_SIZE + payload_length}: truncated or padded")
-    if first_ts > last_ts:
-        raise ChunkError("batch declares a first timestamp after its last")
-    if zlib.crc32(memoryview(blob)[HEADER_SIZE:], zlib.crc32(memoryview(blob)[:_FIXED.size])) != crc:
-        raise ChunkError("batch checksum does not match: corrupt")
-    return count, first_ts, last_ts
+    fixed = framing.unpack(blob, FRAMING)
+    return fixed.count, fixed.first_ts, fixed.last_ts

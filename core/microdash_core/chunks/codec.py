@@ -83,19 +83,28 @@ def _decode_timestamps(fields: header.Header, section: bytes) -> np.ndarray:
             raise ChunkError("a one-sample chunk has no timestamp section")
         timestamps = np.array([fields.first_ts], np.int64)
         return _checked(timestamps, fields)
-    delta_of_delta = integers.unzigzag_narrow(_decompress_planes(section, fields.ts_width, fields.count - 1))
-    interval = int(delta_of_delta[0])
-    if interval > 0 and fields.first_ts + interval * (fields.count - 1) == fields.last_ts \
-            and not delta_of_delta[1:].any():
+    planes = _decompress_raw(section, fields.ts_width, fields.count - 1)
+    interval = _one_interval(planes, fields.ts_width, fields.count - 1)
+    if interval is not None and interval > 0 and fields.first_ts + interval * (fields.count - 1) == fields.last_ts:
         # One interval throughout (the common case), increasing up to the declared last in exact
         # integers: already checked, one arange. Anything else (wrapping differences included)
         # goes the general way.
         return np.arange(fields.count, dtype=np.int64) * np.int64(interval) + np.int64(fields.first_ts)
+    delta_of_delta = integers.unzigzag_narrow(integers.from_planes(planes, integers.dtype_of_width(fields.ts_width)))
     timestamps = np.empty(fields.count, dtype=np.int64)
     timestamps[0] = fields.first_ts
     np.cumsum(integers.undelta(delta_of_delta), out=timestamps[1:])
     timestamps[1:] += np.int64(fields.first_ts)  # wraps as the encoder's differences did
     return _checked(timestamps, fields)
+
+
+def _one_interval(planes: np.ndarray, width: int, items: int) -> int | None:
+    """The interval when every delta-of-delta but the first is zero, read off the byte planes
+    before they are put together (a regular series' whole timestamp section); else None."""
+    grid = planes.reshape(width, items)
+    if items > 1 and grid[:, 1:].any():
+        return None
+    return integers.unzigzag_int(int.from_bytes(grid[:, 0].tobytes(), "little"))
 
 
 def _checked(timestamps: np.ndarray, fields: header.Header) -> np.ndarray:
@@ -120,8 +129,12 @@ def _encode_values(vs: np.ndarray) -> tuple[int, int, int, bytes]:
 
 
 def _decompress_planes(section: bytes, width: int, count: int) -> np.ndarray:
-    dtype = integers.dtype_of_width(width)
-    return integers.from_planes(compression.decompress(section, dtype=np.uint8, count=width * count), dtype)
+    return integers.from_planes(_decompress_raw(section, width, count), integers.dtype_of_width(width))
+
+
+def _decompress_raw(section: bytes, width: int, count: int) -> np.ndarray:
+    integers.dtype_of_width(width)  # refuses a width the format does not have before anything is read
+    return compression.decompress(section, dtype=np.uint8, count=width * count)
 
 
 def _decode_values(fields: header.Header, section: bytes) -> np.ndarray:

@@ -18,17 +18,40 @@
 """
 
 import struct
-import zlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from microdash_core.chunks.errors import ChunkError, ChunkVersionError
+from microdash_core.chunks import framing
 from microdash_core.chunks.windows import MAX_CHUNK_SAMPLES
 
 MAGIC = b"MDCK"
 FORMAT_VERSION = 1
 _LAYOUT = struct.Struct("<4sBBBBBBHIqqII")
-HEADER_SIZE = _LAYOUT.size + 4
-_CRC = struct.Struct("<I")
+
+
+class _Fixed(NamedTuple):
+    magic: bytes
+    version: int
+    flags: int
+    ts_width: int
+    value_encoding: int
+    value_width: int
+    decimals: int
+    reserved: int
+    count: int
+    first_ts: int
+    last_ts: int
+    ts_length: int
+    values_length: int
+
+    @property
+    def body_length(self) -> int:
+        return self.ts_length + self.values_length
+
+
+FRAMING = framing.Framing(noun="chunk", short="chunk", magic=MAGIC, version=FORMAT_VERSION, layout=_LAYOUT,
+                          fields=_Fixed, max_count=MAX_CHUNK_SAMPLES)
+HEADER_SIZE = FRAMING.header_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,30 +68,13 @@ class Header:
 
 
 def pack(header: Header, ts_section: bytes, value_section: bytes) -> bytes:
-    fixed = _LAYOUT.pack(MAGIC, FORMAT_VERSION, 0, header.ts_width, header.value_encoding,
-                         header.value_width, header.decimals, 0, header.count, header.first_ts,
-                         header.last_ts, header.ts_length, header.values_length)
-    crc = zlib.crc32(value_section, zlib.crc32(ts_section, zlib.crc32(fixed)))
-    return b"".join((fixed, _CRC.pack(crc), ts_section, value_section))
+    fields = (MAGIC, FORMAT_VERSION, 0, header.ts_width, header.value_encoding, header.value_width, header.decimals,
+              0, header.count, header.first_ts, header.last_ts, header.ts_length, header.values_length)
+    return framing.pack(_LAYOUT, fields, ts_section, value_section)
 
 
 def unpack(blob: bytes) -> Header:
     """The header of blob, after checking what can be checked before decompressing anything."""
-    if len(blob) < HEADER_SIZE:
-        raise ChunkError(f"chunk of {len(blob)} bytes is shorter than its {HEADER_SIZE}-byte header")
-    (magic, version, flags, ts_width, value_encoding, value_width, decimals, reserved, count,
-     first_ts, last_ts, ts_length, values_length) = _LAYOUT.unpack_from(blob)
-    if magic != MAGIC:
-        raise ChunkError("not a chunk: bad magic bytes")
-    if version != FORMAT_VERSION:
-        raise ChunkVersionError(f"chunk format version {version} is not supported (this code reads {FORMAT_VERSION})")
-    if flags or reserved:
-        raise ChunkError("chunk sets flags or reserved bits unknown to format version 1")
-    if not 1 <= count <= MAX_CHUNK_SAMPLES:
-        raise ChunkError(f"chunk declares {count} samples; 1 to {MAX_CHUNK_SAMPLES} are allowed")
-    if HEADER_SIZE + ts_length + values_length != len(blob):
-        raise ChunkError(f"chunk of {len(blob)} bytes declares {HEADER_SIZE + ts_length + values_length}: truncated or padded")
-    (crc,) = _CRC.unpack_from(blob, _LAYOUT.size)
-    if zlib.crc32(memoryview(blob)[HEADER_SIZE:], zlib.crc32(memoryview(blob)[:_LAYOUT.size])) != crc:
-        raise ChunkError("chunk checksum does not match: corrupt")
-    return Header(ts_width, value_encoding, value_width, decimals, count, first_ts, last_ts, ts_length, values_length)
+    fixed = framing.unpack(blob, FRAMING)
+    return Header(fixed.ts_width, fixed.value_encoding, fixed.value_width, fixed.decimals, fixed.count,
+                  fixed.first_ts, fixed.last_ts, fixed.ts_length, fixed.values_length)

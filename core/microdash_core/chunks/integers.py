@@ -19,11 +19,18 @@ def unzigzag(unsigned: np.ndarray) -> np.ndarray:
     return ((unsigned >> np.uint64(1)) ^ (np.uint64(0) - (unsigned & np.uint64(1)))).view(np.int64)
 
 
+SIGNED = {dtype: np.dtype(dtype.str.replace("u", "i")) for dtype in WIDTHS.values()}
+
+
 def unzigzag_narrow(narrow: np.ndarray) -> np.ndarray:
     """unzigzag in the narrow width itself (signed, same width): zigzag maps the signed numbers of
     a width one to one onto the unsigned ones of that width, so nothing needs widening first."""
-    one = narrow.dtype.type(1)
-    return ((narrow >> one) ^ (narrow.dtype.type(0) - (narrow & one))).view(narrow.dtype.str.replace("u", "i"))
+    # Python ints stay in the array's width (NEP 50); an unsigned negation wraps.
+    return ((narrow >> 1) ^ -(narrow & 1)).view(SIGNED[narrow.dtype])
+
+
+def unzigzag_int(unsigned: int) -> int:
+    return (unsigned >> 1) ^ -(unsigned & 1)
 
 
 def narrowest(unsigned: np.ndarray) -> tuple[int, np.ndarray]:
@@ -60,4 +67,4 @@ def delta(signed: np.ndarray) -> np.ndarray:
 
 def undelta(deltas: np.ndarray) -> np.ndarray:
     """Running sums in int64 (wrapping); narrower signed deltas are widened on the way."""
-    return np.cumsum(deltas, dtype=np.int64)
+    return deltas.cumsum(dtype=np.int64)

@@ -23,13 +23,11 @@ the encoding. Version 1 header (36 bytes, little-endian):
     unless flag 1 is set
 """
 
-import struct
-import zlib
-
 import cramjam
 import numpy as np
 
-from microdash_core.chunks.errors import ChunkError, ChunkVersionError
+from microdash_core.chunks import framing
+from microdash_core.chunks.errors import ChunkError
 from microdash_core.chunks.windows import MAX_CHUNK_SAMPLES
 
 MAGIC = b"MDL0"
@@ -38,10 +36,13 @@ FORMAT_VERSION = 1
 ZSTD_LEVEL = 1
 COMPRESS_FROM = 64
 UNCOMPRESSED = 1
-_FIXED = struct.Struct("<4sBBHIqqI")
-_CRC = struct.Struct("<I")
-HEADER_SIZE = _FIXED.size + _CRC.size
 Samples = tuple[np.ndarray, np.ndarray]
+
+
+FRAMING = framing.Framing(noun="level-0 part", short="level-0", magic=MAGIC, version=FORMAT_VERSION,
+                          layout=framing.ONE_PAYLOAD, fields=framing.OnePayload, max_count=MAX_CHUNK_SAMPLES,
+                          known_flags=UNCOMPRESSED)
+HEADER_SIZE = FRAMING.header_size
 
 
 def encode(timestamps: np.ndarray, values: np.ndarray) -> bytes:
@@ -57,8 +58,8 @@ def encode(timestamps: np.ndarray, values: np.ndarray) -> bytes:
     flags = UNCOMPRESSED
     if ts.size >= COMPRESS_FROM:
         payload, flags = bytes(cramjam.zstd.compress(payload, level=ZSTD_LEVEL)), 0
-    fixed = _FIXED.pack(MAGIC, FORMAT_VERSION, flags, 0, int(ts.size), int(ts[0]), int(ts[-1]), len(payload))
-    return b"".join((fixed, _CRC.pack(zlib.crc32(payload, zlib.crc32(fixed))), payload))
+    fields = (MAGIC, FORMAT_VERSION, flags, 0, int(ts.size), int(ts[0]), int(ts[-1]), len(payload))
+    return framing.pack(framing.ONE_PAYLOAD, fields, payload)
 
 
 def decode(blob: bytes) -> Samples:
@@ -89,20 +90,5 @@ def is_level0_blob(blob: bytes) -> bool:
 
 
 def _header(blob: bytes) -> tuple[int, int, int, int]:
-    if len(blob) < HEADER_SIZE:
-        raise ChunkError(f"level-0 part of {len(blob)} bytes is shorter than its {HEADER_SIZE}-byte header")
-    magic, version, flags, reserved, count, first_ts, last_ts, payload_length = _FIXED.unpack_from(blob)
-    (crc,) = _CRC.unpack_from(blob, _FIXED.size)
-    if magic != MAGIC:
-        raise ChunkError("not a level-0 part: bad magic bytes")
-    if version != FORMAT_VERSION:
-        raise ChunkVersionError(f"level-0 format version {version} is not supported (this code reads {FORMAT_VERSION})")
-    if flags & ~UNCOMPRESSED or reserved:
-        raise ChunkError("level-0 part sets flags or reserved bits unknown to format version 1")
-    if not 1 <= count <= MAX_CHUNK_SAMPLES:
-        raise ChunkError(f"level-0 part declares {count} samples; 1 to {MAX_CHUNK_SAMPLES} are allowed")
-    if HEADER_SIZE + payload_length != len(blob):
-        raise ChunkError(f"level-0 part of {len(blob)} bytes declares {HEADER_SIZE + payload_length}: truncated or padded")
-    if zlib.crc32(memoryview(blob)[HEADER_SIZE:], zlib.crc32(memoryview(blob)[:_FIXED.size])) != crc:
-        raise ChunkError("level-0 checksum does not match: corrupt")
-    return count, first_ts, last_ts, flags
+    fixed = framing.unpack(blob, FRAMING)
+    return fixed.count, fixed.first_ts, fixed.last_ts, fixed.flags
