@@ -81,7 +81,11 @@ _METRIC, _VALUE, _TS, _LABELS = (attrgetter(name) for name in ("metric", "value"
 
 class PlainlyValid(list):
     """Samples accept_json found plainly valid: validate_many hands them back as they are, so an
-    edge passes either these or decoded JSON to the one validation call."""
+    edge passes either these or decoded JSON to the one validation call. accept_json also leaves
+    them as four lists (`columns`: metrics, label sets, timestamps, values) for Batch.encode,
+    which would otherwise split the tuples again; other edges append to theirs and set none."""
+
+    __slots__ = ("columns",)
 
 
 class SampleValidator:
@@ -158,7 +162,9 @@ class SampleValidator:
         label_sets = self._plain_label_sets(list(map(bytes, map(_LABELS, items))))
         if label_sets is None:
             return None
-        return PlainlyValid(zip(metrics, label_sets, timestamps, values))
+        samples = PlainlyValid(zip(metrics, label_sets, timestamps, values))
+        samples.columns = (metrics, label_sets, timestamps, values)
+        return samples
 
     def _plain_label_sets(self, raw_label_sets: list[bytes]) -> list[LabelSet] | None:
         """The label set of each JSON text, from the cache or parsed and checked; None if one is not plainly valid."""
