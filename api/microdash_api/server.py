@@ -20,7 +20,7 @@ def create_served_app():
     """The app as `microdash api` serves it: made, then its objects kept out of the collector's full
     collections (microdash_core.heap; tests that make many apps have no need of it)."""
     app = create_app()
-    heap.freeze_startup_objects()
+    heap.collect_garbage_less_often()
     return app
 
 

@@ -204,7 +204,7 @@ def retry_ingest_outages_for_ever(job: Job, exc_type, exc_value, traceback) -> b
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     """Run until stopped; if Redis goes away, wait and start over instead of exiting."""
-    heap.freeze_startup_objects()
+    heap.collect_garbage_less_often()
     while True:
         connection = redis.Redis.from_url(settings.redis_url)
         try:
