@@ -10,11 +10,12 @@ import redis
 from rq import get_current_job
 
 from microdash_core import dead_letters, keys, live, telemetry
-from microdash_core.batches import Batch, ColumnBatch
+from microdash_core.batches import Batch
 from microdash_core.errors import PoisonBatch
 from microdash_core.settings import get_settings
 
 from . import rollup_marks
+from .column_batch import ColumnBatch
 from .poison import DATA_ERRORS, Outcome, store_isolating_poison
 from .storage import SampleStore
 

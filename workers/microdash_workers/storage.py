@@ -8,11 +8,13 @@ import numpy as np
 import pymysql
 
 from microdash_core import db
-from microdash_core.batches import ColumnBatch, QueuedSample
+from microdash_core.batches import QueuedSample
 from microdash_core.samples import Sample
 from microdash_core.series import canonical_labels, series_hash
 from microdash_core.settings import Settings
 from microdash_core.store import head_log
+
+from .column_batch import ColumnBatch
 
 log = logging.getLogger(__name__)
 INSERT_CHUNK_ROWS = 5_000
