@@ -119,13 +119,9 @@ def column_fields(payload: bytes) -> tuple | None:
 
 def _columns(samples: list, received_ms: int) -> tuple[list, list, list, list, list, list]:
     """(names, label texts, name refs, label refs, ts deltas, values); raises if a sample does not fit."""
-    columns = getattr(samples, "columns", None)  # samples.PlainlyValid from a request body
-    if columns is not None and len(columns[0]) == len(samples):
-        metrics, label_sets, timestamps, values = columns
-    elif set(map(len, samples)) != {4}:
+    if set(map(len, samples)) != {4}:
         raise ValueError("not every sample is (metric, labels, ts, value)")
-    else:
-        metrics, label_sets, timestamps, values = (list(map(field, samples)) for field in _FIELDS)
+    metrics, label_sets, timestamps, values = (list(map(field, samples)) for field in _FIELDS)
     if set(map(type, timestamps)) != {int}:
         raise TypeError("not every timestamp is an integer")
     names, name_refs = _indexed(metrics)  # hashing refuses what cannot be a name

@@ -16,7 +16,6 @@ import re
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from operator import attrgetter
 
 import msgspec
 import orjson
@@ -76,16 +75,9 @@ KNOWN_LABEL_SETS_LIMIT = 50_000
 KNOWN_LABEL_TEXT_LIMIT = 4 * 2**20
 
 
-_METRIC, _VALUE, _TS, _LABELS = (attrgetter(name) for name in ("metric", "value", "ts", "labels"))
-
-
 class PlainlyValid(list):
     """Samples accept_json found plainly valid: validate_many hands them back as they are, so an
-    edge passes either these or decoded JSON to the one validation call. accept_json also leaves
-    them as four lists (`columns`: metrics, label sets, timestamps, values) for Batch.encode,
-    which would otherwise split the tuples again; other edges append to theirs and set none."""
-
-    __slots__ = ("columns",)
+    edge passes either these or decoded JSON to the one validation call."""
 
 
 class SampleValidator:
@@ -145,37 +137,33 @@ class SampleValidator:
         if not items or len(items) > self.settings.max_bulk_samples:
             return None
         now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-        oldest, newest = self.sample_window(now_ms)
-        # Column by column, each check a C loop (map, min, max, set operations) over the request:
-        # a Python loop per sample cost more than msgspec's decoding of the whole body.
-        metrics = list(map(_METRIC, items))
-        if not self._known_metrics.issuperset(metrics) and not all(map(self._valid_metric, set(metrics))):
-            return None
-        values = _plain_values(list(map(_VALUE, items)))
-        if values is None:
-            return None
-        timestamps = list(map(_TS, items))
-        if None in timestamps:
-            timestamps = [now_ms if ts is None else ts for ts in timestamps]
-        if not (oldest <= min(timestamps) and max(timestamps) <= newest):
-            return None
-        label_sets = self._plain_label_sets(list(map(bytes, map(_LABELS, items))))
-        if label_sets is None:
-            return None
-        samples = PlainlyValid(zip(metrics, label_sets, timestamps, values))
-        samples.columns = (metrics, label_sets, timestamps, values)
+        oldest = now_ms - self.settings.max_sample_age_seconds * 1000
+        newest = now_ms + self.settings.max_sample_future_seconds * 1000
+        known_metrics, label_sets = self._known_metrics, self._known_label_sets
+        samples = PlainlyValid()
+        append = samples.append
+        for item in items:
+            metric, value, ts = item.metric, item.value, item.ts
+            if metric not in known_metrics and not self._valid_metric(metric):
+                return None
+            if type(value) is not float:
+                value = _int_to_float(value)
+                if value is None:
+                    return None
+            if not -MAX_ABS_VALUE <= value <= MAX_ABS_VALUE:
+                return None
+            if ts is None:
+                ts = now_ms
+            elif not oldest <= ts <= newest:
+                return None
+            raw_labels = bytes(item.labels)
+            labels = label_sets.get(raw_labels)
+            if labels is None:
+                labels = self._plainly_valid_labels(raw_labels)
+                if labels is None:
+                    return None
+            append((metric, labels, ts, value))
         return samples
-
-    def _plain_label_sets(self, raw_label_sets: list[bytes]) -> list[LabelSet] | None:
-        """The label set of each JSON text, from the cache or parsed and checked; None if one is not plainly valid."""
-        label_sets = list(map(self._known_label_sets.get, raw_label_sets))
-        if None in label_sets:
-            for position, raw_labels in enumerate(raw_label_sets):
-                if label_sets[position] is None:
-                    label_sets[position] = self._plainly_valid_labels(raw_labels)
-                    if label_sets[position] is None:
-                        return None
-        return label_sets  # type: ignore[return-value]
 
     def _valid_metric(self, metric: str) -> bool:
         errors: list[SampleError] = []
@@ -367,24 +355,6 @@ def _utf8_size(text: str) -> int | None:
         return len(text.encode())
     except UnicodeEncodeError:
         return None
-
-
-def _plain_values(values: list) -> list[float] | None:
-    """The values as floats if every one is within ±MAX_ABS_VALUE; else None. An int keeps its exact
-    digits until converted, as the dict path converts it; a JSON number msgspec reads as infinite
-    makes the sum infinite (or raises), so min and max never see a NaN."""
-    if set(map(type, values)) != {float}:
-        values = [value if type(value) is float else _int_to_float(value) for value in values]
-        if None in values:
-            return None
-    try:
-        if not math.isfinite(math.fsum(values)):
-            return None
-    except (OverflowError, ValueError):  # a finite sum past the double's range, or inf - inf
-        return None
-    if not (-MAX_ABS_VALUE <= min(values) and max(values) <= MAX_ABS_VALUE):
-        return None
-    return values
 
 
 def _int_to_float(value: int) -> float | None:
