@@ -63,6 +63,24 @@ def test_one_refused_sample_does_not_lose_the_rest_of_its_batch(stack):
     assert batch_id not in failed.get_job_ids()
 
 
+def test_a_batch_in_columns_refused_in_part_is_stored_but_for_the_refused_sample(stack):
+    """Such a batch is first stored whole from its columns (ColumnBatch); the database's refusal
+    sends it down the row path, which isolates the refused sample."""
+    tenant, _ = stack.new_tenant()
+    ts = recent_ms(-60_000)
+    good = [("poison.columns", {"i": str(i)}, ts + i, float(i)) for i in range(20)]
+    too_long = ("poison.columns", {"big": "x" * 70_000}, ts, 1.0)
+    samples = good[:7] + [too_long] + good[7:]
+    assert Batch(tenant.id, "probe", ts, samples).encode()[:1] == b"\x99"  # a batch in columns
+    batch_id = enqueue_directly(stack, tenant.id, samples)
+
+    letters = wait_for_dead_letters(stack, tenant.id, 1)
+    assert stack.wait_for_samples(tenant.id, 20) == 20
+    assert sorted((ts, value) for _series, ts, value in stack.stored_samples(tenant.id)) == [
+        (ts + i, float(i)) for i in range(20)]
+    assert "1406" in letters[0]["reason"] and letters[0]["batch_id"] == batch_id
+
+
 def test_a_batch_of_a_deleted_tenant_is_dead_lettered_at_once(stack):
     tenant, _ = stack.new_tenant()
     stack.sql("DELETE FROM tenants WHERE id = %s", (tenant.id,))

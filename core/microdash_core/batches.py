@@ -106,6 +106,17 @@ class Batch:
         return cls(tenant_id, batch_id, received_ms, [_with_label_text(sample) for sample in samples])
 
 
+def column_fields(payload: bytes) -> tuple | None:
+    """The nine fields of a batch in columns as decoded (tenant id, batch id, received ms, names,
+    label texts, name refs, label refs, ts deltas, values), or None for any other payload."""
+    if payload[:1] != _MSGPACK_ARRAY_OF_9:
+        return None
+    try:
+        return _decode_columns(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
 def _columns(samples: list, received_ms: int) -> tuple[list, list, list, list, list, list]:
     """(names, label texts, name refs, label refs, ts deltas, values); raises if a sample does not fit."""
     if set(map(len, samples)) != {4}:

@@ -13,7 +13,6 @@ enqueue within `BRIDGE_STOP_TIMEOUT_SECONDS` (Redis away, say) stays unacknowled
 """
 
 import asyncio
-import gc
 import logging
 import signal
 import socket
@@ -27,7 +26,7 @@ import pymysql
 import redis
 import redis.asyncio as aioredis
 
-from microdash_core import dead_letters, keys
+from microdash_core import dead_letters, heap, keys
 from microdash_core.batches import Batch
 from microdash_core.broker import BRIDGE_USERNAME, BrokerAddress, bridge_subscription
 from microdash_core.queues import Backlog, enqueue_batch, ingest_queue
@@ -51,11 +50,6 @@ MAX_FLUSHES_IN_FLIGHT = 4
 # Never subscribed (a client may always unsubscribe): unsubscribing it is a harmless round trip.
 STOP_ROUND_TRIP_FILTER = "microdash-bridge/stopping"
 ROUND_TRIP_TIMEOUT_SECONDS = 5.0
-# A message leaves a few objects that live until its flush, thousands at a time; at Python's default
-# pace (a young collection per 700 allocations, the older ones re-examining whatever survived) the
-# collector cost the bridge ~1.5 µs a message. Collected 14 times less often, with what startup
-# made (modules, settings: ~70k objects) frozen out of every collection.
-GC_YOUNG_THRESHOLD = 10_000
 
 
 @dataclass
@@ -356,11 +350,5 @@ def _refused(message: aiomqtt.Message, intake: Intake, reason: str, counter: str
 
 def run_bridge(settings: Settings) -> None:
     bridge = Bridge(settings)
-    collect_garbage_less_often()
+    heap.collect_garbage_less_often()  # a few objects per message live until its flush, thousands at a time
     asyncio.run(bridge.run())
-
-
-def collect_garbage_less_often() -> None:
-    gc.freeze()
-    _young, *older = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *older)

@@ -2,6 +2,7 @@
 (one compressed row per batch; docs/storage.md, "The head")."""
 
 import logging
+from operator import itemgetter
 
 import numpy as np
 import pymysql
@@ -13,24 +14,42 @@ from microdash_core.series import canonical_labels, series_hash
 from microdash_core.settings import Settings
 from microdash_core.store import head_log
 
+from .column_batch import ColumnBatch
+
 log = logging.getLogger(__name__)
 INSERT_CHUNK_ROWS = 5_000
 DEADLOCK_RETRIES = 5
 ER_LOCK_DEADLOCK = 1213
+_METRIC, _LABELS, _TS, _VALUE = (itemgetter(field) for field in range(4))
 
 
 class SeriesCache:
     """(tenant id, metric, canonical labels) -> series id, bounded: emptied when full, which costs
-    one lookup query per series afterwards and keeps every hit a plain dict lookup."""
+    one lookup query per series afterwards and keeps every hit a plain dict lookup. Held per
+    (tenant, metric) as {labels: id}, so the samples of one metric find their ids by one C loop
+    over their label texts, with no key made per sample."""
 
     def __init__(self, capacity: int):
         self.capacity = capacity
-        self.ids: dict[tuple[int, str, str], int] = {}
+        self.size = 0
+        self.by_metric: dict[tuple[int, str], dict[str, int]] = {}
 
     def put(self, key: tuple[int, str, str], series_id: int) -> None:
-        if len(self.ids) >= self.capacity:
-            self.ids.clear()
-        self.ids[key] = series_id
+        if self.size >= self.capacity:
+            self.by_metric.clear()
+            self.size = 0
+        tenant_id, metric, labels = key
+        ids = self.by_metric.setdefault((tenant_id, metric), {})
+        self.size += labels not in ids
+        ids[labels] = series_id
+
+    def ids_of(self, tenant_id: int, metrics: list[str], texts: list[str]) -> list[int | None]:
+        """The cached id of each (metrics[i], texts[i]) of the tenant's, None where not cached."""
+        distinct = set(metrics)
+        if len(distinct) == 1:
+            return list(map(self.by_metric.get((tenant_id, distinct.pop()), {}).get, texts))
+        no_ids: dict[str, int] = {}
+        return [self.by_metric.get((tenant_id, metric), no_ids).get(text) for metric, text in zip(metrics, texts)]
 
 
 class SampleStore:
@@ -55,10 +74,33 @@ class SampleStore:
     def store(self, *, tenant_id: int, samples: list[Sample] | list[QueuedSample]) -> int:
         """Store the samples of one tenant; re-storing the same samples changes no value. Their
         labels are dicts or, as queued, canonical JSON text."""
-        try:
+
+        def store_rows() -> None:
             series_ids = self._with_deadlock_retry(lambda: self._resolve_series(tenant_id, samples))
             if samples:
-                self._with_deadlock_retry(lambda: self._append_log(tenant_id, series_ids, samples))
+                self._with_deadlock_retry(lambda: self._append_log(
+                    tenant_id, np.array(series_ids, dtype=np.int64),
+                    np.fromiter(map(_TS, samples), dtype=np.int64, count=len(samples)),
+                    np.fromiter(map(_VALUE, samples), dtype=np.float64, count=len(samples))))
+
+        self._storing(store_rows)
+        return len(samples)
+
+    def store_columns(self, batch: ColumnBatch) -> int:
+        """Store a batch in columns (its samples as store() would store them, in one transaction),
+        with no tuple per sample."""
+
+        def store_columns() -> None:
+            series_ids = self._with_deadlock_retry(lambda: self._resolve_column_series(batch))
+            self._with_deadlock_retry(lambda: self._append_log(batch.tenant_id, series_ids, batch.timestamps,
+                                                               batch.values))
+
+        self._storing(store_columns)
+        return len(batch)
+
+    def _storing(self, storing) -> None:
+        try:
+            storing()
         except (pymysql.err.DataError, pymysql.err.IntegrityError):
             self._roll_back()  # the data was refused, the connection is fine: end the open transaction
             raise
@@ -67,7 +109,6 @@ class SampleStore:
             # again; the job is retried on a fresh one.
             self.close()
             raise
-        return len(samples)
 
     def _roll_back(self) -> None:
         try:
@@ -86,17 +127,33 @@ class SampleStore:
                 log.warning("deadlock while storing, retrying", extra={"attempt": attempt + 1})
 
     def _resolve_series(self, tenant_id: int, samples: list[Sample] | list[QueuedSample]) -> list[int]:
-        """Series id of every sample, in order. Misses are resolved into a batch-local map, so a
-        cache smaller than the batch's number of new series cannot lose any."""
-        # Queued samples carry the canonical label text already (batches.QueuedSample).
-        keys = [(tenant_id, metric, labels if type(labels) is str else canonical_labels(labels))
-                for metric, labels, _ts, _value in samples]
-        series_ids: list[int | None] = list(map(self.cache.ids.get, keys))
+        """Series id of every sample, in order."""
+        texts = list(map(_LABELS, samples))
+        if set(map(type, texts)) != {str}:  # queued samples carry the canonical label text already
+            texts = [labels if type(labels) is str else canonical_labels(labels) for labels in texts]
+        return self._series_ids(tenant_id, list(map(_METRIC, samples)), texts)
+
+    def _resolve_column_series(self, batch: ColumnBatch) -> np.ndarray:
+        """Series id of every sample of a batch in columns: resolved once per (name, label text) pair."""
+        if len(batch.names) == 1:  # ColumnBatch.decode: every text is used, so each is one series
+            metrics, texts, pair_of_sample = batch.names * len(batch.texts), batch.texts, batch.label_refs
+        else:
+            pairs, pair_of_sample = np.unique(batch.name_refs * len(batch.texts) + batch.label_refs,
+                                              return_inverse=True)
+            name_of_pair, text_of_pair = np.divmod(pairs, len(batch.texts))
+            metrics = list(map(batch.names.__getitem__, name_of_pair.tolist()))
+            texts = list(map(batch.texts.__getitem__, text_of_pair.tolist()))
+        return np.array(self._series_ids(batch.tenant_id, metrics, texts), dtype=np.int64)[pair_of_sample]
+
+    def _series_ids(self, tenant_id: int, metrics: list[str], texts: list[str]) -> list[int]:
+        """The id of each series (metrics[i], texts[i]), created when new. Misses are resolved into a
+        batch-local map, so a cache smaller than the batch's number of new series cannot lose any."""
+        series_ids = self.cache.ids_of(tenant_id, metrics, texts)
         if None in series_ids:
             missing: dict[tuple[int, str, str], list[int]] = {}
             for position, series_id in enumerate(series_ids):
                 if series_id is None:
-                    missing.setdefault(keys[position], []).append(position)
+                    missing.setdefault((tenant_id, metrics[position], texts[position]), []).append(position)
             for key, series_id in self._create_series(tenant_id, list(missing)).items():
                 for position in missing[key]:
                     series_ids[position] = series_id
@@ -128,14 +185,11 @@ class SampleStore:
                     self.cache.put(key, series_id)
         return found
 
-    def _append_log(self, tenant_id: int, series_ids: list[int], samples: list[Sample]) -> None:
+    def _append_log(self, tenant_id: int, series_ids: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> None:
         """The batch as log rows, one per series bucket (a row per MAX_BATCH_SAMPLES of a bucket),
         in one transaction: durable and readable at COMMIT. A re-delivered batch is appended again; reads and compaction let the
         later row win at an equal (series, ts), so it changes no value (docs/storage.md)."""
-        ids = np.array(series_ids, dtype=np.int64)
-        timestamps = np.array([sample[2] for sample in samples], dtype=np.int64)
-        values = np.array([sample[3] for sample in samples], dtype=np.float64)
         connection = self.connection()
         with connection.cursor() as cursor:
-            head_log.append(cursor, tenant_id, ids, timestamps, values)
+            head_log.append(cursor, tenant_id, series_ids, timestamps, values)
         connection.commit()

@@ -11,11 +11,12 @@ from rq.registry import StartedJobRegistry
 from rq.utils import now
 from rq.worker import DequeueStrategy, WorkerStatus
 
-from microdash_core import telemetry
+from microdash_core import heap, telemetry
 from microdash_core.errors import PoisonBatch
 from microdash_core.queues import INGEST_JOB, UncompressedJob
 from microdash_core.settings import Settings, get_settings
 
+from . import ingest  # noqa: F401  (RQ would import the job's modules at the first job: after the freeze)
 from .orphans import requeue_orphaned_batches
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,7 @@ def retry_ingest_outages_for_ever(job: Job, exc_type, exc_value, traceback) -> b
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     """Run until stopped; if Redis goes away, wait and start over instead of exiting."""
+    heap.collect_garbage_less_often()
     while True:
         connection = redis.Redis.from_url(settings.redis_url)
         try:

@@ -36,33 +36,48 @@ FRAMING = framing.Framing(noun="batch", short="batch", magic=MAGIC, version=FORM
                           layout=framing.ONE_PAYLOAD, fields=framing.OnePayload, max_count=MAX_BATCH_SAMPLES,
                           checks_first_before_last=True)
 HEADER_SIZE = FRAMING.header_size
-_ROW = np.dtype([("series_id", "<i8"), ("ts", "<i8"), ("value", "<f8")])
+ROW = np.dtype([("series_id", "<i8"), ("ts", "<i8"), ("value", "<f8")])
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def encode(series_ids: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> bytes:
     """One blob of the samples (three 1-D arrays of one length, 1..MAX_BATCH_SAMPLES)."""
-    count = _checked_length(series_ids, timestamps, values)
-    rows = np.empty(count, dtype=_ROW)
+    _checked_length(series_ids, timestamps, values)
+    rows = rows_of(series_ids, timestamps, values)
+    return encode_rows(rows, int(rows["ts"].min()), int(rows["ts"].max()))
+
+
+def rows_of(series_ids: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The three columns (of one length) as one array of ROW records, the blob's rows before their planes."""
+    rows = np.empty(len(series_ids), dtype=ROW)
     rows["series_id"], rows["ts"], rows["value"] = series_ids, timestamps, values
-    planes = np.ascontiguousarray(rows.view(np.uint8).reshape(count, _ROW.itemsize).T)
-    payload = bytes(cramjam.zstd.compress(planes.tobytes(), level=ZSTD_LEVEL))
-    fields = (MAGIC, FORMAT_VERSION, 0, 0, count, int(rows["ts"].min()), int(rows["ts"].max()), len(payload))
-    return framing.pack(framing.ONE_PAYLOAD, fields, payload)
+    return rows
+
+
+def encode_rows(rows: np.ndarray, first_ts: int, last_ts: int) -> bytes:
+    """One blob of a contiguous ROW array of 1..MAX_BATCH_SAMPLES records whose smallest and largest
+    timestamps are first_ts and last_ts: a caller writing many blobs finds those for all at once."""
+    count = rows.size
+    if not 1 <= count <= MAX_BATCH_SAMPLES:
+        raise ChunkError(f"a batch holds 1 to {MAX_BATCH_SAMPLES} samples, not {count}")
+    planes = rows.view(np.uint8).reshape(count, ROW.itemsize).T.tobytes()  # C order of the transpose: planes
+    payload = bytes(cramjam.zstd.compress(planes, level=ZSTD_LEVEL))
+    return framing.pack(framing.ONE_PAYLOAD, (MAGIC, FORMAT_VERSION, 0, 0, count, first_ts, last_ts, len(payload)),
+                        payload)
 
 
 def decode(blob: bytes) -> Columns:
     """(series ids int64, timestamps int64, values float64) in input order, or ChunkError."""
     blob = bytes(blob)
     count, first_ts, last_ts = _header(blob)
-    raw = np.empty(count * _ROW.itemsize, dtype=np.uint8)
+    raw = np.empty(count * ROW.itemsize, dtype=np.uint8)
     try:
         written = cramjam.zstd.decompress_into(blob[HEADER_SIZE:], raw)
     except (cramjam.DecompressionError, ValueError) as error:
         raise ChunkError(f"batch payload does not decompress: {error}") from error
     if written != raw.size:
         raise ChunkError(f"batch payload holds {written} bytes, the header says {raw.size}")
-    rows = np.ascontiguousarray(raw.reshape(_ROW.itemsize, count).T).view(_ROW).reshape(count)
+    rows = np.ascontiguousarray(raw.reshape(ROW.itemsize, count).T).view(ROW).reshape(count)
     ts = rows["ts"].copy()
     if int(ts.min()) != first_ts or int(ts.max()) != last_ts:
         raise ChunkError("batch timestamps disagree with the declared first and last: corrupt")

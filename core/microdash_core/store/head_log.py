@@ -63,9 +63,35 @@ def bucketed_rows(series_ids: np.ndarray, timestamps: np.ndarray, values: np.nda
     """(bucket, *row_fields) of every row the samples make: per bucket, in input order."""
     if series_ids.shape != timestamps.shape or series_ids.shape != values.shape:
         raise ChunkError("series ids, timestamps and values differ in length")
-    for bucket, sids, (ts, vs) in by_bucket(series_ids, timestamps, values):
-        for fields in pieces(sids, ts, vs):
-            yield (bucket, *fields)
+    if not series_ids.size:
+        return
+    buckets = series_ids % BUCKETS
+    order = np.argsort(buckets, kind="stable")
+    ordered = buckets[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    ends = np.append(starts[1:], ordered.size)
+    if int((ends - starts).max()) > batch.MAX_BATCH_SAMPLES:  # a bucket split over rows: per piece
+        for bucket, sids, (ts, vs) in by_bucket(series_ids, timestamps, values):
+            for fields in pieces(sids, ts, vs):
+                yield (bucket, *fields)
+        return
+    yield from _one_row_per_bucket(series_ids, timestamps, values, order, ordered, starts, ends)
+
+
+def _one_row_per_bucket(series_ids, timestamps, values, order, ordered, starts, ends):
+    """bucketed_rows when no bucket holds more than a row's samples: every row's fields found by a
+    few numpy calls over the whole batch (per bucket, numpy's small-array overhead cost more than
+    compressing it)."""
+    rows = batch.rows_of(series_ids[order], timestamps[order], values[order])
+    firsts = np.minimum.reduceat(rows["ts"], starts)
+    lasts = np.maximum.reduceat(rows["ts"], starts)
+    distinct, counts = np.unique(series_ids, return_counts=True)
+    series_max = np.zeros(BUCKETS, dtype=np.int64)
+    np.maximum.at(series_max, distinct % BUCKETS, counts)
+    for bucket, start, end, first_ts, last_ts in zip(ordered[starts].tolist(), starts.tolist(), ends.tolist(),
+                                                     firsts.tolist(), lasts.tolist()):
+        yield (bucket, first_ts, last_ts, end - start, int(series_max[bucket]),
+               batch.encode_rows(rows[start:end], first_ts, last_ts))
 
 
 def append(cursor, tenant_id: int, series_ids: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> int:
