@@ -60,6 +60,22 @@ def _store(store, redis_connection, tenant_id: int, batch: list) -> None:
         pipe.execute()
 
 
+def settle_rollups(stack) -> None:
+    """Roll up what earlier scenarios left (untimed), and wait out a scheduled run of the workers:
+    the timed runs below would otherwise wait on the lock of a run rolling up another scenario's
+    samples (MQTT's 300,000) and charge it to this load."""
+    settings = stack.settings.model_copy(update={"rollup_time_budget_seconds": 600.0, "rollup_grace_seconds": 0})
+    redis_connection = stack.connect_redis()
+    try:
+        for _ in range(MAX_ROLLUP_RUNS):
+            now_ms = int(time.time() * 1000)
+            if rollups.roll_up(settings, now_ms=now_ms) == 0 and not _rollups_left(redis_connection, now_ms):
+                return
+            time.sleep(0.05)
+    finally:
+        redis_connection.close()
+
+
 def _time_rollups(stack, now_ms: int) -> tuple[float, dict]:
     """Wall seconds of rolling up everything marked, and the CPU seconds each process spent on it
     (the job runs in this bench process) with the load average around it: the machine is shared."""
@@ -107,6 +123,7 @@ def _seal_all(stack, tenant_id: int, end_ms: int) -> dict:
 def run_rollup_sealed(stack, tenant, *, samples: int) -> dict:
     """The rollup figure again, with the day sealed into chunks first (the store's steady state:
     only the last window or two is in the head)."""
+    settle_rollups(stack)
     end_ms = (int(time.time() * 1000) // 300_000) * 300_000 - 300_000
     stored = fill_day(stack, tenant, samples, end_ms, _rollup_samples)
     sealed = _seal_all(stack, tenant.id, end_ms)
@@ -163,6 +180,7 @@ def _summary(measured: tuple[list[float], dict[str, float]], percentile) -> dict
 
 
 def run_rollup_and_queries(stack, tenant, *, samples: int, probes: int, percentile) -> dict:
+    settle_rollups(stack)
     end_ms = (int(time.time() * 1000) // 300_000) * 300_000 - 300_000
     stored = fill_day(stack, tenant, samples, end_ms, _rollup_samples)
     in_chunks = _sealed_samples(stack, tenant.id)  # the workers' sealing job may have sealed some
