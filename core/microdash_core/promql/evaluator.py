@@ -17,7 +17,7 @@ from .labels import drop_name
 from .model import SelectHints, SeriesSource
 from .parsing import millis, op_name, selector_matchers
 from .range_functions import Windows
-from .values import SampleSet, StepScalar, StepString, StepVector
+from .values import SampleSet, StepScalar, StepString, StepVector, label_key
 from .windows import window_bounds
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -125,7 +125,9 @@ class Evaluator:
             raise self.budget.timed_out() from exc
         self.budget.add_series(len(raw))
         self.budget.add_points(sum(len(s.timestamps) for s in raw))
-        return SampleSet.from_raw(raw)
+        # In label order, as Prometheus selects: where PromQL leaves a choice to the order (topk
+        # and bottomk among equal values), the same series win whatever order the source keeps.
+        return SampleSet.from_raw(sorted(raw, key=lambda series: label_key(series.labels)))
 
     async def instant_selector(self, selector: pp.VectorSelector) -> StepVector:
         ref = self.reference_times(selector.offset, selector.at)
