@@ -149,6 +149,20 @@ class BenchStack:
     def connect_redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.env["MICRODASH_REDIS_URL"])
 
+    def wait_quiet(self, *, busy_share: float = 0.05, window_s: float = 1.0, timeout_s: float = 30.0) -> float:
+        """Wait (bounded) until the stack's processes together use under busy_share of one core over
+        a window: e.g. MariaDB flushing the pages of a seal the bench itself just ran. Returns the
+        seconds waited."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout_s:
+            before = self.cpu_seconds()
+            time.sleep(window_s)
+            after = self.cpu_seconds()
+            busy = sum(after[name] - before.get(name, 0.0) for name in after if name != "bench-client")
+            if busy < busy_share * window_s:
+                break
+        return round(time.monotonic() - started, 1)
+
     def cpu_seconds(self) -> dict[str, float]:
         """User + system CPU seconds used so far by each process of the stack and by this bench process."""
         processes = {"api": self.api, **self._bridges_by_name(),
