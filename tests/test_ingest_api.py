@@ -90,6 +90,28 @@ def test_validation_rules(stack):
                 assert response.json()["errors"][0]["field"] == field, case
 
 
+def test_an_integral_float_timestamp_is_that_millisecond_and_a_fraction_is_refused(stack):
+    """JSON has one number type, and the contract's `integer` admits 5.0: the server takes an integral
+    `ts` however it is written (docs/decisions.md, "An integral float is an integer timestamp")."""
+    tenant, token = stack.new_tenant()
+    ts = recent_ms(-5_000)
+    json_body = {"Content-Type": "application/json"}
+    with stack.client(token) as client:
+        single = client.post("/api/v1/metrics", content=b'{"metric":"float.ts","value":1,"ts":%d.0}' % ts,
+                             headers=json_body)
+        bulk = client.post("/api/v1/metrics/bulk", headers=json_body, content=(
+            b'[{"metric":"float.ts","value":2,"ts":%de0},{"metric":"float.ts","value":3,"ts":%d.%03de3}]'
+            % (ts + 1, (ts + 2) // 1000, (ts + 2) % 1000)))
+        fraction = client.post("/api/v1/metrics/bulk", headers=json_body,
+                               content=b'[{"metric":"float.ts","value":4,"ts":%d.5}]' % (ts + 3))
+    assert single.status_code == 202 and bulk.status_code == 202, (single.text, bulk.text)
+    assert fraction.status_code == 422 and fraction.json()["errors"] == [
+        {"index": 0, "field": "ts", "error": "must be an integer (epoch milliseconds)"}]
+    assert stack.wait_for_samples(tenant.id, 3) == 3
+    assert sorted((ts_ms, value) for _series, ts_ms, value in stack.stored_samples(tenant.id)) == [
+        (ts, 1.0), (ts + 1, 2.0), (ts + 2, 3.0)]
+
+
 def test_labels_too_large_in_bytes_are_refused_at_the_edge_and_innocent_requests_are_stored(stack):
     """The audit's reproduction: 32 labels of 1024 emoji each were accepted (202), then failed the
     worker's whole coalesced batch, taking concurrent innocent requests with it."""

@@ -23,6 +23,15 @@ def test_missing_ts_takes_server_time_and_labels_are_optional():
     assert errors == [] and samples == [("up", {}, NOW, 1.0)]
 
 
+def test_an_integral_float_timestamp_is_that_integer_and_a_fraction_or_infinity_is_refused():
+    samples, errors = validator.validate_many([{"metric": "up", "value": 1, "ts": float(NOW)},
+                                               {"metric": "up", "value": 1, "ts": 18e11}], now_ms=NOW)
+    assert errors == [] and [sample[2] for sample in samples] == [NOW, NOW] and type(samples[0][2]) is int
+    for ts in (NOW + 0.5, float("inf"), float("nan")):
+        assert [(e.field, e.error) for e in validator.validate_one({"metric": "up", "value": 1, "ts": ts}, now_ms=NOW)[1]
+                ] == [("ts", "must be an integer (epoch milliseconds)")], ts
+
+
 @pytest.mark.parametrize("metric", ["a", "_x", "ns:sub.metric_1", "cpu.usage"])
 def test_accepted_metric_names(metric):
     assert validator.validate_one({"metric": metric, "value": 1}, now_ms=NOW)[1] == []

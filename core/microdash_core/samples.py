@@ -295,6 +295,10 @@ class SampleValidator:
     def _timestamp(self, index: int, ts: object, now_ms: int, errors: list[SampleError]) -> int:
         if ts is None:
             return now_ms
+        if type(ts) is float and ts.is_integer():
+            # JSON has one number type: 1764000000000.0 (or 1.764e12) is that integer, as JSON Schema's
+            # `integer` in the wire contract says, and some encoders write every number so.
+            ts = int(ts)
         if isinstance(ts, bool) or not isinstance(ts, int):
             errors.append(SampleError(index, "ts", "must be an integer (epoch milliseconds)"))
             return 0

@@ -11,6 +11,7 @@ const routes: RouteRecordRaw[] = [
   { path: '/explore', name: 'explore', component: ExploreView },
   { path: '/latency', name: 'latency', component: () => import('./views/LatencyView.vue') },
   { path: '/alerts', name: 'alerts', component: () => import('./views/AlertsView.vue') },
+  { path: '/dead-letters', name: 'dead-letters', component: () => import('./views/DeadLettersView.vue') },
   { path: '/tokens', name: 'tokens', component: () => import('./views/TokensView.vue'), meta: { admin: true } },
   { path: '/audit', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { admin: true } },
   { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue') },

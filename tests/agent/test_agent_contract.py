@@ -16,7 +16,7 @@ from microdash_agent.agent import Agent
 from microdash_agent.buffer import SampleBuffer
 from microdash_agent.collectors import CollectorOptions, build_collectors
 from microdash_agent.runner import CollectorRunner
-from microdash_agent.shipper import Shipper
+from microdash_agent.shipper import MAX_BATCH_SAMPLES, Shipper
 from microdash_agent.transport import http
 from microdash_agent.transport.stdout import StdoutTransport
 
@@ -49,7 +49,9 @@ def test_what_the_agent_sends_is_valid_under_the_contract():
 
 def test_the_agent_posts_to_the_contracts_bulk_path_whose_body_is_an_array_of_samples():
     assert http.BULK_PATH == BULK_PATH
-    assert request_body_schema(BULK_PATH) == {"type": "array", "items": request_body_schema(SINGLE_PATH)}
+    bulk = request_body_schema(BULK_PATH)
+    assert bulk["type"] == "array" and bulk["items"] == request_body_schema(SINGLE_PATH)
+    assert bulk["minItems"] == 1 and MAX_BATCH_SAMPLES <= bulk["maxItems"]  # the agent's batches fit the default
 
 
 @pytest.mark.parametrize("sample", [
@@ -64,6 +66,10 @@ def test_the_agent_posts_to_the_contracts_bulk_path_whose_body_is_an_array_of_sa
     {"metric": "m", "value": 1, "ts": "now"},
     {"metric": "m", "value": 1, "labels": {"host": 1}},
     {"metric": "m", "value": 1, "labels": {"bad-name": "x"}},
+    {"metric": "m", "value": 1, "labels": {"__name__": "x"}},
+    {"metric": "m", "value": 1, "labels": {f"l{n}": "x" for n in range(33)}},
+    {"metric": "m", "value": 1, "labels": {"host": "x" * 1025}},
+    {"metric": "m" * 201, "value": 1},
     {"metric": "m", "value": 1, "labels": ["host"]},
     {"metric": "m", "value": 1, "unit": "s"},
 ])

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from microdash_core import db
 from microdash_core.tenants import directory
+from mqtt_client import TestClient
 from support import Stack
 
 PASSWORD = "correct horse battery"
@@ -29,6 +31,7 @@ class TenantFixture:
     tenant: directory.Tenant
     token: str
     users: dict[str, Member] = field(default_factory=dict)
+    mqtt: object | None = None  # the tenant service's credentials (broker login, topic prefix), if made with them
 
 
 @dataclass
@@ -45,6 +48,38 @@ class World:
             tenant, token = self.stack.new_tenant(prefix, display_name=f"{label.title()} {uuid.uuid4().hex[:4]}")
             self.tenants[label] = TenantFixture(tenant, token)
         return self.tenants[label]
+
+    def mqtt_tenant(self, label: str) -> TenantFixture:
+        """A tenant made through the tenant service, so its devices may publish to the broker."""
+        if label not in self.tenants:
+            tenant_id, credentials = self.stack.new_mqtt_tenant("e2e")
+            with db.transaction(self.stack.settings) as cursor:
+                tenant = directory.tenant_by_id(cursor, tenant_id=tenant_id)
+            self.tenants[label] = TenantFixture(tenant, credentials.token, mqtt=credentials)
+        return self.tenants[label]
+
+    def publish(self, tenant_label: str, device: str, payload: bytes) -> None:
+        """One message from a device of the tenant, waited for until the bridge has judged it."""
+        owner = self.tenant(tenant_label)
+        credentials = owner.mqtt
+        assert credentials is not None, f"{tenant_label} was not made with MQTT credentials"
+        before = self.dead_letters_kept(tenant_label)
+        client = TestClient(self.stack.services.ports["mosquitto"], credentials.mqtt_username, credentials.mqtt_password)
+        assert client.connect(), client.connect_reason
+        try:
+            client.publish(credentials.topic_prefix + device, payload)
+        finally:
+            client.close()
+        deadline = time.monotonic() + 15
+        while (kept := self.dead_letters_kept(tenant_label)) == before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert kept > before, f"the bridge kept no dead letter for {payload!r} within 15 s"
+
+    def dead_letters_kept(self, tenant_label: str) -> int:
+        response = httpx.get(self.api_url + "/api/v1/dead-letters", params={"limit": 1},
+                             headers={"Authorization": f"Bearer {self.tenant(tenant_label).token}"}, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()["kept"]
 
     def user(self, tenant_label: str, role: str) -> Member:
         owner = self.tenant(tenant_label)

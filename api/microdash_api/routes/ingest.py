@@ -1,37 +1,16 @@
 """POST /api/v1/metrics and /api/v1/metrics/bulk: microdash's own JSON samples, admitted through the
 shared ingest path (ingest_pipeline), answered 202 once queued."""
 
-from typing import Annotated
-
 import orjson
 from fastapi import APIRouter, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-
-from microdash_core.samples import LABEL_NAME, MAX_ABS_VALUE, METRIC_NAME
+from pydantic import BaseModel
 
 from ..body import parse_json, read_json_bytes
 from ..deps import IDEMPOTENCY_KEY_PARAMETER, ingest_caller
 from ..ingest_pipeline import Admitted, admit
+from ..sample_contract import SampleIn, bulk_body_schema
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["ingest"])
-
-
-# The rules of microdash_core.samples that hold whatever the settings (see SampleIn).
-MetricName = Annotated[str, StringConstraints(pattern=f"^{METRIC_NAME.pattern}$")]
-LABEL_NAMES = {"propertyNames": {"pattern": f"^{LABEL_NAME.pattern}$"}}
-
-
-class SampleIn(BaseModel):
-    """Documentation of one sample, the wire contract the agent is checked against; validation itself
-    is microdash_core.samples, which also applies the limits the settings choose (label counts and
-    lengths, the metric name length, the accepted time window) and refuses label names starting with "__"."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    metric: MetricName = Field(examples=["cpu.usage"])
-    value: float = Field(ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE, examples=[12.5])
-    ts: int | None = Field(None, description="epoch milliseconds; server time when absent", examples=[1764000000000])
-    labels: dict[str, str] = Field(default_factory=dict, examples=[{"host": "n1"}], json_schema_extra=LABEL_NAMES)
 
 
 class Accepted(BaseModel):
@@ -70,7 +49,7 @@ async def ingest_one(request: Request) -> Response:
 
 
 @router.post("/bulk", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted, responses=_RESPONSES,
-             openapi_extra=_doc({"type": "array", "items": SampleIn.model_json_schema()}))
+             openapi_extra=_doc(bulk_body_schema()))
 async def ingest_bulk(request: Request) -> Response:
     caller = await ingest_caller(request)
     body = await read_json_bytes(request)

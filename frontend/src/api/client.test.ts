@@ -52,6 +52,17 @@ describe('api client', () => {
     await expect(api.createToken('')).rejects.toThrow('name is required; too long')
   })
 
+  it('reads the dead letters with the page size, and reports an outage with its Retry-After', async () => {
+    const get = respond(200, { kept: 0, cap: 1000, entries: [] })
+    vi.stubGlobal('fetch', get)
+    expect(await api.deadLetters(20)).toEqual({ kept: 0, cap: 1000, entries: [] })
+    expect((get.mock.calls[0] as unknown as [string])[0]).toBe('/api/v1/dead-letters?limit=20')
+    expect(sentHeaders(get)['X-CSRF-Token']).toBeUndefined()
+
+    vi.stubGlobal('fetch', respond(503, { detail: 'a dependency is unavailable, retry later' }, { 'Retry-After': '5' }))
+    await expect(api.deadLetters()).rejects.toMatchObject({ status: 503, retryAfterSeconds: 5 })
+  })
+
   it('says so when the server cannot be reached', async () => {
     vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('network'))))
     await expect(api.me()).rejects.toMatchObject({ status: 0 })

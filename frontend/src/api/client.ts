@@ -1,7 +1,7 @@
 // The one module that talks to the api over HTTP. Components and stores call `api.*`, never fetch().
 import type {
   Accepted, AlertRule, AlertRuleIn, AlertState, AlertTransition, ApiToken, AuditEntry, Channel, ChannelIn, CreatedToken,
-  Delivery, Me, PromQueryData, PromSuccess, QueryResult, Aggregation, Sample, SeriesRef, Silence, SilenceIn,
+  DeadLetters, Delivery, Me, PromQueryData, PromSuccess, QueryResult, Aggregation, Sample, SeriesRef, Silence, SilenceIn,
   TenantUsage,
 } from './types'
 
@@ -202,4 +202,7 @@ export const api = {
   /** Newest first; with `beforeId`, only entries older than that id (the next page). */
   audit: (limit = 100, beforeId?: number, objectType?: string) =>
     request<AuditEntry[]>('GET', '/api/v1/audit', { query: { limit, before_id: beforeId, object_type: objectType } }),
+
+  /** Newest first; `limit` 1..the api's cap (1,000), any session or token of the tenant. */
+  deadLetters: (limit = 100) => request<DeadLetters>('GET', '/api/v1/dead-letters', { query: { limit } }),
 }

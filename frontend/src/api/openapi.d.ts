@@ -2010,6 +2010,7 @@ export interface operations {
                 "application/json": {
                     /**
                      * Labels
+                     * @description at most 32 labels (MICRODASH_MAX_LABELS); names Prometheus' label names, not starting with `__`, at most 100 characters (MICRODASH_MAX_LABEL_NAME_LENGTH); values at most 1024 bytes in UTF-8 (MICRODASH_MAX_LABEL_VALUE_LENGTH; maxLength counts characters, so a value with non-ASCII characters can be refused below it); the whole set at most 65535 bytes as stored (canonical JSON; MICRODASH_MAX_LABEL_SET_BYTES). These are the defaults: a deployment may lower them, and raise the count and the lengths up to what storage holds
                      * @example {
                      *       "host": "n1"
                      *     }
@@ -2019,17 +2020,19 @@ export interface operations {
                     };
                     /**
                      * Metric
+                     * @description `[a-zA-Z_:][a-zA-Z0-9_:.]*`, at most 200 characters by default (MICRODASH_MAX_METRIC_NAME_LENGTH, which a deployment may lower)
                      * @example cpu.usage
                      */
                     metric: string;
                     /**
                      * Ts
-                     * @description epoch milliseconds; server time when absent
+                     * @description epoch milliseconds, an integral number (1764000000000, or 1764000000000.0 as some encoders write it); the server's time when absent or null. Accepted from 604800 s (7 days) before the server's time to 600 s after it by default (MICRODASH_MAX_SAMPLE_AGE_SECONDS, MICRODASH_MAX_SAMPLE_FUTURE_SECONDS): a window no JSON Schema keyword can state
                      * @example 1764000000000
                      */
                     ts?: number | null;
                     /**
                      * Value
+                     * @description a finite number (sums must not overflow)
                      * @example 12.5
                      */
                     value: number;
@@ -2071,6 +2074,7 @@ export interface operations {
                 "application/json": {
                     /**
                      * Labels
+                     * @description at most 32 labels (MICRODASH_MAX_LABELS); names Prometheus' label names, not starting with `__`, at most 100 characters (MICRODASH_MAX_LABEL_NAME_LENGTH); values at most 1024 bytes in UTF-8 (MICRODASH_MAX_LABEL_VALUE_LENGTH; maxLength counts characters, so a value with non-ASCII characters can be refused below it); the whole set at most 65535 bytes as stored (canonical JSON; MICRODASH_MAX_LABEL_SET_BYTES). These are the defaults: a deployment may lower them, and raise the count and the lengths up to what storage holds
                      * @example {
                      *       "host": "n1"
                      *     }
@@ -2080,17 +2084,19 @@ export interface operations {
                     };
                     /**
                      * Metric
+                     * @description `[a-zA-Z_:][a-zA-Z0-9_:.]*`, at most 200 characters by default (MICRODASH_MAX_METRIC_NAME_LENGTH, which a deployment may lower)
                      * @example cpu.usage
                      */
                     metric: string;
                     /**
                      * Ts
-                     * @description epoch milliseconds; server time when absent
+                     * @description epoch milliseconds, an integral number (1764000000000, or 1764000000000.0 as some encoders write it); the server's time when absent or null. Accepted from 604800 s (7 days) before the server's time to 600 s after it by default (MICRODASH_MAX_SAMPLE_AGE_SECONDS, MICRODASH_MAX_SAMPLE_FUTURE_SECONDS): a window no JSON Schema keyword can state
                      * @example 1764000000000
                      */
                     ts?: number | null;
                     /**
                      * Value
+                     * @description a finite number (sums must not overflow)
                      * @example 12.5
                      */
                     value: number;

@@ -59,6 +59,12 @@ export type CreatedToken = Schemas['TokenCreated']
 
 export type AuditEntry = Schemas['AuditEntryOut']
 
+/** GET /api/v1/dead-letters: what the tenant sent that could never be stored, newest first (at most `cap` kept). */
+export type DeadLetters = Schemas['DeadLettersOut']
+/** An MQTT message the bridge refused (`topic`, `payload`) or a sample the database refused (`batch_id`, `sample`). */
+export type DeadLetter = Schemas['DeadLetterOut']
+export type DeadLetterSource = DeadLetter['source']
+
 // The Prometheus HTTP API (/prometheus/api/v1/...): its own envelope, not the native one.
 // https://prometheus.io/docs/prometheus/latest/querying/api/#format-overview
 
