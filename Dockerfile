@@ -27,6 +27,7 @@ COPY pyproject.toml uv.lock ./
 COPY core/ core/
 COPY api/ api/
 COPY workers/ workers/
+COPY bridge/ bridge/
 COPY operator/ operator/
 COPY agent/ agent/
 COPY cli/ cli/

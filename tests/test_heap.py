@@ -6,8 +6,9 @@ import gc
 import inspect
 
 from microdash_api import server
+from microdash_bridge import bridge
 from microdash_core import heap
-from microdash_workers import bridge, worker
+from microdash_workers import worker
 
 
 def test_startup_objects_are_frozen_and_young_ones_collected_less_often():

@@ -150,8 +150,8 @@ def test_the_server_environment_installs_from_the_lock_and_runs_without_the_sour
     assert result.returncode == 0, result.stderr
     for subcommand in ("api", "worker", "scheduler", "bridge", "operator", "migrate", "broker"):
         assert re.search(rf"│ {subcommand}\s", result.stdout), subcommand
-    imports = _run(venv, "python", "-c", "import microdash_api.app, microdash_workers.worker, microdash_operator, "
-                                         "microdash_core.migrate; print(microdash_core.migrate.MIGRATIONS_DIR)")
+    imports = _run(venv, "python", "-c", "import microdash_api.app, microdash_workers.worker, microdash_bridge.bridge, "
+                                         "microdash_operator, microdash_core.migrate; print(microdash_core.migrate.MIGRATIONS_DIR)")
     assert imports.returncode == 0, imports.stderr
     migrations = Path(imports.stdout.strip())
     assert migrations.is_relative_to(venv) and any(migrations.glob("*.sql"))

@@ -1,4 +1,4 @@
-"""The bridge's throughput shims over aiomqtt / paho (workers/microdash_workers/mqtt_throughput.py):
+"""The bridge's throughput shims over aiomqtt / paho (bridge/microdash_bridge/mqtt_throughput.py):
 PUBLISH packets decoded from the receive buffer, every other packet left to paho, and a flush's
 PUBACKs sent as one write. Against a real Mosquitto, with a real paho publisher."""
 
@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from microdash_cli.localstack import free_port
-from microdash_workers.mqtt_throughput import (BufferedReceive, _may_take_publishes, acknowledge, message_bursts,
+from microdash_bridge.mqtt_throughput import (BufferedReceive, _may_take_publishes, acknowledge, message_bursts,
                                                read_every_waiting_packet, waiting_messages)
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SOURCE_ROOTS = ("core/microdash_core", "api/microdash_api", "workers/microdash_workers",
+SOURCE_ROOTS = ("core/microdash_core", "api/microdash_api", "workers/microdash_workers", "bridge/microdash_bridge",
                 "operator/microdash_operator", "cli/microdash_cli", "bench")
 FAMILY = REPO / "core/microdash_core/tenants"
 TENANT_TABLE_STATEMENT = re.compile(r"\b(?:FROM|JOIN|INTO|UPDATE|TABLE)\s+`?(tenants|api_tokens|users|memberships)\b")

@@ -220,7 +220,7 @@ def openapi(out: Annotated[Optional[Path], typer.Argument(help="file to write (d
 @app.command()
 def bridge() -> None:
     """Move MQTT messages from the broker onto the ingest queue."""
-    from microdash_workers.bridge import run_bridge
+    from microdash_bridge.bridge import run_bridge
 
     run_bridge(_setup())
 
