@@ -80,20 +80,39 @@ def retried_on_lock_race(connection: pymysql.connections.Connection, work: Calla
     lock wait timeout (at most ATTEMPTS runs, waiting a little longer each time), so work must be
     idempotent. Any other error rolls back and is raised, as is the last lost race. `what` and
     `context` name the work in the warning logged for each retry."""
-    for attempt in range(1, ATTEMPTS + 1):
+
+    def one_transaction() -> T:
         try:
             with connection.cursor() as cursor:
                 done = work(cursor)
             connection.commit()
             return done
-        except pymysql.err.OperationalError as exc:
-            connection.rollback()
-            if exc.args[0] not in LOST_LOCK_RACE or attempt == ATTEMPTS:
-                raise
-            log.warning(f"{what} lost a lock race, retrying",
-                        extra={**(context or {}), "attempt": attempt, "error": exc.args[1]})
-            time.sleep(0.05 * attempt)
+        except pymysql.err.OperationalError:
+            raise  # rolled back by retried
         except BaseException:
             connection.rollback()
             raise
+
+    return retried(one_transaction, roll_back=connection.rollback, what=what, context=context, attempts=ATTEMPTS)
+
+
+def retried(run: Callable[[], T], *, roll_back: Callable[[], None], what: str, context: dict | None = None,
+            errors: frozenset[int] = LOST_LOCK_RACE, attempts: int = ATTEMPTS, pause_seconds: float = 0.05) -> T:
+    """run(), and after an OperationalError roll_back() then, if its code is one of `errors`, run()
+    again (at most `attempts` runs, pausing pause_seconds x the attempt between them); the last one,
+    or one of another code, is raised after roll_back(). run() owns its transactions (it may commit
+    some of its work before it fails: that part stays), so it must be idempotent. Any other
+    exception is raised as it is, with no roll_back (a connection interrupted mid-reply cannot be
+    trusted with one: the caller decides). `what` and `context` name the work in the warning logged
+    for each retry."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return run()
+        except pymysql.err.OperationalError as exc:
+            roll_back()
+            if exc.args[0] not in errors or attempt == attempts:
+                raise
+            log.warning(f"{what} lost a lock race, retrying",
+                        extra={**(context or {}), "attempt": attempt, "error": exc.args[1]})
+            time.sleep(pause_seconds * attempt)
     raise AssertionError("unreachable")
