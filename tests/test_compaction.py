@@ -343,7 +343,7 @@ def test_rows_whose_series_could_be_due_are_decoded_and_left_alone_when_none_is(
 
 
 def test_parts_split_over_several_statements_are_all_written(database, monkeypatch):
-    monkeypatch.setattr(compaction, "STATEMENT_BYTES", 300)  # a statement or two per part
+    monkeypatch.setattr(db, "STATEMENT_BYTES", 300)  # a statement or two per part
     expected = {}
     write_log(database, [(1, series, CURRENT + i * 1000, float(series * i)) for series in range(1, 30)
                          for i in range(1 + series % 5)] + [(1, 99, CURRENT + i, 0.5) for i in range(200)], expected)

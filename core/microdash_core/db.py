@@ -1,10 +1,11 @@
 """Synchronous MariaDB access (PyMySQL) for the CLI, the workers and the operator."""
 
+import binascii
 import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pymysql
@@ -18,6 +19,8 @@ DEADLOCK = 1213
 # Errors after which InnoDB has rolled back the statement or the transaction and a rerun may pass.
 LOST_LOCK_RACE = frozenset({LOCK_WAIT_TIMEOUT, DEADLOCK})
 ATTEMPTS = 6
+# Bytes of one multi-row INSERT at most (blobs as hex: twice their size), well inside max_allowed_packet.
+STATEMENT_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,29 @@ def transaction(settings: Settings) -> Iterator[pymysql.cursors.Cursor]:
         raise
     finally:
         connection.close()
+
+
+def insert_as_literals(cursor: pymysql.cursors.Cursor, table: str, columns: Sequence[str],
+                       rows: Iterable[tuple]) -> int:
+    """INSERT the rows (each: integers, then one blob) in the cursor's transaction, as multi-row
+    statements of at most STATEMENT_BYTES written as literals: integers as %d and the blob as hex,
+    so nothing needs escaping (PyMySQL's escaping of the blobs was half of a small row's cost).
+    Returns the rows written."""
+    insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ".encode()
+    literal = b"(" + b"%d," * (len(columns) - 1) + b"x'%s')"
+    statement: list[bytes] = []
+    size = written = 0
+    for row in rows:
+        value = literal % (row[:-1] + (binascii.hexlify(row[-1]),))
+        if statement and size + len(value) > STATEMENT_BYTES:
+            cursor.execute(insert + b",".join(statement))
+            statement, size = [], 0
+        statement.append(value)
+        size += len(value) + 1
+        written += 1
+    if statement:
+        cursor.execute(insert + b",".join(statement))
+    return written
 
 
 def retried_on_lock_race(connection: pymysql.connections.Connection, work: Callable[[pymysql.cursors.Cursor], T], *,

@@ -1,0 +1,67 @@
+"""db's statement helpers on a real MariaDB: insert_as_literals (the multi-row INSERTs of the
+head's log and of compaction's level-0 parts) writes every row once, byte for byte, in statements
+of at most STATEMENT_BYTES."""
+
+from contextlib import closing
+
+import pytest
+
+from microdash_core import db
+from seal_support import database_settings, drop_database
+
+COLUMNS = ("id", "small", "large", "data")
+EVERY_BYTE = bytes(range(256))
+
+
+@pytest.fixture
+def settings(stack):
+    settings = database_settings(stack, "statements")
+    name = db.DatabaseAddress.from_url(settings.database_url).database
+    with closing(db.connect(settings, with_database=False)) as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}`")
+    with db.transaction(settings) as cursor:
+        cursor.execute("CREATE TABLE blobs (id INT PRIMARY KEY, small INT NOT NULL, large BIGINT NOT NULL,"
+                       " data LONGBLOB NOT NULL)")
+    yield settings
+    drop_database(settings)
+
+
+def _inserts(cursor) -> int:
+    cursor.execute("SHOW SESSION STATUS LIKE 'Com_insert'")
+    return int(cursor.fetchone()[1])
+
+
+def _stored(settings) -> list[tuple]:
+    with db.transaction(settings) as cursor:
+        cursor.execute("SELECT id, small, large, data FROM blobs ORDER BY id")
+        return [(row_id, small, large, bytes(data)) for row_id, small, large, data in cursor.fetchall()]
+
+
+def test_rows_are_written_once_byte_for_byte_in_the_callers_transaction(settings):
+    rows = [(1, -7, -(2 ** 63), EVERY_BYTE), (2, 0, 2 ** 63 - 1, b"'\\\"\x00;--"), (3, 2 ** 31 - 1, 5, b"")]
+    with closing(db.connect(settings)) as connection, connection.cursor() as cursor:
+        before = _inserts(cursor)
+        assert db.insert_as_literals(cursor, "blobs", COLUMNS, iter(rows)) == 3
+        assert _inserts(cursor) == before + 1  # one statement
+        assert _stored(settings) == []  # not committed yet
+        connection.commit()
+    assert _stored(settings) == rows
+
+
+def test_rows_past_the_statement_bound_go_in_more_statements_none_lost(settings, monkeypatch):
+    monkeypatch.setattr(db, "STATEMENT_BYTES", 1_000)
+    rows = [(i, i % 3, i * 1_000_003, EVERY_BYTE[i * 4:i * 4 + 100]) for i in range(40)]  # ~250 bytes each
+    with closing(db.connect(settings)) as connection, connection.cursor() as cursor:
+        before = _inserts(cursor)
+        assert db.insert_as_literals(cursor, "blobs", COLUMNS, rows) == 40
+        statements = _inserts(cursor) - before
+        connection.commit()
+    assert 8 <= statements <= 14  # three or four rows a statement
+    assert _stored(settings) == rows
+
+
+def test_no_rows_make_no_statement(settings):
+    with closing(db.connect(settings)) as connection, connection.cursor() as cursor:
+        before = _inserts(cursor)
+        assert db.insert_as_literals(cursor, "blobs", COLUMNS, []) == 0
+        assert _inserts(cursor) == before
