@@ -77,6 +77,18 @@ def transaction(settings: Settings) -> Iterator[pymysql.cursors.Cursor]:
         connection.close()
 
 
+def read_committed(connection: pymysql.connections.Connection, *, lock_wait_seconds: int | None = None) -> None:
+    """The session's transactions READ COMMITTED from now on: a plain read sees what is committed
+    when it runs and a locking read takes record locks only (no gap locks), so ingest keeps
+    inserting beside what the store's jobs read; with lock_wait_seconds, a lock is waited for that
+    long at most (innodb_lock_wait_timeout; else the server's)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        if lock_wait_seconds is not None:
+            cursor.execute("SET SESSION innodb_lock_wait_timeout = %s", (lock_wait_seconds,))
+    connection.commit()
+
+
 def insert_as_literals(cursor: pymysql.cursors.Cursor, table: str, columns: Sequence[str],
                        rows: Iterable[tuple]) -> int:
     """INSERT the rows (each: integers, then one blob) in the cursor's transaction, as multi-row

@@ -44,7 +44,7 @@ import pymysql
 
 from microdash_core import chunks, db
 from microdash_core.store import head_log
-from microdash_core.store.sealing import prepare_session
+from microdash_core.store.sealing import LOCK_WAIT_SECONDS
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_ROWS = 200 * head_log.BUCKETS  # a stored batch is up to BUCKETS rows
@@ -96,9 +96,9 @@ def compact_due(connection: pymysql.connections.Connection, *, batch_rows: int =
     """Compact every tenant's log, oldest rows first, until what is left is not due (policy), or
     time.monotonic() passes deadline (checked between batches). Rows appended meanwhile are
     compacted too: a run under steady ingest ends at the deadline. Sets the session to READ
-    COMMITTED (prepare_session)."""
+    COMMITTED, locks waited for sealing's LOCK_WAIT_SECONDS at most."""
     started = time.monotonic()
-    prepare_session(connection)
+    db.read_committed(connection, lock_wait_seconds=LOCK_WAIT_SECONDS)
     total = Compacted()
     for tenant_id in _tenants_with_log(connection, tenant_ids):
         while deadline is None or time.monotonic() <= deadline:
