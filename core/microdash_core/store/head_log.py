@@ -33,13 +33,20 @@ def by_bucket(series_ids: np.ndarray, *columns: np.ndarray) -> Iterator[tuple[in
     order (a later sample of a (series, ts) stays later)."""
     if not series_ids.size:
         return
+    order, ordered, starts, ends = _bucket_runs(series_ids)
+    for start, end in zip(starts.tolist(), ends.tolist()):
+        taken = order[start:end]
+        yield int(ordered[start]), series_ids[taken], tuple(column[taken] for column in columns)
+
+
+def _bucket_runs(series_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(order, the buckets in that order, where each bucket's run starts and ends in it): the
+    samples (at least one) sorted by bucket, stably."""
     buckets = series_ids % BUCKETS
     order = np.argsort(buckets, kind="stable")
     ordered = buckets[order]
-    edges = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
-    for start, end in zip(np.concatenate(([0], edges)).tolist(), np.concatenate((edges, [ordered.size])).tolist()):
-        taken = order[start:end]
-        yield int(ordered[start]), series_ids[taken], tuple(column[taken] for column in columns)
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    return order, ordered, starts, np.append(starts[1:], ordered.size)
 
 
 def row_fields(series_ids: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> tuple[int, int, int, int, bytes]:
@@ -62,11 +69,7 @@ def bucketed_rows(series_ids: np.ndarray, timestamps: np.ndarray, values: np.nda
         raise ChunkError("series ids, timestamps and values differ in length")
     if not series_ids.size:
         return
-    buckets = series_ids % BUCKETS
-    order = np.argsort(buckets, kind="stable")
-    ordered = buckets[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    ends = np.append(starts[1:], ordered.size)
+    order, ordered, starts, ends = _bucket_runs(series_ids)
     if int((ends - starts).max()) > batch.MAX_BATCH_SAMPLES:  # a bucket split over rows: per piece
         for bucket, sids, (ts, vs) in by_bucket(series_ids, timestamps, values):
             for fields in pieces(sids, ts, vs):
