@@ -175,7 +175,8 @@ def test_the_job_compacts_counts_and_runs_once_at_a_time(database):
     assert (COMPACT_JOB_ID, "microdash_workers.compaction.compact_log", 7) in periodic_jobs(
         database.model_copy(update={"compact_interval_seconds": 7}))
     client = redis.Redis.from_url(database.redis_url)
-    counted = int(client.hget(keys.TELEMETRY_COUNTERS, "samples_compacted") or 0)
+    counted, parts_counted = (int(client.hget(keys.TELEMETRY_COUNTERS, name) or 0)
+                              for name in ("samples_compacted", "level0_parts_written"))
     expected = {}
     write_log(database, [(1, s, CURRENT + s * 1000, float(s)) for s in range(1, 41)], expected, batch_size=10)
     held = client.lock(keys.COMPACT_LOCK, timeout=30)
@@ -188,6 +189,7 @@ def test_the_job_compacts_counts_and_runs_once_at_a_time(database):
     assert compact_log(database) == 0 and _log_rows(database) == 40  # one sample a series, young: waits
     assert compact_log(database.model_copy(update={"compact_min_samples": 1})) == 40 and _log_rows(database) == 0
     assert int(client.hget(keys.TELEMETRY_COUNTERS, "samples_compacted")) - counted == 40
+    assert int(client.hget(keys.TELEMETRY_COUNTERS, "level0_parts_written")) - parts_counted == 40  # one a series
     assert read_all(database, [1]) == expected
 
 
