@@ -33,6 +33,14 @@ def database_settings(stack, prefix: str = "seal") -> Settings:
     return Settings(database_url=url, redis_url=stack.env["MICRODASH_REDIS_URL"])
 
 
+def created_database(stack, prefix: str) -> Settings:
+    """An empty database of its own (drop_database when done)."""
+    settings = database_settings(stack, prefix)
+    with closing(db.connect(settings, with_database=False)) as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{db.DatabaseAddress.from_url(settings.database_url).database}`")
+    return settings
+
+
 def migrated_database(stack, prefix: str = "seal") -> Settings:
     settings = database_settings(stack, prefix)
     migrate.migrate(settings)

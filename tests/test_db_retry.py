@@ -13,15 +13,12 @@ import pymysql
 import pytest
 
 from microdash_core import db
-from seal_support import database_settings, drop_database
+from seal_support import created_database, drop_database
 
 
 @pytest.fixture
 def settings(stack):
-    settings = database_settings(stack, "retry")
-    name = db.DatabaseAddress.from_url(settings.database_url).database
-    with closing(db.connect(settings, with_database=False)) as connection, connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}`")
+    settings = created_database(stack, "retry")
     with db.transaction(settings) as cursor:
         cursor.execute("CREATE TABLE counters (id INT PRIMARY KEY, value INT NOT NULL)")
         cursor.execute("INSERT INTO counters VALUES (1, 0), (2, 0)")

@@ -10,7 +10,7 @@ import pytest
 
 from microdash_core import db
 from microdash_core.store import compaction, sealing
-from seal_support import NOW, database_settings, drop_database, migrated_database
+from seal_support import NOW, created_database, drop_database, migrated_database
 
 COLUMNS = ("id", "small", "large", "data")
 EVERY_BYTE = bytes(range(256))
@@ -18,10 +18,7 @@ EVERY_BYTE = bytes(range(256))
 
 @pytest.fixture
 def settings(stack):
-    settings = database_settings(stack, "statements")
-    name = db.DatabaseAddress.from_url(settings.database_url).database
-    with closing(db.connect(settings, with_database=False)) as connection, connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}`")
+    settings = created_database(stack, "statements")
     with db.transaction(settings) as cursor:
         cursor.execute("CREATE TABLE blobs (id INT PRIMARY KEY, small INT NOT NULL, large BIGINT NOT NULL,"
                        " data LONGBLOB NOT NULL)")
