@@ -1,17 +1,21 @@
 """Support for the sealing tests: databases of their own on the stack's MariaDB (a forced seal of
 the shared database would seal other tests' samples), samples written as legacy head rows or log
-rows, what the store holds compared sample by sample, and a mover process killed at random points."""
+rows, what the store holds compared sample by sample, a mover process killed at random points, and
+races: a mover repeated in a thread while the test writes new and re-written samples."""
 
 import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from contextlib import closing
+from contextlib import closing, contextmanager
+from typing import Callable, Iterator
 
 import numpy as np
+import pymysql
 
 from microdash_core import chunks, db, migrate
 from microdash_core.settings import Settings
@@ -27,6 +31,14 @@ Expected = dict[tuple[int, int], dict[int, float]]  # (tenant, series) -> {ts: v
 def database_settings(stack, prefix: str = "seal") -> Settings:
     url = stack.env["MICRODASH_DATABASE_URL"].rsplit("/", 1)[0] + f"/{prefix}_{uuid.uuid4().hex[:10]}"
     return Settings(database_url=url, redis_url=stack.env["MICRODASH_REDIS_URL"])
+
+
+def created_database(stack, prefix: str) -> Settings:
+    """An empty database of its own (drop_database when done)."""
+    settings = database_settings(stack, prefix)
+    with closing(db.connect(settings, with_database=False)) as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{db.DatabaseAddress.from_url(settings.database_url).database}`")
+    return settings
 
 
 def migrated_database(stack, prefix: str = "seal") -> Settings:
@@ -209,3 +221,60 @@ def killed_a_while_after_start(script: str, args: list, picker: random.Random, *
     finally:
         process.wait(timeout=30)
     return running
+
+
+@contextmanager
+def repeated_in_background(settings: Settings, step: Callable[[pymysql.connections.Connection], None]
+                           ) -> Iterator[None]:
+    """step(connection) run over and over in a thread, on a connection of its own, while the block
+    runs (a mover racing the test's writes); stopped and joined when the block ends, and what the
+    thread raised is raised then (unless the block raised first)."""
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def repeat() -> None:
+        try:
+            with closing(db.connect(settings)) as connection:
+                while not done.is_set():
+                    step(connection)
+        except BaseException as exc:  # noqa: BLE001 - raised in the test's thread below
+            failures.append(exc)
+
+    thread = threading.Thread(target=repeat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=120)
+    assert not thread.is_alive(), "the background step did not stop"
+    if failures:
+        raise failures[0]
+
+
+class Rewrites:
+    """Samples of one metric with one label, to race a mover with: each at a random (label value,
+    ts) key, so later ones re-write earlier keys, and with values that only grow, so a key's newest
+    write has its largest value. `written` holds each key's last value."""
+
+    def __init__(self, rng: random.Random, *, metric: str, label: str, series: int,
+                 timestamp: Callable[[random.Random], int], prefix: str = "s"):
+        self.rng, self.metric, self.label, self.series, self.timestamp = rng, metric, label, series, timestamp
+        self.prefix = prefix
+        self.value = 0.0
+        self.written: dict[tuple[str, int], float] = {}
+
+    def batch(self, size: int) -> list[tuple[str, dict[str, str], int, float]]:
+        """The next size samples as (metric, labels, ts, value), as SampleStore.store takes them."""
+        samples = []
+        for _ in range(size):
+            key = (f"{self.prefix}{self.rng.randrange(self.series)}", self.timestamp(self.rng))
+            self.value += 1
+            self.written[key] = self.value  # the last in a batch wins too
+            samples.append((self.metric, {self.label: key[0]}, key[1], self.value))
+        return samples
+
+    def body(self, size: int) -> list[dict]:
+        """The next size samples as a /api/v1/metrics/bulk body."""
+        return [{"metric": metric, "labels": labels, "ts": ts, "value": value}
+                for metric, labels, ts, value in self.batch(size)]

@@ -2,10 +2,14 @@
 parsed at save), evaluated by the worker through the PromQL engine on the tenant's own series,
 one alert per result series."""
 
+from contextlib import closing
+
 import orjson
 
 from alerting_support import create_rule, store_samples, transitions
 from microdash_core import db
+from microdash_core.cursor_series_source import CursorSeriesSource
+from microdash_core.matchers import make_matcher
 from microdash_workers import alert_store
 from microdash_workers.alert_eval import evaluate_tenant, evaluation_timeout
 from support import recent_ms
@@ -197,3 +201,45 @@ def test_each_expression_rule_lengthens_its_tenants_evaluation_job(stack):
     settings = stack.settings.model_copy(update={"alert_eval_interval_seconds": 15, "alert_expr_timeout_seconds": 2.5})
     # A killed job would roll back every rule of the tenant: room for each expression's own timeout.
     assert evaluation_timeout(settings, 0) == 60 and evaluation_timeout(settings, 2) == 66
+
+
+HOSTS = ["Été", "été", 'q"uote\\d', "plain", "plain "]  # compared byte for byte, escapes and spaces as stored
+
+
+def test_an_equality_matchers_rule_finds_exactly_its_series_and_never_another_tenants(stack):
+    tenant, _ = stack.new_tenant()
+    other, _ = stack.new_tenant()
+    now = recent_ms(-120 * S)
+    store_samples(stack, tenant.id, [load(host, now - 5 * S, 3.0 + n) for n, host in enumerate(HOSTS)])
+    store_samples(stack, other.id, [load(host, now - 5 * S, 90.0) for host in HOSTS])  # same series, other tenant
+    rules = {host: expr_rule(stack, tenant.id, f'node_load1{{host="{escaped}"}}', name=f"host-{n}")
+             for n, (host, escaped) in enumerate((host, host.replace("\\", "\\\\").replace('"', '\\"'))
+                                                 for host in HOSTS)}
+    alternatives = expr_rule(stack, tenant.id, 'node_load1{host=~"plain|plain "}', name="alternatives")
+    evaluate_tenant(tenant.id, now_ms=now, settings=stack.settings)
+    for n, host in enumerate(HOSTS):
+        assert instance_states(stack, rules[host].id) == {orjson.dumps({"host": host}).decode(): ("FIRING", 3.0 + n)}
+    assert instance_states(stack, alternatives.id) == {'{"host":"plain"}': ("FIRING", 6.0),
+                                                       '{"host":"plain "}': ("FIRING", 7.0)}
+
+
+def test_the_alert_evaluators_series_lookup_returns_only_the_named_label_values_rows(stack):
+    """The narrowing is MariaDB's: the lookup's statement returns the matching series' rows only,
+    not every series of the metric for Python to match."""
+    tenant, _ = stack.new_tenant()
+    other, _ = stack.new_tenant()
+    now = recent_ms(-120 * S)
+    store_samples(stack, tenant.id, [load(f"h{n}", now - 5 * S, 1.0) for n in range(30)])
+    store_samples(stack, other.id, [load("h7", now - 5 * S, 1.0)])
+
+    def lookup(*matchers):
+        """(hosts found, rows the statement returned)"""
+        with closing(db.connect(stack.settings)) as connection, connection.cursor() as cursor:
+            source = CursorSeriesSource(cursor, tenant_id=tenant.id, max_series=100, max_samples=10_000)
+            found = source._find_series([make_matcher("__name__", "=", "node_load1"), *matchers])
+            return sorted(labels["host"] for labels in found.values()), cursor.rowcount
+
+    assert lookup(make_matcher("host", "=", "h7")) == (["h7"], 1)
+    assert lookup(make_matcher("host", "=~", "h1|h2")) == (["h1", "h2"], 2)
+    assert lookup(make_matcher("host", "=~", "h1.")) == ([f"h1{n}" for n in range(10)], 30)  # a pattern: not narrowed
+    assert lookup(make_matcher("host", "!=", "h7")) == (sorted(f"h{n}" for n in range(30) if n != 7), 30)

@@ -175,7 +175,8 @@ def test_the_job_compacts_counts_and_runs_once_at_a_time(database):
     assert (COMPACT_JOB_ID, "microdash_workers.compaction.compact_log", 7) in periodic_jobs(
         database.model_copy(update={"compact_interval_seconds": 7}))
     client = redis.Redis.from_url(database.redis_url)
-    counted = int(client.hget(keys.TELEMETRY_COUNTERS, "samples_compacted") or 0)
+    counted, parts_counted = (int(client.hget(keys.TELEMETRY_COUNTERS, name) or 0)
+                              for name in ("samples_compacted", "level0_parts_written"))
     expected = {}
     write_log(database, [(1, s, CURRENT + s * 1000, float(s)) for s in range(1, 41)], expected, batch_size=10)
     held = client.lock(keys.COMPACT_LOCK, timeout=30)
@@ -188,6 +189,7 @@ def test_the_job_compacts_counts_and_runs_once_at_a_time(database):
     assert compact_log(database) == 0 and _log_rows(database) == 40  # one sample a series, young: waits
     assert compact_log(database.model_copy(update={"compact_min_samples": 1})) == 40 and _log_rows(database) == 0
     assert int(client.hget(keys.TELEMETRY_COUNTERS, "samples_compacted")) - counted == 40
+    assert int(client.hget(keys.TELEMETRY_COUNTERS, "level0_parts_written")) - parts_counted == 40  # one a series
     assert read_all(database, [1]) == expected
 
 
@@ -343,7 +345,7 @@ def test_rows_whose_series_could_be_due_are_decoded_and_left_alone_when_none_is(
 
 
 def test_parts_split_over_several_statements_are_all_written(database, monkeypatch):
-    monkeypatch.setattr(compaction, "STATEMENT_BYTES", 300)  # a statement or two per part
+    monkeypatch.setattr(db, "STATEMENT_BYTES", 300)  # a statement or two per part
     expected = {}
     write_log(database, [(1, series, CURRENT + i * 1000, float(series * i)) for series in range(1, 30)
                          for i in range(1 + series % 5)] + [(1, 99, CURRENT + i, 0.5) for i in range(200)], expected)

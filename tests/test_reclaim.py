@@ -23,8 +23,9 @@ from pymysql.err import OperationalError
 from microdash_core import db, keys
 from microdash_core.store import compaction, reclaim, sealing
 from microdash_core.tenants import directory
-from seal_support import (CURRENT, NOW, WINDOW, assert_nothing_doubled, assert_reads_exactly, by_series,
-                          compact_and_seal, drop_database, head_count, migrated_database, write_head)
+from seal_support import (CURRENT, NOW, WINDOW, Rewrites, assert_nothing_doubled, assert_reads_exactly, by_series,
+                          compact_and_seal, drop_database, head_count, migrated_database, repeated_in_background,
+                          write_head)
 from support import partition_legacy_head, throwaway_services
 
 EAGER = reclaim.Policy(min_free_bytes=1024 * 1024, min_free_ratio=1.0, lock_wait_seconds=1)
@@ -157,45 +158,25 @@ def test_samples_stored_during_rebuilds_are_all_there_once_with_their_newest_val
     _seal(database)
     store = SampleStore(database)
     rng = random.Random(7)
-    written: dict[tuple[str, int], float] = {}
-    done = threading.Event()
+    writes = Rewrites(rng, metric="reclaim_metric", label="k", series=30,  # new samples and re-writes, in two windows
+                      timestamp=lambda rng: rng.choice((CURRENT - WINDOW, CURRENT)) + rng.randrange(400) * 15_000)
     outcomes: list[str] = []
-    failures: list[BaseException] = []
-
-    def rebuilder():
-        try:
-            with closing(db.connect(database)) as connection:
-                while not done.is_set():
-                    outcomes.append(reclaim.reclaim_table(connection, "samples", EAGER, force=True).outcome)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            failures.append(exc)
-
-    thread = threading.Thread(target=rebuilder)
-    thread.start()
     deadline = time.monotonic() + 300
     try:
-        value = 0.0
-        while len(outcomes) < 4 or len(written) < 5000:
-            batch = []
-            for _ in range(100):  # new samples and re-writes of earlier ones, in two windows
-                key = (f"s{rng.randrange(30)}", rng.choice((CURRENT - WINDOW, CURRENT)) + rng.randrange(400) * 15_000)
-                value += 1
-                batch.append(("reclaim_metric", {"k": key[0]}, key[1], value))
-            store.store(tenant_id=tenant.id, samples=batch)
-            written.update({(labels["k"], ts): v for _m, labels, ts, v in batch})
-            # and legacy head rows, as a worker from before the log writes them (a rolling upgrade):
-            # the table being rebuilt takes writes too
-            legacy = [(tenant.id, 10_000_000 + rng.randrange(200), rng.choice((CURRENT - WINDOW, CURRENT))
-                       + rng.randrange(400) * 15_000 + 7, value + 0.5) for _ in range(20)]
-            write_head(database, legacy, expected)
-            assert time.monotonic() < deadline, outcomes
+        with repeated_in_background(database, lambda connection: outcomes.append(
+                reclaim.reclaim_table(connection, "samples", EAGER, force=True).outcome)):
+            while len(outcomes) < 4 or len(writes.written) < 5000:
+                store.store(tenant_id=tenant.id, samples=writes.batch(100))
+                # and legacy head rows, as a worker from before the log writes them (a rolling upgrade):
+                # the table being rebuilt takes writes too
+                legacy = [(tenant.id, 10_000_000 + rng.randrange(200), rng.choice((CURRENT - WINDOW, CURRENT))
+                           + rng.randrange(400) * 15_000 + 7, writes.value + 0.5) for _ in range(20)]
+                write_head(database, legacy, expected)
+                assert time.monotonic() < deadline, outcomes
     finally:
-        done.set()
-        thread.join(timeout=120)
         store.close()
-    assert not failures, failures
     assert outcomes.count("rebuilt") >= 3, outcomes
-    by_series(database, tenant.id, written, "k", expected)
+    by_series(database, tenant.id, writes.written, "k", expected)
     assert_reads_exactly(database, expected)
     assert_nothing_doubled(database, expected)
     _seal(database, CURRENT + 2 * WINDOW)
@@ -208,36 +189,18 @@ def test_samples_posted_to_the_api_during_rebuilds_of_the_shared_head_are_all_th
     tenant, token = stack.new_tenant("reclaim-api")
     settings = stack.settings
     base = int(time.time() * 1000) - 3_600_000
-    rng = random.Random(8)
-    written: dict[tuple[str, int], float] = {}
-    done = threading.Event()
+    writes = Rewrites(random.Random(8), metric="reclaim_api", label="k", series=10, prefix="a",
+                      timestamp=lambda rng: base + rng.randrange(500) * 1000)
     outcomes: list[str] = []
-
-    def rebuilder():
-        with closing(db.connect(settings)) as connection:
-            while not done.is_set():
-                outcomes.append(reclaim.reclaim_table(connection, "samples", EAGER, force=True).outcome)
-
-    thread = threading.Thread(target=rebuilder, daemon=True)
-    thread.start()
-    value = 0.0
-    try:
+    with repeated_in_background(settings, lambda connection: outcomes.append(
+            reclaim.reclaim_table(connection, "samples", EAGER, force=True).outcome)):
         with stack.client(token) as client:
             for _request in range(40):
-                body = []
-                for _ in range(100):
-                    key = (f"a{rng.randrange(10)}", base + rng.randrange(500) * 1000)
-                    value += 1
-                    body.append({"metric": "reclaim_api", "labels": {"k": key[0]}, "ts": key[1], "value": value})
-                assert client.post("/api/v1/metrics/bulk", json=body).status_code == 202
-                written.update({(sample["labels"]["k"], sample["ts"]): sample["value"] for sample in body})
-        wanted = {(f'{{"k":"{label}"}}', ts): v for (label, ts), v in written.items()}
+                assert client.post("/api/v1/metrics/bulk", json=writes.body(100)).status_code == 202
+        wanted = {(f'{{"k":"{label}"}}', ts): v for (label, ts), v in writes.written.items()}
         deadline = time.monotonic() + 60
         while _found(stack, tenant.id) != wanted and time.monotonic() < deadline:  # until the worker stored all
             time.sleep(0.2)
-    finally:
-        done.set()
-        thread.join(timeout=120)
     assert outcomes.count("rebuilt") >= 2, outcomes
     assert _found(stack, tenant.id) == wanted
     assert len(stack.stored_samples(tenant.id)) == len(wanted)  # nothing twice

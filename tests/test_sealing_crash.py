@@ -7,7 +7,6 @@
   newest value. (The compactor's own crash test: tests/test_compaction.py.)"""
 
 import random
-import threading
 import time
 from contextlib import closing
 
@@ -17,9 +16,9 @@ import pytest
 from microdash_core import chunks, db
 from microdash_core.store import compaction, sealing
 from microdash_core.tenants import directory
-from seal_support import (CURRENT, NOW, WINDOW, assert_nothing_doubled, assert_reads_exactly, by_series,
+from seal_support import (CURRENT, NOW, WINDOW, Rewrites, assert_nothing_doubled, assert_reads_exactly, by_series,
                           compact_and_seal, drop_database, head_count, killed_a_while_after_start, late_rows,
-                          migrated_database, read_all, stored_samples, write_head)
+                          migrated_database, read_all, repeated_in_background, stored_samples, write_head)
 
 SEALER = """
 import sys
@@ -87,52 +86,34 @@ def test_samples_stored_into_a_window_while_it_is_sealed_are_read_exactly_once_n
     with db.transaction(database) as cursor:
         tenant = directory.create_tenant(cursor, name="sealing-race")
     store = SampleStore(database)
-    rng = random.Random(5)
     windows = [CURRENT - WINDOW, CURRENT]
-    written: dict[tuple[str, int], float] = {}
-    done = threading.Event()
+    writes = Rewrites(random.Random(5), metric="race_metric", label="k", series=20,
+                      timestamp=lambda rng: rng.choice(windows) + rng.randrange(300) * 24_000)
     seals: list[sealing.Sealed] = []
-    failures: list[BaseException] = []
+    sizes = random.Random(7)
 
-    def sealer():
-        sizes = random.Random(7)
-        try:
-            with closing(db.connect(database)) as connection:
-                while not done.is_set():
-                    compaction.compact_due(connection, batch_rows=sizes.choice([1, 3, 10]),
-                                           deadline=time.monotonic() + 0.5)  # it drains a log that keeps growing
-                    sealing.seal_due(connection, cutoff_ms=CURRENT + 2 * WINDOW, batch_series=5,
-                                     on_batch=lambda _batch, sealed: seals.append(sealed))
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
-            failures.append(exc)
+    def compact_and_seal_a_while(connection):
+        compaction.compact_due(connection, batch_rows=sizes.choice([1, 3, 10]),
+                               deadline=time.monotonic() + 0.5)  # it drains a log that keeps growing
+        sealing.seal_due(connection, cutoff_ms=CURRENT + 2 * WINDOW, batch_series=5,
+                         on_batch=lambda _batch, sealed: seals.append(sealed))
 
-    thread = threading.Thread(target=sealer)
-    thread.start()
+    deadline = time.monotonic() + 300
+    stored = 0
     try:
-        value = 0.0
-        deadline = time.monotonic() + 300
-        stored = 0
-        # Appending a batch to the log is quick: write until the seals have overlapped the writes.
-        while stored < 150 or sum(1 for sealed in list(seals) if sealed.samples) < 10:
-            assert time.monotonic() < deadline, "the seals did not overlap the writes"
-            stored += 1
-            batch = []
-            for _ in range(200):
-                key = (f"s{rng.randrange(20)}", rng.choice(windows) + rng.randrange(300) * 24_000)
-                value += 1
-                batch.append(("race_metric", {"k": key[0]}, key[1], value))
-            store.store(tenant_id=tenant.id, samples=batch)
-            written.update({(labels["k"], ts): v for _m, labels, ts, v in batch})  # the last in a batch wins too
+        with repeated_in_background(database, compact_and_seal_a_while):
+            # Appending a batch to the log is quick: write until the seals have overlapped the writes.
+            while stored < 150 or sum(1 for sealed in list(seals) if sealed.samples) < 10:
+                assert time.monotonic() < deadline, "the seals did not overlap the writes"
+                stored += 1
+                store.store(tenant_id=tenant.id, samples=writes.batch(200))
     finally:
-        done.set()
-        thread.join(timeout=120)
         store.close()
-    assert not failures, failures
     assert sum(1 for sealed in seals if sealed.samples) >= 10, "the seals did not overlap the writes"
 
     compact_and_seal(database, CURRENT + 2 * WINDOW)
     assert head_count(database) == 0
-    expected = by_series(database, tenant.id, written, "k")
+    expected = by_series(database, tenant.id, writes.written, "k")
     assert_reads_exactly(database, expected)
     assert_nothing_doubled(database, expected)
 
@@ -143,41 +124,26 @@ def test_samples_posted_to_the_api_while_their_window_is_sealed_are_read_once_ne
     tenant, token = stack.new_tenant("seal-api")
     settings = stack.settings
     windows = [chunks.window_of(int(time.time() * 1000)) - w * WINDOW for w in (2, 1)]  # over, and recent
-    rng = random.Random(6)
-    written: dict[tuple[str, int], float] = {}
-    done = threading.Event()
+    writes = Rewrites(random.Random(6), metric="sealed_race", label="host", series=10, prefix="h",
+                      timestamp=lambda rng: rng.choice(windows) + rng.randrange(300) * 24_000)
     sealed_batches: list[int] = []
 
-    def sealer():
-        with closing(db.connect(settings)) as connection:
-            while not done.is_set():
-                compaction.compact_due(connection, batch_rows=2, tenant_ids=[tenant.id])
-                sealing.seal_due(connection, cutoff_ms=windows[-1] + 2 * WINDOW, batch_series=3,
-                                 tenant_ids=[tenant.id], on_batch=lambda _b, s: sealed_batches.append(s.samples))
-                time.sleep(0.05)
+    def compact_and_seal_the_tenant(connection):
+        compaction.compact_due(connection, batch_rows=2, tenant_ids=[tenant.id])
+        sealing.seal_due(connection, cutoff_ms=windows[-1] + 2 * WINDOW, batch_series=3,
+                         tenant_ids=[tenant.id], on_batch=lambda _b, s: sealed_batches.append(s.samples))
+        time.sleep(0.05)
 
-    thread = threading.Thread(target=sealer, daemon=True)
-    thread.start()
-    value = 0.0
-    try:
+    with repeated_in_background(settings, compact_and_seal_the_tenant):
         with stack.client(token) as client:
             for _request in range(60):
-                body = []
-                for _ in range(150):
-                    key = (f"h{rng.randrange(10)}", rng.choice(windows) + rng.randrange(300) * 24_000)
-                    value += 1
-                    body.append({"metric": "sealed_race", "value": value, "ts": key[1], "labels": {"host": key[0]}})
-                    written[key] = value
-                assert client.post("/api/v1/metrics/bulk", json=body).status_code == 202
+                assert client.post("/api/v1/metrics/bulk", json=writes.body(150)).status_code == 202
         deadline = time.monotonic() + 60
         while True:  # until the worker has stored every batch
-            expected = by_series(settings, tenant.id, written, "host")
+            expected = by_series(settings, tenant.id, writes.written, "host")
             if read_all(settings, [tenant.id]) == expected or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-    finally:
-        done.set()
-        thread.join(timeout=60)
     assert sum(1 for samples in sealed_batches if samples) >= 5, "the seals did not overlap the writes"
     with closing(db.connect(settings)) as connection:
         compaction.compact_due(connection, tenant_ids=[tenant.id])

@@ -1,7 +1,9 @@
 """The PromQL engine's SeriesSource on a synchronous PyMySQL cursor, for one tenant: what the
 alert evaluator (a worker, inside its transaction) reads an expression rule's series through.
 
-Every statement is scoped by the tenant, so an expression sees that tenant's series only. The
+Every statement is scoped by the tenant, so an expression sees that tenant's series only; the
+series lookup is narrowed in MariaDB by the metric and the label values a selector names, as the
+api's (series_lookup.Selector), and every matcher then decides on the decoded labels. The
 series table's metric column is PromQL's __name__; raw samples only (an alert looks at the last
 minutes, which raw retention always holds), read through store.reads: sealed chunks plus the head
 in one statement. Budgets are enforced as it goes: series touched, and samples counted before they
@@ -43,7 +45,8 @@ class CursorSeriesSource:
         metrics = selector.metrics(self._metric_names() if selector.needs_metric_names else ())
         if metrics == []:
             return {}
-        self._cursor.execute(*series_lookup.statement(tenant_id=self._tenant_id, metrics=metrics))
+        self._cursor.execute(*series_lookup.statement(tenant_id=self._tenant_id, metrics=metrics,
+                                                      label_values=selector.named_values()))
         found: dict[int, dict[str, str]] = {}
         while rows := self._cursor.fetchmany(_FETCH_ROWS):
             for series_id, metric, labels_json in rows:

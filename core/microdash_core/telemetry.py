@@ -52,26 +52,25 @@ def record_reclaim_failed(connection: redis.Redis) -> None:
 
 def record_reclaimed(connection: redis.Redis, *, rebuilt: bool, bytes_returned: int) -> None:
     """One head table rebuild attempted: done (and the free bytes it returned) or given up."""
-    with connection.pipeline(transaction=False) as pipe:
-        if rebuilt:
-            pipe.hincrby(keys.TELEMETRY_COUNTERS, "head_rebuilds", 1)
-            pipe.hincrby(keys.TELEMETRY_COUNTERS, "head_bytes_reclaimed", bytes_returned)
-        else:
-            pipe.hincrby(keys.TELEMETRY_COUNTERS, "head_rebuilds_given_up", 1)
-        pipe.execute()
+    if rebuilt:
+        _add_to_counters(connection, head_rebuilds=1, head_bytes_reclaimed=bytes_returned)
+    else:
+        _add_to_counters(connection, head_rebuilds_given_up=1)
 
 
 def record_compacted(connection: redis.Redis, *, samples: int, parts: int) -> None:
     """One committed compaction: log samples moved into level-0 chunk parts, and the parts written."""
-    with connection.pipeline(transaction=False) as pipe:
-        pipe.hincrby(keys.TELEMETRY_COUNTERS, "samples_compacted", samples)
-        pipe.hincrby(keys.TELEMETRY_COUNTERS, "level0_parts_written", parts)
-        pipe.execute()
+    _add_to_counters(connection, samples_compacted=samples, level0_parts_written=parts)
 
 
 def record_sealed(connection: redis.Redis, *, samples: int, chunks: int) -> None:
     """One committed seal: head samples moved into chunks, and the chunk rows (parts) written."""
+    _add_to_counters(connection, samples_sealed=samples, chunks_written=chunks)
+
+
+def _add_to_counters(connection: redis.Redis, **amounts: int) -> None:
+    """Each amount added to its counter, in one round trip."""
     with connection.pipeline(transaction=False) as pipe:
-        pipe.hincrby(keys.TELEMETRY_COUNTERS, "samples_sealed", samples)
-        pipe.hincrby(keys.TELEMETRY_COUNTERS, "chunks_written", chunks)
+        for name, amount in amounts.items():
+            pipe.hincrby(keys.TELEMETRY_COUNTERS, name, amount)
         pipe.execute()

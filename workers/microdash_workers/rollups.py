@@ -74,9 +74,7 @@ def _roll_up(settings: Settings, connection: redis.Redis, now_ms: int | None) ->
 
 def _connect(settings: Settings) -> pymysql.connections.Connection:
     database = db.connect(settings)
-    with database.cursor() as cursor:
-        # Reads see committed samples only and take no locks that would stall ingest.
-        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    db.read_committed(database)  # reads see committed samples only and take no locks that would stall ingest
     return database
 
 

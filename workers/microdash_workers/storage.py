@@ -19,7 +19,6 @@ from .column_batch import ColumnBatch
 log = logging.getLogger(__name__)
 INSERT_CHUNK_ROWS = 5_000
 DEADLOCK_RETRIES = 5
-ER_LOCK_DEADLOCK = 1213
 _METRIC, _LABELS, _TS, _VALUE = (itemgetter(field) for field in range(4))
 
 
@@ -117,14 +116,11 @@ class SampleStore:
             self.close()
 
     def _with_deadlock_retry(self, operation):
-        for attempt in range(DEADLOCK_RETRIES):
-            try:
-                return operation()
-            except pymysql.err.OperationalError as exc:
-                self.connection().rollback()
-                if exc.args[0] != ER_LOCK_DEADLOCK or attempt == DEADLOCK_RETRIES - 1:
-                    raise
-                log.warning("deadlock while storing, retrying", extra={"attempt": attempt + 1})
+        """operation() (which commits its own work: a series created stays created) run again at once
+        after a deadlock; after any OperationalError the connection is rolled back first. A lock
+        wait timeout is raised (the job is retried), other errors are left to _storing."""
+        return db.retried(operation, roll_back=lambda: self.connection().rollback(), what="storing",
+                          errors=frozenset({db.DEADLOCK}), attempts=DEADLOCK_RETRIES, pause_seconds=0)
 
     def _resolve_series(self, tenant_id: int, samples: list[Sample] | list[QueuedSample]) -> list[int]:
         """Series id of every sample, in order."""

@@ -34,7 +34,6 @@ sealer: the locking read takes record locks only, so workers keep appending whil
 compacted; their rows have larger ids and wait for the next batch.
 """
 
-import binascii
 import logging
 import time
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ import pymysql
 
 from microdash_core import chunks, db
 from microdash_core.store import head_log
-from microdash_core.store.sealing import prepare_session
+from microdash_core.store.sealing import LOCK_WAIT_SECONDS
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH_ROWS = 200 * head_log.BUCKETS  # a stored batch is up to BUCKETS rows
@@ -97,9 +96,9 @@ def compact_due(connection: pymysql.connections.Connection, *, batch_rows: int =
     """Compact every tenant's log, oldest rows first, until what is left is not due (policy), or
     time.monotonic() passes deadline (checked between batches). Rows appended meanwhile are
     compacted too: a run under steady ingest ends at the deadline. Sets the session to READ
-    COMMITTED (prepare_session)."""
+    COMMITTED, locks waited for sealing's LOCK_WAIT_SECONDS at most."""
     started = time.monotonic()
-    prepare_session(connection)
+    db.read_committed(connection, lock_wait_seconds=LOCK_WAIT_SECONDS)
     total = Compacted()
     for tenant_id in _tenants_with_log(connection, tenant_ids):
         while deadline is None or time.monotonic() <= deadline:
@@ -159,7 +158,7 @@ def _compact_in_transaction(cursor, tenant_id: int, batch_rows: int, policy: Pol
     if not due.any():
         return Compacted(batches=1, log_rows=0, waiting=int(ts.size), waiting_rows=len(locked))
     rows = list(_level0_rows(tenant_id, int(ids.max()), sids[due], ts[due], vs[due]))
-    _insert_parts(cursor, rows)
+    db.insert_as_literals(cursor, "sample_chunks", _PART_COLUMNS, rows)
     deleted = cursor.execute(f"DELETE FROM sample_log WHERE tenant_id = %s AND id IN ({','.join(map(str, ids.tolist()))})",
                              (tenant_id,))
     if deleted != len(ids):  # locked since the read: only a bug gets here
@@ -170,27 +169,7 @@ def _compact_in_transaction(cursor, tenant_id: int, batch_rows: int, policy: Pol
                      waiting=int(waiting.sum()), waiting_rows=waiting_rows)
 
 
-_INSERT_PARTS = (b"INSERT INTO sample_chunks (tenant_id, series_id, window_start, part, sample_count, first_ts,"
-                 b" last_ts, data) VALUES ")
-# Bytes of one INSERT at most (blobs as hex: twice their size), well inside max_allowed_packet.
-STATEMENT_BYTES = 4 * 1024 * 1024
-
-
-def _insert_parts(cursor, rows: list[tuple]) -> None:
-    """Multi-row INSERTs written as literals: every field is an int and the blob goes as hex, so
-    nothing needs escaping (PyMySQL's escaping of the blobs was half of a small part's cost)."""
-    values: list[bytes] = []
-    size = 0
-    for tenant_id, series_id, window_start, part, count, first_ts, last_ts, blob in rows:
-        value = b"(%d,%d,%d,%d,%d,%d,%d,x'%s')" % (tenant_id, series_id, window_start, part, count, first_ts,
-                                                 last_ts, binascii.hexlify(blob))
-        if values and size + len(value) > STATEMENT_BYTES:
-            cursor.execute(_INSERT_PARTS + b",".join(values))
-            values, size = [], 0
-        values.append(value)
-        size += len(value) + 1
-    if values:
-        cursor.execute(_INSERT_PARTS + b",".join(values))
+_PART_COLUMNS = ("tenant_id", "series_id", "window_start", "part", "sample_count", "first_ts", "last_ts", "data")
 
 
 def _batch_end(cursor, tenant_id: int, batch_rows: int, max_samples: int) -> tuple[int, bool]:

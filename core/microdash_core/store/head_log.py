@@ -5,23 +5,20 @@ loads only the rows of their buckets (the log holds every series of a tenant). E
 the most samples one series has in it (`series_max`), so that a read's budget can bound what the
 log gives a few series without decoding it."""
 
-import binascii
 from typing import Iterable, Iterator
 
 import numpy as np
 
+from microdash_core import db
 from microdash_core.chunks import batch
 from microdash_core.chunks.errors import ChunkError
 
 # Buckets per tenant (docs/storage.md): a read of n series loads at most n/BUCKETS of the log;
 # each stored batch costs up to BUCKETS rows (a 5,000-series batch: ~78 samples a row).
 BUCKETS = 64
-_COLUMNS = b"tenant_id, bucket, first_ts, last_ts, sample_count, series_max, data"
-_INSERT = b"INSERT INTO sample_log (" + _COLUMNS + b") VALUES "
+_COLUMNS = ("tenant_id", "bucket", "first_ts", "last_ts", "sample_count", "series_max", "data")
 INSERT_AT = ("INSERT INTO sample_log (tenant_id, id, written_at, bucket, first_ts, last_ts, sample_count, series_max,"
              " data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)")
-# Bytes of one INSERT at most (blobs as hex: twice their size), well inside max_allowed_packet.
-STATEMENT_BYTES = 4 * 1024 * 1024
 
 
 def buckets_of(series_ids: Iterable[int] | None) -> list[int]:
@@ -36,13 +33,20 @@ def by_bucket(series_ids: np.ndarray, *columns: np.ndarray) -> Iterator[tuple[in
     order (a later sample of a (series, ts) stays later)."""
     if not series_ids.size:
         return
+    order, ordered, starts, ends = _bucket_runs(series_ids)
+    for start, end in zip(starts.tolist(), ends.tolist()):
+        taken = order[start:end]
+        yield int(ordered[start]), series_ids[taken], tuple(column[taken] for column in columns)
+
+
+def _bucket_runs(series_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(order, the buckets in that order, where each bucket's run starts and ends in it): the
+    samples (at least one) sorted by bucket, stably."""
     buckets = series_ids % BUCKETS
     order = np.argsort(buckets, kind="stable")
     ordered = buckets[order]
-    edges = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
-    for start, end in zip(np.concatenate(([0], edges)).tolist(), np.concatenate((edges, [ordered.size])).tolist()):
-        taken = order[start:end]
-        yield int(ordered[start]), series_ids[taken], tuple(column[taken] for column in columns)
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    return order, ordered, starts, np.append(starts[1:], ordered.size)
 
 
 def row_fields(series_ids: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> tuple[int, int, int, int, bytes]:
@@ -65,11 +69,7 @@ def bucketed_rows(series_ids: np.ndarray, timestamps: np.ndarray, values: np.nda
         raise ChunkError("series ids, timestamps and values differ in length")
     if not series_ids.size:
         return
-    buckets = series_ids % BUCKETS
-    order = np.argsort(buckets, kind="stable")
-    ordered = buckets[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    ends = np.append(starts[1:], ordered.size)
+    order, ordered, starts, ends = _bucket_runs(series_ids)
     if int((ends - starts).max()) > batch.MAX_BATCH_SAMPLES:  # a bucket split over rows: per piece
         for bucket, sids, (ts, vs) in by_bucket(series_ids, timestamps, values):
             for fields in pieces(sids, ts, vs):
@@ -96,18 +96,6 @@ def _one_row_per_bucket(series_ids, timestamps, values, order, ordered, starts, 
 
 def append(cursor, tenant_id: int, series_ids: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> int:
     """The samples as log rows (in the caller's transaction; readable at its COMMIT), in
-    multi-row INSERTs of literals (ints, blobs as hex: nothing to escape); returns the rows written."""
-    values_sql: list[bytes] = []
-    size = written = 0
-    for bucket, first_ts, last_ts, count, series_max, blob in bucketed_rows(series_ids, timestamps, values):
-        value = b"(%d,%d,%d,%d,%d,%d,x'%s')" % (tenant_id, bucket, first_ts, last_ts, count, series_max,
-                                             binascii.hexlify(blob))
-        if values_sql and size + len(value) > STATEMENT_BYTES:
-            cursor.execute(_INSERT + b",".join(values_sql))
-            values_sql, size = [], 0
-        values_sql.append(value)
-        size += len(value) + 1
-        written += 1
-    if values_sql:
-        cursor.execute(_INSERT + b",".join(values_sql))
-    return written
+    multi-row INSERTs of literals (db.insert_as_literals); returns the rows written."""
+    return db.insert_as_literals(cursor, "sample_log", _COLUMNS,
+                                 ((tenant_id, *row) for row in bucketed_rows(series_ids, timestamps, values)))

@@ -112,9 +112,9 @@ def seal_due(connection: pymysql.connections.Connection, *, cutoff_ms: int,
     """Seal every window that ends at or before cutoff_ms, oldest first, until none is left or
     time.monotonic() passes deadline (checked between batches). A cutoff in the future seals open
     windows too (the bench, tests): what arrives for them later is merged by the next seal.
-    Sets the connection's session to READ COMMITTED (prepare_session)."""
+    Sets the connection's session to READ COMMITTED, locks waited for LOCK_WAIT_SECONDS at most."""
     started = time.monotonic()
-    prepare_session(connection)
+    db.read_committed(connection, lock_wait_seconds=LOCK_WAIT_SECONDS)
     total = Sealed()
     while True:
         with connection.cursor() as cursor:
@@ -135,13 +135,6 @@ def seal_due(connection: pymysql.connections.Connection, *, cutoff_ms: int,
             break
     total.seconds = time.monotonic() - started
     return total
-
-
-def prepare_session(connection: pymysql.connections.Connection) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-        cursor.execute("SET SESSION innodb_lock_wait_timeout = %s", (LOCK_WAIT_SECONDS,))
-    connection.commit()
 
 
 def seal_batch(connection: pymysql.connections.Connection, batch: Batch) -> Sealed:
