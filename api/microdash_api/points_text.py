@@ -29,6 +29,7 @@ SMALL = 512  # below this many points the plain writer costs less than the ~30 n
 _BYTE = np.uint8
 _COMMA, _OPEN, _CLOSE, _POINT, _ZERO = b",[].0"
 _INTEGRAL_BELOW = 1e16  # from here on orjson writes floats with an exponent ("1e+16")
+_PROBE = 16  # values looked at before all of them are
 _NEGATIVE_ZERO_BITS = np.iinfo(np.int64).min  # -0.0 seen as int64: no other float has these bits
 
 
@@ -58,6 +59,9 @@ def _common_width(starts: np.ndarray) -> int | None:
 
 def _as_integers(values: np.ndarray) -> np.ndarray | None:
     """The values as int64 when orjson's text for each is the integer's and ".0", else None."""
+    probe = values[:_PROBE]
+    if not (np.trunc(probe) == probe).all():  # a series of fractions shows it at once
+        return None
     if not np.abs(values).max() < _INTEGRAL_BELOW:  # NaN compares False
         return None
     integers = values.astype(np.int64)
