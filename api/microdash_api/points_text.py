@@ -103,7 +103,7 @@ def _placed(width: int, stamps: bytes, numbers: bytes, *, suffix: bool) -> memor
     total = last_row + width + 4 + int(lengths[-1]) + tail + 2
     widest = int(lengths.max())
     out = np.empty(total + widest, _BYTE)  # the last value's window may reach past the end
-    edges += 1
+    edges += 1  # edges[:-1]: where each value starts in `numbers`
     _copy_values(out, numbers + bytes(widest), edges[:-1], rows + (width + 4), lengths, room=width + 4 + tail)
     rows += 3
     _windows(out, width + 1)[rows] = _windows(stamps, width + 1, count=count, offset=1, stride=width + 1)
