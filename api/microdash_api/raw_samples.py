@@ -1,4 +1,4 @@
-"""Raw samples (sealed chunks plus the head) on an aiomysql cursor, through microdash_core.store.reads.
+"""Raw samples (sealed chunks plus the head) on an asyncmy cursor, through microdash_core.store.reads.
 
 The samples are counted first (whole chunks count whole) and a read past the budget is refused
 before anything is decoded: chunks are blobs, so unlike the SQL aggregation this replaced, every

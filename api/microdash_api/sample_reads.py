@@ -16,13 +16,13 @@ SampleReadTimeout instead of holding the query; the samples are counted before t
 from dataclasses import dataclass
 from typing import Literal
 
-import aiomysql
 import numpy as np
-import pymysql
+from asyncmy.errors import OperationalError
 
 from microdash_core.store import reads
 
 from .raw_samples import TooManySamples, read_raw_samples
+from .sql import Pool
 
 Resolution = Literal["raw", "1m", "5m"]
 BUCKET_MS = {"1m": 60_000, "5m": 300_000}
@@ -56,7 +56,7 @@ class _Rollup:
 _ROLLUPS = {"1m": _Rollup("samples_1m", BUCKET_MS["1m"]), "5m": _Rollup("samples_5m", BUCKET_MS["5m"])}
 
 
-async def read_samples(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[int], span: TimeRange,
+async def read_samples(pool: Pool, *, tenant_id: int, series_ids: list[int], span: TimeRange,
                        resolution: Resolution, max_samples: int, timeout_seconds: float) -> dict[int, Arrays]:
     """(timestamps int64 ms ascending, values float64) per series id that has samples in the span.
     Raises SampleBudgetExceeded past max_samples, SampleReadTimeout past timeout_seconds and
@@ -69,7 +69,7 @@ async def read_samples(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[
                 return await _read_raw(cursor, tenant_id, series_ids, span, max_samples, timeout_seconds)
             return await _read_rollup(cursor, _ROLLUPS[resolution], tenant_id, series_ids, span, max_samples,
                                       timeout_seconds)
-        except pymysql.err.OperationalError as exc:
+        except OperationalError as exc:
             if exc.args and exc.args[0] in _STATEMENT_TIMEOUT_ERRORS:
                 raise SampleReadTimeout(str(exc)) from exc
             raise
