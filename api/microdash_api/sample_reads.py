@@ -22,7 +22,7 @@ from asyncmy.errors import OperationalError
 from microdash_core.store import reads
 
 from .raw_samples import TooManySamples, read_raw_samples
-from .sql import Pool
+from .sql import Pool, execute_as_text
 
 Resolution = Literal["raw", "1m", "5m"]
 BUCKET_MS = {"1m": 60_000, "5m": 300_000}
@@ -101,7 +101,8 @@ async def _read_rollup(cursor, table: _Rollup, tenant_id: int, series_ids: list[
     params = [tenant_id, *series_ids, span.start_ms, span.end_ms, span.start_ms - span.start_ms % table.width_ms,
               span.end_ms]
     timeout = f"max_statement_time={max(timeout_seconds, 0.001):.3f}"
-    await cursor.execute(f"SET STATEMENT {timeout} FOR SELECT COUNT(*) FROM {table.name} WHERE {where}", params)
+    await execute_as_text(cursor, f"SET STATEMENT {timeout} FOR SELECT COUNT(*) FROM {table.name} WHERE {where}",
+                          params)
     (count,), = await cursor.fetchall()
     if not _within_budget(count, max_samples):
         return {}
@@ -111,8 +112,8 @@ async def _read_rollup(cursor, table: _Rollup, tenant_id: int, series_ids: list[
 
 async def _rollup_as_texts(cursor, table: _Rollup, where: str, params: list, timeout: str) -> dict[int, Arrays] | None:
     order = "ORDER BY bucket_ts SEPARATOR ','"
-    await cursor.execute(
-        f"SET STATEMENT {timeout}, group_concat_max_len={reads.TEXT_BOUND} FOR"
+    await execute_as_text(
+        cursor, f"SET STATEMENT {timeout}, group_concat_max_len={reads.TEXT_BOUND} FOR"
         f" SELECT series_id, COUNT(*), GROUP_CONCAT(last_ts {order}), GROUP_CONCAT(last_value {order})"
         f" FROM {table.name} WHERE {where} GROUP BY series_id, bucket_ts DIV {_GROUP_MS}"
         f" ORDER BY series_id, bucket_ts DIV {_GROUP_MS}", params)
@@ -129,8 +130,8 @@ async def _rollup_as_texts(cursor, table: _Rollup, where: str, params: list, tim
 
 
 async def _rollup_as_rows(cursor, table: _Rollup, where: str, params: list, timeout: str) -> dict[int, Arrays]:
-    await cursor.execute(f"SET STATEMENT {timeout} FOR SELECT series_id, last_ts, last_value"
-                         f" FROM {table.name} WHERE {where} ORDER BY series_id, bucket_ts", params)
+    await execute_as_text(cursor, f"SET STATEMENT {timeout} FOR SELECT series_id, last_ts, last_value"
+                                  f" FROM {table.name} WHERE {where} ORDER BY series_id, bucket_ts", params)
     rows: list[tuple] = []
     while batch := await cursor.fetchmany(_FETCH_ROWS):
         rows.extend(batch)
