@@ -8,9 +8,9 @@ canonical parts, the rest in a level-0 part or the head, which every reader must
 from contextlib import closing
 from itertools import groupby
 
-import aiomysql
 import numpy as np
 
+from microdash_api.sql import open_pool
 from microdash_core import chunks, db
 from microdash_core.db import DatabaseAddress
 from microdash_core.store import compaction
@@ -98,11 +98,9 @@ def unsealed_samples(stack, tenant_id: int) -> int:
 
 
 async def with_pool(stack, work):
-    """work(pool) on an aiomysql pool of the stack's database, closed afterwards."""
+    """work(pool) on the api's pool of the stack's database, closed afterwards."""
     address = DatabaseAddress.from_url(stack.settings.database_url)
-    pool = await aiomysql.create_pool(host=address.host, port=address.port, user=address.user,
-                                      password=address.password, db=address.database, unix_socket=address.unix_socket,
-                                      autocommit=True, minsize=0, maxsize=2)
+    pool = await open_pool(address)
     try:
         return await work(pool)
     finally:

@@ -2,6 +2,7 @@
 down: every number is bounded to what its column holds, every string and list in length, and
 names, addresses and header values carry no control characters."""
 
+import asyncmy.errors
 import pymysql
 import pytest
 from fastapi.testclient import TestClient
@@ -128,12 +129,15 @@ def test_a_malformed_last_event_id_is_422_not_503(stack, last_event_id):
     assert response.json()["errors"][0]["field"] == "Last-Event-ID"
 
 
-def test_a_value_mariadb_refuses_is_422_not_500():
-    """The safety net behind the bounds: a DataError from MariaDB (here an out-of-range value)."""
+@pytest.mark.parametrize("data_error", [asyncmy.errors.DataError, pymysql.err.DataError],
+                         ids=["api pool", "core services"])
+def test_a_value_mariadb_refuses_is_422_not_500(data_error):
+    """The safety net behind the bounds: a DataError from MariaDB (here an out-of-range value),
+    raised by the api's pool (asyncmy) or by a core service on PyMySQL."""
     app = create_app()
 
     async def out_of_range():
-        raise pymysql.err.DataError(1264, "Out of range value for column 'for_seconds' at row 1")
+        raise data_error(1264, "Out of range value for column 'for_seconds' at row 1")
 
     app.router.add_api_route("/out-of-range", out_of_range)
     app.router.routes.insert(0, app.router.routes.pop())  # ahead of the dashboard's catch-all

@@ -7,13 +7,13 @@ import asyncio
 import time
 from contextlib import closing
 
-import aiomysql
 import httpx
 import numpy as np
 import pytest
 
 from microdash_api import repository
 from microdash_api.raw_samples import TooManySamples
+from microdash_api.sql import open_pool
 from microdash_core import chunks, db
 from microdash_core.store import sealing
 from microdash_core.db import DatabaseAddress
@@ -171,8 +171,7 @@ def test_a_read_of_more_raw_samples_than_the_budget_is_refused(stack, tmp_path):
 
 async def _aggregate(stack, **kwargs):
     address = DatabaseAddress.from_url(stack.settings.database_url)
-    pool = await aiomysql.create_pool(host=address.host, port=address.port, user=address.user,
-                                      password=address.password, db=address.database, autocommit=True)
+    pool = await open_pool(address)
     try:
         return await repository.aggregate_points(pool, resolution="raw", **kwargs)
     finally:

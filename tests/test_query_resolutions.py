@@ -2,10 +2,10 @@
 
 import asyncio
 
-import aiomysql
 import pytest
 
 from microdash_api import repository
+from microdash_api.sql import open_pool
 from microdash_core.db import DatabaseAddress
 from microdash_workers.rollups import roll_up
 from test_rollups import MINUTE, five_minutes_aligned, ingest, known_samples
@@ -91,8 +91,7 @@ def test_rollup_queries_never_show_another_tenant(stack):
 
 async def read_points(stack, **kwargs):
     address = DatabaseAddress.from_url(stack.settings.database_url)
-    pool = await aiomysql.create_pool(host=address.host, port=address.port, user=address.user,
-                                      password=address.password, db=address.database, autocommit=True)
+    pool = await open_pool(address)
     try:
         return await repository.aggregate_points(pool, step_ms=5 * MINUTE, aggregation="sum", **kwargs)
     finally:

@@ -4,11 +4,11 @@ in), bit for bit, and so does the read of one row per bucket after a text reache
 
 import asyncio
 
-import aiomysql
 import numpy as np
 import pytest
 
 from microdash_api import repository
+from microdash_api.sql import open_pool
 from microdash_core.db import DatabaseAddress
 from microdash_core.store import reads
 from microdash_workers.rollups import roll_up
@@ -62,8 +62,7 @@ def test_numpy_and_mariadb_aggregate_rollups_alike(rolled_up, stack, monkeypatch
 
 async def _points(stack, cases, **kwargs) -> dict:
     address = DatabaseAddress.from_url(stack.settings.database_url)
-    pool = await aiomysql.create_pool(host=address.host, port=address.port, user=address.user,
-                                      password=address.password, db=address.database, autocommit=True)
+    pool = await open_pool(address)
     try:
         return {(resolution, step, aggregation): await repository.aggregate_points(
                     pool, resolution=resolution, step_ms=step, aggregation=aggregation, **kwargs)

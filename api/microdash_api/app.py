@@ -4,7 +4,6 @@ import logging
 from contextlib import asynccontextmanager
 
 import numpy.ma  # noqa: F401  (see below)
-import pymysql
 import redis.exceptions
 
 from fastapi import FastAPI, Request
@@ -20,6 +19,7 @@ from .prometheus.envelope import PrometheusApiError, error_response
 from .routes import (alert_channels, alert_rules, alert_silences, alerts, audit, dead_letters, docs, frontend, health,
                      influx, ingest, otlp, prometheus, query, remote_write, sessions, stream, tenant, tokens)
 from .security_headers import SecurityHeaders
+from .sql import OUT_OF_RANGE_ERRORS, OUTAGE_ERRORS
 from .state import AppState
 from .validation_errors import invalid_request
 
@@ -49,10 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(PrometheusApiError, _prometheus_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
-    for outage in (pymysql.err.OperationalError, pymysql.err.InterfaceError, redis.exceptions.ConnectionError,
-                   redis.exceptions.TimeoutError):
+    for outage in (*OUTAGE_ERRORS, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         app.add_exception_handler(outage, _dependency_outage)
-    app.add_exception_handler(pymysql.err.DataError, _value_out_of_range)
+    for out_of_range in OUT_OF_RANGE_ERRORS:
+        app.add_exception_handler(out_of_range, _value_out_of_range)
     ingest.add_plain_routes(app)
     query.add_plain_routes(app)
     for module in (ingest, remote_write, influx, otlp, query, stream, sessions, tokens, health, alerts, alert_rules,

@@ -2,15 +2,12 @@
 
 from dataclasses import dataclass
 
-import aiomysql
-import pymysql
-
 from microdash_core import tokens
 from microdash_core.settings import Settings
 from microdash_core.tenants import api_tokens
 
 from .expiring_cache import ExpiringCache
-from .sql import ask
+from .sql import OUTAGE_ERRORS, Pool, ask
 from .tenant_limits import TenantLimits, TenantLimitsCache
 
 
@@ -31,7 +28,7 @@ class TokenAuthenticator:
     """Resolves Bearer tokens; valid tokens are cached for a few seconds, so revocation takes
     effect within ``token_cache_seconds``. A lookup also hands the tenant's limits to `limits`."""
 
-    def __init__(self, pool: aiomysql.Pool, settings: Settings, limits: TenantLimitsCache):
+    def __init__(self, pool: Pool, settings: Settings, limits: TenantLimitsCache):
         self.pool = pool
         self.limits = limits
         self._cache: ExpiringCache[TenantContext] = ExpiringCache(settings.token_cache_seconds)
@@ -55,7 +52,7 @@ class TokenAuthenticator:
             return None
         try:
             row = await ask(self.pool, api_tokens.active_token(public_id))
-        except (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError) as exc:
+        except (*OUTAGE_ERRORS, OSError) as exc:
             raise CredentialStoreUnavailable(str(exc)) from exc
         if row is None or not tokens.matches(token, bytes(row[0])):
             return None

@@ -10,13 +10,13 @@ import uuid
 from dataclasses import dataclass
 from typing import NoReturn
 
-import pymysql
 import redis.exceptions
 
 from microdash_core import keys
 from microdash_core.rate_limit import RateDecision
 from microdash_core.samples import Sample
 
+from . import sql
 from .auth import TenantContext
 from .backpressure import RETRY_AFTER_SECONDS
 from .batcher import RateCheck, RateRefused
@@ -27,7 +27,7 @@ from .tenant_limits import TenantLimits
 
 log = logging.getLogger(__name__)
 MAX_ERRORS_REPORTED = 100
-DATABASE_ERRORS = (pymysql.err.MySQLError, OSError)
+DATABASE_ERRORS = (*sql.DATABASE_ERRORS, OSError)
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,11 @@
 
 from dataclasses import dataclass
 
-import aiomysql
-import pymysql
-
 from microdash_core.tenants import memberships as member_store
 
 from .auth import CredentialStoreUnavailable, TenantContext
 from .expiring_cache import ExpiringCache
-from .sql import ask
+from .sql import OUTAGE_ERRORS, Pool, ask
 
 
 @dataclass(frozen=True)
@@ -26,16 +23,16 @@ class UserRecord:
     password_hash: str
 
 
-async def find_user(pool: aiomysql.Pool, *, email: str) -> UserRecord | None:
+async def find_user(pool: Pool, *, email: str) -> UserRecord | None:
     row = await ask(pool, member_store.user_by_email(email))
     return UserRecord(*row) if row else None
 
 
-async def memberships(pool: aiomysql.Pool, *, user_id: int) -> list[Membership]:
+async def memberships(pool: Pool, *, user_id: int) -> list[Membership]:
     return [Membership(*row) for row in await ask(pool, member_store.member_tenants_for_display(user_id))]
 
 
-async def tenant_of_member(pool: aiomysql.Pool, *, user_id: int, tenant_name: str | None = None,
+async def tenant_of_member(pool: Pool, *, user_id: int, tenant_name: str | None = None,
                            tenant_id: int | None = None) -> TenantContext | None:
     """The tenant named, or of that id (or, without either, the user's first by name) with the
     user's role in it; None when the user is not a member of it."""
@@ -51,7 +48,7 @@ class MembershipCache:
     removed member, a changed role or a deleted tenant takes effect on open sessions as quickly as a
     revoked token does. Only memberships that exist are cached."""
 
-    def __init__(self, pool: aiomysql.Pool, ttl_seconds: float):
+    def __init__(self, pool: Pool, ttl_seconds: float):
         self.pool = pool
         self._cache: ExpiringCache[TenantContext] = ExpiringCache(ttl_seconds)
 
@@ -62,7 +59,7 @@ class MembershipCache:
             return cached
         try:
             tenant = await tenant_of_member(self.pool, user_id=user_id, tenant_id=tenant_id)
-        except (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError) as exc:
+        except (*OUTAGE_ERRORS, OSError) as exc:
             raise CredentialStoreUnavailable(str(exc)) from exc
         if tenant is None:
             self._cache.drop((user_id, tenant_id))

@@ -1,4 +1,4 @@
-"""Raw samples (sealed chunks plus the head) on an aiomysql cursor, through microdash_core.store.reads.
+"""Raw samples (sealed chunks plus the head) on an asyncmy cursor, through microdash_core.store.reads.
 
 The samples are counted first (whole chunks count whole) and a read past the budget is refused
 before anything is decoded: chunks are blobs, so unlike the SQL aggregation this replaced, every
@@ -6,10 +6,12 @@ sample of the range comes into the process.
 """
 
 import logging
+from functools import partial
 
 from microdash_core import chunks
 from microdash_core.store import reads
 
+from .sql import execute_as_text
 from .telemetry import UNREADABLE_CHUNK_READS
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,8 @@ async def read_raw_samples(cursor, *, tenant_id: int, series_ids: list[int], spa
     if not series_ids or span.last_ms < span.first_ms:
         return {}
     selection = {"tenant_id": tenant_id, "series_ids": series_ids, "span": span, "timeout_seconds": timeout_seconds}
-    await cursor.execute(*reads.count_statement(**selection))
+    execute = cursor.execute if timeout_seconds is None else partial(execute_as_text, cursor)
+    await execute(*reads.count_statement(**selection))
     (count,), = await cursor.fetchall()
     counted = int(count or 0)
     if counted > max_samples:
@@ -40,7 +43,7 @@ async def read_raw_samples(cursor, *, tenant_id: int, series_ids: list[int], spa
     if not counted:
         return {}
     for shape in reads.shapes_for(counted):
-        await cursor.execute(*reads.statements(**selection, shape=shape))
+        await execute(*reads.statements(**selection, shape=shape))
         try:
             return reads.assemble(await cursor.fetchall(), span, series_ids=series_ids)
         except reads.TextBoundReached:

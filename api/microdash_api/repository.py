@@ -4,7 +4,6 @@ query path without it."""
 import asyncio
 from dataclasses import dataclass
 
-import aiomysql
 import orjson
 
 from microdash_core import series_lookup
@@ -15,6 +14,7 @@ from . import step_buckets
 from .raw_samples import read_raw_samples
 from .rollup_aggregation import aggregated_by_mariadb
 from .rollup_rows import BUCKET_MS, read_rollup_rows
+from .sql import Pool
 from .step_buckets import Rows
 
 DEFAULT_MAX_RAW_SAMPLES = 5_000_000
@@ -37,7 +37,7 @@ class SeriesRow:
     labels: dict[str, str]
 
 
-async def find_series(pool: aiomysql.Pool, *, tenant_id: int, metric: str | None,
+async def find_series(pool: Pool, *, tenant_id: int, metric: str | None,
                       matchers: list[Matcher], limit: int) -> list[SeriesRow]:
     # The equality matchers narrow the statement, so that a query for one series of many does not
     # decode them all here; all_match below decides.
@@ -58,7 +58,7 @@ async def find_series(pool: aiomysql.Pool, *, tenant_id: int, metric: str | None
     return found[:limit]
 
 
-async def aggregate_points(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[int], start_ms: int,
+async def aggregate_points(pool: Pool, *, tenant_id: int, series_ids: list[int], start_ms: int,
                            end_ms: int, step_ms: int, aggregation: str, resolution: str = "raw",
                            max_raw_samples: int = DEFAULT_MAX_RAW_SAMPLES) -> dict[int, list[tuple[int, float]]]:
     """aggregate_arrays as (bucket start ms, value) pairs, a list (maybe empty) for every series id."""
@@ -73,7 +73,7 @@ def _pairs(points: step_buckets.Points) -> list[tuple[int, float]]:
     return list(zip(starts.tolist(), values.tolist()))
 
 
-async def aggregate_arrays(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[int], start_ms: int,
+async def aggregate_arrays(pool: Pool, *, tenant_id: int, series_ids: list[int], start_ms: int,
                            end_ms: int, step_ms: int, aggregation: str, resolution: str = "raw",
                            max_raw_samples: int = DEFAULT_MAX_RAW_SAMPLES) -> dict[int, step_buckets.Points]:
     """(bucket starts ms, values) per series that has points, buckets of step_ms over [start, end).
@@ -110,7 +110,7 @@ async def aggregate_arrays(pool: aiomysql.Pool, *, tenant_id: int, series_ids: l
             for series_id, (ts, vs) in samples.items()}
 
 
-async def _rollup_rows_of(pool: aiomysql.Pool, **selection) -> step_buckets.SeriesRows:
+async def _rollup_rows_of(pool: Pool, **selection) -> step_buckets.SeriesRows:
     async with pool.acquire() as connection, connection.cursor() as cursor:
         return await read_rollup_rows(cursor, **selection)
 

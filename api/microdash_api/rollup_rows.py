@@ -30,7 +30,7 @@ def _where(series_ids: list[int]) -> str:
 async def read_rollup_rows(cursor, *, resolution: str, aggregation: str, tenant_id: int, series_ids: list[int],
                            start_ms: int, end_ms: int) -> SeriesRows:
     """The rows with start_ms <= bucket_ts < end_ms of each series that has some, in bucket order,
-    with the columns `aggregation` needs. On an aiomysql cursor."""
+    with the columns `aggregation` needs. On an asyncmy cursor."""
     columns = ROLLUP_COLUMNS[aggregation]
     params = [tenant_id, *series_ids, start_ms, end_ms]
     texts = ", ".join(f"GROUP_CONCAT({column})" for column in ("bucket_ts", *columns))

@@ -16,13 +16,13 @@ SampleReadTimeout instead of holding the query; the samples are counted before t
 from dataclasses import dataclass
 from typing import Literal
 
-import aiomysql
 import numpy as np
-import pymysql
+from asyncmy.errors import OperationalError
 
 from microdash_core.store import reads
 
 from .raw_samples import TooManySamples, read_raw_samples
+from .sql import Pool, execute_as_text
 
 Resolution = Literal["raw", "1m", "5m"]
 BUCKET_MS = {"1m": 60_000, "5m": 300_000}
@@ -56,7 +56,7 @@ class _Rollup:
 _ROLLUPS = {"1m": _Rollup("samples_1m", BUCKET_MS["1m"]), "5m": _Rollup("samples_5m", BUCKET_MS["5m"])}
 
 
-async def read_samples(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[int], span: TimeRange,
+async def read_samples(pool: Pool, *, tenant_id: int, series_ids: list[int], span: TimeRange,
                        resolution: Resolution, max_samples: int, timeout_seconds: float) -> dict[int, Arrays]:
     """(timestamps int64 ms ascending, values float64) per series id that has samples in the span.
     Raises SampleBudgetExceeded past max_samples, SampleReadTimeout past timeout_seconds and
@@ -69,7 +69,7 @@ async def read_samples(pool: aiomysql.Pool, *, tenant_id: int, series_ids: list[
                 return await _read_raw(cursor, tenant_id, series_ids, span, max_samples, timeout_seconds)
             return await _read_rollup(cursor, _ROLLUPS[resolution], tenant_id, series_ids, span, max_samples,
                                       timeout_seconds)
-        except pymysql.err.OperationalError as exc:
+        except OperationalError as exc:
             if exc.args and exc.args[0] in _STATEMENT_TIMEOUT_ERRORS:
                 raise SampleReadTimeout(str(exc)) from exc
             raise
@@ -101,7 +101,8 @@ async def _read_rollup(cursor, table: _Rollup, tenant_id: int, series_ids: list[
     params = [tenant_id, *series_ids, span.start_ms, span.end_ms, span.start_ms - span.start_ms % table.width_ms,
               span.end_ms]
     timeout = f"max_statement_time={max(timeout_seconds, 0.001):.3f}"
-    await cursor.execute(f"SET STATEMENT {timeout} FOR SELECT COUNT(*) FROM {table.name} WHERE {where}", params)
+    await execute_as_text(cursor, f"SET STATEMENT {timeout} FOR SELECT COUNT(*) FROM {table.name} WHERE {where}",
+                          params)
     (count,), = await cursor.fetchall()
     if not _within_budget(count, max_samples):
         return {}
@@ -111,8 +112,8 @@ async def _read_rollup(cursor, table: _Rollup, tenant_id: int, series_ids: list[
 
 async def _rollup_as_texts(cursor, table: _Rollup, where: str, params: list, timeout: str) -> dict[int, Arrays] | None:
     order = "ORDER BY bucket_ts SEPARATOR ','"
-    await cursor.execute(
-        f"SET STATEMENT {timeout}, group_concat_max_len={reads.TEXT_BOUND} FOR"
+    await execute_as_text(
+        cursor, f"SET STATEMENT {timeout}, group_concat_max_len={reads.TEXT_BOUND} FOR"
         f" SELECT series_id, COUNT(*), GROUP_CONCAT(last_ts {order}), GROUP_CONCAT(last_value {order})"
         f" FROM {table.name} WHERE {where} GROUP BY series_id, bucket_ts DIV {_GROUP_MS}"
         f" ORDER BY series_id, bucket_ts DIV {_GROUP_MS}", params)
@@ -129,8 +130,8 @@ async def _rollup_as_texts(cursor, table: _Rollup, where: str, params: list, tim
 
 
 async def _rollup_as_rows(cursor, table: _Rollup, where: str, params: list, timeout: str) -> dict[int, Arrays]:
-    await cursor.execute(f"SET STATEMENT {timeout} FOR SELECT series_id, last_ts, last_value"
-                         f" FROM {table.name} WHERE {where} ORDER BY series_id, bucket_ts", params)
+    await execute_as_text(cursor, f"SET STATEMENT {timeout} FOR SELECT series_id, last_ts, last_value"
+                                  f" FROM {table.name} WHERE {where} ORDER BY series_id, bucket_ts", params)
     rows: list[tuple] = []
     while batch := await cursor.fetchmany(_FETCH_ROWS):
         rows.extend(batch)

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-import aiomysql
 import redis
 import redis.asyncio as aioredis
 from rq import Queue
@@ -20,6 +19,7 @@ from .batcher import IngestBatcher
 from .hub import LiveHub
 from .memberships import MembershipCache
 from .password_checks import PasswordChecks
+from .sql import Pool, open_pool
 from .tenant_limits import TenantLimitsCache
 
 REDIS_SOCKET_TIMEOUT = 2.0
@@ -28,7 +28,7 @@ REDIS_SOCKET_TIMEOUT = 2.0
 @dataclass
 class AppState:
     settings: Settings
-    db: aiomysql.Pool
+    db: Pool
     redis: aioredis.Redis
     queue: Queue
     validator: SampleValidator
@@ -44,12 +44,7 @@ class AppState:
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppState":
-        address = DatabaseAddress.from_url(settings.database_url)
-        pool = await aiomysql.create_pool(
-            host=address.host, port=address.port, user=address.user, password=address.password,
-            db=address.database, unix_socket=address.unix_socket, charset="utf8mb4",
-            autocommit=True, minsize=0, maxsize=10, pool_recycle=3600,
-        )
+        pool = await open_pool(DatabaseAddress.from_url(settings.database_url))
         async_redis = aioredis.Redis.from_url(
             settings.redis_url, socket_timeout=REDIS_SOCKET_TIMEOUT, socket_connect_timeout=REDIS_SOCKET_TIMEOUT
         )

@@ -8,13 +8,10 @@ used, so that ingest with a cached token keeps working (its batches wait in Redi
 
 from dataclasses import dataclass
 
-import aiomysql
-import pymysql
-
 from microdash_core.tenants import limits
 
 from .expiring_cache import ExpiringCache
-from .sql import ask
+from .sql import DATABASE_ERRORS, Pool, ask
 
 
 @dataclass(frozen=True)
@@ -27,7 +24,7 @@ NO_LIMITS = TenantLimits(None, None)
 
 
 class TenantLimitsCache:
-    def __init__(self, pool: aiomysql.Pool, ttl_seconds: float):
+    def __init__(self, pool: Pool, ttl_seconds: float):
         self.pool = pool
         self._cache: ExpiringCache[TenantLimits] = ExpiringCache(ttl_seconds)
 
@@ -39,7 +36,7 @@ class TenantLimitsCache:
             return cached
         try:
             row = await ask(self.pool, limits.ingest_limits(tenant_id))
-        except (pymysql.err.MySQLError, OSError):
+        except (*DATABASE_ERRORS, OSError):
             if (last_known := self._cache.last_known(tenant_id)) is None:
                 raise
             return last_known

@@ -1,4 +1,4 @@
-"""Finding a tenant's series in the series table: the one statement the api (aiomysql), the alert
+"""Finding a tenant's series in the series table: the one statement the api (asyncmy), the alert
 evaluator and the CLI (PyMySQL) each run. A series row holds its metric (PromQL's __name__) and its
 other labels as canonical JSON compared byte for byte (utf8mb4_bin), so a label's value can narrow
 the statement with JSON_VALUE; the SQL only narrows, callers with matchers still match the decoded

@@ -5,23 +5,23 @@ index keeps no per-series time bounds (docs/promql.md)."""
 
 import re
 
-import aiomysql
 
 from microdash_core.matchers import Matcher
 
+from ..sql import Pool
 from .series_index import NAME, all_label_sets, find_series, metric_names
 
 _HISTOGRAM_PART = re.compile(r"(.+)_(bucket|sum|count)$")
 
 
-async def matching_label_sets(pool: aiomysql.Pool, *, tenant_id: int, selectors: list[list[Matcher]],
+async def matching_label_sets(pool: Pool, *, tenant_id: int, selectors: list[list[Matcher]],
                               limit: int, truncate: bool = False) -> list[dict[str, str]]:
     """Sorted label sets; past `limit`, TooManySeries, or (truncate) limit + 1 of them."""
     found = await find_series(pool, tenant_id=tenant_id, selectors=selectors, limit=limit, truncate=truncate)
     return sorted((series.labels for series in found), key=lambda labels: sorted(labels.items()))
 
 
-async def label_names(pool: aiomysql.Pool, *, tenant_id: int, selectors: list[list[Matcher]],
+async def label_names(pool: Pool, *, tenant_id: int, selectors: list[list[Matcher]],
                       limit: int) -> list[str]:
     names: set[str] = set()
     async for labels in _label_sets(pool, tenant_id, selectors, limit):
@@ -29,7 +29,7 @@ async def label_names(pool: aiomysql.Pool, *, tenant_id: int, selectors: list[li
     return sorted(names)
 
 
-async def label_values(pool: aiomysql.Pool, *, tenant_id: int, name: str, selectors: list[list[Matcher]],
+async def label_values(pool: Pool, *, tenant_id: int, name: str, selectors: list[list[Matcher]],
                        limit: int) -> list[str]:
     if name == NAME and not selectors:
         return await metric_names(pool, tenant_id=tenant_id)
@@ -50,7 +50,7 @@ async def _label_sets(pool, tenant_id: int, selectors: list[list[Matcher]], limi
             yield labels
 
 
-async def metadata(pool: aiomysql.Pool, *, tenant_id: int, metric: str | None) -> dict[str, list[dict]]:
+async def metadata(pool: Pool, *, tenant_id: int, metric: str | None) -> dict[str, list[dict]]:
     """Types inferred from the names only (microdash keeps no HELP or TYPE): `_total` is a counter,
     a `_bucket`/`_sum`/`_count` family a histogram; other names are left out, as Prometheus
     leaves out what it has no metadata for."""

@@ -10,11 +10,11 @@ threads bound how many queries evaluate at once."""
 import asyncio
 import time
 
-import pymysql
 
 from microdash_core.promql import PromQLError, QueryLimits, instant_query, range_query
 from microdash_core.settings import Settings
 
+from ..sql import OUTAGE_ERRORS
 from ..state import AppState
 from .envelope import PrometheusApiError
 from .read_plan import RetentionDays
@@ -77,5 +77,5 @@ async def _guarded(query, timeout_seconds: float):
     except TimeoutError:
         raise PrometheusApiError("timeout", f"the query ran longer than {timeout_seconds:g} s"
                                             " (MICRODASH_PROMQL_TIMEOUT_SECONDS)") from None
-    except (pymysql.err.OperationalError, pymysql.err.InterfaceError):
+    except OUTAGE_ERRORS:
         raise PrometheusApiError("unavailable", "the database is unavailable, retry later") from None

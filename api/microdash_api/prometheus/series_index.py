@@ -1,4 +1,4 @@
-"""Series lookup by label matchers, tenant-scoped, on the api's aiomysql pool: the statements and
+"""Series lookup by label matchers, tenant-scoped, on the api's asyncmy pool: the statements and
 the matching are microdash_core.series_lookup's (a Selector narrows the SQL by metric and by the
 label values it names; every matcher then runs on the decoded labels with RE2).
 """
@@ -7,12 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 
-import aiomysql
 import orjson
+from asyncmy.cursors import SSCursor
 
 from microdash_core import series_lookup
 from microdash_core.matchers import Matcher
 from microdash_core.series_lookup import NAME
+
+from ..sql import Pool
+
 _FETCH_ROWS = 2_000
 
 
@@ -28,7 +31,7 @@ class TooManySeries(Exception):
         self.limit = limit
 
 
-async def find_series(pool: aiomysql.Pool, *, tenant_id: int, selectors: list[list[Matcher]],
+async def find_series(pool: Pool, *, tenant_id: int, selectors: list[list[Matcher]],
                       limit: int, truncate: bool = False) -> list[IndexedSeries]:
     """The series matching any of the selectors (each a list of matchers that must all hold),
     ordered by id. Past `limit` raises TooManySeries, or with `truncate` returns limit + 1 series."""
@@ -44,20 +47,20 @@ async def find_series(pool: aiomysql.Pool, *, tenant_id: int, selectors: list[li
     return [found[key] for key in sorted(found)]
 
 
-async def metric_names(pool: aiomysql.Pool, *, tenant_id: int) -> list[str]:
+async def metric_names(pool: Pool, *, tenant_id: int) -> list[str]:
     async with pool.acquire() as connection, connection.cursor() as cursor:
         await cursor.execute(*series_lookup.metric_names_statement(tenant_id=tenant_id))
         return [row[0] for row in await cursor.fetchall()]
 
 
-async def all_label_sets(pool: aiomysql.Pool, *, tenant_id: int) -> AsyncIterator[dict[str, str]]:
+async def all_label_sets(pool: Pool, *, tenant_id: int) -> AsyncIterator[dict[str, str]]:
     """Every series' labels with __name__, streamed (a tenant may hold many)."""
     async with aclosing(_rows(pool, *series_lookup.statement(tenant_id=tenant_id))) as rows:
         async for series in rows:
             yield series.labels
 
 
-async def _matching(pool: aiomysql.Pool, tenant_id: int, matchers: list[Matcher]) -> AsyncIterator[IndexedSeries]:
+async def _matching(pool: Pool, tenant_id: int, matchers: list[Matcher]) -> AsyncIterator[IndexedSeries]:
     selector = series_lookup.Selector.of(matchers)
     metrics = selector.metrics(await metric_names(pool, tenant_id=tenant_id) if selector.needs_metric_names else ())
     if metrics == []:
@@ -69,8 +72,8 @@ async def _matching(pool: aiomysql.Pool, tenant_id: int, matchers: list[Matcher]
                 yield series
 
 
-async def _rows(pool: aiomysql.Pool, sql: str, params: list) -> AsyncIterator[IndexedSeries]:
-    async with pool.acquire() as connection, connection.cursor(aiomysql.SSCursor) as cursor:
+async def _rows(pool: Pool, sql: str, params: list) -> AsyncIterator[IndexedSeries]:
+    async with pool.acquire() as connection, connection.cursor(SSCursor) as cursor:
         await cursor.execute(sql, params)
         while rows := await cursor.fetchmany(_FETCH_ROWS):
             for series_id, metric, labels_json in rows:

@@ -5,7 +5,6 @@ picks. It enforces the query's budgets as it goes: series touched, samples loade
 import time
 from dataclasses import dataclass
 
-import aiomysql
 import numpy as np
 
 from microdash_core.errors import InvalidInput
@@ -14,6 +13,7 @@ from microdash_core.promql import LabelMatcher, PromQLError, RawSeries, SelectHi
 
 from ..raw_samples import SampleDecodeError, unreadable_chunk_reported
 from ..sample_reads import SampleBudgetExceeded, SampleReadTimeout, read_samples
+from ..sql import Pool
 from .read_plan import ReadRequest, RetentionDays, plan_reads
 from .series_index import TooManySeries, find_series
 
@@ -26,7 +26,7 @@ class QueryBudget:
 
 
 class MariaDBSeriesSource:
-    def __init__(self, pool: aiomysql.Pool, *, tenant_id: int, budget: QueryBudget, retention: RetentionDays,
+    def __init__(self, pool: Pool, *, tenant_id: int, budget: QueryBudget, retention: RetentionDays,
                  lookback_ms: int, now_ms: int | None = None):
         self._pool = pool
         self._tenant_id = tenant_id

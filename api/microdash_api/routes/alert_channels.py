@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import orjson
-import pymysql
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -22,7 +21,7 @@ from ..auth import TenantContext
 from ..deps import ReaderTenant, StateDep, WriterTenant
 from ..errors import ApiError
 from ..fields import RowId, plain_text
-from ..sql import Transaction, transaction
+from ..sql import IntegrityError, Transaction, transaction
 
 router = APIRouter(prefix="/api/v1/alerts/channels", tags=["alerts"])
 ChannelId = Annotated[RowId, Path()]
@@ -216,7 +215,7 @@ async def create_channel(body: ChannelIn, tenant: WriterTenant, state: StateDep,
         try:
             channel_id = await repo.insert_channel(tx, tenant_id=tenant.id, name=body.name, kind=body.kind,
                                                    config=body.config, secret=body.secret or "", enabled=body.enabled)
-        except pymysql.err.IntegrityError as exc:
+        except IntegrityError as exc:
             raise ApiError(409, f"a channel named {body.name!r} exists already") from exc
         created = await _existing(state, tenant.id, channel_id, on=tx)
         await audit.record(tx, tenant, Change("channel.create", channel_id, after=created.model_dump()))
@@ -234,7 +233,7 @@ async def replace_channel(channel_id: ChannelId, body: ChannelIn, tenant: Writer
         try:
             await repo.update_channel(tx, tenant_id=tenant.id, channel_id=channel_id, name=body.name,
                                       kind=body.kind, config=body.config, secret=body.secret, enabled=body.enabled)
-        except pymysql.err.IntegrityError as exc:
+        except IntegrityError as exc:
             raise ApiError(409, f"a channel named {body.name!r} exists already") from exc
         after = await _existing(state, tenant.id, channel_id, on=tx)
         await audit.record(tx, tenant, Change("channel.update", channel_id, before=current.model_dump(),

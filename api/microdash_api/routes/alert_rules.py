@@ -2,7 +2,6 @@
 
 from typing import Annotated, Literal
 
-import pymysql
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
@@ -16,7 +15,7 @@ from ..audit_trail import AuditDep
 from ..deps import ReaderTenant, StateDep, WriterTenant
 from ..errors import ApiError
 from ..fields import FiniteFloat, MatcherList, RowId
-from ..sql import Transaction, transaction
+from ..sql import IntegrityError, Transaction, transaction
 
 router = APIRouter(prefix="/api/v1/alerts/rules", tags=["alerts"])
 RuleId = Annotated[RowId, Path()]
@@ -145,7 +144,7 @@ async def create_rule(body: RuleIn, tenant: WriterTenant, state: StateDep, audit
     async with transaction(state.db) as tx:
         try:
             rule_id = await repo.insert_rule(tx, tenant_id=tenant.id, rule=rule, enabled=body.enabled)
-        except pymysql.err.IntegrityError as exc:
+        except IntegrityError as exc:
             raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
         created = _out(await _existing(state, tenant.id, rule_id, on=tx))
         await audit.record(tx, tenant, Change("rule.create", rule_id, after=created.model_dump(**_AUDITED)))
@@ -161,7 +160,7 @@ async def replace_rule(rule_id: RuleId, body: RuleIn, tenant: WriterTenant, stat
     async with transaction(state.db) as tx:
         try:
             await repo.update_rule(tx, tenant_id=tenant.id, rule_id=rule_id, rule=rule, enabled=body.enabled)
-        except pymysql.err.IntegrityError as exc:
+        except IntegrityError as exc:
             raise ApiError(409, f"a rule named {body.name!r} exists already") from exc
         after = _out(await _existing(state, tenant.id, rule_id, on=tx))
         await audit.record(tx, tenant, Change("rule.update", rule_id, before=before.model_dump(**_AUDITED),

@@ -4,7 +4,6 @@ Tenant-scoped by the token (Bearer, or Basic with the token as password) or the 
 
 from importlib import metadata as package_metadata
 
-import pymysql
 import promql_parser
 from fastapi import APIRouter, Request
 
@@ -18,6 +17,7 @@ from ..prometheus.params import (Params, limit_of, parse_duration, parse_time, q
                                  selectors, time_or)
 from ..prometheus.running import now_ms, run_instant, run_range
 from ..prometheus.series_index import TooManySeries
+from ..sql import OUTAGE_ERRORS
 
 router = APIRouter(prefix="/prometheus/api/v1", tags=["prometheus"])
 MAX_POINTS_PER_SERIES = 11_000  # Prometheus' own bound on a range query's resolution
@@ -159,5 +159,5 @@ async def _catalog(reading):
     except TooManySeries as exc:
         raise PrometheusApiError("limit", f"more than {exc.limit} series match (MICRODASH_PROMQL_MAX_SERIES);"
                                           " narrow match[] or pass a limit") from None
-    except (pymysql.err.OperationalError, pymysql.err.InterfaceError):
+    except OUTAGE_ERRORS:
         raise PrometheusApiError("unavailable", "the database is unavailable, retry later") from None

@@ -7,7 +7,7 @@
 - memberships: dashboard users and their roles in tenants.
 - deletion: a tenant and everything stored for it.
 
-Functions taking a pymysql cursor run the statement themselves. The api reads through aiomysql on
+Functions taking a pymysql cursor run the statement themselves. The api reads through asyncmy on
 its event loop, so what it needs is also offered as a `Query` (statement plus how its rows become
 the answer), which `Query.run` executes on a cursor and the api's `sql.ask` on its pool: one
 statement and one round trip either way.
