@@ -80,7 +80,7 @@ def _timing(fixed, section: bytes) -> int | np.ndarray:
 def _interval_of(section: bytes, width: int, items: int) -> int | None:
     """_one_interval of a small section, remembered: a one-interval section holds the interval and
     the sample count only (not the first timestamp), so a day's chunks of a series, and the series
-    scraped alike, share a few, and a read decompresses each once (an exception is not remembered)."""
+    scraped alike, share a few, each decompressed once, not once a chunk (an exception is not remembered)."""
     return _one_interval(_timestamp_planes(section, width, items), width, items)
 
 
