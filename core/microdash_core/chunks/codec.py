@@ -6,14 +6,11 @@ interval), zigzagged, narrowed and zstd-compressed. Values: DECIMAL or XOR (valu
 
 import numpy as np
 
-from microdash_core.chunks import compression, header, integers, values
+from microdash_core.chunks import compression, decoding, header, integers, values
 from microdash_core.chunks.errors import ChunkError
 from microdash_core.chunks.windows import MAX_CHUNK_SAMPLES
 
 Samples = tuple[np.ndarray, np.ndarray]
-_NOT_INCREASING = "chunk timestamps are not strictly increasing up to the declared last: corrupt"
-
-
 def encode(timestamps: np.ndarray, values_: np.ndarray) -> bytes:
     """A chunk of the samples, sorted by time; of equal timestamps the last in input order wins."""
     ts, vs = normalize(timestamps, values_)
@@ -26,11 +23,8 @@ def encode(timestamps: np.ndarray, values_: np.ndarray) -> bytes:
 
 def decode(blob: bytes) -> Samples:
     """(timestamps int64, values float64) of a chunk; ChunkError for anything not a valid chunk."""
-    blob = bytes(blob)
-    fields = header.unpack(blob)
-    ts_section = blob[header.HEADER_SIZE:header.HEADER_SIZE + fields.ts_length]
-    value_section = blob[header.HEADER_SIZE + fields.ts_length:]
-    return _decode_timestamps(fields, ts_section), _decode_values(fields, value_section)
+    joined = decoding.decode_joined((blob,))
+    return joined.timestamps, joined.values
 
 
 def merge(blob: bytes, new_timestamps: np.ndarray, new_values: np.ndarray) -> bytes:
@@ -77,42 +71,6 @@ def _encode_timestamps(ts: np.ndarray) -> tuple[int, bytes]:
     return width, compression.compress(integers.to_planes(narrow))
 
 
-def _decode_timestamps(fields: header.Header, section: bytes) -> np.ndarray:
-    if fields.count == 1:
-        if section:
-            raise ChunkError("a one-sample chunk has no timestamp section")
-        timestamps = np.array([fields.first_ts], np.int64)
-        return _checked(timestamps, fields)
-    planes = _decompress_raw(section, fields.ts_width, fields.count - 1)
-    interval = _one_interval(planes, fields.ts_width, fields.count - 1)
-    if interval is not None and interval > 0 and fields.first_ts + interval * (fields.count - 1) == fields.last_ts:
-        # One interval throughout (the common case), increasing up to the declared last in exact
-        # integers: already checked, one arange. Anything else (wrapping differences included)
-        # goes the general way.
-        return np.arange(fields.count, dtype=np.int64) * np.int64(interval) + np.int64(fields.first_ts)
-    delta_of_delta = integers.unzigzag_narrow(integers.from_planes(planes, integers.dtype_of_width(fields.ts_width)))
-    timestamps = np.empty(fields.count, dtype=np.int64)
-    timestamps[0] = fields.first_ts
-    np.cumsum(integers.undelta(delta_of_delta), out=timestamps[1:])
-    timestamps[1:] += np.int64(fields.first_ts)  # wraps as the encoder's differences did
-    return _checked(timestamps, fields)
-
-
-def _one_interval(planes: np.ndarray, width: int, items: int) -> int | None:
-    """The interval when every delta-of-delta but the first is zero, read off the byte planes
-    before they are put together (a regular series' whole timestamp section); else None."""
-    grid = planes.reshape(width, items)
-    if items > 1 and grid[:, 1:].any():
-        return None
-    return integers.unzigzag_int(int.from_bytes(grid[:, 0].tobytes(), "little"))
-
-
-def _checked(timestamps: np.ndarray, fields: header.Header) -> np.ndarray:
-    if timestamps[-1] != fields.last_ts or not (timestamps[1:] > timestamps[:-1]).all():
-        raise ChunkError(_NOT_INCREASING)
-    return timestamps
-
-
 def _encode_values(vs: np.ndarray) -> tuple[int, int, int, bytes]:
     """XOR, or DECIMAL where it is exact and smaller (large round gauges such as memory bytes
     XOR better; counters and few-decimal readings delta better)."""
@@ -126,24 +84,3 @@ def _encode_values(vs: np.ndarray) -> tuple[int, int, int, bytes]:
     if len(decimal_section) < len(xor_section):
         return values.DECIMAL, width, decimals, decimal_section
     return values.XOR, 8, 0, xor_section
-
-
-def _decompress_planes(section: bytes, width: int, count: int) -> np.ndarray:
-    return integers.from_planes(_decompress_raw(section, width, count), integers.dtype_of_width(width))
-
-
-def _decompress_raw(section: bytes, width: int, count: int) -> np.ndarray:
-    integers.dtype_of_width(width)  # refuses a width the format does not have before anything is read
-    return compression.decompress(section, dtype=np.uint8, count=width * count)
-
-
-def _decode_values(fields: header.Header, section: bytes) -> np.ndarray:
-    if fields.value_encoding == values.XOR:
-        if fields.value_width != 8 or fields.decimals:
-            raise ChunkError("an XOR chunk has 8-byte values and no decimals")
-        planes = compression.decompress(section, dtype=np.uint8, count=8 * fields.count)
-        return values.xor_unshuffle(planes, fields.count)
-    if fields.value_encoding == values.DECIMAL:
-        narrow = _decompress_planes(section, fields.value_width, fields.count)
-        return values.decimal_values(narrow, fields.decimals)
-    raise ChunkError(f"unknown value encoding {fields.value_encoding}")

@@ -28,24 +28,29 @@ def compress(raw: np.ndarray) -> bytes:
 
 def decompress(section: bytes, *, dtype: np.dtype, count: int) -> np.ndarray:
     """Exactly `count` items of `dtype` from `section`, or ChunkError. The array may be read-only."""
-    size = count * np.dtype(dtype).itemsize
+    return np.frombuffer(decompressed(section, count * np.dtype(dtype).itemsize), dtype=dtype)
+
+
+def decompressed(section: bytes, size: int, *, what: str = "chunk section") -> bytes:
+    """Exactly `size` bytes from `section` (one zstd frame, nothing after it), or ChunkError naming
+    `what` was read."""
     try:
         declared = zstandard.frame_content_size(section)
     except zstandard.ZstdError as error:
-        raise ChunkError(f"chunk section does not decompress: {error}") from error
+        raise ChunkError(f"{what} does not decompress: {error}") from error
     if declared == -1:  # a frame that does not declare its size
-        return _bounded(section, dtype=dtype, size=size)
+        return _bounded(section, size=size, what=what)
     if declared > size:
-        raise ChunkError(f"chunk section does not decompress to the header's {size} bytes: its frame declares {declared}")
+        raise ChunkError(f"{what} does not decompress to the header's {size} bytes: its frame declares {declared}")
     if declared < size:
-        raise ChunkError(f"chunk section holds {declared} bytes, the header says {size}")
+        raise ChunkError(f"{what} holds {declared} bytes, the header says {size}")
     try:
         raw = _decompressor().decompress(section, max_output_size=size, allow_extra_data=False)
     except zstandard.ZstdError as error:
-        raise ChunkError(f"chunk section does not decompress: {error}") from error
+        raise ChunkError(f"{what} does not decompress: {error}") from error
     if len(raw) != size:
-        raise ChunkError(f"chunk section holds {len(raw)} bytes, the header says {size}")
-    return np.frombuffer(raw, dtype=dtype)
+        raise ChunkError(f"{what} holds {len(raw)} bytes, the header says {size}")
+    return raw
 
 
 def _decompressor() -> zstandard.ZstdDecompressor:
@@ -56,12 +61,12 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return decompressor
 
 
-def _bounded(section: bytes, *, dtype: np.dtype, size: int) -> np.ndarray:
+def _bounded(section: bytes, *, size: int, what: str) -> bytes:
     out = np.empty(size, dtype=np.uint8)
     try:
         written = cramjam.zstd.decompress_into(section, out)
     except (cramjam.DecompressionError, ValueError) as error:
-        raise ChunkError(f"chunk section does not decompress: {error}") from error
+        raise ChunkError(f"{what} does not decompress: {error}") from error
     if written != out.size:
-        raise ChunkError(f"chunk section holds {written} bytes, the header says {out.size}")
-    return out.view(dtype)
+        raise ChunkError(f"{what} holds {written} bytes, the header says {out.size}")
+    return out.tobytes()

@@ -73,6 +73,12 @@ def pack(header: Header, ts_section: bytes, value_section: bytes) -> bytes:
     return framing.pack(_LAYOUT, fields, ts_section, value_section)
 
 
+def fixed(blob: bytes) -> _Fixed:
+    """The header's fields as read (no copy into a Header), after the checks `unpack` makes: what
+    a decoder reads for every chunk."""
+    return framing.unpack(blob, FRAMING)
+
+
 def unpack(blob: bytes) -> Header:
     """The header of blob, after checking what can be checked before decompressing anything."""
     fixed = framing.unpack(blob, FRAMING)

@@ -26,7 +26,7 @@ the encoding. Version 1 header (36 bytes, little-endian):
 import cramjam
 import numpy as np
 
-from microdash_core.chunks import framing
+from microdash_core.chunks import compression, framing
 from microdash_core.chunks.errors import ChunkError
 from microdash_core.chunks.windows import MAX_CHUNK_SAMPLES
 
@@ -70,14 +70,9 @@ def decode(blob: bytes) -> Samples:
         raw = np.frombuffer(blob, dtype=np.uint8, offset=HEADER_SIZE)
         if raw.size != count * 16:
             raise ChunkError(f"level-0 payload holds {raw.size} bytes, the header says {count * 16}")
-    else:
-        raw = np.empty(count * 16, dtype=np.uint8)
-        try:
-            written = cramjam.zstd.decompress_into(blob[HEADER_SIZE:], raw)
-        except (cramjam.DecompressionError, ValueError) as error:
-            raise ChunkError(f"level-0 payload does not decompress: {error}") from error
-        if written != raw.size:
-            raise ChunkError(f"level-0 payload holds {written} bytes, the header says {raw.size}")
+    else:  # with the reused context of chunk sections: cramjam sets one up per call, most of a small part's decode
+        payload = compression.decompressed(blob[HEADER_SIZE:], count * 16, what="level-0 payload")
+        raw = np.frombuffer(payload, dtype=np.uint8)
     ts = raw[:count * 8].view("<i8").astype(np.int64)
     vs = raw[count * 8:].view("<f8").astype(np.float64)
     if int(ts[0]) != first_ts or int(ts[-1]) != last_ts or (count > 1 and not bool(np.all(ts[1:] > ts[:-1]))):

@@ -56,9 +56,13 @@ def _exact_at(values: np.ndarray, decimals: int) -> np.ndarray | None:
     return integers_ if np.array_equal(unscale(integers_, decimals).view(np.uint64), values.view(np.uint64)) else None
 
 
-def unscale(integers_: np.ndarray, decimals: int) -> np.ndarray:
+def check_decimals(decimals: int) -> None:
     if decimals > MAX_DECIMALS:
         raise ChunkError(f"{decimals} decimals is more than {MAX_DECIMALS}")
+
+
+def unscale(integers_: np.ndarray, decimals: int) -> np.ndarray:
+    check_decimals(decimals)
     scaled = integers_.astype(np.float64)
     return scaled / 10.0 ** decimals if decimals else scaled
 
