@@ -1,5 +1,5 @@
-"""/api/v1/query at 1m and 5m: the rollup rows read as texts and aggregated with numpy give the
-answers MariaDB's own aggregation gives (which the api still uses for reads too large to bring
+"""/api/v1/query at 1m and 5m: the rollup rows read as plain rows or as texts and aggregated with
+numpy give the answers MariaDB's own aggregation gives (which the api still uses for reads too large to bring
 in), bit for bit, and so does the read of one row per bucket after a text reached its bound."""
 
 import asyncio
@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from microdash_api import repository
+from microdash_api import repository, rollup_rows
 from microdash_api.sql import open_pool
 from microdash_core.db import DatabaseAddress
 from microdash_core.store import reads
@@ -46,10 +46,13 @@ def test_numpy_and_mariadb_aggregate_rollups_alike(rolled_up, stack, monkeypatch
     def read_all():
         return asyncio.run(_points(stack, cases, tenant_id=tenant_id, series_ids=series_ids, **span))
 
-    as_texts = read_all()
+    plain_rows = read_all()  # small reads: plain rows in the binary protocol
     monkeypatch.setattr(repository, "SPLIT_ROLLUP_READS_FROM_ROWS", 0)  # one statement per series, at once
     split = read_all()
+    monkeypatch.setattr(rollup_rows, "PLAIN_ROWS_AT_MOST", 0)
+    split_texts = read_all()
     monkeypatch.setattr(repository, "SPLIT_ROLLUP_READS_FROM_ROWS", 10**9)
+    as_texts = read_all()
     monkeypatch.setattr(reads, "TEXT_BOUND", 100)
     as_rows = read_all()
     monkeypatch.setattr(repository, "ROLLUP_ROWS_IN_API", 0)
@@ -57,7 +60,7 @@ def test_numpy_and_mariadb_aggregate_rollups_alike(rolled_up, stack, monkeypatch
     for case in cases:
         points = as_texts[case]
         assert all(len(points[series_id]) >= 2 for series_id in series_ids), case
-        assert points == split[case] == as_rows[case] == by_mariadb[case], case
+        assert points == plain_rows[case] == split[case] == split_texts[case] == as_rows[case] == by_mariadb[case], case
 
 
 async def _points(stack, cases, **kwargs) -> dict:

@@ -88,7 +88,8 @@ async def aggregate_arrays(pool: Pool, *, tenant_id: int, series_ids: list[int],
     if SPLIT_ROLLUP_READS_FROM_ROWS <= rollup_rows <= ROLLUP_ROWS_IN_API and len(series_ids) >= 2:
         parts = await asyncio.gather(*(
             _rollup_rows_of(pool, resolution=resolution, aggregation=aggregation, tenant_id=tenant_id,
-                            series_ids=part, start_ms=start_ms, end_ms=end_ms)
+                            series_ids=part, start_ms=start_ms, end_ms=end_ms,
+                            rows_at_most=_rollup_rows_at_most(resolution, len(part), start_ms, end_ms))
             for part in _split(series_ids, READ_PARTS)))
         return {series_id: points for part in parts
                 for series_id, points in step_buckets.aggregate_series(part, step_ms, aggregation).items()}
@@ -99,7 +100,8 @@ async def aggregate_arrays(pool: Pool, *, tenant_id: int, series_ids: list[int],
                                              max_samples=max_raw_samples)
         elif rollup_rows <= ROLLUP_ROWS_IN_API:
             batch = await read_rollup_rows(cursor, resolution=resolution, aggregation=aggregation,
-                                           tenant_id=tenant_id, series_ids=series_ids, start_ms=start_ms, end_ms=end_ms)
+                                           tenant_id=tenant_id, series_ids=series_ids, start_ms=start_ms, end_ms=end_ms,
+                                           rows_at_most=rollup_rows)
         else:
             return await aggregated_by_mariadb(cursor, resolution=resolution, aggregation=aggregation,
                                                tenant_id=tenant_id, series_ids=series_ids, start_ms=start_ms,
