@@ -39,7 +39,7 @@ LABEL_NAME_PATTERN = "^(?:_|(?:[a-zA-Z]|_[a-zA-Z0-9])[a-zA-Z0-9_]*)$"
 METRIC_DOC = (f"`[a-zA-Z_:][a-zA-Z0-9_:.]*`, at most {MAX_METRIC_NAME_LENGTH} characters by default"
               f" ({_variable('max_metric_name_length')}, which a deployment may lower)")
 TS_DOC = (f"epoch milliseconds, an integral number (1764000000000, or 1764000000000.0 as some encoders write"
-          f" it); the server's time when absent or null. Accepted from {MAX_SAMPLE_AGE_SECONDS} s (7 days) before"
+          f" it); the server's time when absent or null. Accepted from {MAX_SAMPLE_AGE_SECONDS} s before"
           f" the server's time to {MAX_SAMPLE_FUTURE_SECONDS} s after it by default"
           f" ({_variable('max_sample_age_seconds')}, {_variable('max_sample_future_seconds')}): a window no"
           f" JSON Schema keyword can state")

@@ -2026,7 +2026,7 @@ export interface operations {
                     metric: string;
                     /**
                      * Ts
-                     * @description epoch milliseconds, an integral number (1764000000000, or 1764000000000.0 as some encoders write it); the server's time when absent or null. Accepted from 604800 s (7 days) before the server's time to 600 s after it by default (MICRODASH_MAX_SAMPLE_AGE_SECONDS, MICRODASH_MAX_SAMPLE_FUTURE_SECONDS): a window no JSON Schema keyword can state
+                     * @description epoch milliseconds, an integral number (1764000000000, or 1764000000000.0 as some encoders write it); the server's time when absent or null. Accepted from 604800 s before the server's time to 600 s after it by default (MICRODASH_MAX_SAMPLE_AGE_SECONDS, MICRODASH_MAX_SAMPLE_FUTURE_SECONDS): a window no JSON Schema keyword can state
                      * @example 1764000000000
                      */
                     ts?: number | null;
@@ -2090,7 +2090,7 @@ export interface operations {
                     metric: string;
                     /**
                      * Ts
-                     * @description epoch milliseconds, an integral number (1764000000000, or 1764000000000.0 as some encoders write it); the server's time when absent or null. Accepted from 604800 s (7 days) before the server's time to 600 s after it by default (MICRODASH_MAX_SAMPLE_AGE_SECONDS, MICRODASH_MAX_SAMPLE_FUTURE_SECONDS): a window no JSON Schema keyword can state
+                     * @description epoch milliseconds, an integral number (1764000000000, or 1764000000000.0 as some encoders write it); the server's time when absent or null. Accepted from 604800 s before the server's time to 600 s after it by default (MICRODASH_MAX_SAMPLE_AGE_SECONDS, MICRODASH_MAX_SAMPLE_FUTURE_SECONDS): a window no JSON Schema keyword can state
                      * @example 1764000000000
                      */
                     ts?: number | null;
